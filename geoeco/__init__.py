@@ -1,0 +1,3 @@
+"""geoeco: ecological control zones for China."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,253 @@
+"""File input and output: the only module that opens or writes data files.
+
+* Vectors are read with pyogrio (GeoPackage, Shapefile, GeoJSON, FlatGeobuf, FileGDB) and
+  GeoParquet with pyarrow; they are written the same way.
+* Rasters are read whole or by window with rasterio, and written as Cloud-Optimised GeoTIFFs.
+* Every write goes to a temporary file in the destination folder and is renamed into place, so
+  no reader ever sees half a file.
+* Errors name files by the name the caller used (``display_name``), never by a resolved
+  server path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.windows import Window
+
+from .errors import DataSourceError
+from .raster import Grid, Raster
+
+VECTOR_SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".parquet", ".geoparquet", ".zip", ".gdb"}
+RASTER_SUFFIXES = {".tif", ".tiff", ".vrt"}
+
+
+def display_name(path: str | os.PathLike[str], name: str | None = None) -> str:
+    """The name to show a user for ``path``: ``name`` if given, else the file's base name."""
+    return name if name else Path(path).name
+
+
+@contextlib.contextmanager
+def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``dest``; rename it onto ``dest`` if the block succeeds."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=dest.suffix, dir=dest.parent)
+    os.close(fd)
+    os.unlink(tmp)  # drivers want to create the file themselves
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, dest)
+    finally:
+        for p in tmp_path.parent.glob(tmp_path.name + "*"):
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+
+# --------------------------------------------------------------------------- vectors
+
+
+def read_vector(path: str | os.PathLike[str], *, layer: str | None = None, name: str | None = None,
+                bbox: tuple[float, float, float, float] | None = None):  # type: ignore[no-untyped-def]
+    """Read a vector file into a GeoDataFrame (GeoParquet through pyarrow, the rest via pyogrio)."""
+    import geopandas as gpd
+
+    p = Path(path)
+    shown = display_name(p, name)
+    if not p.exists():
+        raise DataSourceError(f"{shown}: file not found")
+    try:
+        if p.suffix.lower() in {".parquet", ".geoparquet"}:
+            gdf = gpd.read_parquet(p, bbox=bbox)
+        else:
+            gdf = gpd.read_file(p, layer=layer, bbox=bbox, engine="pyogrio")
+    except Exception as exc:
+        raise DataSourceError(f"{shown}: not a readable vector file ({_short(exc, p)})") from exc
+    return gdf
+
+
+def write_vector(gdf, path: str | os.PathLike[str], *, layer: str | None = None) -> Path:  # type: ignore[no-untyped-def]
+    """Write a GeoDataFrame atomically; the format follows the suffix (.gpkg, .parquet, ...).
+
+    Writing a further layer into an existing GeoPackage copies it first, so readers see the old
+    file or the new one, never a partial one.
+    """
+    dest = Path(path)
+    suffix = dest.suffix.lower()
+    with atomic_path(dest) as tmp:
+        if suffix in {".parquet", ".geoparquet"}:
+            gdf.to_parquet(tmp, index=False)
+        else:
+            if suffix == ".gpkg" and layer and dest.exists():
+                import shutil
+
+                shutil.copyfile(dest, tmp)
+            gdf.to_file(tmp, layer=layer, engine="pyogrio")
+    return dest
+
+
+# --------------------------------------------------------------------------- rasters
+
+
+@dataclass(frozen=True)
+class RasterInfo:
+    """What a raster file holds, without reading its pixels."""
+
+    grid: Grid | None
+    crs_wkt: str | None
+    count: int
+    dtype: str
+    nodata: float | None
+    block_shape: tuple[int, int]
+    band_names: tuple[str | None, ...]
+    units: tuple[str | None, ...]
+    bounds: tuple[float, float, float, float]
+
+
+def _open(path: str | os.PathLike[str], name: str | None):  # type: ignore[no-untyped-def]
+    p = Path(path)
+    shown = display_name(p, name)
+    if not p.exists():
+        raise DataSourceError(f"{shown}: file not found")
+    try:
+        return rasterio.open(p)
+    except Exception as exc:
+        raise DataSourceError(f"{shown}: not a readable raster ({_short(exc, p)})") from exc
+
+
+def raster_info(path: str | os.PathLike[str], *, name: str | None = None) -> RasterInfo:
+    """Metadata of a raster file (grid is ``None`` when the file has no CRS)."""
+    with _open(path, name) as ds:
+        grid = Grid(ds.transform, ds.width, ds.height, ds.crs) if ds.crs else None
+        return RasterInfo(
+            grid=grid,
+            crs_wkt=ds.crs.to_wkt() if ds.crs else None,
+            count=ds.count,
+            dtype=ds.dtypes[0],
+            nodata=ds.nodata,
+            block_shape=tuple(ds.block_shapes[0]),  # type: ignore[arg-type]
+            band_names=tuple(ds.descriptions),
+            units=tuple(ds.units),
+            bounds=tuple(ds.bounds),  # type: ignore[arg-type]
+        )
+
+
+def read_raster(
+    path: str | os.PathLike[str],
+    *,
+    band: int | Sequence[int] = 1,
+    window: tuple[int, int, int, int] | None = None,
+    name: str | None = None,
+    units: str | None = None,
+) -> Raster:
+    """Read one band (2-D) or several (3-D) of a raster, optionally a ``(row, col, h, w)`` window.
+
+    Nodata and NaN are masked. The result carries the window's own grid.
+    """
+    with _open(path, name) as ds:
+        if ds.crs is None:
+            from .errors import CRSError
+
+            raise CRSError(f"{display_name(path, name)}: raster has no CRS")
+        win = Window(window[1], window[0], window[3], window[2]) if window else None
+        data = ds.read(band, window=win, masked=True)
+        t = ds.window_transform(win) if win is not None else ds.transform
+        grid = Grid(t, data.shape[-1], data.shape[-2], ds.crs)
+        bands = [band] if isinstance(band, int) else list(band)
+        names = tuple(ds.descriptions[b - 1] or f"band{b}" for b in bands)
+        if data.dtype.kind == "f":
+            data = np.ma.masked_invalid(data)
+        u = units or (ds.units[bands[0] - 1] or None)
+        return Raster(data, grid, units=u, name=display_name(path, name),
+                      band_names=names if data.ndim == 3 else None)
+
+
+def write_raster(
+    raster: Raster,
+    path: str | os.PathLike[str],
+    *,
+    nodata: float | None = None,
+    dtype: str | None = None,
+    cog: bool = True,
+    blocksize: int = 512,
+    compress: str = "deflate",
+    tags: dict[str, str] | None = None,
+    colormap: dict[int, tuple[int, int, int, int]] | None = None,
+) -> Path:
+    """Write a Raster atomically, as a COG by default (tiled, compressed, with overviews).
+
+    Masked pixels are written as ``nodata`` (default: 0 for unsigned integers, -9999 for
+    signed, NaN for floats).
+    """
+    dtype = dtype or str(raster.dtype)
+    if nodata is None:
+        kind = np.dtype(dtype).kind
+        nodata = 0 if kind == "u" else (-9999 if kind == "i" else float("nan"))
+    arr = raster.array
+    data = np.ma.filled(arr.astype(dtype), nodata)
+    if data.ndim == 2:
+        data = data[np.newaxis]
+    profile = {
+        "driver": "GTiff", "width": raster.grid.width, "height": raster.grid.height,
+        "count": data.shape[0], "dtype": dtype, "crs": raster.crs, "transform": raster.transform,
+        "nodata": nodata, "compress": compress,
+    }
+    if dtype in ("float32", "float64"):
+        profile["predictor"] = 2 if cog else 1
+    dest = Path(path)
+    with atomic_path(dest) as tmp:
+        plain = tmp.with_name(tmp.name + ".plain.tif") if cog else tmp
+        with rasterio.open(plain, "w", **profile, tiled=True, blockxsize=blocksize,
+                           blockysize=blocksize, BIGTIFF="IF_SAFER") as dst:
+            dst.write(data)
+            if raster.units:
+                for b in range(1, data.shape[0] + 1):
+                    dst.set_band_unit(b, raster.units)
+            if raster.band_names:
+                for b, n in enumerate(raster.band_names, start=1):
+                    dst.set_band_description(b, n)
+            if tags:
+                dst.update_tags(**tags)
+            if colormap and data.shape[0] == 1 and dtype == "uint8":
+                dst.write_colormap(1, colormap)
+        if cog:
+            _to_cog(plain, tmp, blocksize=blocksize, compress=compress)
+    return dest
+
+
+def _to_cog(src: Path, dst: Path, *, blocksize: int, compress: str) -> None:
+    from rasterio.shutil import copy as rio_copy
+
+    with rasterio.open(src) as ds:
+        resampling = "NEAREST" if ds.dtypes[0] == "uint8" else "AVERAGE"
+    rio_copy(src, dst, driver="COG", BLOCKSIZE=blocksize, COMPRESS=compress.upper(),
+             OVERVIEW_RESAMPLING=resampling, BIGTIFF="IF_SAFER")
+
+
+def read_window_blocks(path: str | os.PathLike[str], *, size: int = 1024,
+                       name: str | None = None) -> Iterator[tuple[tuple[int, int, int, int], Raster]]:
+    """Yield ``(window, Raster)`` pairs covering a raster in blocks of at most ``size`` pixels."""
+    info = raster_info(path, name=name)
+    if info.grid is None:
+        from .errors import CRSError
+
+        raise CRSError(f"{display_name(path, name)}: raster has no CRS")
+    for win in info.grid.blocks(size):
+        yield win, read_raster(path, window=win, name=name)
+
+
+def _short(exc: BaseException, path: Path) -> str:
+    """Exception text with any absolute path removed (messages may reach HTTP clients)."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    for s in {str(path), str(path.resolve()), str(path.parent), str(path.resolve().parent)}:
+        if s and s not in (".", "/"):
+            text = text.replace(s, "")
+    return text.strip(" :/") or type(exc).__name__
