@@ -76,13 +76,23 @@ def _offsets(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pi = np.pi
     common = (20.0 * np.sin(6.0 * x * pi) + 20.0 * np.sin(2.0 * x * pi)) * 2.0 / 3.0
     dlat = (
-        -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
+        -100.0
+        + 2.0 * x
+        + 3.0 * y
+        + 0.2 * y * y
+        + 0.1 * x * y
+        + 0.2 * np.sqrt(np.abs(x))
         + common
         + (20.0 * np.sin(y * pi) + 40.0 * np.sin(y / 3.0 * pi)) * 2.0 / 3.0
         + (160.0 * np.sin(y / 12.0 * pi) + 320.0 * np.sin(y * pi / 30.0)) * 2.0 / 3.0
     )
     dlon = (
-        300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
+        300.0
+        + x
+        + 2.0 * y
+        + 0.1 * x * x
+        + 0.1 * x * y
+        + 0.1 * np.sqrt(np.abs(x))
         + common
         + (20.0 * np.sin(x * pi) + 40.0 * np.sin(x / 3.0 * pi)) * 2.0 / 3.0
         + (150.0 * np.sin(x / 12.0 * pi) + 300.0 * np.sin(x / 30.0 * pi)) * 2.0 / 3.0
@@ -104,7 +114,9 @@ def in_china_envelope(lon: np.ndarray | float, lat: np.ndarray | float) -> np.nd
     return (lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)
 
 
-def wgs84_to_gcj02(lon: np.ndarray | float, lat: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+def wgs84_to_gcj02(
+    lon: np.ndarray | float, lat: np.ndarray | float
+) -> tuple[np.ndarray, np.ndarray]:
     """Forward GCJ-02 offset (vectorised): WGS 84 / CGCS2000 lon-lat to GCJ-02 lon-lat."""
     lon = np.asarray(lon, dtype="float64")
     lat = np.asarray(lat, dtype="float64")
@@ -209,7 +221,13 @@ def detect_gcj02(data, reference, *, key: str | None = None, min_matches: int = 
         g_dat = gpd.GeoSeries(dat.geometry.loc[joined["index_right"]].values, crs=WGS84)
     n = len(g_ref)
     if n < min_matches:
-        return Gcj02Check(False, n, float("nan"), float("nan"), f"only {n} features matched the reference; inconclusive")
+        return Gcj02Check(
+            False,
+            n,
+            float("nan"),
+            float("nan"),
+            f"only {n} features matched the reference; inconclusive",
+        )
     c_ref = g_ref.to_crs(ALBERS_CHINA).centroid
     c_raw = g_dat.to_crs(ALBERS_CHINA).centroid
     conv = gpd.GeoSeries(geoms_gcj02_to_wgs84(g_dat.values), crs=WGS84)

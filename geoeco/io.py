@@ -25,7 +25,17 @@ from rasterio.windows import Window
 from .errors import DataSourceError
 from .raster import Grid, Raster
 
-VECTOR_SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".parquet", ".geoparquet", ".zip", ".gdb"}
+VECTOR_SUFFIXES = {
+    ".gpkg",
+    ".shp",
+    ".geojson",
+    ".json",
+    ".fgb",
+    ".parquet",
+    ".geoparquet",
+    ".zip",
+    ".gdb",
+}
 RASTER_SUFFIXES = {".tif", ".tiff", ".vrt"}
 
 
@@ -55,8 +65,13 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
 # --------------------------------------------------------------------------- vectors
 
 
-def read_vector(path: str | os.PathLike[str], *, layer: str | None = None, name: str | None = None,
-                bbox: tuple[float, float, float, float] | None = None):  # type: ignore[no-untyped-def]
+def read_vector(
+    path: str | os.PathLike[str],
+    *,
+    layer: str | None = None,
+    name: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+):  # type: ignore[no-untyped-def]
     """Read a vector file into a GeoDataFrame (GeoParquet through pyarrow, the rest via pyogrio)."""
     import geopandas as gpd
 
@@ -166,8 +181,13 @@ def read_raster(
         if data.dtype.kind == "f":
             data = np.ma.masked_invalid(data)
         u = units or (ds.units[bands[0] - 1] or None)
-        return Raster(data, grid, units=u, name=display_name(path, name),
-                      band_names=names if data.ndim == 3 else None)
+        return Raster(
+            data,
+            grid,
+            units=u,
+            name=display_name(path, name),
+            band_names=names if data.ndim == 3 else None,
+        )
 
 
 def write_raster(
@@ -196,17 +216,30 @@ def write_raster(
     if data.ndim == 2:
         data = data[np.newaxis]
     profile = {
-        "driver": "GTiff", "width": raster.grid.width, "height": raster.grid.height,
-        "count": data.shape[0], "dtype": dtype, "crs": raster.crs, "transform": raster.transform,
-        "nodata": nodata, "compress": compress,
+        "driver": "GTiff",
+        "width": raster.grid.width,
+        "height": raster.grid.height,
+        "count": data.shape[0],
+        "dtype": dtype,
+        "crs": raster.crs,
+        "transform": raster.transform,
+        "nodata": nodata,
+        "compress": compress,
     }
     if dtype in ("float32", "float64"):
         profile["predictor"] = 2 if cog else 1
     dest = Path(path)
     with atomic_path(dest) as tmp:
         plain = tmp.with_name(tmp.name + ".plain.tif") if cog else tmp
-        with rasterio.open(plain, "w", **profile, tiled=True, blockxsize=blocksize,
-                           blockysize=blocksize, BIGTIFF="IF_SAFER") as dst:
+        with rasterio.open(
+            plain,
+            "w",
+            **profile,
+            tiled=True,
+            blockxsize=blocksize,
+            blockysize=blocksize,
+            BIGTIFF="IF_SAFER",
+        ) as dst:
             dst.write(data)
             if raster.units:
                 for b in range(1, data.shape[0] + 1):
@@ -228,12 +261,20 @@ def _to_cog(src: Path, dst: Path, *, blocksize: int, compress: str) -> None:
 
     with rasterio.open(src) as ds:
         resampling = "NEAREST" if ds.dtypes[0] == "uint8" else "AVERAGE"
-    rio_copy(src, dst, driver="COG", BLOCKSIZE=blocksize, COMPRESS=compress.upper(),
-             OVERVIEW_RESAMPLING=resampling, BIGTIFF="IF_SAFER")
+    rio_copy(
+        src,
+        dst,
+        driver="COG",
+        BLOCKSIZE=blocksize,
+        COMPRESS=compress.upper(),
+        OVERVIEW_RESAMPLING=resampling,
+        BIGTIFF="IF_SAFER",
+    )
 
 
-def read_window_blocks(path: str | os.PathLike[str], *, size: int = 1024,
-                       name: str | None = None) -> Iterator[tuple[tuple[int, int, int, int], Raster]]:
+def read_window_blocks(
+    path: str | os.PathLike[str], *, size: int = 1024, name: str | None = None
+) -> Iterator[tuple[tuple[int, int, int, int], Raster]]:
     """Yield ``(window, Raster)`` pairs covering a raster in blocks of at most ``size`` pixels."""
     info = raster_info(path, name=name)
     if info.grid is None:

@@ -38,20 +38,20 @@ from .errors import LayerExists, LayerNotFound, ManifestError
 Kind = Literal["vector", "raster"]
 Status = Literal["real", "approximation", "synthetic"]
 Role = Literal[
-    "admin",            # administrative boundaries (province, city, county)
-    "protected",        # national parks, nature reserves, other protected areas -> red line
-    "programme_area",   # Three-North shelterbelt programme area
-    "battle_area",      # the three landmark battles
-    "development",      # urban/industrial land -> key control units
-    "terrain",          # DEM and derivatives
-    "climate",          # precipitation, temperature, wind, humidity, aridity
-    "soil",             # texture, organic carbon, infiltration
-    "vegetation",       # NDVI, NPP, cover
-    "land_cover",       # categorical land cover
-    "erosion_region",   # SL 190-2007 erosion regions (tolerable loss)
-    "erosion_factor",   # a ready R, K, LS, C or P factor
-    "evaluation",       # an output of the science engine (soil loss grade, sensitivity, ...)
-    "reference",        # context only
+    "admin",  # administrative boundaries (province, city, county)
+    "protected",  # national parks, nature reserves, other protected areas -> red line
+    "programme_area",  # Three-North shelterbelt programme area
+    "battle_area",  # the three landmark battles
+    "development",  # urban/industrial land -> key control units
+    "terrain",  # DEM and derivatives
+    "climate",  # precipitation, temperature, wind, humidity, aridity
+    "soil",  # texture, organic carbon, infiltration
+    "vegetation",  # NDVI, NPP, cover
+    "land_cover",  # categorical land cover
+    "erosion_region",  # SL 190-2007 erosion regions (tolerable loss)
+    "erosion_factor",  # a ready R, K, LS, C or P factor
+    "evaluation",  # an output of the science engine (soil loss grade, sensitivity, ...)
+    "reference",  # context only
 ]
 ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
 
@@ -180,8 +180,15 @@ class LayerSpec(_Frozen):
 
     def summary(self) -> dict[str, Any]:
         """The short description shown by ``geoeco layers list``."""
-        return {"id": self.id, "kind": self.kind, "status": self.status, "title_zh": self.title_zh,
-                "title_en": self.title_en, "role": self.role, "version": self.version}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status,
+            "title_zh": self.title_zh,
+            "title_en": self.title_en,
+            "role": self.role,
+            "version": self.version,
+        }
 
 
 def parse_manifest(text: str, *, name: str = "manifest") -> LayerSpec:
@@ -252,12 +259,17 @@ class LayerRegistry:
             known = ", ".join(sorted(self._specs)) or "(none)"
             raise LayerNotFound(f"unknown layer {layer_id!r}; known layers: {known}") from None
 
-    def list(self, *, kind: Kind | None = None, role: str | None = None,
-             status: Status | None = None) -> list[LayerSpec]:
+    def list(
+        self, *, kind: Kind | None = None, role: str | None = None, status: Status | None = None
+    ) -> list[LayerSpec]:
         """Layers sorted by id, optionally filtered by kind, role and status."""
-        out = [s for s in self._specs.values()
-               if (kind is None or s.kind == kind) and (role is None or s.role == role)
-               and (status is None or s.status == status)]
+        out = [
+            s
+            for s in self._specs.values()
+            if (kind is None or s.kind == kind)
+            and (role is None or s.role == role)
+            and (status is None or s.status == status)
+        ]
         return sorted(out, key=lambda s: s.id)
 
     def register(self, spec: LayerSpec, *, overwrite: bool = False) -> LayerRegistry:

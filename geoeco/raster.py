@@ -115,7 +115,7 @@ class Grid:
         """The sub-grid of a pixel window (clipped to this grid)."""
         height = min(height, self.height - row_off)
         width = min(width, self.width - col_off)
-        t = self.transform * Affine.translation(col_off, row_off)
+        t = self.transform @ Affine.translation(col_off, row_off)
         return Grid(t, width, height, self.crs)
 
     def blocks(self, size: int = 1024) -> Iterator[tuple[int, int, int, int]]:
@@ -145,7 +145,9 @@ class Grid:
         if self.shape != other.shape:
             diffs.append(f"shape {self.shape} vs {other.shape}")
         if tuple(self.transform) != tuple(other.transform):
-            diffs.append(f"origin/resolution {tuple(self.transform)[:6]} vs {tuple(other.transform)[:6]}")
+            diffs.append(
+                f"origin/resolution {tuple(self.transform)[:6]} vs {tuple(other.transform)[:6]}"
+            )
         raise GridMismatch(
             f"{what} are not on the same grid ({'; '.join(diffs)}); align them first "
             "(geoeco.align.align_to)"

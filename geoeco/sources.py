@@ -91,7 +91,11 @@ class CleanReport:
 
 
 _POLY = {"Polygon", "MultiPolygon"}
-_KINDS = {"polygon": _POLY, "line": {"LineString", "MultiLineString"}, "point": {"Point", "MultiPoint"}}
+_KINDS = {
+    "polygon": _POLY,
+    "line": {"LineString", "MultiLineString"},
+    "point": {"Point", "MultiPoint"},
+}
 
 
 def clean_vector(gdf, geometry_type: str | None):  # type: ignore[no-untyped-def]
@@ -132,8 +136,9 @@ def read_layer_vector_report(spec: LayerSpec):  # type: ignore[no-untyped-def]
     """``(GeoDataFrame, CleanReport)`` for a vector layer; cached per layer id and version."""
     if spec.kind != "vector":
         raise InvalidInput(f"layer {spec.id!r} is a raster, not a vector layer")
-    return _read_vector_cached(spec.id, spec.version, spec.source, str(spec.file_path() or ""),
-                               spec.geometry_type)
+    return _read_vector_cached(
+        spec.id, spec.version, spec.source, str(spec.file_path() or ""), spec.geometry_type
+    )
 
 
 @lru_cache(maxsize=32)
@@ -185,7 +190,8 @@ def _package_path(src: PackageSource) -> Path:
         p = Path(str(files(src.package).joinpath(src.resource)))
     except ModuleNotFoundError:
         raise DataSourceError(
-            f"package {src.package!r} is not installed (pip install {src.package.replace('_', '-')})"
+            f"package {src.package!r} is not installed "
+            f"(pip install {src.package.replace('_', '-')})"
         ) from None
     if not p.exists():
         raise DataSourceError(f"package {src.package!r} has no resource {src.resource!r}")
@@ -197,4 +203,6 @@ def _lookup(table: Mapping[str, Any], name: str, what: str) -> Any:
     try:
         return table[name]
     except KeyError:
-        raise DataSourceError(f"unknown {what} {name!r}; known: {', '.join(sorted(table))}") from None
+        raise DataSourceError(
+            f"unknown {what} {name!r}; known: {', '.join(sorted(table))}"
+        ) from None

@@ -1,0 +1,1 @@
+"""geoeco HTTP API (FastAPI), installed as the import package ``geoeco_api``."""

@@ -1,0 +1,230 @@
+"""The ``geoeco`` command line.
+
+Machine output (``--json``) goes to standard output alone; progress bars and messages go to
+standard error; any geoeco error exits with status 2 and a one-line message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .errors import GeoecoError
+
+app = typer.Typer(
+    help="geoeco: ecological control zones for China.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+layers_app = typer.Typer(help="List, inspect, validate and add layers.", no_args_is_help=True)
+app.add_typer(layers_app, name="layers")
+
+err = Console(stderr=True)
+_state = {"debug": False}
+
+
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
+    ] = False,
+) -> None:
+    """geoeco: ecological control zones for China (erosion, desertification, red line, units)."""
+    _state["debug"] = debug
+
+
+LayersOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--layers", help="Folder of user layer manifests (default: the user data folder)."
+    ),
+]
+
+
+def default_user_layers_dir() -> Path:
+    """Where ``geoeco layers add`` writes manifests unless ``--layers`` says otherwise."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("geoeco")) / "layers"
+
+
+def _registry(layers_dir: Path | None):  # type: ignore[no-untyped-def]
+    from .layers import load_registry
+
+    d = layers_dir or default_user_layers_dir()
+    return load_registry(d) if d.is_dir() else load_registry()
+
+
+def _emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@contextmanager
+def progress_bar() -> Iterator[Callable[[str, float], None]]:
+    """A rich progress bar on stderr, driven by ``callback(step_name, fraction)``."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as prog:
+        task = prog.add_task("starting", total=1.0)
+
+        def cb(step: str, fraction: float) -> None:
+            prog.update(task, description=step, completed=max(0.0, min(1.0, fraction)))
+
+        yield cb
+
+
+@layers_app.command("list")
+def layers_list(
+    layers: LayersOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on standard output.")] = False,
+) -> None:
+    """List every layer with its kind, status (real / approximation / synthetic) and role."""
+    reg = _registry(layers)
+    rows = [s.summary() for s in reg.list()]
+    if as_json:
+        _emit_json(rows)
+        return
+    table = Table("id", "kind", "status", "role", "title_zh", "title_en")
+    for r in rows:
+        table.add_row(r["id"], r["kind"], r["status"], r["role"], r["title_zh"], r["title_en"])
+    Console().print(table)
+
+
+@layers_app.command("show")
+def layers_show(layer_id: str, layers: LayersOpt = None) -> None:
+    """Print one layer's full manifest as JSON."""
+    spec = _registry(layers).get(layer_id)
+    data = spec.model_dump(mode="json", exclude_none=True)
+    if data["source"].get("type") == "file":
+        data["source"]["path"] = Path(data["source"]["path"]).name
+    _emit_json(data)
+
+
+@layers_app.command("validate")
+def layers_validate(
+    path: Path,
+    nodata: Annotated[
+        float | None, typer.Option(help="Nodata value of a raster that declares none.")
+    ] = None,
+    allow_outside_china: Annotated[bool, typer.Option("--allow-outside-china")] = False,
+) -> None:
+    """Check a data file (readable, CRS, inside China, raster nodata) and describe it as JSON."""
+    from .validate import inspect_layer_file
+
+    rep = inspect_layer_file(
+        path, name=path.name, allow_outside_china=allow_outside_china, nodata=nodata
+    )
+    _emit_json({"valid": True, **rep.as_dict()})
+
+
+@layers_app.command("add")
+def layers_add(
+    path: Path,
+    role: Annotated[str, typer.Option(help="Role in zoning, e.g. protected, development, soil.")],
+    layer_id: Annotated[
+        str | None, typer.Option("--id", help="Layer id (default user.<file>).")
+    ] = None,
+    title_zh: Annotated[str | None, typer.Option(help="Chinese title.")] = None,
+    title_en: Annotated[str | None, typer.Option(help="English title.")] = None,
+    status: Annotated[str, typer.Option(help="real, approximation or synthetic.")] = "real",
+    nodata: Annotated[
+        float | None, typer.Option(help="Nodata of a raster that declares none.")
+    ] = None,
+    units: Annotated[str | None, typer.Option(help="Units of a raster's values.")] = None,
+    allow_outside_china: Annotated[bool, typer.Option("--allow-outside-china")] = False,
+    layers: LayersOpt = None,
+) -> None:
+    """Validate a file and register it as a user layer (writes its manifest to the folder)."""
+    from .layers import load_registry
+    from .validate import user_layer_spec, write_user_manifest
+
+    spec = user_layer_spec(
+        path,
+        role=role,
+        layer_id=layer_id,
+        title_zh=title_zh,
+        title_en=title_en,
+        status=status,
+        nodata=nodata,
+        units=units,
+        allow_outside_china=allow_outside_china,
+        name=path.name,
+    )
+    d = layers or default_user_layers_dir()
+    existing = load_registry(d) if d.is_dir() else load_registry()
+    existing.register(spec)  # refuses an id that is taken, built-in or user
+    d.mkdir(parents=True, exist_ok=True)
+    dest = write_user_manifest(spec, d)
+    err.print(f"registered layer [bold]{spec.id}[/] ({spec.kind}, role {spec.role})")
+    _emit_json({"id": spec.id, "manifest": dest.name, **spec.summary()})
+
+
+@app.command("demo")
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("geoeco-demo"),
+    size: Annotated[str, typer.Option(help="full (about 100 km) or small (about 10 km).")] = "full",
+) -> None:
+    """Build the synthetic demo region (Yulin: Mu Us sandy land, loess hills); list the files."""
+    from .demo import build_demo_region
+
+    with progress_bar() as cb:
+        written = build_demo_region(out / "layers", size=size, progress=cb)
+    summary = {
+        "out": str(out),
+        "layers": {k: str(Path("layers") / Path(v).name) for k, v in written.items()},
+    }
+    err.print(f"demo region written to {out}/layers ({len(written)} layers)")
+    _emit_json(summary)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``geoeco`` console script; geoeco errors exit 2 with a message."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except GeoecoError as exc:
+        err.print(f"[red]error:[/] {type(exc).__name__}: {exc}", highlight=False, markup=True)
+        return 2
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("aborted")
+        return 130
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show(file=sys.stderr)
+            return exc.exit_code
+        if _state["debug"]:
+            raise
+        err.print(
+            f"[red]internal error[/] (please report; rerun with --debug for details): "
+            f"{type(exc).__name__}: {exc}",
+            highlight=False,
+        )
+        return 1
+    return 0
+
+
+def run() -> None:
+    """Console-script wrapper: exit with :func:`main`'s status."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

@@ -1,0 +1,58 @@
+"""Raster and vector I/O: COG output, windows, masks, atomic writes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+
+from geoeco import io
+from geoeco.errors import GridMismatch
+from geoeco.raster import Grid, Raster
+
+GRID = Grid(Affine(10, 0, 500000, 0, -10, 4000040), 700, 600, "EPSG:32631")
+
+
+def test_cog_round_trip_with_mask_units_and_overviews(tmp_path):
+    a = np.arange(600 * 700, dtype="float32").reshape(600, 700)
+    a[0, 0] = np.nan
+    r = Raster.from_array(a, GRID, units="t/(km2·a)")
+    p = io.write_raster(r, tmp_path / "x.tif", blocksize=256)
+    with rasterio.open(p) as ds:
+        assert ds.driver == "GTiff" and ds.block_shapes[0] == (256, 256)
+        assert ds.overviews(1), "COG has overviews"
+        assert ds.profile["compress"] == "deflate"
+    back = io.read_raster(p)
+    assert back.units == "t/(km2·a)" and back.grid.aligned_with(GRID)
+    assert back.array.mask[0, 0] and np.ma.allequal(back.array, r.array)
+    w = io.read_raster(p, window=(100, 200, 50, 60))
+    assert w.grid.shape == (50, 60)
+    assert w.grid.transform.c == 500000 + 200 * 10 and w.grid.transform.f == 4000040 - 100 * 10
+    assert float(w.array[0, 0]) == float(a[100, 200])
+    assert not list(tmp_path.glob(".*")), "no temporary files left behind"
+
+
+def test_windows_cover_grid_exactly(tmp_path):
+    blocks = list(GRID.blocks(256))
+    assert sum(h * w for _, _, h, w in blocks) == GRID.width * GRID.height
+
+
+def test_failed_write_leaves_previous_file_intact(tmp_path):
+    dest = tmp_path / "keep.txt"
+    dest.write_text("old")
+    with pytest.raises(RuntimeError), io.atomic_path(dest) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("boom")
+    assert dest.read_text() == "old" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_raster_is_read_only_and_checks_shape():
+    r = Raster.from_array(np.zeros((600, 700)), GRID)
+    with pytest.raises(ValueError):
+        r.array[0, 0] = 1
+    with pytest.raises(GridMismatch):
+        Raster.from_array(np.zeros((3, 3)), GRID)
+    other = Grid(GRID.transform @ Affine.translation(1, 0), 700, 600, GRID.crs)
+    with pytest.raises(GridMismatch, match="origin"):
+        GRID.check_aligned(other)
