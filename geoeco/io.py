@@ -292,3 +292,75 @@ def _short(exc: BaseException, path: Path) -> str:
         if s and s not in (".", "/"):
             text = text.replace(s, "")
     return text.strip(" :/") or type(exc).__name__
+
+
+class RasterWriter:
+    """Write a raster window by window; on success it becomes a COG at ``path`` atomically.
+
+    Use :func:`open_raster_writer`. Memory stays bounded by the window size.
+    """
+
+    def __init__(self, ds, grid: Grid, dtype: str, nodata: float) -> None:  # type: ignore[no-untyped-def]
+        self._ds = ds
+        self.grid = grid
+        self.dtype = dtype
+        self.nodata = nodata
+
+    def write(self, window: tuple[int, int, int, int], values: np.ndarray) -> None:
+        """Write masked/plain ``values`` (2-D or 3-D) at ``(row_off, col_off, height, width)``."""
+        data = np.ma.filled(np.ma.asarray(values).astype(self.dtype), self.nodata)
+        if data.ndim == 2:
+            data = data[np.newaxis]
+        self._ds.write(data, window=Window(window[1], window[0], window[3], window[2]))
+
+
+@contextlib.contextmanager
+def open_raster_writer(
+    path: str | os.PathLike[str],
+    grid: Grid,
+    *,
+    dtype: str = "float32",
+    nodata: float | None = None,
+    count: int = 1,
+    units: str | None = None,
+    band_names: Sequence[str] | None = None,
+    tags: dict[str, str] | None = None,
+    colormap: dict[int, tuple[int, int, int, int]] | None = None,
+    blocksize: int = 512,
+    cog: bool = True,
+) -> Iterator[RasterWriter]:
+    """Context manager yielding a :class:`RasterWriter` for ``grid``; COG + rename on exit."""
+    if nodata is None:
+        kind = np.dtype(dtype).kind
+        nodata = 0 if kind == "u" else (-9999 if kind == "i" else float("nan"))
+    profile = {
+        "driver": "GTiff",
+        "width": grid.width,
+        "height": grid.height,
+        "count": count,
+        "dtype": dtype,
+        "crs": grid.crs,
+        "transform": grid.transform,
+        "nodata": nodata,
+        "compress": "deflate",
+        "tiled": True,
+        "blockxsize": blocksize,
+        "blockysize": blocksize,
+        "BIGTIFF": "IF_SAFER",
+    }
+    dest = Path(path)
+    with atomic_path(dest) as tmp:
+        plain = tmp.with_name(tmp.name + ".plain.tif") if cog else tmp
+        with rasterio.open(plain, "w", **profile) as ds:
+            yield RasterWriter(ds, grid, dtype, nodata)
+            for b in range(1, count + 1):
+                if units:
+                    ds.set_band_unit(b, units)
+                if band_names:
+                    ds.set_band_description(b, band_names[b - 1])
+            if tags:
+                ds.update_tags(**tags)
+            if colormap and count == 1 and dtype == "uint8":
+                ds.write_colormap(1, colormap)
+        if cog:
+            _to_cog(plain, tmp, blocksize=blocksize, compress="deflate")

@@ -56,3 +56,15 @@ def test_raster_is_read_only_and_checks_shape():
     other = Grid(GRID.transform @ Affine.translation(1, 0), 700, 600, GRID.crs)
     with pytest.raises(GridMismatch, match="origin"):
         GRID.check_aligned(other)
+
+
+def test_windowed_writer_equals_whole_write(tmp_path):
+    """Writing block by block gives the same pixels as one write_raster call."""
+    a = np.random.default_rng(0).random((600, 700)).astype("float32")
+    with io.open_raster_writer(tmp_path / "w.tif", GRID, units="m") as w:
+        for r, c, h, wd in GRID.blocks(256):
+            w.write((r, c, h, wd), a[r : r + h, c : c + wd])
+    back = io.read_raster(tmp_path / "w.tif")
+    assert np.array_equal(back.array.filled(np.nan), a) and back.units == "m"
+    with rasterio.open(tmp_path / "w.tif") as ds:
+        assert ds.overviews(1)
