@@ -137,12 +137,21 @@ def read_layer_vector_report(spec: LayerSpec):  # type: ignore[no-untyped-def]
     if spec.kind != "vector":
         raise InvalidInput(f"layer {spec.id!r} is a raster, not a vector layer")
     return _read_vector_cached(
-        spec.id, spec.version, spec.source, str(spec.file_path() or ""), spec.geometry_type
+        spec.id,
+        spec.version,
+        spec.source.model_dump_json(),  # generator params are dicts: hash their JSON
+        str(spec.file_path() or ""),
+        spec.geometry_type,
     )
 
 
 @lru_cache(maxsize=32)
-def _read_vector_cached(layer_id, version, source, file_path, geometry_type):  # type: ignore[no-untyped-def]
+def _read_vector_cached(layer_id, version, source_json, file_path, geometry_type):  # type: ignore[no-untyped-def]
+    from pydantic import TypeAdapter
+
+    from .layers import Source
+
+    source = TypeAdapter(Source).validate_json(source_json)
     if isinstance(source, FileSource):
         gdf = read_vector(file_path, layer=source.layer, name=Path(source.path).name)
     elif isinstance(source, PackageSource):
