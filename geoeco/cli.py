@@ -174,22 +174,93 @@ def layers_add(
     _emit_json({"id": spec.id, "manifest": dest.name, **spec.summary()})
 
 
+FactorOpt = Annotated[str | None, typer.Option(help="A number or a raster path.")]
+
+
+@app.command("erosion")
+def erosion(
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    dem: Annotated[Path | None, typer.Option(help="DEM raster (projected, metres).")] = None,
+    r: FactorOpt = None,
+    k: FactorOpt = None,
+    c: FactorOpt = None,
+    ndvi: Annotated[
+        Path | None, typer.Option(help="NDVI raster: C by FVC (percent) + Cai.")
+    ] = None,
+    landcover: Annotated[Path | None, typer.Option(help="Land-cover raster (class codes).")] = None,
+    table: Annotated[
+        Path | None, typer.Option(help="Land-cover CSV with lucode, usle_c, usle_p columns.")
+    ] = None,
+    p: FactorOpt = None,
+    model: Annotated[str | None, typer.Option(help="rusle or csle.")] = None,
+    routing: Annotated[str | None, typer.Option(help="d8 or mfd.")] = None,
+    ls_method: Annotated[str | None, typer.Option(help="dg, lstool or invest.")] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML with everything else.")] = None,
+    allow_outside_china: Annotated[bool, typer.Option("--allow-outside-china")] = False,
+) -> None:
+    """Soil loss (RUSLE/CSLE, t/(km²·a)) and its SL 190-2007 grade on the DEM's grid."""
+    from .erosion import load_config, make_config, run_erosion
+    from .pipeline import parse_factor
+
+    flags: dict[str, object] = {
+        "r": parse_factor(r),
+        "k": parse_factor(k),
+        "c": parse_factor(c),
+        "p": parse_factor(p),
+        "ndvi": str(ndvi) if ndvi else None,
+        "landcover": str(landcover) if landcover else None,
+        "landcover_table": {"path": str(table)} if table else None,
+        "model": model,
+        "routing": routing,
+        "ls_method": ls_method,
+        "allow_outside_china": allow_outside_china or None,
+    }
+    if p is None and table is not None:
+        flags["p_method"] = "table"
+    cfg = load_config(config, **flags) if config else make_config(None, **flags)
+    if dem is None:
+        raise typer.BadParameter("--dem is required")
+    with progress_bar() as cb:
+        summary = run_erosion(dem, cfg, out, progress=cb)
+    _emit_json(_short_summary(summary, out))
+
+
+@app.command("desertification")
+def desertification(
+    ndvi: Annotated[Path, typer.Option(help="NDVI raster.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    bare_sand: Annotated[Path | None, typer.Option(help="Bare-sand share raster (%).")] = None,
+    allow_outside_china: Annotated[bool, typer.Option("--allow-outside-china")] = False,
+) -> None:
+    """Vegetation cover (percent) and desertification degree (Wang Tao 2003, or Chen 2019)."""
+    from .desertification import run_desertification
+
+    with progress_bar() as cb:
+        summary = run_desertification(
+            ndvi, out, bare_sand=bare_sand, progress=cb, allow_outside_china=allow_outside_china
+        )
+    _emit_json(_short_summary(summary, out))
+
+
+def _short_summary(summary: dict[str, Any], out: Path) -> dict[str, Any]:
+    keep = {k: v for k, v in summary.items() if k not in ("provenance", "inputs", "config")}
+    keep["out"] = str(out)
+    keep["summary_file"] = str(out / "summary.json")
+    return keep
+
+
 @app.command("demo")
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("geoeco-demo"),
     size: Annotated[str, typer.Option(help="full (about 100 km) or small (about 10 km).")] = "full",
 ) -> None:
-    """Build the synthetic demo region (Yulin: Mu Us sandy land, loess hills); list the files."""
-    from .demo import build_demo_region
+    """Build the demo region (Yulin: Mu Us sandy land, loess hills) and run the analyses on it."""
+    from .demo_run import run_demo
 
     with progress_bar() as cb:
-        written = build_demo_region(out / "layers", size=size, progress=cb)
-    summary = {
-        "out": str(out),
-        "layers": {k: str(Path("layers") / Path(v).name) for k, v in written.items()},
-    }
-    err.print(f"demo region written to {out}/layers ({len(written)} layers)")
-    _emit_json(summary)
+        result = run_demo(out, size=size, progress=cb)
+    err.print(f"demo written to {out}: layers/, erosion/, desertification/")
+    _emit_json(result)
 
 
 def main(argv: list[str] | None = None) -> int:

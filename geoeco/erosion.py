@@ -1,0 +1,549 @@
+"""Water erosion end to end: RUSLE or CSLE on the DEM's grid, graded by SL 190-2007.
+
+:func:`run_erosion` reads the DEM whole (flow routing needs whole basins; the size limit is
+:data:`geoeco.routing.MAX_ROUTING_PIXELS`), computes LS, then walks the grid window by window:
+each factor is read onto the window (constants, rasters warped with the resampling their kind
+calls for, or derived: R from monthly or daily rain, K from texture, C from NDVI or a
+land-cover table, P from a table or Wener's formula), multiplied, converted to t/(km²·a) and
+graded. One mutual mask covers every input, so a missing input never silently becomes zero.
+
+Outputs in ``out_dir``: ``soil_loss.tif`` (t/(km²·a)), ``erosion_grade.tif`` (SL 190-2007
+codes 1..6, 0 = nodata, with the class colours), ``ls.tif``, ``r.tif`` when R is derived, and
+``summary.json``: area in km² per grade (equal-area), mean and total loss, the class tables,
+parameters ([R] items listed as unverified), inputs with checksums, and the engine version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import tomllib
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from . import factors, grades, vegetation
+from .align import mutual_mask
+from .classes import Provenance, get_table
+from .errors import InvalidInput, ManifestError
+from .io import open_raster_writer, raster_info, read_raster, write_raster
+from .ls import ls_factor
+from .pipeline import (
+    engine_info,
+    equal_area_factor,
+    file_digest,
+    open_factor,
+    write_json,
+)
+from .raster import Grid, Raster
+
+Progress = Callable[[str, float], None]
+FactorValue = float | str
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LandcoverTable(_Model):
+    """A land-cover factor table (CSV) and its column names (InVEST-style defaults)."""
+
+    path: str
+    code: str = "lucode"
+    c: str | None = "usle_c"
+    p: str | None = "usle_p"
+
+
+class Texture(_Model):
+    """Soil texture rasters (percent) and organic carbon (percent) for EPIC K."""
+
+    sand: FactorValue
+    silt: FactorValue
+    clay: FactorValue
+    soc: FactorValue
+    zhang_correction: bool = False
+
+
+class ErosionConfig(_Model):
+    """Everything that controls an erosion run; the CLI's ``--config FILE`` is this, in TOML.
+
+    Factors are a number or a raster path. R may instead come from monthly rain
+    (``r_monthly``, 12 bands in mm; ``r_monthly_method`` fournier or wischmeier) or daily rain
+    (``r_daily``, one band per day, band descriptions ISO dates, Zhang Wenbo's model); K from
+    ``texture``; C from ``ndvi`` (FVC by the dimidiate model, then Cai) or ``landcover`` +
+    ``landcover_table``; P from the table or Wener's formula on ``cropland_codes``.
+    """
+
+    model: Literal["rusle", "csle"] = "rusle"
+    routing: Literal["d8", "mfd"] | None = None
+    ls_method: Literal["dg", "lstool", "invest"] = "lstool"
+    l_max: float | None = None
+    channel_threshold_cells: int | None = None
+    s_breaks: tuple[float, float] | None = None
+    cutoff: tuple[float, float] = (0.5, 0.7)
+    r: FactorValue | None = None
+    r_monthly: str | None = None
+    r_monthly_method: Literal["fournier", "wischmeier"] = "fournier"
+    fournier_alpha: float = 0.1833
+    fournier_beta: float = 1.9957
+    r_daily: str | None = None
+    k: FactorValue | None = None
+    texture: Texture | None = None
+    c: FactorValue | None = None
+    ndvi: str | None = None
+    ndvi_endpoints: tuple[float, float] | None = None
+    landcover: str | None = None
+    landcover_table: LandcoverTable | None = None
+    c_method: Literal["value", "ndvi", "fvc", "table"] | None = None
+    fvc: str | None = None
+    p: FactorValue | None = None
+    p_method: Literal["value", "table", "wener"] = "value"
+    cropland_codes: tuple[int, ...] = (1,)
+    e: float = 1.0
+    tolerable_loss: float = Field(200.0, gt=0)
+    erosion_regions: str | None = None
+    allow_outside_china: bool = False
+    block_size: int = Field(1024, ge=64)
+
+    @model_validator(mode="after")
+    def _one_source_each(self) -> ErosionConfig:
+        n_r = sum(x is not None for x in (self.r, self.r_monthly, self.r_daily))
+        if n_r != 1:
+            raise ValueError("give exactly one of r, r_monthly, r_daily")
+        if (self.k is None) == (self.texture is None):
+            raise ValueError("give exactly one of k, texture")
+        if self.model == "rusle":
+            need = {
+                "value": self.c is not None,
+                "ndvi": self.ndvi is not None,
+                "fvc": self.fvc is not None,
+                "table": self.landcover is not None
+                and self.landcover_table is not None
+                and self.landcover_table.c is not None,
+            }
+            if self.c_method is None:
+                chosen = next((m for m in ("value", "ndvi", "fvc", "table") if need[m]), None)
+                if chosen is None:
+                    raise ValueError(
+                        "C is missing: give c, ndvi, fvc (percent), or landcover + landcover_table"
+                    )
+                object.__setattr__(self, "c_method", chosen)
+            elif not need[self.c_method]:
+                raise ValueError(f"c_method={self.c_method!r} lacks its input")
+        if self.model == "csle" and (self.landcover is None or self.ndvi is None):
+            raise ValueError("csle needs landcover (for B/T) and ndvi (FVC for B)")
+        if self.p_method == "table" and (self.landcover_table is None or self.landcover is None):
+            raise ValueError("p_method='table' needs landcover and landcover_table")
+        if self.p_method == "wener" and self.landcover is None:
+            raise ValueError("p_method='wener' needs landcover (to find cropland)")
+        if self.ls_method == "lstool" and self.routing == "mfd":
+            raise ValueError("ls_method 'lstool' follows D8 paths; it cannot use routing 'mfd'")
+        return self
+
+
+def load_config(path: str | Path, **overrides: Any) -> ErosionConfig:
+    """Read a TOML config; relative paths in it resolve against its folder; CLI flags override."""
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ManifestError(f"{p.name}: cannot read config ({exc})") from None
+    return make_config(data, base=p.parent, **overrides)
+
+
+_PATH_KEYS = (
+    "r",
+    "r_monthly",
+    "r_daily",
+    "k",
+    "c",
+    "ndvi",
+    "fvc",
+    "landcover",
+    "p",
+    "erosion_regions",
+)
+
+
+def make_config(
+    data: dict[str, Any] | None = None, *, base: Path | None = None, **overrides: Any
+) -> ErosionConfig:
+    """Validate a config dict (plus non-None overrides); messages name every bad field."""
+    merged = dict(data or {})
+    merged.update({k: v for k, v in overrides.items() if v is not None})
+    if base is not None:
+        for key in _PATH_KEYS:
+            v = merged.get(key)
+            if isinstance(v, str) and not Path(v).is_absolute():
+                merged[key] = str(base / v)
+        for sub in ("texture", "landcover_table"):
+            d = merged.get(sub)
+            if isinstance(d, dict):
+                d = dict(d)
+                for k2, v in d.items():
+                    if (
+                        k2 in ("sand", "silt", "clay", "soc", "path")
+                        and isinstance(v, str)
+                        and not Path(v).is_absolute()
+                    ):
+                        d[k2] = str(base / v)
+                merged[sub] = d
+    try:
+        return ErosionConfig.model_validate(merged)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidInput(f"erosion config: {problems}") from None
+
+
+def read_landcover_table(t: LandcoverTable) -> dict[str, dict[int, float]]:
+    """Columns ``c`` and ``p`` of a land-cover CSV as ``{code: value}`` dicts."""
+    p = Path(t.path)
+    try:
+        with open(p, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+    except OSError:
+        raise InvalidInput(f"land-cover table {p.name!r} cannot be read") from None
+    out: dict[str, dict[int, float]] = {}
+    for key, col in (("c", t.c), ("p", t.p)):
+        if col is None:
+            continue
+        if rows and (t.code not in rows[0] or col not in rows[0]):
+            raise InvalidInput(
+                f"land-cover table {p.name!r} has no column {t.code!r} or {col!r}; "
+                f"columns are {', '.join(rows[0])}"
+            )
+        try:
+            out[key] = {int(float(r[t.code])): float(r[col]) for r in rows if r[col] != ""}
+        except ValueError as exc:
+            raise InvalidInput(f"land-cover table {p.name!r}: {exc}") from None
+    return out
+
+
+# ----------------------------------------------------------------------------------- R
+
+
+def _dates_of(path: Path, count: int) -> list[date]:
+    names = raster_info(path, name=path.name).band_names
+    try:
+        return [date.fromisoformat(str(n)) for n in names]
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            f"{path.name}: daily rain needs each band described by its ISO date (YYYY-MM-DD); "
+            f"found {names[:2]}..."
+        ) from None
+
+
+def derive_r(cfg: ErosionConfig, out_dir: Path, used: Provenance) -> FactorValue:
+    """R as a number or a raster path; monthly/daily rain is turned into ``out_dir/r.tif``.
+
+    R is computed on the rain grid itself (climate grids are coarse) and then warped onto the
+    DEM grid with bilinear resampling like any other continuous factor.
+    """
+    if cfg.r is not None:
+        return cfg.r
+    if cfg.r_monthly is not None:
+        src = read_raster(cfg.r_monthly, band=list(range(1, 13)), name=Path(cfg.r_monthly).name)
+        monthly = np.ma.filled(src.array.astype("float64"), np.nan)
+        if cfg.r_monthly_method == "fournier":
+            r = factors.rain_erosivity_fournier(
+                monthly, alpha=cfg.fournier_alpha, beta=cfg.fournier_beta, used=used
+            )
+        else:
+            r = factors.rain_erosivity_wischmeier(monthly, used=used)
+        grid = src.grid
+    else:
+        assert cfg.r_daily is not None
+        p = Path(cfg.r_daily)
+        info = raster_info(p, name=p.name)
+        dates = _dates_of(p, info.count)
+        src = read_raster(p, band=list(range(1, info.count + 1)), name=p.name)
+        r = factors.rain_erosivity_daily(
+            np.ma.filled(src.array.astype("float64"), np.nan), dates, used=used
+        )
+        grid = src.grid
+    dest = out_dir / "r.tif"
+    write_raster(
+        Raster.from_array(np.asarray(r, dtype="float32"), grid, units="MJ·mm/(hm²·h·a)"), dest
+    )
+    return str(dest)
+
+
+# ------------------------------------------------------------------------------ the run
+
+
+def run_erosion(
+    dem: str | Path,
+    cfg: ErosionConfig,
+    out_dir: str | Path,
+    *,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Compute soil loss and its SL 190-2007 grade; write the rasters and ``summary.json``.
+
+    Returns the summary (also written to ``out_dir/summary.json``).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    step = progress or (lambda s, f: None)
+    used = Provenance()
+    inputs: dict[str, Any] = {}
+    dem_path = Path(dem)
+    from .validate import inspect_layer_file
+
+    dinfo = raster_info(dem_path, name=dem_path.name)
+    stated = float("nan") if dinfo.nodata is None and dinfo.dtype.startswith("float") else None
+    rep = inspect_layer_file(dem_path, allow_outside_china=cfg.allow_outside_china, nodata=stated)
+    if dinfo.grid is None or not dinfo.grid.crs.is_projected:
+        raise InvalidInput(
+            f"{dem_path.name}: the DEM must be on a projected grid in metres "
+            f"(found {rep.crs}); reproject it first"
+        )
+    inputs["dem"] = {"file": dem_path.name, "crs": rep.crs, "sha256": file_digest(dem_path)}
+
+    step("flow routing and LS", 0.05)
+    dem_r = read_raster(dem_path, name=dem_path.name, units="m")
+    ls = ls_factor(
+        dem_r,
+        method=cfg.ls_method,
+        routing=cfg.routing,
+        s_breaks=cfg.s_breaks,
+        channel_threshold_cells=cfg.channel_threshold_cells,
+        l_max=cfg.l_max,
+        cutoff=cfg.cutoff,
+    )
+    grid = dem_r.grid
+    write_raster(ls.ls, out / "ls.tif")
+    step("rainfall erosivity", 0.35)
+    r_value = derive_r(cfg, out, used)
+    lc_tables = read_landcover_table(cfg.landcover_table) if cfg.landcover_table else {}
+    fvc_ends = None
+    if cfg.ndvi is not None:
+        fvc_ends = cfg.ndvi_endpoints or _ndvi_endpoints_of(Path(cfg.ndvi), used)
+        used.add_param(
+            "fvc.ndvi_soil",
+            fvc_ends[0],
+            tag="V",
+            source="5 % cumulative NDVI (reference extent: the NDVI raster)"
+            if cfg.ndvi_endpoints is None
+            else "given",
+        )
+        used.add_param(
+            "fvc.ndvi_veg",
+            fvc_ends[1],
+            tag="V",
+            source="95 % cumulative NDVI" if cfg.ndvi_endpoints is None else "given",
+        )
+    used.add_param(
+        "tolerable_loss",
+        cfg.tolerable_loss,
+        tag="V",
+        source="SL 190-2007 (200 for the northern arid/semi-arid area)",
+    )
+    table = get_table("SL190-2007/water")
+    counts = np.zeros(len(table.classes) + 1, dtype=np.int64)
+    loss_sum = 0.0
+    n_blocks = sum(1 for _ in grid.blocks(cfg.block_size))
+    slope = np.ma.filled(ls.slope_deg.array, np.nan)
+    ls_arr = np.ma.filled(ls.ls.array, np.nan)
+
+    with contextlib.ExitStack() as stack:
+
+        def src(value: FactorValue | None, name: str, resampling: str = "bilinear") -> Any:
+            return stack.enter_context(
+                open_factor(
+                    value,
+                    grid,
+                    name=name,
+                    resampling=resampling,  # type: ignore[arg-type]
+                    allow_outside_china=cfg.allow_outside_china,
+                    inputs=inputs,
+                )
+            )
+
+        r_src = src(r_value, "R")
+        k_srcs = (
+            None
+            if cfg.texture is None
+            else {n: src(getattr(cfg.texture, n), n) for n in ("sand", "silt", "clay", "soc")}
+        )
+        k_src = src(cfg.k, "K") if cfg.k is not None else None
+        c_src = src(cfg.c, "C") if cfg.c is not None else None
+        ndvi_src = src(cfg.ndvi, "ndvi") if cfg.ndvi is not None else None
+        fvc_src = src(cfg.fvc, "fvc") if cfg.fvc is not None else None
+        lc_src = src(cfg.landcover, "landcover", "nearest") if cfg.landcover else None
+        p_src = src(cfg.p, "P") if cfg.p is not None and cfg.p_method == "value" else None
+        region_src = (
+            src(cfg.erosion_regions, "erosion_regions", "nearest") if cfg.erosion_regions else None
+        )
+        loss_w = stack.enter_context(
+            open_raster_writer(out / "soil_loss.tif", grid, dtype="float32", units="t/(km²·a)")
+        )
+        cmap = {c.code: _rgba(c.colour) for c in table.classes}
+        grade_w = stack.enter_context(
+            open_raster_writer(
+                out / "erosion_grade.tif",
+                grid,
+                dtype="uint8",
+                nodata=0,
+                colormap=cmap,
+                tags={"class_table": f"{table.name} ({table.version})"},
+            )
+        )
+
+        for i, win in enumerate(grid.blocks(cfg.block_size)):
+            r0, c0, h, w = win
+            sl = (slice(r0, r0 + h), slice(c0, c0 + w))
+            R = np.ma.filled(r_src.read(win), np.nan).astype("float32")
+            if k_srcs is not None:
+                t = {n: np.ma.filled(s.read(win), np.nan) for n, s in k_srcs.items()}
+                K = factors.k_epic(
+                    t["sand"],
+                    t["silt"],
+                    t["clay"],
+                    t["soc"],
+                    zhang_correction=cfg.texture.zhang_correction,  # type: ignore[union-attr]
+                    used=used,
+                )
+            else:
+                K = np.ma.filled(k_src.read(win), np.nan)  # type: ignore[union-attr]
+            lc = None if lc_src is None else np.ma.filled(lc_src.read(win), 0).astype("int32")
+            fvc = None
+            if ndvi_src is not None:
+                fvc = vegetation.fvc_dimidiate(
+                    np.ma.filled(ndvi_src.read(win), np.nan), fvc_ends[0], fvc_ends[1]
+                )  # type: ignore[index]
+            P = _p_factor(cfg, win, p_src, lc, lc_tables, slope[sl], used)
+            LS = ls_arr[sl]
+            if cfg.model == "rusle":
+                if cfg.c_method == "value":
+                    C = np.ma.filled(c_src.read(win), np.nan)  # type: ignore[union-attr]
+                elif cfg.c_method == "fvc":
+                    C = factors.c_cai(np.ma.filled(fvc_src.read(win), np.nan), used=used)  # type: ignore[union-attr]
+                elif cfg.c_method == "ndvi":
+                    C = factors.c_cai(fvc, used=used)
+                else:
+                    C = factors.c_from_table(lc, lc_tables["c"], used=used)
+                a = factors.rusle(R, K, LS, C, P)
+            else:
+                B, E, T = factors.csle_bet(lc, fvc=fvc, e=cfg.e, used=used)
+                L = np.ma.filled(ls.l.array, np.nan)[sl]
+                S = np.ma.filled(ls.s.array, np.nan)[sl]
+                a = factors.csle(R, K, L, S, B, E, T)
+            modulus = factors.to_t_km2(a).astype("float32")
+            mask = mutual_mask(modulus, np.ma.masked_equal(lc, 0) if lc is not None else modulus)
+            modulus[mask] = np.nan
+            if region_src is not None:
+                regions = np.ma.filled(region_src.read(win), 0)
+                grade = grades.water_erosion_grade(
+                    modulus, regions=regions, out_of_range="nodata", used=used
+                )
+            else:
+                grade = grades.water_erosion_grade(
+                    modulus, tolerable=cfg.tolerable_loss, out_of_range="nodata", used=used
+                )
+            loss_w.write(win, np.ma.masked_invalid(modulus))
+            grade_w.write(win, grade)
+            counts += np.bincount(grade.ravel(), minlength=counts.size)
+            valid = np.isfinite(modulus)
+            loss_sum += float(modulus[valid].sum(dtype="float64"))
+            step("soil loss by window", 0.4 + 0.55 * (i + 1) / n_blocks)
+
+    px_km2 = grid.cell_area / 1e6 * equal_area_factor(grid)
+    n_valid = int(counts[1:].sum())
+    summary = {
+        "kind": "erosion",
+        "engine": engine_info(),
+        "model": cfg.model,
+        "units": {"soil_loss": "t/(km²·a)", "area": "km² (Albers equal-area, CGCS2000)"},
+        "grid": {
+            "crs": grid.crs.to_string(),
+            "res_m": grid.res[0],
+            "shape": list(grid.shape),
+            "bounds": list(grid.bounds),
+        },
+        "area_km2_by_grade": {
+            f"{c.code} {c.name_zh} {c.name_en}": float(counts[c.code]) * px_km2
+            for c in table.classes
+        },
+        "area_km2_total": n_valid * px_km2,
+        "nodata_pixels": int(counts[0]),
+        "mean_soil_loss_t_km2_a": loss_sum / n_valid if n_valid else None,
+        "total_soil_loss_t_a": loss_sum * px_km2,
+        "ls": ls.params,
+        "config": cfg.model_dump(
+            mode="json",
+            exclude={
+                "r",
+                "k",
+                "c",
+                "p",
+                "r_monthly",
+                "r_daily",
+                "ndvi",
+                "landcover",
+                "erosion_regions",
+                "texture",
+                "landcover_table",
+            },
+        ),
+        "inputs": inputs,
+        "provenance": {**used.to_dict(), "class_tables": {table.name: table.describe()}},
+        "outputs": ["soil_loss.tif", "erosion_grade.tif", "ls.tif"]
+        + (["r.tif"] if (out / "r.tif").exists() and cfg.r is None else []),
+    }
+    write_json(summary, out / "summary.json")
+    step("done", 1.0)
+    return summary
+
+
+def _p_factor(
+    cfg: ErosionConfig,
+    win: tuple[int, int, int, int],
+    p_src: Any,
+    lc: np.ndarray | None,
+    tables: dict[str, dict[int, float]],
+    slope_deg: np.ndarray,
+    used: Provenance,
+) -> np.ndarray | float:
+    if cfg.p_method == "table":
+        return factors.p_from_table(lc, tables["p"], used=used)
+    if cfg.p_method == "wener":
+        slope_pct = np.tan(np.radians(slope_deg)) * 100.0
+        crop = np.isin(lc, cfg.cropland_codes)
+        return factors.p_wener(slope_pct, crop, used=used)
+    if p_src is not None:
+        return np.ma.filled(p_src.read(win), np.nan)
+    return 1.0
+
+
+def _ndvi_endpoints_of(path: Path, used: Provenance) -> tuple[float, float]:
+    """NDVI 5 % / 95 % points over the whole NDVI raster (its own grid = reference extent)."""
+    from .io import read_window_blocks
+
+    blocks = (
+        np.ma.filled(r.array.astype("float64"), np.nan)
+        for _, r in read_window_blocks(path, name=path.name)
+    )
+    return vegetation.ndvi_endpoints(blocks, used=used)
+
+
+def _rgba(hex_colour: str) -> tuple[int, int, int, int]:
+    h = hex_colour.lstrip("#")
+    return (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16), 255)
+
+
+__all__ = [
+    "ErosionConfig",
+    "LandcoverTable",
+    "Texture",
+    "load_config",
+    "make_config",
+    "run_erosion",
+    "Grid",
+]
