@@ -57,19 +57,33 @@ def align_to(raster: Raster, grid: Grid, *, resampling: Resampling = "nearest") 
     bands = data if data.ndim == 3 else data[np.newaxis]
     out = np.full((bands.shape[0], *grid.shape), nd, dtype=dtype)
     for i in range(bands.shape[0]):
-        reproject(bands[i], out[i], src_transform=raster.transform, src_crs=raster.crs,
-                  src_nodata=nd, dst_transform=grid.transform, dst_crs=grid.crs, dst_nodata=nd,
-                  resampling=_R[resampling])
+        reproject(
+            bands[i],
+            out[i],
+            src_transform=raster.transform,
+            src_crs=raster.crs,
+            src_nodata=nd,
+            dst_transform=grid.transform,
+            dst_crs=grid.crs,
+            dst_nodata=nd,
+            resampling=_R[resampling],
+        )
     result = out if data.ndim == 3 else out[0]
     mask = np.isnan(result) if np.dtype(dtype).kind == "f" else result == nd
-    return Raster(np.ma.MaskedArray(result, mask=mask), grid, raster.units, raster.name,
-                  raster.band_names)
+    return Raster(
+        np.ma.MaskedArray(result, mask=mask), grid, raster.units, raster.name, raster.band_names
+    )
 
 
 @contextlib.contextmanager
 def aligned_source(
-    path: str | Path, grid: Grid, *, resampling: Resampling = "nearest", name: str | None = None,
-    band: int | list[int] = 1, src_nodata: float | None = None,
+    path: str | Path,
+    grid: Grid,
+    *,
+    resampling: Resampling = "nearest",
+    name: str | None = None,
+    band: int | list[int] = 1,
+    src_nodata: float | None = None,
 ) -> Iterator[AlignedSource]:
     """Open ``path`` warped onto ``grid``; ``read(window)`` returns masked values for a window.
 
@@ -88,8 +102,13 @@ def aligned_source(
         nodata = ds.nodata if ds.nodata is not None else src_nodata
         if nodata is None and ds.dtypes[0][0] != "f":
             raise GridMismatch(f"{shown}: raster declares no nodata; state it before aligning")
-        vrt_kw = {"crs": grid.crs, "transform": grid.transform, "width": grid.width,
-                  "height": grid.height, "resampling": _R[resampling]}
+        vrt_kw = {
+            "crs": grid.crs,
+            "transform": grid.transform,
+            "width": grid.width,
+            "height": grid.height,
+            "resampling": _R[resampling],
+        }
         if nodata is not None:
             vrt_kw["src_nodata"] = nodata
             vrt_kw["nodata"] = nodata
