@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from . import factors, grades, vegetation
 from .align import mutual_mask
-from .classes import Provenance, get_table
+from .classes import FactorTable, Provenance, get_table
 from .errors import InvalidInput, ManifestError
 from .io import open_raster_writer, raster_info, read_raster, write_raster
 from .ls import ls_factor
@@ -104,6 +104,8 @@ class ErosionConfig(_Model):
     p_method: Literal["value", "table", "wener"] = "value"
     cropland_codes: tuple[int, ...] = (1,)
     e: float = 1.0
+    t_factors: dict[int, float] | None = None
+    b_factors: dict[int, float | Literal["cai"]] | None = None
     tolerable_loss: float = Field(200.0, gt=0)
     erosion_regions: str | None = None
     allow_outside_china: bool = False
@@ -319,6 +321,7 @@ def run_erosion(
     )
     grid = dem_r.grid
     write_raster(ls.ls, out / "ls.tif")
+    write_raster(ls.slope_deg.with_array(ls.slope_deg.array, units="degree"), out / "slope.tif")
     step("rainfall erosivity", 0.35)
     r_value = derive_r(cfg, out, used)
     lc_tables = read_landcover_table(cfg.landcover_table) if cfg.landcover_table else {}
@@ -346,6 +349,7 @@ def run_erosion(
         source="SL 190-2007 (200 for the northern arid/semi-arid area)",
     )
     table = get_table("SL190-2007/water")
+    bt_tables = _bt_tables(cfg)
     counts = np.zeros(len(table.classes) + 1, dtype=np.int64)
     loss_sum = 0.0
     n_blocks = sum(1 for _ in grid.blocks(cfg.block_size))
@@ -384,6 +388,14 @@ def run_erosion(
         loss_w = stack.enter_context(
             open_raster_writer(out / "soil_loss.tif", grid, dtype="float32", units="t/(km²·a)")
         )
+        # the factors themselves, for checking and for the soil-conservation service
+        factor_units = {"k": "t·hm²·h/(hm²·MJ·mm)", "c": "1", "p": "1"}
+        if cfg.model == "csle":
+            factor_units = {"k": factor_units["k"], "b": "1", "e": "1", "t": "1"}
+        factor_w = {
+            n: stack.enter_context(open_raster_writer(out / f"{n}.tif", grid, units=u))
+            for n, u in factor_units.items()
+        }
         cmap = {c.code: _rgba(c.colour) for c in table.classes}
         grade_w = stack.enter_context(
             open_raster_writer(
@@ -430,11 +442,13 @@ def run_erosion(
                 else:
                     C = factors.c_from_table(lc, lc_tables["c"], used=used)
                 a = factors.rusle(R, K, LS, C, P)
+                parts = {"k": K, "c": C, "p": P}
             else:
-                B, E, T = factors.csle_bet(lc, fvc=fvc, e=cfg.e, used=used)
+                B, E, T = factors.csle_bet(lc, fvc=fvc, e=cfg.e, used=used, **bt_tables)
                 L = np.ma.filled(ls.l.array, np.nan)[sl]
                 S = np.ma.filled(ls.s.array, np.nan)[sl]
                 a = factors.csle(R, K, L, S, B, E, T)
+                parts = {"k": K, "b": B, "e": E, "t": T}
             modulus = factors.to_t_km2(a).astype("float32")
             mask = mutual_mask(modulus, np.ma.masked_equal(lc, 0) if lc is not None else modulus)
             modulus[mask] = np.nan
@@ -448,6 +462,10 @@ def run_erosion(
                     modulus, tolerable=cfg.tolerable_loss, out_of_range="nodata", used=used
                 )
             loss_w.write(win, np.ma.masked_invalid(modulus))
+            for n, v in parts.items():
+                v = np.broadcast_to(np.asarray(v, dtype="float32"), modulus.shape).copy()
+                v[mask] = np.nan
+                factor_w[n].write(win, np.ma.masked_invalid(v))
             grade_w.write(win, grade)
             counts += np.bincount(grade.ravel(), minlength=counts.size)
             valid = np.isfinite(modulus)
@@ -494,7 +512,8 @@ def run_erosion(
         ),
         "inputs": inputs,
         "provenance": {**used.to_dict(), "class_tables": {table.name: table.describe()}},
-        "outputs": ["soil_loss.tif", "erosion_grade.tif", "ls.tif"]
+        "outputs": ["soil_loss.tif", "erosion_grade.tif", "ls.tif", "slope.tif"]
+        + [f"{n}.tif" for n in factor_units]
         + (["r.tif"] if (out / "r.tif").exists() and cfg.r is None else []),
     }
     write_json(summary, out / "summary.json")
@@ -520,6 +539,24 @@ def _p_factor(
     if p_src is not None:
         return np.ma.filled(p_src.read(win), np.nan)
     return 1.0
+
+
+def _bt_tables(cfg: ErosionConfig) -> dict[str, FactorTable]:
+    """User B/T tables from the config (code → value; B may be "cai" = Cai's formula on FVC)."""
+    out: dict[str, FactorTable] = {}
+    for key, values in (("t_table", cfg.t_factors), ("b_table", cfg.b_factors)):
+        if values:
+            out[key] = FactorTable(
+                name=f"user/{key[0].upper()}",
+                version="config",
+                source="erosion config",
+                tag="I",
+                units="1",
+                key="land-use code",
+                values=dict(values),
+                origin="user",
+            )
+    return out
 
 
 def _ndvi_endpoints_of(path: Path, used: Provenance) -> tuple[float, float]:

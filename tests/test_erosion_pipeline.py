@@ -149,3 +149,32 @@ def test_desertification_from_an_ndvi_ramp(tmp_path):
     np.testing.assert_allclose(fvc[0], np.arange(100), atol=1e-4)
     areas = list(s["area_km2_by_degree"].values())
     assert areas[0] == pytest.approx(400 * 100 / 1e6, rel=1e-3)
+
+
+def test_csle_with_user_b_and_t_tables(tmp_path):
+    """CSLE on a plane, land use 1 (cropland, T=0.281 from the config, B=1) in the north half and
+    3 (grassland, B=0.05) in the south: A = R·K·L·S·B·E·T, so the modulus ratio of a cropland
+    pixel to the ls.tif value is 100·R·K·0.281 and of a grassland pixel 100·R·K·0.05."""
+    dem = _plane(tmp_path, rows=40)
+    lc = np.ones((40, 12), dtype="uint8")
+    lc[20:] = 3
+    lcp = _write(tmp_path / "lc.tif", lc, nodata=0)
+    ndvi = _write(tmp_path / "ndvi.tif", np.full((40, 12), 0.5, dtype="float32"))
+    cfg = make_config(
+        {
+            "model": "csle",
+            "r": 100.0,
+            "k": 0.02,
+            "landcover": str(lcp),
+            "ndvi": str(ndvi),
+            "ndvi_endpoints": (0.0, 1.0),
+            "t_factors": {"1": 0.281},
+            "b_factors": {"3": 0.05},
+        }
+    )
+    s = run_erosion(dem, cfg, tmp_path / "o")
+    loss = read_raster(tmp_path / "o" / "soil_loss.tif").array
+    ls = read_raster(tmp_path / "o" / "ls.tif").array
+    np.testing.assert_allclose(loss[:20] / ls[:20], 100 * 100 * 0.02 * 0.281, rtol=1e-4)
+    np.testing.assert_allclose(loss[20:] / ls[20:], 100 * 100 * 0.02 * 0.05, rtol=1e-4)
+    assert "user/T" in s["provenance"]["tables"] and "t.tif" in s["outputs"]
