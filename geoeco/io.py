@@ -89,23 +89,50 @@ def read_vector(
     return gdf
 
 
-def write_vector(gdf, path: str | os.PathLike[str], *, layer: str | None = None) -> Path:  # type: ignore[no-untyped-def]
-    """Write a GeoDataFrame atomically; the format follows the suffix (.gpkg, .parquet, ...).
+_SHP_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
 
-    Writing a further layer into an existing GeoPackage copies it first, so readers see the old
-    file or the new one, never a partial one.
+
+def write_vector(gdf, path: str | os.PathLike[str], *, layer: str | None = None) -> Path:  # type: ignore[no-untyped-def]
+    """Write a GeoDataFrame atomically; the format follows the suffix (.gpkg, .shp, .parquet ...).
+
+    * GeoPackage: the layer is ``layer`` or the file's stem; writing a further layer into an
+      existing file copies it first, so readers see the old file or the new one.
+    * Shapefile: written in UTF-8 (with a ``.cpg``) into a private folder beside ``path``, then
+      every part is renamed into place.
+    * GeoParquet: via pyarrow.
     """
     dest = Path(path)
     suffix = dest.suffix.lower()
+    if suffix == ".shp":
+        return _write_shapefile(gdf, dest)
     with atomic_path(dest) as tmp:
         if suffix in {".parquet", ".geoparquet"}:
             gdf.to_parquet(tmp, index=False)
         else:
-            if suffix == ".gpkg" and layer and dest.exists():
-                import shutil
+            if suffix == ".gpkg":
+                layer = layer or dest.stem
+                if dest.exists():
+                    import shutil
 
-                shutil.copyfile(dest, tmp)
+                    shutil.copyfile(dest, tmp)
             gdf.to_file(tmp, layer=layer, engine="pyogrio")
+    return dest
+
+
+def _write_shapefile(gdf, dest: Path) -> Path:  # type: ignore[no-untyped-def]
+    import shutil
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmpdir = Path(tempfile.mkdtemp(prefix=f".{dest.stem}.", dir=dest.parent))
+    try:
+        tmp = tmpdir / f"{dest.stem}.shp"
+        gdf.to_file(tmp, engine="pyogrio", encoding="UTF-8")
+        for ext in _SHP_PARTS:
+            part = tmp.with_suffix(ext)
+            if part.exists():
+                os.replace(part, dest.with_suffix(ext))
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
     return dest
 
 

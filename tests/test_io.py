@@ -68,3 +68,22 @@ def test_windowed_writer_equals_whole_write(tmp_path):
     assert np.array_equal(back.array.filled(np.nan), a) and back.units == "m"
     with rasterio.open(tmp_path / "w.tif") as ds:
         assert ds.overviews(1)
+
+
+def test_vector_writes_are_complete_and_leave_no_temporary_files(tmp_path):
+    """A Shapefile arrives with all its parts under the destination name (UTF-8 .cpg); a
+    GeoPackage layer defaults to the file's stem and a second layer keeps the first."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    gdf = gpd.GeoDataFrame({"名称": ["榆阳区"]}, geometry=[box(109, 38, 110, 39)], crs=4490)
+    io.write_vector(gdf, tmp_path / "u.shp")
+    assert {p.suffix for p in tmp_path.glob("u.*")} >= {".shp", ".shx", ".dbf", ".prj", ".cpg"}
+    assert (tmp_path / "u.cpg").read_text().strip().upper().startswith("UTF")
+    assert io.read_vector(tmp_path / "u.shp")["名称"].iloc[0] == "榆阳区"
+    io.write_vector(gdf, tmp_path / "z.gpkg")
+    io.write_vector(gdf, tmp_path / "z.gpkg", layer="second")
+    import pyogrio
+
+    assert sorted(pyogrio.list_layers(tmp_path / "z.gpkg")[:, 0]) == ["second", "z"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
