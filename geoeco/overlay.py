@@ -53,10 +53,9 @@ Outputs (uint8):
 In files, ``zone_class`` has nodata 0 and ``redline`` and ``flags`` have nodata 255 where
 ``zone_class`` is 0. In memory, all three are masked where ``zone_class`` is 0.
 
-Exact vector mode (:func:`compute_zones_vector`) does the same with shapely on polygon layers,
-for small areas and for checking the raster mode; patches there are polygon parts (corner
-contact does not join them, unlike the 8-connected raster patches). It returns polygons with
-``zone_class`` and ``redline`` and the class areas, but no flags.
+The exact vector mode (:func:`compute_zones_vector`, :class:`VectorZoning`) lives in
+:mod:`geoeco.overlay_vector` and the patch clean-up (:func:`clean_patches`,
+:func:`patch_codes`) in :mod:`geoeco.patches`; both are re-exported here.
 
 Examples
 --------
@@ -82,7 +81,7 @@ import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import shapely
@@ -98,8 +97,12 @@ from .errors import (
     LayerNotFound,
     OversizeRequest,
 )
+from .patches import _bit_codes, _pixel_codes, clean_patches, patch_codes
 from .raster import Grid, Raster
 from .rules import ClassInput, Criterion, MaskInput, RuleSet, load_rule_set
+
+if TYPE_CHECKING:  # re-exported lazily below: overlay_vector imports this module
+    from .overlay_vector import VectorZoning, compute_zones_vector
 
 Status = Literal["real", "approximation", "synthetic"]
 Window = tuple[int, int, int, int]
@@ -485,133 +488,6 @@ def _reason_bits(w: _Window, aoi: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
 
 
 # ------------------------------------------------------------------------------------------
-# patch stage
-# ------------------------------------------------------------------------------------------
-
-
-def _structure(connectivity: int) -> np.ndarray:
-    return (
-        np.ones((3, 3), bool)
-        if connectivity == 8
-        else np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], bool)
-    )
-
-
-def clean_patches(
-    mask: np.ndarray,
-    *,
-    min_patch_px: float = 0,
-    max_hole_px: float = 0,
-    connectivity: Literal[4, 8] = 8,
-    barrier: np.ndarray | None = None,
-) -> tuple[np.ndarray, dict[str, int]]:
-    """Drop patches smaller than ``min_patch_px`` pixels, then fill holes up to ``max_hole_px``.
-
-    Patches use ``connectivity``; holes (background) use the other one (4 for 8-connected
-    patches), so a diagonal gap does not leak. A hole is background that touches neither the
-    grid edge nor a ``barrier`` pixel (e.g. outside the AOI). Returns the new mask and counts
-    of removed and filled pixels.
-
-    >>> m = np.zeros((6, 6), bool); m[:4, :4] = True; m[1:3, 1:3] = False; m[5, 5] = True
-    >>> out, stats = clean_patches(m, min_patch_px=2, max_hole_px=4)
-    >>> int(out.sum()), stats
-    (16, {'removed_px': 1, 'filled_px': 4})
-    """
-    from scipy import ndimage
-
-    mask = np.asarray(mask, bool)
-    out = mask.copy()
-    removed = filled = 0
-    if min_patch_px > 0 and out.any():
-        lab, n = ndimage.label(out, structure=_structure(connectivity))
-        size = np.bincount(lab.ravel(), minlength=n + 1)
-        small = size < min_patch_px - 1e-9
-        small[0] = False
-        drop = small[lab]
-        removed = int(drop.sum())
-        out &= ~drop
-    if max_hole_px > 0:
-        bar = np.zeros(mask.shape, bool) if barrier is None else np.asarray(barrier, bool)
-        back = ~out & ~bar
-        s = _structure(12 - connectivity)
-        lab, n = ndimage.label(back, structure=s)
-        if n:
-            size = np.bincount(lab.ravel(), minlength=n + 1)
-            open_ = np.zeros(n + 1, bool)
-            open_[0] = True
-            for edge in (lab[0], lab[-1], lab[:, 0], lab[:, -1]):
-                open_[edge] = True
-            if bar.any():
-                open_[lab[ndimage.binary_dilation(bar, structure=s) & back]] = True
-            hole = ~open_ & (size <= max_hole_px + 1e-9)
-            fill = hole[lab]
-            filled = int(fill.sum())
-            out |= fill
-    return out, {"removed_px": removed, "filled_px": filled}
-
-
-def patch_codes(
-    mask: np.ndarray,
-    bits: np.ndarray,
-    bit_codes: list[int | None],
-    *,
-    fallback: int,
-    connectivity: Literal[4, 8] = 8,
-) -> np.ndarray:
-    """Type code of each patch of ``mask``: the code whose bits cover most of the patch.
-
-    ``bit_codes[i]`` is the code bit ``i`` votes for (``None``: the bit does not vote). A pixel
-    votes for every code it qualifies for; ties go to the code listed first; patches without a
-    vote get ``fallback``. Returns uint8, 0 outside the mask.
-
-    >>> m = np.array([[1, 1, 1, 0, 1]], bool)
-    >>> b = np.array([[2, 3, 2, 0, 4]], np.uint16)   # bit0 -> 11, bit1 -> 13, bit2 protected
-    >>> patch_codes(m, b, [11, 13, None], fallback=12).tolist()
-    [[13, 13, 13, 0, 12]]
-    """
-    from scipy import ndimage
-
-    lab, n = ndimage.label(np.asarray(mask, bool), structure=_structure(connectivity))
-    order: list[int] = []
-    for c in bit_codes:
-        if c is not None and c not in order:
-            order.append(c)
-    votes = np.zeros((max(len(order), 1), n + 1), np.int64)
-    flat_lab, flat_bits = lab.ravel(), bits.ravel()
-    inside = flat_lab > 0
-    for i, c in enumerate(bit_codes):
-        if c is None:
-            continue
-        sel = inside & ((flat_bits >> np.uint16(i)) & 1).astype(bool)
-        votes[order.index(c)] += np.bincount(flat_lab[sel], minlength=n + 1)
-    lut = np.zeros(n + 1, np.uint8)
-    if order:
-        best = np.argmax(votes, axis=0)
-        lut[:] = np.array(order, np.uint8)[best]
-        lut[votes.max(axis=0) == 0] = fallback
-    else:
-        lut[:] = fallback
-    lut[0] = 0
-    return lut[lab]
-
-
-def _bit_codes(rs: RuleSet) -> list[int | None]:
-    codes: list[int | None] = [r.code for r in rs.redline.reasons]
-    codes.append(rs.redline.protected.code if rs.redline.protected.mode == "fixed" else None)
-    return codes
-
-
-def _pixel_codes(bits: np.ndarray, bit_codes: list[int | None], fallback: int) -> np.ndarray:
-    """Per-pixel code: the first voting bit set, else ``fallback`` where any bit is set."""
-    out = np.where(bits != 0, np.uint8(fallback), np.uint8(0))
-    for i in reversed(range(len(bit_codes))):
-        c = bit_codes[i]
-        if c is not None:
-            out = np.where(((bits >> np.uint16(i)) & 1).astype(bool), np.uint8(c), out)
-    return out
-
-
-# ------------------------------------------------------------------------------------------
 # the engine
 # ------------------------------------------------------------------------------------------
 
@@ -913,174 +789,16 @@ def _summary(
     }
 
 
-# ------------------------------------------------------------------------------------------
-# exact vector mode
-# ------------------------------------------------------------------------------------------
+_VECTOR_NAMES = frozenset({"VectorZoning", "compute_zones_vector"})
 
 
-@dataclass(frozen=True)
-class VectorZoning:
-    """Outputs of :func:`compute_zones_vector`: polygons by class and red-line code."""
+def __getattr__(name: str) -> Any:
+    """Re-export the vector mode on first use (an eager import would be circular)."""
+    if name in _VECTOR_NAMES:
+        from . import overlay_vector
 
-    frame: Any  # GeoDataFrame: zone_class, redline, area_km2, geometry
-    summary: dict[str, Any]
-
-
-def compute_zones_vector(
-    rules: RuleSet | str,
-    layers: Mapping[str, Any],
-    *,
-    crs: Any,
-    aoi: Any = None,
-) -> VectorZoning:
-    """Exact polygon version of :func:`compute_zones` for small areas (all inputs polygons).
-
-    Class inputs must be :class:`LayerInput` with a ``column``. Areas are planar in ``crs``
-    (use ALBERS_CHINA). Patches are polygon parts; holes are interior rings. Without ``aoi`` the
-    extent is the union of the class inputs.
-    """
-    import geopandas as gpd
-
-    rs = load_rule_set(rules)
-    frames: dict[str, _Bound] = {}
-    used = set().union(*rs.referenced_inputs().values())
-    missing = [n for n in sorted(used) if n not in layers and rs.inputs[n].required]
-    if missing:
-        raise LayerNotFound(
-            f"rule set {rs.name!r} needs input(s) {', '.join(missing)}; given: "
-            f"{', '.join(sorted(layers)) or 'none'}"
-        )
-    extra = sorted(set(layers) - set(rs.inputs))
-    extra_prot = [n for n in extra if _as_layer_input(layers[n]).role in rs.redline.protected.roles]
-    extra_dev = [n for n in extra if _as_layer_input(layers[n]).role in rs.key.roles]
-    for n in sorted(used & set(layers)) + extra_prot + extra_dev:
-        li = _as_layer_input(layers[n])
-        if not _is_frame(li.data):
-            raise InvalidInput(f"vector mode: input {n!r} must be a GeoDataFrame")
-        frames[n] = _vector_bound(n, li, rs.inputs.get(n, MaskInput()), crs)
-
-    def union(gdf: Any) -> Any:
-        return shapely.union_all(gdf.geometry.values) if len(gdf) else shapely.Polygon()
-
-    cover = {n: union(b.frame) for n, b in frames.items() if b.kind == "class"}
-    if aoi is None:
-        area = shapely.union_all(list(cover.values()))
-    else:
-        area = _aoi_geometry(aoi, _WORLD(crs))
-    if area.is_empty:
-        raise EmptyArea("the area of interest is empty")
-
-    def crit(c: Criterion) -> tuple[Any, Any]:
-        b = frames[c.input]
-        v = b.frame[b.column].to_numpy()
-        top = c.max_class if c.max_class is not None else 255
-        t = union(b.frame[(v >= c.min_class) & (v <= top)])
-        return t.intersection(area), area.difference(cover[c.input])
-
-    def masks(names: list[str]) -> Any:
-        gs = [union(frames[n].frame) for n in names if n in frames]
-        return shapely.union_all(gs).intersection(area) if gs else shapely.Polygon()
-
-    reasons, unknown = [], []
-    for r in rs.redline.reasons:
-        if r.input in frames:
-            t, u = crit(r)
-            reasons.append((r.code, t))
-            unknown.append(u)
-    prot_names = [n for n in rs.redline.protected.inputs if n in frames] + extra_prot
-    protected = masks(prot_names)
-    cand = shapely.union_all([t for _, t in reasons] + [protected])
-    red = _clean_polygons(cand, rs.redline.min_patch_km2 * 1e6, rs.redline.max_hole_km2 * 1e6)
-    voters = list(reasons)
-    if rs.redline.protected.mode == "fixed":
-        voters.append((rs.redline.protected.code, protected))
-    order = list(dict.fromkeys(c for c, _ in voters))
-    patches = []
-    for part in shapely.get_parts(red):
-        if part.geom_type != "Polygon":
-            continue
-        votes = dict.fromkeys(order, 0.0)
-        for c, g in voters:
-            votes[c] += part.intersection(g).area
-        best = max(order, key=lambda c: (votes[c], -order.index(c))) if order else None
-        code = best if best is not None and votes[best] > 0 else rs.redline.protected.code
-        patches.append((code, part))
-    p_true = red
-    for c in rs.priority.criteria:
-        if c.input in frames:
-            t, u = crit(c)
-            p_true = p_true.union(t)
-            unknown.append(u)
-    p_true = p_true.union(masks([m for m in rs.priority.masks if m in frames]))
-    p_unknown = shapely.union_all(unknown).difference(p_true) if unknown else shapely.Polygon()
-    rest = area.difference(p_true).difference(p_unknown)
-    k_t, k_u = [], []
-    for c in rs.key.criteria:
-        if c.input in frames:
-            t, u = crit(c)
-            k_t.append(t)
-            k_u.append(u)
-    dev = masks([m for m in rs.key.masks if m in frames] + extra_dev)
-    k_true = shapely.union_all(k_t + [dev]).intersection(rest)
-    k_unknown = (
-        shapely.union_all(k_u).intersection(rest).difference(k_true) if k_u else shapely.Polygon()
-    )
-    general = rest.difference(k_true).difference(k_unknown)
-    rows = [(1, code, g) for code, g in patches]
-    rows.append((1, 0, p_true.difference(red)))
-    rows += [(2, 0, k_true), (3, 0, general)]
-    rows = [(z, c, g) for z, c, g in rows if not g.is_empty and g.area > 0]
-    frame = gpd.GeoDataFrame(
-        {"zone_class": [r[0] for r in rows], "redline": [r[1] for r in rows]},
-        geometry=[r[2] for r in rows],
-        crs=crs,
-    )
-    frame = frame.dissolve(by=["zone_class", "redline"], as_index=False)
-    frame["area_km2"] = frame.geometry.area / 1e6
-    areas = frame.groupby("zone_class")["area_km2"].sum()
-    summary = {
-        "rule_set": rs.describe(),
-        "area_km2": {
-            "priority": float(areas.get(1, 0.0)),
-            "key": float(areas.get(2, 0.0)),
-            "general": float(areas.get(3, 0.0)),
-            "zoned": float(areas.sum()),
-            "nodata": float(p_unknown.area / 1e6 + k_unknown.area / 1e6),
-        },
-        "redline_km2": {
-            int(k): float(v)
-            for k, v in frame[frame.redline > 0].groupby("redline")["area_km2"].sum().items()
-        },
-    }
-    return VectorZoning(frame=frame, summary=summary)
-
-
-def _vector_bound(n: str, li: LayerInput, spec: Any, crs: Any) -> _Bound:
-    kind: Literal["class", "mask"] = "class" if isinstance(spec, ClassInput) else "mask"
-    common = {
-        "name": n,
-        "kind": kind,
-        "status": li.status,
-        "n_classes": getattr(spec, "n_classes", None) or 255,
-        "role": li.role,
-        "version": li.version,
-    }
-    return _bind_frame(n, li, spec, _WORLD(crs), common)
-
-
-def _WORLD(crs: Any) -> Grid:  # noqa: N802 - a grid covering any projected extent
-    return Grid.from_bounds((-1e9, -1e9, 1e9, 1e9), 1e6, crs)
-
-
-def _clean_polygons(geom: Any, min_area: float, max_hole: float) -> Any:
-    """Parts of ``geom`` of at least ``min_area``; interior rings up to ``max_hole`` filled."""
-    keep = []
-    for part in shapely.get_parts(shapely.make_valid(geom)):
-        if part.geom_type != "Polygon" or part.area < min_area - 1e-6:
-            continue
-        rings = [r for r in part.interiors if shapely.Polygon(r).area > max_hole + 1e-6]
-        keep.append(shapely.Polygon(part.exterior, rings))
-    return shapely.union_all(keep) if keep else shapely.Polygon()
+        return getattr(overlay_vector, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
