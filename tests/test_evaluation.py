@@ -1,0 +1,371 @@
+"""The evaluation pipeline: sensitivity, services and importance on one grid.
+
+Hand grids are 1 × 4 or 4 × 4 pixels of 10 m on EPSG:4546 (GK CM 111E) near Yulin, inside
+China; every expected number is worked out in the comments from the formulas of
+methodology.md §2.2, §2.3 and §3. The demo tests check plausibility on the small synthetic
+demo region (tests/conftest.py ``demo_small_dir``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from importlib.resources import files
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from rasterio.transform import from_origin
+
+from geoeco.desertification import run_desertification
+from geoeco.erosion import make_config, run_erosion
+from geoeco.errors import InvalidInput, UnitsError
+from geoeco.evaluation import (
+    SERVICES,
+    area_weights,
+    demo_evaluation_config,
+    make_evaluation_config,
+    relief_amplitude,
+    relief_window,
+    run_evaluation,
+)
+from geoeco.io import read_raster, write_raster
+from geoeco.pipeline import equal_area_factor
+from geoeco.raster import Grid
+
+ORIGIN = (400000.0, 4250000.0)
+CRS = "EPSG:4546"
+
+
+def _write(path, array, *, res=10.0, origin=ORIGIN, nodata=-9999.0):
+    a = np.asarray(array, dtype="float32")
+    a = a[np.newaxis] if a.ndim == 2 else a
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=a.shape[2],
+        height=a.shape[1],
+        count=a.shape[0],
+        dtype="float32",
+        crs=CRS,
+        nodata=nodata,
+        transform=from_origin(*origin, res, res),
+    ) as dst:
+        dst.write(a)
+    return str(path)
+
+
+def _base(tmp_path, shape=(1, 4), **kw):
+    """A DEM (the grid) and constant inputs: every factor a number unless overridden."""
+    dem = _write(tmp_path / "dem.tif", np.full(shape, 1200.0))
+    data = {
+        "aridity": 20.0,  # >= 16: score 9
+        "wind_days": 35.0,  # >= 30: score 9
+        "texture_class": 5.0,  # sand: score 9 (sanding); group 1 (water erosion)
+        "fvc": 10.0,  # <= 20 %: score 9
+        "relief": 10.0,
+        "vegetation_group": 2.0,
+        "r": 500.0,
+        "k": 1.0,
+        "ls": 1.0,
+        "c": 0.0,
+        "p": 1.0,
+        "npp": 1.0,
+        "infiltration": 5.0,
+        "precip": 300.0,
+        "fq": 1.0,
+        "slope": 0.0,
+    }
+    data.update(kw)
+    return dem, make_evaluation_config(data)
+
+
+def _read(path):
+    return read_raster(path).array.astype("float64").filled(np.nan)
+
+
+# ------------------------------------------------------------------------- sensitivity
+
+
+def test_sensitivity_classes_by_hand(tmp_path):
+    """EcoZoning-interim tables.
+
+    Sanding: aridity 20 (≥ 16: 9), wind days 35 (≥ 30: 9), sand (9); FVC [10, 90, 50, 30] %
+    scores [9, 1, 5, 7] → D = (729·s)^¼ = [9, 5.196, 7.770, 8.452] → classes [5, 3, 4, 5]
+    (cut points 2/4/6/8). With clay (code 2, score 3) instead: D = (243·s)^¼ = [6.838, 3.948,
+    5.891, 6.410] → [4, 2, 3, 4].
+    Water erosion: R = 17.02·700 → 700 in the table's units (> 600: 9); relief 400 m (> 300: 9);
+    clay → texture group 2 (score 3); vegetation group 5 (9) → SS = (9·9·3·9)^¼ = 2187^¼ =
+    6.8385 → class 4 ((6, 8])."""
+    fvc = _write(tmp_path / "fvc.tif", [[10.0, 90.0, 50.0, 30.0]])
+    dem, cfg = _base(tmp_path, fvc=fvc)
+    run_evaluation(tmp_path / "sand", grid_from=dem, inputs=cfg)
+    d = _read(tmp_path / "sand/sanding_sensitivity_index.tif")[0]
+    np.testing.assert_allclose(d, [9.0, 729**0.25, 3645**0.25, 5103**0.25], rtol=1e-6)
+    assert _read(tmp_path / "sand/sanding_sensitivity.tif")[0].tolist() == [5, 3, 4, 5]
+
+    dem, cfg = _base(
+        tmp_path, fvc=fvc, r=17.02 * 700, relief=400.0, texture_class=2.0, vegetation_group=5.0
+    )
+    s = run_evaluation(tmp_path / "clay", grid_from=dem, inputs=cfg)
+    d = _read(tmp_path / "clay/sanding_sensitivity_index.tif")[0]
+    np.testing.assert_allclose(d, [(243 * x) ** 0.25 for x in (9, 1, 5, 7)], rtol=1e-6)
+    assert _read(tmp_path / "clay/sanding_sensitivity.tif")[0].tolist() == [4, 2, 3, 4]
+    ss = _read(tmp_path / "clay/water_erosion_sensitivity_index.tif")[0]
+    np.testing.assert_allclose(ss, 2187**0.25, rtol=1e-6)
+    assert _read(tmp_path / "clay/water_erosion_sensitivity.tif")[0].tolist() == [4, 4, 4, 4]
+    # summary: 4 pixels of 100 m² (GK 1.3° from its meridian: area factor 1.0003)
+    area = s["area_km2"]["water_erosion_sensitivity"]
+    assert area["4 高度敏感 highly sensitive"] == pytest.approx(4e-4, rel=1e-3)
+    assert area["1 不敏感 not sensitive"] == 0.0
+    assert "EcoZoning-interim/water-erosion/r" in s["provenance"]["unverified"]
+    assert s["provenance"]["parameters"]["water_erosion.r_table_divisor"]["value"] == 17.02
+
+
+def test_sanding_constant_inputs_score_nine(tmp_path):
+    """All four factors score 9 → D = (9⁴)^¼ = 9 → class 5 (extremely sensitive), and the
+    three-class RedLine-2017 tables give 5,5,5,5 → 5 → class 3."""
+    dem, cfg = _base(tmp_path, shape=(4, 4))
+    run_evaluation(tmp_path / "eco", grid_from=dem, inputs=cfg)
+    assert np.all(_read(tmp_path / "eco/sanding_sensitivity_index.tif") == 9.0)
+    assert np.all(_read(tmp_path / "eco/sanding_sensitivity.tif") == 5)
+    dem, cfg = _base(tmp_path, shape=(4, 4), scheme="RedLine-2017")
+    s = run_evaluation(tmp_path / "red", grid_from=dem, inputs=cfg)
+    assert np.all(_read(tmp_path / "red/sanding_sensitivity_index.tif") == 5.0)
+    assert np.all(_read(tmp_path / "red/sanding_sensitivity.tif") == 3)
+    with rasterio.open(tmp_path / "red/sanding_sensitivity.tif") as ds:
+        assert ds.tags()["class_table"].startswith("RedLine-2017/sanding")
+        assert ds.colormap(1)[3][:3] == (165, 0, 38)  # '#a50026' of 极敏感
+    assert "RedLine-2017/sanding" in s["provenance"]["tables"]
+
+
+# -------------------------------------------------------------------------- importance
+
+
+def test_importance_and_dominant_by_hand(tmp_path):
+    """1 × 4 grid, constants R = K = P = 1, C = 0, F_q = 1, slope 0, precipitation 300.
+
+    * soil conservation = 100·R·K·LS·(1 − C·P) = 100·LS, LS = [5, 1, 3, 1] → [500, 100, 300,
+      100]; total 1000, cumulative shares from the top: 500 → 0.5, 300 → 0.8, 100s → 1.0 →
+      classes [3, 1, 2, 1] (cuts 0.5 / 0.8).
+    * sand fixation = NPP·K·F_q·D = NPP (D = 1/cos 0 = 1), NPP = [1, 2, 3, 6]; total 12:
+      6 → 0.5, 3 → 0.75, 2 → 11/12, 1 → 1 → classes [1, 1, 2, 3].
+    * water conservation = NPP·F_sic·F_pre·(1 − F_slo): infiltration [2, 10, 4, 2] → min–max
+      F_sic = [0, 1, 0.25, 0]; precipitation and slope are constant → neutral F_pre = 1,
+      F_slo = 0 → WR = [0, 2, 0.75, 0]; total 2.75: 2 → 0.727 (≤ 0.8), 0.75 → 1 → [1, 2, 1, 1].
+    * max = [3, 2, 2, 3]; dominant = [soil 1, water 3, soil 1 (tie with sand at 2: first
+      listed wins), sand 2].
+    """
+    dem, cfg = _base(
+        tmp_path,
+        r=1.0,
+        ls=_write(tmp_path / "ls.tif", [[5.0, 1.0, 3.0, 1.0]]),
+        npp=_write(tmp_path / "npp.tif", [[1.0, 2.0, 3.0, 6.0]]),
+        infiltration=_write(tmp_path / "inf.tif", [[2.0, 10.0, 4.0, 2.0]]),
+    )
+    s = run_evaluation(tmp_path / "out", grid_from=dem, inputs=cfg)
+    out = tmp_path / "out"
+    np.testing.assert_allclose(
+        _read(out / "service_soil_conservation.tif")[0], [500, 100, 300, 100]
+    )
+    np.testing.assert_allclose(_read(out / "service_sand_fixation.tif")[0], [1, 2, 3, 6])
+    np.testing.assert_allclose(_read(out / "service_water_conservation.tif")[0], [0, 2, 0.75, 0])
+    assert _read(out / "importance_soil_conservation.tif")[0].tolist() == [3, 1, 2, 1]
+    assert _read(out / "importance_sand_fixation.tif")[0].tolist() == [1, 1, 2, 3]
+    assert _read(out / "importance_water_conservation.tif")[0].tolist() == [1, 2, 1, 1]
+    assert _read(out / "importance_max.tif")[0].tolist() == [3, 2, 2, 3]
+    assert _read(out / "importance_dominant.tif")[0].tolist() == [1, 3, 1, 2]
+    # value thresholds: the histogram's lower bin edges of 500 and 300 (bin width 500/65536)
+    t = s["importance"]["thresholds"]["soil_conservation"]
+    assert t[0] == pytest.approx(500, abs=500 / 65536) and t[1] == pytest.approx(300, abs=0.01)
+    assert s["importance"]["thresholds"]["water_conservation"][0] is None  # no pixel ≤ 0.5
+    assert s["normalisation"]["ranges"]["infiltration"] == [2.0, 10.0]
+    assert s["reference_extent"]["name"] == "whole input grid"
+    # areas: each classified output covers the 4 pixels (4·100 m² times the GK area factor)
+    px = 1e-4 * equal_area_factor(read_raster(dem).grid)
+    for key, total in s["area_km2_total"].items():
+        assert total == pytest.approx(4 * px, rel=1e-9), key
+        assert sum(s["area_km2"][key].values()) == pytest.approx(total, rel=1e-12)
+    assert s["area_km2"]["importance_dominant"]["1 水土保持 soil conservation"] == pytest.approx(
+        2 * px
+    )
+
+
+def test_fq_one_month_through_the_pipeline(tmp_path):
+    """F_q from 12-band constant rasters on a 1 km climate grid, wind only in April:
+    ū = 3 m/s at 2 m, T = 10 °C, P = 20 mm, r = 0.5 → ETP = 0.19·(20 + 10)²·0.5 = 85.5 mm;
+    F_q = (1/100)·3³·(85.5 − 20)/85.5·30 = 6.2052632. The other months have ū = 0.
+    S_ws = NPP·K·F_q·D = 100·0.03·6.2052632·1 = 18.615789 (slope 0). Annual precipitation =
+    12·20 = 240 mm."""
+    clim = {"res": 1000.0, "origin": (399000.0, 4251000.0)}  # 3 × 3 km around the fine grid
+    wind = np.zeros((12, 3, 3))
+    wind[3] = 3.0
+    paths = {
+        "wind2m_monthly": _write(tmp_path / "u.tif", wind, **clim),
+        "temp_monthly": _write(tmp_path / "t.tif", np.full((12, 3, 3), 10.0), **clim),
+        "precip": _write(tmp_path / "p.tif", np.full((12, 3, 3), 20.0), **clim),
+        "rh_monthly": _write(tmp_path / "rh.tif", np.full((12, 3, 3), 0.5), **clim),
+    }
+    dem, cfg = _base(tmp_path, shape=(4, 4), fq=None, npp=100.0, k=0.03, **paths)
+    s = run_evaluation(tmp_path / "out", grid_from=dem, inputs=cfg)
+    fq = 27 * (85.5 - 20) / 85.5 * 30 / 100
+    np.testing.assert_allclose(_read(tmp_path / "out/fq.tif"), fq, rtol=1e-6)
+    np.testing.assert_allclose(_read(tmp_path / "out/precip_annual.tif"), 240.0, rtol=1e-7)
+    np.testing.assert_allclose(
+        _read(tmp_path / "out/service_sand_fixation.tif"), 100 * 0.03 * fq, rtol=1e-6
+    )
+    assert s["provenance"]["parameters"]["Fq.negative_months"]["tag"] == "I"
+    assert {"wind2m_monthly", "temp_monthly", "rh_monthly", "precip", "fq"} <= set(s["inputs"])
+    assert len(s["inputs"]["rh_monthly"]["sha256"]) == 64
+
+
+def test_area_weights_per_pixel_mercator():
+    """World Mercator (EPSG:3395) distorts areas by k² with k = sec φ·√(1 − e² sin² φ), so the
+    true area of a pixel is cell area / k². Over about 44–47 °N the spread is far above 0.1 %,
+    so 'auto' weights each pixel; the pixel latitude comes from an inverse projection. 1 km
+    pixels: areal scale on a 5-pixel lattice, interpolated (error ~1e-7)."""
+    from pyproj import Transformer
+
+    g = Grid(Affine(1000, 0, 11e6, 0, -1000, 5.9e6), 40, 400, "EPSG:3395")
+    aw = area_weights(g)
+    assert aw.method == "per-pixel" and aw.step == 5
+    w = aw.window((0, 0, 400, 40))
+    e2 = 0.00669437999014  # WGS84 first eccentricity squared
+    y = 5.9e6 - (np.arange(400) + 0.5) * 1000
+    _, lat = Transformer.from_crs("EPSG:3395", "EPSG:4326", always_xy=True).transform(
+        np.full(400, 11.02e6), y
+    )
+    phi = np.radians(lat)
+    k = np.sqrt(1 - e2 * np.sin(phi) ** 2) / np.cos(phi)
+    np.testing.assert_allclose(w[:, 20], 1 / k**2, rtol=1e-6)  # 1 km² pixels
+    assert w[0, 0] < w[-1, 0]  # further north, more distortion, less true area
+    assert area_weights(g, "constant").method == "constant"
+
+
+def test_relief_window_and_amplitude_on_a_plane():
+    """A plane falling 1 m per 10 m row: in a 3 × 3 window relief = 2 m inside, 1 m on the
+    first and last rows (window truncated at the edge); 30 m / 10 m → a 3-pixel window."""
+    z = np.repeat(np.arange(6.0)[::-1, None], 5, axis=1)
+    size = relief_window(30.0, (10.0, 10.0))
+    assert size == (3, 3) and relief_window(1000.0, (90.0, 90.0)) == (11, 11)
+    r = relief_amplitude(z, size)
+    assert r[1:-1].tolist() == [[2.0] * 5] * 4 and r[0].tolist() == r[-1].tolist() == [1.0] * 5
+
+
+def test_config_and_input_errors(tmp_path):
+    """Missing inputs are listed; FVC as a fraction, bad groups and cuts are refused."""
+    with pytest.raises(InvalidInput, match="texture_class.*relief or dem"):
+        make_evaluation_config({"aridity": 1.0})
+    with pytest.raises(InvalidInput, match="groups 1..5"):
+        _base(tmp_path, texture_groups={1: 7})
+    with pytest.raises(InvalidInput, match="cuts"):
+        _base(tmp_path, importance_cuts=(0.8, 0.5))
+    with pytest.raises(InvalidInput, match="monthly"):
+        _base(tmp_path, fq=None, wind2m_monthly="u.tif", temp_monthly="t.tif", rh_monthly="r.tif")
+    dem, cfg = _base(tmp_path, fvc=_write(tmp_path / "f.tif", [[0.1, 0.2, 0.3, 0.4]]))
+    with pytest.raises(UnitsError, match="fraction"):
+        run_evaluation(tmp_path / "out", grid_from=dem, inputs=cfg)
+    dem, cfg = _base(tmp_path, c=0.5, p=3.0)  # C·P > 1 → negative retained soil
+    with pytest.raises(UnitsError, match="soil_conservation has negative"):
+        run_evaluation(tmp_path / "out2", grid_from=dem, inputs=cfg)
+
+
+# ------------------------------------------------------------------------------ the demo
+
+
+@pytest.fixture(scope="module")
+def demo_eval(demo_small_dir, tmp_path_factory):
+    """Erosion and desertification on the small demo (as geoeco.demo_run does), then the
+    evaluation with 1024-pixel windows."""
+    out = tmp_path_factory.mktemp("evaluation")
+    settings = tomllib.loads(
+        (files("geoeco") / "data" / "demo_erosion.toml").read_text(encoding="utf-8")
+    )
+    settings["landcover_table"]["path"] = str(files("geoeco") / "data/demo_landcover_factors.csv")
+    run_erosion(
+        demo_small_dir / "dem.tif", make_config(settings, base=demo_small_dir), out / "erosion"
+    )
+    run_desertification(demo_small_dir / "ndvi.tif", out / "desertification")
+    cfg = demo_evaluation_config(out, layers=demo_small_dir)
+    s = run_evaluation(out / "evaluation", grid_from=demo_small_dir / "dem.tif", inputs=cfg)
+    return out, s
+
+
+def test_demo_outputs_are_plausible(demo_eval, demo_small_dir):
+    """Every output is written; sanding sensitivity is higher on mobile sand than under forest,
+    water-erosion sensitivity higher on bare land than on water; sand fixation follows NPP; the
+    top importance class holds at most half of each service's total (and the top two at most
+    80 %), within a bin; class areas sum to the analysed area."""
+    out, s = demo_eval
+    ev = out / "evaluation"
+    for f in s["outputs"] + ["summary.json"]:
+        assert (ev / f).exists(), f
+    lc = _read(demo_small_dir / "landcover.tif")
+    npp = _read(demo_small_dir / "npp.tif")
+    sand_idx = _read(ev / "sanding_sensitivity_index.tif")
+    assert np.nanmean(sand_idx[lc == 6]) > np.nanmean(sand_idx[lc == 2]) + 2
+    water_idx = _read(ev / "water_erosion_sensitivity_index.tif")
+    assert np.nanmean(water_idx[lc == 7]) > np.nanmean(water_idx[lc == 4]) + 2
+    sws = _read(ev / "service_sand_fixation.tif")
+    ok = np.isfinite(sws) & np.isfinite(npp)
+    rank = lambda a: np.argsort(np.argsort(a))  # noqa: E731
+    assert np.corrcoef(rank(npp[ok]), rank(sws[ok]))[0, 1] > 0.8  # F_q varies < 50 %
+    assert np.all(sws[(lc == 4) | (lc == 5)] == 0)  # no service on water and built land
+    for svc in SERVICES:
+        v = _read(ev / f"service_{svc}.tif")
+        c = _read(ev / f"importance_{svc}.tif")
+        total = np.nansum(v)
+        assert 0.49 < v[c == 3].sum() / total <= 0.5 + 1e-6
+        assert 0.79 < v[c >= 2].sum() / total <= 0.8 + 1e-6
+    top = _read(ev / "importance_max.tif")
+    assert np.all(top >= _read(ev / "importance_sand_fixation.tif"))
+    # areas: the demo has no nodata, so every output covers the whole grid
+    grid = read_raster(demo_small_dir / "dem.tif").grid
+    whole = grid.width * grid.height * grid.cell_area / 1e6 * equal_area_factor(grid)
+    for key, total in s["area_km2_total"].items():
+        assert total == pytest.approx(whole, rel=1e-9), key
+        assert sum(s["area_km2"][key].values()) == pytest.approx(total, rel=1e-12)
+    on_disk = json.loads((ev / "summary.json").read_text(encoding="utf-8"))
+    assert on_disk["reference_extent"]["name"] == "whole input grid"
+    assert on_disk["area_weights"]["method"] == "constant"  # GK scale spread ~6e-5
+    assert "/" not in json.dumps(on_disk["inputs"]).replace("m/s", "")  # file names only
+    assert on_disk["provenance"]["parameters"]["relief.window_px"]["value"] == [33, 33]
+
+
+def test_demo_windowed_equals_whole_and_reference_reuse(demo_eval, demo_small_dir, tmp_path):
+    """(1) 50-pixel windows with per-pixel area weights give the same rasters as one 1024-pixel
+    window with a constant area (GK spread 6e-5, so the weights agree to 1e-8).
+    (2) A run on a 120 × 150 crop that reuses the whole run's summary as its reference gets
+    the same importance and sanding classes on the crop as the whole run."""
+    out, s = demo_eval
+    cfg = demo_evaluation_config(
+        out, layers=demo_small_dir, block_size=50, area_weights="per-pixel"
+    )
+    s2 = run_evaluation(tmp_path / "w50", grid_from=demo_small_dir / "dem.tif", inputs=cfg)
+    for f in s["outputs"]:
+        a = read_raster(out / "evaluation" / f).array
+        b = read_raster(tmp_path / "w50" / f).array
+        assert np.array_equal(a.mask, b.mask) and np.array_equal(a.filled(0), b.filled(0)), f
+    assert s2["importance"]["thresholds"] == s["importance"]["thresholds"]
+    assert s2["grid_area_km2"] == pytest.approx(s["grid_area_km2"], rel=1e-8)
+    # crop
+    dem = read_raster(demo_small_dir / "dem.tif", window=(100, 60, 120, 150))
+    crop = write_raster(dem, tmp_path / "crop_dem.tif")
+    cfg = demo_evaluation_config(
+        out, layers=demo_small_dir, reference=str(out / "evaluation" / "summary.json")
+    )
+    s3 = run_evaluation(tmp_path / "crop", grid_from=crop, inputs=cfg)
+    assert s3["reference_extent"]["name"] == "whole input grid (from summary.json)"
+    for f in [f"importance_{k}.tif" for k in (*SERVICES, "max", "dominant")] + [
+        "sanding_sensitivity.tif",
+        "service_water_conservation.tif",
+    ]:
+        whole = read_raster(out / "evaluation" / f).array[100:220, 60:210]
+        part = read_raster(tmp_path / "crop" / f).array
+        assert np.array_equal(whole.filled(0), part.filled(0)), f
+    assert not math.isclose(
+        s3["area_km2_total"]["importance_max"], s["area_km2_total"]["importance_max"]
+    )
