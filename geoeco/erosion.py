@@ -152,8 +152,10 @@ def load_config(path: str | Path, **overrides: Any) -> ErosionConfig:
     p = Path(path)
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ManifestError(f"{p.name}: cannot read config ({exc})") from None
+    except OSError as exc:
+        raise ManifestError(f"{p.name}: cannot read config ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ManifestError(f"{p.name}: not valid TOML ({exc})") from None
     return make_config(data, base=p.parent, **overrides)
 
 

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -391,3 +392,30 @@ def open_raster_writer(
                 ds.write_colormap(1, colormap)
         if cog:
             _to_cog(plain, tmp, blocksize=blocksize, compress="deflate")
+
+
+def write_geopackage(layers: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write several layers (GeoDataFrames, or plain DataFrames as attribute tables) into one
+    GeoPackage atomically: readers see the previous file or the complete new one."""
+    import pyogrio
+
+    dest = Path(path)
+    with atomic_path(dest) as tmp:
+        for name, frame in layers.items():
+            if hasattr(frame, "geometry") and getattr(frame, "_geometry_column_name", None):
+                frame.to_file(tmp, layer=name, engine="pyogrio")
+            else:
+                pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG")
+    return dest
+
+
+def write_table(frame: Any, path: str | os.PathLike[str], *, sheet: str = "table") -> Path:
+    """Write a DataFrame as CSV (UTF-8 with BOM, so Excel shows Chinese) or XLSX, atomically."""
+    dest = Path(path)
+    with atomic_path(dest) as tmp:
+        if dest.suffix.lower() == ".xlsx":
+            with open(tmp, "wb") as f:
+                frame.to_excel(f, index=False, sheet_name=sheet[:31], engine="openpyxl")
+        else:
+            frame.to_csv(tmp, index=False, encoding="utf-8-sig")
+    return dest
