@@ -152,11 +152,23 @@ class ClassTable(BaseModel):
     params: dict[str, ParamSpec] = {}
     notes: str = ""
     origin: Literal["builtin", "user"] = "builtin"
+    #: Codes fixed by a published data model (e.g. LXBM 11..25) instead of 1..N; categorical only.
+    fixed_codes: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> ClassTable:
         codes = [c.code for c in self.classes]
-        if codes != list(range(1, len(codes) + 1)):
+        if self.fixed_codes:
+            if (
+                self.kind != "categorical"
+                or sorted(set(codes)) != codes
+                or not all(1 <= c <= 254 for c in codes)
+            ):
+                raise ValueError(
+                    f"{self.name}: fixed codes need a categorical table with increasing codes "
+                    f"in 1..254, got {codes}"
+                )
+        elif codes != list(range(1, len(codes) + 1)):
             raise ValueError(f"{self.name}: codes must be 1..N in order, got {codes}")
         if len(codes) > 254:
             raise ValueError(f"{self.name}: at most 254 classes fit a uint8 raster")

@@ -76,7 +76,11 @@ def test_builtin_tables_load_and_are_well_formed():
         assert n in names
     for n in names:
         t = get_table(n)
-        assert [c.code for c in t.classes] == list(range(1, len(t.classes) + 1))
+        codes = [c.code for c in t.classes]
+        if t.fixed_codes:  # codes set by a published data model (LXBM 11..25)
+            assert t.kind == "categorical" and codes == sorted(set(codes))
+        else:
+            assert codes == list(range(1, len(t.classes) + 1))
         assert t.tag in "VRI" and t.source and t.version and t.units
         for _code, zh, en, colour in t.legend():
             assert zh and en and colour.startswith("#") and len(colour) == 7
@@ -222,3 +226,10 @@ def test_lookup_and_factor_table():
     assert lookup(np.array([1.0, np.nan]), {1: 2.0}).tolist()[0] == 2.0
     with pytest.raises(InvalidInput, match=r"\[3\]"):
         lookup(np.array([1, 3]), {1: 2.0})
+
+
+def test_zoning_output_tables_carry_the_standard_codes():
+    """ZHGKDYFL 1/2/3 and LXBM 11-15/21-25 as in methodology §4.1-4.2."""
+    assert [c.code for c in get_table("ZHGKDYFL").classes] == [1, 2, 3]
+    assert [c.code for c in get_table("LXBM").classes] == [11, 12, 13, 14, 15, 21, 22, 23, 24, 25]
+    assert get_table("LXBM").classes[3].name_zh == "防风固沙"
