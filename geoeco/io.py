@@ -394,9 +394,15 @@ def open_raster_writer(
             _to_cog(plain, tmp, blocksize=blocksize, compress="deflate")
 
 
-def write_geopackage(layers: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+def write_geopackage(
+    layers: dict[str, Any], path: str | os.PathLike[str], *, styles: dict[str, str] | None = None
+) -> Path:
     """Write several layers (GeoDataFrames, or plain DataFrames as attribute tables) into one
-    GeoPackage atomically: readers see the previous file or the complete new one."""
+    GeoPackage atomically: readers see the previous file or the complete new one.
+
+    ``styles`` maps layer names to QGIS QML, stored as each layer's default style in the
+    ``layer_styles`` table that QGIS reads.
+    """
     import pyogrio
 
     dest = Path(path)
@@ -406,7 +412,33 @@ def write_geopackage(layers: dict[str, Any], path: str | os.PathLike[str]) -> Pa
                 frame.to_file(tmp, layer=name, engine="pyogrio")
             else:
                 pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG")
+        if styles:
+            _write_layer_styles(tmp, {k: v for k, v in styles.items() if k in layers})
     return dest
+
+
+def _write_layer_styles(gpkg: Path, styles: dict[str, str]) -> None:
+    import sqlite3
+
+    con = sqlite3.connect(gpkg)
+    try:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS layer_styles (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "f_table_catalog TEXT, f_table_schema TEXT, f_table_name TEXT, "
+            "f_geometry_column TEXT, styleName TEXT, styleQML TEXT, styleSLD TEXT, "
+            "useAsDefault BOOLEAN, description TEXT, owner TEXT, ui TEXT, update_time DATETIME "
+            "DEFAULT CURRENT_TIMESTAMP)"
+        )
+        for layer, qml in styles.items():
+            con.execute(
+                "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
+                "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
+                "owner) VALUES ('', '', ?, 'geom', ?, ?, '', 1, 'geoeco class colours', '')",
+                (layer, f"geoeco {layer}", qml),
+            )
+        con.commit()
+    finally:
+        con.close()
 
 
 def write_table(frame: Any, path: str | os.PathLike[str], *, sheet: str = "table") -> Path:

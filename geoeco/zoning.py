@@ -407,7 +407,10 @@ def run_zoning(
             "area_km2_by_class_b": zres_b.summary.get("area_km2_by_class"),
             "transitions_km2": trans.to_dict(orient="records"),
         }
-    write_geopackage(gpkg, out / "zones.gpkg")
+    from .styles import ZONING_STYLES, categorized_qml
+
+    styles = {layer: categorized_qml(attr, table) for layer, (attr, table) in ZONING_STYLES.items()}
+    write_geopackage(gpkg, out / "zones.gpkg", styles=styles)
     write_vector(units_out, out / "units.parquet")
     write_table(table, out / "statistics.csv")
     write_table(table, out / "statistics.xlsx", sheet="statistics")

@@ -133,3 +133,17 @@ def test_missing_inputs_and_empty_area_are_clear_errors(tmp_path):
         run_zoning(tmp_path / "b", aoi=box(109.7, 38.28, 109.7, 38.28), res=100.0)
     with pytest.raises(InvalidInput, match="administrative code|no province"):
         run_zoning(tmp_path / "c", aoi="999999", res=100.0)
+
+
+def test_geopackage_carries_qgis_styles_from_the_class_tables(case):
+    """QGIS reads default styles from the layer_styles table: one per styled layer, with the
+    ZHGKDYFL colours (#1b7837 = 27,120,55) for the units."""
+    import sqlite3
+
+    out, *_ = case
+    con = sqlite3.connect(out / "zones.gpkg")
+    rows = dict(con.execute("SELECT f_table_name, styleQML FROM layer_styles WHERE useAsDefault"))
+    con.close()
+    assert set(rows) == {"units", "redline"}
+    assert 'attr="unit_class"' in rows["units"] and "27,120,55" in rows["units"]
+    assert "防风固沙" in rows["redline"]
