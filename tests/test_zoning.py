@@ -147,3 +147,42 @@ def test_geopackage_carries_qgis_styles_from_the_class_tables(case):
     assert set(rows) == {"units", "redline"}
     assert 'attr="unit_class"' in rows["units"] and "27,120,55" in rows["units"]
     assert "防风固沙" in rows["redline"]
+
+
+def test_scenario_comparison_gives_a_transition_table_and_raster(tmp_path):
+    """Rule set B counts erosion as key only from grade 5; the hand layout has grade 4, so every
+    key pixel of A becomes general in B (transition 2→3) and the rest is unchanged."""
+    import rasterio
+
+    area = resolve_aoi(AOI_BOX)
+    grid = analysis_grid(area, 100.0)
+    h, w = grid.shape
+    arrays = {n: np.ones(grid.shape, np.uint8) for n in CLASS_INPUTS}
+    arrays["importance_water_conservation"][:, :6] = 3
+    arrays["erosion_grade"][h - 8 :, 6:] = 4
+    rasters = {n: Raster.from_array(a, grid, nodata=0) for n, a in arrays.items()}
+    inside = ~geometry_mask([area.to_crs(ALBERS_CHINA)], grid.shape, grid.transform)
+    a_rules = _rules_without_cleanup()
+    data = a_rules.model_dump(mode="json")
+    data["name"] = "test_b"
+    for c in data["key"]["criteria"]:
+        if c["input"] == "erosion_grade":
+            c["min_class"] = 5
+    s = run_zoning(
+        tmp_path,
+        aoi=AOI_BOX,
+        rules=a_rules,
+        compare=parse_rule_set(data),
+        inputs=rasters,
+        res=100.0,
+    )
+    key = inside & (arrays["importance_water_conservation"] != 3) & (arrays["erosion_grade"] >= 3)
+    trans = {
+        (t["class_a"], t["class_b"]): t["area_km2"] for t in s["comparison"]["transitions_km2"]
+    }
+    assert trans[(2, 3)] == pytest.approx(key.sum() * 0.01)
+    assert trans[(2, 2)] == 0
+    assert sum(trans.values()) == pytest.approx(inside.sum() * 0.01)
+    with rasterio.open(tmp_path / "zone_change.tif") as ds:
+        change = ds.read(1)
+    assert int((change == 23).sum()) == int(key.sum())
