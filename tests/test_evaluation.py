@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import tomllib
+import warnings
 from importlib.resources import files
 
 import numpy as np
@@ -273,6 +274,116 @@ def test_config_and_input_errors(tmp_path):
         run_evaluation(tmp_path / "out2", grid_from=dem, inputs=cfg)
 
 
+def test_biodiversity_by_hand(tmp_path):
+    """S_bio = NPP·F_pre·F_tem·(1 − F_alt), each factor min–max normalised over the grid.
+
+    1 × 4 grid. DEM (the grid, and F_alt) [1400, 1000, 1100, 1200] m → F_alt = [1, 0, 0.25,
+    0.5]; temp_monthly 12 bands alternating T + 3 and T − 3 °C with T = [5, 9, 8, 7] → mean
+    annual temperature T → F_tem = [0, 1, 0.75, 0.5]; annual precipitation (one band) [300,
+    500, 400, 450] mm → F_pre = [0, 1, 0.5, 0.75]; NPP [10, 20, 40, 80] →
+    S_bio = [0, 20·1·1·1, 40·0.5·0.75·0.75, 80·0.75·0.5·0.5] = [0, 20, 11.25, 15].
+    Total 46.25; shares from the top: 20 → 0.432 (class 3), 15 → 0.757 (class 2), 11.25 and 0
+    → 1 (class 1) → [1, 3, 1, 2].
+    Other services: soil conservation 100·500·1·1·(1 − 0) = 50000 everywhere → one tie, share 1
+    → all class 1; F_q = 0 → sand fixation 0 everywhere → no important pixel, thresholds inf,
+    all class 1 (and no RuntimeWarning); water conservation NPP·1·F_pre·(1 − 0) = [0, 20, 20,
+    60] (infiltration and slope constant → neutral), total 100: 60 → 0.6 (class 2), 20 → 1 →
+    [1, 1, 1, 2]. max = [1, 3, 1, 2]; dominant = [soil 1 (all tie at 1), biodiversity 4,
+    soil 1, water 3 (tie with biodiversity at 2: water is listed first)]."""
+    dem = _write(tmp_path / "dem_bio.tif", [[1400.0, 1000.0, 1100.0, 1200.0]])
+    t = np.array([5.0, 9.0, 8.0, 7.0])
+    temp = np.stack([t + (3.0 if m % 2 else -3.0) for m in range(12)])[:, None, :]
+    _, cfg = _base(
+        tmp_path,
+        dem=dem,
+        fq=0.0,
+        npp=_write(tmp_path / "npp.tif", [[10.0, 20.0, 40.0, 80.0]]),
+        precip=_write(tmp_path / "p.tif", [[300.0, 500.0, 400.0, 450.0]]),
+        temp_monthly=_write(tmp_path / "t.tif", temp),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        s = run_evaluation(tmp_path / "out", grid_from=dem, inputs=cfg)
+    out = tmp_path / "out"
+    np.testing.assert_allclose(_read(out / "temp_annual.tif")[0], t, rtol=1e-7)
+    np.testing.assert_allclose(
+        _read(out / "service_biodiversity.tif")[0], [0, 20, 11.25, 15], rtol=1e-6
+    )
+    assert _read(out / "importance_biodiversity.tif")[0].tolist() == [1, 3, 1, 2]
+    assert _read(out / "importance_soil_conservation.tif")[0].tolist() == [1, 1, 1, 1]
+    assert _read(out / "importance_sand_fixation.tif")[0].tolist() == [1, 1, 1, 1]
+    assert _read(out / "importance_water_conservation.tif")[0].tolist() == [1, 1, 1, 2]
+    assert _read(out / "importance_max.tif")[0].tolist() == [1, 3, 1, 2]
+    assert _read(out / "importance_dominant.tif")[0].tolist() == [1, 4, 1, 3]
+    ranges = s["normalisation"]["ranges"]
+    assert ranges["altitude"] == [1000.0, 1400.0] and ranges["temp_annual"] == [5.0, 9.0]
+    assert ranges["precip_annual"] == [300.0, 500.0]
+    t_bio = s["importance"]["thresholds"]["biodiversity"]  # bins of 20/65536 over [0, 20]
+    assert t_bio[0] == pytest.approx(20, abs=20 / 65536) and t_bio[1] == pytest.approx(15)
+    assert s["importance"]["thresholds"]["sand_fixation"] == [None, None]
+    assert s["importance"]["dominant_codes"]["4"]["red_line_type"] == 12
+    px = 1e-4 * equal_area_factor(read_raster(dem).grid)
+    dom = s["area_km2"]["importance_dominant"]
+    assert dom["4 生物多样性维护 biodiversity maintenance"] == pytest.approx(px)
+    assert dom["1 水土保持 soil conservation"] == pytest.approx(2 * px)
+    assert s["services"] == {"computed": list(SERVICES), "skipped": {}}
+    assert {"temp_monthly", "dem"} <= set(s["inputs"])
+    assert s["provenance"]["parameters"]["biodiversity.temp_annual"]["tag"] == "I"
+
+
+def test_services_are_optional(tmp_path):
+    """Without ``services``, a service whose inputs are absent is skipped and the summary says
+    what it lacked; with ``services`` listed, a missing input is an error. Soil conservation
+    alone: LS = [5, 1, 3, 1] → [500, 100, 300, 100] → classes [3, 1, 2, 1] (as in
+    test_importance_and_dominant_by_hand), so max = the same and dominant = soil (1) where
+    classed."""
+    dem, cfg = _base(
+        tmp_path,
+        npp=None,
+        infiltration=None,
+        precip=None,
+        fq=None,
+        slope=None,
+        r=1.0,
+        ls=_write(tmp_path / "ls.tif", [[5.0, 1.0, 3.0, 1.0]]),
+    )
+    computed, skipped = cfg.service_plan()
+    assert computed == ("soil_conservation",)
+    assert skipped["water_conservation"] == (
+        "missing inputs: npp, infiltration, precip, slope or dem"
+    )
+    s = run_evaluation(tmp_path / "out", grid_from=dem, inputs=cfg)
+    out = tmp_path / "out"
+    assert s["services"]["computed"] == ["soil_conservation"]
+    assert set(s["services"]["skipped"]) == {"sand_fixation", "water_conservation", "biodiversity"}
+    assert _read(out / "importance_max.tif")[0].tolist() == [3, 1, 2, 1]
+    assert _read(out / "importance_dominant.tif")[0].tolist() == [1, 1, 1, 1]
+    assert not (out / "service_sand_fixation.tif").exists()
+    assert "slope.tif" not in s["outputs"] and list(s["importance"]["thresholds"]) == [
+        "soil_conservation"
+    ]
+    assert s["normalisation"]["ranges"] == {}
+    # sensitivities only: no importance raster at all
+    _, cfg = _base(tmp_path, services=())
+    s = run_evaluation(tmp_path / "none", grid_from=dem, inputs=cfg)
+    assert not any(f.startswith(("service_", "importance_")) for f in s["outputs"])
+    assert not (tmp_path / "none/importance_max.tif").exists()
+    assert s["area_km2_total"]["sanding_sensitivity"] > 0
+    # a requested service needs its inputs
+    with pytest.raises(InvalidInput, match=r"npp \(for biodiversity\).*dem \(for biodiversity\)"):
+        _base(tmp_path, npp=None, services=("water_conservation", "biodiversity"))
+    with pytest.raises(InvalidInput, match="temp_annual or temp_monthly"):
+        _base(tmp_path, services=("biodiversity",), dem=dem)
+    # a reference summary without biodiversity cannot class biodiversity
+    _, cfg = _base(tmp_path, dem=dem, temp_annual=8.0, services=("biodiversity",))
+    with pytest.raises(InvalidInput, match="no biodiversity, the range of precip_annual"):
+        run_evaluation(
+            tmp_path / "ref",
+            grid_from=dem,
+            inputs=cfg.model_copy(update={"reference": str(tmp_path / "out/summary.json")}),
+        )
+
+
 # ------------------------------------------------------------------------------ the demo
 
 
@@ -333,6 +444,44 @@ def test_demo_outputs_are_plausible(demo_eval, demo_small_dir):
     assert on_disk["area_weights"]["method"] == "constant"  # GK scale spread ~6e-5
     assert "/" not in json.dumps(on_disk["inputs"]).replace("m/s", "")  # file names only
     assert on_disk["provenance"]["parameters"]["relief.window_px"]["value"] == [33, 33]
+
+
+def test_demo_biodiversity_matches_numpy(demo_eval, demo_small_dir):
+    """Independent recomputation of S_bio on the demo: annual precipitation (sum of the 12
+    bands of precip_monthly) and mean annual temperature (mean of temp_monthly) on the 1 km
+    climate grid, warped to the 30 m DEM grid with geoeco.align.align_to (an in-memory
+    reproject, not the pipeline's windowed VRT), min–max normalised with numpy over the grid;
+    F_alt from the DEM; water (4) and built (5) land 0. Agreement to 1e-4 of the maximum.
+    Biodiversity is the dominant service somewhere, and importance_max is never below it."""
+    from geoeco.align import align_to
+    from geoeco.raster import Raster
+
+    out, s = demo_eval
+    ev = out / "evaluation"
+    dem = read_raster(demo_small_dir / "dem.tif")
+
+    def annual(name, how):
+        r = read_raster(demo_small_dir / f"{name}.tif", band=list(range(1, 13)))
+        a = r.array.astype("float64").filled(np.nan)
+        a = (a.sum(0) if how == "sum" else a.mean(0)).astype("float32")
+        warped = align_to(Raster.from_array(a, r.grid), dem.grid, resampling="bilinear")
+        return warped.array.astype("float64").filled(np.nan)
+
+    def norm(a):
+        return (a - np.nanmin(a)) / (np.nanmax(a) - np.nanmin(a))
+
+    f_pre, f_tem = norm(annual("precip_monthly", "sum")), norm(annual("temp_monthly", "mean"))
+    f_alt = norm(dem.array.astype("float64").filled(np.nan))
+    expected = _read(demo_small_dir / "npp.tif") * f_pre * f_tem * (1 - f_alt)
+    lc = _read(demo_small_dir / "landcover.tif")
+    expected[(lc == 4) | (lc == 5)] = 0.0
+    got = _read(ev / "service_biodiversity.tif")
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4 * np.nanmax(expected))
+    assert s["services"]["computed"] == list(SERVICES)
+    dom = s["area_km2"]["importance_dominant"]["4 生物多样性维护 biodiversity maintenance"]
+    assert dom > 0
+    assert np.all(_read(ev / "importance_max.tif") >= _read(ev / "importance_biodiversity.tif"))
+    assert (ev / "temp_annual.tif").exists() and "temp_annual.tif" in s["outputs"]
 
 
 def test_demo_windowed_equals_whole_and_reference_reuse(demo_eval, demo_small_dir, tmp_path):
