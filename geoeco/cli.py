@@ -28,6 +28,8 @@ app = typer.Typer(
 )
 layers_app = typer.Typer(help="List, inspect, validate and add layers.", no_args_is_help=True)
 app.add_typer(layers_app, name="layers")
+rules_app = typer.Typer(help="Zoning rule sets.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
 
 err = Console(stderr=True)
 _state = {"debug": False}
@@ -242,8 +244,124 @@ def desertification(
     _emit_json(_short_summary(summary, out))
 
 
+@app.command("evaluate")
+def evaluate(
+    config: Annotated[Path, typer.Option(help="TOML EvaluationConfig (inputs and options).")],
+    grid_from: Annotated[Path, typer.Option(help="Raster whose grid the outputs use (the DEM).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+) -> None:
+    """Sensitivity (sanding, water erosion) and importance (services, cumulative share)."""
+    from .evaluation import load_evaluation_config, run_evaluation
+
+    cfg = load_evaluation_config(config)
+    with progress_bar() as cb:
+        summary = run_evaluation(out, grid_from=grid_from, inputs=cfg, progress=cb)
+    _emit_json(_short_summary(summary, out))
+
+
+@app.command("zone")
+def zone(
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    aoi: Annotated[
+        str | None,
+        typer.Option(
+            help="6- or 9-digit county/city/province code, or a vector file. "
+            "Default: the demo region."
+        ),
+    ] = None,
+    rules: Annotated[str, typer.Option(help="Rule set name or TOML file.")] = "default",
+    layers: LayersOpt = None,
+    input_: Annotated[
+        list[str] | None,
+        typer.Option("--input", help="NAME=RASTER for a rule input (repeatable)."),
+    ] = None,
+    budget: Annotated[
+        float | None, typer.Option("--budget", help="Restoration budget, km².")
+    ] = None,
+    compare: Annotated[str | None, typer.Option(help="A second rule set to compare.")] = None,
+    res: Annotated[float, typer.Option(help="Grid resolution in metres (equal-area).")] = 90.0,
+    sxyd_crs: Annotated[
+        str, typer.Option(help="三线一单 export CRS: cgcs2000 or gk.")
+    ] = "cgcs2000",
+) -> None:
+    """Red line, priority / key / general control units, statistics and restoration priorities.
+
+    Without --aoi it runs on the demo region (building its layers and evaluations first).
+    """
+    from .zoning import run_zoning
+
+    given: dict[str, str] = {}
+    for item in input_ or []:
+        if "=" not in item:
+            raise typer.BadParameter(f"--input takes NAME=PATH, got {item!r}")
+        k, v = item.split("=", 1)
+        given[k.strip()] = v.strip()
+    with progress_bar() as cb:
+        if aoi is None and not given:
+            from .demo_run import run_demo
+
+            result = run_demo(
+                out / "inputs",
+                size="full",
+                zoning=False,
+                progress=lambda s, f: cb(s, 0.5 * f),
+            )
+            from .demo_run import demo_zoning_inputs
+
+            given = {k: str(v) for k, v in demo_zoning_inputs(Path(result["out"])).items()}
+            statuses = dict.fromkeys(given, "synthetic")
+        else:
+            statuses = None
+        summary = run_zoning(
+            out,
+            aoi=aoi,
+            rules=rules,
+            inputs=given or None,
+            statuses=statuses,
+            registry=_registry(layers),
+            res=res,
+            budget_km2=budget,
+            compare=compare,
+            sxyd_crs=sxyd_crs,
+            progress=cb,
+        )
+    _emit_json(_short_summary(summary, out))
+
+
+@rules_app.command("list")
+def rules_list(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on standard output.")] = False,
+) -> None:
+    """The built-in rule sets with their titles and hashes."""
+    from .rules import list_rule_sets, load_rule_set
+
+    rows = []
+    for name in list_rule_sets():
+        rs = load_rule_set(name)
+        rows.append(
+            {
+                "name": rs.name,
+                "version": rs.version,
+                "title_zh": rs.title_zh,
+                "title_en": rs.title_en,
+                "sha256": rs.sha256(),
+            }
+        )
+    if as_json:
+        _emit_json(rows)
+        return
+    table = Table("name", "version", "title_zh", "title_en", "sha256")
+    for r in rows:
+        table.add_row(r["name"], r["version"], r["title_zh"], r["title_en"], r["sha256"][:12])
+    Console().print(table)
+
+
 def _short_summary(summary: dict[str, Any], out: Path) -> dict[str, Any]:
-    keep = {k: v for k, v in summary.items() if k not in ("provenance", "inputs", "config")}
+    keep = {
+        k: v
+        for k, v in summary.items()
+        if k not in ("provenance", "inputs", "config", "zones", "restoration")
+    }
     keep["out"] = str(out)
     keep["summary_file"] = str(out / "summary.json")
     return keep
@@ -259,7 +377,7 @@ def demo(
 
     with progress_bar() as cb:
         result = run_demo(out, size=size, progress=cb)
-    err.print(f"demo written to {out}: layers/, erosion/, desertification/")
+    err.print(f"demo written to {out}: layers/, erosion/, desertification/, evaluation/, zones/")
     _emit_json(result)
 
 

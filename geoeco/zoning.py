@@ -404,7 +404,7 @@ def run_zoning(
         comparison = {
             "rules_b": rs_b.name,
             "rules_b_sha256": rs_b.sha256(),  # type: ignore[union-attr]
-            "area_km2_by_class_b": zres_b.summary.get("area_km2_by_class"),
+            "area_km2_by_class_b": zres_b.summary.get("area_km2"),
             "transitions_km2": trans.to_dict(orient="records"),
         }
     from .styles import ZONING_STYLES, categorized_qml
