@@ -354,6 +354,7 @@ def run_erosion(
     bt_tables = _bt_tables(cfg)
     counts = np.zeros(len(table.classes) + 1, dtype=np.int64)
     loss_sum = 0.0
+    pot_sum = 0.0
     n_blocks = sum(1 for _ in grid.blocks(cfg.block_size))
     slope = np.ma.filled(ls.slope_deg.array, np.nan)
     ls_arr = np.ma.filled(ls.ls.array, np.nan)
@@ -389,6 +390,12 @@ def run_erosion(
         )
         loss_w = stack.enter_context(
             open_raster_writer(out / "soil_loss.tif", grid, dtype="float32", units="t/(km²·a)")
+        )
+        potential_w = stack.enter_context(
+            open_raster_writer(out / "potential_loss.tif", grid, units="t/(km²·a)")
+        )
+        conservation_w = stack.enter_context(
+            open_raster_writer(out / "soil_conservation.tif", grid, units="t/(km²·a)")
         )
         # the factors themselves, for checking and for the soil-conservation service
         factor_units = {"k": "t·hm²·h/(hm²·MJ·mm)", "c": "1", "p": "1"}
@@ -445,12 +452,14 @@ def run_erosion(
                     C = factors.c_from_table(lc, lc_tables["c"], used=used)
                 a = factors.rusle(R, K, LS, C, P)
                 parts = {"k": K, "c": C, "p": P}
+                potential = factors.potential_loss(R, K, LS)
             else:
                 B, E, T = factors.csle_bet(lc, fvc=fvc, e=cfg.e, used=used, **bt_tables)
                 L = np.ma.filled(ls.l.array, np.nan)[sl]
                 S = np.ma.filled(ls.s.array, np.nan)[sl]
                 a = factors.csle(R, K, L, S, B, E, T)
                 parts = {"k": K, "b": B, "e": E, "t": T}
+                potential = factors.potential_loss(R, K, L * S)
             modulus = factors.to_t_km2(a).astype("float32")
             mask = mutual_mask(modulus, np.ma.masked_equal(lc, 0) if lc is not None else modulus)
             modulus[mask] = np.nan
@@ -464,6 +473,12 @@ def run_erosion(
                     modulus, tolerable=cfg.tolerable_loss, out_of_range="nodata", used=used
                 )
             loss_w.write(win, np.ma.masked_invalid(modulus))
+            # potential loss R·K·L·S and soil conservation (potential − actual), t/(km²·a)
+            pot = factors.to_t_km2(potential).astype("float32")
+            pot[mask] = np.nan
+            potential_w.write(win, np.ma.masked_invalid(pot))
+            conservation_w.write(win, np.ma.masked_invalid(pot - modulus))
+            pot_sum += float(np.nansum(pot, dtype="float64"))
             for n, v in parts.items():
                 v = np.broadcast_to(np.asarray(v, dtype="float32"), modulus.shape).copy()
                 v[mask] = np.nan
@@ -480,7 +495,11 @@ def run_erosion(
         "kind": "erosion",
         "engine": engine_info(),
         "model": cfg.model,
-        "units": {"soil_loss": "t/(km²·a)", "area": "km² (Albers equal-area, CGCS2000)"},
+        "units": {
+            "soil_loss": "t/(km²·a)",
+            "mean_soil_loss_t_hm2_a": "t/(hm²·a) (= t/(km²·a) / 100)",
+            "area": "km² (Albers equal-area, CGCS2000)",
+        },
         "grid": {
             "crs": grid.crs.to_string(),
             "res_m": grid.res[0],
@@ -494,6 +513,9 @@ def run_erosion(
         "area_km2_total": n_valid * px_km2,
         "nodata_pixels": int(counts[0]),
         "mean_soil_loss_t_km2_a": loss_sum / n_valid if n_valid else None,
+        "mean_soil_loss_t_hm2_a": loss_sum / n_valid / 100 if n_valid else None,
+        "mean_potential_loss_t_km2_a": pot_sum / n_valid if n_valid else None,
+        "total_soil_conservation_t_a": (pot_sum - loss_sum) * px_km2,
         "total_soil_loss_t_a": loss_sum * px_km2,
         "ls": ls.params,
         "config": cfg.model_dump(
@@ -514,7 +536,14 @@ def run_erosion(
         ),
         "inputs": inputs,
         "provenance": {**used.to_dict(), "class_tables": {table.name: table.describe()}},
-        "outputs": ["soil_loss.tif", "erosion_grade.tif", "ls.tif", "slope.tif"]
+        "outputs": [
+            "soil_loss.tif",
+            "erosion_grade.tif",
+            "potential_loss.tif",
+            "soil_conservation.tif",
+            "ls.tif",
+            "slope.tif",
+        ]
         + [f"{n}.tif" for n in factor_units]
         + (["r.tif"] if (out / "r.tif").exists() and cfg.r is None else []),
     }

@@ -178,3 +178,17 @@ def test_csle_with_user_b_and_t_tables(tmp_path):
     np.testing.assert_allclose(loss[:20] / ls[:20], 100 * 100 * 0.02 * 0.281, rtol=1e-4)
     np.testing.assert_allclose(loss[20:] / ls[20:], 100 * 100 * 0.02 * 0.05, rtol=1e-4)
     assert "user/T" in s["provenance"]["tables"] and "t.tif" in s["outputs"]
+
+
+def test_potential_loss_and_soil_conservation(tmp_path):
+    """Potential loss = R·K·LS (no cover, no practice) and conservation = potential − actual:
+    with C·P = 0.2·0.5 = 0.1 the conservation is 0.9 × potential, and the mean in t/(hm²·a) is
+    the mean in t/(km²·a) divided by 100."""
+    dem = _plane(tmp_path, rows=30)
+    s = run_erosion(dem, make_config({"r": 500.0, "k": 0.03, "c": 0.2, "p": 0.5}), tmp_path / "o")
+    ls = read_raster(tmp_path / "o" / "ls.tif").array
+    pot = read_raster(tmp_path / "o" / "potential_loss.tif").array
+    cons = read_raster(tmp_path / "o" / "soil_conservation.tif").array
+    np.testing.assert_allclose(pot, 100 * 500 * 0.03 * ls, rtol=1e-5)
+    np.testing.assert_allclose(cons, 0.9 * pot, rtol=1e-5)
+    assert s["mean_soil_loss_t_hm2_a"] == pytest.approx(s["mean_soil_loss_t_km2_a"] / 100)
