@@ -328,6 +328,86 @@ def zone(
     _emit_json(_short_summary(summary, out))
 
 
+RunOpt = Annotated[
+    Path,
+    typer.Option("--run", help="Output folder of `geoeco zone` or `geoeco demo`."),
+]
+CrsOpt = Annotated[str, typer.Option(help="wgs84, cgcs2000 or gcj02.")]
+
+
+def _context(run: Path):  # type: ignore[no-untyped-def]
+    from .errors import DataSourceError
+    from .query import QueryContext
+
+    if not run.exists():
+        raise DataSourceError(
+            f"run folder {run.name!r} not found; run `geoeco demo` (or `geoeco zone`) first, "
+            "or give --run DIR"
+        )
+    return QueryContext.open(run)
+
+
+@app.command("query")
+def query(
+    lon: float,
+    lat: float,
+    crs: CrsOpt = "wgs84",
+    run: RunOpt = Path("geoeco-demo"),
+) -> None:
+    """What applies at a point: unit, access list, red line, park, battle area, layer values."""
+    from .query import lookup_point
+
+    result = lookup_point(_context(run), lon, lat, crs=crs)
+    _emit_json(result.model_dump(mode="json"))
+
+
+@app.command("screen")
+def screen(
+    geometry: Annotated[
+        Path | None, typer.Option(help="GeoJSON or vector file (several features = batch).")
+    ] = None,
+    wkt: Annotated[str | None, typer.Option(help="The site as WKT.")] = None,
+    crs: CrsOpt = "wgs84",
+    buffer: Annotated[float, typer.Option(help="Buffer around the site, metres.")] = 0.0,
+    project_type: Annotated[
+        str | None, typer.Option(help="industry, mining, wind_energy, solar_energy, ...")
+    ] = None,
+    run: RunOpt = Path("geoeco-demo"),
+    report: Annotated[Path | None, typer.Option(help="Write a printable HTML report.")] = None,
+) -> None:
+    """Screen a site: overlaps, zonal statistics, proximity and the compliance verdict."""
+    from .screening import screen_batch, screen_site
+
+    if (geometry is None) == (wkt is None):
+        raise typer.BadParameter("give exactly one of --geometry FILE or --wkt WKT")
+    ctx = _context(run)
+    site: object = wkt
+    if geometry is not None:
+        if geometry.suffix.lower() in (".geojson", ".json"):
+            try:
+                site = json.loads(geometry.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                from .errors import DataSourceError
+
+                raise DataSourceError(f"{geometry.name}: not readable GeoJSON ({exc})") from None
+            feats = site.get("features") if isinstance(site, dict) else None
+            if feats is not None and len(feats) > 1:
+                site = geometry
+        else:
+            site = geometry
+        if isinstance(site, Path):
+            rows = screen_batch(ctx, site, buffer_m=buffer, project_type=project_type, crs=crs)
+            _emit_json(json.loads(rows.to_json(orient="records", force_ascii=False)))
+            return
+    result = screen_site(ctx, site, buffer_m=buffer, project_type=project_type, crs=crs)
+    if report is not None:
+        from .report import write_report
+
+        write_report(result, report)
+        err.print(f"report written to {report}")
+    _emit_json(result.model_dump(mode="json"))
+
+
 @rules_app.command("list")
 def rules_list(
     as_json: Annotated[bool, typer.Option("--json", help="JSON on standard output.")] = False,

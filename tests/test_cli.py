@@ -6,6 +6,7 @@ import json
 
 import geopandas as gpd
 import numpy as np
+import pytest
 import rasterio
 from rasterio.transform import from_origin
 from shapely.geometry import box
@@ -73,16 +74,81 @@ def test_errors_exit_2_with_a_message_and_no_path(tmp_path, capsys):
     assert code == 2 and "unknown layer" in err
 
 
-def test_demo_small_runs_and_lists_outputs(tmp_path, capsys):
-    code, out, _ = _run(capsys, "demo", "--out", str(tmp_path / "d"), "--size", "small")
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """`geoeco demo --size small` once for this module (every analysis, ~15 s)."""
+    out = tmp_path_factory.mktemp("cli") / "d"
+    assert main(["demo", "--out", str(out), "--size", "small"]) == 0
+    return out
+
+
+def test_demo_small_runs_and_lists_outputs(demo_run, capsys):
+    res = json.loads((demo_run / "zones" / "summary.json").read_text(encoding="utf-8"))
+    assert res["kind"] == "zoning" and res["synthetic_layers"]
+    for f in res["outputs"]:
+        assert (demo_run / "zones" / f).exists(), f
+    for sub in (
+        "layers/dem.tif",
+        "erosion/soil_loss.tif",
+        "erosion/erosion_grade.tif",
+        "desertification/desertification_degree.tif",
+        "evaluation/importance_max.tif",
+        "zones/zones.gpkg",
+    ):
+        assert (demo_run / sub).exists(), sub
+    ero = json.loads((demo_run / "erosion" / "summary.json").read_text(encoding="utf-8"))
+    # 333 x 333 px of 30 m = 99.80 km² planar; GK scale at ~1.3° from CM 111E shrinks it ~3e-4
+    assert abs(sum(ero["area_km2_by_grade"].values()) - 99.77) < 0.1
+
+
+def test_query_and_screen_commands(demo_run, tmp_path, capsys):
+    """A point at the centre of the small demo lies in a unit of 榆阳区 (610802); a 1 km box
+    around it screened for industry gets a verdict and an HTML report."""
+    import geopandas as gpd
+
+    units = gpd.read_file(demo_run / "zones" / "zones.gpkg", layer="units")
+    pt = units.geometry.iloc[0].representative_point()
+    code, out, _ = _run(
+        capsys, "query", str(pt.x), str(pt.y), "--crs", "cgcs2000", "--run", str(demo_run)
+    )
     assert code == 0
     res = json.loads(out)
-    assert res["status"] == "synthetic"
-    for f in res["erosion"]["files"] + res["desertification"]["files"]:
-        assert (tmp_path / "d" / f).exists(), f
-    assert (tmp_path / "d" / "layers" / "dem.tif").exists()
-    grades = res["erosion"]["area_km2_by_grade"]
-    assert abs(sum(grades.values()) - 99.77) < 0.1  # 333 x 333 px of 30 m, GK area factor
+    assert res["unit"]["code"] == units["code"].iloc[0]
+    assert {a["field"] for a in res["unit"]["access"]} == {
+        "KJBJYS",
+        "PWWPFGK",
+        "HJFXFK",
+        "ZYKFXLYQ",
+    }
+    wkt = box(pt.x - 0.005, pt.y - 0.005, pt.x + 0.005, pt.y + 0.005).wkt
+    report = tmp_path / "site.html"
+    code, out, _ = _run(
+        capsys,
+        "screen",
+        "--wkt",
+        wkt,
+        "--crs",
+        "cgcs2000",
+        "--buffer",
+        "500",
+        "--project-type",
+        "industry",
+        "--run",
+        str(demo_run),
+        "--report",
+        str(report),
+    )
+    assert code == 0
+    res = json.loads(out)
+    assert res["verdicts"] and res["verdicts"][0]["verdict"] in (
+        "forbidden",
+        "restricted",
+        "conditional",
+        "allowed",
+    )
+    assert "<svg" in report.read_text(encoding="utf-8")
+    code, _, err = _run(capsys, "query", "2.35", "48.85", "--run", str(tmp_path / "none"))
+    assert code == 2 and "geoeco demo" in err
 
 
 def test_erosion_command_with_numbers_and_rasters(tmp_path, capsys):
