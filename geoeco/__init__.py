@@ -57,6 +57,20 @@ _EXPORTS: dict[str, str] = {
     "run_demo": "geoeco.demo_run",
     "get_table": "geoeco.classes",
     "list_tables": "geoeco.classes",
+    "run_evaluation": "geoeco.evaluation",
+    "run_zoning": "geoeco.zoning",
+    "load_rule_set": "geoeco.rules",
+    "list_rule_sets": "geoeco.rules",
+    "resolve_aoi": "geoeco.aoi",
+    # queries
+    "QueryContext": "geoeco.query",
+    "lookup_point": "geoeco.query",
+    "features_in_bbox": "geoeco.query",
+    "screen_site": "geoeco.screening",
+    "screen_batch": "geoeco.screening",
+    "zonal_stats": "geoeco.zonal",
+    "parse_geometry": "geoeco.geometry_input",
+    "write_report": "geoeco.report",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
