@@ -1,0 +1,304 @@
+"""Every error the service returns is an RFC 7807 problem (``application/problem+json``).
+
+One table, :data:`STATUS_CODES`, maps each :mod:`geoeco.errors` class to an HTTP status; the
+most specific class in an exception's MRO wins. The problem ``type`` is
+``https://geoeco.dev/problems/<ErrorClass>`` for library errors and
+``https://geoeco.dev/problems/<name>`` for HTTP-level ones (``not-found``, ``request-validation``,
+``rate-limited``, ...). Bodies never carry a stack trace or a server path; real 5xx errors are
+logged with their traceback.
+
+Decisions
+---------
+- ``ManifestError`` is 422: at request time it can only come from a manifest a user sent (the
+  built-in and configured manifests are loaded when the app starts, where a bad one stops it).
+- ``DataSourceError`` is 422: a file a user supplied is missing, unreadable or of an unsupported
+  format. When the *server's own* data fail (a configured layer's file cannot be read), routes
+  wrap the call in :func:`server_side` and the problem becomes a 500 with the same ``type``,
+  a generic detail, and a log entry.
+
+Examples
+--------
+>>> from geoeco.errors import EmptyArea, GeoecoError, OversizeRequest
+>>> status_for(EmptyArea("x")), status_for(OversizeRequest("x")), status_for(GeoecoError("x"))
+(422, 413, 400)
+>>> problem_type(EmptyArea)
+'https://geoeco.dev/problems/EmptyArea'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from geoeco import errors as ge
+
+log = logging.getLogger("geoeco_api")
+
+PROBLEM_BASE = "https://geoeco.dev/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+#: The one table: geoeco error class -> HTTP status.
+STATUS_CODES: dict[type[Exception], int] = {
+    ge.GeoecoError: 400,
+    ge.LayerNotFound: 404,
+    ge.LayerExists: 409,
+    ge.InvalidInput: 422,
+    ge.CRSError: 422,
+    ge.GridMismatch: 422,
+    ge.InvalidGeometry: 422,
+    ge.EmptyArea: 422,
+    ge.OutsideChina: 422,
+    ge.UnitsError: 422,
+    ge.OversizeRequest: 413,
+    ge.ManifestError: 422,
+    ge.DataSourceError: 422,
+}
+
+#: Problem type names of HTTP-level errors, by status.
+HTTP_PROBLEM_NAMES: dict[int, str] = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "request-validation",
+    429: "rate-limited",
+    500: "internal-error",
+    503: "service-unavailable",
+}
+
+# Anything that looks like an absolute path (POSIX or Windows) is cut out of details.
+_PATH = re.compile(r"(?:[A-Za-z]:\\|(?<![\w:/])/)(?:[\w.\-~]+[/\\])+[\w.\-~]*")
+
+
+def scrub(text: str) -> str:
+    """Replace absolute file paths in ``text`` by their last component.
+
+    >>> scrub("cannot open /srv/geoeco/cache/demo_full/dem.tif: bad")
+    "cannot open 'dem.tif': bad"
+    >>> scrub("see https://geoeco.dev/problems/x")
+    'see https://geoeco.dev/problems/x'
+    """
+    return _PATH.sub(lambda m: repr(re.split(r"[/\\]", m.group(0))[-1] or "…"), text)
+
+
+def status_for(exc: BaseException) -> int:
+    """HTTP status of a geoeco error: the most specific class of its MRO found in the table."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS_CODES:
+            return STATUS_CODES[cls]
+    return 500
+
+
+def problem_type(exc_class: type[BaseException] | str) -> str:
+    """The problem ``type`` URI of an error class (or of an HTTP-level problem name)."""
+    name = exc_class if isinstance(exc_class, str) else exc_class.__name__
+    return PROBLEM_BASE + name
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    type_: str | None = None,
+    title: str | None = None,
+    instance: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """An RFC 7807 response: ``type``, ``title``, ``status``, ``detail``, ``instance`` + extras.
+
+    ``type_`` defaults to the HTTP-level name of ``status``; ``title`` to the status phrase.
+    """
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    body: dict[str, Any] = {
+        "type": type_ or problem_type(HTTP_PROBLEM_NAMES.get(status, f"http-{status}")),
+        "title": title or phrase,
+        "status": status,
+        "detail": scrub(detail),
+        "instance": instance,
+    }
+    body.update(jsonable_encoder(extra))
+    return JSONResponse(
+        body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_MEDIA_TYPE
+    )
+
+
+class ServerSideError(Exception):
+    """A geoeco error caused by the server's own data or configuration (-> 500, logged)."""
+
+    def __init__(self, original: BaseException, public_detail: str) -> None:
+        super().__init__(public_detail)
+        self.original = original
+        self.public_detail = public_detail
+
+
+@contextlib.contextmanager
+def server_side(what: str) -> Iterator[None]:
+    """Turn ``DataSourceError``/``ManifestError`` raised inside into a 500 problem.
+
+    Use around reads of configured layers, where a bad file is the server's fault, not the
+    caller's. ``what`` names the resource in the public detail (e.g. ``"layer 'demo.dem'"``).
+    """
+    try:
+        yield
+    except (ge.DataSourceError, ge.ManifestError) as exc:
+        raise ServerSideError(exc, f"the server could not read the data of {what}") from exc
+
+
+def param_error(location: str, name: str, message: str) -> RequestValidationError:
+    """A request-validation error for one parameter (rendered like FastAPI's own 422s).
+
+    ``location`` is ``query``, ``path``, ``header`` or ``body``; the problem's ``errors`` list
+    and ``detail`` name the field as ``<location>.<name>``.
+    """
+    return RequestValidationError(
+        [{"loc": (location, name), "msg": message, "type": "value_error", "input": None}]
+    )
+
+
+def _instance(request: Request) -> str:
+    return request.url.path
+
+
+def _title(cls: type[BaseException]) -> str:
+    doc = (cls.__doc__ or cls.__name__).strip().splitlines()[0]
+    return doc.rstrip(".")
+
+
+async def _geoeco_handler(request: Request, exc: Exception) -> JSONResponse:
+    status = status_for(exc)
+    if status >= 500:
+        log.error("server error on %s", request.url.path, exc_info=exc)
+    return problem_response(
+        status,
+        str(exc),
+        type_=problem_type(type(exc)),
+        title=_title(type(exc)),
+        instance=_instance(request),
+    )
+
+
+async def _server_side_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServerSideError)
+    log.error("server-side data error on %s", request.url.path, exc_info=exc.original)
+    return problem_response(
+        500,
+        exc.public_detail,
+        type_=problem_type(type(exc.original)),
+        title=_title(type(exc.original)),
+        instance=_instance(request),
+    )
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": _field(e.get("loc", ())), "message": str(e.get("msg", "")), "code": e.get("type")}
+        for e in exc.errors()
+    ]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"
+    return problem_response(
+        422,
+        detail,
+        type_=problem_type("request-validation"),
+        title="Invalid request parameters",
+        instance=_instance(request),
+        errors=errors,
+    )
+
+
+async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    if status >= 500:
+        log.error("HTTP %s on %s: %s", status, request.url.path, exc.detail)
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).description
+    if status == 404 and detail == "Not Found":
+        detail = f"no resource at {request.url.path!r}; see / for the available routes"
+    elif status == 405 and detail == "Method Not Allowed":
+        detail = f"method {request.method} is not allowed on {request.url.path!r}"
+    return problem_response(
+        status, detail, instance=_instance(request), headers=getattr(exc, "headers", None)
+    )
+
+
+async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s", request.url.path, exc_info=exc)
+    return problem_response(
+        500,
+        "internal server error; the incident has been logged",
+        type_=problem_type("internal-error"),
+        instance=_instance(request),
+    )
+
+
+def add_exception_handlers(app: FastAPI) -> None:
+    """Install the problem+json handlers on ``app`` (geoeco, validation, HTTP, unhandled)."""
+    app.add_exception_handler(ge.GeoecoError, _geoeco_handler)
+    app.add_exception_handler(ServerSideError, _server_side_handler)
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_handler)
+    app.add_exception_handler(Exception, _unhandled_handler)
+
+
+class Problem(BaseModel):
+    """RFC 7807 problem details, as every error response of the service carries them."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """Documented error responses for a route decorator: ``responses=problem_responses(404)``."""
+    return {
+        code: {
+            "model": Problem,
+            "description": HTTPStatus(code).phrase,
+            "content": {PROBLEM_MEDIA_TYPE: {}},
+        }
+        for code in codes
+    }
+
+
+__all__ = [
+    "HTTP_PROBLEM_NAMES",
+    "PROBLEM_BASE",
+    "PROBLEM_MEDIA_TYPE",
+    "Problem",
+    "STATUS_CODES",
+    "ServerSideError",
+    "add_exception_handlers",
+    "param_error",
+    "problem_response",
+    "problem_responses",
+    "problem_type",
+    "scrub",
+    "server_side",
+    "status_for",
+]

@@ -1,0 +1,85 @@
+"""Build the FastAPI application: ``create_app(settings)`` wires routers, handlers, middleware.
+
+Run with ``uvicorn geoeco_api.main:app`` (the module-level ``app`` is built lazily on first
+attribute access, so ``import geoeco_api.main`` stays cheap) or
+``uvicorn --factory geoeco_api.main:create_app``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from geoeco import __version__
+
+from .deps import get_settings
+from .errors import add_exception_handlers
+from .routers import catalogue, health, tiles
+from .security import BodySizeLimitMiddleware, rate_limit
+from .settings import Settings
+
+#: Routers written elsewhere that are included when their module exists (the job system).
+OPTIONAL_ROUTERS = ("geoeco_api.routers.processes", "geoeco_api.routers.jobs")
+
+DESCRIPTION = """\
+Ecological control zones for China: layers (OGC API - Features style), map tiles, and
+(with the job system) processes. Every error is an RFC 7807 `application/problem+json`.
+See `docs/api.md` for the settings, limits and error types.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A fresh application; ``settings`` (default: from the environment) override ``get_settings``.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Used for the middleware and installed as ``dependency_overrides[get_settings]`` so that
+        every route sees the same object (tests pass tmp folders here).
+    """
+    s = settings if settings is not None else get_settings()
+    app = FastAPI(
+        title="geoeco",
+        version=__version__,
+        description=DESCRIPTION,
+        root_path=s.root_path,
+        dependencies=[Depends(rate_limit)],
+    )
+    app.state.settings = s
+    if settings is not None:
+        app.dependency_overrides[get_settings] = lambda: s
+
+    add_exception_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=s.max_body_bytes)
+    if s.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=s.cors_origin_list,
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=["Content-Type", "X-API-Key", "Prefer"],
+            expose_headers=["Location", "Retry-After", "Link"],
+        )
+
+    app.include_router(health.router)
+    app.include_router(catalogue.router)
+    app.include_router(tiles.router)
+    for name in OPTIONAL_ROUTERS:
+        if importlib.util.find_spec(name) is not None:
+            app.include_router(importlib.import_module(name).router)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    # ``app`` is built on first access (PEP 562), so importing this module reads no settings.
+    if name == "app":
+        app = create_app()
+        globals()["app"] = app
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["create_app"]

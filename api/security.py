@@ -1,0 +1,198 @@
+"""Optional API keys, a per-client token-bucket rate limit, and a request-body size limit.
+
+- :func:`require_api_key` is a dependency for routes that start work, upload or delete. With
+  ``GEOECO_API_KEYS`` empty it lets everything through; otherwise a missing ``X-API-Key`` is a
+  401 and an unknown one a 403 (both problem+json).
+- :func:`rate_limit` is applied to every route by :func:`geoeco_api.main.create_app`. One
+  bucket per valid API key (or client IP otherwise; run uvicorn with ``--proxy-headers``
+  behind a proxy) holds ``burst`` tokens and refills at
+  ``rate_limit_per_minute / 60`` tokens a second; an empty bucket gives 429 with
+  ``Retry-After`` (whole seconds). The buckets live in the process (one per app), which is
+  enough for a single-process deployment; behind several workers put a proxy limit in front.
+- :class:`BodySizeLimitMiddleware` answers 413 before reading a body larger than
+  ``max_body_bytes`` (by ``Content-Length``, and by counting streamed chunks).
+
+Examples
+--------
+>>> b = TokenBuckets(rate_per_minute=60, burst=2)
+>>> b.take("k", now=0.0), b.take("k", now=0.0), b.take("k", now=0.0)
+(0.0, 0.0, 1.0)
+>>> b.take("k", now=1.0)
+0.0
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .deps import SettingsDep
+from .errors import problem_response
+
+
+class TokenBuckets:
+    """Thread-safe token buckets keyed by client, bounded to ``max_clients`` (LRU eviction)."""
+
+    def __init__(self, rate_per_minute: float, burst: int, *, max_clients: int = 10_000) -> None:
+        self.rate = rate_per_minute / 60.0
+        self.burst = float(burst)
+        self.max_clients = max_clients
+        self._state: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, key: str, *, now: float | None = None) -> float:
+        """Take one token for ``key``: 0.0 when allowed, else seconds until one is available."""
+        t = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, last = self._state.pop(key, (self.burst, t))
+            tokens = min(self.burst, tokens + (t - last) * self.rate)
+            if tokens >= 1.0:
+                wait, tokens = 0.0, tokens - 1.0
+            else:
+                wait = (1.0 - tokens) / self.rate if self.rate > 0 else math.inf
+            self._state[key] = (tokens, t)
+            while len(self._state) > self.max_clients:
+                self._state.popitem(last=False)
+            return wait
+
+
+def _client_key(request: Request, valid_keys: frozenset[str]) -> str:
+    # Only a valid key gets its own bucket; otherwise made-up keys would dodge the limit.
+    key = request.headers.get("x-api-key")
+    if key and key in valid_keys:
+        return "key:" + key
+    host = request.client.host if request.client else "unknown"
+    return "ip:" + host
+
+
+def _buckets(request: Request, rate: int, burst: int) -> TokenBuckets:
+    state = request.app.state
+    buckets = getattr(state, "rate_buckets", None)
+    if buckets is None or buckets.rate != rate / 60.0 or buckets.burst != float(burst):
+        buckets = state.rate_buckets = TokenBuckets(rate, burst)
+    return buckets
+
+
+def rate_limit(request: Request, settings: SettingsDep) -> None:
+    """Dependency: 429 with ``Retry-After`` when this client's bucket is empty."""
+    if settings.rate_limit_per_minute <= 0:
+        return
+    wait = _buckets(request, settings.rate_limit_per_minute, settings.burst).take(
+        _client_key(request, settings.api_key_set)
+    )
+    if wait > 0:
+        retry = max(1, math.ceil(wait)) if math.isfinite(wait) else 60
+        raise HTTPException(
+            status_code=429,
+            detail=f"rate limit of {settings.rate_limit_per_minute} requests per minute "
+            f"exceeded; retry after {retry} s",
+            headers={"Retry-After": str(retry)},
+        )
+
+
+def require_api_key(
+    settings: SettingsDep,
+    x_api_key: Annotated[
+        str | None,
+        Header(alias="X-API-Key", description="API key (required when the server has keys)."),
+    ] = None,
+) -> str | None:
+    """Dependency for routes that start work, upload or delete; returns the key (or ``None``).
+
+    Keys off (``GEOECO_API_KEYS`` empty) -> always allowed. Missing key -> 401, unknown -> 403.
+    """
+    keys = settings.api_key_set
+    if not keys:
+        return None
+    if not x_api_key:
+        raise HTTPException(
+            status_code=401,
+            detail="this route needs an API key in the X-API-Key header",
+            headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'},
+        )
+    given = x_api_key.encode()
+    if not any(secrets.compare_digest(given, k.encode()) for k in keys):
+        raise HTTPException(status_code=403, detail="the API key given in X-API-Key is not valid")
+    return x_api_key
+
+
+ApiKeyDep = Annotated[str | None, Depends(require_api_key)]
+
+
+class _BodyTooLarge(StarletteHTTPException):
+    """Raised from ``receive`` so FastAPI's body reader re-raises it and the handler renders it."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(
+            413,
+            f"request body is more than {max_bytes} bytes; the limit is {max_bytes} bytes "
+            "(GEOECO_MAX_BODY_BYTES)",
+        )
+
+
+class BodySizeLimitMiddleware:
+    """ASGI middleware: 413 problem for request bodies larger than ``max_bytes``."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _reject(self, scope: Scope, size: str) -> ASGIApp:
+        return problem_response(
+            413,
+            f"request body is {size} bytes; the limit is {self.max_bytes} bytes "
+            "(GEOECO_MAX_BODY_BYTES)",
+            instance=scope.get("path"),
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check ``Content-Length`` first, then count the streamed body."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await self._reject(scope, length.decode())(scope, receive, send)
+            return
+
+        seen = 0
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _BodyTooLarge(self.max_bytes)
+            return message
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, tracked_send)
+        except _BodyTooLarge:
+            if started:
+                raise
+            await self._reject(scope, f"more than {self.max_bytes}")(scope, receive, send)
+
+
+__all__ = [
+    "ApiKeyDep",
+    "BodySizeLimitMiddleware",
+    "TokenBuckets",
+    "rate_limit",
+    "require_api_key",
+]

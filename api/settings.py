@@ -1,0 +1,127 @@
+"""The service's one settings class: every ``GEOECO_*`` environment variable, in one place.
+
+Only the API reads the environment; the library takes everything as arguments. List-valued
+settings (``cors_origins``, ``api_keys``) are comma-separated strings, split by properties,
+because pydantic-settings would otherwise expect JSON in the variable.
+
+Examples
+--------
+>>> s = Settings(api_keys=" a, b ,", cors_origins="http://localhost:3000")
+>>> sorted(s.api_key_set), s.cors_origin_list, s.keys_enabled
+(['a', 'b'], ['http://localhost:3000'], True)
+>>> Settings(api_keys="").keys_enabled
+False
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+class Settings(BaseSettings):
+    """Configuration of the HTTP service (env prefix ``GEOECO_``, optional ``.env`` file).
+
+    Unknown variables and empty values are ignored, so ``GEOECO_API_KEYS=`` means "keys off".
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="GEOECO_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
+
+    data_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("geoeco")),
+        description="Root folder of the service's own data (user layers, job results).",
+    )
+    layers_dir: Path | None = Field(
+        default=None,
+        description="Folder of user layer manifests (*.toml); default `<data_dir>/layers`.",
+    )
+    cache_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_cache_dir("geoeco")),
+        description="Where built-in generated layers (the demo region) are built and cached.",
+    )
+    jobs_dir: Path | None = Field(
+        default=None,
+        description="Folder of the job store (used by the job system); default `<data_dir>/jobs`.",
+    )
+    cors_origins: str = Field(
+        default="", description="Comma-separated origins allowed by CORS; empty = CORS off."
+    )
+    api_keys: str = Field(
+        default="",
+        description="Comma-separated API keys accepted in `X-API-Key` by routes that start "
+        "work, upload or delete; empty = keys off.",
+    )
+    max_body_bytes: int = Field(
+        default=20_000_000, ge=1, description="Largest accepted request body (bytes) -> 413."
+    )
+    max_vertices: int = Field(
+        default=100_000, ge=4, description="Most vertices in an input geometry (all parts)."
+    )
+    max_sync_area_km2: float = Field(
+        default=50_000.0,
+        gt=0,
+        description="Largest area of interest (km²) answered synchronously; larger -> async job.",
+    )
+    max_async_area_km2: float = Field(
+        default=2_000_000.0, gt=0, description="Largest area of interest (km²) accepted at all."
+    )
+    rate_limit_per_minute: int = Field(
+        default=600, ge=0, description="Requests per minute per API key or client IP; 0 = off."
+    )
+    rate_limit_burst: int | None = Field(
+        default=None,
+        ge=1,
+        description="Requests allowed at once before limiting; default = rate_limit_per_minute.",
+    )
+    items_default_limit: int = Field(
+        default=100, ge=1, description="Features per page when `limit` is not given."
+    )
+    items_max_limit: int = Field(default=1000, ge=1, description="Largest accepted `limit`.")
+    max_concurrent_jobs: int = Field(
+        default=2, ge=1, description="Jobs run at once by the job system."
+    )
+    root_path: str = Field(
+        default="", description="ASGI root path when served behind a proxy under a prefix."
+    )
+
+    @property
+    def user_layers_dir(self) -> Path:
+        """Folder of user layer manifests (``layers_dir`` or ``<data_dir>/layers``)."""
+        return self.layers_dir if self.layers_dir is not None else self.data_dir / "layers"
+
+    @property
+    def job_store_dir(self) -> Path:
+        """Folder of the job store (``jobs_dir`` or ``<data_dir>/jobs``)."""
+        return self.jobs_dir if self.jobs_dir is not None else self.data_dir / "jobs"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """``cors_origins`` split on commas."""
+        return _split(self.cors_origins)
+
+    @property
+    def api_key_set(self) -> frozenset[str]:
+        """``api_keys`` split on commas."""
+        return frozenset(_split(self.api_keys))
+
+    @property
+    def keys_enabled(self) -> bool:
+        """Whether routes that start work, upload or delete require an API key."""
+        return bool(self.api_key_set)
+
+    @property
+    def burst(self) -> int:
+        """Token-bucket capacity."""
+        return self.rate_limit_burst or max(self.rate_limit_per_minute, 1)
+
+
+__all__ = ["Settings"]
