@@ -1,0 +1,217 @@
+"""OGC API - Processes: ``/processes``, ``/processes/{id}``, ``POST /processes/{id}/execution``.
+
+Execution is asynchronous when the request says ``Prefer: respond-async``, or when the run is
+larger than ``GEOECO_JOB_SYNC_MAX_CELLS`` grid cells (or of unknown size, e.g. a whole
+county): the answer is ``201 Created`` with ``Location: /jobs/{id}`` and the job's statusInfo.
+Otherwise the request waits for the job (up to ``GEOECO_JOB_SYNC_TIMEOUT_S``) and answers
+``200`` with the results document; a run that takes longer is answered as if async had been
+asked (201). Every run goes through the job queue, so the worker limits hold for both.
+
+Job ids are deterministic: repeating a request returns the existing job (``200`` with its
+statusInfo and ``Location``, or its results when synchronous and finished); after a failure
+or a dismissal the same id starts a new attempt (``attempt`` + 1, ``201``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+
+from geoeco.errors import LayerNotFound
+from geoeco.processes import (
+    PROCESSES,
+    InvalidProcessInputs,
+    ProcessNotFound,
+    estimate_cells,
+    get_process,
+    job_identity,
+)
+
+from ..deps import registry_for
+from ..errors import problem_response, problem_responses, problem_type
+from ..security import ApiKeyDep
+from .jobs import OGC_EXC, JobServiceDep, failure_response, results_document, status_info
+
+router = APIRouter(tags=["processes"])
+
+
+def _links(request: Request, process_id: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "href": str(request.url_for("describe_process", process_id=process_id)),
+            "rel": "self",
+            "type": "application/json",
+            "title": "process description",
+        },
+        {
+            "href": str(request.url_for("execute_process", process_id=process_id)),
+            "rel": "http://www.opengis.net/def/rel/ogc/1.0/execute",
+            "type": "application/json",
+            "title": "execute",
+        },
+    ]
+
+
+def _no_such_process(process_id: str, request: Request) -> JSONResponse:
+    return problem_response(
+        404,
+        f"unknown process {process_id!r}; known processes: {', '.join(sorted(PROCESSES))}",
+        type_=OGC_EXC + "no-such-process",
+        title="No such process",
+        instance=request.url.path,
+    )
+
+
+@router.get("/processes", name="list_processes", summary="The processes this service runs")
+def list_processes(request: Request) -> dict[str, Any]:
+    """Process summaries (id, title, description, version, job control options, links)."""
+    out = []
+    for pid in sorted(PROCESSES):
+        d = PROCESSES[pid].describe()
+        d.pop("inputs")
+        d.pop("outputs")
+        d["links"] = _links(request, pid)
+        out.append(d)
+    return {
+        "processes": out,
+        "links": [{"href": str(request.url), "rel": "self", "type": "application/json"}],
+    }
+
+
+@router.get(
+    "/processes/{process_id}",
+    name="describe_process",
+    summary="Description of a process (inputs and outputs with JSON Schemas)",
+    responses=problem_responses(404),
+)
+def describe_process(process_id: str, request: Request) -> Any:
+    """The OGC process description."""
+    try:
+        d = get_process(process_id).describe()
+    except ProcessNotFound:
+        return _no_such_process(process_id, request)
+    d["links"] = _links(request, process_id)
+    return d
+
+
+def _wants_async(prefer: str | None) -> bool:
+    tokens = [t.strip().lower() for part in (prefer or "").split(",") for t in part.split(";")]
+    return "respond-async" in tokens
+
+
+async def _read_inputs(request: Request) -> dict[str, Any] | JSONResponse:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return problem_response(
+            400, "the request body is not valid JSON", instance=request.url.path
+        )
+    if not isinstance(body, dict):
+        return problem_response(
+            422,
+            'the request body must be a JSON object like {"inputs": {...}}',
+            type_=problem_type("request-validation"),
+            instance=request.url.path,
+        )
+    inputs = body.get("inputs", {})
+    if inputs is None:
+        inputs = {}
+    if not isinstance(inputs, dict):
+        return problem_response(
+            422,
+            "`inputs` must be a JSON object mapping input names to values",
+            type_=problem_type("request-validation"),
+            instance=request.url.path,
+        )
+    return inputs
+
+
+@router.post(
+    "/processes/{process_id}/execution",
+    name="execute_process",
+    summary="Run a process (sync for small runs, async with Prefer: respond-async)",
+    status_code=200,
+    responses={
+        201: {"description": "Job created (asynchronous); statusInfo body, Location header"},
+        **problem_responses(400, 401, 403, 404, 422),
+    },
+)
+async def execute_process(
+    process_id: str,
+    request: Request,
+    svc: JobServiceDep,
+    api_key: ApiKeyDep,
+    prefer: Annotated[str | None, Header()] = None,
+) -> Any:
+    """Execute: ``{"inputs": {...}}`` (every input optional where it has a default)."""
+    if process_id not in PROCESSES:
+        return _no_such_process(process_id, request)
+    inputs = await _read_inputs(request)
+    if isinstance(inputs, JSONResponse):
+        return inputs
+    registry = registry_for(svc.settings)
+    key = api_key if svc.settings.keys_enabled else None
+    try:
+        job_id, canon = await asyncio.to_thread(
+            job_identity, process_id, inputs, registry=registry, api_key=key
+        )
+        cells = await asyncio.to_thread(estimate_cells, process_id, inputs, registry=registry)
+    except InvalidProcessInputs as exc:
+        return problem_response(
+            422,
+            str(exc),
+            type_=problem_type("InvalidProcessInputs"),
+            title="Invalid process inputs",
+            instance=request.url.path,
+            errors=exc.errors,
+        )
+    except LayerNotFound as exc:
+        return problem_response(
+            422,
+            str(exc),
+            type_=problem_type("LayerNotFound"),
+            title="Unknown layer in the inputs",
+            instance=request.url.path,
+        )
+    js = svc.job_settings
+    async_mode = _wants_async(prefer) or cells is None or cells > js.job_sync_max_cells
+    job, started = await asyncio.to_thread(
+        svc.submit, process_id, job_id, canon, svc.owner_of(api_key)
+    )
+    location = str(request.url_for("get_job", job_id=job.id))
+    headers = {"Location": location}
+    if async_mode:
+        if _wants_async(prefer):
+            headers["Preference-Applied"] = "respond-async"
+        return JSONResponse(
+            status_info(job, request), status_code=201 if started else 200, headers=headers
+        )
+    done = await svc.wait(job.id, js.job_sync_timeout_s)
+    if done is None:  # purged in between: extremely unlikely
+        return problem_response(500, "the job disappeared while it ran", instance=request.url.path)
+    link = {"Link": f'<{location}>; rel="monitor"'}
+    if done.status == "successful":
+        return JSONResponse(results_document(done, request), headers=link)
+    if done.status == "failed":
+        resp = failure_response(done, request)
+        resp.headers.update(link)
+        return resp
+    if done.status == "dismissed":
+        return problem_response(
+            409,
+            f"job {job.id} was dismissed while it ran",
+            instance=request.url.path,
+            headers=link,
+            jobID=job.id,
+        )
+    return JSONResponse(status_info(done, request), status_code=201, headers=headers)
+
+
+__all__ = ["router"]
