@@ -227,6 +227,7 @@ def _run_zoning(inp: ZoningInputs, out: Path, progress: Progress, ctx: Execution
             min_unit_km2=inp.min_unit_km2,
             sxyd_crs=inp.sxyd_crs,
             demo_size=inp.demo_size,
+            write_map=inp.map,
             progress=p,
         )
 
@@ -239,25 +240,8 @@ def _run_zoning(inp: ZoningInputs, out: Path, progress: Progress, ctx: Execution
         statuses = {name: registry.get(lid).status for name, lid in inp.layers.items()}
         summary = zone(given, statuses, progress)
     out_summary = _short(summary)
-    if inp.map:
-        out_summary["map"] = _zone_map(out)
+    out_summary["map"] = summary.get("map", "not requested")
     return out_summary
-
-
-def _zone_map(out: Path) -> str:
-    """Write ``map.html`` beside the zoning outputs; say why not when it cannot be written."""
-    import logging
-
-    try:
-        from .maps import write_zone_map
-
-        write_zone_map(out)
-    except ImportError as exc:
-        return f"not written: {exc}"
-    except Exception as exc:  # the map is a convenience; the zoning result stands without it
-        logging.getLogger(__name__).warning("map.html not written", exc_info=exc)
-        return f"not written: {type(exc).__name__}"
-    return "map.html"
 
 
 def _zoning_layers(inp: ZoningInputs, registry: LayerRegistry) -> dict[str, str]:

@@ -252,6 +252,7 @@ def run_zoning(
     simplify_m: float | None = None,
     sxyd_crs: str = "cgcs2000",
     demo_size: str = "full",
+    write_map: bool = True,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Zone an area and write every output into ``out_dir``; return the summary.
@@ -416,6 +417,8 @@ def run_zoning(
     write_table(table, out / "statistics.xlsx", sheet="statistics")
     write_table(rest.coverage, out / "restoration_coverage.csv")
     write_sxyd(units, out / "units_sxyd.gpkg", crs=sxyd_crs)  # type: ignore[arg-type]
+    step("web map", 0.95)
+    map_note = _write_map(out) if write_map else "not requested"
     summary = {
         "kind": "zoning",
         "engine": engine_info(),
@@ -442,6 +445,7 @@ def run_zoning(
         "comparison": comparison,
         "approximation_layers": zres.summary.get("approximation_layers", []),
         "synthetic_layers": zres.summary.get("synthetic_layers", []),
+        "map": map_note,
         "outputs": sorted(
             [
                 *rasters,
@@ -452,6 +456,7 @@ def run_zoning(
                 "restoration_coverage.csv",
                 "units_sxyd.gpkg",
                 *(["zone_change.tif", "comparison.csv"] if comparison else []),
+                *(["map.html"] if map_note == "map.html" else []),
             ]
         ),
     }
@@ -489,3 +494,23 @@ def _membership_columns(units: Any, summary: Mapping[str, Any]) -> Any:
         u["depends_on_synthetic"] = u["depends_synthetic_share"] > 0
         u["synthetic_layers"] = np.where(u["depends_on_synthetic"], ",".join(synth), "")
     return u
+
+
+def _write_map(out: Path) -> str:
+    """Write the self-contained ``map.html`` (needs the ``maps`` extra); say what happened.
+
+    The map is a view of the results: if it cannot be drawn the zoning still stands, and the
+    summary says why there is no map.
+    """
+    import logging
+
+    try:
+        from .maps import write_zone_map
+
+        write_zone_map(out, out / "map.html")
+    except ImportError as exc:
+        return f"not written: {exc}"
+    except Exception as exc:
+        logging.getLogger(__name__).warning("map.html not written", exc_info=exc)
+        return f"not written: {type(exc).__name__}"
+    return "map.html"
