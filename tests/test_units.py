@@ -14,6 +14,7 @@ import warnings
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from affine import Affine
@@ -25,7 +26,13 @@ from shapely.geometry import shape
 from geoeco.crs import ALBERS_CHINA
 from geoeco.errors import CRSError, EmptyArea, GeoecoWarning, GridMismatch, InvalidInput
 from geoeco.raster import Grid, Raster
-from geoeco.units import UNIT_CODE_RE, build_units, unit_code
+from geoeco.units import (
+    UNIT_CODE_RE,
+    build_units,
+    build_units_batched,
+    county_batches,
+    unit_code,
+)
 
 RES = 100.0
 CELL_KM2 = RES * RES / 1e6
@@ -426,3 +433,247 @@ def test_pixels_outside_counties_are_left_out_with_warning() -> None:
         )
     assert any("2 zoned pixels lie outside" in str(w.message) for w in rec)
     assert u["pixels"].tolist() == [4]
+
+
+# --------------------------------------------------------------------------- county batches
+
+
+class _SpyReader:
+    """A window reader (like geoeco.align.AlignedSource) that records the size of every read."""
+
+    def __init__(self, raster: Raster) -> None:
+        self.grid = raster.grid
+        self._a = raster.array
+        self.reads: list[int] = []
+
+    def read(self, window: tuple[int, int, int, int]) -> np.ma.MaskedArray:
+        r0, c0, h, w = window
+        self.reads.append(h * w)
+        return self._a[r0 : r0 + h, c0 : c0 + w].copy()
+
+
+def _assert_same_units(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame) -> None:
+    """Same rows, columns, dtypes and values; geometries equal vertex for vertex."""
+    pd.testing.assert_frame_equal(
+        a.drop(columns="geometry"), b.drop(columns="geometry"), check_exact=True
+    )
+    assert a.crs == b.crs
+    assert shapely.equals_exact(a.geometry.values, b.geometry.values, 0).all()
+
+
+@pytest.mark.parametrize("batch_pixels", [1, 8, 32, 64, 10**6])
+def test_batches_equal_whole_grid_on_the_hand_grid(hand, batch_pixels: int) -> None:  # type: ignore[no-untyped-def]
+    """County batches (one county each up to both in one window) give the same units.
+
+    Expected values are the whole-grid result of the hand grid (checked pixel by pixel in
+    test_hand_grid_units_codes_and_areas), so the batches reproduce those numbers too.
+    """
+    _, zc, rl, counties, u = hand
+    b = build_units_batched(zc, rl, counties, min_area_km2=MIN_AREA, batch_pixels=batch_pixels)
+    _assert_same_units(u, b)
+    via_kw = build_units(zc, rl, counties, min_area_km2=MIN_AREA, batch_pixels=batch_pixels)
+    _assert_same_units(u, via_kw)
+
+
+def test_county_batches_respect_the_budget() -> None:
+    """Hand-made windows: 4 counties of 10 x 10 px in a 2 x 2 block and one 30 x 30 county.
+
+    Budget 200 px: the two top counties (10 x 20 = 200 px) share a batch, so do the bottom
+    two; the 900-px county is alone. Budget 400: the 2 x 2 block is one 20 x 20 batch.
+    """
+    w = np.array(
+        [
+            [0, 0, 10, 10],
+            [0, 10, 10, 20],
+            [10, 0, 20, 10],
+            [10, 10, 20, 20],
+            [100, 100, 130, 130],
+        ]
+    )
+    got = [(ids.tolist(), win) for ids, win in county_batches(w, 200)]
+    assert got == [
+        ([0, 1], (0, 0, 10, 20)),
+        ([2, 3], (10, 0, 10, 20)),
+        ([4], (100, 100, 30, 30)),
+    ]
+    got = [(ids.tolist(), win) for ids, win in county_batches(w, 400)]
+    assert got == [([0, 1, 2, 3], (0, 0, 20, 20)), ([4], (100, 100, 30, 30))]
+    with pytest.raises(InvalidInput):
+        county_batches(w, 0)
+
+
+def _voronoi_case(seed: int, shape: tuple[int, int], n_counties: int):  # type: ignore[no-untyped-def]
+    """Random blocky zones with 1-px noise (slivers), red line, drivers, Voronoi counties."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    grid = _grid(shape)
+    blocks = rng.choice([0, 1, 2, 3, 3], size=(h // 6 + 1, w // 6 + 1))
+    z = np.kron(blocks, np.ones((6, 6), "uint8"))[:h, :w].astype("uint8")
+    noise = rng.random(shape) < 0.08
+    z[noise] = rng.integers(0, 4, size=int(noise.sum()))
+    rl = np.where((z == 1) & (rng.random(shape) < 0.5), rng.choice([11, 13, 22], size=shape), 0)
+    ero = rng.integers(0, 7, size=shape).astype("uint8")
+    loss = rng.gamma(2.0, 300.0, size=shape).astype("float32")
+    loss[rng.random(shape) < 0.05] = np.nan
+    park = np.kron(rng.choice([0, 0, 0, 5, 9], size=(h // 20 + 1, w // 20 + 1)), np.ones((20, 20)))
+    t = grid.transform
+    x0, y1, x1, y0 = t.c, t.f, t.c + w * RES, t.f - h * RES
+    pts = shapely.points(rng.uniform(x0, x1, n_counties), rng.uniform(y0, y1, n_counties))
+    frame = box(x0 - 500, y0 - 500, x1 + 500, y1 + 500)
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=frame))
+    cells = shapely.intersection(cells, frame)
+    counties = gpd.GeoDataFrame(
+        {
+            "code": [f"15{i:04d}" for i in range(len(cells))],
+            "name": [f"县{i}" for i in range(len(cells))],
+        },
+        geometry=cells,
+        crs=grid.crs,
+    ).to_crs(4490)
+    drivers = {
+        "erosion_grade": Raster.from_array(ero, grid, nodata=0),
+        "soil_loss": Raster.from_array(loss, grid),
+        "park": Raster.from_array(park[:h, :w].astype("uint16"), grid),
+    }
+    return (
+        Raster.from_array(z, grid, nodata=0),
+        Raster.from_array(rl.astype("uint8"), grid),
+        counties,
+        drivers,
+    )
+
+
+@pytest.fixture(scope="module")
+def voronoi():  # type: ignore[no-untyped-def]
+    zc, rl, counties, drivers = _voronoi_case(7, (180, 260), 45)
+    whole = build_units(zc, rl, counties, drivers=drivers, min_area_km2=0.05)
+    return zc, rl, counties, drivers, whole
+
+
+@pytest.mark.parametrize("batch_pixels", [500, 3_000, 12_000, 10**9])
+def test_batches_equal_whole_grid_on_many_random_counties(voronoi, batch_pixels: int) -> None:  # type: ignore[no-untyped-def]
+    """45 Voronoi counties over a 180 x 260 grid of noisy blocky zones, with drivers.
+
+    The whole-grid run is the reference; every batch size must reproduce it exactly (codes,
+    geometries vertex for vertex, shares, means, ids). Reads through window readers never
+    exceed the budget unless one county's window alone is larger.
+    """
+    zc, rl, counties, drivers, whole = voronoi
+    assert len(whole) > 300 and whole["county_code"].nunique() == 45
+    spies = {"zc": _SpyReader(zc), "rl": _SpyReader(rl)}
+    spies |= {k: _SpyReader(v) for k, v in drivers.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the inputs are clean: no warning in either mode
+        b = build_units_batched(
+            spies["zc"],
+            spies["rl"],
+            counties,
+            drivers={k: spies[k] for k in drivers},
+            min_area_km2=0.05,
+            batch_pixels=batch_pixels,
+        )
+    _assert_same_units(whole, b)
+    n_batches = len(spies["erosion_grade"].reads)  # drivers are read once per batch
+    grid = zc.grid
+    if batch_pixels >= grid.width * grid.height:
+        assert n_batches == 1
+    else:
+        assert n_batches > 1
+        largest_county = max(spies["erosion_grade"].reads)
+        assert max(spies["zc"].reads) <= max(batch_pixels, grid.width, largest_county)
+        # every read of a multi-county batch or a row strip stays inside the budget
+        assert sorted(spies["zc"].reads)[len(spies["zc"].reads) // 2] <= max(
+            batch_pixels, grid.width
+        )
+
+
+def test_numbering_is_per_county_so_batch_independent(voronoi) -> None:  # type: ignore[no-untyped-def]
+    """Units of one county alone get exactly the codes and geometries of the full run.
+
+    The Voronoi counties do not overlap, so county 150017 rasterises to the same pixels alone;
+    its serials run 1, 2, ... per class whatever the other counties hold.
+    """
+    zc, rl, counties, _, whole = voronoi
+    code = "150017"
+    with pytest.warns(GeoecoWarning, match="outside every county"):
+        one = build_units(zc, rl, counties[counties["code"] == code], min_area_km2=0.05)
+    ref = whole[whole["county_code"] == code].reset_index(drop=True)
+    assert len(one) > 3
+    assert one["code"].tolist() == ref["code"].tolist()
+    n_per_class = one["unit_class"].value_counts().sort_index().tolist()
+    assert one["serial"].tolist() == [s for n in n_per_class for s in range(1, n + 1)]
+    assert shapely.equals_exact(one.geometry.values, ref.geometry.values, 0).all()
+
+
+def test_batches_resolve_overlapping_counties_like_the_whole_grid() -> None:
+    """Two county boxes overlap on columns 3-4 of a 4 x 8 grid: the larger code wins there.
+
+    150822 covers columns 0-4, 150823 columns 3-7: 150823 gets columns 3-7 (20 px), 150822
+    columns 0-2 (12 px), in both modes and with a budget that puts each county alone.
+    """
+    grid = _grid((4, 8))
+    t = grid.transform
+    geoms = [
+        box(t.c - 50, t.f - 450, t.c + 5 * RES, t.f + 50),
+        box(t.c + 3 * RES, t.f - 450, t.c + 8 * RES + 50, t.f + 50),
+    ]
+    cty = gpd.GeoDataFrame(
+        {"code": ["150823", "150822"], "name": ["b", "a"]}, geometry=geoms[::-1], crs=grid.crs
+    ).to_crs(4490)
+    args = (
+        Raster.from_array(np.full((4, 8), 3, "uint8"), grid),
+        Raster.from_array(np.zeros((4, 8), "uint8"), grid),
+        cty,
+    )
+    whole = build_units(*args, min_area_km2=0)
+    assert whole[["county_code", "pixels"]].values.tolist() == [["150822", 12], ["150823", 20]]
+    for bp in (1, 10**6):
+        _assert_same_units(whole, build_units_batched(*args, min_area_km2=0, batch_pixels=bp))
+
+
+def test_batched_reads_an_aligned_source_from_a_file(tmp_path, voronoi) -> None:  # type: ignore[no-untyped-def]
+    """GeoTIFFs read window by window through geoeco.align.aligned_source: same units."""
+    from geoeco.align import aligned_source
+    from geoeco.io import write_raster
+
+    zc, rl, counties, _, _ = voronoi
+    whole = build_units(zc, rl, counties, min_area_km2=0.05)
+    write_raster(zc, tmp_path / "zc.tif")
+    write_raster(rl, tmp_path / "rl.tif", nodata=255)
+    with (
+        aligned_source(tmp_path / "zc.tif", zc.grid) as z_src,
+        aligned_source(tmp_path / "rl.tif", zc.grid) as r_src,
+    ):
+        b = build_units_batched(z_src, r_src, counties, min_area_km2=0.05, batch_pixels=4_000)
+    _assert_same_units(whole, b)
+
+
+def test_batched_warnings_and_errors_match_the_whole_grid() -> None:
+    """Outside-county and red-line promotion warnings count the same pixels; errors match.
+
+    2 x 3 grid, county on columns 0-1, red line 14 on general pixel (0,0): 1 promoted pixel,
+    2 zoned pixels outside (column 2).
+    """
+    grid = _grid((2, 3))
+    cty = _counties(grid, [("150822", "磴口县", 0, 2)])
+    z = Raster.from_array(np.full((2, 3), 3, "uint8"), grid)
+    rl = Raster.from_array(np.array([[14, 0, 0], [0, 0, 0]], "uint8"), grid)
+    for bp in (1, 2, 10**6):
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            u = build_units_batched(z, rl, cty, min_area_km2=0, batch_pixels=bp)
+        msgs = [str(w.message) for w in rec]
+        assert any("1 red-line pixels" in m for m in msgs), msgs
+        assert any("2 zoned pixels lie outside" in m for m in msgs), msgs
+        assert u["pixels"].tolist() == [1, 3]
+    zero = Raster.from_array(np.zeros((2, 3), "uint8"), grid)
+    with pytest.raises(InvalidInput, match=r"zone_class holds \[5\]"):
+        build_units_batched(Raster.from_array(np.full((2, 3), 5, "uint8"), grid), zero, cty)
+    with pytest.raises(InvalidInput, match="LXBM"):
+        build_units_batched(zero, Raster.from_array(np.full((2, 3), 16, "uint8"), grid), cty)
+    with pytest.raises(EmptyArea):
+        build_units_batched(zero, zero, cty, batch_pixels=1)
+    with pytest.raises(GridMismatch):
+        build_units_batched(z, Raster.from_array(np.zeros((3, 3), "uint8"), _grid((3, 3))), cty)
+    with pytest.raises(InvalidInput, match="window reader"):
+        build_units_batched(np.zeros((2, 3)), zero, cty)
