@@ -337,6 +337,8 @@ def run_zoning(
         drivers=drivers,
         min_area_km2=min_unit_km2,
         simplify_m=simplify_m,
+        # county batches keep memory bounded on large grids (results are identical)
+        batch_pixels=16_000_000 if grid.width * grid.height > 16_000_000 else None,
     )
     units = _membership_columns(units, zres.summary)
     step("statistics", 0.7)
