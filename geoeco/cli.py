@@ -408,6 +408,46 @@ def screen(
     _emit_json(result.model_dump(mode="json"))
 
 
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Service data (user layers, jobs); default user data dir.")
+    ] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Cache of built-in generated layers and the demo.")
+    ] = None,
+) -> None:
+    """Start the HTTP service (docs at /docs); settings also come from GEOECO_* variables."""
+    _serve(host=host, port=port, data_dir=data_dir, cache_dir=cache_dir)
+
+
+def _serve(
+    *,
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    cache_dir: Path | None,
+    banner: list[str] | None = None,
+) -> None:
+    # The service is an optional part: imported only here (geoeco itself never needs it).
+    try:
+        import uvicorn
+        from geoeco_api.main import create_app
+        from geoeco_api.settings import Settings
+    except ImportError as exc:
+        raise typer.BadParameter(
+            f"the service needs the api extra: pip install 'geoeco[api]' ({exc})"
+        ) from None
+    overrides = {k: v for k, v in (("data_dir", data_dir), ("cache_dir", cache_dir)) if v}
+    settings = Settings(**overrides)
+    base = f"http://{host}:{port}"
+    for line in [f"geoeco service on {base} (docs: {base}/docs)", *(banner or [])]:
+        err.print(line)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
 @rules_app.command("list")
 def rules_list(
     as_json: Annotated[bool, typer.Option("--json", help="JSON on standard output.")] = False,
