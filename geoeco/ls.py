@@ -414,6 +414,8 @@ def ls_factor(
     m_mode: MMode | None = None,
     mfd_exponent: float = 1.1,
     max_pixels: int = _routing.MAX_ROUTING_PIXELS,
+    outlets: np.ndarray | None = None,
+    keep: np.ndarray | None = None,
 ) -> LSResult:
     """LS factor of a projected DEM (metres), flow routing included.
 
@@ -441,6 +443,11 @@ def ls_factor(
         MFD slope exponent (Freeman 1991; 1.1 as InVEST/pygeoprocessing).
     max_pixels : int
         Refuse DEMs with more pixels (:class:`~geoeco.errors.OversizeRequest`).
+    outlets, keep : ndarray of bool, optional
+        For a window of a larger DEM (:mod:`geoeco.ls_tiled`): where the depression filling
+        may drain out, and which cells to route (see :func:`geoeco.routing.route`). Cells
+        outside ``keep`` still enter the Horn slope of their neighbours with their filled
+        elevation, but get no LS (masked).
 
     Returns
     -------
@@ -475,6 +482,8 @@ def ls_factor(
         cellsize=(xres, yres),
         exponent=mfd_exponent,
         max_pixels=max_pixels,
+        outlets=outlets,
+        keep=keep,
     )
     valid = rt.flowdir != _routing.NODATA_DIR
     gx, gs = horn_gradient(rt.filled, (xres, yres), dtype=np.float32)

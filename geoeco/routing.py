@@ -33,7 +33,8 @@ Routing needs the whole basin in memory. :data:`BYTES_PER_PIXEL` is the measured
 :func:`geoeco.ls.ls_factor` (routing included) per DEM pixel, and
 :data:`MAX_ROUTING_PIXELS` what fits in about 12 GB, half of a 24 GB machine, leaving the
 rest for the OS, the caller's own arrays and the API server. Larger DEMs raise
-:class:`~geoeco.errors.OversizeRequest`; splitting by drainage basin comes later.
+:class:`~geoeco.errors.OversizeRequest`; :func:`geoeco.ls_tiled.ls_factor_tiled` routes
+larger DEMs tile by tile, each tile a set of whole drainage basins.
 
 Examples
 --------
@@ -108,12 +109,14 @@ def check_routing_size(shape: tuple[int, ...], max_pixels: int = MAX_ROUTING_PIX
         raise OversizeRequest(
             f"DEM of {dims} = {n} pixels is larger than the flow-routing limit of "
             f"{max_pixels} pixels (whole basins are routed in memory, about "
-            f"{BYTES_PER_PIXEL} bytes per pixel); clip it to the basin(s) you need - "
-            "tiling by drainage basin is not implemented yet"
+            f"{BYTES_PER_PIXEL} bytes per pixel); clip it to the basin(s) you need, or "
+            "route it tile by tile, one set of whole drainage basins at a time"
         )
 
 
-def _fill_with_dirs(dem: np.ndarray, nodata_mask: np.ndarray | None) -> tuple[np.ndarray, ...]:
+def _fill_with_dirs(
+    dem: np.ndarray, nodata_mask: np.ndarray | None, outlets: np.ndarray | None = None
+) -> tuple[np.ndarray, ...]:
     z = as_float_dem(dem, nodata_mask, dtype=np.float32)
     if not np.isfinite(z).any():
         raise InvalidInput("the DEM has no valid cell")
@@ -123,7 +126,15 @@ def _fill_with_dirs(dem: np.ndarray, nodata_mask: np.ndarray | None) -> tuple[np
     # float32-valued input held in float64 both steps are exact, so a filled cell equals its
     # spill cell bit for bit (in float32 arithmetic it can end up one ulp lower, which would
     # create a false downhill step and a cycle across the flat).
-    filled, pq_dirs = _pyflwdir_fill(z.astype(np.float64), nodata=np.nan)
+    if outlets is None:
+        filled, pq_dirs = _pyflwdir_fill(z.astype(np.float64), nodata=np.nan)
+    else:  # the priority flood starts from the given cells only
+        if outlets.shape != z.shape:
+            raise InvalidInput(f"outlets shape {outlets.shape} differs from DEM shape {z.shape}")
+        seeds = np.flatnonzero(outlets & np.isfinite(z)).astype(np.int64)
+        if seeds.size == 0:
+            raise InvalidInput("no valid outlet cell given for depression filling")
+        filled, pq_dirs = _pyflwdir_fill(z.astype(np.float64), idxs_pit=seeds, nodata=np.nan)
     return filled.astype(np.float32), pq_dirs
 
 
@@ -285,7 +296,7 @@ def _acc_d8(codes: np.ndarray, k_of: np.ndarray, acc: np.ndarray, order: np.ndar
         if j >= 0:
             a[j] += a[i]
             indeg[j] -= 1
-            if indeg[j] == 0:
+            if indeg[j] == 0 and flat[j] != 247:  # flow into an excluded cell leaves
                 order[tail] = j
                 tail += 1
     return tail
@@ -368,7 +379,7 @@ def _acc_mfd(
                     j = (r + _DR[k]) * nc + c + _DC[k]
                     a[j] += a[i] * (w[k] / total)
                     indeg[j] -= 1
-                    if indeg[j] == 0:
+                    if indeg[j] == 0 and flat[j] != 247:
                         order[tail] = j
                         tail += 1
         else:
@@ -376,7 +387,7 @@ def _acc_mfd(
             if j >= 0:
                 a[j] += a[i]
                 indeg[j] -= 1
-                if indeg[j] == 0:
+                if indeg[j] == 0 and flat[j] != 247:
                     order[tail] = j
                     tail += 1
     return tail
@@ -418,8 +429,19 @@ def route(
     nodata_mask: np.ndarray | None = None,
     exponent: float = 1.1,
     max_pixels: int = MAX_ROUTING_PIXELS,
+    outlets: np.ndarray | None = None,
+    keep: np.ndarray | None = None,
 ) -> Routing:
     """Fill, D8 (or MFD) directions and flow accumulation in one pass; see :class:`Routing`.
+
+    Two optional masks serve routing a window of a larger DEM (:mod:`geoeco.ls_tiled`):
+
+    * ``outlets`` — the depression filling starts from these cells only, instead of from
+      every cell on the array border or next to nodata (a window's cut edge is no way out).
+    * ``keep`` — only these cells are routed: the others keep their filled elevation, so
+      they still steer D8 and MFD directions and may receive flow (which then leaves the
+      grid), but they pass no flow on, are not counted, and get NODATA_DIR, NaN
+      accumulation and no place in ``order``.
 
     Examples
     --------
@@ -433,10 +455,14 @@ def route(
         raise InvalidInput(f"MFD exponent must be positive, got {exponent!r}")
     check_routing_size(np.shape(dem), max_pixels)
     xres, yres = _res(cellsize)
-    filled, pq_dirs = _fill_with_dirs(dem, nodata_mask)
+    filled, pq_dirs = _fill_with_dirs(dem, nodata_mask, outlets)
     codes = np.empty(filled.shape, dtype=np.uint8)
     _d8_kernel(filled, pq_dirs, xres, yres, _K_OF_CODE, codes)
     del pq_dirs
+    if keep is not None:
+        if keep.shape != codes.shape:
+            raise InvalidInput(f"keep mask shape {keep.shape} differs from DEM shape {codes.shape}")
+        codes[~keep] = NODATA_DIR
     acc = np.empty(filled.shape, dtype=np.float64)
     order = np.empty(filled.size, dtype=np.int32 if filled.size < 2**31 else np.int64)
     if method == "d8":
