@@ -287,6 +287,7 @@ def run_erosion(
     out_dir: str | Path,
     *,
     progress: Progress | None = None,
+    tile_pixels: int = 25_000_000,
 ) -> dict[str, Any]:
     """Compute soil loss and its SL 190-2007 grade; write the rasters and ``summary.json``.
 
@@ -311,19 +312,9 @@ def run_erosion(
     inputs["dem"] = {"file": dem_path.name, "crs": rep.crs, "sha256": file_digest(dem_path)}
 
     step("flow routing and LS", 0.05)
-    dem_r = read_raster(dem_path, name=dem_path.name, units="m")
-    ls = ls_factor(
-        dem_r,
-        method=cfg.ls_method,
-        routing=cfg.routing,
-        s_breaks=cfg.s_breaks,
-        channel_threshold_cells=cfg.channel_threshold_cells,
-        l_max=cfg.l_max,
-        cutoff=cfg.cutoff,
-    )
-    grid = dem_r.grid
-    write_raster(ls.ls, out / "ls.tif")
-    write_raster(ls.slope_deg.with_array(ls.slope_deg.array, units="degree"), out / "slope.tif")
+    grid = dinfo.grid
+    ls_names = ("ls", "slope", "l", "s") if cfg.model == "csle" else ("ls", "slope")
+    ls_params = _ls_to_files(dem_path, cfg, out, ls_names, tile_pixels)
     step("rainfall erosivity", 0.35)
     r_value = derive_r(cfg, out, used)
     lc_tables = read_landcover_table(cfg.landcover_table) if cfg.landcover_table else {}
@@ -356,8 +347,7 @@ def run_erosion(
     loss_sum = 0.0
     pot_sum = 0.0
     n_blocks = sum(1 for _ in grid.blocks(cfg.block_size))
-    slope = np.ma.filled(ls.slope_deg.array, np.nan)
-    ls_arr = np.ma.filled(ls.ls.array, np.nan)
+    ls_files = {n: out / f"{n}.tif" for n in ls_names}
 
     with contextlib.ExitStack() as stack:
 
@@ -418,8 +408,6 @@ def run_erosion(
         )
 
         for i, win in enumerate(grid.blocks(cfg.block_size)):
-            r0, c0, h, w = win
-            sl = (slice(r0, r0 + h), slice(c0, c0 + w))
             R = np.ma.filled(r_src.read(win), np.nan).astype("float32")
             if k_srcs is not None:
                 t = {n: np.ma.filled(s.read(win), np.nan) for n, s in k_srcs.items()}
@@ -439,8 +427,9 @@ def run_erosion(
                 fvc = vegetation.fvc_dimidiate(
                     np.ma.filled(ndvi_src.read(win), np.nan), fvc_ends[0], fvc_ends[1]
                 )  # type: ignore[index]
-            P = _p_factor(cfg, win, p_src, lc, lc_tables, slope[sl], used)
-            LS = ls_arr[sl]
+            lsw = {n: read_raster(p, window=win).filled(np.nan) for n, p in ls_files.items()}
+            P = _p_factor(cfg, win, p_src, lc, lc_tables, lsw["slope"], used)
+            LS = lsw["ls"]
             if cfg.model == "rusle":
                 if cfg.c_method == "value":
                     C = np.ma.filled(c_src.read(win), np.nan)  # type: ignore[union-attr]
@@ -455,8 +444,7 @@ def run_erosion(
                 potential = factors.potential_loss(R, K, LS)
             else:
                 B, E, T = factors.csle_bet(lc, fvc=fvc, e=cfg.e, used=used, **bt_tables)
-                L = np.ma.filled(ls.l.array, np.nan)[sl]
-                S = np.ma.filled(ls.s.array, np.nan)[sl]
+                L, S = lsw["l"], lsw["s"]
                 a = factors.csle(R, K, L, S, B, E, T)
                 parts = {"k": K, "b": B, "e": E, "t": T}
                 potential = factors.potential_loss(R, K, L * S)
@@ -517,7 +505,7 @@ def run_erosion(
         "mean_potential_loss_t_km2_a": pot_sum / n_valid if n_valid else None,
         "total_soil_conservation_t_a": (pot_sum - loss_sum) * px_km2,
         "total_soil_loss_t_a": loss_sum * px_km2,
-        "ls": ls.params,
+        "ls": ls_params,
         "config": cfg.model_dump(
             mode="json",
             exclude={
@@ -550,6 +538,44 @@ def run_erosion(
     write_json(summary, out / "summary.json")
     step("done", 1.0)
     return summary
+
+
+def _ls_to_files(
+    dem_path: Path, cfg: ErosionConfig, out: Path, names: tuple[str, ...], tile_pixels: int
+) -> dict[str, Any]:
+    """Write LS and its parts as COGs in ``out``; return the LS parameters.
+
+    A DEM up to ``tile_pixels`` is routed whole; a larger one basin by basin
+    (:func:`geoeco.ls_tiled.ls_factor_tiled`: memory follows the largest tile, and tiles that
+    follow true divides give the whole-DEM result).
+    """
+    kw = {
+        "method": cfg.ls_method,
+        "routing": cfg.routing,
+        "s_breaks": cfg.s_breaks,
+        "channel_threshold_cells": cfg.channel_threshold_cells,
+        "l_max": cfg.l_max,
+        "cutoff": cfg.cutoff,
+    }
+    info = raster_info(dem_path, name=dem_path.name)
+    assert info.grid is not None
+    if info.grid.width * info.grid.height > tile_pixels:
+        from .ls_tiled import ls_factor_tiled
+
+        res = ls_factor_tiled(
+            dem_path, out, outputs=names, budget_pixels=tile_pixels, name=dem_path.name, **kw
+        )
+        return dict(res.params)
+    ls = ls_factor(read_raster(dem_path, name=dem_path.name, units="m"), **kw)
+    parts = {
+        "ls": ls.ls,
+        "slope": ls.slope_deg.with_array(ls.slope_deg.array, units="degree"),
+        "l": ls.l,
+        "s": ls.s,
+    }
+    for n in names:
+        write_raster(parts[n], out / f"{n}.tif")
+    return dict(ls.params)
 
 
 def _p_factor(
