@@ -18,16 +18,18 @@ from geoeco import __version__
 
 from .deps import get_settings
 from .errors import add_exception_handlers
-from .routers import catalogue, health, tiles
-from .security import BodySizeLimitMiddleware, rate_limit
+from .logging import RequestLogMiddleware, configure_logging
+from .routers import catalogue, health, maps, query, tiles, uploads
+from .security import rate_limit
 from .settings import Settings
 
 #: Routers written elsewhere that are included when their module exists (the job system).
 OPTIONAL_ROUTERS = ("geoeco_api.routers.processes", "geoeco_api.routers.jobs")
 
 DESCRIPTION = """\
-Ecological control zones for China: layers (OGC API - Features style), map tiles, and
-(with the job system) processes. Every error is an RFC 7807 `application/problem+json`.
+Ecological control zones for China: layers (OGC API - Features style), map tiles,
+processes run as durable jobs, point queries and site screening, offline zone maps and
+user layer uploads. Every error is an RFC 7807 `application/problem+json`.
 See `docs/api.md` for the settings, limits and error types.
 """
 
@@ -54,7 +56,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.dependency_overrides[get_settings] = lambda: s
 
     add_exception_handlers(app)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=s.max_body_bytes)
+    app.add_middleware(
+        uploads.UploadBodyLimit,
+        max_body_bytes=s.max_body_bytes,
+        max_upload_bytes=s.max_upload_bytes,
+    )
     if s.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,
@@ -70,6 +76,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for name in OPTIONAL_ROUTERS:
         if importlib.util.find_spec(name) is not None:
             app.include_router(importlib.import_module(name).router)
+    app.include_router(query.router)
+    app.include_router(maps.router)
+    app.include_router(uploads.router)
+    if s.log_json:
+        configure_logging(s.log_level)
+    app.add_middleware(RequestLogMiddleware)  # outermost: sees every response, 413s included
     return app
 
 

@@ -16,6 +16,7 @@ False
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field
@@ -92,6 +93,33 @@ class Settings(BaseSettings):
     root_path: str = Field(
         default="", description="ASGI root path when served behind a proxy under a prefix."
     )
+    query_demo_size: Literal["small", "full"] = Field(
+        default="full",
+        description="Demo run answering queries and screenings without `run`: `full` (about "
+        "100 km at 90 m, built in about 1 min on first use) or `small` (about 10 km at 30 m).",
+    )
+    query_cache_runs: int = Field(
+        default=4, ge=1, description="Opened zoning runs kept in memory for queries (LRU)."
+    )
+    max_batch_sites: int = Field(
+        default=1000, ge=1, description="Most sites in one `POST /screen/batch` request."
+    )
+    max_upload_bytes: int = Field(
+        default=100_000_000, ge=1, description="Largest uploaded file (bytes) -> 413."
+    )
+    max_upload_unpacked_bytes: int = Field(
+        default=500_000_000, ge=1, description="Largest total size of an unpacked zip upload."
+    )
+    max_upload_files: int = Field(default=200, ge=1, description="Most members in a zip upload.")
+    max_upload_ratio: float = Field(
+        default=250.0,
+        gt=1,
+        description="Largest compression ratio of a zip member over 1 MB (zip bombs) -> 413.",
+    )
+    log_json: bool = Field(
+        default=True, description="Structured JSON logs (one line per request) on stderr."
+    )
+    log_level: str = Field(default="INFO", description="Level of the `geoeco_api` loggers.")
 
     @property
     def user_layers_dir(self) -> Path:
@@ -102,6 +130,11 @@ class Settings(BaseSettings):
     def job_store_dir(self) -> Path:
         """Folder of the job store (``jobs_dir`` or ``<data_dir>/jobs``)."""
         return self.jobs_dir if self.jobs_dir is not None else self.data_dir / "jobs"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Folder of uploaded layer files (``<data_dir>/uploads``)."""
+        return self.data_dir / "uploads"
 
     @property
     def cors_origin_list(self) -> list[str]:

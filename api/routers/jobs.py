@@ -7,24 +7,33 @@ reason as RFC 7807 problem details under ``exception``. Unknown jobs are a 404
 ``no-such-job`` problem, results of an unfinished job a 404 ``result-not-ready``, results of a
 failed job the failure's problem, results of a dismissed job 410.
 
+``/jobs/{id}/tiles/{output}/{z}/{x}/{y}.png`` serves Web Mercator tiles of a successful job's
+output rasters (:data:`geoeco.run_tiles.RUN_OUTPUTS`: zone class, red line, restoration rank
+and selection, erosion and desertification grades when the job wrote them) in the colours of
+their class tables; the results of a zoning job link its interactive map (``/maps/jobs/{id}``).
+
 The router's lifespan starts the job service (store + workers) and stops it on shutdown; a
 request arriving without the lifespan having run creates it on first use.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
+from starlette.routing import NoMatchFound
 
 from geoeco.jobs import Job, is_job_id
+from geoeco.run_tiles import RUN_OUTPUTS, output_path, output_tile
+from geoeco.tiles import EMPTY_TILE, MAX_ZOOM, RAMPS
 
 from ..deps import SettingsDep, get_settings
-from ..errors import problem_response, problem_responses
+from ..errors import param_error, problem_response, problem_responses
 from ..jobs_worker import JobService, job_settings_for
 from ..security import ApiKeyDep
 from ..settings import Settings
@@ -137,7 +146,38 @@ def results_document(job: Job, request: Request) -> dict[str, Any]:
         }
         for f in job.files
     ]
-    return {"summary": job.result or {}, "files": files}
+    doc: dict[str, Any] = {"summary": job.result or {}, "files": files}
+    if job.process_id == "zoning":
+        doc["links"] = _zoning_links(job, request)
+    return doc
+
+
+def _zoning_links(job: Job, request: Request) -> list[dict[str, Any]]:
+    """The interactive map and the tile template of a zoning job's results."""
+    links: list[dict[str, Any]] = []
+    try:
+        links.append(
+            {
+                "href": str(request.url_for("job_map", job_id=job.id)),
+                "rel": "alternate",
+                "type": "text/html",
+                "title": "interactive zone map (works offline)",
+            }
+        )
+    except NoMatchFound:  # the maps router is not included
+        pass
+    base = str(request.url_for("get_job", job_id=job.id))
+    links.append(
+        {
+            "href": base + "/tiles/{output}/{z}/{x}/{y}.png",
+            "rel": "tiles",
+            "type": "image/png",
+            "title": "Web Mercator XYZ tiles of the output rasters; output: "
+            + ", ".join(RUN_OUTPUTS),
+            "templated": True,
+        }
+    )
+    return links
 
 
 def failure_response(job: Job, request: Request) -> JSONResponse:
@@ -282,6 +322,110 @@ def get_job_file(job_id: str, name: str, request: Request, svc: JobServiceDep) -
     return FileResponse(path, media_type=media, filename=name)
 
 
+OutputName = Literal[tuple(RUN_OUTPUTS)]  # type: ignore[valid-type]
+_COLORMAPS = ", ".join(sorted(RAMPS))
+
+
+def parse_rescale(text: str | None) -> tuple[float, float] | None:
+    """``"min,max"`` as two finite numbers with min < max, or a 422 naming ``query.rescale``."""
+    if text is None:
+        return None
+    try:
+        vals = [float(v) for v in text.split(",")]
+    except ValueError:
+        vals = []
+    if len(vals) != 2 or not all(math.isfinite(v) for v in vals) or vals[0] >= vals[1]:
+        raise param_error("query", "rescale", f"rescale must be 'min,max' with min < max: {text!r}")
+    return vals[0], vals[1]
+
+
+def output_tile_response(
+    path: Any,
+    output: str,
+    z: int,
+    x: int,
+    y: int,
+    *,
+    colormap: str | None,
+    rescale: str | None,
+    max_age: int = 3600,
+) -> Response:
+    """A PNG tile response of a run output (transparent + ``X-Tile-Empty`` outside it)."""
+    png = output_tile(path, output, z, x, y, colormap=colormap, rescale=parse_rescale(rescale))
+    headers = {"Cache-Control": f"public, max-age={max_age}"}
+    if png is None:
+        headers["X-Tile-Empty"] = "true"
+        png = EMPTY_TILE
+    return Response(png, media_type="image/png", headers=headers)
+
+
+def job_not_ready(job: Job, request: Request) -> JSONResponse | None:
+    """The problem for a job without results (running 404, failed 409, dismissed 410)."""
+    if job.status == "successful":
+        return None
+    if job.status == "dismissed":
+        return problem_response(
+            410,
+            f"job {job.id} was dismissed and its results deleted",
+            type_=OGC_EXC + "job-dismissed",
+            title="Job dismissed",
+            instance=request.url.path,
+        )
+    if job.status == "failed":
+        return problem_response(
+            409,
+            f"job {job.id} failed; it has no results",
+            type_=OGC_EXC + "job-failed",
+            title="Job failed",
+            instance=request.url.path,
+        )
+    return problem_response(
+        404,
+        f"job {job.id} is {job.status} ({round(job.progress * 100)} %); results are not ready",
+        type_=OGC_EXC + "result-not-ready",
+        title="Result not ready",
+        instance=request.url.path,
+    )
+
+
+@router.get(
+    "/jobs/{job_id}/tiles/{output}/{z}/{x}/{y}.png",
+    name="get_job_tile",
+    summary="Map tile of a job's output raster (Web Mercator XYZ)",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, **problem_responses(404, 409, 410, 422)},
+)
+def get_job_tile(
+    job_id: str,
+    output: Annotated[OutputName, Path(description="Output raster of the job.")],
+    z: Annotated[int, Path(ge=0, le=MAX_ZOOM)],
+    x: Annotated[int, Path(ge=0)],
+    y: Annotated[int, Path(ge=0)],
+    request: Request,
+    svc: JobServiceDep,
+    colormap: Annotated[
+        str | None,
+        Query(description=f"Colour ramp for continuous values ({_COLORMAPS}; `_r` reverses)."),
+    ] = None,
+    rescale: Annotated[str | None, Query(description="min,max of the ramp.")] = None,
+) -> Any:
+    """Class outputs in their class table's colours; the restoration rank on a 0..1 ramp."""
+    job = _lookup(svc, job_id)
+    if job is None:
+        return no_such_job(job_id, request)
+    problem = job_not_ready(job, request)
+    if problem is not None:
+        return problem
+    path = output_path(svc.results_dir / job.id, output)
+    if path is None:
+        return problem_response(
+            404,
+            f"job {job_id} has no output {output!r}",
+            instance=request.url.path,
+        )
+    return output_tile_response(path, output, z, x, y, colormap=colormap, rescale=rescale)
+
+
 @router.delete(
     "/jobs/{job_id}",
     name="dismiss_job",
@@ -303,6 +447,9 @@ __all__ = [
     "OGC_EXC",
     "failure_response",
     "get_job_service",
+    "job_not_ready",
+    "output_tile_response",
+    "parse_rescale",
     "lifespan",
     "no_such_job",
     "results_document",
