@@ -248,6 +248,12 @@ def _zoning_layers(inp: ZoningInputs, registry: LayerRegistry) -> dict[str, str]
     from .rules import load_rule_set
     from .zoning import DEFAULT_MASK_LAYERS
 
+    unknown = {name: lid for name, lid in inp.layers.items() if lid not in registry}
+    if unknown:
+        listed = ", ".join(f"{n}={lid!r}" for n, lid in sorted(unknown.items()))
+        raise InvalidInput(
+            f"zoning layers name unknown layer ids ({listed}); use ids from /collections"
+        )
     used: set[str] = set(inp.layers.values()) | {"admin.county"}
     names = set(load_rule_set(inp.rules).inputs)
     if inp.compare:
