@@ -430,6 +430,7 @@ def _serve(
     data_dir: Path | None,
     cache_dir: Path | None,
     banner: list[str] | None = None,
+    extra: dict[str, object] | None = None,
 ) -> None:
     # The service is an optional part: imported only here (geoeco itself never needs it).
     try:
@@ -441,7 +442,7 @@ def _serve(
             f"the service needs the api extra: pip install 'geoeco[api]' ({exc})"
         ) from None
     overrides = {k: v for k, v in (("data_dir", data_dir), ("cache_dir", cache_dir)) if v}
-    settings = Settings(**overrides)
+    settings = Settings(**overrides, **(extra or {}))
     base = f"http://{host}:{port}"
     for line in [f"geoeco service on {base} (docs: {base}/docs)", *(banner or [])]:
         err.print(line)
@@ -491,14 +492,47 @@ def _short_summary(summary: dict[str, Any], out: Path) -> dict[str, Any]:
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("geoeco-demo"),
     size: Annotated[str, typer.Option(help="full (about 100 km) or small (about 10 km).")] = "full",
+    serve_: Annotated[
+        bool, typer.Option("--serve", help="Then serve the results over HTTP until stopped.")
+    ] = False,
+    host: Annotated[str, typer.Option(help="With --serve: address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="With --serve: port.")] = 8000,
 ) -> None:
-    """Build the demo region (Yulin: Mu Us sandy land, loess hills) and run the analyses on it."""
+    """Build the demo region (Yulin: Mu Us sandy land, loess hills) and run every analysis on it."""
     from .demo_run import run_demo
 
     with progress_bar() as cb:
         result = run_demo(out, size=size, progress=cb)
     err.print(f"demo written to {out}: layers/, erosion/, desertification/, evaluation/, zones/")
     _emit_json(result)
+    if serve_:
+        cache = out / ".service-cache"
+        _link_demo_run(out, cache, size)
+        base = f"http://{host}:{port}"
+        _serve(
+            host=host,
+            port=port,
+            data_dir=out / ".service-data",
+            cache_dir=cache,
+            extra={"query_demo_size": size},
+            banner=[
+                f"demo map: {base}/maps/demo",
+                f"point query: {base}/query/point?lon=109.73&lat=38.28",
+            ],
+        )
+
+
+def _link_demo_run(out: Path, cache: Path, size: str) -> None:
+    """Let the service use this demo run as its cached demo (no second build)."""
+    from . import __version__
+    from .demo_cache import demo_run_dir
+
+    target = demo_run_dir(cache, size)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    (out / ".complete").write_text(__version__, encoding="utf-8")
+    if target.is_symlink() or target.exists():
+        return
+    target.symlink_to(out.resolve(), target_is_directory=True)
 
 
 def main(argv: list[str] | None = None) -> int:
