@@ -39,7 +39,8 @@ FLAGS = (
     "--no-first-run",
     "--no-default-browser-check",
     "--no-proxy-server",
-    "--host-resolver-rules=MAP * ~NOTFOUND",
+    # every host name fails to resolve (no internet), except the loopback service under test
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
     "--hide-scrollbars",
 )
 
