@@ -25,13 +25,23 @@ one window at a time, so memory follows the window size, except for two things:
 
 * the **red-line patch stage** (minimum patch area, hole filling, dominant code per patch) needs
   whole patches, which cross window edges. geoeco does not approximate this with overlapping
-  windows: pass 1 reads only the red-line inputs window by window and keeps a per-pixel reason
-  bitmask (uint16) of the whole grid; patches are labelled on it (``scipy.ndimage.label``, 8-
-  connected patches, 4-connected holes); pass 2 reads every input again window by window. The
-  peak is about 12 bytes per pixel, so it is refused above ``max_patch_pixels`` (default 200
-  million pixels, about 2.4 GB: China's land at 250 m is about 154 million) with
-  :class:`~geoeco.errors.OversizeRequest`. With ``min_patch_km2 = max_hole_km2 = 0`` and
-  ``code_by = "pixel"`` the engine is single-pass and fully windowed.
+  windows. Pass 1 reads every input once, window by window (a worker thread reads the next
+  window while one is computed), and condenses it into a per-pixel reason bitmask (uint16)
+  and a uint16 "pre" code holding everything else the classes and flags need; patches are
+  labelled on the bitmask (``scipy.ndimage.label``, 8-connected patches, 4-connected holes);
+  pass 2 turns pre code + cleaned red line into the outputs with a lookup table, reading no
+  input again. Small grids (up to :data:`WHOLE_GRID_PATCH_PIXELS`) keep both in memory and
+  label the whole grid (about 14 bytes per pixel). Larger grids use exact **windowed
+  connected components** (:func:`geoeco.patches.tiled_redline`): bitmask and pre code are
+  spooled block by block to an anonymous temporary file in ``scratch_dir`` (with the blocks'
+  labels, about 10 bytes per pixel on disk at most, deleted at the end), each block is
+  labelled on its own, and labels facing each other across block edges are joined as graph
+  components; three sweeps resolve patch sizes, holes and dominant codes. Memory is a few
+  block-sized arrays plus a few numbers per patch touching a block edge, independent of the
+  grid size, and results are identical to the whole-grid labelling. ``max_patch_pixels``
+  (default 4 billion) only bounds the spool and the run time
+  (:class:`~geoeco.errors.OversizeRequest`). With ``min_patch_km2 = max_hole_km2 = 0`` and
+  ``code_by = "pixel"`` the engine is single-pass.
 * results returned in memory are whole-grid arrays; give ``out_dir`` to stream them into COGs
   through :func:`geoeco.io.open_raster_writer` instead.
 
@@ -78,7 +88,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -97,7 +107,17 @@ from .errors import (
     LayerNotFound,
     OversizeRequest,
 )
-from .patches import _bit_codes, _pixel_codes, clean_patches, patch_codes
+from .patches import (
+    MemoryTileStore,
+    SpoolTileStore,
+    TiledRedline,
+    TileStore,
+    _bit_codes,
+    _pixel_codes,
+    clean_patches,
+    patch_codes,
+    tiled_redline,
+)
 from .raster import Grid, Raster
 from .rules import ClassInput, Criterion, MaskInput, RuleSet, load_rule_set
 
@@ -119,7 +139,9 @@ FLAG_BITS: dict[int, str] = {
     32: "inside battle hexi_taklimakan",
 }
 NODATA_REDLINE_FLAGS = 255
-DEFAULT_MAX_PATCH_PIXELS = 200_000_000
+DEFAULT_MAX_PATCH_PIXELS = 4_000_000_000
+#: Grids up to this many pixels run the patch stage on the whole grid in memory (~14 B/pixel).
+WHOLE_GRID_PATCH_PIXELS = 4_194_304
 
 
 @dataclass(frozen=True)
@@ -350,9 +372,10 @@ def prepare(
     patch_stage = rl.min_patch_km2 > 0 or rl.max_hole_km2 > 0 or rl.code_by == "patch"
     if patch_stage and grid.width * grid.height > max_patch_pixels:
         raise OversizeRequest(
-            f"the red-line patch stage keeps the whole grid in memory; {grid.width}x{grid.height}"
-            f" pixels exceed the limit of {max_patch_pixels}. Use a coarser grid, a smaller AOI,"
-            " or min_patch_km2 = max_hole_km2 = 0 with code_by = 'pixel'"
+            f"the red-line patch stage spools up to 10 bytes per pixel to disk and sweeps the "
+            f"grid four times; {grid.width}x{grid.height} pixels exceed the limit of "
+            f"{max_patch_pixels}. Use a coarser grid, a smaller AOI, or min_patch_km2 = "
+            "max_hole_km2 = 0 with code_by = 'pixel'"
         )
     return _Plan(
         rules=rs,
@@ -401,36 +424,63 @@ def _rasterize(frame: Any, values: Any, wgrid: Grid) -> np.ndarray:
 class _Window:
     """Reads each input at most once for one window."""
 
-    def __init__(self, plan: _Plan, win: Window) -> None:
+    def __init__(self, plan: _Plan, win: Window, reads: dict[str, Any] | None = None) -> None:
         self.plan, self.win = plan, win
         self.wgrid = plan.grid.window(*win)
         self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._reads = reads or {}  # inputs already read (by the prefetch thread)
 
     def classes(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """``(codes uint8, valid bool)`` of a class input."""
+        """``(codes uint8, valid bool)`` of a class input; codes are 0 where not valid."""
         if name not in self._cache:
             b = self.plan.layers[name]
             if b.source == "vector":
                 codes = _rasterize(b.frame, b.frame[b.column].to_numpy(), self.wgrid)
                 valid = codes > 0
             else:
-                a = b.read(self.win)  # type: ignore[misc]
+                a = self._reads[name] if name in self._reads else b.read(self.win)  # type: ignore[misc]
                 data = np.ma.getdata(a)
-                valid = ~np.ma.getmaskarray(a)
-                if data.dtype.kind == "f":
-                    valid &= np.isfinite(data)
-                    data = np.where(valid, data, 0)
-                    if np.any(data != np.round(data)):
-                        raise InvalidInput(f"input {name!r} must hold integer class codes")
-                valid &= data != 0
-                if b.kind == "class" and np.any(valid & (data > b.n_classes)):
-                    raise InvalidInput(
-                        f"input {name!r}: class codes must be 1..{b.n_classes}, found "
-                        f"{int(data[valid].max())}"
-                    )
-                codes = np.where(valid, data, 0).astype(np.uint8)
+                if data.dtype == np.uint8:  # the usual case, in as few passes as possible
+                    mask = np.ma.getmask(a)
+                    if mask is np.ma.nomask:
+                        codes = np.array(data, copy=True)
+                    else:  # nodata and 0 both become 0 (not valid)
+                        codes = np.where(mask, np.uint8(0), data)
+                    valid = codes != 0
+                    top = int(codes.max()) if codes.size else 0
+                    if b.kind == "class" and top > b.n_classes:
+                        raise InvalidInput(
+                            f"input {name!r}: class codes must be 1..{b.n_classes}, found {top}"
+                        )
+                else:
+                    codes, valid = self._classes_general(name, a)
             self._cache[name] = (codes, valid)
         return self._cache[name]
+
+    def _classes_general(self, name: str, a: Any) -> tuple[np.ndarray, np.ndarray]:
+        b = self.plan.layers[name]
+        data = np.ma.getdata(a)
+        valid = ~np.ma.getmaskarray(a)
+        if data.dtype.kind == "f":
+            valid &= np.isfinite(data)
+            data = np.where(valid, data, 0)
+            if np.any(data != np.round(data)):
+                raise InvalidInput(f"input {name!r} must hold integer class codes")
+        valid &= data != 0
+        if b.kind == "class" and np.any(valid & (data > b.n_classes)):
+            raise InvalidInput(
+                f"input {name!r}: class codes must be 1..{b.n_classes}, found "
+                f"{int(data[valid].max())}"
+            )
+        return np.where(valid, data, 0).astype(np.uint8), valid
+
+    def invalid(self, name: str) -> np.ndarray:
+        """Where a class input is nodata (or 0)."""
+        key = "invalid:" + name
+        if key not in self._cache:
+            inv = ~self.classes(name)[1]
+            self._cache[key] = (inv, inv)
+        return self._cache[key][1]
 
     def mask(self, name: str) -> np.ndarray:
         """Boolean membership of a mask input."""
@@ -444,10 +494,12 @@ class _Window:
         return self._cache[key][1]
 
     def criterion(self, c: Criterion) -> tuple[np.ndarray, np.ndarray]:
-        """``(true, unknown)`` of a threshold criterion."""
-        codes, valid = self.classes(c.input)
-        top = c.max_class if c.max_class is not None else 255
-        return valid & (codes >= c.min_class) & (codes <= top), ~valid
+        """``(true, unknown)`` of a threshold criterion (``unknown`` is shared: do not modify)."""
+        codes, _ = self.classes(c.input)
+        t = codes >= np.uint8(c.min_class)  # codes are 0 where not valid, min_class >= 1
+        if c.max_class is not None:
+            t &= codes <= np.uint8(c.max_class)
+        return t, self.invalid(c.input)
 
     def aoi(self) -> np.ndarray:
         """Boolean AOI membership (pixel centres)."""
@@ -471,56 +523,128 @@ class _Window:
         return np.ma.filled(arr, 0).astype(bool)
 
 
-def _reason_bits(w: _Window, aoi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Red-line reason bitmask (bit i = reason i, bit n = protected), candidate, unknown."""
-    plan = w.plan
-    bits = np.zeros(w.wgrid.shape, np.uint16)
-    unknown = np.zeros(w.wgrid.shape, bool)
-    for i, r in enumerate(plan.rules.redline.reasons):
-        if r.input in plan.layers:
-            t, u = w.criterion(r)
-            bits |= (t & aoi).astype(np.uint16) << i
-            unknown |= u
-    n = len(plan.rules.redline.reasons)
-    for name in plan.protected:
-        bits |= (w.mask(name) & aoi).astype(np.uint16) << n
-    return bits, bits != 0, unknown & aoi
+# Pass 1 condenses every input of a window into one uint16 "pre" code per pixel: everything
+# the classes and flags need except the cleaned red line, which the patch stage decides later.
+_PRE_POS_RED = 0  # 2 bits: rank of the most reliable red-line trigger at the pixel (3: none)
+_PRE_POS_PRI = 2  # 2 bits: ... of the other priority criteria and masks
+_PRE_POS_KEY = 4  # 2 bits: ... of the key criteria and development masks
+_PRE_UNKNOWN = 1 << 6  # a red-line or priority input is nodata (inside the AOI)
+_PRE_K_UNKNOWN = 1 << 7  # a key input is nodata
+_PRE_AOI = 1 << 8
+_PRE_CAND = 1 << 9  # some red-line reason bit is set (before the patch stage)
+_PRE_ATTR_SHIFT = 8  # flag bits 4..32 (Three-North, battles) sit at pre bits 10..13
+_PRE_IN_RED = 1 << 14  # added in pass 2: the pixel is in the cleaned red line
 
 
-# ------------------------------------------------------------------------------------------
-# the engine
-# ------------------------------------------------------------------------------------------
+def _rank_pos(trig: dict[int, np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+    """Per pixel, the lowest rank whose trigger is true (3 where none)."""
+    pos = np.full(shape, 3, np.uint16)
+    for rank in sorted(trig, reverse=True):
+        np.copyto(pos, np.uint16(rank), where=trig[rank])
+    return pos
 
 
-def _redline_pass(plan: _Plan, block_size: int) -> tuple[np.ndarray, dict[str, int]]:
-    """Pass 1: the whole-grid red line after patch clean-up, coded per patch."""
-    grid, rs = plan.grid, plan.rules
-    bits = np.zeros(grid.shape, np.uint16)
-    outside = np.zeros(grid.shape, bool)
-    for win in grid.blocks(block_size):
-        w = _Window(plan, win)
-        aoi = w.aoi()
-        sl = (slice(win[0], win[0] + win[2]), slice(win[1], win[1] + win[3]))
-        bits[sl] = _reason_bits(w, aoi)[0]
-        outside[sl] = ~aoi
-    rl = rs.redline
-    mask, stats = clean_patches(
-        bits != 0,
-        min_patch_px=plan.min_patch_px,
-        max_hole_px=plan.max_hole_px,
-        connectivity=rl.connectivity,
-        barrier=outside,
-    )
-    del outside
-    codes = _bit_codes(rs)
-    if rl.code_by == "patch":
-        red = patch_codes(
-            mask, bits, codes, fallback=rl.protected.code, connectivity=rl.connectivity
-        )
+def _or_into(trig: dict[int, np.ndarray], rank: int, t: np.ndarray, *, owned: bool) -> None:
+    """OR ``t`` into the trigger of ``rank`` (``owned``: ``t`` may be kept and modified)."""
+    if rank in trig:
+        trig[rank] |= t
     else:
-        red = np.where(mask, _pixel_codes(bits, codes, rl.protected.code), np.uint8(0))
-        red[mask & (red == 0)] = rl.protected.code  # filled holes: fallback code
-    return red, stats
+        trig[rank] = t if owned else t.copy()
+
+
+def _read_all(plan: _Plan, win: Window) -> dict[str, Any]:
+    """Read every raster/reader input of a window (run in the prefetch thread)."""
+    return {n: b.read(win) for n, b in plan.layers.items() if b.source != "vector"}  # type: ignore[misc]
+
+
+def _pre_windows(
+    plan: _Plan, windows: list[Window]
+) -> Iterator[tuple[int, Window, np.ndarray, np.ndarray]]:
+    """``(t, window, pre, bits)`` of every window; a worker thread reads window t + 1 while
+    window t is computed (one reader at a time, so readers need not be thread-safe)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="geoeco-read") as pool:
+        nxt = pool.submit(_read_all, plan, windows[0]) if windows else None
+        for t, win in enumerate(windows):
+            reads = nxt.result()  # type: ignore[union-attr]
+            nxt = pool.submit(_read_all, plan, windows[t + 1]) if t + 1 < len(windows) else None
+            try:
+                yield (t, win, *_pre(plan, win, reads))
+            except BaseException:
+                if nxt is not None:
+                    nxt.cancel()
+                raise
+
+
+def _pre(
+    plan: _Plan, win: Window, reads: dict[str, Any] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pass 1 for one window: ``(pre, bits)``, the pre code and the red-line reason bitmask
+    (bit i = reason i, bit n = protected), both uint16."""
+    rs = plan.rules
+    w = _Window(plan, win, reads)
+    aoi = w.aoi()
+    everywhere = plan.aoi is None  # aoi is all True: skip the ANDs
+    shape = w.wgrid.shape
+    layers = plan.layers
+    bits = np.zeros(shape, np.uint16)
+    red_t: dict[int, np.ndarray] = {}
+    pri_t: dict[int, np.ndarray] = {}
+    key_t: dict[int, np.ndarray] = {}
+    unknown_in: set[str] = set()
+    k_unknown_in: set[str] = set()
+    for i, r in enumerate(rs.redline.reasons):
+        if r.input in layers:
+            t, _ = w.criterion(r)
+            if not everywhere:
+                t &= aoi
+            np.bitwise_or(bits, np.uint16(1 << i), out=bits, where=t)
+            unknown_in.add(r.input)
+            _or_into(red_t, layers[r.input].rank, t, owned=True)
+    n = len(rs.redline.reasons)
+    for name in plan.protected:
+        m = w.mask(name) if everywhere else w.mask(name) & aoi
+        np.bitwise_or(bits, np.uint16(1 << n), out=bits, where=m)
+        _or_into(red_t, layers[name].rank, m, owned=not everywhere)
+    for c in rs.priority.criteria:
+        if c.input in layers:
+            t, _ = w.criterion(c)
+            if not everywhere:
+                t &= aoi
+            unknown_in.add(c.input)
+            _or_into(pri_t, layers[c.input].rank, t, owned=True)
+    for m_ in rs.priority.masks:
+        if m_ in layers:
+            m = w.mask(m_) if everywhere else w.mask(m_) & aoi
+            _or_into(pri_t, layers[m_].rank, m, owned=not everywhere)
+    for c in rs.key.criteria:
+        if c.input in layers:
+            t, _ = w.criterion(c)
+            k_unknown_in.add(c.input)
+            _or_into(key_t, layers[c.input].rank, t, owned=True)
+    for m_ in plan.development:
+        _or_into(key_t, layers[m_].rank, w.mask(m_), owned=False)
+    pre = _rank_pos(red_t, shape)
+    pre |= _rank_pos(pri_t, shape) << np.uint16(_PRE_POS_PRI)
+    pre |= _rank_pos(key_t, shape) << np.uint16(_PRE_POS_KEY)
+    for flag, names in ((_PRE_UNKNOWN, unknown_in), (_PRE_K_UNKNOWN, k_unknown_in)):
+        for name in sorted(names):
+            np.bitwise_or(pre, np.uint16(flag), out=pre, where=w.invalid(name))
+    if everywhere:
+        pre |= np.uint16(_PRE_AOI)
+    else:
+        np.bitwise_and(pre, np.uint16(~_PRE_UNKNOWN & 0xFFFF), out=pre, where=~aoi)
+        np.bitwise_or(pre, np.uint16(_PRE_AOI), out=pre, where=aoi)
+    np.bitwise_or(pre, np.uint16(_PRE_CAND), out=pre, where=bits != 0)
+    att = rs.attributes
+    attrs = [(FLAG_THREE_NORTH, att.three_north)] + [
+        (FLAG_BATTLES[b], name) for b, name in att.battles.items()
+    ]
+    for flag, name in attrs:
+        if name and name in layers:
+            np.bitwise_or(pre, np.uint16(flag << _PRE_ATTR_SHIFT), out=pre, where=w.mask(name))
+    return pre, bits
 
 
 def _stage_layers(plan: _Plan) -> tuple[list[str], list[str], list[str]]:
@@ -542,81 +666,76 @@ def _bits_of(plan: _Plan, names: list[str]) -> int:
     return out
 
 
-def _evaluate(plan: _Plan, win: Window, red_full: np.ndarray | None) -> tuple[np.ndarray, ...]:
-    """Pass 2 for one window: ``(zone_class, redline, flags)``."""
-    rs = plan.rules
-    w = _Window(plan, win)
-    aoi = w.aoi()
-    shape = w.wgrid.shape
-    bits, _, unknown = _reason_bits(w, aoi)
-    if red_full is not None:
-        red = red_full[win[0] : win[0] + win[2], win[1] : win[1] + win[3]]
-    else:
-        red = _pixel_codes(bits, _bit_codes(rs), rs.redline.protected.code)
-    in_red = red != 0
-    # positive evidence rank (3 = none): red-line triggers count only where the red line is
-    pos_p = np.full(shape, 3, np.uint8)
-    for i, r in enumerate(rs.redline.reasons):
-        if r.input in plan.layers:
-            hit = in_red & ((bits >> np.uint16(i)) & 1).astype(bool)
-            pos_p[hit] = np.minimum(pos_p[hit], plan.layers[r.input].rank)
-    n = len(rs.redline.reasons)
-    prot_hit = in_red & ((bits >> np.uint16(n)) & 1).astype(bool)
-    for p in plan.protected:  # the most reliable protected layer present at the pixel
-        hit = prot_hit & w.mask(p)
-        pos_p[hit] = np.minimum(pos_p[hit], plan.layers[p].rank)
+def _finish_luts(plan: _Plan) -> tuple[np.ndarray, np.ndarray]:
+    """Lookup tables ``pre | in_red`` → ``zone_class`` and ``flags`` (see :func:`_pre`)."""
+    idx = np.arange(1 << 15, dtype=np.int64)
+    pos_red, pos_pri, pos_key = idx & 3, (idx >> _PRE_POS_PRI) & 3, (idx >> _PRE_POS_KEY) & 3
+    on = {f: (idx & f) != 0 for f in (_PRE_UNKNOWN, _PRE_K_UNKNOWN, _PRE_AOI, _PRE_CAND)}
+    in_red = (idx & _PRE_IN_RED) != 0
     red_layers, pri_layers, key_layers = _stage_layers(plan)
-    filled = in_red & (bits == 0)
-    if filled.any():
-        worst = max((plan.layers[n_].rank for n_ in red_layers), default=0)
-        pos_p[filled] = worst
-    p_true = in_red.copy()
-    for c in rs.priority.criteria:
-        if c.input in plan.layers:
-            t, u = w.criterion(c)
-            t &= aoi
-            p_true |= t
-            unknown |= u & aoi
-            pos_p[t] = np.minimum(pos_p[t], plan.layers[c.input].rank)
-    for m in rs.priority.masks:
-        if m in plan.layers:
-            t = w.mask(m) & aoi
-            p_true |= t
-            pos_p[t] = np.minimum(pos_p[t], plan.layers[m].rank)
-    p_unknown = ~p_true & unknown
-    k_true = np.zeros(shape, bool)
-    k_unknown = np.zeros(shape, bool)
-    pos_k = np.full(shape, 3, np.uint8)
-    for c in rs.key.criteria:
-        if c.input in plan.layers:
-            t, u = w.criterion(c)
-            k_true |= t
-            k_unknown |= u
-            pos_k[t] = np.minimum(pos_k[t], plan.layers[c.input].rank)
-    for m in plan.development:
-        t = w.mask(m)
-        k_true |= t
-        pos_k[t] = np.minimum(pos_k[t], plan.layers[m].rank)
-    zone = np.full(shape, 3, np.uint8)
-    zone[k_unknown & ~k_true] = 0
+    # a red-line pixel counts its triggers; one there only because a hole was filled depends
+    # on every red-line layer (the least reliable one)
+    worst = max((plan.layers[n].rank for n in red_layers), default=0)
+    pos_p = np.where(in_red, np.where(on[_PRE_CAND], pos_red, worst), 3)
+    pos_p = np.minimum(pos_p, pos_pri)
+    p_true = in_red | (pos_pri < 3)
+    p_unknown = ~p_true & on[_PRE_UNKNOWN]
+    k_true = pos_key < 3
+    zone = np.full(idx.shape, 3, np.uint8)
+    zone[on[_PRE_K_UNKNOWN] & ~k_true] = 0
     zone[k_true] = 2
     zone[p_unknown] = 0
     zone[p_true] = 1
-    zone[~aoi] = 0
+    zone[~on[_PRE_AOI]] = 0
     const_p, const_k = _bits_of(plan, pri_layers), _bits_of(plan, key_layers)
-    flags = np.zeros(shape, np.uint8)
+    flags = np.zeros(idx.shape, np.uint8)
     flags[zone == 1] = _RANK_BITS[pos_p[zone == 1]]
-    flags[zone == 2] = const_p | _RANK_BITS[pos_k[zone == 2]]
+    flags[zone == 2] = const_p | _RANK_BITS[pos_key[zone == 2]]
     flags[zone == 3] = const_p | const_k
-    att = rs.attributes
-    if att.three_north and att.three_north in plan.layers:
-        flags[w.mask(att.three_north)] |= FLAG_THREE_NORTH
-    for b, name in att.battles.items():
-        if name in plan.layers:
-            flags[w.mask(name)] |= FLAG_BATTLES[b]
+    flags |= ((idx >> _PRE_ATTR_SHIFT) & 0b111100).astype(np.uint8)
     flags[zone == 0] = 0
+    return zone, flags
+
+
+def _finish(
+    luts: tuple[np.ndarray, np.ndarray], pre: np.ndarray, red: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pass 2 for one window: ``(zone_class, redline, flags)`` from the pre code and the red
+    line after the patch stage."""
+    idx = np.bitwise_or(pre, np.uint16(_PRE_IN_RED), where=red != 0, out=pre.copy())
+    zone = luts[0].take(idx)
+    flags = luts[1].take(idx)
     red = np.where(zone == 1, red, np.uint8(0))
     return zone, red, flags
+
+
+def _pixel_red(plan: _Plan, bits: np.ndarray) -> np.ndarray:
+    rl = plan.rules.redline
+    return _pixel_codes(bits, _bit_codes(plan.rules), rl.protected.code)
+
+
+def _whole_grid_red(
+    plan: _Plan, bits: np.ndarray, outside: np.ndarray
+) -> tuple[np.ndarray, dict[str, int]]:
+    """The red line after patch clean-up, coded per patch, on the whole grid (small grids)."""
+    rs = plan.rules
+    rl = rs.redline
+    mask, stats = clean_patches(
+        bits != 0,
+        min_patch_px=plan.min_patch_px,
+        max_hole_px=plan.max_hole_px,
+        connectivity=rl.connectivity,
+        barrier=outside,
+    )
+    codes = _bit_codes(rs)
+    if rl.code_by == "patch":
+        red = patch_codes(
+            mask, bits, codes, fallback=rl.protected.code, connectivity=rl.connectivity
+        )
+    else:
+        red = np.where(mask, _pixel_codes(bits, codes, rl.protected.code), np.uint8(0))
+        red[mask & (red == 0)] = rl.protected.code  # filled holes: fallback code
+    return red, stats
 
 
 def compute_zones(
@@ -628,24 +747,33 @@ def compute_zones(
     block_size: int = 1024,
     out_dir: str | Path | None = None,
     max_patch_pixels: int = DEFAULT_MAX_PATCH_PIXELS,
+    patch_mode: Literal["auto", "whole", "windowed"] = "auto",
+    scratch_dir: str | Path | None = None,
 ) -> ZoningResult:
     """Zone ``grid`` with ``rules`` (a :class:`RuleSet` or built-in name) from ``layers``.
 
     Parameters
     ----------
     rules : RuleSet or str
-    layers : mapping of input name → Raster, reader, callable, GeoDataFrame or LayerInput
+    layers : mapping of input name → Raster, reader, callable or GeoDataFrame or LayerInput
     grid : Grid
         The equal-area analysis grid every raster input is aligned to.
     aoi : shapely geometry (grid CRS), GeoDataFrame, or boolean mask Raster, optional
         Pixels whose centre is outside are nodata (0). Default: the whole grid.
     block_size : int
-        Window size for reading and writing.
+        Window size for reading and writing, and tile size of the windowed patch stage.
     out_dir : path, optional
         Write ``zone_class.tif``, ``redline.tif`` and ``flags.tif`` (COGs) there instead of
         returning in-memory Rasters.
     max_patch_pixels : int
-        Size limit of the whole-grid red-line patch stage (see the module docstring).
+        Size limit of the red-line patch stage (see the module docstring).
+    patch_mode : {"auto", "whole", "windowed"}
+        How the patch stage runs: on the whole grid in memory, or tile by tile with the per-pixel
+        state spooled to a temporary file. ``auto``: whole grid up to
+        :data:`WHOLE_GRID_PATCH_PIXELS` pixels, windowed above. Both give identical results.
+    scratch_dir : path, optional
+        Folder of the windowed patch stage's temporary spool file (up to about 10 bytes per
+        pixel, deleted at the end). Default: ``out_dir``, else the system's temporary folder.
 
     Returns
     -------
@@ -653,25 +781,108 @@ def compute_zones(
         The three outputs and a JSON-ready ``summary``.
     """
     plan = prepare(rules, layers, grid, aoi=aoi, max_patch_pixels=max_patch_pixels)
-    red_full, stats = (None, {"removed_px": 0, "filled_px": 0})
-    if plan.patch_stage:
-        red_full, stats = _redline_pass(plan, block_size)
+    if patch_mode not in ("auto", "whole", "windowed"):
+        raise InvalidInput(f"patch_mode must be auto, whole or windowed, got {patch_mode!r}")
+    windowed = plan.patch_stage and (
+        patch_mode == "windowed"
+        or (patch_mode == "auto" and grid.width * grid.height > WHOLE_GRID_PATCH_PIXELS)
+    )
+    luts = _finish_luts(plan)
     zone_px = np.zeros(4, np.int64)
     red_px = np.zeros(256, np.int64)
     flag_px = np.zeros(256, np.int64)
+    stats = {"removed_px": 0, "filled_px": 0}
+    windows = list(grid.blocks(block_size))
     with contextlib.ExitStack() as stack:
         sink = _Sink(grid, out_dir, stack, plan)
-        for win in grid.blocks(block_size):
-            zone, red, flags = _evaluate(plan, win, red_full)
-            zone_px += np.bincount(zone.ravel(), minlength=4)
-            red_px += np.bincount(red[zone > 0], minlength=256)
-            flag_px += np.bincount(flags[zone > 0], minlength=256)
+
+        def emit(win: Window, pre: np.ndarray, red: np.ndarray) -> None:
+            zone, red, flags = _finish(luts, pre, red)
+            zc = np.bincount(zone.ravel(), minlength=4)
+            zone_px[:] += zc
+            # red and flags are 0 where zone is 0: only their bin 0 needs correcting
+            nd = zc[0]
+            red_px[:] += np.bincount(red.ravel(), minlength=256)
+            flag_px[:] += np.bincount(flags.ravel(), minlength=256)
+            red_px[0] -= nd
+            flag_px[0] -= nd
             sink.write(win, zone, red, flags)
+
+        if not plan.patch_stage:  # single pass, per-pixel codes
+            for _, win, pre, bits in _pre_windows(plan, windows):
+                emit(win, pre, _pixel_red(plan, bits))
+        else:
+            if windowed:
+                if out_dir is not None:
+                    Path(out_dir).mkdir(parents=True, exist_ok=True)
+                store: TileStore = stack.enter_context(SpoolTileStore(scratch_dir or out_dir))
+                red_of = _patch_stage_tiled(plan, windows, block_size, store)
+            else:
+                store = MemoryTileStore()
+                red_of = _patch_stage_whole(plan, windows, store)
+            for t, win in enumerate(windows):
+                emit(win, store.get("pre", t), red_of(win))  # type: ignore[arg-type]
+            stats = red_of.stats  # type: ignore[attr-defined]
         outputs = sink.finish()
     if zone_px[1:].sum() == 0:
         raise EmptyArea("no pixel of the area of interest could be zoned (all nodata)")
-    summary = _summary(plan, zone_px, red_px, flag_px, stats)
+    summary = _summary(plan, zone_px, red_px, flag_px, stats, windowed)
     return ZoningResult(*outputs, summary=summary)
+
+
+class _WholeRed:
+    """Slices of a whole-grid red line, for the small-grid path."""
+
+    def __init__(self, red: np.ndarray, stats: dict[str, int]) -> None:
+        self.full, self.stats = red, stats
+
+    def __call__(self, win: Window) -> np.ndarray:
+        return self.full[win[0] : win[0] + win[2], win[1] : win[1] + win[3]]
+
+
+def _patch_stage_whole(plan: _Plan, windows: list[Window], store: TileStore) -> _WholeRed:
+    """Pass 1 keeping the reason bits of the whole grid in memory (about 12 bytes/pixel)."""
+    bits = np.zeros(plan.grid.shape, np.uint16)
+    outside = np.zeros(plan.grid.shape, bool)
+    for t, win, pre, b in _pre_windows(plan, windows):
+        store.put("pre", t, pre)
+        sl = (slice(win[0], win[0] + win[2]), slice(win[1], win[1] + win[3]))
+        bits[sl] = b
+        outside[sl] = (pre & _PRE_AOI) == 0
+    return _WholeRed(*_whole_grid_red(plan, bits, outside))
+
+
+class _TiledRed:
+    def __init__(self, tiled: TiledRedline) -> None:
+        self.tiled, self.stats = tiled, tiled.stats
+
+    def __call__(self, win: Window) -> np.ndarray:
+        return self.tiled.red(win)
+
+
+def _patch_stage_tiled(
+    plan: _Plan, windows: list[Window], block_size: int, store: TileStore
+) -> _TiledRed:
+    """Pass 1 spooling the pre codes and reason bits, then the tiled patch stage."""
+    for t, _, pre, bits in _pre_windows(plan, windows):
+        store.put("pre", t, pre)
+        store.put("bits", t, bits)
+        if plan.aoi is not None:
+            store.put("barrier", t, (pre & _PRE_AOI) == 0)
+    rs = plan.rules
+    rl = rs.redline
+    tiled = tiled_redline(
+        plan.grid.shape,
+        block_size,
+        store,
+        _bit_codes(rs),
+        fallback=rl.protected.code,
+        min_patch_px=plan.min_patch_px,
+        max_hole_px=plan.max_hole_px,
+        connectivity=rl.connectivity,
+        code_by=rl.code_by,
+    )
+    return _TiledRed(tiled)
 
 
 class _Sink:
@@ -703,6 +914,12 @@ class _Sink:
                     )
                 )
             )
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pending: Any = None
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="geoeco-write")
+        stack.callback(self._pool.shutdown)
+        stack.callback(self._drain_quietly)  # runs first: no writer closes mid-write
 
     def write(self, win: Window, zone: np.ndarray, red: np.ndarray, flags: np.ndarray) -> None:
         if self.out_dir is None:
@@ -711,12 +928,28 @@ class _Sink:
                 arr[sl] = v
             return
         nd = zone == 0
-        self.writers[0].write(win, zone)
-        self.writers[1].write(win, np.where(nd, np.uint8(255), red))
-        self.writers[2].write(win, np.where(nd, np.uint8(255), flags))
+        red = np.where(nd, np.uint8(255), red)
+        flags = np.where(nd, np.uint8(255), flags)
+        self.drain()  # at most one window in flight: compression overlaps the next window
+        self._pending = self._pool.submit(self._write, win, zone, red, flags)
+
+    def _write(self, win: Window, *arrays: np.ndarray) -> None:
+        for wr, a in zip(self.writers, arrays, strict=True):
+            wr.write(win, a)
+
+    def drain(self) -> None:
+        """Wait for the window being written (re-raising its error)."""
+        if self._pending is not None:
+            p, self._pending = self._pending, None
+            p.result()
+
+    def _drain_quietly(self) -> None:
+        with contextlib.suppress(Exception):
+            self.drain()
 
     def finish(self) -> list[Any]:
         if self.out_dir is not None:
+            self.drain()
             return list(self.paths)
         zone = self.arrays[0]
         nd = zone == 0
@@ -728,7 +961,12 @@ class _Sink:
 
 
 def _summary(
-    plan: _Plan, zone_px: np.ndarray, red_px: np.ndarray, flag_px: np.ndarray, stats: dict[str, int]
+    plan: _Plan,
+    zone_px: np.ndarray,
+    red_px: np.ndarray,
+    flag_px: np.ndarray,
+    stats: dict[str, int],
+    windowed: bool = False,
 ) -> dict[str, Any]:
     rs, grid = plan.rules, plan.grid
     km2 = grid.cell_area / 1e6
@@ -781,8 +1019,11 @@ def _summary(
             "removed_km2": stats["removed_px"] * km2,
             "filled_km2": stats["filled_px"] * km2,
             "code_by": rs.redline.code_by,
-            "method": "whole-grid connected components (scipy.ndimage), 8-connected patches, "
-            "4-connected holes"
+            "method": (
+                f"{'tiled' if windowed else 'whole-grid'} connected components "
+                f"(scipy.ndimage), {rs.redline.connectivity}-connected patches, "
+                f"{12 - rs.redline.connectivity}-connected holes"
+            )
             if plan.patch_stage
             else "per pixel, windowed",
         },

@@ -1,4 +1,4 @@
-"""Red-line patch clean-up on whole-grid boolean masks.
+"""Red-line patch clean-up: on whole-grid boolean masks, and tile by tile in bounded memory.
 
 The red line of :mod:`geoeco.overlay` is cleaned patch by patch: patches smaller than the rule
 set's ``min_patch_km2`` are dropped and holes up to ``max_hole_km2`` are filled
@@ -7,13 +7,21 @@ set's ``min_patch_km2`` are dropped and holes up to ``max_hole_km2`` are filled
 Patches are connected components (``scipy.ndimage.label``); holes use the other connectivity,
 so 8-connected patches have 4-connected holes and a diagonal gap does not leak.
 
-Everything here is a pure function of numpy arrays (and the rule set's codes); the overlay engine
-decides when the whole grid is held in memory.
+:func:`clean_patches` and :func:`patch_codes` label the whole array at once (the reference).
+:func:`tiled_redline` computes exactly the same result tile by tile with windowed connected
+components, keeping per-tile arrays in a :class:`TileStore` (:class:`SpoolTileStore`: an
+anonymous temporary file) so memory does not grow with the grid;
+:func:`clean_patches_tiled` and :func:`patch_codes_tiled` are its whole-array forms, used to
+check it against the reference.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -142,4 +150,597 @@ def _pixel_codes(bits: np.ndarray, bit_codes: list[int | None], fallback: int) -
     return out
 
 
-__all__ = ["clean_patches", "patch_codes"]
+# ------------------------------------------------------------------------------------------
+# the same, tile by tile with bounded memory
+# ------------------------------------------------------------------------------------------
+
+Window = tuple[int, int, int, int]
+
+
+def tile_windows(shape: tuple[int, int], size: int) -> list[Window]:
+    """``(row_off, col_off, height, width)`` tiles of at most ``size`` a side, row by row.
+
+    The same order as :meth:`geoeco.raster.Grid.blocks`.
+
+    >>> tile_windows((3, 3), 2)
+    [(0, 0, 2, 2), (0, 2, 2, 1), (2, 0, 1, 2), (2, 2, 1, 1)]
+    """
+    if size < 1:
+        raise ValueError(f"tile size must be at least 1, got {size}")
+    h, w = shape
+    return [
+        (r, c, min(size, h - r), min(size, w - c))
+        for r in range(0, h, size)
+        for c in range(0, w, size)
+    ]
+
+
+class TileStore(Protocol):
+    """Where the tiled patch stage keeps per-tile arrays between sweeps."""
+
+    def put(self, key: str, index: int, array: np.ndarray) -> None:
+        """Keep ``array`` as ``(key, index)`` (replacing nothing: each pair is written once)."""
+
+    def get(self, key: str, index: int) -> np.ndarray | None:
+        """The array stored as ``(key, index)``, or ``None``."""
+
+
+class MemoryTileStore:
+    """A :class:`TileStore` in memory (tests, small grids).
+
+    >>> s = MemoryTileStore(); s.put("bits", 0, np.ones((2, 2), np.uint16))
+    >>> s.get("bits", 0).sum(), s.get("final", 0)
+    (np.uint64(4), None)
+    """
+
+    def __init__(self) -> None:
+        self._d: dict[tuple[str, int], np.ndarray] = {}
+
+    def put(self, key: str, index: int, array: np.ndarray) -> None:
+        """Keep a copy of ``array``."""
+        self._d[key, index] = np.array(array, copy=True)
+
+    def get(self, key: str, index: int) -> np.ndarray | None:
+        """The stored array or ``None``."""
+        return self._d.get((key, index))
+
+
+class SpoolTileStore:
+    """A :class:`TileStore` spooled to one anonymous temporary file (deleted on :meth:`close`).
+
+    Arrays are appended as raw bytes (booleans bit-packed) and read back with plain file reads,
+    not a memory map, so they never count towards the process's resident memory; only an
+    index of offsets (a few numbers per tile) stays in memory.
+
+    >>> with SpoolTileStore() as s:
+    ...     s.put("m", 3, np.array([[True, False, True]]))
+    ...     s.get("m", 3).tolist()
+    [[True, False, True]]
+    """
+
+    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
+        self._f = tempfile.TemporaryFile(prefix="geoeco-patches-", dir=directory)
+        self._index: dict[tuple[str, int], tuple[int, np.dtype, tuple[int, ...]]] = {}
+        self._end = 0
+
+    def put(self, key: str, index: int, array: np.ndarray) -> None:
+        """Append ``array`` to the file."""
+        a = np.asarray(array)
+        raw = np.packbits(a, axis=None) if a.dtype.kind == "b" else np.ascontiguousarray(a)
+        self._f.seek(self._end)
+        self._f.write(memoryview(raw).cast("B"))
+        self._index[key, index] = (self._end, a.dtype, a.shape)
+        self._end += raw.nbytes
+
+    def get(self, key: str, index: int) -> np.ndarray | None:
+        """Read an array back (``None`` if never stored)."""
+        if (key, index) not in self._index:
+            return None
+        off, dtype, shape = self._index[key, index]
+        count = int(np.prod(shape))
+        packed = dtype.kind == "b"
+        buf = np.empty((count + 7) // 8 if packed else count, np.uint8 if packed else dtype)
+        self._f.seek(off)
+        self._f.readinto(memoryview(buf).cast("B"))
+        if packed:
+            return np.unpackbits(buf, count=count).view(bool).reshape(shape)
+        return buf.reshape(shape)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes written to the spool file so far."""
+        return self._end
+
+    def close(self) -> None:
+        """Close and delete the spool file."""
+        self._f.close()
+
+    def __enter__(self) -> SpoolTileStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass
+class _Components:
+    """One windowed labelling: the tiles' border labels joined into grid-wide components.
+
+    Labels that do not touch their tile's edge are whole inside the tile and decided there;
+    only border labels get a global id (``base[t] + position in border[t]``).
+    """
+
+    border: list[np.ndarray]
+    base: list[int]
+    comp: np.ndarray  # global id -> component
+    value: np.ndarray  # component -> decision
+
+
+def _line_ids(line: np.ndarray, border: np.ndarray, base: int) -> np.ndarray:
+    """Global ids of a tile edge's labels; -1 where background."""
+    out = np.full(line.shape, -1, np.int64)
+    fg = line > 0
+    out[fg] = base + np.searchsorted(border, line[fg])
+    return out
+
+
+def _boundary_pairs(
+    a: np.ndarray, b: np.ndarray, offsets: tuple[int, ...], start: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``(a[i + start + d], b[i])`` across a tile boundary, for each offset ``d``."""
+    idx = np.arange(len(b)) + start
+    xs, ys = [], []
+    for d in offsets:
+        j = idx + d
+        ok = (j >= 0) & (j < len(a))
+        xs.append(a[j[ok]])
+        ys.append(b[ok])
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def _small_labels(lab: np.ndarray, n: int) -> np.ndarray:
+    return lab.astype(np.uint16) if n < 65536 else lab
+
+
+class _Labeller:
+    """One windowed connected-component sweep over the tiles (see :func:`tiled_redline`).
+
+    :meth:`run` takes ``fg(t)``, the tile's foreground (and, for holes, the barrier),
+    ``stats(t, lab, n, barrier)``, per-label statistics ``(n + 1, k)`` int64 that add up
+    across tiles (column ``open_col``, if any, is a flag: a component is open when any part
+    is), and ``decide``, statistics → decision per label or component. It spools each tile's
+    labels and local decisions under ``name``, so :meth:`decision` never labels again.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        shape: tuple[int, int],
+        tiles: list[Window],
+        connectivity: int,
+        store: TileStore,
+    ) -> None:
+        self.name, self.shape, self.tiles, self.store = name, shape, tiles, store
+        self.structure = _structure(connectivity)
+        self.offsets = (-1, 0, 1) if connectivity == 8 else (0,)
+        self.components: _Components | None = None
+
+    def label(self, fg: np.ndarray) -> tuple[np.ndarray, int]:
+        """Local labels of one tile."""
+        from scipy import ndimage
+
+        if not fg.any():
+            return np.zeros(fg.shape, np.int32), 0
+        lab, n = ndimage.label(fg, structure=self.structure)
+        return lab, int(n)
+
+    def run(
+        self,
+        fg: Callable[[int], tuple[np.ndarray, np.ndarray | None]],
+        stats: Callable[[int, np.ndarray, int, np.ndarray | None], np.ndarray],
+        decide: Callable[[np.ndarray], np.ndarray],
+        *,
+        open_col: int | None = None,
+    ) -> None:
+        """One pass over the tiles, then resolve the components."""
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        width = self.shape[1]
+        border: list[np.ndarray] = []
+        base: list[int] = []
+        rows: list[np.ndarray] = []
+        xs: list[np.ndarray] = []
+        ys: list[np.ndarray] = []
+        opened: list[np.ndarray] = []
+        nglob = 0
+        prev_bottom: np.ndarray | None = None
+        cur_bottom = np.full(width, -1, np.int64)
+        left: np.ndarray | None = None
+        for t, (r0, c0, _h, w) in enumerate(self.tiles):
+            if c0 == 0:
+                left = None
+                if r0 > 0:
+                    prev_bottom, cur_bottom = cur_bottom, np.full(width, -1, np.int64)
+            f, bar = fg(t)
+            lab, n = self.label(f)
+            st = stats(t, lab, n, bar)
+            self.store.put(self.name + ":lab", t, _small_labels(lab, n))
+            self.store.put(self.name + ":lut", t, decide(st))
+            edge = np.concatenate((lab[0], lab[-1], lab[:, 0], lab[:, -1]))
+            b = np.unique(edge)
+            b = b[b > 0]
+            border.append(b)
+            base.append(nglob)
+            rows.append(st[b])
+            lines = [_line_ids(x, b, nglob) for x in (lab[0], lab[-1], lab[:, 0], lab[:, -1])]
+            if bar is not None:
+                for x, bl in zip(lines, (bar[0], bar[-1], bar[:, 0], bar[:, -1]), strict=True):
+                    x[bl] = -2
+            top, bottom, lcol, rcol = lines
+            pairs = []
+            if left is not None:
+                pairs.append(_boundary_pairs(left, lcol, self.offsets))
+            if prev_bottom is not None:
+                pairs.append(_boundary_pairs(prev_bottom, top, self.offsets, start=c0))
+            for x, y in pairs:
+                both = (x >= 0) & (y >= 0)
+                xs.append(x[both])
+                ys.append(y[both])
+                if open_col is not None:
+                    opened.append(y[(x == -2) & (y >= 0)])
+                    opened.append(x[(y == -2) & (x >= 0)])
+            cur_bottom[c0 : c0 + w] = bottom
+            left = rcol
+            nglob += len(b)
+        if nglob:
+            x = np.concatenate(xs) if xs else np.zeros(0, np.int64)
+            y = np.concatenate(ys) if ys else np.zeros(0, np.int64)
+            graph = coo_matrix((np.ones(len(x), np.int8), (x, y)), shape=(nglob, nglob))
+            ncomp, comp = connected_components(graph, directed=False)
+            glob = np.concatenate(rows)
+            tot = np.stack(
+                [
+                    np.bincount(comp, weights=glob[:, k], minlength=ncomp)
+                    for k in range(glob.shape[1])
+                ],
+                axis=1,
+            ).astype(np.int64)
+            if open_col is not None and opened:
+                tot[comp[np.concatenate(opened)], open_col] = 1
+            value = decide(tot)
+        else:
+            comp = np.zeros(0, np.int64)
+            value = decide(np.zeros((0, 1), np.int64))
+        self.components = _Components(border, base, comp.astype(np.int64), value)
+
+    def decision(self, t: int, background: Any = 0) -> np.ndarray:
+        """Per pixel of tile ``t``, the decision of its component (``background`` off it)."""
+        lab = self.store.get(self.name + ":lab", t)
+        lut = self.store.get(self.name + ":lut", t)
+        assert lab is not None and lut is not None and self.components is not None
+        lut = lut.copy()
+        c, b = self.components, self.components.border[t]
+        if len(b):
+            lut[b] = c.value[c.comp[c.base[t] : c.base[t] + len(b)]]
+        lut[0] = background
+        return lut.take(lab)
+
+
+def _edge_labels(lab: np.ndarray, win: Window, shape: tuple[int, int]) -> np.ndarray:
+    """Labels on the lines of a tile that lie on the grid's outer edge."""
+    r0, c0, h, w = win
+    parts = []
+    if r0 == 0:
+        parts.append(lab[0])
+    if r0 + h == shape[0]:
+        parts.append(lab[-1])
+    if c0 == 0:
+        parts.append(lab[:, 0])
+    if c0 + w == shape[1]:
+        parts.append(lab[:, -1])
+    return np.concatenate(parts) if parts else np.zeros(0, lab.dtype)
+
+
+class TiledRedline:
+    """The red line after patch clean-up and coding, computed tile by tile.
+
+    Built by :func:`tiled_redline`; :meth:`red` gives one tile's codes and :attr:`stats` the
+    removed and filled pixel counts, identical to :func:`clean_patches` + :func:`patch_codes`
+    on the whole grid.
+    """
+
+    def __init__(
+        self,
+        shape: tuple[int, int],
+        tile_size: int,
+        store: TileStore,
+        bit_codes: list[int | None],
+        *,
+        fallback: int,
+        min_patch_px: float,
+        max_hole_px: float,
+        connectivity: Literal[4, 8],
+        code_by: Literal["patch", "pixel"],
+    ) -> None:
+        self.shape, self.store = shape, store
+        self.tiles = tile_windows(shape, tile_size)
+        self._index = {w: i for i, w in enumerate(self.tiles)}
+        self.bit_codes, self.fallback, self.code_by = bit_codes, fallback, code_by
+        self.min_patch_px, self.max_hole_px = min_patch_px, max_hole_px
+        self._order: list[int] = []
+        for c in bit_codes:
+            if c is not None and c not in self._order:
+                self._order.append(c)
+        self._vote_bits = [(i, self._order.index(c)) for i, c in enumerate(bit_codes) if c]
+        hole_conn = 12 - connectivity
+        self._small = _Labeller("patches", shape, self.tiles, connectivity, store)
+        self._holes = _Labeller("holes", shape, self.tiles, hole_conn, store)
+        self._final = _Labeller("final", shape, self.tiles, connectivity, store)
+        self.stats = {"removed_px": 0, "filled_px": 0}
+        if min_patch_px > 0:  # sweep 1: patch sizes
+            self._small.run(lambda t: (self._mask(t), None), self._size, self._decide_keep)
+        if max_hole_px > 0:  # sweep 2: holes in what is left
+            self._holes.run(self._background, self._hole_stats, self._decide_fill, open_col=1)
+        # sweep 3: the final mask and, per patch, the votes for each code
+        if code_by == "patch":
+            self._final.run(self._final_mask, self._votes, self._decide_code)
+        else:
+            for t in range(len(self.tiles)):
+                self.store.put("final", t, self._final_mask(t)[0])
+
+    # -- inputs -------------------------------------------------------------------------
+    def _bits(self, t: int) -> np.ndarray:
+        bits = self.store.get("bits", t)
+        if bits is None:
+            raise KeyError(f"tile {t}: no reason bits stored")
+        return bits
+
+    def _mask(self, t: int) -> np.ndarray:
+        m = self.store.get("mask", t)
+        return self._bits(t) != 0 if m is None else m
+
+    # -- sweep 1: patch sizes -----------------------------------------------------------
+    @staticmethod
+    def _size(t: int, lab: np.ndarray, n: int, bar: object = None) -> np.ndarray:
+        return np.bincount(lab.ravel(), minlength=n + 1).astype(np.int64)[:, None]
+
+    def _decide_keep(self, st: np.ndarray) -> np.ndarray:
+        return ~(st[:, 0] < self.min_patch_px - 1e-9)
+
+    def _out(self, t: int) -> np.ndarray:
+        """The tile's mask with small patches dropped."""
+        if self.min_patch_px > 0:
+            return self._small.decision(t, False)
+        return self._mask(t)
+
+    # -- sweep 2: holes -----------------------------------------------------------------
+    def _barrier(self, t: int) -> np.ndarray | None:
+        return self.store.get("barrier", t)
+
+    def _background(self, t: int) -> tuple[np.ndarray, np.ndarray | None]:
+        out = self._out(t)
+        if self.min_patch_px > 0:
+            self.store.put("out", t, out)  # spares sweep 3 the look-up
+        bar = self._barrier(t)
+        return (~out if bar is None else ~out & ~bar), bar
+
+    def _hole_stats(self, t: int, lab: np.ndarray, n: int, bar: np.ndarray | None) -> np.ndarray:
+        from scipy import ndimage
+
+        st = np.zeros((n + 1, 2), np.int64)
+        if n == 0:
+            return st
+        st[:, 0] = np.bincount(lab.ravel(), minlength=n + 1)
+        st[_edge_labels(lab, self.tiles[t], self.shape), 1] = 1
+        if bar is not None and bar.any():
+            near = ndimage.binary_dilation(bar, structure=self._holes.structure)
+            st[lab[near], 1] = 1
+        st[0, 1] = 1
+        return st
+
+    def _decide_fill(self, st: np.ndarray) -> np.ndarray:
+        if st.shape[1] < 2:
+            return np.zeros(len(st), bool)
+        return (st[:, 1] == 0) & (st[:, 0] <= self.max_hole_px + 1e-9)
+
+    # -- sweep 3: final mask and dominant codes -------------------------------------------
+    def _final_mask(self, t: int) -> tuple[np.ndarray, None]:
+        """Final mask of a tile; counts removed and filled pixels."""
+        mask = self._mask(t)
+        if self.max_hole_px > 0:
+            out = self.store.get("out", t) if self.min_patch_px > 0 else mask
+            fill = self._holes.decision(t, False)
+            final = out | fill
+            self.stats["filled_px"] += int(np.count_nonzero(fill))
+        else:
+            out = final = self._out(t)
+        if self.min_patch_px > 0:
+            self.stats["removed_px"] += int(np.count_nonzero(mask)) - int(np.count_nonzero(out))
+        return final, None
+
+    def _votes(self, t: int, lab: np.ndarray, n: int, bar: object = None) -> np.ndarray:
+        votes = np.zeros((n + 1, max(len(self._order), 1)), np.int64)
+        if n == 0 or not self._vote_bits:
+            return votes
+        bits = self._bits(t)
+        sel = (lab > 0) & (bits != 0)
+        lb, bb = lab[sel], bits[sel]
+        for i, k in self._vote_bits:
+            votes[:, k] += np.bincount(lb[(bb & np.uint16(1 << i)) != 0], minlength=n + 1)
+        return votes
+
+    def _decide_code(self, votes: np.ndarray) -> np.ndarray:
+        lut = np.full(len(votes), self.fallback, np.uint8)
+        if self._order and len(votes):
+            best = np.argmax(votes, axis=1)
+            lut[:] = np.array(self._order, np.uint8)[best]
+            lut[votes.max(axis=1) == 0] = self.fallback
+        return lut
+
+    # -- output -------------------------------------------------------------------------
+    def red(self, window: Window) -> np.ndarray:
+        """uint8 red-line codes of one tile (``window`` must be one of :attr:`tiles`)."""
+        t = self._index[tuple(window)]  # type: ignore[index]
+        if self.code_by == "patch":
+            return self._final.decision(t, 0)
+        final = self.store.get("final", t)
+        assert final is not None
+        red = np.where(final, _pixel_codes(self._bits(t), self.bit_codes, self.fallback), 0)
+        red = red.astype(np.uint8)
+        red[final & (red == 0)] = self.fallback
+        return red
+
+    def final_mask(self, window: Window) -> np.ndarray:
+        """The cleaned red-line mask of one tile."""
+        return self.red(window) != 0
+
+
+def tiled_redline(
+    shape: tuple[int, int],
+    tile_size: int,
+    store: TileStore,
+    bit_codes: list[int | None],
+    *,
+    fallback: int,
+    min_patch_px: float = 0,
+    max_hole_px: float = 0,
+    connectivity: Literal[4, 8] = 8,
+    code_by: Literal["patch", "pixel"] = "patch",
+) -> TiledRedline:
+    """Patch clean-up and coding tile by tile, with memory bounded by the tile size.
+
+    ``store`` must hold, for every tile ``t`` of :func:`tile_windows` ``(shape, tile_size)``,
+    the reason bitmask ``"bits"`` (uint16) and optionally the candidate ``"mask"`` (default
+    ``bits != 0``) and ``"barrier"`` (e.g. outside the AOI). The result equals
+    :func:`clean_patches` then :func:`patch_codes` (or per-pixel codes) on the whole grid.
+
+    Method: each sweep labels every tile on its own (``scipy.ndimage.label``, same
+    connectivity) and sums per-label statistics; only labels touching the tile's edge get a
+    global id, and the labels facing each other across every tile boundary (diagonals too
+    for 8-connectivity) are joined as graph edges, resolved by
+    ``scipy.sparse.csgraph.connected_components``. Sweep 1 sums patch sizes; sweep 2 labels
+    the background left after dropping small patches (hole size; open when it touches the
+    grid edge or a barrier, across tile boundaries too); sweep 3 labels the final mask and sums
+    the votes per code. Each sweep stores its tile labels and local decisions in ``store``, so
+    :meth:`TiledRedline.red` only looks codes up. Memory: a few tile-sized arrays plus a few
+    numbers per label touching a tile edge; ``store`` receives up to ~6 bytes per pixel.
+
+    >>> bits = np.zeros((5, 6), np.uint16); bits[:4, :4] = 1; bits[1:3, 1:3] = 0
+    >>> bits[0, 3] = bits[1, 3] = 2; bits[4, 5] = 1      # two pixels vote for the 2nd code
+    >>> s = MemoryTileStore()
+    >>> for t, (r, c, h, w) in enumerate(tile_windows(bits.shape, 2)):
+    ...     s.put("bits", t, bits[r:r + h, c:c + w])
+    >>> tr = tiled_redline(bits.shape, 2, s, [11, 21], fallback=12, min_patch_px=2,
+    ...                    max_hole_px=4)
+    >>> tr.stats
+    {'removed_px': 1, 'filled_px': 4}
+    >>> tr.red((0, 0, 2, 2)).tolist(), tr.red((4, 4, 1, 2)).tolist()
+    ([[11, 11], [11, 11]], [[0, 0]])
+    """
+    return TiledRedline(
+        shape,
+        tile_size,
+        store,
+        bit_codes,
+        fallback=fallback,
+        min_patch_px=min_patch_px,
+        max_hole_px=max_hole_px,
+        connectivity=connectivity,
+        code_by=code_by,
+    )
+
+
+def _store_tiles(
+    tile_size: int,
+    bits: np.ndarray,
+    mask: np.ndarray | None = None,
+    barrier: np.ndarray | None = None,
+) -> MemoryTileStore:
+    store = MemoryTileStore()
+    for t, (r, c, h, w) in enumerate(tile_windows(bits.shape, tile_size)):
+        sl = (slice(r, r + h), slice(c, c + w))
+        store.put("bits", t, bits[sl])
+        if mask is not None:
+            store.put("mask", t, mask[sl])
+        if barrier is not None:
+            store.put("barrier", t, barrier[sl])
+    return store
+
+
+def _assemble(tr: TiledRedline, get: Callable[[int, Window], np.ndarray]) -> np.ndarray:
+    out = np.zeros(tr.shape, np.uint8)
+    for t, (r, c, h, w) in enumerate(tr.tiles):
+        out[r : r + h, c : c + w] = get(t, (r, c, h, w))
+    return out
+
+
+def clean_patches_tiled(
+    mask: np.ndarray,
+    tile_size: int,
+    *,
+    min_patch_px: float = 0,
+    max_hole_px: float = 0,
+    connectivity: Literal[4, 8] = 8,
+    barrier: np.ndarray | None = None,
+) -> tuple[np.ndarray, dict[str, int]]:
+    """:func:`clean_patches` computed tile by tile (the whole-array form, for checking).
+
+    >>> m = np.zeros((6, 6), bool); m[:4, :4] = True; m[1:3, 1:3] = False; m[5, 5] = True
+    >>> out, stats = clean_patches_tiled(m, 3, min_patch_px=2, max_hole_px=4)
+    >>> int(out.sum()), stats
+    (16, {'removed_px': 1, 'filled_px': 4})
+    """
+    mask = np.asarray(mask, bool)
+    store = _store_tiles(tile_size, mask.astype(np.uint16), None, barrier)
+    tr = tiled_redline(
+        mask.shape,
+        tile_size,
+        store,
+        [],
+        fallback=1,
+        min_patch_px=min_patch_px,
+        max_hole_px=max_hole_px,
+        connectivity=connectivity,
+        code_by="pixel",
+    )
+    out = _assemble(tr, lambda t, w: tr.final_mask(w)).astype(bool)
+    return out, dict(tr.stats)
+
+
+def patch_codes_tiled(
+    mask: np.ndarray,
+    bits: np.ndarray,
+    bit_codes: list[int | None],
+    tile_size: int,
+    *,
+    fallback: int,
+    connectivity: Literal[4, 8] = 8,
+) -> np.ndarray:
+    """:func:`patch_codes` computed tile by tile (the whole-array form, for checking).
+
+    >>> m = np.array([[1, 1, 1, 0, 1]], bool)
+    >>> b = np.array([[2, 3, 2, 0, 4]], np.uint16)
+    >>> patch_codes_tiled(m, b, [11, 13, None], 1, fallback=12).tolist()
+    [[13, 13, 13, 0, 12]]
+    """
+    mask = np.asarray(mask, bool)
+    store = _store_tiles(tile_size, np.asarray(bits, np.uint16), mask)
+    tr = tiled_redline(
+        mask.shape, tile_size, store, bit_codes, fallback=fallback, connectivity=connectivity
+    )
+    return _assemble(tr, lambda t, w: tr.red(w))
+
+
+__all__ = [
+    "MemoryTileStore",
+    "SpoolTileStore",
+    "TileStore",
+    "TiledRedline",
+    "clean_patches",
+    "clean_patches_tiled",
+    "patch_codes",
+    "patch_codes_tiled",
+    "tile_windows",
+    "tiled_redline",
+]

@@ -1,0 +1,325 @@
+"""The tiled (windowed) red-line patch stage against the whole-grid reference.
+
+The reference is the whole-grid implementation in geoeco.patches (``clean_patches`` +
+``patch_codes``, one ``scipy.ndimage.label`` over the whole array). The tiled engine labels each
+tile separately and joins labels across tile edges; every result here must be *identical* to the
+reference, for tile sizes from 1 pixel (every label crosses a tile edge) to larger than the grid.
+Hand-made shapes (staircase, spiral, checkerboard) carry expected numbers counted by hand.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from affine import Affine
+from scipy.ndimage import gaussian_filter
+
+from geoeco.crs import ALBERS_CHINA
+from geoeco.overlay import compute_zones
+from geoeco.patches import (
+    MemoryTileStore,
+    SpoolTileStore,
+    _pixel_codes,
+    clean_patches,
+    clean_patches_tiled,
+    patch_codes,
+    patch_codes_tiled,
+    tile_windows,
+    tiled_redline,
+)
+from geoeco.raster import Grid, Raster
+from geoeco.rules import load_rule_set
+
+TILES = (1, 2, 3, 5, 7, 16, 100)
+
+
+def reference(bits, barrier, codes, fallback, min_px, hole_px, conn, code_by):
+    """The whole-grid pipeline of geoeco.overlay for small grids."""
+    mask, stats = clean_patches(
+        bits != 0, min_patch_px=min_px, max_hole_px=hole_px, connectivity=conn, barrier=barrier
+    )
+    if code_by == "patch":
+        red = patch_codes(mask, bits, codes, fallback=fallback, connectivity=conn)
+    else:
+        red = np.where(mask, _pixel_codes(bits, codes, fallback), np.uint8(0))
+        red[mask & (red == 0)] = fallback
+    return red, stats
+
+
+def tiled(bits, barrier, codes, fallback, min_px, hole_px, conn, code_by, tile, store=None):
+    store = MemoryTileStore() if store is None else store
+    for t, (r, c, h, w) in enumerate(tile_windows(bits.shape, tile)):
+        store.put("bits", t, bits[r : r + h, c : c + w])
+        if barrier is not None:
+            store.put("barrier", t, barrier[r : r + h, c : c + w])
+    tr = tiled_redline(
+        bits.shape,
+        tile,
+        store,
+        codes,
+        fallback=fallback,
+        min_patch_px=min_px,
+        max_hole_px=hole_px,
+        connectivity=conn,
+        code_by=code_by,
+    )
+    red = np.zeros(bits.shape, np.uint8)
+    for win in tr.tiles:
+        r, c, h, w = win
+        red[r : r + h, c : c + w] = tr.red(win)
+    return red, tr.stats
+
+
+def random_bits(rng, shape, n_bits, smooth):
+    bits = np.zeros(shape, np.uint16)
+    for i in range(n_bits):
+        if smooth:
+            f = gaussian_filter(rng.standard_normal(shape), rng.uniform(0.7, 3.0))
+            on = f > rng.uniform(-0.2, 0.4) * f.std()
+        else:
+            on = rng.random(shape) < rng.uniform(0.25, 0.65)
+        bits |= on.astype(np.uint16) << i
+    return bits
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_masks_identical_to_whole_grid(seed):
+    # 12 random cases per seed: salt-and-pepper and smooth masks, 1-4 reason bits (one may not
+    # vote), with and without a barrier, both connectivities, both coding modes
+    rng = np.random.default_rng(seed)
+    for _ in range(12):
+        shape = tuple(int(x) for x in rng.integers(1, 40, 2))
+        n_bits = int(rng.integers(1, 5))
+        bits = random_bits(rng, shape, n_bits, smooth=bool(rng.random() < 0.6))
+        barrier = None
+        if rng.random() < 0.5:
+            barrier = rng.random(shape) < 0.05
+            bits[barrier] = 0  # reason bits are ANDed with the AOI in the engine
+        codes = [int(c) for c in rng.choice([11, 12, 13, 21, 22], n_bits)]
+        if n_bits > 1 and rng.random() < 0.3:
+            codes[-1] = None  # e.g. protected areas in "dominant" mode
+        args = (
+            codes,
+            12,
+            float(rng.integers(0, 12)),
+            float(rng.integers(0, 12)),
+            int(rng.choice([4, 8])),
+            str(rng.choice(["patch", "pixel"])),
+        )
+        expect, expect_stats = reference(bits, barrier, *args)
+        for tile in TILES if bits.size <= 600 else TILES[1:]:
+            red, stats = tiled(bits, barrier, *args, tile)
+            assert np.array_equal(red, expect), (shape, args, tile)
+            assert stats == expect_stats
+
+
+def staircase(n):
+    """A diagonal staircase: n pixels touching only at corners."""
+    m = np.zeros((n, n), bool)
+    m[np.arange(n), np.arange(n)] = True
+    return m
+
+
+@pytest.mark.parametrize("tile", [1, 2, 3, 4])
+def test_staircase_is_one_patch_for_8_and_n_patches_for_4_connectivity(tile):
+    # 9 diagonal pixels crossing 9/5/3/3 tiles: 8-connected one patch of 9 (>= 9: kept);
+    # 4-connected nine patches of 1 (< 2: all removed)
+    m = staircase(9)
+    out8, st8 = clean_patches_tiled(m, tile, min_patch_px=9, connectivity=8)
+    assert out8.sum() == 9 and st8 == {"removed_px": 0, "filled_px": 0}
+    out8, st8 = clean_patches_tiled(m, tile, min_patch_px=10, connectivity=8)
+    assert out8.sum() == 0 and st8["removed_px"] == 9
+    out4, st4 = clean_patches_tiled(m, tile, min_patch_px=2, connectivity=4)
+    assert out4.sum() == 0 and st4["removed_px"] == 9
+
+
+def spiral(n):
+    """A square spiral path of width 1 (walls 1 pixel apart) on an n x n grid, from (0, 0)."""
+    m = np.zeros((n, n), bool)
+    r, c = 0, 0
+    steps = [(0, 1), (1, 0), (0, -1), (-1, 0)]
+    k = 0
+    m[0, 0] = True
+    while True:
+        dr, dc = steps[k % 4]
+        moved = False
+        # advance while the cell two ahead is free (keeps a 1-pixel gap to the last turn)
+        while (
+            0 <= r + 2 * dr < n
+            and 0 <= c + 2 * dc < n
+            and not m[r + 2 * dr, c + 2 * dc]
+            and not m[r + dr, c + dc]
+        ):
+            r, c = r + dr, c + dc
+            m[r, c] = True
+            moved = True
+        if not moved:
+            return m
+        k += 1
+
+
+@pytest.mark.parametrize("tile", [1, 3, 4, 8])
+def test_spiral_spanning_many_tiles(tile):
+    m = spiral(17)
+    n = int(m.sum())
+    assert n == 136  # segments of 16, 15, 14, ..., 1 pixels: 16 * 17 / 2
+    # the reference counts it as one 4-connected patch; the tiled engine must agree
+    from scipy import ndimage
+
+    assert ndimage.label(m)[1] == 1
+    out, st = clean_patches_tiled(m, tile, min_patch_px=n, connectivity=4)
+    assert out.sum() == n and st["removed_px"] == 0
+    out, st = clean_patches_tiled(m, tile, min_patch_px=n + 1, connectivity=4)
+    assert out.sum() == 0 and st["removed_px"] == n
+    # its corridor (the background) is one 4-connected region reaching the grid edge: no hole
+    out, st = clean_patches_tiled(m, tile, max_hole_px=10_000, connectivity=8)
+    ref, ref_st = clean_patches(m, max_hole_px=10_000, connectivity=8)
+    assert np.array_equal(out, ref) and st == ref_st
+
+
+@pytest.mark.parametrize("tile", [1, 2, 3, 5])
+def test_checkerboard(tile):
+    # 8x8 checkerboard, 32 foreground pixels. 8-connected: one patch of 32; its 4-connected
+    # background is 32 single pixels, of which those not on the grid edge are holes:
+    # interior 6x6 = 36 pixels, half background = 18 holes of 1 pixel, all filled.
+    m = np.add.outer(np.arange(8), np.arange(8)) % 2 == 0
+    out, st = clean_patches_tiled(m, tile, min_patch_px=32, max_hole_px=1, connectivity=8)
+    assert st == {"removed_px": 0, "filled_px": 18}
+    assert out.sum() == 32 + 18
+    # 4-connected: 32 patches of 1, all removed by min 2
+    out, st = clean_patches_tiled(m, tile, min_patch_px=2, connectivity=4)
+    assert out.sum() == 0 and st["removed_px"] == 32
+    # 4-connected patches, 8-connected background: one background region touching the edge
+    out, st = clean_patches_tiled(m, tile, max_hole_px=100, connectivity=4)
+    assert st["filled_px"] == 0
+
+
+@pytest.mark.parametrize("tile", [1, 2, 3])
+def test_hole_opened_by_barrier_in_another_tile(tile):
+    # 6x6 ring of red line (rows/cols 0 and 5) around a 4x4 gap = 16 pixels, a hole (<= 16).
+    # A barrier (outside the AOI) pixel at (1, 1), inside the gap, makes the gap open: the
+    # gap's pixels (2, 2) etc. lie in other tiles than the barrier for tile sizes 1-3.
+    m = np.ones((6, 6), bool)
+    m[1:5, 1:5] = False
+    out, st = clean_patches_tiled(m, tile, max_hole_px=16)
+    assert out.all() and st["filled_px"] == 16
+    bar = np.zeros((6, 6), bool)
+    bar[1, 1] = True
+    out, st = clean_patches_tiled(m, tile, max_hole_px=16, barrier=bar)
+    assert st["filled_px"] == 0 and out.sum() == 20
+    # max 15 < 16: not filled even without the barrier
+    assert clean_patches_tiled(m, tile, max_hole_px=15)[1]["filled_px"] == 0
+
+
+@pytest.mark.parametrize("tile", [1, 2, 4])
+def test_dominant_code_counts_votes_across_tiles(tile):
+    # one 1x8 patch; bit 0 (code 21) on 3 pixels, bit 1 (code 11) on 3 pixels, bit 2 (code
+    # 13) on 2: tie 3-3 between 21 and 11 goes to the first listed (21). A pixel with two
+    # bits votes twice. Second row: a separate patch (row gap) with no voting bit: fallback.
+    bits = np.array(
+        [
+            [1, 1, 1, 2, 2, 2, 4, 4],
+            [0, 0, 0, 0, 0, 0, 0, 0],
+            [8, 8, 0, 0, 0, 0, 0, 0],
+        ],
+        np.uint16,
+    )
+    red = patch_codes_tiled(bits != 0, bits, [21, 11, 13, None], tile, fallback=12)
+    assert red[0].tolist() == [21] * 8
+    assert red[2].tolist() == [12, 12, 0, 0, 0, 0, 0, 0]
+    bits[0, 7] = 6  # now 11 has 4 votes (3 + the double-bit pixel), 21 has 3
+    red = patch_codes_tiled(bits != 0, bits, [21, 11, 13, None], tile, fallback=12)
+    assert red[0].tolist() == [11] * 8
+
+
+def test_spool_store_round_trip_and_size():
+    with SpoolTileStore() as s:
+        a = np.arange(12, dtype=np.uint16).reshape(3, 4)
+        b = np.array([[True, False, True], [False, False, True]])
+        c = np.arange(-3, 3, dtype=np.int32)
+        s.put("a", 0, a)
+        s.put("b", 0, b)
+        s.put("c", 5, c)
+        assert s.get("a", 0).tolist() == a.tolist() and s.get("a", 0).dtype == np.uint16
+        assert s.get("b", 0).tolist() == b.tolist()
+        assert s.get("c", 5).tolist() == c.tolist()
+        assert s.get("a", 1) is None
+        # 24 bytes of uint16, 6 booleans packed into 1 byte, 24 bytes of int32
+        assert s.nbytes == 24 + 1 + 24
+
+
+def test_tiled_engine_with_spool_store_matches():
+    rng = np.random.default_rng(42)
+    bits = random_bits(rng, (50, 61), 3, smooth=True)
+    args = ([11, 21, 12], 12, 6.0, 5.0, 8, "patch")
+    expect, est = reference(bits, None, *args)
+    with SpoolTileStore() as store:
+        red, st = tiled(bits, None, *args, 16, store=store)
+    assert np.array_equal(red, expect) and st == est
+
+
+def _stack(rng, shape):
+    g = Grid(Affine(250, 0, 0, 0, -250, 4_000_000), shape[1], shape[0], ALBERS_CHINA)
+    tables = {
+        "importance_water_conservation": 3,
+        "importance_biodiversity": 3,
+        "importance_soil_conservation": 3,
+        "importance_windbreak": 3,
+        "sensitivity_soil_erosion": 5,
+        "sensitivity_sanding": 5,
+        "erosion_grade": 6,
+        "desertification_degree": 5,
+    }
+    layers = {}
+    for name, n in tables.items():
+        f = gaussian_filter(rng.standard_normal(shape), 2.0)
+        f = f / f.std() + 0.3 * rng.standard_normal(shape)
+        cls = np.clip(np.digitize(f, np.linspace(-0.5, 1.2, n - 1)) + 1, 1, n).astype("uint8")
+        cls[rng.random(shape) < 0.02] = 0  # nodata
+        layers[name] = Raster.from_array(cls, g, nodata=0)
+    return g, layers
+
+
+@pytest.mark.parametrize("block", [7, 16, 64])
+def test_compute_zones_windowed_equals_whole_grid(block, tmp_path):
+    # the default rule set at 250 m: 1 km² = 16 pixels minimum patch and maximum hole
+    rng = np.random.default_rng(block)
+    g, layers = _stack(rng, (53, 47))
+    aoi_arr = np.ones(g.shape, bool)
+    aoi_arr[:, :5] = False
+    aoi_arr[40:, 30:] = False
+    aoi = Raster(np.ma.MaskedArray(aoi_arr), g, None, "aoi")
+    rules = load_rule_set("default")
+    for a in (None, aoi):
+        whole = compute_zones(rules, layers, g, aoi=a, block_size=block, patch_mode="whole")
+        win = compute_zones(
+            rules, layers, g, aoi=a, block_size=block, patch_mode="windowed", scratch_dir=tmp_path
+        )
+        for name in ("zone_class", "redline", "flags"):
+            x, y = getattr(whole, name).array, getattr(win, name).array
+            assert np.array_equal(x.filled(0), y.filled(0)) and np.array_equal(x.mask, y.mask)
+        sw, sn = whole.summary, win.summary
+        assert sw["area_km2"] == sn["area_km2"] and sw["redline_km2"] == sn["redline_km2"]
+        cw, cn = sw["redline_cleanup"], sn["redline_cleanup"]
+        assert (cw["removed_km2"], cw["filled_km2"]) == (cn["removed_km2"], cn["filled_km2"])
+        assert cw["removed_km2"] > 0 and cw["filled_km2"] > 0  # the clean-up did something
+        assert cn["method"].startswith("tiled") and cw["method"].startswith("whole-grid")
+    assert list(tmp_path.iterdir()) == []  # the spool file is gone
+
+
+def test_windowed_outputs_to_files(tmp_path):
+    from geoeco.io import read_raster
+
+    rng = np.random.default_rng(3)
+    g, layers = _stack(rng, (40, 33))
+    whole = compute_zones("default", layers, g, block_size=16, patch_mode="whole")
+    res = compute_zones(
+        "default", layers, g, block_size=16, patch_mode="windowed", out_dir=tmp_path / "o"
+    )
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [
+        "flags.tif",
+        "redline.tif",
+        "zone_class.tif",
+    ]
+    red = read_raster(res.redline).array
+    assert np.array_equal(red.filled(255), whole.redline.array.filled(255))
