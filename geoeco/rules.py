@@ -101,17 +101,8 @@ from .layers import Role
 
 #: Red-line patch type codes (LXBM, methodology §4.1) and their meaning.
 REDLINE_CODES: dict[int, tuple[str, str]] = {
-    11: ("水源涵养", "water conservation"),
-    12: ("生物多样性维护", "biodiversity maintenance"),
-    13: ("水土保持", "soil and water conservation"),
-    14: ("防风固沙", "windbreak and sand fixation"),
-    15: ("其他生态功能", "other ecological function"),
-    21: ("水土流失", "soil erosion"),
-    22: ("土地沙化", "land sanding"),
-    23: ("石漠化", "rocky desertification"),
-    24: ("盐渍化", "salinisation"),
-    25: ("其他生态敏感", "other ecological sensitivity"),
-}
+    c.code: (c.name_zh, c.name_en) for c in get_table("LXBM").classes
+}  # from the LXBM class table: one source for names in rules, units, queries and maps
 #: Zone class codes (ZHGKDYFL, methodology §4.2).
 ZONE_CLASSES: dict[int, tuple[str, str]] = {
     1: ("优先保护单元", "priority protection"),

@@ -32,20 +32,10 @@ from pyproj import CRS, Transformer
 from .access import CLASS_NAMES
 from .crs import ALBERS_CHINA, CGCS2000, gk_zone_epsg
 from .errors import InvalidInput
+from .rules import REDLINE_CODES
 
-#: Red-line patch type codes (LXBM, methodology §4.1): code -> (zh, en).
-LXBM: dict[int, tuple[str, str]] = {
-    11: ("水源涵养", "water conservation"),
-    12: ("生物多样性维护", "biodiversity maintenance"),
-    13: ("水土保持", "soil and water conservation"),
-    14: ("防风固沙", "windbreak and sand fixation"),
-    15: ("其他生态功能", "other ecological function"),
-    21: ("水土流失", "soil erosion"),
-    22: ("土地沙化", "land sanding"),
-    23: ("石漠化", "rocky desertification"),
-    24: ("盐渍化", "salinisation"),
-    25: ("其他生态环境敏感脆弱", "other ecological sensitivity"),
-}
+#: Red-line patch type codes (LXBM, methodology §4.1): code -> (zh, en), from the class table.
+LXBM: dict[int, tuple[str, str]] = REDLINE_CODES
 #: Graded drivers: name -> (column stem, number of grades, name of the dominant-grade column).
 GRADED_DRIVERS: dict[str, tuple[str, int, str]] = {
     "erosion_grade": ("erosion_g", 6, "erosion_grade_main"),  # SL 190-2007, 1 slight … 6 severe
