@@ -27,18 +27,22 @@ one window at a time, so memory follows the window size, except for two things:
   whole patches, which cross window edges. geoeco does not approximate this with overlapping
   windows. Pass 1 reads every input once, window by window (a worker thread reads the next
   window while one is computed), and condenses it into a per-pixel reason bitmask (uint16)
-  and a uint16 "pre" code holding everything else the classes and flags need; patches are
-  labelled on the bitmask (``scipy.ndimage.label``, 8-connected patches, 4-connected holes);
-  pass 2 turns pre code + cleaned red line into the outputs with a lookup table, reading no
-  input again. Small grids (up to :data:`WHOLE_GRID_PATCH_PIXELS`) keep both in memory and
-  label the whole grid (about 14 bytes per pixel). Larger grids use exact **windowed
+  and a uint16 "pre" code holding everything else the classes and flags need (one numba pass
+  over the window's uint8 inputs: each input's code looks up its contribution in a table, the
+  contributions are OR-ed and decoded; inputs of other types take a plain numpy path with the
+  same result); patches are labelled on the bitmask (``scipy.ndimage.label``, 8-connected
+  patches, 4-connected holes); pass 2 turns pre code + cleaned red line into the outputs and
+  their histograms with lookup tables in one numba pass, reading no input again. Small grids
+  (up to :data:`WHOLE_GRID_PATCH_PIXELS`) keep both in memory and label the whole grid
+  (about 14 bytes per pixel). Larger grids use exact **windowed
   connected components** (:func:`geoeco.patches.tiled_redline`): bitmask and pre code are
   spooled block by block to an anonymous temporary file in ``scratch_dir`` (with the blocks'
   labels, about 10 bytes per pixel on disk at most, deleted at the end), each block is
   labelled on its own, and labels facing each other across block edges are joined as graph
-  components; three sweeps resolve patch sizes, holes and dominant codes. Memory is a few
-  block-sized arrays plus a few numbers per patch touching a block edge, independent of the
-  grid size, and results are identical to the whole-grid labelling. ``max_patch_pixels``
+  components; three sweeps resolve patch sizes (run on each block as pass 1 produces it),
+  holes and dominant codes. Memory is a few block-sized arrays plus a few numbers per patch
+  touching a block edge, independent of the grid size, and results are identical to the
+  whole-grid labelling. ``max_patch_pixels``
   (default 4 billion) only bounds the spool and the run time
   (:class:`~geoeco.errors.OversizeRequest`). With ``min_patch_km2 = max_hole_km2 = 0`` and
   ``code_by = "pixel"`` the engine is single-pass.
@@ -95,6 +99,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import shapely
+from numba import njit
 from rasterio.features import rasterize
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
@@ -116,7 +121,6 @@ from .patches import (
     _pixel_codes,
     clean_patches,
     patch_codes,
-    tiled_redline,
 )
 from .raster import Grid, Raster
 from .rules import ClassInput, Criterion, MaskInput, RuleSet, load_rule_set
@@ -552,25 +556,111 @@ def _or_into(trig: dict[int, np.ndarray], rank: int, t: np.ndarray, *, owned: bo
         trig[rank] = t if owned else t.copy()
 
 
-def _read_all(plan: _Plan, win: Window) -> dict[str, Any]:
-    """Read every raster/reader input of a window (run in the prefetch thread)."""
-    return {n: b.read(win) for n, b in plan.layers.items() if b.source != "vector"}  # type: ignore[misc]
+_Stacked = tuple[np.ndarray, np.ndarray, np.ndarray]  # planes, masks, has_mask
+
+
+def _read_all(
+    plan: _Plan,
+    win: Window,
+    tables: _PreTables | None = None,
+    buffers: dict[Any, np.ndarray] | None = None,
+) -> tuple[dict[str, Any], _Stacked | None]:
+    """Read every raster/reader input of a window (run in the prefetch thread); with
+    ``tables``, also stack them as the kernel's uint8 planes (``None`` if one is not uint8)."""
+    reads = {n: b.read(win) for n, b in plan.layers.items() if b.source != "vector"}  # type: ignore[misc]
+    if tables is None:
+        return reads, None
+    return reads, _stack(tables, win, reads, {} if buffers is None else buffers)
+
+
+def _buffer(buffers: dict[Any, np.ndarray], key: Any, shape: tuple[int, ...], dtype: Any):  # type: ignore[no-untyped-def]
+    """An array of ``shape`` kept in ``buffers`` for reuse (no page faults for each window)."""
+    a = buffers.get((key, shape))
+    if a is None:
+        a = buffers[key, shape] = np.empty(shape, dtype)
+    return a
+
+
+def _stack(
+    tables: _PreTables, win: Window, reads: dict[str, Any], buffers: dict[Any, np.ndarray]
+) -> _Stacked | None:
+    """Input planes ``(k, h, w)`` uint8 and their nodata masks; vector planes left empty."""
+    h, w = win[2], win[3]
+    k = len(tables.names)
+    data = _buffer(buffers, "data", (k, h, w), np.uint8)
+    masks: np.ndarray | None = None
+    has_mask = np.zeros(k, bool)
+    for i, n in enumerate(tables.names):
+        if n not in reads:
+            continue
+        a = reads[n]
+        d = np.ma.getdata(a)
+        if d.dtype != np.uint8 or d.shape != (h, w):
+            return None  # the general path of _Window.classes
+        data[i] = d
+        m = np.ma.getmask(a)
+        if m is not np.ma.nomask:
+            if masks is None:
+                masks = _buffer(buffers, "masks", (k, h, w), bool)
+            masks[i] = m
+            has_mask[i] = True
+    return data, (np.zeros((1, 1, 1), bool) if masks is None else masks), has_mask
+
+
+def _pre_fast(
+    plan: _Plan, tables: _PreTables, win: Window, reads: dict[str, Any], stacked: _Stacked
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_pre` through :func:`_pre_kernel` (identical results, one pass over the pixels)."""
+    data, masks, has_mask = stacked
+    w: _Window | None = None
+    for i, n in enumerate(tables.names):
+        b = plan.layers[n]
+        if b.source == "vector":
+            w = w or _Window(plan, win, reads)
+            data[i] = w.classes(n)[0] if b.kind == "class" else w.mask(n)
+    aoi, has_aoi = np.ones((1, 1), bool), False
+    if plan.aoi is not None:
+        w = w or _Window(plan, win, reads)
+        aoi, has_aoi = w.aoi(), True
+    pre, bits = (np.empty(data.shape[1:], np.uint16) for _ in range(2))
+    if _pre_kernel(data, masks, has_mask, tables.luts, aoi, has_aoi, tables.dec, pre, bits):
+        for i, n in enumerate(tables.names):
+            b = plan.layers[n]
+            codes = np.where(masks[i], np.uint8(0), data[i]) if has_mask[i] else data[i]
+            top = int(codes.max())
+            if b.kind == "class" and top > b.n_classes:
+                raise InvalidInput(
+                    f"input {n!r}: class codes must be 1..{b.n_classes}, found {top}"
+                )
+    return pre, bits
 
 
 def _pre_windows(
-    plan: _Plan, windows: list[Window]
+    plan: _Plan, windows: list[Window], *, kernel: bool = True
 ) -> Iterator[tuple[int, Window, np.ndarray, np.ndarray]]:
     """``(t, window, pre, bits)`` of every window; a worker thread reads window t + 1 while
-    window t is computed (one reader at a time, so readers need not be thread-safe)."""
+    window t is computed (one reader at a time, so readers need not be thread-safe).
+
+    ``kernel``: use :func:`_pre_kernel` where every input is uint8 (or a vector), else
+    :func:`_pre` (plain numpy, the reference)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    tables = _pre_tables(plan) if kernel else None
+    slots: list[dict[Any, np.ndarray]] = [{}, {}]  # window t stacks into slots[t % 2]
     with ThreadPoolExecutor(1, thread_name_prefix="geoeco-read") as pool:
-        nxt = pool.submit(_read_all, plan, windows[0]) if windows else None
+        nxt = pool.submit(_read_all, plan, windows[0], tables, slots[0]) if windows else None
         for t, win in enumerate(windows):
-            reads = nxt.result()  # type: ignore[union-attr]
-            nxt = pool.submit(_read_all, plan, windows[t + 1]) if t + 1 < len(windows) else None
+            reads, stacked = nxt.result()  # type: ignore[union-attr]
+            nxt = (
+                pool.submit(_read_all, plan, windows[t + 1], tables, slots[(t + 1) % 2])
+                if t + 1 < len(windows)
+                else None
+            )
             try:
-                yield (t, win, *_pre(plan, win, reads))
+                if stacked is not None:
+                    yield (t, win, *_pre_fast(plan, tables, win, reads, stacked))  # type: ignore[arg-type]
+                else:
+                    yield (t, win, *_pre(plan, win, reads))
             except BaseException:
                 if nxt is not None:
                     nxt.cancel()
@@ -647,6 +737,183 @@ def _pre(
     return pre, bits
 
 
+# The pass-1 kernel. Every criterion, mask and attribute depends on one input's code at the
+# pixel, so each input gets a table code -> uint32 "contribution"; a pixel's contributions are
+# OR-ed and decoded into (pre, bits) with one more table. Layout of a contribution:
+_K_RED, _K_PRI, _K_KEY = 16, 19, 22  # 3 bits each: bit r set = a trigger of rank r is true
+_K_UNK, _K_KUNK, _K_ATTR = 25, 26, 27  # unknown, key unknown, 4 attribute flags (flag >> 2)
+_K_BAD = 31  # a class code above the input's n_classes
+# outside the AOI only the key triggers, key unknown and attributes count (as in _pre)
+_K_KEEP_OUTSIDE = (7 << _K_KEY) | (1 << _K_KUNK) | (15 << _K_ATTR) | (1 << _K_BAD)
+
+
+@dataclass(frozen=True)
+class _PreTables:
+    """Lookup tables of the pass-1 kernel (see :func:`_pre_tables`)."""
+
+    names: tuple[str, ...]  # input order of the stacked planes
+    luts: np.ndarray  # (k, 256) uint32: code -> contribution
+    dec: np.ndarray  # (32768,) uint16: contribution >> 16 -> pre code (without AOI, CAND)
+
+
+def _pre_tables(plan: _Plan) -> _PreTables | None:
+    """The kernel's tables for ``plan``; ``None`` if its reason bits do not fit 16 bits."""
+    rs, layers = plan.rules, plan.layers
+    n = len(rs.redline.reasons)
+    if n + 1 > 16:
+        return None
+    names = tuple(layers)
+    col = {name: i for i, name in enumerate(names)}
+    v = np.arange(256)
+    nz = v != 0
+    luts = np.zeros((len(names), 256), np.uint32)
+
+    def crit(c: Criterion) -> np.ndarray:
+        t = nz & (v >= c.min_class)
+        return t & (v <= c.max_class) if c.max_class is not None else t
+
+    def add(name: str, sel: np.ndarray, value: int) -> None:
+        luts[col[name], sel] |= np.uint32(value)
+
+    def rank(name: str) -> int:
+        return layers[name].rank
+
+    for i, r in enumerate(rs.redline.reasons):
+        if r.input in layers:
+            add(r.input, crit(r), (1 << i) | (1 << (_K_RED + rank(r.input))))
+            add(r.input, ~nz, 1 << _K_UNK)
+    for name in plan.protected:
+        add(name, nz, (1 << n) | (1 << (_K_RED + rank(name))))
+    for c in rs.priority.criteria:
+        if c.input in layers:
+            add(c.input, crit(c), 1 << (_K_PRI + rank(c.input)))
+            add(c.input, ~nz, 1 << _K_UNK)
+    for m in rs.priority.masks:
+        if m in layers:
+            add(m, nz, 1 << (_K_PRI + rank(m)))
+    for c in rs.key.criteria:
+        if c.input in layers:
+            add(c.input, crit(c), 1 << (_K_KEY + rank(c.input)))
+            add(c.input, ~nz, 1 << _K_KUNK)
+    for m in plan.development:
+        add(m, nz, 1 << (_K_KEY + rank(m)))
+    att = rs.attributes
+    attrs = [(FLAG_THREE_NORTH, att.three_north)] + [
+        (FLAG_BATTLES[b], name) for b, name in att.battles.items()
+    ]
+    for flag, name in attrs:
+        if name and name in layers:
+            add(name, nz, (flag >> 2) << _K_ATTR)
+    for name, b in layers.items():
+        if b.kind == "class":
+            add(name, v > b.n_classes, 1 << _K_BAD)
+    u = np.arange(1 << 15, dtype=np.int64)
+    first = np.array([3, 0, 1, 0, 2, 0, 1, 0], np.int64)  # lowest set bit of 3 bits, 3 if none
+    dec = (
+        first[u & 7]
+        | (first[(u >> 3) & 7] << _PRE_POS_PRI)
+        | (first[(u >> 6) & 7] << _PRE_POS_KEY)
+        | (((u >> 9) & 1) * _PRE_UNKNOWN)
+        | (((u >> 10) & 1) * _PRE_K_UNKNOWN)
+        | (((u >> 11) & 15) << (_PRE_ATTR_SHIFT + 2))
+    ).astype(np.uint16)
+    return _PreTables(names, luts, dec)
+
+
+@njit(cache=True, nogil=True)
+def _pre_kernel(data, masks, has_mask, luts, aoi, has_aoi, dec, pre, bits):  # type: ignore[no-untyped-def]  # pragma: no cover - numba
+    """Pass 1 of one window from stacked uint8 planes; returns 1 if a class code is too high."""
+    k, h, w = data.shape
+    acc = np.zeros(w, np.uint32)
+    bad = 0
+    keep = _K_KEEP_OUTSIDE
+    for y in range(h):
+        acc[:] = 0
+        for i in range(k):
+            lut = luts[i]
+            row = data[i, y]
+            if has_mask[i]:
+                mrow = masks[i, y]
+                for x in range(w):
+                    acc[x] |= lut[0 if mrow[x] else row[x]]
+            else:
+                for x in range(w):
+                    acc[x] |= lut[row[x]]
+        for x in range(w):
+            a = np.int64(acc[x])
+            p = _PRE_AOI
+            if has_aoi and not aoi[y, x]:
+                p = 0
+                a &= keep
+            bad |= a
+            b = a & 0xFFFF
+            p |= np.int64(dec[(a >> 16) & 0x7FFF])
+            if b:
+                p |= _PRE_CAND
+            pre[y, x] = p
+            bits[y, x] = b
+    return (bad >> 31) & 1
+
+
+@njit(cache=True, nogil=True)
+def _finish_kernel(pre, red, zlut, flut, nd, zone, red_out, flags, zone_px, red_px, flag_px):  # type: ignore[no-untyped-def]  # pragma: no cover - numba
+    """Pass 2 of one window: outputs through the lookup tables, plus their histograms.
+
+    ``red``/``flags`` get ``nd`` where the zone is 0; the red and flag histograms count only
+    zoned pixels.
+    """
+    h, w = pre.shape
+    for y in range(h):
+        for x in range(w):
+            r = np.int64(red[y, x])
+            idx = np.int64(pre[y, x])
+            if r != 0:
+                idx |= _PRE_IN_RED
+            z = zlut[idx]
+            zone[y, x] = z
+            zone_px[z] += 1
+            if z == 0:
+                red_out[y, x] = nd
+                flags[y, x] = nd
+            else:
+                f = flut[idx]
+                if z != 1:
+                    r = 0
+                red_out[y, x] = r
+                flags[y, x] = f
+                red_px[r] += 1
+                flag_px[f] += 1
+
+
+def warm_up() -> None:
+    """Load the raster engine's numba kernels now (from numba's on-disk cache, compiling them
+    the first time), so that the first :func:`compute_zones` does not pay for it (about 0.3 s
+    from the cache). Services call this at start-up.
+
+    >>> warm_up()
+    """
+    from .patches import _label_sizes, _label_votes
+
+    u8, u16 = np.zeros((1, 1), np.uint8), np.zeros((1, 1), np.uint16)
+    lut = np.zeros(1 << 15, np.uint8)
+    px = np.zeros(256, np.int64)
+    _pre_kernel(
+        np.zeros((1, 1, 1), np.uint8),
+        np.zeros((1, 1, 1), bool),
+        np.zeros(1, bool),
+        np.zeros((1, 256), np.uint32),
+        np.ones((1, 1), bool),
+        False,
+        np.zeros(1 << 15, np.uint16),
+        u16.copy(),
+        u16.copy(),
+    )
+    _finish_kernel(u16, u8, lut, lut, 0, u8.copy(), u8.copy(), u8.copy(), px, px.copy(), px.copy())
+    lab = np.zeros((1, 1), np.int32)
+    _label_sizes(lab, 0)
+    _label_votes(lab, u16, 0, np.zeros(1, np.int64), np.zeros(1, np.int64), 1)
+
+
 def _stage_layers(plan: _Plan) -> tuple[list[str], list[str], list[str]]:
     rs = plan.rules
     red = [r.input for r in rs.redline.reasons if r.input in plan.layers] + plan.protected
@@ -701,7 +968,7 @@ def _finish(
     luts: tuple[np.ndarray, np.ndarray], pre: np.ndarray, red: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pass 2 for one window: ``(zone_class, redline, flags)`` from the pre code and the red
-    line after the patch stage."""
+    line after the patch stage (plain numpy; the reference of :func:`_finish_kernel`)."""
     idx = np.bitwise_or(pre, np.uint16(_PRE_IN_RED), where=red != 0, out=pre.copy())
     zone = luts[0].take(idx)
     flags = luts[1].take(idx)
@@ -787,7 +1054,8 @@ def compute_zones(
         patch_mode == "windowed"
         or (patch_mode == "auto" and grid.width * grid.height > WHOLE_GRID_PATCH_PIXELS)
     )
-    luts = _finish_luts(plan)
+    zlut, flut = _finish_luts(plan)
+    nd = NODATA_REDLINE_FLAGS if out_dir is not None else 0
     zone_px = np.zeros(4, np.int64)
     red_px = np.zeros(256, np.int64)
     flag_px = np.zeros(256, np.int64)
@@ -796,17 +1064,15 @@ def compute_zones(
     with contextlib.ExitStack() as stack:
         sink = _Sink(grid, out_dir, stack, plan)
 
+        slots: list[dict[Any, np.ndarray]] = [{}, {}]  # the sink writes one window at a time
+        count = [0]
+
         def emit(win: Window, pre: np.ndarray, red: np.ndarray) -> None:
-            zone, red, flags = _finish(luts, pre, red)
-            zc = np.bincount(zone.ravel(), minlength=4)
-            zone_px[:] += zc
-            # red and flags are 0 where zone is 0: only their bin 0 needs correcting
-            nd = zc[0]
-            red_px[:] += np.bincount(red.ravel(), minlength=256)
-            flag_px[:] += np.bincount(flags.ravel(), minlength=256)
-            red_px[0] -= nd
-            flag_px[0] -= nd
-            sink.write(win, zone, red, flags)
+            slot = slots[count[0] % 2]
+            count[0] += 1
+            zone, red_o, flags = (_buffer(slot, i, pre.shape, np.uint8) for i in range(3))
+            _finish_kernel(pre, red, zlut, flut, nd, zone, red_o, flags, zone_px, red_px, flag_px)
+            sink.write(win, zone, red_o, flags)
 
         if not plan.patch_stage:  # single pass, per-pixel codes
             for _, win, pre, bits in _pre_windows(plan, windows):
@@ -863,15 +1129,11 @@ class _TiledRed:
 def _patch_stage_tiled(
     plan: _Plan, windows: list[Window], block_size: int, store: TileStore
 ) -> _TiledRed:
-    """Pass 1 spooling the pre codes and reason bits, then the tiled patch stage."""
-    for t, _, pre, bits in _pre_windows(plan, windows):
-        store.put("pre", t, pre)
-        store.put("bits", t, bits)
-        if plan.aoi is not None:
-            store.put("barrier", t, (pre & _PRE_AOI) == 0)
+    """Pass 1 spooling the pre codes and reason bits (sweep 1 of the patch stage runs on each
+    tile as it comes), then the rest of the tiled patch stage."""
     rs = plan.rules
     rl = rs.redline
-    tiled = tiled_redline(
+    tiled = TiledRedline(
         plan.grid.shape,
         block_size,
         store,
@@ -881,8 +1143,12 @@ def _patch_stage_tiled(
         max_hole_px=plan.max_hole_px,
         connectivity=rl.connectivity,
         code_by=rl.code_by,
+        defer=True,
     )
-    return _TiledRed(tiled)
+    for t, _, pre, bits in _pre_windows(plan, windows):
+        store.put("pre", t, pre)
+        tiled.add_tile(t, bits, None if plan.aoi is None else (pre & _PRE_AOI) == 0)
+    return _TiledRed(tiled.finish())
 
 
 class _Sink:
@@ -922,14 +1188,13 @@ class _Sink:
         stack.callback(self._drain_quietly)  # runs first: no writer closes mid-write
 
     def write(self, win: Window, zone: np.ndarray, red: np.ndarray, flags: np.ndarray) -> None:
+        """Store or write one window (``red``/``flags`` hold the file nodata where ``zone``
+        is 0); the arrays must stay untouched until the next call."""
         if self.out_dir is None:
             sl = (slice(win[0], win[0] + win[2]), slice(win[1], win[1] + win[3]))
             for arr, v in zip(self.arrays, (zone, red, flags), strict=True):
                 arr[sl] = v
             return
-        nd = zone == 0
-        red = np.where(nd, np.uint8(255), red)
-        flags = np.where(nd, np.uint8(255), flags)
         self.drain()  # at most one window in flight: compression overlaps the next window
         self._pending = self._pool.submit(self._write, win, zone, red, flags)
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import numpy as np
+from numba import njit
 
 from .rules import RuleSet
 
@@ -262,6 +263,36 @@ class SpoolTileStore:
         self.close()
 
 
+@njit(cache=True, nogil=True)
+def _label_sizes(lab: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - numba
+    """Pixels per label ``0..n`` (``np.bincount`` in one pass)."""
+    out = np.zeros(n + 1, np.int64)
+    h, w = lab.shape
+    for y in range(h):
+        for x in range(w):
+            out[lab[y, x]] += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _label_votes(
+    lab: np.ndarray, bits: np.ndarray, n: int, bit: np.ndarray, slot: np.ndarray, k: int
+) -> np.ndarray:  # pragma: no cover - numba
+    """Per label ``0..n``: for each voting reason bit ``bit[j]``, its pixels, added up in
+    column ``slot[j]`` of ``k``; label 0 (background) gets none."""
+    votes = np.zeros((n + 1, k), np.int64)
+    h, w = lab.shape
+    for y in range(h):
+        for x in range(w):
+            lb = lab[y, x]
+            b = bits[y, x]
+            if lb > 0 and b != 0:
+                for j in range(len(bit)):
+                    if (b >> bit[j]) & 1:
+                        votes[lb, slot[j]] += 1
+    return votes
+
+
 @dataclass
 class _Components:
     """One windowed labelling: the tiles' border labels joined into grid-wide components.
@@ -324,14 +355,19 @@ class _Labeller:
         self.structure = _structure(connectivity)
         self.offsets = (-1, 0, 1) if connectivity == 8 else (0,)
         self.components: _Components | None = None
+        self._buffers: dict[tuple[int, ...], np.ndarray] = {}  # label output, by tile shape
 
     def label(self, fg: np.ndarray) -> tuple[np.ndarray, int]:
-        """Local labels of one tile."""
+        """Local labels of one tile (int32, in a buffer reused by the next call)."""
         from scipy import ndimage
 
+        lab = self._buffers.get(fg.shape)
+        if lab is None:
+            lab = self._buffers[fg.shape] = np.empty(fg.shape, np.int32)
         if not fg.any():
-            return np.zeros(fg.shape, np.int32), 0
-        lab, n = ndimage.label(fg, structure=self.structure)
+            lab.fill(0)
+            return lab, 0
+        n = ndimage.label(fg, structure=self.structure, output=lab)
         return lab, int(n)
 
     def run(
@@ -343,62 +379,94 @@ class _Labeller:
         open_col: int | None = None,
     ) -> None:
         """One pass over the tiles, then resolve the components."""
+        self.begin()
+        for t in range(len(self.tiles)):
+            f, bar = fg(t)
+            self.add(t, f, bar, stats, decide, open_col=open_col)
+        self.end(decide, open_col=open_col)
+
+    def begin(self) -> None:
+        """Start a sweep; tiles then come through :meth:`add` in order, then :meth:`end`."""
+        self._next = 0
+        self._border: list[np.ndarray] = []
+        self._base: list[int] = []
+        self._rows: list[np.ndarray] = []
+        self._xs: list[np.ndarray] = []
+        self._ys: list[np.ndarray] = []
+        self._opened: list[np.ndarray] = []
+        self._nglob = 0
+        self._prev_bottom: np.ndarray | None = None
+        self._cur_bottom = np.full(self.shape[1], -1, np.int64)
+        self._left: np.ndarray | None = None
+
+    def add(
+        self,
+        t: int,
+        f: np.ndarray,
+        bar: np.ndarray | None,
+        stats: Callable[[int, np.ndarray, int, np.ndarray | None], np.ndarray],
+        decide: Callable[[np.ndarray], np.ndarray],
+        *,
+        open_col: int | None = None,
+    ) -> None:
+        """Label tile ``t`` (foreground ``f``, optional barrier ``bar``) and keep its edges."""
+        if t != self._next:
+            raise ValueError(f"tiles must come in order: expected {self._next}, got {t}")
+        self._next += 1
+        r0, c0, _h, w = self.tiles[t]
+        if c0 == 0:
+            self._left = None
+            if r0 > 0:
+                self._prev_bottom = self._cur_bottom
+                self._cur_bottom = np.full(self.shape[1], -1, np.int64)
+        lab, n = self.label(f)
+        st = stats(t, lab, n, bar)
+        self.store.put(self.name + ":lab", t, _small_labels(lab, n))
+        self.store.put(self.name + ":lut", t, decide(st))
+        nglob = self._nglob
+        edge = np.concatenate((lab[0], lab[-1], lab[:, 0], lab[:, -1]))
+        b = np.unique(edge)
+        b = b[b > 0]
+        self._border.append(b)
+        self._base.append(nglob)
+        self._rows.append(st[b])
+        lines = [_line_ids(x, b, nglob) for x in (lab[0], lab[-1], lab[:, 0], lab[:, -1])]
+        if bar is not None:
+            for x, bl in zip(lines, (bar[0], bar[-1], bar[:, 0], bar[:, -1]), strict=True):
+                x[bl] = -2
+        top, bottom, lcol, rcol = lines
+        pairs = []
+        if self._left is not None:
+            pairs.append(_boundary_pairs(self._left, lcol, self.offsets))
+        if self._prev_bottom is not None:
+            pairs.append(_boundary_pairs(self._prev_bottom, top, self.offsets, start=c0))
+        for x, y in pairs:
+            both = (x >= 0) & (y >= 0)
+            self._xs.append(x[both])
+            self._ys.append(y[both])
+            if open_col is not None:
+                self._opened.append(y[(x == -2) & (y >= 0)])
+                self._opened.append(x[(y == -2) & (x >= 0)])
+        self._cur_bottom[c0 : c0 + w] = bottom
+        self._left = rcol
+        self._nglob += len(b)
+
+    def end(
+        self, decide: Callable[[np.ndarray], np.ndarray], *, open_col: int | None = None
+    ) -> None:
+        """Join the tiles' border labels into components and decide each component."""
         from scipy.sparse import coo_matrix
         from scipy.sparse.csgraph import connected_components
 
-        width = self.shape[1]
-        border: list[np.ndarray] = []
-        base: list[int] = []
-        rows: list[np.ndarray] = []
-        xs: list[np.ndarray] = []
-        ys: list[np.ndarray] = []
-        opened: list[np.ndarray] = []
-        nglob = 0
-        prev_bottom: np.ndarray | None = None
-        cur_bottom = np.full(width, -1, np.int64)
-        left: np.ndarray | None = None
-        for t, (r0, c0, _h, w) in enumerate(self.tiles):
-            if c0 == 0:
-                left = None
-                if r0 > 0:
-                    prev_bottom, cur_bottom = cur_bottom, np.full(width, -1, np.int64)
-            f, bar = fg(t)
-            lab, n = self.label(f)
-            st = stats(t, lab, n, bar)
-            self.store.put(self.name + ":lab", t, _small_labels(lab, n))
-            self.store.put(self.name + ":lut", t, decide(st))
-            edge = np.concatenate((lab[0], lab[-1], lab[:, 0], lab[:, -1]))
-            b = np.unique(edge)
-            b = b[b > 0]
-            border.append(b)
-            base.append(nglob)
-            rows.append(st[b])
-            lines = [_line_ids(x, b, nglob) for x in (lab[0], lab[-1], lab[:, 0], lab[:, -1])]
-            if bar is not None:
-                for x, bl in zip(lines, (bar[0], bar[-1], bar[:, 0], bar[:, -1]), strict=True):
-                    x[bl] = -2
-            top, bottom, lcol, rcol = lines
-            pairs = []
-            if left is not None:
-                pairs.append(_boundary_pairs(left, lcol, self.offsets))
-            if prev_bottom is not None:
-                pairs.append(_boundary_pairs(prev_bottom, top, self.offsets, start=c0))
-            for x, y in pairs:
-                both = (x >= 0) & (y >= 0)
-                xs.append(x[both])
-                ys.append(y[both])
-                if open_col is not None:
-                    opened.append(y[(x == -2) & (y >= 0)])
-                    opened.append(x[(y == -2) & (x >= 0)])
-            cur_bottom[c0 : c0 + w] = bottom
-            left = rcol
-            nglob += len(b)
+        if self._next != len(self.tiles):
+            raise ValueError(f"{len(self.tiles) - self._next} tile(s) never added")
+        nglob, xs, ys, opened = self._nglob, self._xs, self._ys, self._opened
         if nglob:
             x = np.concatenate(xs) if xs else np.zeros(0, np.int64)
             y = np.concatenate(ys) if ys else np.zeros(0, np.int64)
             graph = coo_matrix((np.ones(len(x), np.int8), (x, y)), shape=(nglob, nglob))
             ncomp, comp = connected_components(graph, directed=False)
-            glob = np.concatenate(rows)
+            glob = np.concatenate(self._rows)
             tot = np.stack(
                 [
                     np.bincount(comp, weights=glob[:, k], minlength=ncomp)
@@ -412,7 +480,8 @@ class _Labeller:
         else:
             comp = np.zeros(0, np.int64)
             value = decide(np.zeros((0, 1), np.int64))
-        self.components = _Components(border, base, comp.astype(np.int64), value)
+        self.components = _Components(self._border, self._base, comp.astype(np.int64), value)
+        self._xs, self._ys, self._opened, self._rows = [], [], [], []
 
     def decision(self, t: int, background: Any = 0) -> np.ndarray:
         """Per pixel of tile ``t``, the decision of its component (``background`` off it)."""
@@ -462,6 +531,7 @@ class TiledRedline:
         max_hole_px: float,
         connectivity: Literal[4, 8],
         code_by: Literal["patch", "pixel"],
+        defer: bool = False,
     ) -> None:
         self.shape, self.store = shape, store
         self.tiles = tile_windows(shape, tile_size)
@@ -478,8 +548,34 @@ class TiledRedline:
         self._holes = _Labeller("holes", shape, self.tiles, hole_conn, store)
         self._final = _Labeller("final", shape, self.tiles, connectivity, store)
         self.stats = {"removed_px": 0, "filled_px": 0}
+        if defer:  # tiles come through add_tile, then finish()
+            if min_patch_px > 0:
+                self._small.begin()
+            return
         if min_patch_px > 0:  # sweep 1: patch sizes
             self._small.run(lambda t: (self._mask(t), None), self._size, self._decide_keep)
+        self._sweeps_2_3()
+
+    def add_tile(self, t: int, bits: np.ndarray, barrier: np.ndarray | None = None) -> None:
+        """Store tile ``t``'s reason bits (and barrier) and run sweep 1 on it (``defer=True``).
+
+        Tiles must come in the order of :attr:`tiles`; :meth:`finish` then runs the rest.
+        """
+        self.store.put("bits", t, bits)
+        if barrier is not None:
+            self.store.put("barrier", t, barrier)
+        if self.min_patch_px > 0:
+            self._small.add(t, bits != 0, None, self._size, self._decide_keep)
+
+    def finish(self) -> TiledRedline:
+        """Complete a deferred build: resolve sweep 1, then run sweeps 2 and 3."""
+        if self.min_patch_px > 0:
+            self._small.end(self._decide_keep)
+        self._sweeps_2_3()
+        return self
+
+    def _sweeps_2_3(self) -> None:
+        max_hole_px, code_by = self.max_hole_px, self.code_by
         if max_hole_px > 0:  # sweep 2: holes in what is left
             self._holes.run(self._background, self._hole_stats, self._decide_fill, open_col=1)
         # sweep 3: the final mask and, per patch, the votes for each code
@@ -503,7 +599,7 @@ class TiledRedline:
     # -- sweep 1: patch sizes -----------------------------------------------------------
     @staticmethod
     def _size(t: int, lab: np.ndarray, n: int, bar: object = None) -> np.ndarray:
-        return np.bincount(lab.ravel(), minlength=n + 1).astype(np.int64)[:, None]
+        return _label_sizes(lab, n)[:, None]
 
     def _decide_keep(self, st: np.ndarray) -> np.ndarray:
         return ~(st[:, 0] < self.min_patch_px - 1e-9)
@@ -531,7 +627,7 @@ class TiledRedline:
         st = np.zeros((n + 1, 2), np.int64)
         if n == 0:
             return st
-        st[:, 0] = np.bincount(lab.ravel(), minlength=n + 1)
+        st[:, 0] = _label_sizes(lab, n)
         st[_edge_labels(lab, self.tiles[t], self.shape), 1] = 1
         if bar is not None and bar.any():
             near = ndimage.binary_dilation(bar, structure=self._holes.structure)
@@ -560,15 +656,12 @@ class TiledRedline:
         return final, None
 
     def _votes(self, t: int, lab: np.ndarray, n: int, bar: object = None) -> np.ndarray:
-        votes = np.zeros((n + 1, max(len(self._order), 1)), np.int64)
+        k = max(len(self._order), 1)
         if n == 0 or not self._vote_bits:
-            return votes
-        bits = self._bits(t)
-        sel = (lab > 0) & (bits != 0)
-        lb, bb = lab[sel], bits[sel]
-        for i, k in self._vote_bits:
-            votes[:, k] += np.bincount(lb[(bb & np.uint16(1 << i)) != 0], minlength=n + 1)
-        return votes
+            return np.zeros((n + 1, k), np.int64)
+        bit = np.array([i for i, _ in self._vote_bits], np.int64)
+        slot = np.array([j for _, j in self._vote_bits], np.int64)
+        return _label_votes(lab, self._bits(t), n, bit, slot, k)
 
     def _decide_code(self, votes: np.ndarray) -> np.ndarray:
         lut = np.full(len(votes), self.fallback, np.uint8)

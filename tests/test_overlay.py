@@ -15,6 +15,7 @@ from affine import Affine
 from shapely.affinity import rotate
 from shapely.geometry import Point, box
 
+from geoeco import overlay
 from geoeco.crs import ALBERS_CHINA
 from geoeco.errors import (
     CRSError,
@@ -536,3 +537,94 @@ def test_raster_and_vector_modes_agree(aligned):
             for k, v in expect.items():
                 assert s_["area_km2"][k] == pytest.approx(v, rel=1e-9), k
             assert s_["redline_km2"] == pytest.approx(red, rel=1e-9)
+
+
+# ------------------------------------------------------------------------------------------
+# the numba kernels against the plain numpy per-window path
+# ------------------------------------------------------------------------------------------
+
+
+def _random_case(rng):
+    """Random inputs for the hand rule set plus extra terms (max_class, a priority mask):
+    class codes 0..n+1 with 0 and a second nodata value, random statuses, vector masks,
+    a plain-callable reader without nodata mask."""
+    g = Grid(Affine(100, 0, 0, 0, -100, Y0), 37, 29, ALBERS_CHINA)
+    rs = rules(
+        key__criteria=[
+            {"input": "ero", "min_class": 3, "max_class": 5},
+            {"input": "des", "min_class": 3},
+        ],
+        priority__masks=["dev"],
+    )
+    statuses = ["real", "approximation", "synthetic"]
+
+    def cls(n):
+        a = rng.integers(0, n + 2, g.shape).astype("uint8")  # n + 1: masked (nodata)
+        r = Raster.from_array(a, g, nodata=n + 1)
+        return LayerInput(r, status=str(rng.choice(statuses)))
+
+    def polys(k):
+        out = []
+        for _ in range(k):
+            r0, c0 = rng.integers(0, 25, 2)
+            out.append(cells(r0, c0, r0 + rng.integers(1, 12), c0 + rng.integers(1, 12)))
+        return frame(out)
+
+    ero = np.clip(rng.integers(0, 7, g.shape), 0, 6).astype("uint8")  # no mask: 0 = nodata
+    layers = {
+        "imp_w": cls(3),
+        "imp_b": cls(3),
+        "sens_e": cls(5),
+        "ero": LayerInput(lambda w: ero[w[0] : w[0] + w[2], w[1] : w[1] + w[3]], "synthetic"),
+        "des": cls(5),
+        "parks": LayerInput(polys(3), status="approximation", role="protected"),
+        "dev": LayerInput(polys(2), status=str(rng.choice(statuses))),
+        "tn": polys(2),
+        "ji": frame([cells(0, 0, 9, 20)], battle_id=["ji_bend"]),
+    }
+    return rs, layers, g
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_kernels_identical_to_numpy_path(seed, monkeypatch):
+    """_pre_kernel (via _pre_fast) and _finish_kernel against _pre and _finish, the plain
+    numpy per-window evaluation, on random inputs with and without an AOI: every pre code,
+    reason bitmask, output pixel and histogram must be equal."""
+    rng = np.random.default_rng(seed)
+    rs, layers, g = _random_case(rng)
+    for aoi in (None, rotate(box(300, Y0 - 3000, 2600, Y0 - 500), 20)):
+        plan = prepare(rs, layers, g, aoi=aoi)
+        windows = list(g.blocks(8))
+        ref = list(overlay._pre_windows(plan, windows, kernel=False))
+        with monkeypatch.context() as m:  # the kernel path must not fall back to _pre
+            m.setattr(overlay, "_pre", None)
+            fast = list(overlay._pre_windows(plan, windows))
+        assert len(fast) == len(ref) == len(windows)
+        for (_, _, pre_f, bits_f), (_, _, pre_r, bits_r) in zip(fast, ref, strict=True):
+            assert np.array_equal(pre_f, pre_r) and np.array_equal(bits_f, bits_r)
+        assert any(b.any() for *_, b in ref)  # some red-line candidates
+        luts = overlay._finish_luts(plan)
+        for nd in (0, 255):
+            zpx, rpx, fpx = (np.zeros(n, np.int64) for n in (4, 256, 256))
+            for _, _, pre, bits in ref:
+                red = overlay._pixel_red(plan, bits)
+                red[rng.random(red.shape) < 0.2] = 0  # the patch stage drops some pixels
+                zone_r, red_r, flags_r = overlay._finish(luts, pre, red)
+                out = [np.empty(pre.shape, np.uint8) for _ in range(3)]
+                overlay._finish_kernel(pre, red, *luts, nd, *out, zpx, rpx, fpx)
+                nodata = zone_r == 0
+                assert np.array_equal(out[0], zone_r)
+                assert np.array_equal(out[1], np.where(nodata, nd, red_r))
+                assert np.array_equal(out[2], np.where(nodata, nd, flags_r))
+                zc = np.bincount(zone_r.ravel(), minlength=4)
+                zpx -= zc
+                rpx -= np.bincount(red_r[~nodata], minlength=256)
+                fpx -= np.bincount(flags_r[~nodata], minlength=256)
+            assert not zpx.any() and not rpx.any() and not fpx.any()
+
+
+def test_kernel_rejects_codes_above_n_classes():
+    """The kernel path names the input whose class code is above its n_classes."""
+    plan = prepare(rules(), hand_layers(sens_e=R(np.full((6, 6), 6))), G)
+    with pytest.raises(InvalidInput, match=r"'sens_e': class codes must be 1\.\.5, found 6"):
+        list(overlay._pre_windows(plan, list(G.blocks(4))))

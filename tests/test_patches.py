@@ -19,6 +19,7 @@ from geoeco.overlay import compute_zones
 from geoeco.patches import (
     MemoryTileStore,
     SpoolTileStore,
+    TiledRedline,
     _pixel_codes,
     clean_patches,
     clean_patches_tiled,
@@ -111,6 +112,72 @@ def test_random_masks_identical_to_whole_grid(seed):
             red, stats = tiled(bits, barrier, *args, tile)
             assert np.array_equal(red, expect), (shape, args, tile)
             assert stats == expect_stats
+
+
+def deferred(bits, barrier, codes, fallback, min_px, hole_px, conn, code_by, tile):
+    """The tiled engine fed tile by tile (``defer=True``, as pass 1 of compute_zones does)."""
+    tr = TiledRedline(
+        bits.shape,
+        tile,
+        MemoryTileStore(),
+        codes,
+        fallback=fallback,
+        min_patch_px=min_px,
+        max_hole_px=hole_px,
+        connectivity=conn,
+        code_by=code_by,
+        defer=True,
+    )
+    for t, (r, c, h, w) in enumerate(tr.tiles):
+        sl = (slice(r, r + h), slice(c, c + w))
+        tr.add_tile(t, bits[sl], None if barrier is None else barrier[sl])
+    tr.finish()
+    red = np.zeros(bits.shape, np.uint8)
+    for win in tr.tiles:
+        r, c, h, w = win
+        red[r : r + h, c : c + w] = tr.red(win)
+    return red, tr.stats
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_deferred_build_identical_to_whole_grid(seed):
+    # sweep 1 run tile by tile as the tiles arrive (fused into pass 1 of compute_zones) must
+    # give the whole-grid reference exactly; same random cases as above
+    rng = np.random.default_rng(100 + seed)
+    for _ in range(10):
+        shape = tuple(int(x) for x in rng.integers(1, 40, 2))
+        n_bits = int(rng.integers(1, 4))
+        bits = random_bits(rng, shape, n_bits, smooth=bool(rng.random() < 0.6))
+        barrier = None
+        if rng.random() < 0.5:
+            barrier = rng.random(shape) < 0.05
+            bits[barrier] = 0
+        codes = [int(c) for c in rng.choice([11, 12, 21], n_bits)]
+        args = (
+            codes,
+            12,
+            float(rng.integers(0, 12)),
+            float(rng.integers(0, 12)),
+            int(rng.choice([4, 8])),
+            str(rng.choice(["patch", "pixel"])),
+        )
+        expect, expect_stats = reference(bits, barrier, *args)
+        for tile in (1, 3, 7, 100):
+            red, stats = deferred(bits, barrier, *args, tile)
+            assert np.array_equal(red, expect), (shape, args, tile)
+            assert stats == expect_stats
+
+
+def test_deferred_build_needs_tiles_in_order():
+    tr = TiledRedline(
+        (4, 4), 2, MemoryTileStore(), [11], fallback=12, min_patch_px=2, max_hole_px=0,
+        connectivity=8, code_by="patch", defer=True,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="expected 0, got 1"):
+        tr.add_tile(1, np.ones((2, 2), np.uint16))
+    tr.add_tile(0, np.ones((2, 2), np.uint16))
+    with pytest.raises(ValueError, match="3 tile"):
+        tr.finish()
 
 
 def staircase(n):
