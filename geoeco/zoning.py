@@ -251,6 +251,7 @@ def run_zoning(
     min_unit_km2: float = 0.1,
     simplify_m: float | None = None,
     sxyd_crs: str = "cgcs2000",
+    sxyd_format: str = "gpkg",
     demo_size: str = "full",
     write_map: bool = True,
     progress: Progress | None = None,
@@ -418,7 +419,10 @@ def run_zoning(
     write_table(table, out / "statistics.csv")
     write_table(table, out / "statistics.xlsx", sheet="statistics")
     write_table(rest.coverage, out / "restoration_coverage.csv")
-    write_sxyd(units, out / "units_sxyd.gpkg", crs=sxyd_crs)  # type: ignore[arg-type]
+    if sxyd_format not in ("gpkg", "shp"):
+        raise InvalidInput(f"三线一单 export format must be gpkg or shp, got {sxyd_format!r}")
+    sxyd_name = f"units_sxyd.{sxyd_format}"
+    write_sxyd(units, out / sxyd_name, crs=sxyd_crs)  # type: ignore[arg-type]
     step("web map", 0.95)
     map_note = _write_map(out) if write_map else "not requested"
     summary = {
@@ -456,7 +460,7 @@ def run_zoning(
                 "statistics.csv",
                 "statistics.xlsx",
                 "restoration_coverage.csv",
-                "units_sxyd.gpkg",
+                sxyd_name,
                 *(["zone_change.tif", "comparison.csv"] if comparison else []),
                 *(["map.html"] if map_note == "map.html" else []),
             ]

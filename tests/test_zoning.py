@@ -186,3 +186,29 @@ def test_scenario_comparison_gives_a_transition_table_and_raster(tmp_path):
     with rasterio.open(tmp_path / "zone_change.tif") as ds:
         change = ds.read(1)
     assert int((change == 23).sum()) == int(key.sum())
+
+
+def test_sxyd_export_as_shapefile_in_gauss_kruger(tmp_path):
+    """The 三线一单 export as a Shapefile with a UTF-8 .cpg in the 3° Gauss–Krüger zone of
+    榆阳区 (109.7°E → CM 111°E, EPSG:4546); field names fit dBASE's 10 characters."""
+    area = resolve_aoi(AOI_BOX)
+    grid = analysis_grid(area, 100.0)
+    rasters = {
+        n: Raster.from_array(np.ones(grid.shape, np.uint8), grid, nodata=0) for n in CLASS_INPUTS
+    }
+    s = run_zoning(
+        tmp_path,
+        aoi=AOI_BOX,
+        rules=_rules_without_cleanup(),
+        inputs=rasters,
+        res=100.0,
+        sxyd_crs="gk",
+        sxyd_format="shp",
+        write_map=False,
+    )
+    assert "units_sxyd.shp" in s["outputs"]
+    assert (tmp_path / "units_sxyd.cpg").read_text().strip().upper().startswith("UTF")
+    sx = gpd.read_file(tmp_path / "units_sxyd.shp")
+    assert sx.crs.to_epsg() == 4546
+    assert all(len(c) <= 10 for c in sx.columns)
+    assert sx["HJZHGKDYBM"].str.match(r"^ZH610802[123]\d{4}$").all()
