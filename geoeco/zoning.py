@@ -262,10 +262,11 @@ def run_zoning(
     unit attributes and restoration) to raster paths, Rasters, GeoDataFrames or
     :class:`~geoeco.overlay.LayerInput`; ``statuses`` gives the status of path inputs.
     """
+    import pandas as pd
+
     from .access import write_sxyd
     from .io import write_geopackage, write_raster, write_table, write_vector
     from .pipeline import equal_area_factor
-    from .restoration import prioritise
     from .units import build_units
     from .zonestats import area_table, class_totals
 
@@ -365,7 +366,7 @@ def run_zoning(
         rest_in["fvc"] = extra_rasters["fvc"]
     rest_in["protected"] = zres.redline.with_array(np.ma.filled(zres.redline.array, 0) > 0)
     rest_in["battle"] = drivers["battle"].with_array(np.ma.filled(drivers["battle"].array, 0) > 0)
-    rest = prioritise(rest_in, budget_km2=budget_km2)
+    rest = _prioritise_or_empty(rest_in, budget_km2)
     step("writing outputs", 0.85)
     rasters = {
         "zone_class.tif": zres.zone_class,
@@ -396,7 +397,9 @@ def run_zoning(
         "restoration": rest_gdf.to_crs(CGCS2000),
         "statistics": table,
         "class_totals": totals,
-        "restoration_coverage": rest.coverage,
+        "restoration_coverage": rest.coverage
+        if len(rest.coverage.columns)
+        else pd.DataFrame({"need": ["eligible"], "total_km2": [0.0], "selected_km2": [0.0]}),
     }
     comparison = None
     if zres_b is not None:
@@ -520,3 +523,30 @@ def _write_map(out: Path) -> str:
         logging.getLogger(__name__).warning("map.html not written", exc_info=exc)
         return f"not written: {type(exc).__name__}"
     return "map.html"
+
+
+def _prioritise_or_empty(inputs: dict[str, Raster], budget_km2: float | None) -> Any:
+    """Restoration priorities, or an empty result when no cell is a candidate.
+
+    An area with no key control unit (or no data in the scored inputs there) has nothing to
+    restore under the rules: the zoning stands, the restoration outputs are empty, and the
+    summary says why.
+    """
+    import pandas as pd
+
+    from .errors import EmptyArea
+    from .restoration import RestorationResult, prioritise
+
+    try:
+        return prioritise(inputs, budget_km2=budget_km2)
+    except EmptyArea as exc:
+        zc = inputs["zone_class"]
+        nan = zc.with_array(np.full(zc.grid.shape, np.nan, dtype="float32"))
+        zero = zc.with_array(np.zeros(zc.grid.shape, dtype="uint8"))
+        return RestorationResult(
+            score=nan,
+            rank=nan,
+            selection=zero,
+            coverage=pd.DataFrame(),
+            params={"note": f"no restoration candidates: {exc}", "selected_km2": 0.0},
+        )
