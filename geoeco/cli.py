@@ -199,8 +199,22 @@ def erosion(
     ls_method: Annotated[str | None, typer.Option(help="dg, lstool or invest.")] = None,
     config: Annotated[Path | None, typer.Option(help="TOML with everything else.")] = None,
     allow_outside_china: Annotated[bool, typer.Option("--allow-outside-china")] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine", help="Where the window algebra runs: local (this process) or dask."
+        ),
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Dask scheduler address (tcp://host:8786); default: a local cluster.",
+        ),
+    ] = None,
 ) -> None:
     """Soil loss (RUSLE/CSLE, t/(km²·a)) and its SL 190-2007 grade on the DEM's grid."""
+    from .engine import get_engine
     from .erosion import load_config, make_config, run_erosion
     from .pipeline import parse_factor
 
@@ -222,8 +236,8 @@ def erosion(
     cfg = load_config(config, **flags) if config else make_config(None, **flags)
     if dem is None:
         raise typer.BadParameter("--dem is required")
-    with progress_bar() as cb:
-        summary = run_erosion(dem, cfg, out, progress=cb)
+    with get_engine(engine, scheduler=scheduler) as eng, progress_bar() as cb:
+        summary = run_erosion(dem, cfg, out, progress=cb, engine=eng)
     _emit_json(_short_summary(summary, out))
 
 
@@ -283,6 +297,9 @@ def zone(
     sxyd_crs: Annotated[
         str, typer.Option(help="三线一单 export CRS: cgcs2000 or gk.")
     ] = "cgcs2000",
+    sxyd_format: Annotated[
+        str, typer.Option(help="三线一单 export: gpkg (full texts) or shp (with .cpg).")
+    ] = "gpkg",
 ) -> None:
     """Red line, priority / key / general control units, statistics and restoration priorities.
 
@@ -323,6 +340,7 @@ def zone(
             budget_km2=budget,
             compare=compare,
             sxyd_crs=sxyd_crs,
+            sxyd_format=sxyd_format,
             progress=cb,
         )
     _emit_json(_short_summary(summary, out))

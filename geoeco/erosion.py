@@ -18,7 +18,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -27,12 +28,14 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from . import factors, grades, vegetation
-from .align import mutual_mask
+from .align import Resampling, aligned_source, mutual_mask
 from .classes import FactorTable, Provenance, get_table
+from .engine import Engine, Window, get_engine
 from .errors import InvalidInput, ManifestError
 from .io import open_raster_writer, raster_info, read_raster, write_raster
 from .ls import ls_factor
 from .pipeline import (
+    Constant,
     engine_info,
     equal_area_factor,
     file_digest,
@@ -278,6 +281,177 @@ def derive_r(cfg: ErosionConfig, out_dir: Path, used: Provenance) -> FactorValue
     return str(dest)
 
 
+# ------------------------------------------------------------------------ the kernel
+
+
+@dataclass(frozen=True)
+class ErosionSpec:
+    """What :func:`erosion_window` needs: configuration, grid, paths and small numbers only.
+
+    It is pickled into every task, so it never holds raster data: the kernel opens the
+    inputs itself (``r`` is a number or the path of the R raster already on disk, ``ls_files``
+    the LS rasters written by the driver).
+    """
+
+    cfg: ErosionConfig
+    grid: Grid
+    r: FactorValue
+    ls_files: tuple[tuple[str, str], ...]
+    lc_tables: dict[str, dict[int, float]] = field(default_factory=dict)
+    fvc_ends: tuple[float, float] | None = None
+    bt_tables: dict[str, FactorTable] = field(default_factory=dict)
+
+
+@dataclass
+class WindowResult:
+    """One window's outputs: arrays by output name (NaN = nodata, grade 0 = nodata), the
+    grade histogram (index = grade code), sums for the means, and the provenance recorded."""
+
+    arrays: dict[str, np.ndarray]
+    counts: np.ndarray
+    loss_sum: float
+    pot_sum: float
+    tables: dict[str, dict[str, Any]]
+    parameters: dict[str, dict[str, Any]]
+
+
+def _factor_inputs(spec: ErosionSpec) -> list[tuple[FactorValue, str, Resampling]]:
+    """``(value, name, resampling)`` of every factor input, in the order they are recorded."""
+    cfg = spec.cfg
+    out: list[tuple[FactorValue, str, Resampling]] = [(spec.r, "R", "bilinear")]
+    if cfg.texture is not None:
+        out += [(getattr(cfg.texture, n), n, "bilinear") for n in ("sand", "silt", "clay", "soc")]
+    if cfg.k is not None:
+        out.append((cfg.k, "K", "bilinear"))
+    if cfg.c is not None:
+        out.append((cfg.c, "C", "bilinear"))
+    if cfg.ndvi is not None:
+        out.append((cfg.ndvi, "ndvi", "bilinear"))
+    if cfg.fvc is not None:
+        out.append((cfg.fvc, "fvc", "bilinear"))
+    if cfg.landcover:
+        out.append((cfg.landcover, "landcover", "nearest"))
+    if cfg.p is not None and cfg.p_method == "value":
+        out.append((cfg.p, "P", "bilinear"))
+    if cfg.erosion_regions:
+        out.append((cfg.erosion_regions, "erosion_regions", "nearest"))
+    return out
+
+
+@contextlib.contextmanager
+def _open_inputs(spec: ErosionSpec) -> Iterator[dict[str, Any]]:
+    """Every factor input opened on the grid (no re-validation: the driver checked them)."""
+    with contextlib.ExitStack() as stack:
+        srcs: dict[str, Any] = {}
+        for value, name, resampling in _factor_inputs(spec):
+            if isinstance(value, int | float):
+                srcs[name] = Constant(float(value), name)
+            else:
+                srcs[name] = stack.enter_context(
+                    aligned_source(value, spec.grid, resampling=resampling, name=Path(value).name)
+                )
+        yield srcs
+
+
+def erosion_window(spec: ErosionSpec, window: Window) -> WindowResult:
+    """Soil loss, potential loss, conservation, factors and grade of one window.
+
+    A pure function of its arguments (it reads files, writes none), safe to run in any
+    process: this is the task :func:`run_erosion` hands to its engine.
+
+    >>> from affine import Affine
+    >>> g = Grid(Affine(30, 0, 0, 0, -30, 60), 2, 2, "EPSG:4546")
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = write_raster(Raster.from_array(np.full((2, 2), 2.0, "float32"), g), d / "ls.tif")
+    >>> _ = write_raster(Raster.from_array(np.zeros((2, 2), "float32"), g), d / "slope.tif")
+    >>> cfg = make_config({"r": 100.0, "k": 0.05, "c": 0.5, "p": 1.0})
+    >>> files = (("ls", str(d / "ls.tif")), ("slope", str(d / "slope.tif")))
+    >>> res = erosion_window(ErosionSpec(cfg, g, 100.0, files), (0, 0, 2, 1))
+    >>> res.arrays["soil_loss"].ravel().tolist()  # 100 * 0.05 * 2 * 0.5 * 1 t/(hm²·a) * 100
+    [500.0, 500.0]
+    >>> res.counts.tolist()  # 500 t/(km²·a) is grade 2 (light) with tolerable loss 200
+    [0, 0, 2, 0, 0, 0, 0]
+    """
+    cfg = spec.cfg
+    used = Provenance()
+    table = get_table("SL190-2007/water")
+    win = window
+    with _open_inputs(spec) as s:
+        R = np.ma.filled(s["R"].read(win), np.nan).astype("float32")
+        if cfg.texture is not None:
+            t = {n: np.ma.filled(s[n].read(win), np.nan) for n in ("sand", "silt", "clay", "soc")}
+            K = factors.k_epic(
+                t["sand"],
+                t["silt"],
+                t["clay"],
+                t["soc"],
+                zhang_correction=cfg.texture.zhang_correction,
+                used=used,
+            )
+        else:
+            K = np.ma.filled(s["K"].read(win), np.nan)
+        lc = None if "landcover" not in s else np.ma.filled(s["landcover"].read(win), 0)
+        lc = None if lc is None else lc.astype("int32")
+        fvc = None
+        if "ndvi" in s:
+            assert spec.fvc_ends is not None
+            fvc = vegetation.fvc_dimidiate(
+                np.ma.filled(s["ndvi"].read(win), np.nan), spec.fvc_ends[0], spec.fvc_ends[1]
+            )
+        lsw = {n: read_raster(p, window=win).filled(np.nan) for n, p in spec.ls_files}
+        P = _p_factor(cfg, win, s.get("P"), lc, spec.lc_tables, lsw["slope"], used)
+        LS = lsw["ls"]
+        if cfg.model == "rusle":
+            if cfg.c_method == "value":
+                C = np.ma.filled(s["C"].read(win), np.nan)
+            elif cfg.c_method == "fvc":
+                C = factors.c_cai(np.ma.filled(s["fvc"].read(win), np.nan), used=used)
+            elif cfg.c_method == "ndvi":
+                C = factors.c_cai(fvc, used=used)
+            else:
+                C = factors.c_from_table(lc, spec.lc_tables["c"], used=used)
+            a = factors.rusle(R, K, LS, C, P)
+            parts = {"k": K, "c": C, "p": P}
+            potential = factors.potential_loss(R, K, LS)
+        else:
+            B, E, T = factors.csle_bet(lc, fvc=fvc, e=cfg.e, used=used, **spec.bt_tables)
+            L, S = lsw["l"], lsw["s"]
+            a = factors.csle(R, K, L, S, B, E, T)
+            parts = {"k": K, "b": B, "e": E, "t": T}
+            potential = factors.potential_loss(R, K, L * S)
+        modulus = factors.to_t_km2(a).astype("float32")
+        mask = mutual_mask(modulus, np.ma.masked_equal(lc, 0) if lc is not None else modulus)
+        modulus[mask] = np.nan
+        if "erosion_regions" in s:
+            regions = np.ma.filled(s["erosion_regions"].read(win), 0)
+            grade = grades.water_erosion_grade(
+                modulus, regions=regions, out_of_range="nodata", used=used
+            )
+        else:
+            grade = grades.water_erosion_grade(
+                modulus, tolerable=cfg.tolerable_loss, out_of_range="nodata", used=used
+            )
+    # potential loss R·K·L·S and soil conservation (potential − actual), t/(km²·a)
+    pot = factors.to_t_km2(potential).astype("float32")
+    pot[mask] = np.nan
+    arrays = {"soil_loss": modulus, "potential_loss": pot, "soil_conservation": pot - modulus}
+    for n, v in parts.items():
+        v = np.broadcast_to(np.asarray(v, dtype="float32"), modulus.shape).copy()
+        v[mask] = np.nan
+        arrays[n] = v
+    arrays["erosion_grade"] = np.asarray(grade)
+    valid = np.isfinite(modulus)
+    return WindowResult(
+        arrays=arrays,
+        counts=np.bincount(grade.ravel(), minlength=len(table.classes) + 1).astype(np.int64),
+        loss_sum=float(modulus[valid].sum(dtype="float64")),
+        pot_sum=float(np.nansum(pot, dtype="float64")),
+        tables=used.tables,
+        parameters=used.parameters,
+    )
+
+
 # ------------------------------------------------------------------------------ the run
 
 
@@ -288,8 +462,16 @@ def run_erosion(
     *,
     progress: Progress | None = None,
     tile_pixels: int = 25_000_000,
+    engine: Engine | str | None = None,
 ) -> dict[str, Any]:
     """Compute soil loss and its SL 190-2007 grade; write the rasters and ``summary.json``.
+
+    Flow routing and LS run here (whole DEM, or basin tiles above ``tile_pixels``); the
+    window algebra (:func:`erosion_window`) runs on ``engine`` (a :class:`~geoeco.engine.Engine`,
+    ``"local"`` (default) or ``"dask"``, see :func:`geoeco.engine.get_engine`), while this
+    process alone writes the output COGs as results arrive and adds up the summary. Every
+    engine gives identical rasters and summaries. An engine made here from a name is closed
+    at the end; an Engine passed in is left open for reuse.
 
     Returns the summary (also written to ``out_dir/summary.json``).
     """
@@ -304,6 +486,8 @@ def run_erosion(
     dinfo = raster_info(dem_path, name=dem_path.name)
     stated = float("nan") if dinfo.nodata is None and dinfo.dtype.startswith("float") else None
     rep = inspect_layer_file(dem_path, allow_outside_china=cfg.allow_outside_china, nodata=stated)
+    if engine is not None and not isinstance(engine, str | Engine):
+        raise InvalidInput(f"engine must be 'local', 'dask' or an Engine; got {engine!r}")
     if dinfo.grid is None or not dinfo.grid.crs.is_projected:
         raise InvalidInput(
             f"{dem_path.name}: the DEM must be on a projected grid in metres "
@@ -342,146 +526,77 @@ def run_erosion(
         source="SL 190-2007 (200 for the northern arid/semi-arid area)",
     )
     table = get_table("SL190-2007/water")
-    bt_tables = _bt_tables(cfg)
+    factor_units = {"k": "t·hm²·h/(hm²·MJ·mm)", "c": "1", "p": "1"}
+    if cfg.model == "csle":
+        factor_units = {"k": factor_units["k"], "b": "1", "e": "1", "t": "1"}
+    spec = ErosionSpec(
+        cfg=cfg,
+        grid=grid,
+        r=r_value,
+        ls_files=tuple((n, str(out / f"{n}.tif")) for n in ls_names),
+        lc_tables=lc_tables,
+        fvc_ends=fvc_ends,
+        bt_tables=_bt_tables(cfg),
+    )
+    # validate and record every input once, here (workers open them without re-checking)
+    for value, name, resampling in _factor_inputs(spec):
+        with open_factor(
+            value,
+            grid,
+            name=name,
+            resampling=resampling,
+            allow_outside_china=cfg.allow_outside_china,
+            inputs=inputs,
+        ):
+            pass
     counts = np.zeros(len(table.classes) + 1, dtype=np.int64)
     loss_sum = 0.0
     pot_sum = 0.0
-    n_blocks = sum(1 for _ in grid.blocks(cfg.block_size))
-    ls_files = {n: out / f"{n}.tif" for n in ls_names}
+    windows = list(grid.blocks(cfg.block_size))
+    n_blocks = len(windows)
 
     with contextlib.ExitStack() as stack:
+        eng = get_engine(engine)
+        if eng is not engine:  # made here from a name: closed here too
+            stack.enter_context(eng)
 
-        def src(value: FactorValue | None, name: str, resampling: str = "bilinear") -> Any:
-            return stack.enter_context(
-                open_factor(
-                    value,
-                    grid,
-                    name=name,
-                    resampling=resampling,  # type: ignore[arg-type]
-                    allow_outside_china=cfg.allow_outside_china,
-                    inputs=inputs,
-                )
-            )
+        def writer(name: str, **kw: Any) -> Any:
+            return stack.enter_context(open_raster_writer(out / f"{name}.tif", grid, **kw))
 
-        r_src = src(r_value, "R")
-        k_srcs = (
-            None
-            if cfg.texture is None
-            else {n: src(getattr(cfg.texture, n), n) for n in ("sand", "silt", "clay", "soc")}
-        )
-        k_src = src(cfg.k, "K") if cfg.k is not None else None
-        c_src = src(cfg.c, "C") if cfg.c is not None else None
-        ndvi_src = src(cfg.ndvi, "ndvi") if cfg.ndvi is not None else None
-        fvc_src = src(cfg.fvc, "fvc") if cfg.fvc is not None else None
-        lc_src = src(cfg.landcover, "landcover", "nearest") if cfg.landcover else None
-        p_src = src(cfg.p, "P") if cfg.p is not None and cfg.p_method == "value" else None
-        region_src = (
-            src(cfg.erosion_regions, "erosion_regions", "nearest") if cfg.erosion_regions else None
-        )
-        loss_w = stack.enter_context(
-            open_raster_writer(out / "soil_loss.tif", grid, dtype="float32", units="t/(km²·a)")
-        )
-        potential_w = stack.enter_context(
-            open_raster_writer(out / "potential_loss.tif", grid, units="t/(km²·a)")
-        )
-        conservation_w = stack.enter_context(
-            open_raster_writer(out / "soil_conservation.tif", grid, units="t/(km²·a)")
-        )
-        # the factors themselves, for checking and for the soil-conservation service
-        factor_units = {"k": "t·hm²·h/(hm²·MJ·mm)", "c": "1", "p": "1"}
-        if cfg.model == "csle":
-            factor_units = {"k": factor_units["k"], "b": "1", "e": "1", "t": "1"}
-        factor_w = {
-            n: stack.enter_context(open_raster_writer(out / f"{n}.tif", grid, units=u))
-            for n, u in factor_units.items()
+        writers = {
+            "soil_loss": writer("soil_loss", dtype="float32", units="t/(km²·a)"),
+            "potential_loss": writer("potential_loss", units="t/(km²·a)"),
+            "soil_conservation": writer("soil_conservation", units="t/(km²·a)"),
         }
+        # the factors themselves, for checking and for the soil-conservation service
+        writers.update({n: writer(n, units=u) for n, u in factor_units.items()})
         cmap = {c.code: _rgba(c.colour) for c in table.classes}
-        grade_w = stack.enter_context(
-            open_raster_writer(
-                out / "erosion_grade.tif",
-                grid,
-                dtype="uint8",
-                nodata=0,
-                colormap=cmap,
-                tags={"class_table": f"{table.name} ({table.version})"},
-            )
+        writers["erosion_grade"] = writer(
+            "erosion_grade",
+            dtype="uint8",
+            nodata=0,
+            colormap=cmap,
+            tags={"class_table": f"{table.name} ({table.version})"},
         )
-
-        for i, win in enumerate(grid.blocks(cfg.block_size)):
-            R = np.ma.filled(r_src.read(win), np.nan).astype("float32")
-            if k_srcs is not None:
-                t = {n: np.ma.filled(s.read(win), np.nan) for n, s in k_srcs.items()}
-                K = factors.k_epic(
-                    t["sand"],
-                    t["silt"],
-                    t["clay"],
-                    t["soc"],
-                    zhang_correction=cfg.texture.zhang_correction,  # type: ignore[union-attr]
-                    used=used,
-                )
-            else:
-                K = np.ma.filled(k_src.read(win), np.nan)  # type: ignore[union-attr]
-            lc = None if lc_src is None else np.ma.filled(lc_src.read(win), 0).astype("int32")
-            fvc = None
-            if ndvi_src is not None:
-                fvc = vegetation.fvc_dimidiate(
-                    np.ma.filled(ndvi_src.read(win), np.nan), fvc_ends[0], fvc_ends[1]
-                )  # type: ignore[index]
-            lsw = {n: read_raster(p, window=win).filled(np.nan) for n, p in ls_files.items()}
-            P = _p_factor(cfg, win, p_src, lc, lc_tables, lsw["slope"], used)
-            LS = lsw["ls"]
-            if cfg.model == "rusle":
-                if cfg.c_method == "value":
-                    C = np.ma.filled(c_src.read(win), np.nan)  # type: ignore[union-attr]
-                elif cfg.c_method == "fvc":
-                    C = factors.c_cai(np.ma.filled(fvc_src.read(win), np.nan), used=used)  # type: ignore[union-attr]
-                elif cfg.c_method == "ndvi":
-                    C = factors.c_cai(fvc, used=used)
-                else:
-                    C = factors.c_from_table(lc, lc_tables["c"], used=used)
-                a = factors.rusle(R, K, LS, C, P)
-                parts = {"k": K, "c": C, "p": P}
-                potential = factors.potential_loss(R, K, LS)
-            else:
-                B, E, T = factors.csle_bet(lc, fvc=fvc, e=cfg.e, used=used, **bt_tables)
-                L, S = lsw["l"], lsw["s"]
-                a = factors.csle(R, K, L, S, B, E, T)
-                parts = {"k": K, "b": B, "e": E, "t": T}
-                potential = factors.potential_loss(R, K, L * S)
-            modulus = factors.to_t_km2(a).astype("float32")
-            mask = mutual_mask(modulus, np.ma.masked_equal(lc, 0) if lc is not None else modulus)
-            modulus[mask] = np.nan
-            if region_src is not None:
-                regions = np.ma.filled(region_src.read(win), 0)
-                grade = grades.water_erosion_grade(
-                    modulus, regions=regions, out_of_range="nodata", used=used
-                )
-            else:
-                grade = grades.water_erosion_grade(
-                    modulus, tolerable=cfg.tolerable_loss, out_of_range="nodata", used=used
-                )
-            loss_w.write(win, np.ma.masked_invalid(modulus))
-            # potential loss R·K·L·S and soil conservation (potential − actual), t/(km²·a)
-            pot = factors.to_t_km2(potential).astype("float32")
-            pot[mask] = np.nan
-            potential_w.write(win, np.ma.masked_invalid(pot))
-            conservation_w.write(win, np.ma.masked_invalid(pot - modulus))
-            pot_sum += float(np.nansum(pot, dtype="float64"))
-            for n, v in parts.items():
-                v = np.broadcast_to(np.asarray(v, dtype="float32"), modulus.shape).copy()
-                v[mask] = np.nan
-                factor_w[n].write(win, np.ma.masked_invalid(v))
-            grade_w.write(win, grade)
-            counts += np.bincount(grade.ravel(), minlength=counts.size)
-            valid = np.isfinite(modulus)
-            loss_sum += float(modulus[valid].sum(dtype="float64"))
+        step("soil loss by window", 0.4)
+        for i, (win, res) in enumerate(eng.map_windows(erosion_window, windows, spec)):
+            for name, values in res.arrays.items():
+                w = writers[name]
+                w.write(win, values if name == "erosion_grade" else np.ma.masked_invalid(values))
+            counts += res.counts
+            loss_sum += res.loss_sum
+            pot_sum += res.pot_sum
+            used.tables.update(res.tables)
+            used.parameters.update(res.parameters)
             step("soil loss by window", 0.4 + 0.55 * (i + 1) / n_blocks)
+        compute = {**eng.describe(), "windows": n_blocks, "window_px": cfg.block_size}
 
     px_km2 = grid.cell_area / 1e6 * equal_area_factor(grid)
     n_valid = int(counts[1:].sum())
     summary = {
         "kind": "erosion",
         "engine": engine_info(),
+        "compute": compute,
         "model": cfg.model,
         "units": {
             "soil_loss": "t/(km²·a)",
@@ -639,5 +754,8 @@ __all__ = [
     "load_config",
     "make_config",
     "run_erosion",
+    "ErosionSpec",
+    "WindowResult",
+    "erosion_window",
     "Grid",
 ]
