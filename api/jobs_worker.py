@@ -39,7 +39,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -113,6 +113,15 @@ class JobSettings(BaseSettings):
         default="",
         description="Comma-separated modules imported by workers (they may register processes).",
     )
+    engine: Literal["local", "dask"] = Field(
+        default="local",
+        description="Where jobs compute their windows: in the job process, or on Dask workers.",
+    )
+    dask_scheduler: str | None = Field(
+        default=None,
+        description="Address of an existing Dask scheduler (tcp://host:8786) for engine=dask; "
+        "unset: each job starts a local cluster.",
+    )
 
     @property
     def plugin_modules(self) -> tuple[str, ...]:
@@ -145,6 +154,8 @@ class WorkerConfig:
     cache_dir: Path | None = None
     layers_dir: Path | None = None
     plugins: tuple[str, ...] = ()
+    engine: str = "local"
+    dask_scheduler: str | None = None
 
 
 # ------------------------------------------------------------------------------------------
@@ -208,6 +219,8 @@ def _child_main(job_id: str, attempt: int) -> None:
         cache_dir=Path(raw["cache_dir"]) if raw.get("cache_dir") else None,
         layers_dir=Path(raw["layers_dir"]) if raw.get("layers_dir") else None,
         plugins=tuple(raw.get("plugins", ())),
+        engine=raw.get("engine", "local"),
+        dask_scheduler=raw.get("dask_scheduler"),
     )
     threading.Thread(target=_watch_lifeline, args=(stdin,), daemon=True).start()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
@@ -237,7 +250,13 @@ def _child_main(job_id: str, attempt: int) -> None:
     try:
         layers = cfg.layers_dir
         registry = load_registry(layers) if layers and layers.is_dir() else load_registry()
-        ctx = ExecutionContext(registry=registry, cache_dir=cfg.cache_dir, runs_dir=cfg.results_dir)
+        ctx = ExecutionContext(
+            registry=registry,
+            cache_dir=cfg.cache_dir,
+            runs_dir=cfg.results_dir,
+            engine=cfg.engine,
+            scheduler=cfg.dask_scheduler,
+        )
         result = execute(job.process_id, job.inputs, tmp, progress, context=ctx)
         files = result_manifest(tmp)
         final = cfg.results_dir / job_id
@@ -498,6 +517,8 @@ class JobService:
             cache_dir=settings.cache_dir,
             layers_dir=settings.user_layers_dir,
             plugins=js.plugin_modules,
+            engine=js.engine,
+            dask_scheduler=js.dask_scheduler,
         )
         self.runner: JobRunner | None = None
         if start_workers if start_workers is not None else js.job_run_workers:

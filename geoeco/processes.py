@@ -73,11 +73,23 @@ class ExecutionContext:
     registry : layers that inputs name (default: the built-in layers)
     cache_dir : where generated layers and the demo's inputs are built once and reused
     runs_dir : folder of finished job results (``runs_dir/<job id>/``), read by ``screening``
+    engine, scheduler : where erosion windows compute ("local", or "dask" with an optional
+        scheduler address; see docs/scale.md)
     """
 
     registry: LayerRegistry | None = None
     cache_dir: Path | None = None
     runs_dir: Path | None = None
+    engine: str = "local"
+    scheduler: str | None = None
+
+    def compute_engine(self) -> Any:
+        """The engine windows run on (:func:`geoeco.engine.get_engine`); local by default."""
+        if self.engine == "local":
+            return None
+        from .engine import get_engine
+
+        return get_engine(self.engine, scheduler=self.scheduler)
 
     def layers(self) -> LayerRegistry:
         """The registry, or the built-in one."""
@@ -343,7 +355,9 @@ def _run_erosion(inp: ErosionInputs, out: Path, progress: Progress, ctx: Executi
     }
     if inp.dem is not None:
         cfg = make_config(None, **flags)
-        return _short(run_erosion(factor(inp.dem), cfg, out, progress=progress))  # type: ignore[arg-type]
+        engine = ctx.compute_engine()
+        summary = run_erosion(factor(inp.dem), cfg, out, progress=progress, engine=engine)  # type: ignore[arg-type]
+        return _short(summary)
     from importlib.resources import files
 
     from .demo import build_demo_region
@@ -356,7 +370,13 @@ def _run_erosion(inp: ErosionInputs, out: Path, progress: Progress, ctx: Executi
             shutil.copyfile(str(data / name), layers / name)
         settings = tomllib.loads((layers / "demo_erosion.toml").read_text(encoding="utf-8"))
         cfg = make_config(settings, base=layers, **flags)
-        summary = run_erosion(written["dem"], cfg, out, progress=_stage(progress, 0.2, 1.0))
+        summary = run_erosion(
+            written["dem"],
+            cfg,
+            out,
+            progress=_stage(progress, 0.2, 1.0),
+            engine=ctx.compute_engine(),
+        )
     return _short(summary)
 
 
