@@ -48,7 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .crs import ALBERS_CHINA, CGCS2000, gk_zone_epsg
 from .errors import GeoecoWarning, InvalidInput, ManifestError
-from .io import write_vector
+from .io import read_toml, write_vector
 
 Lang = Literal["zh", "en"]
 
@@ -216,10 +216,7 @@ def load_access_lists(
     if isinstance(path, Mapping):
         return _parse(path, "user access lists")
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ManifestError(f"{p.name}: cannot read access lists: {exc}") from None
+    data = read_toml(p, what="access lists")
     return _parse(data, p.name)
 
 

@@ -121,6 +121,11 @@ def resolve_aoi(aoi: str | Path | BaseGeometry | AOI | None, *, demo_size: str =
     text = str(aoi)
     if _CODE.match(text.strip()):
         return aoi_from_code(text)
+    if text.strip().isdigit() and not Path(text).exists():
+        raise InvalidInput(
+            f"{text!r} is not an administrative code; give 6 digits (e.g. 610802) or the "
+            "9-digit 156… form"
+        )
     return aoi_from_file(text)
 
 

@@ -42,6 +42,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from .errors import InvalidInput, ManifestError, UnitsError
+from .io import read_toml
 
 Tag = Literal["V", "R", "I"]
 _NUM = r"[-+]?(?:inf|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+)"
@@ -223,6 +224,14 @@ class ClassTable(BaseModel):
         """``[(code, name_zh, name_en, colour), ...]`` for maps and API legends."""
         return [(c.code, c.name_zh, c.name_en, c.colour) for c in self.classes]
 
+    def colormap(self, alpha: int = 255) -> dict[int, tuple[int, int, int, int]]:
+        """``{code: (r, g, b, a)}`` for GeoTIFF colour tables and tiles.
+
+        >>> get_table("ZHGKDYFL").colormap()[1]
+        (27, 120, 55, 255)
+        """
+        return {c.code: hex_rgba(c.colour, alpha) for c in self.classes}
+
     def scores(self) -> dict[int, float]:
         """Class code → score (for sensitivity factor tables)."""
         return {c.code: float(c.score) for c in self.classes if c.score is not None}
@@ -372,10 +381,7 @@ def load_tables(source: str | Path | Mapping[str, Any]) -> dict[str, ClassTable 
     if isinstance(source, Mapping):
         return _parse(source, "user", "user tables")
     path = Path(source)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ManifestError(f"{path.name}: cannot read class tables: {exc}") from None
+    data = read_toml(path, what="class tables")
     return _parse(data, "user", path.name)
 
 
@@ -679,3 +685,13 @@ __all__ = [
     "resolve",
     "score",
 ]
+
+
+def hex_rgba(colour: str, alpha: int = 255) -> tuple[int, int, int, int]:
+    """``"#rrggbb"`` as an ``(r, g, b, alpha)`` tuple.
+
+    >>> hex_rgba("#1b7837")
+    (27, 120, 55, 255)
+    """
+    h = colour.lstrip("#")
+    return (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16), alpha)

@@ -404,10 +404,14 @@ def screen(
         if geometry.suffix.lower() in (".geojson", ".json"):
             try:
                 site = json.loads(geometry.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
+            except OSError as exc:
                 from .errors import DataSourceError
 
-                raise DataSourceError(f"{geometry.name}: not readable GeoJSON ({exc})") from None
+                raise DataSourceError(f"{geometry.name}: cannot read ({exc.strerror})") from None
+            except ValueError as exc:
+                from .errors import DataSourceError
+
+                raise DataSourceError(f"{geometry.name}: not valid GeoJSON ({exc})") from None
             feats = site.get("features") if isinstance(site, dict) else None
             if feats is not None and len(feats) > 1:
                 site = geometry
@@ -565,12 +569,11 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         err.print("aborted")
         return 130
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show(file=sys.stderr)
-            return exc.exit_code
+    except Exception as exc:
+        # usage errors (typer ships its own copy of click, so test the shape, not the class)
+        if hasattr(exc, "show") and hasattr(exc, "exit_code") and hasattr(exc, "format_message"):
+            exc.show(file=sys.stderr)  # type: ignore[attr-defined]
+            return 2
         if _state["debug"]:
             raise
         err.print(

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import vegetation
 from .classes import Provenance, get_table
-from .erosion import _ndvi_endpoints_of, _rgba
+from .erosion import _ndvi_endpoints_of
 from .io import open_raster_writer, raster_info
 from .pipeline import engine_info, equal_area_factor, open_factor, write_json
 from .validate import inspect_layer_file
@@ -98,7 +98,7 @@ def run_desertification(
                 grid,
                 dtype="uint8",
                 nodata=0,
-                colormap={c.code: _rgba(c.colour) for c in table.classes},
+                colormap=table.colormap(),
                 tags={"class_table": f"{table.name} ({table.version})"},
             )
         )

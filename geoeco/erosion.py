@@ -570,7 +570,7 @@ def run_erosion(
         }
         # the factors themselves, for checking and for the soil-conservation service
         writers.update({n: writer(n, units=u) for n, u in factor_units.items()})
-        cmap = {c.code: _rgba(c.colour) for c in table.classes}
+        cmap = table.colormap()
         writers["erosion_grade"] = writer(
             "erosion_grade",
             dtype="uint8",
@@ -740,11 +740,6 @@ def _ndvi_endpoints_of(path: Path, used: Provenance) -> tuple[float, float]:
         for _, r in read_window_blocks(path, name=path.name)
     )
     return vegetation.ndvi_endpoints(blocks, used=used)
-
-
-def _rgba(hex_colour: str) -> tuple[int, int, int, int]:
-    h = hex_colour.lstrip("#")
-    return (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16), 255)
 
 
 __all__ = [

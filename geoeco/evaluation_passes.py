@@ -30,7 +30,6 @@ import numpy as np
 
 from .area_weights import AreaWeights
 from .classes import ClassTable, Provenance, lookup
-from .erosion import _rgba
 from .errors import EmptyArea, InvalidInput, UnitsError
 from .evaluation_config import DOMINANT_SERVICES, EvaluationConfig, FactorValue
 from .evaluation_pixels import (
@@ -78,7 +77,7 @@ def classed_writer(
             grid,
             dtype="uint8",
             nodata=0,
-            colormap={c.code: _rgba(c.colour) for c in table.classes},
+            colormap=table.colormap(),
             tags={"class_table": f"{table.name} ({table.version})", **(tags or {})},
         )
     )

@@ -236,6 +236,8 @@ def write_raster(
     signed, NaN for floats).
     """
     dtype = dtype or str(raster.dtype)
+    if raster.units is None and colormap:
+        raster = raster.with_array(raster.array, units="class")
     if nodata is None:
         kind = np.dtype(dtype).kind
         nodata = 0 if kind == "u" else (-9999 if kind == "i" else float("nan"))
@@ -316,9 +318,11 @@ def read_window_blocks(
 def _short(exc: BaseException, path: Path) -> str:
     """Exception text with any absolute path removed (messages may reach HTTP clients)."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    for s in {str(path), str(path.resolve()), str(path.parent), str(path.resolve().parent)}:
+    # longest first, so that a folder never leaves a piece of the full path behind
+    candidates = {str(path), str(path.resolve()), str(path.parent), str(path.resolve().parent)}
+    for s in sorted(candidates, key=len, reverse=True):
         if s and s not in (".", "/"):
-            text = text.replace(s, "")
+            text = text.replace(s, path.name if s in (str(path), str(path.resolve())) else "")
     return text.strip(" :/") or type(exc).__name__
 
 
@@ -357,7 +361,12 @@ def open_raster_writer(
     blocksize: int = 512,
     cog: bool = True,
 ) -> Iterator[RasterWriter]:
-    """Context manager yielding a :class:`RasterWriter` for ``grid``; COG + rename on exit."""
+    """Context manager yielding a :class:`RasterWriter` for ``grid``; COG + rename on exit.
+
+    A raster written with a colour map holds classes: its units say ``class`` unless given.
+    """
+    if units is None and colormap:
+        units = "class"
     if nodata is None:
         kind = np.dtype(dtype).kind
         nodata = 0 if kind == "u" else (-9999 if kind == "i" else float("nan"))
@@ -451,3 +460,23 @@ def write_table(frame: Any, path: str | os.PathLike[str], *, sheet: str = "table
         else:
             frame.to_csv(tmp, index=False, encoding="utf-8-sig")
     return dest
+
+
+def read_toml(path: str | os.PathLike[str], *, what: str) -> dict[str, Any]:
+    """Parse a TOML file; :class:`~geoeco.errors.ManifestError` names the file (never its path).
+
+    ``what`` says what the file is, e.g. ``"access lists"``.
+    """
+    import tomllib
+
+    from .errors import ManifestError
+
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ManifestError(f"{p.name}: cannot read {what} ({exc.strerror})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ManifestError(f"{p.name}: {what} are not valid TOML ({exc})") from None

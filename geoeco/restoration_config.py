@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import InvalidInput, ManifestError
+from .io import read_toml
 
 COMPONENTS: tuple[str, ...] = (
     "erosion",
@@ -168,10 +169,7 @@ def load_restoration_config(
     if isinstance(source, Mapping):
         return _config_from_toml(source, "user restoration config", _builtin())
     p = Path(source)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ManifestError(f"{p.name}: cannot read restoration config: {exc}") from None
+    data = read_toml(p, what="restoration settings")
     return _config_from_toml(data, p.name, _builtin())
 
 

@@ -59,6 +59,7 @@ from .geometry_input import (
     parse_geometry,
     to_albers,
 )
+from .io import read_toml
 from .models import (
     MapData,
     Overlap,
@@ -179,10 +180,7 @@ def load_compliance(source: str | Path | Mapping[str, Any] | None = None) -> Com
     if isinstance(source, Mapping):
         return _parse_rules(source, "user compliance rules")
     p = Path(source)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ManifestError(f"{p.name}: cannot read compliance rules: {exc}") from None
+    data = read_toml(p, what="compliance rules")
     return _parse_rules(data, p.name)
 
 

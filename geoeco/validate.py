@@ -187,12 +187,17 @@ def user_layer_spec(
     if rep.kind == "raster":
         data["nodata"] = rep.nodata
         data["units"] = units
+    from pydantic import ValidationError
+
     try:
         return LayerSpec.model_validate({k: v for k, v in data.items() if v is not None})
-    except Exception as exc:
+    except ValidationError as exc:
         from .errors import ManifestError
 
-        raise ManifestError(f"{shown}: cannot build a manifest ({exc})") from None
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ManifestError(f"{shown}: cannot register it ({problems})") from None
 
 
 def write_user_manifest(

@@ -376,13 +376,25 @@ def run_zoning(
         "restoration_score.tif": rest.score,
         "restoration_selection.tif": rest.selection,
     }
+    # class rasters carry their class table's colours (the single source for every legend)
+    colour_tables = {
+        "zone_class.tif": "ZHGKDYFL",
+        "redline.tif": "LXBM",
+        "restoration_selection.tif": "Restoration-selection",
+    }
     for fname, r in rasters.items():
         kind = np.dtype(r.dtype).kind
+        cmap = None
+        if fname in colour_tables:
+            from .classes import get_table
+
+            cmap = get_table(colour_tables[fname]).colormap()
         write_raster(
             r,
             out / fname,
             nodata=0 if kind == "u" else None,
             dtype="uint8" if kind in "ub" else "float32",
+            colormap=cmap,
         )
     redline_gdf = _redline_layer(zres.redline)
     sel = rest.selection.with_array(np.ma.filled(rest.selection.array, 0) == 2)

@@ -189,3 +189,26 @@ def test_erosion_command_with_numbers_and_rasters(tmp_path, capsys):
         capsys, "erosion", "--dem", str(dem), "--r", "500", "--out", str(tmp_path / "e2")
     )
     assert code == 2 and "exactly one of k" in err
+
+
+def test_usage_errors_exit_2_with_usage_text(capsys):
+    """Bad options and arguments are usage errors (exit 2), not internal errors."""
+    for args in (["query", "abc", "1"], ["erosion", "--bogus"], ["zone"], ["nosuchcmd"]):
+        code, out, err = _run(capsys, *args)
+        assert code == 2 and out == "" and "internal error" not in err, args
+        assert "Usage" in err or "Error" in err
+
+
+def test_config_files_that_cannot_be_read_never_show_the_path(tmp_path):
+    """Loaders of user TOML name the file only (its folder stays private)."""
+    from geoeco.access import load_access_lists
+    from geoeco.classes import load_tables
+    from geoeco.errors import ManifestError
+    from geoeco.restoration_config import load_restoration_config
+    from geoeco.screening import load_compliance
+
+    missing = tmp_path / "secret" / "missing.toml"
+    for loader in (load_access_lists, load_tables, load_restoration_config, load_compliance):
+        with pytest.raises(ManifestError) as exc:
+            loader(missing)
+        assert "missing.toml" in str(exc.value) and str(tmp_path) not in str(exc.value)
