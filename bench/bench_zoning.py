@@ -4,6 +4,7 @@ Usage::
 
     python bench/bench_zoning.py [--work DIR] [--scales 0.5 1 2] [--repeat 2] [--json out.json]
                                  [--gdal-threads ALL_CPUS] [--profile]
+                                 [--engine dask --workers 2]
 
 A synthetic stack of the eight class layers the default rule set requires (four importance,
 two sensitivity, erosion grade, desertification degree) is generated on an ALBERS_CHINA grid of
@@ -29,6 +30,12 @@ layer, ``read(window)`` masked) or through ``geoeco.align.aligned_source`` (``--
 aligned``: a GDAL warped VRT). The report is a Markdown table (time, ratio zones / floor, peak
 RSS) and a JSON file; results are in bench/README.md. ``--profile`` runs the zones phase under
 cProfile and prints the top functions. Not run by the test suite.
+
+``--engine dask --workers N`` runs the zones phase's pass 1 on a ``LocalCluster`` of N worker
+processes (1 thread each; the readers pickle as their paths and reopen in the workers). The
+cluster is started and its numba kernels loaded before the clock starts; the zones time is
+the compute phase (pass 1 + patch stage + pass 2 and the COG writes in the driver). The zones
+row then also gives the start-up time and each worker's peak RSS.
 """
 
 from __future__ import annotations
@@ -164,17 +171,29 @@ class DirectReader:
     def __init__(self, path: Path, grid) -> None:  # type: ignore[no-untyped-def]
         import rasterio
 
+        self.path = Path(path)
         self._ds = rasterio.open(path)
         self.grid = grid
+
+    def __getstate__(self) -> dict:  # pickles as its path: a Dask worker reopens the file
+        return {"path": self.path, "grid": self.grid}
+
+    def __setstate__(self, state: dict) -> None:
+        self.path, self.grid, self._ds = state["path"], state["grid"], None
 
     def read(self, window: tuple[int, int, int, int]) -> np.ma.MaskedArray:
         from rasterio.windows import Window
 
+        if self._ds is None:
+            import rasterio
+
+            self._ds = rasterio.open(self.path)
         r, c, h, w = window
         return self._ds.read(1, window=Window(c, r, w, h), masked=True)
 
     def close(self) -> None:
-        self._ds.close()
+        if self._ds is not None:
+            self._ds.close()
 
 
 @contextlib.contextmanager
@@ -242,8 +261,19 @@ def phase_floor(folder: Path, scale: float, block: int, reader: str, copy: str) 
     return {"seconds": dt, "rss_before_mb": before, "excluded_reference_read_s": excluded}
 
 
+def _worker_peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def phase_zones(
-    folder: Path, scale: float, block: int, reader: str, profile: bool, keep: bool
+    folder: Path,
+    scale: float,
+    block: int,
+    reader: str,
+    profile: bool,
+    keep: bool,
+    engine: str = "local",
+    workers: int = 2,
 ) -> dict:
     from geoeco import overlay
     from geoeco.rules import load_rule_set
@@ -266,6 +296,15 @@ def phase_zones(
     # runs tile by tile inside pass 1)
     overlay._patch_stage_tiled = timed(overlay._patch_stage_tiled, "pass1_and_patch_stage_s")
     overlay.TiledRedline.finish = timed(overlay.TiledRedline.finish, "patch_sweeps_s")
+    eng = None
+    extra: dict = {"engine": engine}
+    if engine == "dask":
+        from geoeco.engine import DaskEngine
+
+        t = time.perf_counter()
+        eng = DaskEngine(n_workers=workers, threads_per_worker=1)
+        eng.client.run(overlay.warm_up)  # start-up and numba cache loads, not timed
+        extra.update(workers=workers, startup_s=time.perf_counter() - t)
     before = _rss_mb()
     prof = None
     if profile:
@@ -275,8 +314,13 @@ def phase_zones(
         prof.enable()
     t0 = time.perf_counter()
     with open_inputs(folder, grid, reader) as inputs:
-        res = overlay.compute_zones(rules, inputs, grid, out_dir=out, block_size=block)
+        res = overlay.compute_zones(rules, inputs, grid, out_dir=out, block_size=block, engine=eng)
     dt = time.perf_counter() - t0
+    if eng is not None:
+        peaks = eng.client.run(_worker_peak_mb)
+        extra["worker_peak_rss_mb"] = sorted(round(v) for v in peaks.values())
+        eng.close()
+    extra["compute"] = res.summary["compute"]
     if prof is not None:
         import io
         import pstats
@@ -299,6 +343,7 @@ def phase_zones(
         "redline_km2_total": sum(sm["redline_km2"].values()),
         "redline_cleanup": {k: sm["redline_cleanup"][k] for k in ("removed_km2", "filled_km2")},
         "method": sm["redline_cleanup"]["method"],
+        **extra,
     }
 
 
@@ -320,7 +365,7 @@ def run_child(args: argparse.Namespace, phase: str, folder: Path, scale: float) 
     if args.profile and phase == "zones":
         cmd.append("--profile")
     if phase == "zones":
-        cmd.append("--keep")
+        cmd += ["--keep", "--engine", args.engine, "--workers", str(args.workers)]
     env = {**os.environ, "GDAL_CACHEMAX": str(args.gdal_cache_mb)}
     if args.gdal_threads:  # both phases: multi-threaded deflate in the GTiff and COG drivers
         env["GDAL_NUM_THREADS"] = args.gdal_threads
@@ -346,7 +391,16 @@ def child_main(args: argparse.Namespace) -> None:
         copy = "outputs" if args.phase == "floor_outputs" else "inputs"
         r = phase_floor(folder, scale, args.block, args.reader, copy)
     else:
-        r = phase_zones(folder, scale, args.block, args.reader, args.profile, args.keep)
+        r = phase_zones(
+            folder,
+            scale,
+            args.block,
+            args.reader,
+            args.profile,
+            args.keep,
+            args.engine,
+            args.workers,
+        )
     r["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(r))
 
@@ -369,6 +423,13 @@ def main() -> None:
         help="GDAL_NUM_THREADS of both phases (e.g. ALL_CPUS: the writers compress with "
         "worker threads); default: unset, one thread",
     )
+    ap.add_argument(
+        "--engine",
+        choices=["local", "dask"],
+        default="local",
+        help="engine of the zones phase's pass 1 (dask: a LocalCluster, started untimed)",
+    )
+    ap.add_argument("--workers", type=int, default=2, help="worker processes of --engine dask")
     ap.add_argument("--json", help="write the results here (default: <work>/bench_zoning.json)")
     ap.add_argument("--profile", action="store_true", help="cProfile the zones phase (stderr)")
     ap.add_argument(
@@ -418,6 +479,8 @@ def main() -> None:
                     "layers": len(LAYERS),
                     "block": args.block,
                     "reader": args.reader,
+                    "engine": args.engine,
+                    "workers": args.workers if args.engine == "dask" else None,
                     "gdal_cachemax_mb": args.gdal_cache_mb,
                     "gdal_num_threads": args.gdal_threads,
                     "io_floor": floor,

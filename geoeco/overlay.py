@@ -49,6 +49,11 @@ one window at a time, so memory follows the window size, except for two things:
 * results returned in memory are whole-grid arrays; give ``out_dir`` to stream them into COGs
   through :func:`geoeco.io.open_raster_writer` instead.
 
+Engines. ``engine="dask"`` (or any :class:`~geoeco.engine.Engine`) runs pass 1 window by window
+as tasks that read their inputs themselves (picklable, file-backed readers; otherwise pass 1
+runs here and ``summary["compute"]["note"]`` says why). The driver consumes the results in
+window order and runs the patch stage and pass 2 itself, so the outputs are identical.
+
 Outputs (uint8):
 
 * ``zone_class``: 1 priority protection, 2 key control, 3 general control, 0 nodata (outside the
@@ -92,6 +97,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import pickle
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +110,7 @@ from rasterio.features import rasterize
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
+from .engine import Engine, LocalEngine, get_engine
 from .errors import (
     CRSError,
     EmptyArea,
@@ -636,16 +643,23 @@ def _pre_fast(
 
 
 def _pre_windows(
-    plan: _Plan, windows: list[Window], *, kernel: bool = True
+    plan: _Plan, windows: list[Window], *, kernel: bool = True, engine: Engine | None = None
 ) -> Iterator[tuple[int, Window, np.ndarray, np.ndarray]]:
     """``(t, window, pre, bits)`` of every window; a worker thread reads window t + 1 while
     window t is computed (one reader at a time, so readers need not be thread-safe).
 
     ``kernel``: use :func:`_pre_kernel` where every input is uint8 (or a vector), else
-    :func:`_pre` (plain numpy, the reference)."""
+    :func:`_pre` (plain numpy, the reference). ``engine``: run :func:`_pass_one_window` there
+    instead (results still come in window order)."""
     from concurrent.futures import ThreadPoolExecutor
 
     tables = _pre_tables(plan) if kernel else None
+    if engine is not None:
+        spec = _PassOneSpec(plan, tables)
+        spec = _PassOneSpec(plan, tables, len(pickle.dumps(spec)))
+        for t, (win, (pre, bits)) in enumerate(engine.map_windows(_pass_one_window, windows, spec)):
+            yield t, win, pre, bits
+        return
     slots: list[dict[Any, np.ndarray]] = [{}, {}]  # window t stacks into slots[t % 2]
     with ThreadPoolExecutor(1, thread_name_prefix="geoeco-read") as pool:
         nxt = pool.submit(_read_all, plan, windows[0], tables, slots[0]) if windows else None
@@ -1016,6 +1030,7 @@ def compute_zones(
     max_patch_pixels: int = DEFAULT_MAX_PATCH_PIXELS,
     patch_mode: Literal["auto", "whole", "windowed"] = "auto",
     scratch_dir: str | Path | None = None,
+    engine: Engine | str | None = None,
 ) -> ZoningResult:
     """Zone ``grid`` with ``rules`` (a :class:`RuleSet` or built-in name) from ``layers``.
 
@@ -1041,6 +1056,15 @@ def compute_zones(
     scratch_dir : path, optional
         Folder of the windowed patch stage's temporary spool file (up to about 10 bytes per
         pixel, deleted at the end). Default: ``out_dir``, else the system's temporary folder.
+    engine : Engine or {"local", "dask"}, optional
+        Where pass 1 (reading the inputs and condensing them into pre codes and red-line
+        reason bits) runs, window by window (see :mod:`geoeco.engine`); default local. With
+        ``"dask"`` each window is a task that reads its inputs itself, so every input (and a
+        reader AOI) must be a picklable reader that opens its file in the worker, or a
+        GeoDataFrame; with an in-memory Raster or an unpicklable reader/closure, pass 1 runs
+        locally and ``summary["compute"]["note"]`` says why. The patch stage and pass 2 (the
+        outputs and their writing) always run here, fed in window order, so the results are
+        identical whichever engine ran. An engine made here from a name is closed here.
 
     Returns
     -------
@@ -1061,7 +1085,14 @@ def compute_zones(
     flag_px = np.zeros(256, np.int64)
     stats = {"removed_px": 0, "filled_px": 0}
     windows = list(grid.blocks(block_size))
+    if engine is not None and not isinstance(engine, str | Engine):
+        raise InvalidInput(f"engine must be 'local', 'dask' or an Engine; got {engine!r}")
     with contextlib.ExitStack() as stack:
+        eng = get_engine(engine)
+        if eng is not engine:  # made here from a name: closed here too
+            stack.enter_context(eng)
+        runner, compute = _pass_one_runner(plan, eng)
+        compute.update(windows=len(windows), window_px=block_size)
         sink = _Sink(grid, out_dir, stack, plan)
 
         slots: list[dict[Any, np.ndarray]] = [{}, {}]  # the sink writes one window at a time
@@ -1075,17 +1106,17 @@ def compute_zones(
             sink.write(win, zone, red_o, flags)
 
         if not plan.patch_stage:  # single pass, per-pixel codes
-            for _, win, pre, bits in _pre_windows(plan, windows):
+            for _, win, pre, bits in _pre_windows(plan, windows, engine=runner):
                 emit(win, pre, _pixel_red(plan, bits))
         else:
             if windowed:
                 if out_dir is not None:
                     Path(out_dir).mkdir(parents=True, exist_ok=True)
                 store: TileStore = stack.enter_context(SpoolTileStore(scratch_dir or out_dir))
-                red_of = _patch_stage_tiled(plan, windows, block_size, store)
+                red_of = _patch_stage_tiled(plan, windows, block_size, store, runner)
             else:
                 store = MemoryTileStore()
-                red_of = _patch_stage_whole(plan, windows, store)
+                red_of = _patch_stage_whole(plan, windows, store, runner)
             for t, win in enumerate(windows):
                 emit(win, store.get("pre", t), red_of(win))  # type: ignore[arg-type]
             stats = red_of.stats  # type: ignore[attr-defined]
@@ -1093,7 +1124,67 @@ def compute_zones(
     if zone_px[1:].sum() == 0:
         raise EmptyArea("no pixel of the area of interest could be zoned (all nodata)")
     summary = _summary(plan, zone_px, red_px, flag_px, stats, windowed)
+    summary["compute"] = compute
     return ZoningResult(*outputs, summary=summary)
+
+
+def _unshippable(plan: _Plan) -> list[str]:
+    """Inputs (and the AOI) a worker process could not read by itself: in-memory Rasters,
+    and readers or callables that do not pickle (open datasets, closures)."""
+    readers: list[tuple[str, Any]] = []
+    out = []
+    for n, b in plan.layers.items():
+        if b.source == "raster":
+            out.append(f"{n} (in-memory Raster)")
+        elif b.source == "reader":
+            readers.append((n, b.read))
+    if isinstance(plan.aoi, Raster):
+        out.append("aoi (in-memory Raster)")
+    elif plan.aoi is not None and not isinstance(plan.aoi, BaseGeometry):
+        readers.append(("aoi", plan.aoi))
+    for n, read in readers:
+        try:
+            pickle.dumps(read)
+        except Exception:  # any pickling failure means "not shippable"
+            out.append(f"{n} (reader that does not pickle)")
+    return out
+
+
+@dataclass(frozen=True)
+class _PassOneSpec:
+    """What :func:`_pass_one_window` needs: the plan (rules, grid, picklable readers, vector
+    frames, AOI geometry) and the kernel tables. ``nbytes`` is its pickled size, so that an
+    engine ships a large one (big vector inputs) to each worker once instead of per task."""
+
+    plan: _Plan
+    tables: _PreTables | None
+    nbytes: int = 0
+
+
+def _pass_one_window(spec: _PassOneSpec, win: Window) -> tuple[np.ndarray, np.ndarray]:
+    """Pass 1 of one window, ``(pre, bits)`` (uint16 each): the task an engine runs. Reads
+    the inputs itself, writes nothing."""
+    reads, stacked = _read_all(spec.plan, win, spec.tables, {})
+    if stacked is not None:
+        return _pre_fast(spec.plan, spec.tables, win, reads, stacked)  # type: ignore[arg-type]
+    return _pre(spec.plan, win, reads)
+
+
+def _pass_one_runner(plan: _Plan, eng: Engine) -> tuple[Engine | None, dict[str, Any]]:
+    """The engine pass 1 runs on (``None``: here, with the prefetch thread) and the summary's
+    ``compute`` record."""
+    if isinstance(eng, LocalEngine) or eng.name == "local":
+        return None, {**eng.describe(), "pass1": "local"}
+    bad = _unshippable(plan)
+    if bad:
+        return None, {
+            **LocalEngine().describe(),
+            "requested": eng.name,
+            "pass1": "local",
+            "note": f"engine {eng.name!r} not used: workers cannot read "
+            f"{', '.join(bad)}; give file-backed picklable readers to run pass 1 on it",
+        }
+    return eng, {**eng.describe(), "pass1": eng.name}
 
 
 class _WholeRed:
@@ -1106,11 +1197,13 @@ class _WholeRed:
         return self.full[win[0] : win[0] + win[2], win[1] : win[1] + win[3]]
 
 
-def _patch_stage_whole(plan: _Plan, windows: list[Window], store: TileStore) -> _WholeRed:
+def _patch_stage_whole(
+    plan: _Plan, windows: list[Window], store: TileStore, engine: Engine | None = None
+) -> _WholeRed:
     """Pass 1 keeping the reason bits of the whole grid in memory (about 12 bytes/pixel)."""
     bits = np.zeros(plan.grid.shape, np.uint16)
     outside = np.zeros(plan.grid.shape, bool)
-    for t, win, pre, b in _pre_windows(plan, windows):
+    for t, win, pre, b in _pre_windows(plan, windows, engine=engine):
         store.put("pre", t, pre)
         sl = (slice(win[0], win[0] + win[2]), slice(win[1], win[1] + win[3]))
         bits[sl] = b
@@ -1127,7 +1220,11 @@ class _TiledRed:
 
 
 def _patch_stage_tiled(
-    plan: _Plan, windows: list[Window], block_size: int, store: TileStore
+    plan: _Plan,
+    windows: list[Window],
+    block_size: int,
+    store: TileStore,
+    engine: Engine | None = None,
 ) -> _TiledRed:
     """Pass 1 spooling the pre codes and reason bits (sweep 1 of the patch stage runs on each
     tile as it comes), then the rest of the tiled patch stage."""
@@ -1145,7 +1242,7 @@ def _patch_stage_tiled(
         code_by=rl.code_by,
         defer=True,
     )
-    for t, _, pre, bits in _pre_windows(plan, windows):
+    for t, _, pre, bits in _pre_windows(plan, windows, engine=engine):
         store.put("pre", t, pre)
         tiled.add_tile(t, bits, None if plan.aoi is None else (pre & _PRE_AOI) == 0)
     return _TiledRed(tiled.finish())
