@@ -13,7 +13,8 @@ once and keeps everything a query needs in memory:
   :class:`~geoeco.zonal.RasterLayer` with its class table (from the raster's
   ``class_table`` tag).
 
-A warm :func:`lookup_point` then costs a few tens of microseconds per index plus one pixel
+The context and its :class:`IndexedLayer` live in :mod:`geoeco.query_context` (re-exported
+here). A warm :func:`lookup_point` then costs a few tens of microseconds per index plus one pixel
 read per raster (``bench/bench_query.py``). A point outside every unit is a normal answer
 (``inside_analysed_area=False``, ``unit=None``), not an error.
 
@@ -28,359 +29,36 @@ Examples
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import shapely
-from pyproj import Transformer
 
-from .access import DIMENSIONS
-from .crs import ALBERS_CHINA, CGCS2000
-from .errors import DataSourceError, InvalidInput, LayerNotFound
+from .crs import CGCS2000
+from .errors import InvalidInput, LayerNotFound
 from .geometry_input import SwapPolicy, normalise_crs, parse_point
-from .models import (
-    AccessItem,
-    FeaturePage,
-    FeatureRef,
-    LayerValue,
-    PointResult,
-    RedlineStatus,
-    UnitInfo,
+from .models import FeaturePage, FeatureRef, LayerValue, PointResult, RedlineStatus
+from .query_context import (  # noqa: F401  (re-exported: the public and private names moved)
+    _RUN_CODES,
+    OUTSIDE,
+    RUN_RASTERS,
+    IndexedLayer,
+    QueryContext,
+    _default_layers,
+    _str,
+    _to_albers_tr,
+    _tr_from_lonlat,
+    _unit_info,
+    redline_reason,
 )
-from .rules import REDLINE_CODES, ZONE_CLASSES
+from .rules import REDLINE_CODES
 from .zonal import RasterLayer
 
-OUTSIDE = "outside the analysed area"
 #: Largest page :func:`features_in_bbox` returns (bigger ``limit`` values are clamped).
 MAX_PAGE = 1000
-
-#: Rasters looked for in a run folder: name -> candidate paths relative to it.
-RUN_RASTERS: dict[str, tuple[str, ...]] = {
-    "zone_class": ("zone_class.tif",),
-    "redline": ("redline.tif",),
-    "restoration_rank": ("restoration_rank.tif",),
-    "soil_loss": ("../erosion/soil_loss.tif", "erosion/soil_loss.tif"),
-    "erosion_grade": ("../erosion/erosion_grade.tif", "erosion/erosion_grade.tif"),
-    "fvc": ("../desertification/fvc.tif", "desertification/fvc.tif"),
-    "desertification_degree": (
-        "../desertification/desertification_degree.tif",
-        "desertification/desertification_degree.tif",
-    ),
-    "sanding_sensitivity": (
-        "../evaluation/sanding_sensitivity.tif",
-        "evaluation/sanding_sensitivity.tif",
-    ),
-    "water_erosion_sensitivity": (
-        "../evaluation/water_erosion_sensitivity.tif",
-        "evaluation/water_erosion_sensitivity.tif",
-    ),
-    "importance_max": ("../evaluation/importance_max.tif", "evaluation/importance_max.tif"),
-    "importance_water_conservation": ("../evaluation/importance_water_conservation.tif",),
-    "importance_soil_conservation": ("../evaluation/importance_soil_conservation.tif",),
-    "importance_sand_fixation": ("../evaluation/importance_sand_fixation.tif",),
-    "importance_biodiversity": ("../evaluation/importance_biodiversity.tif",),
-}
-#: Codes of the run's own class rasters that have no class table: name -> code -> (zh, en).
-_RUN_CODES: dict[str, tuple[str, dict[int, tuple[str, str]]]] = {
-    "zone_class": ("ZHGKDYFL", ZONE_CLASSES),
-    "redline": ("LXBM", REDLINE_CODES),
-}
-
-
-def redline_reason(lxbm: int) -> tuple[str, str]:
-    """Why land with red-line type ``lxbm`` is in the red line (methodology §4.1), zh and en.
-
-    >>> redline_reason(14)[1]
-    'extremely important ecological function: windbreak and sand fixation (LXBM 14)'
-    """
-    zh, en = REDLINE_CODES.get(int(lxbm), ("", ""))
-    if int(lxbm) // 10 == 1:
-        return f"生态功能极重要区：{zh}（LXBM {lxbm}）", (
-            f"extremely important ecological function: {en} (LXBM {lxbm})"
-        )
-    return f"生态环境极敏感脆弱区：{zh}（LXBM {lxbm}）", (
-        f"extremely sensitive or fragile environment: {en} (LXBM {lxbm})"
-    )
-
-
-@dataclass
-class IndexedLayer:
-    """A vector layer with lon-lat and Albers geometries and an STRtree on each."""
-
-    name: str
-    frame: Any
-    lonlat: np.ndarray
-    albers: np.ndarray
-    tree: shapely.STRtree
-    tree_albers: shapely.STRtree
-    id_col: str | None = None
-    _cols: dict[str, list[Any]] = field(default_factory=dict, repr=False)
-
-    @classmethod
-    def build(cls, name: str, gdf: Any, *, id_col: str | None = None) -> IndexedLayer:
-        """Index ``gdf`` (any CRS; converted to CGCS2000 lon-lat and Albers)."""
-        if gdf.crs is None:
-            raise InvalidInput(f"layer {name!r} has no CRS")
-        gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty].reset_index(drop=True)
-        ll = gdf.to_crs(CGCS2000).geometry.values.to_numpy()
-        al = gdf.to_crs(ALBERS_CHINA).geometry.values.to_numpy()
-        shapely.prepare(ll)
-        shapely.prepare(al)
-        return cls(name, gdf, ll, al, shapely.STRtree(ll), shapely.STRtree(al), id_col)
-
-    def hits(self, geom: Any) -> np.ndarray:
-        """Sorted row indices of features intersecting a lon-lat geometry.
-
-        Candidates come from the tree's boxes; the test then runs on the *prepared* layer
-        geometries (``STRtree.query(predicate=...)`` would prepare the query geometry instead,
-        which is slow for a point in a large unit).
-        """
-        cand = np.sort(self.tree.query(geom))
-        if len(cand) == 0:
-            return cand
-        return cand[shapely.intersects(self.lonlat[cand], geom)]
-
-    def hits_albers(self, geom: Any) -> np.ndarray:
-        """Sorted row indices of features intersecting an Albers geometry (prepared test)."""
-        cand = np.sort(self.tree_albers.query(geom))
-        if len(cand) == 0:
-            return cand
-        return cand[shapely.intersects(self.albers[cand], geom)]
-
-    def feature_id(self, i: int) -> str:
-        """The id of row ``i`` (``id_col`` or the row number)."""
-        if self.id_col and self.id_col in self.frame.columns:
-            return str(self.column(self.id_col)[i])
-        return str(i)
-
-    def column(self, col: str) -> list[Any]:
-        """Column ``col`` as a Python list (cached: row access without pandas overhead)."""
-        if col not in self._cols:
-            self._cols[col] = self.frame[col].tolist()
-        return self._cols[col]
-
-    def text(self, i: int, col: str) -> str | None:
-        """Column ``col`` of row ``i`` as text (``None`` when absent or empty)."""
-        if col not in self.frame.columns:
-            return None
-        v = self.column(col)[i]
-        return None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
-
-
-@dataclass
-class QueryContext:
-    """A zoning run opened for queries (see the module docstring). Build with :meth:`open`."""
-
-    units: IndexedLayer
-    redline: IndexedLayer | None = None
-    parks: IndexedLayer | None = None
-    battles: IndexedLayer | None = None
-    rasters: list[RasterLayer] = field(default_factory=list)
-    run: dict[str, Any] = field(default_factory=dict)
-    extra_layers: dict[str, IndexedLayer] = field(default_factory=dict)
-    _unit_cache: dict[int, UnitInfo] = field(default_factory=dict, repr=False)
-    _plan: list[Any] | None = field(default=None, repr=False)
-
-    @classmethod
-    def open(
-        cls,
-        run_dir: str | Path,
-        *,
-        rasters: Mapping[str, str | Path] | None = None,
-        parks: Any = None,
-        battles: Any = None,
-        registry: Any = None,
-        discover: bool = True,
-    ) -> QueryContext:
-        """Open a run folder once (``out_dir`` of ``run_zoning``, or a demo folder holding
-        ``zones/``).
-
-        Parameters
-        ----------
-        run_dir : path
-            The run folder.
-        rasters : mapping of name to path, optional
-            Extra rasters (or replacements for the discovered ones).
-        parks, battles : GeoDataFrame, optional
-            National parks and battle areas; default the built-in layers
-            ``protected.national_parks`` and ``programme.battles``.
-        registry : LayerRegistry, optional
-            Where the built-in layers come from (default :func:`geoeco.layers.builtin_registry`).
-        discover : bool
-            Look for the run's rasters and the sibling analysis rasters (:data:`RUN_RASTERS`).
-        """
-        from .io import read_vector
-
-        root = Path(run_dir)
-        if not (root / "zones.gpkg").exists() and (root / "zones" / "zones.gpkg").exists():
-            root = root / "zones"
-        gpkg = root / "zones.gpkg"
-        if not gpkg.exists():
-            raise DataSourceError(
-                f"{Path(run_dir).name}: not a zoning run folder (zones.gpkg not found)"
-            )
-        units = read_vector(gpkg, layer="units", name="zones.gpkg")
-        try:
-            red = read_vector(gpkg, layer="redline", name="zones.gpkg")
-        except DataSourceError:
-            red = None
-        run: dict[str, Any] = {}
-        if (root / "summary.json").exists():
-            s = json.loads((root / "summary.json").read_text(encoding="utf-8"))
-            run = {
-                "aoi": s.get("aoi"),
-                "rule_set": s.get("rule_set"),
-                "res_m": (s.get("grid") or {}).get("res_m"),
-                "approximation_layers": s.get("approximation_layers", []),
-                "synthetic_layers": s.get("synthetic_layers", []),
-            }
-        paths: dict[str, Path] = {}
-        if discover:
-            for name, cands in RUN_RASTERS.items():
-                for c in cands:
-                    if (root / c).exists():
-                        paths[name] = (root / c).resolve()
-                        break
-        paths.update({k: Path(v) for k, v in (rasters or {}).items()})
-        layers = [
-            RasterLayer.open(
-                k,
-                v,
-                names=_RUN_CODES[k][1] if k in _RUN_CODES else None,
-                table_name=_RUN_CODES[k][0] if k in _RUN_CODES else None,
-            )
-            for k, v in paths.items()
-        ]
-        parks, battles = _default_layers(parks, battles, registry)
-        return cls.from_frames(
-            units, redline=red, parks=parks, battles=battles, rasters=layers, run=run
-        )
-
-    @classmethod
-    def from_frames(
-        cls,
-        units: Any,
-        *,
-        redline: Any = None,
-        parks: Any = None,
-        battles: Any = None,
-        rasters: Sequence[RasterLayer] = (),
-        run: Mapping[str, Any] | None = None,
-    ) -> QueryContext:
-        """A context from in-memory GeoDataFrames (units need ``code`` and ``unit_class``)."""
-        for col in ("code", "unit_class"):
-            if col not in units.columns:
-                raise InvalidInput(f"units need a {col!r} column")
-        return cls(
-            units=IndexedLayer.build("units", units, id_col="code"),
-            redline=None
-            if redline is None or len(redline) == 0
-            else IndexedLayer.build("redline", redline, id_col="LXBM"),
-            parks=None
-            if parks is None or len(parks) == 0
-            else IndexedLayer.build("national_parks", parks, id_col="park_id"),
-            battles=None
-            if battles is None or len(battles) == 0
-            else IndexedLayer.build("battles", battles, id_col="battle_id"),
-            rasters=list(rasters),
-            run=dict(run or {}),
-        )
-
-    def point_plan(self) -> list[tuple[Transformer, list[tuple[int, RasterLayer]]]]:
-        """Rasters grouped by CRS, each group with its lon-lat transformer (built once)."""
-        if self._plan is None or sum(len(g) for _, g in self._plan) != len(self.rasters):
-            groups: dict[str, list[tuple[int, RasterLayer]]] = {}
-            for i, r in enumerate(self.rasters):
-                groups.setdefault(r.grid.crs.to_wkt(), []).append((i, r))
-            self._plan = [(_tr_from_lonlat(k), g) for k, g in groups.items()]
-        return self._plan
-
-    def to_albers(self) -> Transformer:
-        """Lon-lat to ALBERS_CHINA transformer."""
-        return _to_albers_tr()
-
-    def raster(self, name: str) -> RasterLayer | None:
-        """The raster layer called ``name``, if the run has it."""
-        return next((r for r in self.rasters if r.name == name), None)
-
-    def unit_info(self, i: int) -> UnitInfo:
-        """The :class:`UnitInfo` of unit row ``i`` (built once, then cached)."""
-        if i not in self._unit_cache:
-            self._unit_cache[i] = _unit_info(self.units.frame.iloc[i])
-        return self._unit_cache[i]
-
-
-def _default_layers(parks: Any, battles: Any, registry: Any) -> tuple[Any, Any]:
-    if parks is not None and battles is not None:
-        return parks, battles
-    from .layers import builtin_registry
-    from .sources import read_layer_vector
-
-    reg = registry or builtin_registry()
-    if parks is None and "protected.national_parks" in reg:
-        parks = read_layer_vector(reg.get("protected.national_parks"))
-    if battles is None and "programme.battles" in reg:
-        battles = read_layer_vector(reg.get("programme.battles"))
-    return parks, battles
-
-
-def _str(v: Any) -> str | None:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return None
-    return str(v)
-
-
-def _unit_info(row: Any) -> UnitInfo:
-    access = [
-        AccessItem(
-            dimension=d.key,
-            field=d.field,
-            name_zh=d.zh,
-            name_en=d.en,
-            text_zh=str(row.get(f"{d.key}_zh", "") or ""),
-            text_en=str(row.get(f"{d.key}_en", "") or ""),
-        )
-        for d in DIMENSIONS
-        if f"{d.key}_zh" in row.index
-    ]
-    cls_ = int(row["unit_class"])
-    zh, en = ZONE_CLASSES.get(cls_, ("", ""))
-    addons = _str(row.get("access_addons")) or ""
-    approx = _str(row.get("approximation_layers")) or ""
-    area = row.get("area_km2")
-    rl = row.get("redline_share")
-    return UnitInfo(
-        code=str(row["code"]),
-        unit_class=cls_,
-        class_zh=_str(row.get("class_zh")) or zh,
-        class_en=_str(row.get("class_en")) or en,
-        county_code=_str(row.get("county_code")),
-        county_name=_str(row.get("county_name")),
-        area_km2=None if area is None else float(area),
-        redline_share=None if rl is None else float(rl),
-        access=access,
-        access_addons=[a for a in addons.split(",") if a],
-        depends_on_approximation=bool(row.get("depends_on_approximation", False)),
-        approximation_layers=[a for a in approx.split(",") if a],
-    )
-
-
-@lru_cache(maxsize=32)
-def _tr_from_lonlat(dst_wkt: str) -> Transformer:
-    from pyproj import CRS
-
-    return Transformer.from_crs(CGCS2000, CRS.from_wkt(dst_wkt), always_xy=True)
-
-
-@lru_cache(maxsize=1)
-def _to_albers_tr() -> Transformer:
-    return Transformer.from_crs(CGCS2000, ALBERS_CHINA, always_xy=True)
 
 
 def _layer_value(lyr: RasterLayer, xy: tuple[float, float]) -> LayerValue:

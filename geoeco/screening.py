@@ -23,6 +23,9 @@
 :func:`screen_batch` screens many sites (GeoJSON FeatureCollection, vector file, CSV or
 DataFrame with WKT) into one row per site; a bad site's error is reported in its row.
 
+The compliance rules and verdicts live in :mod:`geoeco.compliance` and the overlap, proximity
+and map helpers in :mod:`geoeco.screening_overlaps`; their names are re-exported here.
+
 Examples
 --------
 >>> rules = load_compliance()
@@ -35,467 +38,58 @@ Examples
 from __future__ import annotations
 
 import math
-import tomllib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from functools import lru_cache
-from importlib.resources import files
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import shapely
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from .access import load_access_lists
+from .compliance import (  # noqa: F401  (re-exported: the public and private names moved)
+    _CLASS_SCOPE,
+    SCOPES,
+    ComplianceRule,
+    ComplianceRules,
+    ProjectType,
+    ScopeRules,
+    _addon_text,
+    _builtin_rules,
+    _Frozen,
+    _parse_rules,
+    load_compliance,
+    project_types,
+    verdicts,
+)
 from .crs import ALBERS_CHINA
-from .errors import GeoecoError, InvalidInput, ManifestError
+from .errors import GeoecoError, InvalidInput
 from .geometry_input import (
     MAX_AREA_KM2,
     MAX_VERTICES,
     SwapPolicy,
-    from_albers,
     iter_features,
     parse_geometry,
     to_albers,
 )
-from .io import read_toml
-from .models import (
-    MapData,
-    Overlap,
-    ProjectVerdict,
-    ProximityItem,
-    ScreeningResult,
-    SiteInfo,
-    Tag,
-    Verdict,
-    VerdictPart,
-    worst_verdict,
+from .models import ScreeningResult, SiteInfo
+from .query import OUTSIDE, QueryContext
+from .screening_overlaps import (  # noqa: F401  (re-exported: the public and private names moved)
+    SLIVER,
+    _fc,
+    _feature_overlaps,
+    _kind,
+    _map_data,
+    _measure,
+    _overlaps,
+    _plain,
+    _polys,
+    _proximity,
+    _redline_overlaps,
+    _unit_overlaps,
 )
-from .query import OUTSIDE, IndexedLayer, QueryContext, redline_reason
-from .rules import REDLINE_CODES, ZONE_CLASSES
 from .zonal import zonal_stats
 
-SCOPES: tuple[str, ...] = ("redline", "national_park", "priority", "key", "general")
-_CLASS_SCOPE = {1: "priority", 2: "key", 3: "general"}
 #: Largest buffer accepted (metres).
 MAX_BUFFER_M = 50_000.0
-#: Overlaps smaller than this are numerical slivers of shared edges and are ignored
-#: (1 m² for areas, 1 m for lines, in km² / km).
-SLIVER = {"area_km2": 1e-6, "length_km": 1e-3, "points": 0.5}
-
-
-# --------------------------------------------------------------------------- rules
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ComplianceRule(_Frozen):
-    """The verdict for one project type in one scope, with its reason and tag."""
-
-    verdict: Verdict
-    tag: Tag = "I"
-    reason_zh: str
-    reason_en: str
-
-
-class ProjectType(_Frozen):
-    """An enumerated project type."""
-
-    id: str
-    name_zh: str
-    name_en: str
-
-
-class ScopeRules(_Frozen):
-    """The rules of one scope and where they come from."""
-
-    source: str = ""
-    rules: dict[str, ComplianceRule]
-
-
-class ComplianceRules(_Frozen):
-    """Validated compliance rules: every project type has a rule in every scope."""
-
-    version: str
-    name: str = ""
-    project_type: tuple[ProjectType, ...]
-    scope: dict[str, ScopeRules]
-
-    @model_validator(mode="after")
-    def _complete(self) -> ComplianceRules:
-        ids = [p.id for p in self.project_type]
-        if len(ids) != len(set(ids)):
-            raise ValueError("project type ids must be unique")
-        missing_scopes = [s for s in SCOPES if s not in self.scope]
-        extra_scopes = [s for s in self.scope if s not in SCOPES]
-        if missing_scopes or extra_scopes:
-            raise ValueError(
-                f"scopes must be exactly {', '.join(SCOPES)}; missing {missing_scopes}, "
-                f"unknown {extra_scopes}"
-            )
-        for s, sr in self.scope.items():
-            miss = [i for i in ids if i not in sr.rules]
-            unknown = [i for i in sr.rules if i not in ids]
-            if miss or unknown:
-                raise ValueError(
-                    f"scope {s!r}: project types without a rule {miss}, unknown {unknown}"
-                )
-        return self
-
-    def rule(self, scope: str, project_type: str) -> ComplianceRule:
-        """The rule of ``project_type`` in ``scope``."""
-        return self.scope[scope].rules[project_type]
-
-    def project(self, project_type: str) -> ProjectType:
-        """The project type ``project_type`` (or :class:`InvalidInput` listing the known ones)."""
-        for p in self.project_type:
-            if p.id == project_type:
-                return p
-        known = ", ".join(p.id for p in self.project_type)
-        raise InvalidInput(f"unknown project type {project_type!r}; known types: {known}")
-
-
-def _parse_rules(data: Mapping[str, Any], what: str) -> ComplianceRules:
-    try:
-        return ComplianceRules.model_validate(dict(data))
-    except ValidationError as exc:
-        raise ManifestError(f"{what}: invalid compliance rules: {exc}") from None
-
-
-@lru_cache(maxsize=1)
-def _builtin_rules() -> ComplianceRules:
-    text = files("geoeco").joinpath("data/compliance.toml").read_text(encoding="utf-8")
-    return _parse_rules(tomllib.loads(text), "built-in compliance.toml")
-
-
-def load_compliance(source: str | Path | Mapping[str, Any] | None = None) -> ComplianceRules:
-    """Compliance rules: the built-in ones, or a TOML file / dict of the same shape."""
-    if source is None:
-        return _builtin_rules()
-    if isinstance(source, ComplianceRules):
-        return source
-    if isinstance(source, Mapping):
-        return _parse_rules(source, "user compliance rules")
-    p = Path(source)
-    data = read_toml(p, what="compliance rules")
-    return _parse_rules(data, p.name)
-
-
-def project_types(rules: ComplianceRules | None = None) -> list[str]:
-    """Ids of the enumerated project types."""
-    return [p.id for p in (rules or load_compliance()).project_type]
-
-
-# --------------------------------------------------------------------------- overlaps
-
-
-def _measure(geom: Any, kind: str) -> np.ndarray | float:
-    if kind == "area_km2":
-        return shapely.area(geom) / 1e6
-    if kind == "length_km":
-        return shapely.length(geom) / 1e3
-    return shapely.get_num_coordinates(geom) * 1.0
-
-
-def _kind(site_al: Any) -> str:
-    if site_al.area > 0:
-        return "area_km2"
-    if site_al.length > 0:
-        return "length_km"
-    return "points"
-
-
-def _overlaps(
-    layer: IndexedLayer | None, site_al: Any, kind: str, total: float
-) -> list[tuple[int, float, float]]:
-    """(row, amount, share) for every feature overlapping the site by a positive amount."""
-    if layer is None or total <= 0:
-        return []
-    idx = layer.hits_albers(site_al)
-    if len(idx) == 0:
-        return []
-    inter = shapely.intersection(layer.albers[idx], site_al)
-    if kind == "area_km2":
-        inter = np.array([_polys(g) for g in inter], dtype=object)
-    amt = np.atleast_1d(_measure(inter, kind))
-    return [
-        (int(i), float(a), min(1.0, float(a) / total))
-        for i, a in zip(idx, amt, strict=True)
-        if a > SLIVER[kind]
-    ]
-
-
-def _polys(g: Any) -> Any:
-    if g.geom_type in ("Polygon", "MultiPolygon"):
-        return g
-    parts = [p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")]
-    return shapely.union_all(parts) if parts else shapely.Polygon()
-
-
-def _feature_overlaps(
-    layer: IndexedLayer | None, hits: list[tuple[int, float, float]], kind: str
-) -> list[Overlap]:
-    if layer is None:
-        return []
-    return [
-        Overlap(
-            key=layer.feature_id(i),
-            name_zh=layer.text(i, "name_zh"),
-            name_en=layer.text(i, "name_en"),
-            measure=kind,  # type: ignore[arg-type]
-            amount=a,
-            share=s,
-            extra={"status": layer.text(i, "status")} if layer.text(i, "status") else {},
-        )
-        for i, a, s in hits
-    ]
-
-
-def _unit_overlaps(
-    ctx: QueryContext, hits: list[tuple[int, float, float]], kind: str
-) -> tuple[list[Overlap], list[Overlap]]:
-    u = ctx.units
-    classes = u.column("unit_class")
-    by_unit = [
-        Overlap(
-            key=u.feature_id(i),
-            name_zh=u.text(i, "name_zh"),
-            name_en=u.text(i, "name_en"),
-            measure=kind,  # type: ignore[arg-type]
-            amount=a,
-            share=s,
-            extra={
-                "unit_class": int(classes[i]),
-                "county_code": u.text(i, "county_code"),
-                "county_name": u.text(i, "county_name"),
-            },
-        )
-        for i, a, s in hits
-    ]
-    sums: dict[int, list[float]] = {}
-    for i, a, s in hits:
-        acc = sums.setdefault(int(classes[i]), [0.0, 0.0])
-        acc[0] += a
-        acc[1] += s
-    by_class = [
-        Overlap(
-            key=str(c),
-            name_zh=ZONE_CLASSES.get(c, ("", ""))[0],
-            name_en=ZONE_CLASSES.get(c, ("", ""))[1],
-            measure=kind,  # type: ignore[arg-type]
-            amount=a,
-            share=min(1.0, s),
-        )
-        for c, (a, s) in sorted(sums.items())
-    ]
-    return by_class, by_unit
-
-
-def _redline_overlaps(ctx: QueryContext, site_al: Any, kind: str, total: float) -> list[Overlap]:
-    layer = ctx.redline
-    hits = _overlaps(layer, site_al, kind, total)
-    if layer is None:
-        return []
-    sums: dict[int, list[float]] = {}
-    codes = layer.column("LXBM")
-    for i, a, s in hits:
-        acc = sums.setdefault(int(codes[i]), [0.0, 0.0])
-        acc[0] += a
-        acc[1] += s
-    out = []
-    for code, (a, s) in sorted(sums.items()):
-        rz, re_ = redline_reason(code)
-        zh, en = REDLINE_CODES.get(code, ("", ""))
-        out.append(
-            Overlap(
-                key=str(code),
-                name_zh=zh,
-                name_en=en,
-                measure=kind,  # type: ignore[arg-type]
-                amount=a,
-                share=s,
-                extra={"reason_zh": rz, "reason_en": re_},
-            )
-        )
-    return out
-
-
-# --------------------------------------------------------------------------- proximity
-
-
-def _proximity(ctx: QueryContext, site_al: Any, buffer_al: Any) -> list[ProximityItem]:
-    layers: list[tuple[str, IndexedLayer | None]] = [
-        ("units", ctx.units),
-        ("redline", ctx.redline),
-        ("national_parks", ctx.parks),
-        ("battles", ctx.battles),
-    ]
-    out: list[ProximityItem] = []
-    for name, layer in layers:
-        if layer is None:
-            continue
-        idx = layer.hits_albers(buffer_al)
-        if len(idx) == 0:
-            continue
-        dist = shapely.distance(layer.albers[idx], site_al) / 1000.0
-        for i, d in zip(idx.tolist(), np.atleast_1d(dist).tolist(), strict=True):
-            if name == "redline":
-                code = int(layer.column("LXBM")[i])
-                zh, en = REDLINE_CODES.get(code, ("", ""))
-                fid = str(code)
-            elif name == "units":
-                fid = layer.feature_id(i)
-                zh = (
-                    layer.text(i, "class_zh")
-                    or ZONE_CLASSES.get(int(layer.column("unit_class")[i]), ("", ""))[0]
-                )
-                en = (
-                    layer.text(i, "class_en")
-                    or ZONE_CLASSES.get(int(layer.column("unit_class")[i]), ("", ""))[1]
-                )
-            else:
-                fid = layer.feature_id(i)
-                zh, en = layer.text(i, "name_zh"), layer.text(i, "name_en")
-            out.append(
-                ProximityItem(
-                    layer=name,
-                    id=fid,
-                    name_zh=zh,
-                    name_en=en,
-                    distance_km=float(d),
-                    overlaps_site=bool(d == 0.0),
-                )
-            )
-    out.sort(key=lambda p: (p.distance_km, p.layer, p.id))
-    return out
-
-
-# --------------------------------------------------------------------------- verdicts
-
-
-def _addon_text(addon_id: str) -> tuple[str, str]:
-    for a in load_access_lists().addon:
-        if a.id == addon_id and a.spatial_layout is not None:
-            return a.spatial_layout.zh, a.spatial_layout.en
-    return "", ""
-
-
-def verdicts(
-    touched: Mapping[str, Sequence[str]],
-    types: Sequence[str] | None = None,
-    *,
-    rules: ComplianceRules | None = None,
-) -> list[ProjectVerdict]:
-    """Verdicts per project type for the scopes a site touches.
-
-    Parameters
-    ----------
-    touched : mapping of scope to ids
-        Scopes (``redline``, ``national_park``, ``priority``, ``key``, ``general``) the site
-        touches, each with the unit codes / feature ids concerned.
-    types : list of str, optional
-        Project types (default all).
-
-    Examples
-    --------
-    >>> v = verdicts({"key": ["ZH1"], "redline": ["13"]}, ["linear_infrastructure"])[0]
-    >>> v.verdict, [p.scope for p in v.parts]
-    ('restricted', ['redline', 'key'])
-    """
-    rs = rules or load_compliance()
-    lists = load_access_lists()
-    scopes = [s for s in SCOPES if touched.get(s)]
-    out = []
-    for t in types or project_types(rs):
-        pt = rs.project(t)
-        parts = []
-        for s in scopes:
-            r = rs.rule(s, t)
-            if s == "redline":
-                az, ae = _addon_text("redline")
-            elif s == "national_park":
-                az, ae = _addon_text("park")
-            else:
-                cls = {v: k for k, v in _CLASS_SCOPE.items()}[s]
-                az = lists.text(cls, "spatial_layout", "zh")
-                ae = lists.text(cls, "spatial_layout", "en")
-            parts.append(
-                VerdictPart(
-                    scope=s,  # type: ignore[arg-type]
-                    verdict=r.verdict,
-                    reason_zh=r.reason_zh,
-                    reason_en=r.reason_en,
-                    tag=r.tag,
-                    source=rs.scope[s].source,
-                    units=list(touched[s]),
-                    access_zh=az,
-                    access_en=ae,
-                )
-            )
-        out.append(
-            ProjectVerdict(
-                project_type=t,
-                name_zh=pt.name_zh,
-                name_en=pt.name_en,
-                verdict=worst_verdict(p.verdict for p in parts),
-                parts=parts,
-                note=None if parts else f"{OUTSIDE}: no verdict",
-            )
-        )
-    return out
-
-
-# --------------------------------------------------------------------------- map data
-
-
-def _fc(geoms: Iterable[Any], props: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {"type": "Feature", "geometry": shapely.geometry.mapping(g), "properties": dict(p)}
-            for g, p in zip(geoms, props, strict=True)
-            if g is not None and not g.is_empty
-        ],
-    }
-
-
-def _map_data(ctx: QueryContext, site_al: Any, buffer_al: Any | None) -> MapData:
-    outer = buffer_al if buffer_al is not None else site_al
-    x0, y0, x1, y1 = outer.bounds
-    pad = max(0.25 * max(x1 - x0, y1 - y0), 200.0)
-    view = shapely.box(x0 - pad, y0 - pad, x1 + pad, y1 + pad)
-    tol = max(x1 - x0, y1 - y0, 2 * pad) / 400.0
-
-    def clip(layer: IndexedLayer | None, cols: Sequence[str]) -> dict[str, Any] | None:
-        if layer is None:
-            return None
-        idx = layer.hits_albers(view)
-        geoms = shapely.intersection(layer.albers[idx], view)
-        geoms = from_albers(shapely.simplify(geoms, tol, preserve_topology=True))
-        props = [
-            {c: (layer.column(c)[i] if c in layer.frame.columns else None) for c in cols}
-            for i in idx.tolist()
-        ]
-        props = [{k: _plain(v) for k, v in p.items()} for p in props]
-        return _fc(geoms, props)
-
-    vb = from_albers(view).bounds
-    return MapData(
-        bbox=tuple(float(v) for v in vb),  # type: ignore[arg-type]
-        site=_fc([from_albers(site_al)], [{}]),
-        buffer=None if buffer_al is None else _fc([from_albers(buffer_al)], [{}]),
-        units=clip(ctx.units, ("code", "unit_class")) or _fc([], []),
-        redline=clip(ctx.redline, ("LXBM",)),
-    )
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
 
 
 # --------------------------------------------------------------------------- screening
