@@ -1,0 +1,288 @@
+"""How the built-in processes run: the ``run``, layer-version and size functions of the
+``zoning``, ``erosion``, ``desertification`` and ``screening`` processes registered in
+:mod:`geoeco.processes`.
+
+>>> seen = []
+>>> _stage(lambda step, f: seen.append(f), 0.5, 1.0)("half", 0.5)
+>>> seen
+[0.75]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import tomllib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import InvalidInput
+from .layers import LayerRegistry
+from .process_inputs import (
+    DesertificationInputs,
+    ErosionInputs,
+    ExecutionContext,
+    Progress,
+    ScreeningInputs,
+    ZoningInputs,
+)
+
+
+def _stage(progress: Progress, lo: float, hi: float) -> Progress:
+    return lambda step, f: progress(step, lo + (hi - lo) * max(0.0, min(1.0, f)))
+
+
+@contextlib.contextmanager
+def _demo_inputs(size: str, ctx: ExecutionContext, progress: Progress) -> Iterator[Path]:
+    """A folder with the demo's analyses (``run_demo(zoning=False)``), cached when possible."""
+    from .demo_run import run_demo
+
+    if ctx.cache_dir is None:
+        with tempfile.TemporaryDirectory(prefix="geoeco-demo-") as tmp:
+            run_demo(Path(tmp), size=size, zoning=False, progress=progress)
+            yield Path(tmp)
+        return
+    target = Path(ctx.cache_dir) / "demo-inputs" / f"{size}-{__version__}"
+    if not (target / ".complete").exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{size}-", dir=target.parent))
+        try:
+            run_demo(tmp, size=size, zoning=False, progress=progress)
+            (tmp / ".complete").write_text(__version__, encoding="utf-8")
+            try:
+                tmp.rename(target)
+            except OSError:  # another worker finished first
+                pass
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    progress("demo inputs ready", 1.0)
+    yield target
+
+
+def _geometry(aoi: dict[str, Any]) -> Any:
+    from .geometry_input import parse_geometry
+
+    return parse_geometry(aoi, crs="wgs84", max_area_km2=None).geometry
+
+
+def _short(summary: Mapping[str, Any]) -> dict[str, Any]:
+    drop = ("provenance", "inputs", "config", "zones", "restoration")
+    return {k: v for k, v in summary.items() if k not in drop}
+
+
+def _raster(registry: LayerRegistry, layer_id: str, ctx: ExecutionContext) -> Path:
+    from .sources import layer_raster_path
+
+    return layer_raster_path(registry.get(layer_id), cache_dir=ctx.cache_dir)
+
+
+def _run_zoning(inp: ZoningInputs, out: Path, progress: Progress, ctx: ExecutionContext) -> dict:
+    from .demo_run import demo_zoning_inputs
+    from .zoning import run_zoning
+
+    registry = ctx.layers()
+    aoi = _geometry(inp.aoi) if isinstance(inp.aoi, dict) else inp.aoi
+
+    def zone(given: Mapping[str, str], statuses: Mapping[str, str], p: Progress) -> dict:
+        return run_zoning(
+            out,
+            aoi=aoi,
+            rules=inp.rules,
+            inputs=dict(given) or None,
+            statuses=dict(statuses) or None,
+            registry=registry,
+            res=inp.resolution(),
+            budget_km2=inp.budget_km2,
+            compare=inp.compare,
+            cache_dir=ctx.cache_dir,
+            min_unit_km2=inp.min_unit_km2,
+            sxyd_crs=inp.sxyd_crs,
+            demo_size=inp.demo_size,
+            write_map=inp.map,
+            progress=p,
+        )
+
+    if inp.uses_demo():
+        with _demo_inputs(inp.demo_size, ctx, _stage(progress, 0.0, 0.5)) as demo:
+            given = {k: str(v) for k, v in demo_zoning_inputs(demo).items()}
+            summary = zone(given, dict.fromkeys(given, "synthetic"), _stage(progress, 0.5, 1.0))
+    else:
+        given = {name: str(_raster(registry, lid, ctx)) for name, lid in inp.layers.items()}
+        statuses = {name: registry.get(lid).status for name, lid in inp.layers.items()}
+        summary = zone(given, statuses, progress)
+    out_summary = _short(summary)
+    out_summary["map"] = summary.get("map", "not requested")
+    return out_summary
+
+
+def _zoning_layers(inp: ZoningInputs, registry: LayerRegistry) -> dict[str, str]:
+    from .rules import load_rule_set
+    from .zoning import DEFAULT_MASK_LAYERS
+
+    unknown = {name: lid for name, lid in inp.layers.items() if lid not in registry}
+    if unknown:
+        listed = ", ".join(f"{n}={lid!r}" for n, lid in sorted(unknown.items()))
+        raise InvalidInput(
+            f"zoning layers name unknown layer ids ({listed}); use ids from /collections"
+        )
+    used: set[str] = set(inp.layers.values()) | {"admin.county"}
+    names = set(load_rule_set(inp.rules).inputs)
+    if inp.compare:
+        names |= set(load_rule_set(inp.compare).inputs)
+    by_var = {s.variable: s.id for s in registry if s.variable and s.kind == "raster"}
+    for n in names - set(inp.layers):
+        if n in DEFAULT_MASK_LAYERS:
+            used.add(DEFAULT_MASK_LAYERS[n])
+        elif n in by_var and not inp.uses_demo():
+            used.add(by_var[n])
+    if inp.uses_demo():
+        used |= {s.id for s in registry if s.id.startswith("demo.")}
+    used |= {
+        s.id
+        for s in registry
+        if s.id.startswith("user.") and s.role in ("protected", "development")
+    }
+    return {i: registry.get(i).version for i in sorted(used) if i in registry}
+
+
+def _zoning_rules(inp: ZoningInputs) -> str:
+    from .rules import load_rule_set
+
+    sha = load_rule_set(inp.rules).sha256()
+    return sha if inp.compare is None else sha + "+" + load_rule_set(inp.compare).sha256()
+
+
+def _demo_cells(size: str, res: float | None = None) -> int:
+    from .demo import demo_grid
+
+    g = demo_grid(size)  # type: ignore[arg-type]
+    scale = 1.0 if res is None else (abs(g.transform.a) / res) ** 2
+    return int(g.width * g.height * scale)
+
+
+def _zoning_cells(inp: ZoningInputs, registry: LayerRegistry) -> int | None:
+    if inp.aoi is None:
+        return _demo_cells(inp.demo_size, inp.resolution())
+    if isinstance(inp.aoi, dict):
+        from .geometry_input import area_km2
+
+        return int(area_km2(_geometry(inp.aoi)) * 1e6 / inp.resolution() ** 2)
+    return None  # an administrative code: size unknown without loading the boundaries
+
+
+def _run_erosion(inp: ErosionInputs, out: Path, progress: Progress, ctx: ExecutionContext) -> dict:
+    from .erosion import make_config, run_erosion
+
+    registry = ctx.layers()
+
+    def factor(v: float | str | None) -> float | str | None:
+        return str(_raster(registry, v, ctx)) if isinstance(v, str) else v
+
+    flags: dict[str, Any] = {
+        "r": factor(inp.r),
+        "k": factor(inp.k),
+        "c": factor(inp.c),
+        "p": factor(inp.p),
+        "ndvi": factor(inp.ndvi),
+        "landcover": factor(inp.landcover),
+        "model": inp.model,
+        "routing": inp.routing,
+        "ls_method": inp.ls_method,
+    }
+    if inp.dem is not None:
+        cfg = make_config(None, **flags)
+        engine = ctx.compute_engine()
+        summary = run_erosion(factor(inp.dem), cfg, out, progress=progress, engine=engine)  # type: ignore[arg-type]
+        return _short(summary)
+    from importlib.resources import files
+
+    from .demo import build_demo_region
+
+    with tempfile.TemporaryDirectory(prefix="geoeco-demo-") as tmp:
+        layers = Path(tmp)
+        written = build_demo_region(layers, size=inp.demo_size, progress=_stage(progress, 0, 0.2))
+        data = files("geoeco") / "data"
+        for name in ("demo_erosion.toml", "demo_landcover_factors.csv"):
+            shutil.copyfile(str(data / name), layers / name)
+        settings = tomllib.loads((layers / "demo_erosion.toml").read_text(encoding="utf-8"))
+        cfg = make_config(settings, base=layers, **flags)
+        summary = run_erosion(
+            written["dem"],
+            cfg,
+            out,
+            progress=_stage(progress, 0.2, 1.0),
+            engine=ctx.compute_engine(),
+        )
+    return _short(summary)
+
+
+def _run_desertification(
+    inp: DesertificationInputs, out: Path, progress: Progress, ctx: ExecutionContext
+) -> dict:
+    from .desertification import run_desertification
+
+    registry = ctx.layers()
+    sand = _raster(registry, inp.bare_sand, ctx) if inp.bare_sand else None
+    if inp.ndvi is not None:
+        ndvi = _raster(registry, inp.ndvi, ctx)
+        return _short(run_desertification(ndvi, out, bare_sand=sand, progress=progress))
+    from .demo import build_demo_region
+
+    with tempfile.TemporaryDirectory(prefix="geoeco-demo-") as tmp:
+        written = build_demo_region(
+            Path(tmp), size=inp.demo_size, progress=_stage(progress, 0, 0.3)
+        )
+        summary = run_desertification(
+            written["ndvi"], out, bare_sand=sand, progress=_stage(progress, 0.3, 1.0)
+        )
+    return _short(summary)
+
+
+def _raster_cells(layer_id: str | None, size: str, registry: LayerRegistry) -> int | None:
+    if layer_id is None:
+        return _demo_cells(size)
+    spec = registry.get(layer_id)
+    path = spec.file_path()
+    if path is None or not path.exists():
+        return None
+    from .io import raster_info
+
+    grid = raster_info(path, name=path.name).grid
+    return None if grid is None else grid.width * grid.height
+
+
+def _run_screening(
+    inp: ScreeningInputs, out: Path, progress: Progress, ctx: ExecutionContext
+) -> dict:
+    from .pipeline import write_json
+    from .query import QueryContext
+    from .report import write_report
+    from .screening import screen_site
+
+    run = None if ctx.runs_dir is None else Path(ctx.runs_dir) / inp.zoning_job
+    if run is None or not (run / "zones.gpkg").exists():
+        raise InvalidInput(
+            f"zoning job {inp.zoning_job} has no results here; run the zoning process and "
+            "wait until it is successful"
+        )
+    progress("opening the zoning run", 0.1)
+    qctx = QueryContext.open(run, registry=ctx.layers())
+    progress("screening the site", 0.3)
+    res = screen_site(
+        qctx,
+        inp.geometry,
+        buffer_m=inp.buffer_m,
+        project_type=inp.project_type,
+        crs=inp.crs,
+        map_data=inp.report,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    if inp.report:
+        write_report(res, out / "report.html")
+    answer = res.model_dump(mode="json", exclude={"map"} if inp.report else None)
+    write_json(answer, out / "screening.json")
+    progress("done", 1.0)
+    return answer
