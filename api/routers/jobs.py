@@ -18,7 +18,6 @@ request arriving without the lifespan having run creates it on first use.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,10 +32,11 @@ from geoeco.run_tiles import RUN_OUTPUTS, output_path, output_tile
 from geoeco.tiles import EMPTY_TILE, MAX_ZOOM, RAMPS
 
 from ..deps import SettingsDep, get_settings
-from ..errors import param_error, problem_response, problem_responses
+from ..errors import problem_response, problem_responses
 from ..jobs_worker import JobService, job_settings_for
 from ..security import ApiKeyDep
 from ..settings import Settings
+from .tiles import parse_rescale
 
 OGC_EXC = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
 _LOCK = threading.Lock()
@@ -282,22 +282,8 @@ def get_job_results(job_id: str, request: Request, svc: JobServiceDep) -> Any:
     if job.status == "successful":
         return results_document(job, request)
     if job.status == "failed":
-        return failure_response(job, request)
-    if job.status == "dismissed":
-        return problem_response(
-            410,
-            f"job {job_id} was dismissed and its results deleted; submit it again to rerun it",
-            type_=OGC_EXC + "job-dismissed",
-            title="Job dismissed",
-            instance=request.url.path,
-        )
-    return problem_response(
-        404,
-        f"job {job_id} is {job.status} ({round(job.progress * 100)} %); results are not ready",
-        type_=OGC_EXC + "result-not-ready",
-        title="Result not ready",
-        instance=request.url.path,
-    )
+        return failure_response(job, request)  # the failure's own problem details
+    return job_not_ready(job, request)
 
 
 @router.get(
@@ -324,19 +310,6 @@ def get_job_file(job_id: str, name: str, request: Request, svc: JobServiceDep) -
 
 OutputName = Literal[tuple(RUN_OUTPUTS)]  # type: ignore[valid-type]
 _COLORMAPS = ", ".join(sorted(RAMPS))
-
-
-def parse_rescale(text: str | None) -> tuple[float, float] | None:
-    """``"min,max"`` as two finite numbers with min < max, or a 422 naming ``query.rescale``."""
-    if text is None:
-        return None
-    try:
-        vals = [float(v) for v in text.split(",")]
-    except ValueError:
-        vals = []
-    if len(vals) != 2 or not all(math.isfinite(v) for v in vals) or vals[0] >= vals[1]:
-        raise param_error("query", "rescale", f"rescale must be 'min,max' with min < max: {text!r}")
-    return vals[0], vals[1]
 
 
 def output_tile_response(
@@ -366,7 +339,7 @@ def job_not_ready(job: Job, request: Request) -> JSONResponse | None:
     if job.status == "dismissed":
         return problem_response(
             410,
-            f"job {job.id} was dismissed and its results deleted",
+            f"job {job.id} was dismissed and its results deleted; submit it again to rerun it",
             type_=OGC_EXC + "job-dismissed",
             title="Job dismissed",
             instance=request.url.path,

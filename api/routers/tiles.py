@@ -23,7 +23,8 @@ router = APIRouter(tags=["tiles"])
 _COLORMAPS = ", ".join(sorted(RAMPS))
 
 
-def _rescale(text: str | None) -> tuple[float, float] | None:
+def parse_rescale(text: str | None) -> tuple[float, float] | None:
+    """``"min,max"`` as two finite numbers with min < max, or a 422 naming ``query.rescale``."""
     if text is None:
         return None
     try:
@@ -55,7 +56,7 @@ def tile(
     band: Annotated[int, Query(ge=1)] = 1,
 ) -> Response:
     """A 256×256 PNG; categorical layers use the colours of their class table."""
-    lo_hi = _rescale(rescale)
+    lo_hi = parse_rescale(rescale)
     spec = registry.get(layer)
     with server_side(f"layer {layer!r}"):
         png = layer_tile(

@@ -145,6 +145,7 @@ def test_oversize_streamed_body(eclient: TestClient, problem) -> None:  # type: 
 
     r = eclient.post("/echo", content=chunks(), headers={"content-type": "application/json"})
     problem(r, 413, "payload-too-large")
+    assert r.status_code == 413
 
 
 def test_scrub_paths() -> None:
