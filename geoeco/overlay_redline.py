@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from .overlay_inputs import Window, _Plan
-from .patches import TiledRedline, _bit_codes, _pixel_codes, clean_patches, patch_codes
+from .patches import _bit_codes, _pixel_codes, clean_patches, patch_codes
+from .patches_tiled import TiledRedline
 
 
 def _pixel_red(plan: _Plan, bits: np.ndarray) -> np.ndarray:
