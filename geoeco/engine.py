@@ -55,10 +55,13 @@ class Engine(Protocol):
         windows: Iterable[Window],
         *args: Any,
         ordered: bool = True,
+        ahead: int | None = None,
     ) -> Iterator[tuple[Window, T]]:
         """Yield ``(window, kernel(*args, window))`` for every window.
 
-        In window order when ``ordered`` (the default), else as results complete.
+        In window order when ``ordered`` (the default), else as results complete. ``ahead``:
+        tasks kept in flight per worker thread, instead of the engine's own setting (more for
+        short tasks with small results).
         """
         ...
 
@@ -90,8 +93,10 @@ class LocalEngine:
         windows: Iterable[Window],
         *args: Any,
         ordered: bool = True,
+        ahead: int | None = None,
     ) -> Iterator[tuple[Window, T]]:
-        """Yield ``(window, kernel(*args, window))`` in window order (``ordered`` is moot)."""
+        """Yield ``(window, kernel(*args, window))`` in window order (``ordered`` and
+        ``ahead`` are moot)."""
         for w in windows:
             yield w, kernel(*args, w)
 
@@ -225,10 +230,10 @@ class DaskEngine:
                 f"({type(exc).__name__}); check the address and port"
             ) from None
 
-    def _slots(self) -> int:
+    def _slots(self, ahead: int | None = None) -> int:
         info = self.client.scheduler_info(n_workers=-1)
         threads = sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values())
-        return max(1, threads) * self.in_flight
+        return max(1, threads) * (ahead or self.in_flight)
 
     # ------------------------------------------------------------------ running
 
@@ -238,6 +243,7 @@ class DaskEngine:
         windows: Iterable[Window],
         *args: Any,
         ordered: bool = True,
+        ahead: int | None = None,
     ) -> Iterator[tuple[Window, T]]:
         """Submit ``kernel(*args, window)`` per window; yield ``(window, result)``.
 
@@ -245,9 +251,11 @@ class DaskEngine:
         yielded. A kernel's exception is re-raised here with its own type and message.
         """
         client = self.client
-        slots = self._slots()
+        slots = self._slots(ahead)
         todo = iter(windows)
-        shipped = [client.scatter(a, broadcast=True) if _big(a) else a for a in args]
+        shipped = [
+            client.scatter(a, broadcast=True, hash=False) if _shipped_once(a) else a for a in args
+        ]  # hash=False: a fresh key, never one a previous call is releasing
 
         def submit(w: Window) -> Any:
             return client.submit(kernel, *shipped, w, pure=False)
@@ -322,10 +330,15 @@ class DaskEngine:
         self.close()
 
 
-def _big(obj: Any) -> bool:
-    """Arguments worth scattering once instead of embedding in every task (arrays > 1 MB)."""
-    nbytes = getattr(obj, "nbytes", 0)
-    return isinstance(nbytes, int) and nbytes > 2**20
+def _shipped_once(obj: Any) -> bool:
+    """Arguments sent to every worker once, not embedded in every task: anything but plain
+    numbers, strings and ``None``. A worker then unpickles a spec once and reuses it for all
+    its tasks (readers inside it open their files once per worker, not once per window).
+
+    >>> _shipped_once(None), _shipped_once(3), _shipped_once({"grid": 1})
+    (False, False, True)
+    """
+    return not (obj is None or isinstance(obj, int | float | str | bytes))
 
 
 def get_engine(

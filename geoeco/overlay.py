@@ -98,6 +98,7 @@ from __future__ import annotations
 
 import contextlib
 import pickle
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,17 +145,11 @@ from .overlay_pass1 import (
     _read_all,
 )
 from .overlay_redline import _pixel_red, _TiledRed, _whole_grid_red, _WholeRed
-from .patches import (
-    MemoryTileStore,
-    SpoolTileStore,
-    TiledRedline,
-    TileStore,
-    _bit_codes,
-    clean_patches,
-    patch_codes,
-)
+from .patches import _bit_codes, clean_patches, patch_codes
+from .patches_tiled import TiledRedline
 from .raster import Grid, Raster
 from .rules import MaskInput, RuleSet, load_rule_set
+from .tile_store import MemoryTileStore, SpoolTileStore, TileStore
 
 if TYPE_CHECKING:  # re-exported lazily below: overlay_vector imports this module
     from .overlay_vector import VectorZoning, compute_zones_vector
@@ -290,7 +285,7 @@ def warm_up() -> None:
 
     >>> warm_up()
     """
-    from .patches import _label_sizes, _label_votes
+    from .patches_tiled import _label_sizes, _label_votes
 
     u8, u16 = np.zeros((1, 1), np.uint8), np.zeros((1, 1), np.uint16)
     lut = np.zeros(1 << 15, np.uint8)
@@ -324,6 +319,7 @@ def compute_zones(
     patch_mode: Literal["auto", "whole", "windowed"] = "auto",
     scratch_dir: str | Path | None = None,
     engine: Engine | str | None = None,
+    task_px: int | None = None,
 ) -> ZoningResult:
     """Zone ``grid`` with ``rules`` (a :class:`RuleSet` or built-in name) from ``layers``.
 
@@ -349,15 +345,22 @@ def compute_zones(
     scratch_dir : path, optional
         Folder of the windowed patch stage's temporary spool file (up to about 10 bytes per
         pixel, deleted at the end). Default: ``out_dir``, else the system's temporary folder.
+        On a cluster engine the per-tile files go there, so every worker must see it.
     engine : Engine or {"local", "dask"}, optional
-        Where pass 1 (reading the inputs and condensing them into pre codes and red-line
-        reason bits) runs, window by window (see :mod:`geoeco.engine`); default local. With
-        ``"dask"`` each window is a task that reads its inputs itself, so every input (and a
-        reader AOI) must be a picklable reader that opens its file in the worker, or a
-        GeoDataFrame; with an in-memory Raster or an unpicklable reader/closure, pass 1 runs
-        locally and ``summary["compute"]["note"]`` says why. The patch stage and pass 2 (the
-        outputs and their writing) always run here, fed in window order, so the results are
-        identical whichever engine ran. An engine made here from a name is closed here.
+        Where the per-window work runs (see :mod:`geoeco.engine`); default local. On a cluster
+        engine with the tiled patch stage (or rules without one), every step is a task per
+        tile (:mod:`geoeco.overlay_distributed`): pass 1 with sweep 1, sweeps 2 and 3, pass 2,
+        then one task per output COG; only the joins of the tiles' edge records run here.
+        With the whole-grid patch stage (small grids) only pass 1 runs there. Each task reads
+        its inputs itself, so every input (and a reader AOI) must be a picklable reader that
+        opens its file in the worker, or a GeoDataFrame; with an in-memory Raster or an
+        unpicklable reader/closure everything runs locally and ``summary["compute"]["note"]``
+        says why. The results are identical whichever engine ran. An engine made here from a
+        name is closed here.
+    task_px : int, optional
+        Tile size (pixels a side) of one task on a cluster engine; default
+        ``max(block_size, 2048)`` (:data:`geoeco.overlay_distributed.TASK_PX`). Larger tiles
+        mean fewer tasks and less overhead per pixel, smaller ones less memory per worker.
 
     Returns
     -------
@@ -380,12 +383,24 @@ def compute_zones(
     windows = list(grid.blocks(block_size))
     if engine is not None and not isinstance(engine, str | Engine):
         raise InvalidInput(f"engine must be 'local', 'dask' or an Engine; got {engine!r}")
+    t0 = time.perf_counter()
     with contextlib.ExitStack() as stack:
         eng = get_engine(engine)
         if eng is not engine:  # made here from a name: closed here too
             stack.enter_context(eng)
         runner, compute = _pass_one_runner(plan, eng)
         compute.update(windows=len(windows), window_px=block_size)
+        if runner is not None and (windowed or not plan.patch_stage):
+            from .overlay_distributed import TASK_PX
+
+            tile = max(block_size, TASK_PX) if task_px is None else int(task_px)
+            if tile < 1:
+                raise InvalidInput(f"task_px must be a positive number of pixels, got {task_px}")
+            tiles = list(grid.blocks(tile))
+            compute.update(windows=len(tiles), window_px=tile)
+            return _zones_distributed(
+                plan, tiles, tile, runner, compute, (zlut, flut), nd, out_dir, scratch_dir
+            )
         sink = _Sink(grid, out_dir, stack, plan)
 
         slots: list[dict[Any, np.ndarray]] = [{}, {}]  # the sink writes one window at a time
@@ -414,9 +429,40 @@ def compute_zones(
                 emit(win, store.get("pre", t), red_of(win))  # type: ignore[arg-type]
             stats = red_of.stats  # type: ignore[attr-defined]
         outputs = sink.finish()
+        t1 = time.perf_counter()
     if zone_px[1:].sum() == 0:
         raise EmptyArea("no pixel of the area of interest could be zoned (all nodata)")
     summary = _summary(plan, zone_px, red_px, flag_px, stats, windowed)
+    t2 = time.perf_counter()
+    compute.update(compute_s=round(t1 - t0, 3), write_s=round(t2 - t1, 3))
+    summary["compute"] = compute
+    return ZoningResult(*outputs, summary=summary)
+
+
+def _zones_distributed(
+    plan: _Plan,
+    windows: list[Window],
+    block_size: int,
+    eng: Engine,
+    compute: dict[str, Any],
+    luts: tuple[np.ndarray, np.ndarray],
+    nd: int,
+    out_dir: str | Path | None,
+    scratch_dir: str | Path | None,
+) -> ZoningResult:
+    """Every step on ``eng`` (:mod:`geoeco.overlay_distributed`)."""
+    from .overlay_distributed import compute_distributed
+
+    tables = _pre_tables(plan)
+    spec = _PassOneSpec(plan, tables)
+    spec = _PassOneSpec(plan, tables, len(pickle.dumps(spec)))
+    outputs, (zone_px, red_px, flag_px), stats, timings = compute_distributed(
+        plan, windows, block_size, eng, spec, luts, nd=nd, out_dir=out_dir, scratch_dir=scratch_dir
+    )
+    if zone_px[1:].sum() == 0:
+        raise EmptyArea("no pixel of the area of interest could be zoned (all nodata)")
+    summary = _summary(plan, zone_px, red_px, flag_px, stats, plan.patch_stage)
+    compute.update(patches=eng.name if plan.patch_stage else "none", pass2=eng.name, **timings)
     summary["compute"] = compute
     return ZoningResult(*outputs, summary=summary)
 

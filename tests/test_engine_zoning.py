@@ -153,15 +153,30 @@ def _arrays(res):
     return out
 
 
+#: Where each step ran: the tiled patch stage and the single-pass rules run every step on the
+#: workers (geoeco.overlay_distributed); the whole-grid patch stage only pass 1.
+ALL_ON_DASK = {"pass1": "dask", "patches": "dask", "pass2": "dask"}
+PASS1_ON_DASK = {"pass1": "dask"}
+TIMINGS = {"pass1_s", "patch_sweeps_s", "pass2_s", "compute_s", "write_s"}
+
+
 @pytest.mark.parametrize(
-    "patch_mode, to_files, changes",
+    "patch_mode, to_files, changes, where",
     [
-        ("windowed", True, {}),
-        ("whole", False, {}),
-        ("auto", True, {"min_patch_km2": 0, "max_hole_km2": 0, "code_by": "pixel"}),
+        ("windowed", True, {}, ALL_ON_DASK),
+        ("windowed", False, {}, ALL_ON_DASK),
+        ("windowed", True, {"code_by": "pixel", "max_hole_km2": 0}, ALL_ON_DASK),
+        ("windowed", False, {"min_patch_km2": 0}, ALL_ON_DASK),
+        ("whole", False, {}, PASS1_ON_DASK),
+        (
+            "auto",
+            True,
+            {"min_patch_km2": 0, "max_hole_km2": 0, "code_by": "pixel"},
+            {**ALL_ON_DASK, "patches": "none"},
+        ),
     ],
 )
-def test_dask_pass_one_equals_local(client, files, tmp_path, patch_mode, to_files, changes):
+def test_dask_pass_one_equals_local(client, files, tmp_path, patch_mode, to_files, changes, where):
     """Tiled and whole-grid patch stage, and the single-pass rules: all three outputs and the
     summary are identical; 9 windows ran on the 2 workers."""
     spec = {**RULES, "redline": {**RULES["redline"], **changes}}
@@ -176,17 +191,20 @@ def test_dask_pass_one_equals_local(client, files, tmp_path, patch_mode, to_file
         G,
         out_dir=tmp_path / "dask" if to_files else None,
         engine=DaskEngine(client=client),
+        task_px=BLOCK,
         **kw,
     )
-    assert dask.summary["compute"] == {
+    compute = {k: v for k, v in dask.summary["compute"].items() if k not in TIMINGS}
+    assert compute == {
         "name": "dask",
         "scheduler": "local",
         "workers": 2,
         "threads": 2,
-        "pass1": "dask",
+        **where,
         "windows": 9,
         "window_px": BLOCK,
     }
+    assert {"compute_s", "write_s"} <= set(dask.summary["compute"])
     assert local.summary["compute"]["name"] == "local"
     assert _numbers(dask.summary) == _numbers(local.summary)
     for a, b in zip(_arrays(local), _arrays(dask), strict=True):
@@ -196,6 +214,24 @@ def test_dask_pass_one_equals_local(client, files, tmp_path, patch_mode, to_file
     # the case is not degenerate: all three classes and some red line are present
     assert min(area["priority"], area["key"], area["general"]) > 0
     assert sum(dask.summary["redline_km2"].values()) > 0
+
+
+@pytest.mark.parametrize("task_px, windows", [(None, 1), (48, 4), (64, 4)])
+def test_task_size_does_not_change_results(client, files, task_px, windows):
+    """Tasks of other tile sizes than the read window (default: at least 2048² pixels, here
+    one tile for the whole 70 x 90 grid; 48 px: 2 x 2 tiles) give the same rasters."""
+    rs = parse_rule_set(RULES)
+    kw = {"aoi": AOI, "block_size": BLOCK, "patch_mode": "windowed"}
+    local = compute_zones(rs, _layers(files), G, **kw)
+    dask = compute_zones(
+        rs, _layers(files), G, engine=DaskEngine(client=client), task_px=task_px, **kw
+    )
+    c = dask.summary["compute"]
+    assert (c["patches"], c["windows"]) == ("dask", windows)
+    assert c["window_px"] == (2048 if task_px is None else task_px)
+    assert _numbers(dask.summary) == _numbers(local.summary)
+    for a, b in zip(_arrays(local), _arrays(dask), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_in_memory_input_falls_back_to_local_with_a_note(client, files):
