@@ -256,8 +256,10 @@ def write_raster(
         "nodata": nodata,
         "compress": compress,
     }
-    if dtype in ("float32", "float64"):
-        profile["predictor"] = 2 if cog else 1
+    if cog:  # a scratch file: fast compression, the COG step compresses for keeps
+        profile.update(_SCRATCH)
+    elif dtype in ("float32", "float64"):
+        profile["predictor"] = 1
     dest = Path(path)
     with atomic_path(dest) as tmp:
         plain = tmp.with_name(tmp.name + ".plain.tif") if cog else tmp
@@ -286,6 +288,16 @@ def write_raster(
     return dest
 
 
+#: Compression of the plain GeoTIFF a COG is made from (deleted afterwards): DEFLATE at level 1
+#: writes a 65-Mpx class raster in 0.4 s instead of 2.7 s at the default level 6, for a scratch
+#: file 10 % larger (measured on bench_zoning's stack).
+_SCRATCH = {"compress": "deflate", "zlevel": 1}
+#: DEFLATE level of the COGs geoeco writes. Level 3 instead of GDAL's default 6: the COG step of
+#: a 65-Mpx class raster takes 1.65 s instead of 4.4 s, for a file 9 % larger (14.6 vs 13.4 MB;
+#: level 1: 1.4 s, 15 % larger). Every reader decodes any level.
+COG_DEFLATE_LEVEL = 3
+
+
 def _to_cog(src: Path, dst: Path, *, blocksize: int, compress: str) -> None:
     from rasterio.shutil import copy as rio_copy
 
@@ -298,6 +310,7 @@ def _to_cog(src: Path, dst: Path, *, blocksize: int, compress: str) -> None:
         BLOCKSIZE=blocksize,
         COMPRESS=compress.upper(),
         OVERVIEW_RESAMPLING=resampling,
+        **({"LEVEL": COG_DEFLATE_LEVEL} if compress.upper() == "DEFLATE" else {}),
         BIGTIFF="IF_SAFER",
     )
 
@@ -385,6 +398,8 @@ def open_raster_writer(
         "blockysize": blocksize,
         "BIGTIFF": "IF_SAFER",
     }
+    if cog:
+        profile.update(_SCRATCH)
     dest = Path(path)
     with atomic_path(dest) as tmp:
         plain = tmp.with_name(tmp.name + ".plain.tif") if cog else tmp
