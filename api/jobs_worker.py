@@ -115,7 +115,8 @@ class JobSettings(BaseSettings):
     )
     engine: Literal["local", "dask"] = Field(
         default="local",
-        description="Where jobs compute their windows: in the job process, or on Dask workers.",
+        description="Where erosion and zoning jobs compute their windows: in the job process, "
+        "or on Dask workers.",
     )
     dask_scheduler: str | None = Field(
         default=None,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -138,6 +139,84 @@ class AlignedSource:
         """Like :meth:`read`, wrapped as a Raster on the window's grid."""
         g = self.grid if window is None else self.grid.window(*window)
         return Raster(self.read(window), g, self.units, self.name)
+
+
+@dataclass(frozen=True)
+class AlignedFile:
+    """A raster file read on a target grid, opened anew by every read: picklable, so that a
+    worker process (e.g. of a Dask engine) can read its windows itself.
+
+    Made by :func:`aligned_file`, which checks the file once. Each :meth:`read` opens the file
+    through :func:`aligned_source` and closes it again, so nothing stays open between reads and
+    any thread or process may read any window. The file must be at the same path wherever it
+    is read (one machine, or a shared file system).
+    """
+
+    path: str = field(repr=False)
+    grid: Grid
+    resampling: Resampling = "nearest"
+    name: str | None = None
+    band: int | tuple[int, ...] = 1
+    src_nodata: float | None = None
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[AlignedSource]:
+        """The file opened on the grid (:func:`aligned_source`), for several reads at once."""
+        band = list(self.band) if isinstance(self.band, tuple) else self.band
+        with aligned_source(
+            self.path,
+            self.grid,
+            resampling=self.resampling,
+            name=self.name,
+            band=band,
+            src_nodata=self.src_nodata,
+        ) as src:
+            yield src
+
+    def read(self, window: tuple[int, int, int, int] | None = None) -> np.ma.MaskedArray:
+        """Masked values of ``window`` = ``(row_off, col_off, height, width)`` on the grid."""
+        with self.open() as src:
+            return src.read(window)
+
+    def read_raster(self, window: tuple[int, int, int, int] | None = None) -> Raster:
+        """Like :meth:`read`, wrapped as a Raster on the window's grid."""
+        with self.open() as src:
+            return src.read_raster(window)
+
+
+def aligned_file(
+    path: str | Path,
+    grid: Grid,
+    *,
+    resampling: Resampling = "nearest",
+    name: str | None = None,
+    band: int | list[int] | tuple[int, ...] = 1,
+    src_nodata: float | None = None,
+) -> AlignedFile:
+    """Check that ``path`` opens on ``grid`` (like :func:`aligned_source`) and return a
+    picklable :class:`AlignedFile` reader of it.
+
+    A local path is made absolute, so that a reader unpickled in a process with another
+    working directory still finds the file.
+
+    >>> import pickle, tempfile
+    >>> from affine import Affine
+    >>> from geoeco.io import write_raster
+    >>> g = Grid(Affine(10, 0, 0, 0, -10, 20), 2, 2, "EPSG:32650")
+    >>> p = Path(tempfile.mkdtemp()) / "a.tif"
+    >>> _ = write_raster(Raster.from_array(np.array([[1, 2], [3, 4]], "uint8"), g), p,
+    ...                  nodata=0)
+    >>> reader = pickle.loads(pickle.dumps(aligned_file(p, g)))
+    >>> reader.read((1, 0, 1, 2)).tolist()
+    [[3, 4]]
+    """
+    p = Path(path)
+    where = str(p.resolve()) if p.exists() else str(path)
+    bands = tuple(band) if isinstance(band, list | tuple) else band
+    src = AlignedFile(where, grid, resampling, display_name(path, name), bands, src_nodata)
+    with src.open():
+        pass
+    return src
 
 
 def mutual_mask(*arrays: np.ma.MaskedArray | np.ndarray | float) -> np.ndarray:

@@ -273,6 +273,22 @@ def evaluate(
     _emit_json(_short_summary(summary, out))
 
 
+ZoneEngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Where the zoning windows are read and classified: local (this process) or dask.",
+    ),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Dask scheduler address (tcp://host:8786); default: a local cluster.",
+    ),
+]
+
+
 @app.command("zone")
 def zone(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
@@ -300,11 +316,14 @@ def zone(
     sxyd_format: Annotated[
         str, typer.Option(help="三线一单 export: gpkg (full texts) or shp (with .cpg).")
     ] = "gpkg",
+    engine: ZoneEngineOpt = "local",
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Red line, priority / key / general control units, statistics and restoration priorities.
 
     Without --aoi it runs on the demo region (building its layers and evaluations first).
     """
+    from .engine import get_engine
     from .zoning import run_zoning
 
     given: dict[str, str] = {}
@@ -313,7 +332,7 @@ def zone(
             raise typer.BadParameter(f"--input takes NAME=PATH, got {item!r}")
         k, v = item.split("=", 1)
         given[k.strip()] = v.strip()
-    with progress_bar() as cb:
+    with get_engine(engine, scheduler=scheduler) as eng, progress_bar() as cb:
         if aoi is None and not given:
             from .demo_run import run_demo
 
@@ -322,6 +341,7 @@ def zone(
                 size="full",
                 zoning=False,
                 progress=lambda s, f: cb(s, 0.5 * f),
+                engine=eng,
             )
             from .demo_run import demo_zoning_inputs
 
@@ -342,6 +362,7 @@ def zone(
             sxyd_crs=sxyd_crs,
             sxyd_format=sxyd_format,
             progress=cb,
+            engine=eng,
         )
     _emit_json(_short_summary(summary, out))
 
@@ -519,12 +540,29 @@ def demo(
     ] = False,
     host: Annotated[str, typer.Option(help="With --serve: address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="With --serve: port.")] = 8000,
+    res: Annotated[
+        float | None,
+        typer.Option(
+            "--res",
+            help="Pixel size in metres of the demo grid, used by every analysis "
+            "(default 90 for full, 30 for small).",
+        ),
+    ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="Where the erosion and zoning windows run: local (this process) or dask.",
+        ),
+    ] = "local",
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Build the demo region (Yulin: Mu Us sandy land, loess hills) and run every analysis on it."""
     from .demo_run import run_demo
+    from .engine import get_engine
 
-    with progress_bar() as cb:
-        result = run_demo(out, size=size, progress=cb)
+    with get_engine(engine, scheduler=scheduler) as eng, progress_bar() as cb:
+        result = run_demo(out, size=size, progress=cb, res=res, engine=eng)
     err.print(f"demo written to {out}: layers/, erosion/, desertification/, evaluation/, zones/")
     _emit_json(result)
     if serve_:

@@ -8,6 +8,7 @@ table it used, so a user can edit and rerun them), ``DIR/erosion/``,
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tomllib
 from collections.abc import Callable
@@ -17,7 +18,9 @@ from typing import Any
 
 from .demo import build_demo_region
 from .desertification import run_desertification
+from .engine import Engine, get_engine
 from .erosion import make_config, run_erosion
+from .errors import InvalidInput
 from .evaluation import demo_evaluation_config, run_evaluation
 from .zoning import run_zoning
 
@@ -57,17 +60,59 @@ def run_demo(
     zoning: bool = True,
     budget_km2: float | None = None,
     progress: Progress | None = None,
+    res: float | None = None,
+    engine: Engine | str | None = None,
 ) -> dict[str, Any]:
-    """Build (or reuse) the demo layers and run every analysis; list the outputs."""
-    out = Path(out)
+    """Build (or reuse) the demo layers and run every analysis; list the outputs.
+
+    ``res`` is the pixel size in metres of the demo region's fine grid (default 90 for
+    ``full``, 30 for ``small``; see :func:`geoeco.demo.build_demo_region`): erosion,
+    desertification and the evaluations run on that grid, and the zoning grid takes ``res``
+    too (default as the fine grid's). ``engine`` (``"local"``, ``"dask"`` or an
+    :class:`~geoeco.engine.Engine`) is where the erosion and zoning windows compute; an
+    engine made here from a name is closed at the end, an Engine passed in stays open.
+    """
+    if engine is not None and not isinstance(engine, str | Engine):
+        raise InvalidInput(f"engine must be 'local', 'dask' or an Engine; got {engine!r}")
+    with contextlib.ExitStack() as stack:
+        eng = get_engine(engine)
+        if eng is not engine:  # made here from a name: closed here too
+            stack.enter_context(eng)
+        return _run_demo(
+            Path(out),
+            size=size,
+            zoning=zoning,
+            budget_km2=budget_km2,
+            progress=progress,
+            res=res,
+            engine=eng,
+        )
+
+
+def _run_demo(
+    out: Path,
+    *,
+    size: str,
+    zoning: bool,
+    budget_km2: float | None,
+    progress: Progress | None,
+    res: float | None,
+    engine: Engine,
+) -> dict[str, Any]:
     layers = out / "layers"
-    written = build_demo_region(layers, size=size, progress=_stage(progress, 0.0, 0.2))
+    written = build_demo_region(layers, size=size, res=res, progress=_stage(progress, 0.0, 0.2))
     data_dir = files("geoeco") / "data"
     for name in ("demo_erosion.toml", "demo_landcover_factors.csv"):
         shutil.copyfile(str(data_dir / name), layers / name)
     settings = tomllib.loads((layers / "demo_erosion.toml").read_text(encoding="utf-8"))
     cfg = make_config(settings, base=layers)
-    ero = run_erosion(written["dem"], cfg, out / "erosion", progress=_stage(progress, 0.2, 0.45))
+    ero = run_erosion(
+        written["dem"],
+        cfg,
+        out / "erosion",
+        progress=_stage(progress, 0.2, 0.45),
+        engine=engine,
+    )
     des = run_desertification(
         written["ndvi"], out / "desertification", progress=_stage(progress, 0.45, 0.5)
     )
@@ -86,10 +131,11 @@ def run_demo(
             demo_size=size,
             inputs=inputs,
             statuses=dict.fromkeys(inputs, "synthetic"),
-            res=90.0 if size == "full" else 30.0,
+            res=res if res is not None else (90.0 if size == "full" else 30.0),
             budget_km2=budget_km2,
             compare="focused",
             progress=_stage(progress, 0.65, 1.0),
+            engine=engine,
         )
 
     def rel(p: Path) -> str:

@@ -36,21 +36,41 @@ def _stage(progress: Progress, lo: float, hi: float) -> Progress:
 
 
 @contextlib.contextmanager
-def _demo_inputs(size: str, ctx: ExecutionContext, progress: Progress) -> Iterator[Path]:
-    """A folder with the demo's analyses (``run_demo(zoning=False)``), cached when possible."""
+def _engine(ctx: ExecutionContext) -> Iterator[Any]:
+    """The context's compute engine for one run (``None``: local), closed when the run ends."""
+    eng = ctx.compute_engine()
+    if eng is None:
+        yield None
+        return
+    with eng:
+        yield eng
+
+
+def demo_inputs_dir(cache_dir: str | Path, size: str) -> Path:
+    """Where :func:`_demo_inputs` keeps the demo's analyses of ``size`` under ``cache_dir``
+    (complete when it holds a ``.complete`` file)."""
+    return Path(cache_dir) / "demo-inputs" / f"{size}-{__version__}"
+
+
+@contextlib.contextmanager
+def _demo_inputs(
+    size: str, ctx: ExecutionContext, progress: Progress, engine: Any = None
+) -> Iterator[Path]:
+    """A folder with the demo's analyses (``run_demo(zoning=False)``), cached when possible;
+    their erosion runs on ``engine``."""
     from .demo_run import run_demo
 
     if ctx.cache_dir is None:
         with tempfile.TemporaryDirectory(prefix="geoeco-demo-") as tmp:
-            run_demo(Path(tmp), size=size, zoning=False, progress=progress)
+            run_demo(Path(tmp), size=size, zoning=False, progress=progress, engine=engine)
             yield Path(tmp)
         return
-    target = Path(ctx.cache_dir) / "demo-inputs" / f"{size}-{__version__}"
+    target = demo_inputs_dir(ctx.cache_dir, size)
     if not (target / ".complete").exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{size}-", dir=target.parent))
         try:
-            run_demo(tmp, size=size, zoning=False, progress=progress)
+            run_demo(tmp, size=size, zoning=False, progress=progress, engine=engine)
             (tmp / ".complete").write_text(__version__, encoding="utf-8")
             try:
                 tmp.rename(target)
@@ -80,6 +100,15 @@ def _raster(registry: LayerRegistry, layer_id: str, ctx: ExecutionContext) -> Pa
 
 
 def _run_zoning(inp: ZoningInputs, out: Path, progress: Progress, ctx: ExecutionContext) -> dict:
+    """The ``zoning`` process; its windows (and the demo inputs' erosion) compute on the
+    context's engine (:meth:`ExecutionContext.compute_engine`)."""
+    with _engine(ctx) as engine:
+        return _zone_on(inp, out, progress, ctx, engine)
+
+
+def _zone_on(
+    inp: ZoningInputs, out: Path, progress: Progress, ctx: ExecutionContext, engine: Any
+) -> dict:
     from .demo_run import demo_zoning_inputs
     from .zoning import run_zoning
 
@@ -103,10 +132,11 @@ def _run_zoning(inp: ZoningInputs, out: Path, progress: Progress, ctx: Execution
             demo_size=inp.demo_size,
             write_map=inp.map,
             progress=p,
+            engine=engine,
         )
 
     if inp.uses_demo():
-        with _demo_inputs(inp.demo_size, ctx, _stage(progress, 0.0, 0.5)) as demo:
+        with _demo_inputs(inp.demo_size, ctx, _stage(progress, 0.0, 0.5), engine) as demo:
             given = {k: str(v) for k, v in demo_zoning_inputs(demo).items()}
             summary = zone(given, dict.fromkeys(given, "synthetic"), _stage(progress, 0.5, 1.0))
     else:
@@ -194,14 +224,14 @@ def _run_erosion(inp: ErosionInputs, out: Path, progress: Progress, ctx: Executi
     }
     if inp.dem is not None:
         cfg = make_config(None, **flags)
-        engine = ctx.compute_engine()
-        summary = run_erosion(factor(inp.dem), cfg, out, progress=progress, engine=engine)  # type: ignore[arg-type]
+        with _engine(ctx) as engine:
+            summary = run_erosion(factor(inp.dem), cfg, out, progress=progress, engine=engine)  # type: ignore[arg-type]
         return _short(summary)
     from importlib.resources import files
 
     from .demo import build_demo_region
 
-    with tempfile.TemporaryDirectory(prefix="geoeco-demo-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="geoeco-demo-") as tmp, _engine(ctx) as engine:
         layers = Path(tmp)
         written = build_demo_region(layers, size=inp.demo_size, progress=_stage(progress, 0, 0.2))
         data = files("geoeco") / "data"
@@ -214,7 +244,7 @@ def _run_erosion(inp: ErosionInputs, out: Path, progress: Progress, ctx: Executi
             cfg,
             out,
             progress=_stage(progress, 0.2, 1.0),
-            engine=ctx.compute_engine(),
+            engine=engine,
         )
     return _short(summary)
 

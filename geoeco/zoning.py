@@ -8,7 +8,8 @@
    desertification degree) warped onto the grid with nearest-neighbour resampling, and polygon
    masks (national parks, Three-North, battle areas, the user's protected and development
    layers), each with the status of its layer (real / approximation / synthetic);
-3. classify zones and the red line window by window (:func:`geoeco.overlay.compute_zones`);
+3. classify zones and the red line window by window (:func:`geoeco.overlay.compute_zones`),
+   in this process or on a Dask cluster (``engine``, see :mod:`geoeco.engine`);
 4. build control units per county (:func:`geoeco.units.build_units`) with access lists;
 5. tabulate areas (county × class × erosion grade × desertification degree);
 6. rank restoration priorities inside key control units and select under a budget;
@@ -30,6 +31,7 @@ import numpy as np
 
 from .aoi import AOI, analysis_grid, resolve_aoi
 from .crs import ALBERS_CHINA, CGCS2000
+from .engine import Engine, get_engine
 from .errors import InvalidInput
 from .layers import LayerRegistry, LayerSpec, load_registry
 from .overlay import LayerInput, compute_zones
@@ -53,14 +55,14 @@ DEFAULT_MASK_LAYERS: dict[str, str] = {
 def _spec_input(
     spec: LayerSpec, grid: Grid, stack: contextlib.ExitStack, cache_dir: Path | None
 ) -> LayerInput:
-    from .align import aligned_source
+    from .align import aligned_file
     from .sources import layer_raster_path, read_layer_vector
 
     if spec.kind == "vector":
         gdf = read_layer_vector(spec)
         return LayerInput(gdf, status=spec.status, role=spec.role, version=spec.version)
     path = layer_raster_path(spec, cache_dir=cache_dir)
-    src = stack.enter_context(aligned_source(path, grid, resampling="nearest", name=spec.id))
+    src = aligned_file(path, grid, resampling="nearest", name=spec.id)
     return LayerInput(src, status=spec.status, role=spec.role, version=spec.version)
 
 
@@ -79,17 +81,20 @@ def bind_inputs(
     Precedence: ``given`` (paths, Rasters, GeoDataFrames or LayerInputs) → a registry layer
     whose ``variable`` is the input's name → the built-in mask layers → user layers by role
     (extra inputs with role ``protected`` or ``development`` join the red line / key control).
+
+    Raster files (given paths and registry layers) are checked here and bound as picklable
+    :class:`~geoeco.align.AlignedFile` readers that open the file for each read, so that the
+    workers of an engine (e.g. Dask) can read their windows themselves. ``stack`` stays for
+    callers' compatibility: these readers hold nothing open between reads.
     """
-    from .align import aligned_source
+    from .align import aligned_file
 
     reg = registry or load_registry()
     statuses = dict(statuses or {})
     layers: dict[str, Any] = {}
     for name, value in (given or {}).items():
         if isinstance(value, str | Path):
-            src = stack.enter_context(
-                aligned_source(value, grid, resampling="nearest", name=Path(value).name)
-            )
+            src = aligned_file(value, grid, resampling="nearest", name=Path(value).name)
             layers[name] = LayerInput(src, status=statuses.get(name, "real"))  # type: ignore[arg-type]
         else:
             layers[name] = value
@@ -255,12 +260,22 @@ def run_zoning(
     demo_size: str = "full",
     write_map: bool = True,
     progress: Progress | None = None,
+    engine: Engine | str | None = None,
 ) -> dict[str, Any]:
     """Zone an area and write every output into ``out_dir``; return the summary.
 
     ``inputs`` maps rule-set input names (and ``soil_loss``, ``fvc``, ``importance_max`` for
     unit attributes and restoration) to raster paths, Rasters, GeoDataFrames or
     :class:`~geoeco.overlay.LayerInput`; ``statuses`` gives the status of path inputs.
+
+    ``engine`` (a :class:`~geoeco.engine.Engine`, ``"local"`` (default) or ``"dask"``, see
+    :func:`geoeco.engine.get_engine`) is where :func:`~geoeco.overlay.compute_zones` reads and
+    condenses the inputs window by window, for the rule set and for ``compare``. Raster paths
+    and registry layers are bound as picklable file readers, so Dask workers read them
+    themselves; in-memory Rasters keep that pass local (``summary["compute"]["note"]`` says
+    so). Every engine gives identical outputs; ``summary["compute"]`` records where the rule
+    set's pass ran. An engine made here from a name is closed at the end; an Engine passed in
+    is left open for reuse.
     """
     import pandas as pd
 
@@ -270,6 +285,8 @@ def run_zoning(
     from .units import build_units
     from .zonestats import area_table, class_totals
 
+    if engine is not None and not isinstance(engine, str | Engine):
+        raise InvalidInput(f"engine must be 'local', 'dask' or an Engine; got {engine!r}")
     step = progress or (lambda s, f: None)
     out = Path(out_dir)
     rs = load_rule_set(rules)
@@ -282,8 +299,11 @@ def run_zoning(
     rule_inputs = {k: v for k, v in (inputs or {}).items() if k in rs.inputs}
     step("checking inputs", 0.02)
     counties = _counties_for(area)
-    out.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
+        eng = get_engine(engine)
+        if eng is not engine:  # made here from a name: closed here too
+            stack.enter_context(eng)
+        out.mkdir(parents=True, exist_ok=True)
         layers = bind_inputs(
             rs,
             grid,
@@ -294,8 +314,12 @@ def run_zoning(
             statuses=statuses,
         )
         step("zones and red line", 0.1)
-        zres = compute_zones(rs, layers, grid, aoi=aoi_geom)
-        zres_b = compute_zones(rs_b, layers, grid, aoi=aoi_geom) if rs_b is not None else None
+        zres = compute_zones(rs, layers, grid, aoi=aoi_geom, engine=eng)
+        zres_b = (
+            compute_zones(rs_b, layers, grid, aoi=aoi_geom, engine=eng)
+            if rs_b is not None
+            else None
+        )
         step("reading drivers", 0.4)
         drivers: dict[str, Raster] = {}
         for key, name in (
@@ -440,9 +464,11 @@ def run_zoning(
     write_sxyd(units, out / sxyd_name, crs=sxyd_crs)  # type: ignore[arg-type]
     step("web map", 0.95)
     map_note = _write_map(out) if write_map else "not requested"
+    zones_summary = {k: v for k, v in zres.summary.items() if k != "compute"}
     summary = {
         "kind": "zoning",
         "engine": engine_info(),
+        "compute": zres.summary.get("compute"),
         "aoi": {
             "label": area.label,
             "kind": area.kind,
@@ -455,7 +481,7 @@ def run_zoning(
             "shape": list(grid.shape),
         },
         "rule_set": {"name": rs.name, "version": rs.version, "sha256": rs.sha256()},
-        "zones": zres.summary,
+        "zones": zones_summary,
         "units": {
             "count": int(len(units)),
             "by_class": units["class_en"].value_counts().to_dict() if "class_en" in units else {},
