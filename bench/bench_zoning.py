@@ -4,7 +4,7 @@ Usage::
 
     python bench/bench_zoning.py [--work DIR] [--scales 0.5 1 2] [--repeat 2] [--json out.json]
                                  [--gdal-threads ALL_CPUS] [--profile]
-                                 [--engine dask --workers 2]
+                                 [--engines local dask:1 dask:2]
 
 A synthetic stack of the eight class layers the default rule set requires (four importance,
 two sensitivity, erosion grade, desertification degree) is generated on an ALBERS_CHINA grid of
@@ -31,11 +31,17 @@ aligned``: a GDAL warped VRT). The report is a Markdown table (time, ratio zones
 RSS) and a JSON file; results are in bench/README.md. ``--profile`` runs the zones phase under
 cProfile and prints the top functions. Not run by the test suite.
 
-``--engine dask --workers N`` runs the zones phase's pass 1 on a ``LocalCluster`` of N worker
-processes (1 thread each; the readers pickle as their paths and reopen in the workers). The
-cluster is started and its numba kernels loaded before the clock starts; the zones time is
-the compute phase (pass 1 + patch stage + pass 2 and the COG writes in the driver). The zones
-row then also gives the start-up time and each worker's peak RSS.
+``--engines local dask:1 dask:2`` runs the zones phase once per engine, interleaved in the same
+run (so the ratios between engines are measured under the same load). ``dask:N`` is a
+``LocalCluster`` of N worker processes (1 thread each; the readers pickle as their paths and
+reopen in the workers), started and warmed up (numba kernels loaded) before the clock starts.
+On Dask every per-tile step runs on the workers (``geoeco.overlay_distributed``): pass 1 with
+sweep 1 of the patch stage, sweeps 2 and 3, pass 2, then one task per output COG. Each zones
+row splits the time into the **compute phase** (``summary["compute"]["compute_s"]``: pass 1,
+patch stage and pass 2, until every output tile is computed) and the **write phase**
+(``write_s``: assembling the three COGs), and gives the start-up time and each worker's peak
+RSS. On the local engine the window writes overlap pass 2 (a writer thread) and the write
+phase is the COG conversion at the end.
 """
 
 from __future__ import annotations
@@ -362,10 +368,12 @@ def run_child(args: argparse.Namespace, phase: str, folder: Path, scale: float) 
         "--reader",
         args.reader,
     ]
-    if args.profile and phase == "zones":
+    if args.profile and phase.startswith("zones"):
         cmd.append("--profile")
-    if phase == "zones":
-        cmd += ["--keep", "--engine", args.engine, "--workers", str(args.workers)]
+    if phase.startswith("zones"):
+        engine, _, workers = phase.partition(":")[2].partition(":")
+        cmd[3] = "zones"
+        cmd += ["--keep", "--engine", engine or "local", "--workers", workers or "1"]
     env = {**os.environ, "GDAL_CACHEMAX": str(args.gdal_cache_mb)}
     if args.gdal_threads:  # both phases: multi-threaded deflate in the GTiff and COG drivers
         env["GDAL_NUM_THREADS"] = args.gdal_threads
@@ -424,12 +432,14 @@ def main() -> None:
         "worker threads); default: unset, one thread",
     )
     ap.add_argument(
-        "--engine",
-        choices=["local", "dask"],
-        default="local",
-        help="engine of the zones phase's pass 1 (dask: a LocalCluster, started untimed)",
+        "--engines",
+        nargs="+",
+        default=["local"],
+        help="engines of the zones phase, each run in the same session: local, dask:N "
+        "(a LocalCluster of N worker processes, started untimed)",
     )
-    ap.add_argument("--workers", type=int, default=2, help="worker processes of --engine dask")
+    ap.add_argument("--engine", choices=["local", "dask"], default="local", help=argparse.SUPPRESS)
+    ap.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--json", help="write the results here (default: <work>/bench_zoning.json)")
     ap.add_argument("--profile", action="store_true", help="cProfile the zones phase (stderr)")
     ap.add_argument(
@@ -461,54 +471,69 @@ def main() -> None:
                 f"{meta['bytes'] / 1e6:.0f} MB of COGs (generated in {meta['seconds']} s)",
                 file=sys.stderr,
             )
-            runs: dict[str, list[dict]] = {"zones": [], "floor_outputs": [], "floor_inputs": []}
+            for e in args.engines:
+                if e != "local" and not (e.startswith("dask:") and e[5:].isdigit()):
+                    raise SystemExit(f"--engines takes local or dask:N, got {e!r}")
+            zone_phases = [f"zones:{e}" for e in args.engines]
+            runs: dict[str, list[dict]] = {p: [] for p in zone_phases}
+            runs.update(floor_outputs=[], floor_inputs=[])
             for _ in range(args.repeat):  # interleaved, so load from elsewhere hits all alike
-                for phase in runs:  # zones first: it leaves out_zones for the floor
+                for phase in runs:  # zones first: they leave out_zones for the floor
                     runs[phase].append(run_child(args, phase, folder, scale))
-            zones, floor, floor_in = (
-                min(runs[k], key=lambda r: r["seconds"])
-                for k in ("zones", "floor_outputs", "floor_inputs")
-            )
+            best = {k: min(v, key=lambda r: r["seconds"]) for k, v in runs.items()}
+            floor, floor_in = best["floor_outputs"], best["floor_inputs"]
             shutil.rmtree(folder / "out_zones", ignore_errors=True)
-            rows.append(
-                {
-                    "scale": scale,
-                    "shape": [h, w],
-                    "mpx": h * w / 1e6,
-                    "area_km2": h * w * RES * RES / 1e6,
-                    "layers": len(LAYERS),
-                    "block": args.block,
-                    "reader": args.reader,
-                    "engine": args.engine,
-                    "workers": args.workers if args.engine == "dask" else None,
-                    "gdal_cachemax_mb": args.gdal_cache_mb,
-                    "gdal_num_threads": args.gdal_threads,
-                    "io_floor": floor,
-                    "io_floor_copying_inputs": floor_in,
-                    "zones": zones,
-                    "repeats": args.repeat,
-                    "all_seconds": {k: [r["seconds"] for r in v] for k, v in runs.items()},
-                    "ratio": zones["seconds"] / floor["seconds"],
-                    "ratio_vs_copying_inputs": zones["seconds"] / floor_in["seconds"],
-                }
-            )
+            for e, phase in zip(args.engines, zone_phases, strict=True):
+                zones = best[phase]
+                rows.append(
+                    {
+                        "scale": scale,
+                        "shape": [h, w],
+                        "mpx": h * w / 1e6,
+                        "area_km2": h * w * RES * RES / 1e6,
+                        "layers": len(LAYERS),
+                        "block": args.block,
+                        "reader": args.reader,
+                        "engine": e,
+                        "gdal_cachemax_mb": args.gdal_cache_mb,
+                        "gdal_num_threads": args.gdal_threads,
+                        "io_floor": floor,
+                        "io_floor_copying_inputs": floor_in,
+                        "zones": zones,
+                        "compute_s": zones["compute"].get("compute_s"),
+                        "write_s": zones["compute"].get("write_s"),
+                        "repeats": args.repeat,
+                        "all_seconds": {k: [r["seconds"] for r in v] for k, v in runs.items()},
+                        "ratio": zones["seconds"] / floor["seconds"],
+                        "ratio_vs_copying_inputs": zones["seconds"] / floor_in["seconds"],
+                    }
+                )
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
     lines = [
-        "| scale | grid (Mpx) | area (M km²) | I/O floor (s) | floor, input copies (s) "
-        "| raster phase (s) | of which patch sweeps (s) | ratio | ratio vs input copies "
-        "| peak RSS floor (MB) | peak RSS zones (MB) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| scale | grid (Mpx) | engine | I/O floor (s) | floor, input copies (s) "
+        "| raster phase (s) | compute phase (s) | write phase (s) | ratio to floor "
+        "| peak RSS floor (MB) | peak RSS driver (MB) | peak RSS per worker (MB) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        workers = r["zones"].get("worker_peak_rss_mb")
         lines.append(
-            f"| {r['scale']:g} | {r['mpx']:.1f} | {r['area_km2'] / 1e6:.2f} "
+            f"| {r['scale']:g} | {r['mpx']:.1f} | {r['engine']} "
             f"| {r['io_floor']['seconds']:.1f} | {r['io_floor_copying_inputs']['seconds']:.1f} "
-            f"| {r['zones']['seconds']:.1f} "
-            f"| {r['zones'].get('patch_sweeps_s', float('nan')):.1f} | {r['ratio']:.2f} "
-            f"| {r['ratio_vs_copying_inputs']:.2f} "
-            f"| {r['io_floor']['peak_rss_mb']:.0f} | {r['zones']['peak_rss_mb']:.0f} |"
+            f"| {r['zones']['seconds']:.1f} | {r['compute_s']:.1f} | {r['write_s']:.1f} "
+            f"| {r['ratio']:.2f} | {r['io_floor']['peak_rss_mb']:.0f} "
+            f"| {r['zones']['peak_rss_mb']:.0f} "
+            f"| {', '.join(str(x) for x in workers) if workers else '–'} |"
+        )
+    dask = {r["engine"]: r for r in rows if r["engine"].startswith("dask:")}
+    if "dask:1" in dask and "dask:2" in dask:
+        one, two = dask["dask:1"], dask["dask:2"]
+        lines.append(
+            f"\n2 workers vs 1: compute phase {one['compute_s'] / two['compute_s']:.2f}x, "
+            f"write phase {one['write_s'] / two['write_s']:.2f}x, "
+            f"raster phase {one['zones']['seconds'] / two['zones']['seconds']:.2f}x"
         )
     print("\n".join(lines))
     out = Path(args.json) if args.json else (work / "bench_zoning.json" if args.work else None)

@@ -209,7 +209,9 @@ class DaskEngine:
                 threads_per_worker=self.threads_per_worker,
                 processes=True,
                 memory_limit=self.memory_limit,
-                dashboard_address=None,
+                # a free port: None does not turn the dashboard off (dask/distributed#8136)
+                # and 8787 is taken by any other cluster on the machine
+                dashboard_address=":0",
             )
             return Client(self._cluster, set_as_default=False)
         try:

@@ -34,8 +34,8 @@ class ExecutionContext:
     registry : layers that inputs name (default: the built-in layers)
     cache_dir : where generated layers and the demo's inputs are built once and reused
     runs_dir : folder of finished job results (``runs_dir/<job id>/``), read by ``screening``
-    engine, scheduler : where erosion windows compute ("local", or "dask" with an optional
-        scheduler address; see docs/scale.md)
+    engine, scheduler : where erosion and zoning windows compute ("local", or "dask" with an
+        optional scheduler address; see docs/scale.md)
     """
 
     registry: LayerRegistry | None = None

@@ -241,6 +241,12 @@ def _compare(a: Raster, b: Raster, cell_km2: float) -> tuple[Raster, Any]:
     return a.with_array(change), table
 
 
+#: Grids above this many pixels build their control units in county batches of at most this
+#: size (identical units). Whole-grid units cost about 55 B/px: 600 MB on the 30 m demo
+#: (11 Mpx), which took the whole demo chain there to 1.6-2.1 GB peak RSS.
+UNIT_BATCH_PIXELS = 4_000_000
+
+
 def run_zoning(
     out_dir: str | Path,
     *,
@@ -364,7 +370,7 @@ def run_zoning(
         min_area_km2=min_unit_km2,
         simplify_m=simplify_m,
         # county batches keep memory bounded on large grids (results are identical)
-        batch_pixels=16_000_000 if grid.width * grid.height > 16_000_000 else None,
+        batch_pixels=UNIT_BATCH_PIXELS if grid.width * grid.height > UNIT_BATCH_PIXELS else None,
     )
     units = _membership_columns(units, zres.summary)
     step("statistics", 0.7)
