@@ -301,7 +301,9 @@ def phase_zones(
     # pass 1 + patch sweeps, and the sweeps after pass 1 (names looked up at call time; sweep 1
     # runs tile by tile inside pass 1)
     overlay._patch_stage_tiled = timed(overlay._patch_stage_tiled, "pass1_and_patch_stage_s")
-    overlay.TiledRedline.finish = timed(overlay.TiledRedline.finish, "patch_sweeps_s")
+    from geoeco.patches_tiled import TiledRedline
+
+    TiledRedline.finish = timed(TiledRedline.finish, "patch_sweeps_s")  # type: ignore[method-assign]
     eng = None
     extra: dict = {"engine": engine}
     if engine == "dask":
@@ -327,6 +329,7 @@ def phase_zones(
         extra["worker_peak_rss_mb"] = sorted(round(v) for v in peaks.values())
         eng.close()
     extra["compute"] = res.summary["compute"]
+    extra["pixel_sha256"] = _pixel_digests([res.zone_class, res.redline, res.flags])
     if prof is not None:
         import io
         import pstats
@@ -351,6 +354,23 @@ def phase_zones(
         "method": sm["redline_cleanup"]["method"],
         **extra,
     }
+
+
+def _pixel_digests(paths: list) -> dict[str, str]:  # type: ignore[type-arg]
+    """SHA-256 of each output's pixels (read block by block, untimed): equal digests mean
+    bit-identical rasters whichever engine wrote them (file bytes may differ in layout)."""
+    import hashlib
+
+    import rasterio
+
+    out = {}
+    for p in paths:
+        h = hashlib.sha256()
+        with rasterio.open(p) as ds:
+            for _, win in ds.block_windows(1):
+                h.update(ds.read(1, window=win).tobytes())
+        out[Path(p).stem] = h.hexdigest()[:16]
+    return out
 
 
 def run_child(args: argparse.Namespace, phase: str, folder: Path, scale: float) -> dict:

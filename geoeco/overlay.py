@@ -144,9 +144,8 @@ from .overlay_pass1 import (
     _pre_fast,
     _read_all,
 )
-from .overlay_redline import _pixel_red, _TiledRed, _whole_grid_red, _WholeRed
-from .patches import _bit_codes, clean_patches, patch_codes
-from .patches_tiled import TiledRedline
+from .overlay_redline import _pixel_red, _plan_redline, _TiledRed, _whole_grid_red, _WholeRed
+from .patches import clean_patches, patch_codes
 from .raster import Grid, Raster
 from .rules import MaskInput, RuleSet, load_rule_set
 from .tile_store import MemoryTileStore, SpoolTileStore, TileStore
@@ -490,20 +489,7 @@ def _patch_stage_tiled(
 ) -> _TiledRed:
     """Pass 1 spooling the pre codes and reason bits (sweep 1 of the patch stage runs on each
     tile as it comes), then the rest of the tiled patch stage."""
-    rs = plan.rules
-    rl = rs.redline
-    tiled = TiledRedline(
-        plan.grid.shape,
-        block_size,
-        store,
-        _bit_codes(rs),
-        fallback=rl.protected.code,
-        min_patch_px=plan.min_patch_px,
-        max_hole_px=plan.max_hole_px,
-        connectivity=rl.connectivity,
-        code_by=rl.code_by,
-        defer=True,
-    )
+    tiled = _plan_redline(plan, block_size, store)
     for t, _, pre, bits in _pre_windows(plan, windows, engine=engine):
         store.put("pre", t, pre)
         tiled.add_tile(t, bits, None if plan.aoi is None else (pre & _PRE_AOI) == 0)

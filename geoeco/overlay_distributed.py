@@ -32,9 +32,8 @@ from .engine import Engine
 from .overlay_inputs import Window, _Plan
 from .overlay_kernels import _PRE_AOI, _finish_kernel
 from .overlay_pass1 import _pass_one_window, _PassOneSpec
-from .overlay_redline import _pixel_red
-from .patches import _bit_codes
-from .patches_tiled import BorderValues, TiledRedline, TileEdges, TileOps
+from .overlay_redline import _pixel_red, _plan_redline
+from .patches_tiled import BorderValues, TileEdges, TileOps
 from .raster import Grid, Raster
 from .tile_store import DirTileStore
 
@@ -167,27 +166,13 @@ def compute_distributed(
     """Run the whole raster phase on ``eng``; return the outputs (COG paths or Rasters), the
     histograms, the patch-stage counts and the ``compute`` timings."""
     rs, grid = plan.rules, plan.grid
-    rl = rs.redline
     t0 = time.perf_counter()
     scratch = scratch_dir or out_dir
     if scratch is not None:
         Path(scratch).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="geoeco-zones-", dir=scratch) as tmp:
         store = DirTileStore(tmp)
-        tiled = None
-        if plan.patch_stage:
-            tiled = TiledRedline(
-                grid.shape,
-                block_size,
-                store,
-                _bit_codes(rs),
-                fallback=rl.protected.code,
-                min_patch_px=plan.min_patch_px,
-                max_hole_px=plan.max_hole_px,
-                connectivity=rl.connectivity,
-                code_by=rl.code_by,
-                defer=True,
-            )
+        tiled = _plan_redline(plan, block_size, store) if plan.patch_stage else None
         spec = _ZoneTasks(
             pass1,
             None if tiled is None else tiled.ops,

@@ -8,6 +8,24 @@ import numpy as np
 from .overlay_inputs import Window, _Plan
 from .patches import _bit_codes, _pixel_codes, clean_patches, patch_codes
 from .patches_tiled import TiledRedline
+from .tile_store import TileStore
+
+
+def _plan_redline(plan: _Plan, tile_size: int, store: TileStore) -> TiledRedline:
+    """The tiled patch stage of ``plan``'s rule set, fed tile by tile (``defer=True``)."""
+    rl = plan.rules.redline
+    return TiledRedline(
+        plan.grid.shape,
+        tile_size,
+        store,
+        _bit_codes(plan.rules),
+        fallback=rl.protected.code,
+        min_patch_px=plan.min_patch_px,
+        max_hole_px=plan.max_hole_px,
+        connectivity=rl.connectivity,
+        code_by=rl.code_by,
+        defer=True,
+    )
 
 
 def _pixel_red(plan: _Plan, bits: np.ndarray) -> np.ndarray:
