@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
+import tempfile
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -43,6 +45,8 @@ from .pipeline import (
     write_json,
 )
 from .raster import Grid, Raster
+from .tile_store import DirTileStore
+from .tile_writes import OutputFile, write_from_tiles
 
 Progress = Callable[[str, float], None]
 FactorValue = float | str
@@ -455,6 +459,26 @@ def erosion_window(spec: ErosionSpec, window: Window) -> WindowResult:
 # ------------------------------------------------------------------------------ the run
 
 
+def _window_to_store(
+    args: tuple[ErosionSpec, DirTileStore], item: tuple[int, Window]
+) -> WindowResult:
+    """:func:`erosion_window` whose arrays go to the shared store (key ``ero_<name>``,
+    index = window number) instead of back to the driver: the task of a cluster engine."""
+    spec, store = args
+    t, win = item
+    res = erosion_window(spec, win)
+    for name, values in res.arrays.items():
+        store.put("ero_" + name, t, values)
+    return dataclasses.replace(res, arrays={})
+
+
+@contextlib.contextmanager
+def _scratch(out: Path) -> Iterator[str]:
+    """A temporary folder in the output folder (workers see it), deleted at the end."""
+    with tempfile.TemporaryDirectory(prefix=".geoeco-windows-", dir=out) as tmp:
+        yield tmp
+
+
 def run_erosion(
     dem: str | Path,
     cfg: ErosionConfig,
@@ -468,8 +492,10 @@ def run_erosion(
 
     Flow routing and LS run here (whole DEM, or basin tiles above ``tile_pixels``); the
     window algebra (:func:`erosion_window`) runs on ``engine`` (a :class:`~geoeco.engine.Engine`,
-    ``"local"`` (default) or ``"dask"``, see :func:`geoeco.engine.get_engine`), while this
-    process alone writes the output COGs as results arrive and adds up the summary. Every
+    ``"local"`` (default) or ``"dask"``, see :func:`geoeco.engine.get_engine`). Locally this
+    process writes the output COGs as results arrive; on a cluster the window tasks leave
+    their arrays in a scratch folder inside ``out_dir`` (which the workers must see) and one
+    task per output file writes it. This process adds up the summary. Every
     engine gives identical rasters and summaries. An engine made here from a name is closed
     at the end; an Engine passed in is left open for reuse.
 
@@ -555,31 +581,37 @@ def run_erosion(
     windows = list(grid.blocks(cfg.block_size))
     n_blocks = len(windows)
 
+    # the outputs and their writer options; the factors themselves too, for checking and
+    # for the soil-conservation service
+    files: dict[str, dict[str, Any]] = {
+        "soil_loss": {"dtype": "float32", "units": "t/(km²·a)"},
+        "potential_loss": {"units": "t/(km²·a)"},
+        "soil_conservation": {"units": "t/(km²·a)"},
+        **{n: {"units": u} for n, u in factor_units.items()},
+        "erosion_grade": {
+            "dtype": "uint8",
+            "nodata": 0,
+            "colormap": table.colormap(),
+            "tags": {"class_table": f"{table.name} ({table.version})"},
+        },
+    }
     with contextlib.ExitStack() as stack:
         eng = get_engine(engine)
         if eng is not engine:  # made here from a name: closed here too
             stack.enter_context(eng)
-
-        def writer(name: str, **kw: Any) -> Any:
-            return stack.enter_context(open_raster_writer(out / f"{name}.tif", grid, **kw))
-
-        writers = {
-            "soil_loss": writer("soil_loss", dtype="float32", units="t/(km²·a)"),
-            "potential_loss": writer("potential_loss", units="t/(km²·a)"),
-            "soil_conservation": writer("soil_conservation", units="t/(km²·a)"),
-        }
-        # the factors themselves, for checking and for the soil-conservation service
-        writers.update({n: writer(n, units=u) for n, u in factor_units.items()})
-        cmap = table.colormap()
-        writers["erosion_grade"] = writer(
-            "erosion_grade",
-            dtype="uint8",
-            nodata=0,
-            colormap=cmap,
-            tags={"class_table": f"{table.name} ({table.version})"},
-        )
         step("soil loss by window", 0.4)
-        for i, (win, res) in enumerate(eng.map_windows(erosion_window, windows, spec)):
+        on_workers = eng.name != "local"
+        writers: dict[str, Any] = {}
+        if on_workers:  # windows leave their outputs in a shared folder; a task per file
+            store = DirTileStore(stack.enter_context(_scratch(out)))
+            results = eng.map_windows(_window_to_store, list(enumerate(windows)), (spec, store))
+        else:
+            writers = {
+                n: stack.enter_context(open_raster_writer(out / f"{n}.tif", grid, **kw))
+                for n, kw in files.items()
+            }
+            results = eng.map_windows(erosion_window, windows, spec)
+        for i, (win, res) in enumerate(results):
             for name, values in res.arrays.items():
                 w = writers[name]
                 w.write(win, values if name == "erosion_grade" else np.ma.masked_invalid(values))
@@ -588,8 +620,23 @@ def run_erosion(
             pot_sum += res.pot_sum
             used.tables.update(res.tables)
             used.parameters.update(res.parameters)
-            step("soil loss by window", 0.4 + 0.55 * (i + 1) / n_blocks)
+            step("soil loss by window", 0.4 + 0.5 * (i + 1) / n_blocks)
         compute = {**eng.describe(), "windows": n_blocks, "window_px": cfg.block_size}
+        if on_workers:
+            step("writing the COGs", 0.9)
+            jobs = [
+                OutputFile(
+                    "ero_" + n,
+                    str(out / f"{n}.tif"),
+                    grid,
+                    tuple(windows),
+                    kw,
+                    n != "erosion_grade",
+                )
+                for n, kw in files.items()
+            ]
+            list(eng.map_windows(write_from_tiles, jobs, store, ordered=False))
+            compute["writes"] = eng.name
 
     px_km2 = grid.cell_area / 1e6 * equal_area_factor(grid)
     n_valid = int(counts[1:].sum())

@@ -34,8 +34,9 @@ from .overlay_kernels import _PRE_AOI, _finish_kernel
 from .overlay_pass1 import _pass_one_window, _PassOneSpec
 from .overlay_redline import _pixel_red, _plan_redline
 from .patches_tiled import BorderValues, TileEdges, TileOps
-from .raster import Grid, Raster
+from .raster import Raster
 from .tile_store import DirTileStore
+from .tile_writes import OutputFile, write_from_tiles
 
 #: Default tile size of one task (pixels a side). Measured at 250 m on a 65-Mpx stack
 #: (bench/bench_zoning.py): 2 workers vs 1 gave 1.33-1.41x on the compute phase with 1024²
@@ -110,37 +111,6 @@ def _task_pass2(
     return (*hist, None)
 
 
-@dataclass(frozen=True)
-class _WriteJob:
-    name: str
-    nodata: int
-    path: str
-    grid: Grid
-    windows: tuple[Window, ...]
-    tags: tuple[tuple[str, str], ...]
-
-
-def _task_write(store: DirTileStore, job: _WriteJob) -> str:
-    """Assemble one output's tiles into its COG."""
-    from .io import open_raster_writer
-
-    with open_raster_writer(
-        job.path,
-        job.grid,
-        dtype="uint8",
-        nodata=job.nodata,
-        units="class",
-        band_names=[job.name],
-        tags=dict(job.tags),
-    ) as wr:
-        for t, win in enumerate(job.windows):
-            a = store.get("out_" + job.name, t)
-            if a is None:
-                raise KeyError(f"tile {t} of {job.name} was never computed")
-            wr.write(win, a)
-    return job.path
-
-
 def _sweeps_on(eng: Engine) -> Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[Any]]:
     """A :data:`~geoeco.patches_tiled.Mapper` running each sweep's tiles on ``eng``."""
 
@@ -213,13 +183,25 @@ def compute_distributed(
                     arr[r : r + h, c : c + w] = a
         t3 = time.perf_counter()
         if out_dir is not None:
-            tags = (("rule_set", rs.name), ("rule_set_sha256", rs.sha256()))
-            jobs = [
-                _WriteJob(n, v, str(Path(out_dir) / f"{n}.tif"), grid, tuple(windows), tags)
+            tags = {"rule_set": rs.name, "rule_set_sha256": rs.sha256()}
+            files = [
+                OutputFile(
+                    "out_" + n,
+                    str(Path(out_dir) / f"{n}.tif"),
+                    grid,
+                    tuple(windows),
+                    {
+                        "dtype": "uint8",
+                        "nodata": v,
+                        "units": "class",
+                        "band_names": [n],
+                        "tags": tags,
+                    },
+                )
                 for n, v in OUTPUTS
             ]
-            list(eng.map_windows(_task_write, jobs, store, ordered=False))
-            outputs: list[Any] = [Path(j.path) for j in jobs]
+            list(eng.map_windows(write_from_tiles, files, store, ordered=False))
+            outputs: list[Any] = [Path(f.path) for f in files]
         else:
             assert arrays is not None
             nodata = arrays[0] == 0

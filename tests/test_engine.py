@@ -128,7 +128,9 @@ def test_erosion_dask_equals_local(client, demo_small_dir, tmp_path, changes):
         "threads": 2,
         "windows": 9 if changes["block_size"] == 128 else 4,
         "window_px": changes["block_size"],
+        "writes": "dask",  # each output file written by one task on a worker
     }
+    assert not [p for p in (tmp_path / "dask").iterdir() if p.name.startswith(".")]  # no scratch
     assert _numbers(local) == _numbers(dask)
     assert local["area_km2_total"] > 50  # the demo is ~100 km², not an empty run
     for f in local["outputs"]:
