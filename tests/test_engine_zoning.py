@@ -250,13 +250,25 @@ def test_in_memory_input_falls_back_to_local_with_a_note(client, files):
         np.testing.assert_array_equal(a, b)
 
 
-def test_worker_error_keeps_its_type(client, files):
-    """Class codes above the table's range, read in a worker, fail as on the local engine."""
+@pytest.mark.parametrize("patch_mode", ["whole", "windowed"])
+def test_worker_error_keeps_its_type(client, files, tmp_path, patch_mode):
+    """Class codes above the table's range, read in a worker, fail as on the local engine
+    (pass 1 alone on the workers, or every step); the scratch tiles are removed."""
     rs = parse_rule_set(RULES)
     layers = _layers(files)
     layers["sens_e"] = BadReader(files["sens_e"])  # codes up to 9 in one window, table has 5
     with pytest.raises(InvalidInput, match="'sens_e': class codes must be 1..5, found 9"):
-        compute_zones(rs, layers, G, block_size=BLOCK, engine=DaskEngine(client=client))
+        compute_zones(
+            rs,
+            layers,
+            G,
+            block_size=BLOCK,
+            engine=DaskEngine(client=client),
+            patch_mode=patch_mode,
+            task_px=BLOCK,
+            out_dir=tmp_path,
+        )
+    assert not list(tmp_path.iterdir())  # no output, no scratch folder left behind
 
 
 def test_engine_option_is_checked(files):
