@@ -8,7 +8,6 @@ table it used, so a user can edit and rerun them), ``DIR/erosion/``,
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import tomllib
 from collections.abc import Callable
@@ -18,9 +17,8 @@ from typing import Any
 
 from .demo import build_demo_region
 from .desertification import run_desertification
-from .engine import Engine, get_engine
+from .engine import Engine, using_engine
 from .erosion import make_config, run_erosion
-from .errors import InvalidInput
 from .evaluation import demo_evaluation_config, run_evaluation
 from .zoning import run_zoning
 
@@ -72,12 +70,7 @@ def run_demo(
     :class:`~geoeco.engine.Engine`) is where the erosion and zoning windows compute; an
     engine made here from a name is closed at the end, an Engine passed in stays open.
     """
-    if engine is not None and not isinstance(engine, str | Engine):
-        raise InvalidInput(f"engine must be 'local', 'dask' or an Engine; got {engine!r}")
-    with contextlib.ExitStack() as stack:
-        eng = get_engine(engine)
-        if eng is not engine:  # made here from a name: closed here too
-            stack.enter_context(eng)
+    with using_engine(engine) as eng:
         return _run_demo(
             Path(out),
             size=size,

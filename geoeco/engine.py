@@ -29,6 +29,7 @@ Examples
 from __future__ import annotations
 
 import collections
+import contextlib
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
@@ -343,6 +344,37 @@ def _shipped_once(obj: Any) -> bool:
     return not (obj is None or isinstance(obj, int | float | str | bytes))
 
 
+def check_engine(engine: object) -> None:
+    """Raise :class:`InvalidInput` unless ``engine`` is ``None``, a name or an Engine (the
+    name itself is checked by :func:`get_engine`).
+
+    >>> check_engine(3)
+    Traceback (most recent call last):
+    ...
+    geoeco.errors.InvalidInput: engine must be 'local', 'dask' or an Engine; got 3
+    """
+    if engine is not None and not isinstance(engine, str | Engine):
+        raise InvalidInput(f"engine must be 'local', 'dask' or an Engine; got {engine!r}")
+
+
+@contextlib.contextmanager
+def using_engine(engine: Engine | str | None) -> Iterator[Engine]:
+    """The engine of one run: an Engine passed in is used and left open (for reuse), one made
+    here from a name (``None``: local) is closed when the run ends.
+
+    >>> with using_engine(None) as eng:
+    ...     eng.name
+    'local'
+    """
+    check_engine(engine)
+    eng = get_engine(engine)
+    if eng is engine:
+        yield eng
+        return
+    with eng:
+        yield eng
+
+
 def get_engine(
     name: str | Engine | None = "local",
     *,
@@ -377,4 +409,13 @@ def get_engine(
     return DaskEngine(scheduler, **options)
 
 
-__all__ = ["ENGINES", "DaskEngine", "Engine", "LocalEngine", "Window", "get_engine"]
+__all__ = [
+    "ENGINES",
+    "DaskEngine",
+    "Engine",
+    "LocalEngine",
+    "Window",
+    "check_engine",
+    "get_engine",
+    "using_engine",
+]

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from . import factors, grades, vegetation
 from .align import Resampling, aligned_source, mutual_mask
 from .classes import FactorTable, Provenance, get_table
-from .engine import Engine, Window, get_engine
+from .engine import Engine, Window, check_engine, using_engine
 from .errors import InvalidInput, ManifestError
 from .io import open_raster_writer, raster_info, read_raster, write_raster
 from .ls import ls_factor
@@ -512,8 +512,7 @@ def run_erosion(
     dinfo = raster_info(dem_path, name=dem_path.name)
     stated = float("nan") if dinfo.nodata is None and dinfo.dtype.startswith("float") else None
     rep = inspect_layer_file(dem_path, allow_outside_china=cfg.allow_outside_china, nodata=stated)
-    if engine is not None and not isinstance(engine, str | Engine):
-        raise InvalidInput(f"engine must be 'local', 'dask' or an Engine; got {engine!r}")
+    check_engine(engine)
     if dinfo.grid is None or not dinfo.grid.crs.is_projected:
         raise InvalidInput(
             f"{dem_path.name}: the DEM must be on a projected grid in metres "
@@ -596,9 +595,7 @@ def run_erosion(
         },
     }
     with contextlib.ExitStack() as stack:
-        eng = get_engine(engine)
-        if eng is not engine:  # made here from a name: closed here too
-            stack.enter_context(eng)
+        eng = stack.enter_context(using_engine(engine))
         step("soil loss by window", 0.4)
         on_workers = eng.name != "local"
         writers: dict[str, Any] = {}

@@ -97,7 +97,6 @@ Examples
 from __future__ import annotations
 
 import contextlib
-import pickle
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -106,7 +105,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .engine import Engine, get_engine
+from .engine import Engine, check_engine, using_engine
 from .errors import CRSError, EmptyArea, InvalidInput, LayerNotFound, OversizeRequest
 from .overlay_inputs import (
     LayerInput,
@@ -252,7 +251,6 @@ def _pre_windows(
     tables = _pre_tables(plan) if kernel else None
     if engine is not None:
         spec = _PassOneSpec(plan, tables)
-        spec = _PassOneSpec(plan, tables, len(pickle.dumps(spec)))
         for t, (win, (pre, bits)) in enumerate(engine.map_windows(_pass_one_window, windows, spec)):
             yield t, win, pre, bits
         return
@@ -380,13 +378,10 @@ def compute_zones(
     flag_px = np.zeros(256, np.int64)
     stats = {"removed_px": 0, "filled_px": 0}
     windows = list(grid.blocks(block_size))
-    if engine is not None and not isinstance(engine, str | Engine):
-        raise InvalidInput(f"engine must be 'local', 'dask' or an Engine; got {engine!r}")
+    check_engine(engine)
     t0 = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        eng = get_engine(engine)
-        if eng is not engine:  # made here from a name: closed here too
-            stack.enter_context(eng)
+        eng = stack.enter_context(using_engine(engine))
         runner, compute = _pass_one_runner(plan, eng)
         compute.update(windows=len(windows), window_px=block_size)
         if runner is not None and (windowed or not plan.patch_stage):
@@ -454,7 +449,6 @@ def _zones_distributed(
 
     tables = _pre_tables(plan)
     spec = _PassOneSpec(plan, tables)
-    spec = _PassOneSpec(plan, tables, len(pickle.dumps(spec)))
     outputs, (zone_px, red_px, flag_px), stats, timings = compute_distributed(
         plan, windows, block_size, eng, spec, luts, nd=nd, out_dir=out_dir, scratch_dir=scratch_dir
     )

@@ -54,7 +54,7 @@ OUTPUTS: tuple[tuple[str, int], ...] = (("zone_class", 0), ("redline", 255), ("f
 
 @dataclass(frozen=True)
 class _ZoneTasks:
-    """Everything a zoning task needs (pickled once per worker when large)."""
+    """Everything a zoning task needs (shipped to each worker once)."""
 
     pass1: _PassOneSpec
     ops: TileOps | None  # None: no patch stage (per-pixel codes)
@@ -63,10 +63,6 @@ class _ZoneTasks:
     flut: np.ndarray
     nd: int
     to_files: bool  # pass 2 stores its output tiles (for the write tasks) instead of returning
-
-    @property
-    def nbytes(self) -> int:
-        return self.pass1.nbytes + self.zlut.nbytes + self.flut.nbytes
 
     @property
     def plan(self) -> _Plan:

@@ -225,12 +225,11 @@ def _unshippable(plan: _Plan) -> list[str]:
 @dataclass(frozen=True)
 class _PassOneSpec:
     """What :func:`_pass_one_window` needs: the plan (rules, grid, picklable readers, vector
-    frames, AOI geometry) and the kernel tables. ``nbytes`` is its pickled size, so that an
-    engine ships a large one (big vector inputs) to each worker once instead of per task."""
+    frames, AOI geometry) and the kernel tables. An engine ships it to each worker once
+    (:func:`geoeco.engine.DaskEngine.map_windows`), not with every task."""
 
     plan: _Plan
     tables: _PreTables | None
-    nbytes: int = 0
 
 
 def _pass_one_window(spec: _PassOneSpec, win: Window) -> tuple[np.ndarray, np.ndarray]:

@@ -168,26 +168,14 @@ def tile_windows(shape: tuple[int, int], size: int) -> list[Window]:
     ]
 
 
-_TILED = frozenset(
-    {
-        "TileEdges",
-        "TileOps",
-        "TiledRedline",
-        "clean_patches_tiled",
-        "patch_codes_tiled",
-        "tiled_redline",
-        "_label_sizes",
-        "_label_votes",
-    }
-)
-
-
 def __getattr__(name: str) -> Any:
-    """The tiled forms live in :mod:`geoeco.patches_tiled` (which imports this module)."""
-    if name in _TILED:
+    """The tiled forms (the ``__all__`` of :mod:`geoeco.patches_tiled`, which imports this
+    module) are importable from here too."""
+    if not name.startswith("__"):
         from . import patches_tiled
 
-        return getattr(patches_tiled, name)
+        if name in patches_tiled.__all__:
+            return getattr(patches_tiled, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

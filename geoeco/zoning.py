@@ -31,7 +31,7 @@ import numpy as np
 
 from .aoi import AOI, analysis_grid, resolve_aoi
 from .crs import ALBERS_CHINA, CGCS2000
-from .engine import Engine, get_engine
+from .engine import Engine, check_engine, using_engine
 from .errors import InvalidInput
 from .layers import LayerRegistry, LayerSpec, load_registry
 from .overlay import LayerInput, compute_zones
@@ -275,13 +275,13 @@ def run_zoning(
     :class:`~geoeco.overlay.LayerInput`; ``statuses`` gives the status of path inputs.
 
     ``engine`` (a :class:`~geoeco.engine.Engine`, ``"local"`` (default) or ``"dask"``, see
-    :func:`geoeco.engine.get_engine`) is where :func:`~geoeco.overlay.compute_zones` reads and
-    condenses the inputs window by window, for the rule set and for ``compare``. Raster paths
-    and registry layers are bound as picklable file readers, so Dask workers read them
-    themselves; in-memory Rasters keep that pass local (``summary["compute"]["note"]`` says
-    so). Every engine gives identical outputs; ``summary["compute"]`` records where the rule
-    set's pass ran. An engine made here from a name is closed at the end; an Engine passed in
-    is left open for reuse.
+    :func:`geoeco.engine.get_engine`) is where :func:`~geoeco.overlay.compute_zones` runs its
+    per-tile work, for the rule set and for ``compare``. Raster paths and registry layers are
+    bound as picklable file readers, so Dask workers read them themselves; with an in-memory
+    Raster input it runs locally (``summary["compute"]["note"]`` says so). Every engine gives
+    identical outputs; ``summary["compute"]`` records where each step of the rule set's run
+    ran. An engine made here from a name is closed at the end; an Engine passed in is left
+    open for reuse.
     """
     import pandas as pd
 
@@ -291,8 +291,7 @@ def run_zoning(
     from .units import build_units
     from .zonestats import area_table, class_totals
 
-    if engine is not None and not isinstance(engine, str | Engine):
-        raise InvalidInput(f"engine must be 'local', 'dask' or an Engine; got {engine!r}")
+    check_engine(engine)
     step = progress or (lambda s, f: None)
     out = Path(out_dir)
     rs = load_rule_set(rules)
@@ -306,9 +305,7 @@ def run_zoning(
     step("checking inputs", 0.02)
     counties = _counties_for(area)
     with contextlib.ExitStack() as stack:
-        eng = get_engine(engine)
-        if eng is not engine:  # made here from a name: closed here too
-            stack.enter_context(eng)
+        eng = stack.enter_context(using_engine(engine))
         out.mkdir(parents=True, exist_ok=True)
         layers = bind_inputs(
             rs,
