@@ -11,7 +11,9 @@ server's main module; at most ``max_concurrent_jobs`` at once per supervisor). T
 * kills a job that was dismissed (or taken over by another process) meanwhile;
 * re-queues (attempt + 1) or fails a job whose child died without reporting;
 * on start and every ``stale_after / 2`` seconds calls :meth:`~geoeco.jobs.JobStore.recover`,
-  so no job stays "running" after its worker is gone;
+  so no job stays "running" after its worker is gone, then removes the folders of crashed runs
+  that no job needs (:func:`geoeco.jobs.remove_stale_job_folders`, and dead builders' demo
+  builds, :func:`geoeco.demo_cache.remove_abandoned_builds`);
 * purges finished jobs older than the retention period (rows and result folders).
 
 A child writes its results into a hidden temporary folder next to the final one and renames
@@ -389,9 +391,13 @@ class JobRunner:
             stale_after=timedelta(seconds=self.stale_after_s),
         ):
             log.warning("recovered job %s: now %s (attempt %d)", job.id, job.status, job.attempt)
-        gone = remove_stale_job_folders(self.cfg.results_dir, self.store)
-        if self.cfg.cache_dir is not None:
-            gone += remove_abandoned_builds(self.cfg.cache_dir)
+        try:
+            gone = remove_stale_job_folders(self.cfg.results_dir, self.store)
+            if self.cfg.cache_dir is not None:
+                gone += remove_abandoned_builds(self.cfg.cache_dir)
+        except OSError as exc:  # a folder we may not list must not stop the service
+            log.warning("could not remove leftover folders: %s", scrub(str(exc)))
+            return
         for p in gone:
             log.warning("removed leftover folder %s", p.name)
 
