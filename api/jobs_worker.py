@@ -11,7 +11,9 @@ server's main module; at most ``max_concurrent_jobs`` at once per supervisor). T
 * kills a job that was dismissed (or taken over by another process) meanwhile;
 * re-queues (attempt + 1) or fails a job whose child died without reporting;
 * on start and every ``stale_after / 2`` seconds calls :meth:`~geoeco.jobs.JobStore.recover`,
-  so no job stays "running" after its worker is gone;
+  so no job stays "running" after its worker is gone, then removes the folders of crashed runs
+  that no job needs (:func:`geoeco.jobs.remove_stale_job_folders`, and dead builders' demo
+  builds, :func:`geoeco.demo_cache.remove_abandoned_builds`);
 * purges finished jobs older than the retention period (rows and result folders).
 
 A child writes its results into a hidden temporary folder next to the final one and renames
@@ -45,6 +47,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geoeco import errors as ge
+from geoeco.demo_cache import remove_abandoned_builds
 from geoeco.jobs import (
     TERMINAL,
     Job,
@@ -57,7 +60,10 @@ from geoeco.jobs import (
     open_store,
     pid_alive,
     remove_results,
+    remove_stale_job_folders,
     result_manifest,
+    staging_name,
+    staging_prefix,
 )
 
 from .errors import problem_type, scrub, status_for
@@ -194,10 +200,6 @@ def _watch_lifeline(stream: Any) -> None:
     os._exit(70)  # the supervisor is gone: do not keep computing
 
 
-def _tmp_prefix(job_id: str, attempt: int) -> str:
-    return f".tmp-{job_id}-{attempt}-"
-
-
 def publish(tmp: Path, final: Path) -> None:
     """Move a finished result folder into place atomically (replacing an older one)."""
     old = None
@@ -236,7 +238,7 @@ def _child_main(job_id: str, attempt: int) -> None:
     if job is None or job.status != "running" or job.attempt != attempt:
         return
     cfg.results_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cfg.results_dir / f"{_tmp_prefix(job_id, attempt)}{os.getpid()}"
+    tmp = cfg.results_dir / staging_name(job_id, attempt)
     tmp.mkdir()
     last = [0.0, ""]
 
@@ -318,11 +320,10 @@ class JobRunner:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> JobRunner:
-        """Recover orphaned jobs, clean stale temp folders and start the supervisor thread."""
+        """Recover orphaned jobs, remove their leftover folders, start the supervisor thread."""
         _LIVE_TOKENS.add(self.token)
         self.cfg.results_dir.mkdir(parents=True, exist_ok=True)
         self._recover()
-        self._clean_stale_tmp()
         self._thread = threading.Thread(
             target=self._loop, name=f"geoeco-jobs-{self.token}", daemon=True
         )
@@ -382,6 +383,7 @@ class JobRunner:
         return pid_alive(worker, frozenset(_LIVE_TOKENS))
 
     def _recover(self) -> None:
+        """Re-queue or fail the jobs of dead workers, then delete the folders no job needs."""
         self._last["recover"] = time.monotonic()
         for job in self.store.recover(
             max_attempts=self.max_attempts,
@@ -389,6 +391,15 @@ class JobRunner:
             stale_after=timedelta(seconds=self.stale_after_s),
         ):
             log.warning("recovered job %s: now %s (attempt %d)", job.id, job.status, job.attempt)
+        try:
+            gone = remove_stale_job_folders(self.cfg.results_dir, self.store)
+            if self.cfg.cache_dir is not None:
+                gone += remove_abandoned_builds(self.cfg.cache_dir)
+        except OSError as exc:  # a folder we may not list must not stop the service
+            log.warning("could not remove leftover folders: %s", scrub(str(exc)))
+            return
+        for p in gone:
+            log.warning("removed leftover folder %s", p.name)
 
     def _spawn(self, job: Job) -> None:
         env = dict(os.environ)
@@ -426,7 +437,7 @@ class JobRunner:
             except OSError:
                 pass
         self._children.pop(child.job.id, None)
-        for p in self.cfg.results_dir.glob(_tmp_prefix(child.job.id, child.job.attempt) + "*"):
+        for p in self.cfg.results_dir.glob(staging_prefix(child.job.id, child.job.attempt) + "*"):
             shutil.rmtree(p, ignore_errors=True)
 
     def _reap(self) -> None:
@@ -483,15 +494,6 @@ class JobRunner:
             self.store.release(
                 child.job.id, child.job.attempt, self.worker_id, "re-queued: the server shut down"
             )
-
-    def _clean_stale_tmp(self, older_than_s: float = 3600.0) -> None:
-        cutoff = time.time() - older_than_s
-        for p in self.cfg.results_dir.glob(".tmp-*"):
-            try:
-                if p.stat().st_mtime < cutoff:
-                    shutil.rmtree(p, ignore_errors=True)
-            except OSError:
-                pass
 
 
 # ------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .errors import GeoecoError
+from .staging import output_folder
 
 app = typer.Typer(
     help="geoeco: ecological control zones for China.",
@@ -236,8 +237,12 @@ def erosion(
     cfg = load_config(config, **flags) if config else make_config(None, **flags)
     if dem is None:
         raise typer.BadParameter("--dem is required")
-    with get_engine(engine, scheduler=scheduler) as eng, progress_bar() as cb:
-        summary = run_erosion(dem, cfg, out, progress=cb, engine=eng)
+    with (
+        output_folder(out) as work,
+        get_engine(engine, scheduler=scheduler) as eng,
+        progress_bar() as cb,
+    ):
+        summary = run_erosion(dem, cfg, work, progress=cb, engine=eng)
     _emit_json(_short_summary(summary, out))
 
 
@@ -251,9 +256,9 @@ def desertification(
     """Vegetation cover (percent) and desertification degree (Wang Tao 2003, or Chen 2019)."""
     from .desertification import run_desertification
 
-    with progress_bar() as cb:
+    with output_folder(out) as work, progress_bar() as cb:
         summary = run_desertification(
-            ndvi, out, bare_sand=bare_sand, progress=cb, allow_outside_china=allow_outside_china
+            ndvi, work, bare_sand=bare_sand, progress=cb, allow_outside_china=allow_outside_china
         )
     _emit_json(_short_summary(summary, out))
 
@@ -268,8 +273,8 @@ def evaluate(
     from .evaluation import load_evaluation_config, run_evaluation
 
     cfg = load_evaluation_config(config)
-    with progress_bar() as cb:
-        summary = run_evaluation(out, grid_from=grid_from, inputs=cfg, progress=cb)
+    with output_folder(out) as work, progress_bar() as cb:
+        summary = run_evaluation(work, grid_from=grid_from, inputs=cfg, progress=cb)
     _emit_json(_short_summary(summary, out))
 
 
@@ -332,12 +337,16 @@ def zone(
             raise typer.BadParameter(f"--input takes NAME=PATH, got {item!r}")
         k, v = item.split("=", 1)
         given[k.strip()] = v.strip()
-    with get_engine(engine, scheduler=scheduler) as eng, progress_bar() as cb:
+    with (
+        output_folder(out) as work,
+        get_engine(engine, scheduler=scheduler) as eng,
+        progress_bar() as cb,
+    ):
         if aoi is None and not given:
             from .demo_run import run_demo
 
             result = run_demo(
-                out / "inputs",
+                work / "inputs",
                 size="full",
                 zoning=False,
                 progress=lambda s, f: cb(s, 0.5 * f),
@@ -350,7 +359,7 @@ def zone(
         else:
             statuses = None
         summary = run_zoning(
-            out,
+            work,
             aoi=aoi,
             rules=rules,
             inputs=given or None,
@@ -561,8 +570,12 @@ def demo(
     from .demo_run import run_demo
     from .engine import get_engine
 
-    with get_engine(engine, scheduler=scheduler) as eng, progress_bar() as cb:
-        result = run_demo(out, size=size, progress=cb, res=res, engine=eng)
+    with (
+        output_folder(out) as work,
+        get_engine(engine, scheduler=scheduler) as eng,
+        progress_bar() as cb,
+    ):
+        result = {**run_demo(work, size=size, progress=cb, res=res, engine=eng), "out": str(out)}
     err.print(f"demo written to {out}: layers/, erosion/, desertification/, evaluation/, zones/")
     _emit_json(result)
     if serve_:

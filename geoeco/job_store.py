@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -179,6 +179,22 @@ class JobStore(ABC):
                 cur, f"SELECT {_COLS} FROM geoeco_jobs WHERE id=?", (job_id,)
             ).fetchone()
         return None if row is None else _row_to_job(row)
+
+    def states(self, job_ids: Iterable[str], *, chunk: int = 500) -> dict[str, tuple[str, int]]:
+        """``{id: (status, attempt)}`` of the given jobs that exist (one query per ``chunk``)."""
+        ids = sorted(set(job_ids))
+        found: dict[str, tuple[str, int]] = {}
+        for i in range(0, len(ids), chunk):
+            part = ids[i : i + chunk]
+            with self._tx() as cur:
+                rows = self._exec(
+                    cur,
+                    "SELECT id, status, attempt FROM geoeco_jobs "
+                    f"WHERE id IN ({', '.join('?' * len(part))})",
+                    part,
+                ).fetchall()
+            found.update({r[0]: (r[1], int(r[2])) for r in rows})
+        return found
 
     def list(
         self,

@@ -46,6 +46,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import InvalidInput
+from .job_folders import (
+    parse_staging_name,
+    remove_stale_job_folders,
+    staging_name,
+    staging_prefix,
+    stale_job_folders,
+)
 from .job_model import (
     ACTIVE,
     JOB_ID_LENGTH,
@@ -111,8 +118,13 @@ __all__ = [
     "media_type",
     "new_job",
     "open_store",
+    "parse_staging_name",
     "pid_alive",
     "remove_results",
+    "remove_stale_job_folders",
     "result_manifest",
+    "stale_job_folders",
+    "staging_name",
+    "staging_prefix",
     "utcnow",
 ]

@@ -30,6 +30,10 @@ from .process_inputs import (
     ZoningInputs,
 )
 
+#: Scratch folders of a run live inside its output folder (hidden, deleted at the end), so a
+#: run killed midway leaves them only inside its own staging folder.
+SCRATCH_PREFIX = ".geoeco-demo-"
+
 
 def _stage(progress: Progress, lo: float, hi: float) -> Progress:
     return lambda step, f: progress(step, lo + (hi - lo) * max(0.0, min(1.0, f)))
@@ -54,30 +58,23 @@ def demo_inputs_dir(cache_dir: str | Path, size: str) -> Path:
 
 @contextlib.contextmanager
 def _demo_inputs(
-    size: str, ctx: ExecutionContext, progress: Progress, engine: Any = None
+    size: str, ctx: ExecutionContext, progress: Progress, out: Path, engine: Any = None
 ) -> Iterator[Path]:
-    """A folder with the demo's analyses (``run_demo(zoning=False)``), cached when possible;
-    their erosion runs on ``engine``."""
+    """A folder with the demo's analyses (``run_demo(zoning=False)``), cached when possible
+    (:func:`~geoeco.demo_cache.build_once`), else in a scratch folder inside ``out``; their
+    erosion runs on ``engine``."""
+    from .demo_cache import build_once
     from .demo_run import run_demo
 
+    def build(folder: Path) -> None:
+        run_demo(folder, size=size, zoning=False, progress=progress, engine=engine)
+
     if ctx.cache_dir is None:
-        with tempfile.TemporaryDirectory(prefix="geoeco-demo-") as tmp:
-            run_demo(Path(tmp), size=size, zoning=False, progress=progress, engine=engine)
+        with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, dir=out) as tmp:
+            build(Path(tmp))
             yield Path(tmp)
         return
-    target = demo_inputs_dir(ctx.cache_dir, size)
-    if not (target / ".complete").exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{size}-", dir=target.parent))
-        try:
-            run_demo(tmp, size=size, zoning=False, progress=progress, engine=engine)
-            (tmp / ".complete").write_text(__version__, encoding="utf-8")
-            try:
-                tmp.rename(target)
-            except OSError:  # another worker finished first
-                pass
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+    target = build_once(demo_inputs_dir(ctx.cache_dir, size), build)
     progress("demo inputs ready", 1.0)
     yield target
 
@@ -136,7 +133,7 @@ def _zone_on(
         )
 
     if inp.uses_demo():
-        with _demo_inputs(inp.demo_size, ctx, _stage(progress, 0.0, 0.5), engine) as demo:
+        with _demo_inputs(inp.demo_size, ctx, _stage(progress, 0.0, 0.5), out, engine) as demo:
             given = {k: str(v) for k, v in demo_zoning_inputs(demo).items()}
             summary = zone(given, dict.fromkeys(given, "synthetic"), _stage(progress, 0.5, 1.0))
     else:
@@ -231,7 +228,7 @@ def _run_erosion(inp: ErosionInputs, out: Path, progress: Progress, ctx: Executi
 
     from .demo import build_demo_region
 
-    with tempfile.TemporaryDirectory(prefix="geoeco-demo-") as tmp, _engine(ctx) as engine:
+    with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, dir=out) as tmp, _engine(ctx) as engine:
         layers = Path(tmp)
         written = build_demo_region(layers, size=inp.demo_size, progress=_stage(progress, 0, 0.2))
         data = files("geoeco") / "data"
@@ -261,7 +258,7 @@ def _run_desertification(
         return _short(run_desertification(ndvi, out, bare_sand=sand, progress=progress))
     from .demo import build_demo_region
 
-    with tempfile.TemporaryDirectory(prefix="geoeco-demo-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, dir=out) as tmp:
         written = build_demo_region(
             Path(tmp), size=inp.demo_size, progress=_stage(progress, 0, 0.3)
         )

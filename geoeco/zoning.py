@@ -317,9 +317,10 @@ def run_zoning(
             statuses=statuses,
         )
         step("zones and red line", 0.1)
-        zres = compute_zones(rs, layers, grid, aoi=aoi_geom, engine=eng)
+        # tiles spill into ``out`` (workers see it; a killed run leaves them only there)
+        zres = compute_zones(rs, layers, grid, aoi=aoi_geom, engine=eng, scratch_dir=out)
         zres_b = (
-            compute_zones(rs_b, layers, grid, aoi=aoi_geom, engine=eng)
+            compute_zones(rs_b, layers, grid, aoi=aoi_geom, engine=eng, scratch_dir=out)
             if rs_b is not None
             else None
         )

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from geoeco.jobs import SQLiteJobStore, new_job
+from geoeco.staging import host_tag
 
 PLUGIN = """
 import os, time
@@ -131,3 +132,56 @@ def test_killed_worker_job_is_requeued_or_failed(tmp_path: Path, max_attempts: i
         second.send_signal(signal.SIGTERM)
         second.wait(20)
     assert store.list(status=["running"])[1] == 0
+
+
+def test_a_starting_runner_removes_dead_workers_leftovers_only(tmp_path: Path) -> None:
+    """What a crashed service leaves, and what a live worker of another process has, side by
+    side in one jobs folder and cache; a new runner's start removes exactly the former."""
+    import socket
+
+    from geoeco_api.jobs_worker import JobRunner, WorkerConfig
+
+    from geoeco.jobs import JobProblem, staging_name
+
+    host = socket.gethostname()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait(10)  # a pid that has ended: the crashed worker
+    dead_pid, live_pid = done.pid, sleeper.pid
+    try:
+        jobs, cache = tmp_path / "jobs", tmp_path / "cache"
+        store = SQLiteJobStore(tmp_path / "jobs.sqlite3")
+        ids = {name: f"{n:032x}" for n, name in enumerate(("dead", "live", "failed"), 1)}
+        for jid in ids.values():
+            store.submit(new_job(jid, "block", {"n": jid}))
+        store.claim(f"{host}:{dead_pid}:a")
+        store.claim(f"{host}:{live_pid}:b")
+        store.claim(f"{host}:{live_pid}:b")
+        store.fail(ids["failed"], 1, JobProblem(title="Bad", detail="bad", status=422))
+        leftovers = [
+            jobs / staging_name(ids["dead"], 1, dead_pid),
+            jobs / ids["failed"],  # published, then failed: no results to serve
+            cache / "demo-inputs" / f".small-1.build-{host_tag()}-{dead_pid}-x1",
+        ]
+        in_use = [
+            jobs / staging_name(ids["live"], 1, live_pid),
+            cache / "demo-run" / f".full-1.build-{host_tag()}-{live_pid}-x2",
+            cache / "demo-run" / "full-1",
+        ]
+        for p in leftovers + in_use:
+            p.mkdir(parents=True)
+        runner = JobRunner(
+            WorkerConfig(store_url=store.url, results_dir=jobs, cache_dir=cache),
+            max_attempts=1,
+            store=store,
+        ).start()
+        runner.stop()
+        assert [p for p in leftovers if p.exists()] == []
+        assert [p for p in in_use if not p.exists()] == []
+        dead = store.get(ids["dead"])
+        assert dead is not None and dead.status == "failed" and dead.failure is not None
+        assert "worker process ended" in dead.failure.detail
+        assert store.get(ids["live"]).status == "running"  # type: ignore[union-attr]
+    finally:
+        sleeper.kill()
+        sleeper.wait(10)
