@@ -59,9 +59,10 @@ class InvalidJSONValue(InvalidInput):
     """JSON that parses but cannot be used: nested too deeply, a lone UTF-16 surrogate in a
     string, or NaN/Infinity; ``field`` is the path of the offending value."""
 
-    def __init__(self, message: str, field: str = "") -> None:
+    def __init__(self, message: str, field: str = "", reason: str = "") -> None:
         super().__init__(message)
         self.field = field
+        self.reason = reason or message
 
 
 class CRSError(InvalidInput):

@@ -140,27 +140,24 @@ def check_json_value(value: Any, *, max_depth: int = MAX_JSON_DEPTH, what: str =
         else:
             why = _bad_scalar(v)
             if why:
-                raise InvalidJSONValue(f"{format_path(path) or what}: {why}", format_path(path))
+                where = format_path(path)
+                raise InvalidJSONValue(f"{where or what}: {why}", where, why)
             continue
         if len(path) >= max_depth:
-            where = format_path(path)
-            raise InvalidJSONValue(
-                f"{where or what}: nested more than {max_depth} levels deep", where
-            )
+            where, why = format_path(path), f"nested more than {max_depth} levels deep"
+            raise InvalidJSONValue(f"{where or what}: {why}", where, why)
         for k, x in items:
             if isinstance(v, Mapping):
                 if not isinstance(k, str) or _has_lone_surrogate(k):
-                    where = format_path(path) or what
-                    raise InvalidJSONValue(
-                        f"{where}: the key {k!r} is not valid text", format_path(path)
-                    )
+                    where, why = format_path(path), f"the key {k!r} is not valid text"
+                    raise InvalidJSONValue(f"{where or what}: {why}", where, why)
             if isinstance(x, Mapping | list | tuple):
                 todo.append((x, (*path, k)))
             else:
                 why = _bad_scalar(x)
                 if why:
                     where = format_path((*path, k))
-                    raise InvalidJSONValue(f"{where}: {why}", where)
+                    raise InvalidJSONValue(f"{where}: {why}", where, why)
 
 
 def loads_json(
@@ -188,11 +185,9 @@ which is not valid Unicode
     except ValueError as exc:  # e.g. an integer of more than 4300 digits
         raise InvalidJSON(f"{what} is not valid JSON: {str(exc)[:200]}") from None
     except RecursionError:
-        parts = _too_deep_path(text, max_depth)
-        where = format_path(parts or [])
-        raise InvalidJSONValue(
-            f"{where or what}: nested more than {max_depth} levels deep", where
-        ) from None
+        where = format_path(_too_deep_path(text, max_depth) or [])
+        why = f"nested more than {max_depth} levels deep"
+        raise InvalidJSONValue(f"{where or what}: {why}", where, why) from None
     check_json_value(value, max_depth=max_depth, what=what)
     return value
 
