@@ -8,7 +8,7 @@ runs it when a job is submitted (so a bad request fails at once) and
 :func:`geoeco.processes.execute` runs the same check before the run itself.
 
 Errors are :class:`~geoeco.process_inputs.InvalidProcessInputs` (or
-:class:`~geoeco.process_inputs.ProcessInputTooLarge` when only size limits are exceeded) whose
+:class:`~geoeco.process_inputs.ProcessInputTooLarge` when a size limit is exceeded) whose
 ``errors`` name each input involved.
 
 What is *not* known without reading data stays a run-time failure: the land-cover codes of a
@@ -63,13 +63,14 @@ class Problems:
         self.too_large.append({"field": field_, "message": message, "code": "too_large"})
 
     def raise_any(self) -> None:
-        """Raise :class:`InvalidProcessInputs`, or :class:`ProcessInputTooLarge` when every
-        problem is a size limit; nothing if there is none."""
-        errors = self.invalid + self.too_large
+        """Raise every problem at once: :class:`ProcessInputTooLarge` when a size limit is
+        exceeded (the request cannot run at this size, whatever else is fixed), else
+        :class:`InvalidProcessInputs`; nothing if there is none."""
+        errors = self.too_large + self.invalid
         if not errors:
             return
         text = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        cls = InvalidProcessInputs if self.invalid else ProcessInputTooLarge
+        cls = ProcessInputTooLarge if self.too_large else InvalidProcessInputs
         raise cls(f"inputs of process {self.process_id!r}: {text}", errors)
 
 
