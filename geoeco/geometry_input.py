@@ -203,15 +203,21 @@ def _check_positions(coords: Any, depth: int, where: str) -> None:
             _check_positions(part, depth - 1, f"{where}[{i}]")
         return
     try:
-        a = np.asarray(coords, dtype=np.float64)
+        a = np.asarray(coords)
     except (TypeError, ValueError, OverflowError):
         a = None
     want = "a position [x, y]" if depth == 1 else "an array of positions [[x, y], ...]"
     ok = a is not None and (
-        a.size == 0 or (a.ndim == depth and a.shape[-1] in (2, 3))  # empty: EmptyArea later
+        a.size == 0  # empty: EmptyArea later
+        or (
+            a.ndim == depth
+            and a.shape[-1] in (2, 3)
+            and a.dtype.kind in "iuf"
+            and bool(np.isfinite(a).all())
+        )
     )
     if not ok:
-        raise InvalidGeometry(f"{where} must be {want} of numbers")
+        raise InvalidGeometry(f"{where} must be {want} of finite numbers")
 
 
 def geometry_from_geojson(obj: Any, *, where: str = "the geometry", _nesting: int = 0) -> Any:
