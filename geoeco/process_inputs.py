@@ -32,8 +32,11 @@ class InvalidProcessInputs(InvalidFields):
     """Process inputs that do not validate; ``errors`` lists ``{field, message, code}``."""
 
 
-class ProcessInputTooLarge(InvalidProcessInputs, OversizeRequest):
-    """Process inputs beyond a size limit (area, pixels, vertices); ``errors`` as above."""
+class ProcessInputTooLarge(OversizeRequest, InvalidProcessInputs):
+    """Process inputs beyond a size limit (area, pixels, vertices); ``errors`` as above.
+
+    :class:`~geoeco.errors.OversizeRequest` comes first, so the API's table maps it to 413.
+    """
 
 
 @dataclass(frozen=True)

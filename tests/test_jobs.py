@@ -362,3 +362,16 @@ def test_list_bounds_are_checked_before_the_sql(store: JobStore) -> None:
     jobs, total = store.list(offset=MAX_LIST_OFFSET, limit=MAX_LIST_LIMIT)
     assert jobs == [] and total == 1
     assert [j.id for j in store.list(offset=0, limit=1)[0]] == [jid(1)]
+
+
+def test_job_id_of_text_with_a_lone_surrogate() -> None:
+    # issue 12: UTF-8 encoding of the hashed text failed (a 500); the surrogate's own 3 bytes
+    # (ED A0 80, "surrogatepass") are hashed instead; valid text hashes exactly as before
+    text = (
+        '{"engine":"1","inputs":{"a":"\ud800"},"key":null,"layers":{},'
+        '"process":"z","rules_sha256":null}'
+    )
+    raw = text.encode("utf-8", "surrogatepass")
+    assert b"\xed\xa0\x80" in raw
+    expected = hashlib.sha256(raw).hexdigest()[:32]
+    assert make_job_id("z", {"a": "\ud800"}, engine_version="1") == expected

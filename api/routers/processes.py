@@ -139,7 +139,9 @@ async def _read_inputs(request: Request, process_id: str) -> dict[str, Any] | JS
     try:
         body = loads_json(raw, what="the request body")
     except InvalidJSON as exc:
-        return problem_response(400, str(exc), instance=request.url.path)
+        return problem_response(
+            400, str(exc), type_=problem_type(InvalidJSON), instance=request.url.path
+        )
     except InvalidJSONValue as exc:
         name = _input_field(exc.field)
         return _invalid_inputs(
@@ -171,7 +173,7 @@ def _input_problem(request: Request, exc: GeoecoError) -> JSONResponse:
     """A problem for inputs refused at submission (422; 413 for size limits)."""
     errors = getattr(exc, "errors", None)
     status = 422 if isinstance(exc, LayerNotFound) else status_for(exc)
-    title = "Invalid process inputs" if isinstance(exc, InvalidProcessInputs) else None
+    title = "Invalid process inputs" if type(exc) is InvalidProcessInputs else None
     if isinstance(exc, LayerNotFound):
         title = "Unknown layer in the inputs"
     extra = {"errors": errors} if errors else {}
