@@ -190,9 +190,11 @@ def check_erosion(inp: ErosionInputs, ctx: ExecutionContext) -> None:
 # --------------------------------------------------------------------------------------------
 # zoning
 def _zoning_area(problems: Problems, inp: ZoningInputs, ctx: ExecutionContext) -> None:
-    """The run's area of interest and grid: geometry, code, area limit, pixel limit."""
+    """The run's area of interest and grid: geometry, code, area limit, pixel limit, and a
+    drawn area must overlap a county of the built-in boundaries (the run's units need one)."""
     from .aoi import AOI, analysis_grid, aoi_from_code, demo_aoi
     from .geometry_input import parse_geometry
+    from .zoning import _counties_for
 
     try:
         if isinstance(inp.aoi, dict):
@@ -220,6 +222,8 @@ def _zoning_area(problems: Problems, inp: ZoningInputs, ctx: ExecutionContext) -
             return
     try:
         analysis_grid(area, inp.resolution())
+        if isinstance(inp.aoi, dict):  # (a code is a county, city or province itself)
+            _counties_for(area)
     except OversizeRequest as exc:
         problems.oversize("res" if inp.res is not None else "aoi", str(exc))
     except GeoecoError as exc:

@@ -180,3 +180,16 @@ def test_inputs_with_unusable_json_values() -> None:
     with pytest.raises(InvalidProcessInputs) as e:
         check_inputs("erosion", [1, 2])  # type: ignore[arg-type]
     assert list(_errors(e)) == ["inputs"]
+
+
+def test_zoning_aoi_must_overlap_a_county() -> None:
+    # 0.1° square in the East China Sea (125 °E, 30 °N), far from any county
+    sea = {
+        "type": "Polygon",
+        "coordinates": [
+            [[125.0, 30.0], [125.1, 30.0], [125.1, 30.1], [125.0, 30.1], [125.0, 30.0]]
+        ],
+    }
+    with pytest.raises(InvalidProcessInputs) as e:
+        check_inputs("zoning", {"aoi": sea})
+    assert "no county of the built-in boundaries overlaps it" in _errors(e)["aoi"]
