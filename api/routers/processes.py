@@ -196,9 +196,10 @@ def _zoning_job_readable(svc: JobService, inputs: dict[str, Any], api_key: str |
     return job is not None and job.owner == svc.owner_of(api_key)
 
 
-async def _submission(
+def _submission(
     svc: JobService, process_id: str, inputs: dict[str, Any], api_key: str | None
 ) -> Submission:
+    """The request checked completely (:func:`geoeco.processes.prepare`); blocking."""
     settings = svc.settings
     ctx = ExecutionContext(
         registry=registry_for(settings),
@@ -213,7 +214,7 @@ async def _submission(
             [{"field": "zoning_job", "message": msg, "code": "not_found"}],
         )
     key = api_key if settings.keys_enabled else None
-    return await asyncio.to_thread(prepare, process_id, inputs, context=ctx, api_key=key)
+    return prepare(process_id, inputs, context=ctx, api_key=key)
 
 
 @router.post(
@@ -240,7 +241,7 @@ async def execute_process(
     if isinstance(inputs, JSONResponse):
         return inputs
     try:
-        sub = await _submission(svc, process_id, inputs, api_key)
+        sub = await asyncio.to_thread(_submission, svc, process_id, inputs, api_key)
     except GeoecoError as exc:
         return _input_problem(request, exc)
     js = svc.job_settings
