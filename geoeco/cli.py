@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -409,6 +410,32 @@ def query(
     _emit_json(result.model_dump(mode="json"))
 
 
+def _geojson_site(path: Path, crs: str) -> object:
+    """The site in a GeoJSON file, checked as screening checks it (the file itself when it
+    holds several features: a batch); every error names the file."""
+    from .errors import DataSourceError, InvalidGeometry
+    from .geometry_input import parse_geometry
+    from .json_input import loads_json
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataSourceError(f"{path.name}: cannot read ({exc.strerror})") from None
+    try:
+        site = loads_json(raw, what="the file")
+        if not isinstance(site, dict):
+            raise InvalidGeometry(f"expected a GeoJSON object, found {type(site).__name__}")
+        feats = site.get("features")
+        if feats is not None and not isinstance(feats, list):
+            raise InvalidGeometry("'features' must be an array of GeoJSON Features")
+        if feats is not None and len(feats) > 1:
+            return path
+        parse_geometry(site, crs=crs)
+    except GeoecoError as exc:
+        raise type(exc)(f"{path.name}: {exc}") from None
+    return site
+
+
 @app.command("screen")
 def screen(
     geometry: Annotated[
@@ -428,25 +455,12 @@ def screen(
 
     if (geometry is None) == (wkt is None):
         raise typer.BadParameter("give exactly one of --geometry FILE or --wkt WKT")
-    ctx = _context(run)
     site: object = wkt
     if geometry is not None:
-        if geometry.suffix.lower() in (".geojson", ".json"):
-            try:
-                site = json.loads(geometry.read_text(encoding="utf-8"))
-            except OSError as exc:
-                from .errors import DataSourceError
-
-                raise DataSourceError(f"{geometry.name}: cannot read ({exc.strerror})") from None
-            except ValueError as exc:
-                from .errors import DataSourceError
-
-                raise DataSourceError(f"{geometry.name}: not valid GeoJSON ({exc})") from None
-            feats = site.get("features") if isinstance(site, dict) else None
-            if feats is not None and len(feats) > 1:
-                site = geometry
-        else:
-            site = geometry
+        is_json = geometry.suffix.lower() in (".geojson", ".json")
+        site = _geojson_site(geometry, crs) if is_json else geometry
+    ctx = _context(run)
+    if geometry is not None:
         if isinstance(site, Path):
             rows = screen_batch(ctx, site, buffer_m=buffer, project_type=project_type, crs=crs)
             _emit_json(json.loads(rows.to_json(orient="records", force_ascii=False)))
@@ -613,7 +627,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except GeoecoError as exc:
-        err.print(f"[red]error:[/] {type(exc).__name__}: {exc}", highlight=False, markup=True)
+        # one line, whatever the terminal width; the message is text, not markup
+        text = f"[red]error:[/] {type(exc).__name__}: {escape(str(exc))}"
+        err.print(text, highlight=False, markup=True, soft_wrap=True)
         return 2
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
@@ -629,8 +645,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         err.print(
             f"[red]internal error[/] (please report; rerun with --debug for details): "
-            f"{type(exc).__name__}: {exc}",
+            f"{type(exc).__name__}: {escape(str(exc))}",
             highlight=False,
+            soft_wrap=True,
         )
         return 1
     return 0

@@ -20,7 +20,7 @@ import csv
 import dataclasses
 import tempfile
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -33,9 +33,9 @@ from . import factors, grades, vegetation
 from .align import Resampling, aligned_source, mutual_mask
 from .classes import FactorTable, Provenance, get_table
 from .engine import Engine, Window, check_engine, using_engine
-from .errors import InvalidInput, ManifestError
+from .errors import InvalidFields, InvalidInput, ManifestError
 from .io import open_raster_writer, raster_info, read_raster, write_raster
-from .ls import ls_factor
+from .ls import _check_args, ls_factor
 from .pipeline import (
     Constant,
     engine_info,
@@ -120,38 +120,79 @@ class ErosionConfig(_Model):
 
     @model_validator(mode="after")
     def _one_source_each(self) -> ErosionConfig:
-        n_r = sum(x is not None for x in (self.r, self.r_monthly, self.r_daily))
-        if n_r != 1:
-            raise ValueError("give exactly one of r, r_monthly, r_daily")
-        if (self.k is None) == (self.texture is None):
-            raise ValueError("give exactly one of k, texture")
-        if self.model == "rusle":
-            need = {
-                "value": self.c is not None,
-                "ndvi": self.ndvi is not None,
-                "fvc": self.fvc is not None,
-                "table": self.landcover is not None
-                and self.landcover_table is not None
-                and self.landcover_table.c is not None,
-            }
-            if self.c_method is None:
-                chosen = next((m for m in ("value", "ndvi", "fvc", "table") if need[m]), None)
-                if chosen is None:
-                    raise ValueError(
-                        "C is missing: give c, ndvi, fvc (percent), or landcover + landcover_table"
-                    )
-                object.__setattr__(self, "c_method", chosen)
-            elif not need[self.c_method]:
-                raise ValueError(f"c_method={self.c_method!r} lacks its input")
-        if self.model == "csle" and (self.landcover is None or self.ndvi is None):
-            raise ValueError("csle needs landcover (for B/T) and ndvi (FVC for B)")
-        if self.p_method == "table" and (self.landcover_table is None or self.landcover is None):
-            raise ValueError("p_method='table' needs landcover and landcover_table")
-        if self.p_method == "wener" and self.landcover is None:
-            raise ValueError("p_method='wener' needs landcover (to find cropland)")
-        if self.ls_method == "lstool" and self.routing == "mfd":
-            raise ValueError("ls_method 'lstool' follows D8 paths; it cannot use routing 'mfd'")
+        if self.model == "rusle" and self.c_method is None:
+            chosen = next((m for m in ("value", "ndvi", "fvc", "table") if self._has_c(m)), None)
+            object.__setattr__(self, "c_method", chosen)
+        problems = _conflicts(self)
+        if problems:
+            raise ConfigConflict(problems)
         return self
+
+    def _has_c(self, method: str) -> bool:
+        """Whether the input of C method ``method`` is given."""
+        if method == "table":
+            t = self.landcover_table
+            return self.landcover is not None and t is not None and t.c is not None
+        return {"value": self.c, "ndvi": self.ndvi, "fvc": self.fvc}[method] is not None
+
+
+class ConfigConflict(ValueError):
+    """Settings of an erosion config that contradict each other or lack a partner.
+
+    ``problems`` lists ``(fields, message)``: the settings involved and what is wrong.
+    """
+
+    def __init__(self, problems: list[tuple[tuple[str, ...], str]]) -> None:
+        super().__init__("; ".join(m for _, m in problems))
+        self.problems = problems
+
+
+_LS_FIELDS = ("ls_method", "routing", "s_breaks", "channel_threshold_cells", "l_max", "cutoff")
+
+
+def _conflicts(cfg: ErosionConfig) -> list[tuple[tuple[str, ...], str]]:
+    """Every contradiction or missing partner among the settings (see :class:`ConfigConflict`);
+    the run would fail on each of them."""
+    out: list[tuple[tuple[str, ...], str]] = []
+    if sum(x is not None for x in (cfg.r, cfg.r_monthly, cfg.r_daily)) != 1:
+        out.append((("r", "r_monthly", "r_daily"), "give exactly one of r, r_monthly, r_daily"))
+    if (cfg.k is None) == (cfg.texture is None):
+        out.append((("k", "texture"), "give exactly one of k, texture"))
+    if cfg.model == "rusle" and cfg.c_method is None:
+        msg = "C is missing: give c, ndvi, fvc (percent), or landcover + landcover_table"
+        out.append((("c", "ndvi", "fvc", "landcover", "landcover_table"), msg))
+    elif cfg.model == "rusle" and not cfg._has_c(cfg.c_method):  # type: ignore[arg-type]
+        out.append((("c_method",), f"c_method={cfg.c_method!r} lacks its input"))
+    if cfg.model == "csle" and (cfg.landcover is None or cfg.ndvi is None):
+        msg = "csle needs landcover (for B/T) and ndvi (FVC for B)"
+        out.append((("model", "landcover", "ndvi"), msg))
+    if cfg.p_method == "table" and (cfg.landcover_table is None or cfg.landcover is None):
+        msg = "p_method='table' needs landcover and landcover_table"
+        out.append((("p_method", "landcover", "landcover_table"), msg))
+    if cfg.p_method == "wener" and cfg.landcover is None:
+        out.append(
+            (("p_method", "landcover"), "p_method='wener' needs landcover (to find cropland)")
+        )
+    if cfg.p is not None and cfg.p_method != "value":
+        msg = f"p is given but p_method={cfg.p_method!r} takes P from elsewhere; give one of them"
+        out.append((("p", "p_method"), msg))
+    if cfg.ls_method == "lstool" and cfg.routing == "mfd":
+        msg = "ls_method 'lstool' follows D8 paths; it cannot use routing 'mfd'"
+        out.append((("ls_method", "routing"), msg))
+    else:
+        try:
+            _check_args(
+                cfg.ls_method,
+                cfg.routing,
+                cfg.s_breaks,
+                cfg.channel_threshold_cells,
+                cfg.l_max,
+                cfg.cutoff,
+                None,
+            )
+        except InvalidInput as exc:
+            out.append((_LS_FIELDS, str(exc)))
+    return out
 
 
 def load_config(path: str | Path, **overrides: Any) -> ErosionConfig:
@@ -206,10 +247,29 @@ def make_config(
     try:
         return ErosionConfig.model_validate(merged)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(x) for x in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
+        errors = _config_errors(exc)
+        text = "; ".join(
+            e["message"] if e["code"] == "conflict" else f"{e['field']}: {e['message']}"
+            for e in errors
         )
-        raise InvalidInput(f"erosion config: {problems}") from None
+        raise InvalidFields(f"erosion config: {text}", errors) from None
+
+
+def _config_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    """``{field, fields, message, code}`` per problem; a conflict lists every setting involved."""
+    out: list[dict[str, Any]] = []
+    for e in exc.errors():
+        cause = (e.get("ctx") or {}).get("error")
+        if isinstance(cause, ConfigConflict):
+            out += [
+                {"field": f[0], "fields": list(f), "message": m, "code": "conflict"}
+                for f, m in cause.problems
+            ]
+            continue
+        field = ".".join(str(x) for x in e["loc"]) or "config"
+        top = str(e["loc"][0]) if e["loc"] else "config"
+        out.append({"field": field, "fields": [top], "message": e["msg"], "code": e["type"]})
+    return out
 
 
 def read_landcover_table(t: LandcoverTable) -> dict[str, dict[int, float]]:
@@ -757,6 +817,34 @@ def _p_factor(
     return 1.0
 
 
+def check_landcover_codes(cfg: ErosionConfig, codes: Sequence[int]) -> None:
+    """Raise what a run raises on land-cover pixels with these ``codes`` (no raster is read).
+
+    The per-code lookups of the run (CSLE B and T, C and P from the land-cover table) are
+    applied to the codes themselves, so a code missing from a table fails here, before a run.
+
+    >>> cfg = make_config({"r": 1.0, "k": 0.1, "ndvi": "n.tif", "landcover": "l.tif",
+    ...                    "model": "csle"})
+    >>> check_landcover_codes(cfg, [11, 21])
+    >>> check_landcover_codes(cfg, [1, 2])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    geoeco.errors.InvalidInput: land-use codes [1, 2] have no entry in the table (known: ...
+    """
+    lc = np.asarray(sorted({int(c) for c in codes}), dtype="int32")
+    if lc.size == 0:
+        return
+    tables = read_landcover_table(cfg.landcover_table) if cfg.landcover_table else {}
+    used = Provenance()
+    if cfg.model == "csle":
+        fvc = np.full(lc.shape, 50.0)
+        factors.csle_bet(lc, fvc=fvc, e=cfg.e, used=used, **_bt_tables(cfg))  # type: ignore[arg-type]
+    elif cfg.c_method == "table":
+        factors.c_from_table(lc, tables["c"], used=used)
+    if cfg.p_method == "table":
+        factors.p_from_table(lc, tables["p"], used=used)
+
+
 def _bt_tables(cfg: ErosionConfig) -> dict[str, FactorTable]:
     """User B/T tables from the config (code → value; B may be "cai" = Cai's formula on FVC)."""
     out: dict[str, FactorTable] = {}
@@ -787,8 +875,10 @@ def _ndvi_endpoints_of(path: Path, used: Provenance) -> tuple[float, float]:
 
 
 __all__ = [
+    "ConfigConflict",
     "ErosionConfig",
     "LandcoverTable",
+    "check_landcover_codes",
     "Texture",
     "load_config",
     "make_config",

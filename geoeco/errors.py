@@ -19,6 +19,8 @@ LayerNotFound | unknown layer 'x'; known layers: a, b
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class GeoecoError(Exception):
     """Base class: anything geoeco raises deliberately."""
@@ -34,6 +36,33 @@ class LayerExists(GeoecoError, ValueError):
 
 class InvalidInput(GeoecoError, ValueError):
     """Input that cannot be used as given."""
+
+
+class InvalidFields(InvalidInput):
+    """Named inputs that do not validate; ``errors`` lists ``{field, message, code}``.
+
+    >>> exc = InvalidFields("r: must be >= 0", [{"field": "r", "message": "must be >= 0"}])
+    >>> [e["field"] for e in exc.errors]
+    ['r']
+    """
+
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = list(errors or [])
+
+
+class InvalidJSON(InvalidInput):
+    """Text that is not JSON (syntax or encoding)."""
+
+
+class InvalidJSONValue(InvalidInput):
+    """JSON that parses but cannot be used: nested too deeply, a lone UTF-16 surrogate in a
+    string, or NaN/Infinity; ``field`` is the path of the offending value."""
+
+    def __init__(self, message: str, field: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+        self.reason = reason or message
 
 
 class CRSError(InvalidInput):
@@ -84,7 +113,10 @@ __all__ = [
     "GeoecoWarning",
     "GridMismatch",
     "InvalidGeometry",
+    "InvalidFields",
     "InvalidInput",
+    "InvalidJSON",
+    "InvalidJSONValue",
     "LayerExists",
     "LayerNotFound",
     "ManifestError",

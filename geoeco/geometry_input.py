@@ -34,7 +34,6 @@ Examples
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -48,7 +47,15 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from .crs import ALBERS_CHINA, CGCS2000, CHINA_BOUNDS, in_china_envelope
-from .errors import CRSError, EmptyArea, InvalidGeometry, OversizeRequest
+from .errors import (
+    CRSError,
+    EmptyArea,
+    InvalidGeometry,
+    InvalidJSON,
+    InvalidJSONValue,
+    OversizeRequest,
+)
+from .json_input import check_json_value, loads_json
 
 InputCRS = Literal["wgs84", "cgcs2000", "gcj02"]
 SwapPolicy = Literal["auto", "error", "never"]
@@ -160,39 +167,136 @@ def area_km2(geom: BaseGeometry) -> float:
 # --------------------------------------------------------------------------- parsing
 
 
+#: GeoJSON geometry types (RFC 7946) and how deep their ``coordinates`` nest.
+GEOMETRY_DEPTH: dict[str, int] = {
+    "Point": 1,
+    "MultiPoint": 2,
+    "LineString": 2,
+    "MultiLineString": 3,
+    "Polygon": 3,
+    "MultiPolygon": 4,
+}
+#: Deepest nesting of GeometryCollections accepted (RFC 7946 advises against any nesting).
+MAX_COLLECTION_NESTING = 4
+_KINDS = ", ".join([*GEOMETRY_DEPTH, "GeometryCollection", "Feature", "FeatureCollection"])
+
+
 def _crs_from_geojson(obj: Mapping[str, Any]) -> str | None:
     crs = obj.get("crs")
     if not isinstance(crs, Mapping):
         return None
-    name = (crs.get("properties") or {}).get("name")
+    props = crs.get("properties")
+    name = props.get("name") if isinstance(props, Mapping) else None
     return str(name) if name else None
+
+
+def _check_positions(coords: Any, depth: int, where: str) -> None:
+    """Check that ``coords`` nest ``depth`` levels down to positions of 2 or 3 numbers.
+
+    The position arrays (the last two levels) are checked by one numpy conversion each, so
+    a geometry of many vertices costs no Python loop per vertex.
+    """
+    if not isinstance(coords, list | tuple):
+        raise InvalidGeometry(f"{where} must be an array, got {type(coords).__name__}")
+    if depth > 2:
+        for i, part in enumerate(coords):
+            _check_positions(part, depth - 1, f"{where}[{i}]")
+        return
+    try:
+        a = np.asarray(coords)
+    except (TypeError, ValueError, OverflowError):
+        a = None
+    want = "a position [x, y]" if depth == 1 else "an array of positions [[x, y], ...]"
+    ok = a is not None and (
+        a.size == 0  # empty: EmptyArea later
+        or (
+            a.ndim == depth
+            and a.shape[-1] in (2, 3)
+            and a.dtype.kind in "iuf"
+            and bool(np.isfinite(a).all())
+        )
+    )
+    if not ok:
+        raise InvalidGeometry(f"{where} must be {want} of finite numbers")
+
+
+def geometry_from_geojson(obj: Any, *, where: str = "the geometry", _nesting: int = 0) -> Any:
+    """A shapely geometry from a GeoJSON geometry object, checked first (type, structure).
+
+    >>> geometry_from_geojson({"type": "LineString", "coordinates": [[110, 38], [111, 38]]}).wkt
+    'LINESTRING (110 38, 111 38)'
+    >>> geometry_from_geojson({"type": "Polygonn", "coordinates": []})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    geoeco.errors.InvalidGeometry: the geometry: unknown GeoJSON type 'Polygonn'; expected ...
+    """
+    if not isinstance(obj, Mapping):
+        raise InvalidGeometry(f"{where} must be a GeoJSON object, got {type(obj).__name__}")
+    kind = obj.get("type")
+    if kind == "GeometryCollection":
+        parts = obj.get("geometries")
+        if not isinstance(parts, list | tuple):
+            raise InvalidGeometry(f"{where}: a GeometryCollection needs a 'geometries' array")
+        if _nesting >= MAX_COLLECTION_NESTING:
+            raise InvalidGeometry(
+                f"{where}: GeometryCollections nested more than {MAX_COLLECTION_NESTING} deep"
+            )
+        geoms = [
+            geometry_from_geojson(g, where=f"{where}.geometries[{i}]", _nesting=_nesting + 1)
+            for i, g in enumerate(parts)
+        ]
+        return shapely.GeometryCollection(geoms)
+    if not isinstance(kind, str) or kind not in GEOMETRY_DEPTH:
+        shown = repr(kind)[:60]
+        raise InvalidGeometry(f"{where}: unknown GeoJSON type {shown}; expected one of {_KINDS}")
+    _check_positions(obj.get("coordinates"), GEOMETRY_DEPTH[kind], f"{where}.coordinates")
+    try:
+        return shape({"type": kind, "coordinates": obj["coordinates"]})
+    except (TypeError, ValueError, shapely.errors.ShapelyError) as exc:
+        msg = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise InvalidGeometry(f"{where}: not a valid {kind}: {msg}") from None
+
+
+def _properties(obj: Mapping[str, Any], where: str) -> dict[str, Any]:
+    props = obj.get("properties")
+    if props is None:
+        return {}
+    if not isinstance(props, Mapping):
+        raise InvalidGeometry(f"{where}.properties must be an object or null")
+    try:
+        check_json_value(props, what=f"{where}.properties")
+    except InvalidJSONValue as exc:
+        raise InvalidGeometry(f"{where}.properties.{exc}" if exc.field else str(exc)) from None
+    return dict(props)
 
 
 def _from_mapping(obj: Mapping[str, Any]) -> tuple[BaseGeometry, dict[str, Any], str | None]:
     kind = obj.get("type")
-    try:
-        if kind == "Feature":
-            geom = obj.get("geometry")
-            if geom is None:
-                raise EmptyArea("the Feature has no geometry")
-            return shape(geom), dict(obj.get("properties") or {}), _id(obj)
-        if kind == "FeatureCollection":
-            feats = list(obj.get("features") or [])
-            geoms = [shape(f["geometry"]) for f in feats if f.get("geometry")]
-            if not geoms:
-                raise EmptyArea("the FeatureCollection has no geometry")
-            return shapely.union_all(geoms) if len(geoms) > 1 else geoms[0], {}, None
-        return shape(obj), {}, None
-    except EmptyArea:
-        raise
-    except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.GEOSException) as exc:
-        msg = f"not a GeoJSON geometry, Feature or FeatureCollection: {exc}"
-        raise InvalidGeometry(msg) from None
+    if kind == "Feature":
+        geom = obj.get("geometry")
+        if geom is None:
+            raise EmptyArea("the Feature has no geometry")
+        props = _properties(obj, "the Feature")
+        return geometry_from_geojson(geom, where="the Feature's geometry"), props, _id(obj)
+    if kind == "FeatureCollection":
+        feats = obj.get("features")
+        if not isinstance(feats, list | tuple):
+            raise InvalidGeometry("a FeatureCollection needs a 'features' array")
+        geoms = []
+        for i, f in enumerate(feats):
+            if not isinstance(f, Mapping):
+                raise InvalidGeometry(f"features[{i}] is not a GeoJSON Feature object")
+            if f.get("geometry") is not None:
+                geoms.append(geometry_from_geojson(f["geometry"], where=f"features[{i}].geometry"))
+        if not geoms:
+            raise EmptyArea("the FeatureCollection has no geometry")
+        return shapely.union_all(geoms) if len(geoms) > 1 else geoms[0], {}, None
+    return geometry_from_geojson(obj), {}, None
 
 
 def _id(feature: Mapping[str, Any]) -> str | None:
     fid = feature.get("id")
-    return None if fid is None else str(fid)
+    return None if fid is None else str(fid)[:200]
 
 
 def to_shapely(obj: Any) -> tuple[BaseGeometry, dict[str, Any], str | None, str | None]:
@@ -210,10 +314,7 @@ def to_shapely(obj: Any) -> tuple[BaseGeometry, dict[str, Any], str | None, str 
     if isinstance(obj, str):
         text = obj.strip()
         if text.startswith("{"):
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise InvalidGeometry(f"not valid JSON: {exc.msg} at character {exc.pos}") from None
+            obj = _json_geometry(text)
         else:
             srid = None
             m = _EWKT.match(text)
@@ -230,6 +331,14 @@ def to_shapely(obj: Any) -> tuple[BaseGeometry, dict[str, Any], str | None, str 
     raise InvalidGeometry(
         f"expected GeoJSON (dict or string), WKT or a shapely geometry, got {type(obj).__name__}"
     )
+
+
+def _json_geometry(text: str | bytes) -> Any:
+    """GeoJSON text parsed by the bounded reader (:func:`geoeco.json_input.loads_json`)."""
+    try:
+        return loads_json(text, what="the GeoJSON text")
+    except (InvalidJSON, InvalidJSONValue) as exc:
+        raise InvalidGeometry(str(exc)) from None
 
 
 def _swap(geom: BaseGeometry) -> BaseGeometry:
@@ -387,28 +496,35 @@ def iter_features(obj: Any) -> Iterator[tuple[str | None, Any, dict[str, Any]]]:
     A single geometry or Feature yields one item. Geometries are not checked here.
     """
     if isinstance(obj, str | bytes):
-        try:
-            obj = json.loads(obj)
-        except json.JSONDecodeError as exc:
-            raise InvalidGeometry(f"not valid JSON: {exc.msg} at character {exc.pos}") from None
+        obj = _json_geometry(obj)
     if not isinstance(obj, Mapping):
         raise InvalidGeometry("expected a GeoJSON FeatureCollection")
     if obj.get("type") == "FeatureCollection":
-        for f in obj.get("features") or []:
-            yield _id(f), f.get("geometry"), dict(f.get("properties") or {})
+        feats = obj.get("features") or []
+        if not isinstance(feats, list | tuple):
+            raise InvalidGeometry("a FeatureCollection needs a 'features' array")
+        for f in feats:
+            if not isinstance(f, Mapping):  # its geometry then fails on its own row
+                yield None, f, {}
+                continue
+            props = f.get("properties")
+            yield _id(f), f.get("geometry"), dict(props) if isinstance(props, Mapping) else {}
     elif obj.get("type") == "Feature":
-        yield _id(obj), obj.get("geometry"), dict(obj.get("properties") or {})
+        props = obj.get("properties")
+        yield _id(obj), obj.get("geometry"), dict(props) if isinstance(props, Mapping) else {}
     else:
         yield None, obj, {}
 
 
 __all__ = [
     "CHINA_BOUNDS",
+    "GEOMETRY_DEPTH",
     "MAX_AREA_KM2",
     "MAX_VERTICES",
     "ParsedGeometry",
     "area_km2",
     "from_albers",
+    "geometry_from_geojson",
     "iter_features",
     "normalise_crs",
     "parse_geometry",

@@ -163,7 +163,10 @@ def make_job_id(
         "engine": engine_version,
         "key": None if api_key is None else key_digest(api_key),
     }
-    return hashlib.sha256(canonical_json(material).encode("utf-8")).hexdigest()[:JOB_ID_LENGTH]
+    # surrogatepass: a lone surrogate (JSON "\ud800") still hashes, to the same id as before for
+    # every valid text (process inputs are refused with it earlier, see geoeco.json_input)
+    text = canonical_json(material).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(text).hexdigest()[:JOB_ID_LENGTH]
 
 
 def key_digest(api_key: str) -> str:

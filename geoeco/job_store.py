@@ -15,8 +15,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from numbers import Integral
 from typing import Any, Literal
 
+from .errors import InvalidInput
 from .job_model import (
     Job,
     JobProblem,
@@ -27,6 +29,11 @@ from .job_model import (
     pid_alive,
     utcnow,
 )
+
+#: Largest ``offset`` and ``limit`` of :meth:`JobStore.list` (SQLite and PostgreSQL take 64-bit
+#: integers; these bounds keep every accepted value far inside that range).
+MAX_LIST_OFFSET = 1_000_000_000
+MAX_LIST_LIMIT = 1_000_000_000
 
 _COLUMNS = (
     "id",
@@ -99,6 +106,25 @@ def _row_to_job(row: Sequence[Any]) -> Job:
         result=json.loads(d["result"]) if d["result"] else None,
         owner=d["owner"],
     )
+
+
+def _page_bounds(limit: int, offset: int) -> tuple[int, int]:
+    """``(limit, offset)`` as ints inside the documented bounds, else InvalidInput.
+
+    >>> _page_bounds(10, 0)
+    (10, 0)
+    >>> _page_bounds(10, 2**63)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    geoeco.errors.InvalidInput: offset must be an integer from 0 to 1000000000, got 92233720...
+    """
+    for name, value, lo, hi in (
+        ("limit", limit, 1, MAX_LIST_LIMIT),
+        ("offset", offset, 0, MAX_LIST_OFFSET),
+    ):
+        if isinstance(value, bool) or not isinstance(value, Integral) or not lo <= value <= hi:
+            raise InvalidInput(f"{name} must be an integer from {lo} to {hi}, got {value!r}")
+    return int(limit), int(offset)
 
 
 class JobStore(ABC):
@@ -207,8 +233,11 @@ class JobStore(ABC):
     ) -> tuple[list[Job], int]:
         """A page of jobs, newest first, and the number of jobs matching the filters.
 
-        ``owner="*"`` lists every owner; ``None`` only jobs submitted without a key.
+        ``owner="*"`` lists every owner; ``None`` only jobs submitted without a key. ``limit``
+        (1 to :data:`MAX_LIST_LIMIT`) or ``offset`` (0 to :data:`MAX_LIST_OFFSET`) out of range
+        raise :class:`~geoeco.errors.InvalidInput`.
         """
+        limit, offset = _page_bounds(limit, offset)
         where, params = [], []
         if process_id is not None:
             where.append("process_id=?")
@@ -229,7 +258,7 @@ class JobStore(ABC):
                 cur,
                 f"SELECT {_COLS} FROM geoeco_jobs{clause} ORDER BY created DESC, id "
                 "LIMIT ? OFFSET ?",
-                [*params, int(limit), int(offset)],
+                [*params, limit, offset],
             ).fetchall()
         return [_row_to_job(r) for r in rows], int(total[0])
 

@@ -73,7 +73,7 @@ from .job_model import (
     result_manifest,
     utcnow,
 )
-from .job_store import JobStore
+from .job_store import MAX_LIST_LIMIT, MAX_LIST_OFFSET, JobStore
 from .job_store_postgres import PostgresJobStore
 from .job_store_sqlite import SQLiteJobStore
 
@@ -100,6 +100,8 @@ def open_store(url: str | Path) -> JobStore:
 
 
 __all__ = [
+    "MAX_LIST_LIMIT",
+    "MAX_LIST_OFFSET",
     "ACTIVE",
     "JOB_ID_LENGTH",
     "TERMINAL",

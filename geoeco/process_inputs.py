@@ -15,16 +15,28 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .errors import InvalidFields, OversizeRequest
 from .jobs import is_job_id
 from .layers import LayerRegistry
 
 Progress = Callable[[str, float], None]
 DemoSize = Literal["small", "full"]
 _CODE = re.compile(r"^(156)?\d{6}$")
+
+
+class InvalidProcessInputs(InvalidFields):
+    """Process inputs that do not validate; ``errors`` lists ``{field, message, code}``."""
+
+
+class ProcessInputTooLarge(OversizeRequest, InvalidProcessInputs):
+    """Process inputs beyond a size limit (area, pixels, vertices); ``errors`` as above.
+
+    :class:`~geoeco.errors.OversizeRequest` comes first, so the API's table maps it to 413.
+    """
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,8 @@ class ExecutionContext:
     runs_dir : folder of finished job results (``runs_dir/<job id>/``), read by ``screening``
     engine, scheduler : where erosion and zoning windows compute ("local", or "dask" with an
         optional scheduler address; see docs/scale.md)
+    max_aoi_km2 : largest zoning area of interest accepted (equal-area km²; ``None``: no
+        limit besides the grid's pixel limit)
     """
 
     registry: LayerRegistry | None = None
@@ -43,6 +57,7 @@ class ExecutionContext:
     runs_dir: Path | None = None
     engine: str = "local"
     scheduler: str | None = None
+    max_aoi_km2: float | None = None
 
     def compute_engine(self) -> Any:
         """The engine windows run on (:func:`geoeco.engine.get_engine`); local by default."""
@@ -132,15 +147,27 @@ class ZoningInputs(_Inputs):
 
 # --------------------------------------------------------------------------------------------
 # erosion
+_NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+_Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
 class ErosionInputs(_Inputs):
     """Inputs of the ``erosion`` process (factors: a number or a raster layer id)."""
 
     dem: str | None = Field(default=None, description="DEM layer id; absent: the demo DEM.")
     demo_size: DemoSize = Field(default="full", description="Demo size when no dem is given.")
-    r: float | str | None = Field(default=None, description="R factor: number or layer id.")
-    k: float | str | None = Field(default=None, description="K factor: number or layer id.")
-    c: float | str | None = Field(default=None, description="C factor: number or layer id.")
-    p: float | str | None = Field(default=None, description="P factor: number or layer id.")
+    r: _NonNegative | str | None = Field(
+        default=None, description="R factor, MJ·mm/(hm²·h·a): number (>= 0) or layer id."
+    )
+    k: _NonNegative | str | None = Field(
+        default=None, description="K factor, t·hm²·h/(hm²·MJ·mm): number (>= 0) or layer id."
+    )
+    c: _Fraction | str | None = Field(
+        default=None, description="C factor: number (0-1) or layer id."
+    )
+    p: _Fraction | str | None = Field(
+        default=None, description="P factor: number (0-1) or layer id."
+    )
     ndvi: str | None = Field(default=None, description="NDVI layer id (C from cover).")
     landcover: str | None = Field(default=None, description="Land-cover layer id.")
     model: Literal["rusle", "csle"] | None = None

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -201,41 +200,27 @@ def _zoning_cells(inp: ZoningInputs, registry: LayerRegistry) -> int | None:
 
 
 def _run_erosion(inp: ErosionInputs, out: Path, progress: Progress, ctx: ExecutionContext) -> dict:
-    from .erosion import make_config, run_erosion
+    from .erosion import run_erosion
+    from .process_checks import DEMO_EROSION_FILES, demo_erosion_dir, erosion_config
 
     registry = ctx.layers()
 
     def factor(v: float | str | None) -> float | str | None:
         return str(_raster(registry, v, ctx)) if isinstance(v, str) else v
 
-    flags: dict[str, Any] = {
-        "r": factor(inp.r),
-        "k": factor(inp.k),
-        "c": factor(inp.c),
-        "p": factor(inp.p),
-        "ndvi": factor(inp.ndvi),
-        "landcover": factor(inp.landcover),
-        "model": inp.model,
-        "routing": inp.routing,
-        "ls_method": inp.ls_method,
-    }
     if inp.dem is not None:
-        cfg = make_config(None, **flags)
+        cfg = erosion_config(inp, factor, None)
         with _engine(ctx) as engine:
             summary = run_erosion(factor(inp.dem), cfg, out, progress=progress, engine=engine)  # type: ignore[arg-type]
         return _short(summary)
-    from importlib.resources import files
-
     from .demo import build_demo_region
 
     with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, dir=out) as tmp, _engine(ctx) as engine:
         layers = Path(tmp)
+        for name in DEMO_EROSION_FILES:
+            shutil.copyfile(demo_erosion_dir() / name, layers / name)
+        cfg = erosion_config(inp, factor, layers)
         written = build_demo_region(layers, size=inp.demo_size, progress=_stage(progress, 0, 0.2))
-        data = files("geoeco") / "data"
-        for name in ("demo_erosion.toml", "demo_landcover_factors.csv"):
-            shutil.copyfile(str(data / name), layers / name)
-        settings = tomllib.loads((layers / "demo_erosion.toml").read_text(encoding="utf-8"))
-        cfg = make_config(settings, base=layers, **flags)
         summary = run_erosion(
             written["dem"],
             cfg,

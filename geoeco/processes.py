@@ -13,10 +13,15 @@ Schema is published), its outputs, and a function that runs it into a folder. Bu
   ``zoning`` job (given by its job id), with the printable report.
 
 Inputs never name server files: rasters are layer ids of the registry, areas are
-administrative codes or GeoJSON geometries. :func:`job_identity` turns a request into the
-deterministic job id (:func:`geoeco.jobs.make_job_id`) from the canonical inputs (defaults
-filled in), the versions of the layers the process reads, the rule-set hash and the engine
-version. Other modules may add processes with :func:`register_process`.
+administrative codes or GeoJSON geometries. :func:`validate_inputs` checks the JSON itself
+(nesting depth, valid Unicode, finite numbers: :mod:`geoeco.json_input`) and then the input
+model; :func:`check_inputs` adds the process's own check (:mod:`geoeco.process_checks`: what
+the run would fail on, found without reading pixels). :func:`prepare` does both for a
+submission and turns the request into the deterministic job id
+(:func:`geoeco.jobs.make_job_id`) from the canonical inputs (defaults filled in), the versions
+of the layers the process reads, the rule-set hash and the engine version; :func:`execute`
+runs the same checks before the run. Other modules may add processes with
+:func:`register_process`.
 
 Examples
 --------
@@ -27,7 +32,7 @@ Examples
 >>> validate_inputs("zoning", {"demo_size": "huge"})  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-geoeco.processes.InvalidProcessInputs: inputs of process 'zoning': demo_size: Input should be ...
+geoeco.process_inputs.InvalidProcessInputs: inputs of process 'zoning': demo_size: Input ...
 """
 
 from __future__ import annotations
@@ -40,13 +45,17 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from . import __version__
-from .errors import GeoecoError, InvalidInput
+from .errors import GeoecoError, InvalidInput, InvalidJSONValue
 from .jobs import make_job_id
+from .json_input import check_json_value
 from .layers import LayerRegistry
+from .process_checks import check_desertification, check_erosion, check_screening, check_zoning
 from .process_inputs import (
     DesertificationInputs,
     ErosionInputs,
     ExecutionContext,
+    InvalidProcessInputs,
+    ProcessInputTooLarge,
     Progress,
     ScreeningInputs,
     ZoningInputs,
@@ -65,14 +74,6 @@ from .process_runners import (
 
 class ProcessNotFound(GeoecoError, LookupError):
     """A process id that the catalogue does not know."""
-
-
-class InvalidProcessInputs(InvalidInput):
-    """Process inputs that do not validate; ``errors`` lists ``{field, message, code}``."""
-
-    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(message)
-        self.errors = errors or []
 
 
 # --------------------------------------------------------------------------------------------
@@ -117,6 +118,7 @@ class Process:
     layers_used: Callable[[Any, LayerRegistry], dict[str, str]] | None = None
     rules_sha256: Callable[[Any], str | None] | None = None
     cells: Callable[[Any, LayerRegistry], int | None] | None = None
+    check: Callable[[Any, ExecutionContext], None] | None = None
 
     def input_schema(self) -> dict[str, Any]:
         """JSON Schema of the inputs object."""
@@ -173,11 +175,32 @@ def get_process(process_id: str) -> Process:
         ) from None
 
 
+def _invalid(process_id: str, errors: list[dict[str, Any]]) -> InvalidProcessInputs:
+    text = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return InvalidProcessInputs(f"inputs of process {process_id!r}: {text}", errors)
+
+
 def validate_inputs(process_id: str, inputs: Mapping[str, Any] | None) -> BaseModel:
-    """The validated inputs model; :class:`InvalidProcessInputs` lists every bad field."""
+    """The validated inputs model; :class:`InvalidProcessInputs` lists every bad field.
+
+    The inputs must be a JSON object of sound JSON values
+    (:func:`geoeco.json_input.check_json_value`) before the model sees them.
+    """
     proc = get_process(process_id)
+    if inputs is not None and not isinstance(inputs, Mapping):
+        raise _invalid(
+            process_id, [{"field": "inputs", "message": "must be an object", "code": "type"}]
+        )
+    data = dict(inputs or {})
     try:
-        return proc.inputs_model.model_validate(dict(inputs or {}))
+        check_json_value(data, what="inputs")
+    except InvalidJSONValue as exc:
+        field_ = exc.field or "inputs"
+        raise _invalid(
+            process_id, [{"field": field_, "message": exc.reason, "code": "json_value"}]
+        ) from None
+    try:
+        return proc.inputs_model.model_validate(data)
     except ValidationError as exc:
         errors = [
             {
@@ -187,13 +210,43 @@ def validate_inputs(process_id: str, inputs: Mapping[str, Any] | None) -> BaseMo
             }
             for e in exc.errors()
         ]
-        text = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        raise InvalidProcessInputs(f"inputs of process {process_id!r}: {text}", errors) from None
+        raise _invalid(process_id, errors) from None
+
+
+def check_inputs(
+    process_id: str, inputs: Mapping[str, Any] | None, *, context: ExecutionContext | None = None
+) -> BaseModel:
+    """:func:`validate_inputs`, then the process's own check (what the run would fail on).
+
+    Raises :class:`InvalidProcessInputs` (or :class:`ProcessInputTooLarge`) naming the inputs.
+    """
+    proc = get_process(process_id)
+    model = validate_inputs(process_id, inputs)
+    if proc.check is not None:
+        proc.check(model, context or ExecutionContext())
+    return model
 
 
 def canonical_inputs(process_id: str, inputs: Mapping[str, Any] | None) -> dict[str, Any]:
     """The inputs with every default filled in, as plain JSON (what the job id hashes)."""
     return validate_inputs(process_id, inputs).model_dump(mode="json")
+
+
+def _identity(
+    proc: Process, model: BaseModel, registry: LayerRegistry, api_key: str | None
+) -> tuple[str, dict[str, Any]]:
+    versions = proc.layers_used(model, registry) if proc.layers_used else {}
+    sha = proc.rules_sha256(model) if proc.rules_sha256 else None
+    canon = model.model_dump(mode="json")
+    jid = make_job_id(
+        proc.id,
+        canon,
+        layer_versions=versions,
+        rules_sha256=sha,
+        engine_version=__version__,
+        api_key=api_key,
+    )
+    return jid, canon
 
 
 def job_identity(
@@ -213,21 +266,9 @@ def job_identity(
     """
     from .layers import load_registry
 
-    proc = get_process(process_id)
     model = validate_inputs(process_id, inputs)
     reg = registry if registry is not None else load_registry()
-    versions = proc.layers_used(model, reg) if proc.layers_used else {}
-    sha = proc.rules_sha256(model) if proc.rules_sha256 else None
-    canon = model.model_dump(mode="json")
-    jid = make_job_id(
-        process_id,
-        canon,
-        layer_versions=versions,
-        rules_sha256=sha,
-        engine_version=__version__,
-        api_key=api_key,
-    )
-    return jid, canon
+    return _identity(get_process(process_id), model, reg, api_key)
 
 
 def estimate_cells(
@@ -243,6 +284,38 @@ def estimate_cells(
     return proc.cells(model, registry if registry is not None else load_registry())
 
 
+@dataclass(frozen=True)
+class Submission:
+    """A request checked for submission: its job id, canonical inputs and estimated size."""
+
+    job_id: str
+    inputs: dict[str, Any]
+    cells: int | None
+
+
+def prepare(
+    process_id: str,
+    inputs: Mapping[str, Any] | None,
+    *,
+    context: ExecutionContext | None = None,
+    api_key: str | None = None,
+) -> Submission:
+    """Check a request completely (:func:`check_inputs`, the same checks :func:`execute`
+    runs) and return its :class:`Submission`; nothing is queued or run here.
+
+    >>> sub = prepare("desertification", {"demo_size": "small"})
+    >>> sub.inputs["demo_size"], sub.cells > 0
+    ('small', True)
+    """
+    ctx = context or ExecutionContext()
+    proc = get_process(process_id)
+    model = check_inputs(process_id, inputs, context=ctx)
+    registry = ctx.layers()
+    job_id, canon = _identity(proc, model, registry, api_key)
+    cells = proc.cells(model, registry) if proc.cells is not None else None
+    return Submission(job_id, canon, cells)
+
+
 def execute(
     process_id: str,
     inputs: Mapping[str, Any] | None,
@@ -253,14 +326,16 @@ def execute(
 ) -> dict[str, Any]:
     """Run a process into ``out_dir`` and return its JSON summary.
 
-    ``progress(step, fraction)`` is called as the run advances (fraction 0-1).
+    ``progress(step, fraction)`` is called as the run advances (fraction 0-1). The inputs
+    are checked first, as :func:`prepare` checks them (:func:`check_inputs`).
     """
     proc = get_process(process_id)
-    model = validate_inputs(process_id, inputs)
+    ctx = context or ExecutionContext()
+    model = check_inputs(process_id, inputs, context=ctx)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cb = progress or (lambda s, f: None)
-    return proc.run(model, out, cb, context or ExecutionContext())
+    return proc.run(model, out, cb, ctx)
 
 
 def _layers_of(ids: Callable[[Any], list[str]], demo: Callable[[Any], bool]):  # type: ignore[no-untyped-def]
@@ -286,6 +361,7 @@ register_process(
         layers_used=_zoning_layers,
         rules_sha256=_zoning_rules,
         cells=_zoning_cells,
+        check=check_zoning,
     )
 )
 register_process(
@@ -299,6 +375,7 @@ register_process(
         keywords=("erosion", "RUSLE", "CSLE"),
         layers_used=_layers_of(lambda m: m.layer_ids(), lambda m: m.dem is None),
         cells=lambda m, reg: _raster_cells(m.dem, m.demo_size, reg),
+        check=check_erosion,
     )
 )
 register_process(
@@ -312,6 +389,7 @@ register_process(
         keywords=("desertification", "FVC"),
         layers_used=_layers_of(lambda m: m.layer_ids(), lambda m: m.ndvi is None),
         cells=lambda m, reg: _raster_cells(m.ndvi, m.demo_size, reg),
+        check=check_desertification,
     )
 )
 register_process(
@@ -328,6 +406,7 @@ register_process(
             lambda m: ["protected.national_parks", "programme.battles"], lambda m: False
         ),
         cells=lambda m, reg: 0,
+        check=check_screening,
     )
 )
 
@@ -338,14 +417,18 @@ __all__ = [
     "ExecutionContext",
     "InvalidProcessInputs",
     "Process",
+    "ProcessInputTooLarge",
     "ProcessNotFound",
     "ScreeningInputs",
+    "Submission",
     "ZoningInputs",
     "canonical_inputs",
+    "check_inputs",
     "estimate_cells",
     "execute",
     "get_process",
     "job_identity",
+    "prepare",
     "register_process",
     "validate_inputs",
 ]

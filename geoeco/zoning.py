@@ -23,7 +23,7 @@ raster inputs (named in the message), an empty area, layers that do not overlap.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,29 @@ def _spec_input(
     path = layer_raster_path(spec, cache_dir=cache_dir)
     src = aligned_file(path, grid, resampling="nearest", name=spec.id)
     return LayerInput(src, status=spec.status, role=spec.role, version=spec.version)
+
+
+#: Inputs of :func:`run_zoning` besides the rule set's: unit attributes and restoration.
+ATTRIBUTE_INPUTS = ("soil_loss", "fvc", "importance_max")
+
+
+def unbound_inputs(
+    rules: RuleSet, given: Iterable[str], registry: LayerRegistry | None = None
+) -> list[str]:
+    """Required inputs of ``rules`` that neither ``given`` (names) nor ``registry`` provides,
+    by the precedence of :func:`bind_inputs` (nothing is read).
+
+    >>> from .rules import load_rule_set
+    >>> unbound_inputs(load_rule_set("default"), [])[:2]
+    ['importance_water_conservation', 'importance_biodiversity']
+    """
+    reg = registry or load_registry()
+    have = set(given)
+    have |= {
+        s.variable for s in reg if s.variable and s.kind == "raster" and s.role == "evaluation"
+    }
+    have |= {n for n, lid in DEFAULT_MASK_LAYERS.items() if lid in reg}
+    return [n for n, i in rules.inputs.items() if getattr(i, "required", True) and n not in have]
 
 
 def bind_inputs(
@@ -115,9 +138,7 @@ def bind_inputs(
             and spec.kind == "vector"
         ):
             layers.setdefault(spec.id, _spec_input(spec, grid, stack, cache_dir))
-    missing = [
-        n for n, i in rules.inputs.items() if getattr(i, "required", True) and n not in layers
-    ]
+    missing = unbound_inputs(rules, layers, reg)
     if missing:
         raise InvalidInput(
             "the area has no data for these inputs of rule set "

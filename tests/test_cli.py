@@ -212,3 +212,48 @@ def test_config_files_that_cannot_be_read_never_show_the_path(tmp_path):
         with pytest.raises(ManifestError) as exc:
             loader(missing)
         assert "missing.toml" in str(exc.value) and str(tmp_path) not in str(exc.value)
+
+
+# -- screen --geometry on bad files (issue 12: these exited 1 "internal error") --------------
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (
+            '{"type": "Polygonn", "coordinates": [[[110, 38], [111, 38], [111, 39], [110, 38]]]}',
+            "unknown GeoJSON type 'Polygonn'",
+        ),
+        ('{"type": "Point", "coordinates": [[110, 38]]}', "must be a position [x, y]"),
+        (
+            '{"type": "Feature", "properties": {"a": ' + "[" * 5000 + "]" * 5000 + "}}",
+            "nested more than 64 levels deep",
+        ),
+        (
+            '{"type": "Point", "coordinates": ' + "[" * 300 + "110, 38" + "]" * 300 + "}",
+            "nested more than 64 levels deep",
+        ),
+        ("[1, 2]", "expected a GeoJSON object, found list"),
+        ('{"type": "FeatureCollection", "features": 5}', "'features' must be an array"),
+        ('{"type": "Point", "coordinates": [NaN, 38]}', "nan is not a JSON number"),
+        ('{"type": "Point", "coordinates": [110, 38]', "not valid JSON"),
+    ],
+    ids=["type", "point-shape", "deep-5000", "deep-300", "list", "features", "nan", "truncated"],
+)
+def test_screen_geometry_file_errors_exit_2_naming_the_file(
+    demo_run, tmp_path, capsys, content: str, words: str
+):
+    site = tmp_path / "site.geojson"
+    site.write_text(content, encoding="utf-8")
+    code, out, err = _run(capsys, "screen", "--geometry", str(site), "--run", str(demo_run))
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err  # one line, however long (no wrapping, no traceback)
+    assert lines[0].startswith("error: ") and "internal error" not in err
+    assert "site.geojson: " in lines[0] and words in lines[0]
+    assert str(tmp_path) not in err
+
+
+def test_screen_geometry_file_not_utf8(tmp_path, capsys):
+    site = tmp_path / "site.json"
+    site.write_bytes(b"\xff\xfe{}")
+    code, out, err = _run(capsys, "screen", "--geometry", str(site), "--run", str(tmp_path))
+    assert code == 2 and out == "" and "site.json: the file is not UTF-8 text" in err

@@ -149,3 +149,82 @@ def test_iter_features() -> None:
     }
     items = list(iter_features(fc))
     assert [i[0] for i in items] == ["a", None] and items[1][1] is None
+
+
+# -- GeoJSON structure (issue 12: shapely's own errors and RecursionError were 500s) ---------
+@pytest.mark.parametrize(
+    ("obj", "words"),
+    [
+        ({"type": "Polygonn", "coordinates": SQUARE["coordinates"]}, "unknown GeoJSON type"),
+        ({"type": None, "coordinates": [1, 2]}, "unknown GeoJSON type None"),
+        ({"coordinates": [105, 38]}, "unknown GeoJSON type None"),
+        ({"type": "Point", "coordinates": [[105, 38]]}, "must be a position [x, y]"),
+        ({"type": "Point", "coordinates": [105]}, "must be a position [x, y]"),
+        ({"type": "Point", "coordinates": [105, "x"]}, "must be a position [x, y]"),
+        ({"type": "Point", "coordinates": [105, None]}, "must be a position [x, y]"),
+        ({"type": "Polygon", "coordinates": [[105, 38]]}, "coordinates[0] must be an array of"),
+        ({"type": "Polygon", "coordinates": None}, "coordinates must be an array"),
+        ({"type": "Polygon", "coordinates": [[[105, 38], [105.1, 38]]]}, "not a valid Polygon"),
+        (
+            {"type": "MultiPolygon", "coordinates": SQUARE["coordinates"]},
+            "coordinates[0][0] must be an array of positions",
+        ),
+        ({"type": "Point", "coordinates": [105, 10**400]}, "must be a position [x, y]"),
+        ({"type": "Point", "coordinates": [105, float("nan")]}, "of finite numbers"),
+        ({"type": "Point", "coordinates": [True, False]}, "must be a position [x, y]"),
+        ({"type": "GeometryCollection", "geometries": 5}, "needs a 'geometries' array"),
+        ({"type": "Feature", "geometry": 5}, "must be a GeoJSON object"),
+        ({"type": "Feature", "geometry": SQUARE, "properties": [1]}, "object or null"),
+        ({"type": "FeatureCollection", "features": 5}, "needs a 'features' array"),
+        ({"type": "FeatureCollection", "features": [5]}, "features[0] is not a GeoJSON Feature"),
+    ],
+)
+def test_bad_geojson_is_invalid_geometry_naming_the_problem(obj: object, words: str) -> None:
+    with pytest.raises(InvalidGeometry) as e:
+        parse_geometry(obj)
+    assert words in str(e.value)
+
+
+def test_deep_coordinates_and_collections_are_refused() -> None:
+    coords: object = [105, 38]
+    for _ in range(900):  # parses as JSON; shapely recursed past Python's limit on it
+        coords = [coords]
+    with pytest.raises(InvalidGeometry, match="must be a position"):
+        parse_geometry({"type": "Point", "coordinates": coords})
+    with pytest.raises(InvalidGeometry, match="nested more than 64 levels deep"):
+        parse_geometry(json.dumps({"type": "Point", "coordinates": coords}))
+    gc: dict = {"type": "Point", "coordinates": [105, 38]}
+    for _ in range(6):
+        gc = {"type": "GeometryCollection", "geometries": [gc]}
+    with pytest.raises(InvalidGeometry, match="nested more than 4 deep"):
+        parse_geometry(gc)
+
+
+def test_feature_properties_must_be_sound_json() -> None:
+    feature = {"type": "Feature", "geometry": SQUARE, "properties": {"name": "\ud800"}}
+    with pytest.raises(InvalidGeometry, match=r"the Feature\.properties\.name: .*surrogate"):
+        parse_geometry(feature)
+    props: dict = {}
+    inner = props
+    for _ in range(100):
+        inner["a"] = {}
+        inner = inner["a"]
+    feature["properties"] = props
+    with pytest.raises(InvalidGeometry, match="nested more than 64 levels deep"):
+        parse_geometry(feature)
+
+
+def test_point_with_z_and_legacy_crs_of_wrong_shape() -> None:
+    p = parse_geometry({"type": "Point", "coordinates": [105, 38, 1200]})
+    assert p.geometry.has_z and p.geometry.coords[0] == (105.0, 38.0, 1200.0)
+    # a "crs" member whose properties are not an object is ignored, not a crash
+    obj = {**SQUARE, "crs": {"type": "name", "properties": ["EPSG:4490"]}}
+    assert parse_geometry(obj).input_crs == "wgs84"
+
+
+def test_iter_features_tolerates_bad_members() -> None:
+    fc = {"type": "FeatureCollection", "features": [5, {"geometry": SQUARE, "properties": 3}]}
+    rows = list(iter_features(fc))
+    assert rows == [(None, 5, {}), (None, SQUARE, {})]
+    with pytest.raises(InvalidGeometry, match="'features' array"):
+        list(iter_features({"type": "FeatureCollection", "features": "abc"}))

@@ -339,3 +339,39 @@ def test_estimate_cells_of_the_demo() -> None:
     assert estimate_cells("desertification", {"demo_size": "small"}) == 333 * 333
     # An administrative code: unknown until its boundary is loaded.
     assert estimate_cells("zoning", {"aoi": "610802"}) is None
+
+
+# -- paging bounds (issue 12: offset 2**63 overflowed SQLite's 64-bit integer, a 500) ---------
+def test_list_bounds_are_checked_before_the_sql(store: JobStore) -> None:
+    from geoeco.jobs import MAX_LIST_LIMIT, MAX_LIST_OFFSET
+
+    submit(store, 1)
+    for kw in (
+        {"offset": 2**63},
+        {"offset": MAX_LIST_OFFSET + 1},
+        {"offset": -1},
+        {"limit": 0},
+        {"limit": MAX_LIST_LIMIT + 1},
+        {"limit": 2**64},
+        {"limit": True},
+        {"offset": 1.5},
+    ):
+        name = next(iter(kw))
+        with pytest.raises(InvalidInput, match=f"^{name} must be an integer from"):
+            store.list(**kw)  # type: ignore[arg-type]
+    jobs, total = store.list(offset=MAX_LIST_OFFSET, limit=MAX_LIST_LIMIT)
+    assert jobs == [] and total == 1
+    assert [j.id for j in store.list(offset=0, limit=1)[0]] == [jid(1)]
+
+
+def test_job_id_of_text_with_a_lone_surrogate() -> None:
+    # issue 12: UTF-8 encoding of the hashed text failed (a 500); the surrogate's own 3 bytes
+    # (ED A0 80, "surrogatepass") are hashed instead; valid text hashes exactly as before
+    text = (
+        '{"engine":"1","inputs":{"a":"\ud800"},"key":null,"layers":{},'
+        '"process":"z","rules_sha256":null}'
+    )
+    raw = text.encode("utf-8", "surrogatepass")
+    assert b"\xed\xa0\x80" in raw
+    expected = hashlib.sha256(raw).hexdigest()[:32]
+    assert make_job_id("z", {"a": "\ud800"}, engine_version="1") == expected

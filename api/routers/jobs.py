@@ -207,7 +207,7 @@ def list_jobs(
     request: Request,
     svc: JobServiceDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,  # geoeco.jobs.MAX_LIST_OFFSET
     process_id: Annotated[str | None, Query(alias="processID")] = None,
     status: Annotated[list[str] | None, Query()] = None,
     x_api_key: Annotated[str | None, Header(alias="X-API-Key")] = None,

@@ -10,29 +10,39 @@ asked (201). Every run goes through the job queue, so the worker limits hold for
 Job ids are deterministic: repeating a request returns the existing job (``200`` with its
 statusInfo and ``Location``, or its results when synchronous and finished); after a failure
 or a dismissal the same id starts a new attempt (``attempt`` + 1, ``201``).
+
+Before a job is queued the request is checked completely (:func:`geoeco.processes.prepare`,
+the same checks the worker runs): the body is read with a nesting limit and must hold valid
+Unicode and finite numbers, then every contradiction the run would hit (an erosion setting
+that conflicts with the demo's, a zoning area larger than ``GEOECO_MAX_ASYNC_AREA_KM2`` or
+than the grid's pixel limit, a screening ``zoning_job`` without results the caller may read)
+is a ``422`` (``413`` for size limits) problem whose ``errors`` name the inputs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
-from geoeco.errors import LayerNotFound
+from geoeco.errors import GeoecoError, InvalidJSON, InvalidJSONValue, LayerNotFound
+from geoeco.jobs import is_job_id
+from geoeco.json_input import loads_json
 from geoeco.processes import (
     PROCESSES,
+    ExecutionContext,
     InvalidProcessInputs,
     ProcessNotFound,
-    estimate_cells,
+    Submission,
     get_process,
-    job_identity,
+    prepare,
 )
 
 from ..deps import registry_for
-from ..errors import problem_response, problem_responses, problem_type
+from ..errors import problem_response, problem_responses, problem_type, status_for
+from ..jobs_worker import JobService
 from ..security import ApiKeyDep
 from .jobs import OGC_EXC, JobServiceDep, failure_response, results_document, status_info
 
@@ -103,15 +113,41 @@ def _wants_async(prefer: str | None) -> bool:
     return "respond-async" in tokens
 
 
-async def _read_inputs(request: Request) -> dict[str, Any] | JSONResponse:
+def _input_field(path: str) -> str:
+    """A body path as an input name (``inputs.aoi.x`` -> ``aoi.x``), like the model's errors."""
+    for prefix in ("inputs.", "inputs["):
+        if path.startswith(prefix):
+            return path[len("inputs") :].lstrip(".")
+    return path or "body"
+
+
+def _invalid_inputs(request: Request, detail: str, errors: list[dict[str, Any]]) -> JSONResponse:
+    return problem_response(
+        422,
+        detail,
+        type_=problem_type("InvalidProcessInputs"),
+        title="Invalid process inputs",
+        instance=request.url.path,
+        errors=errors,
+    )
+
+
+async def _read_inputs(request: Request, process_id: str) -> dict[str, Any] | JSONResponse:
     raw = await request.body()
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
-    except ValueError:
+        body = loads_json(raw, what="the request body")
+    except InvalidJSON as exc:
         return problem_response(
-            400, "the request body is not valid JSON", instance=request.url.path
+            400, str(exc), type_=problem_type(InvalidJSON), instance=request.url.path
+        )
+    except InvalidJSONValue as exc:
+        name = _input_field(exc.field)
+        return _invalid_inputs(
+            request,
+            f"inputs of process {process_id!r}: {name}: {exc.reason}",
+            [{"field": name, "message": exc.reason, "code": "json_value"}],
         )
     if not isinstance(body, dict):
         return problem_response(
@@ -133,6 +169,54 @@ async def _read_inputs(request: Request) -> dict[str, Any] | JSONResponse:
     return inputs
 
 
+def _input_problem(request: Request, exc: GeoecoError) -> JSONResponse:
+    """A problem for inputs refused at submission (422; 413 for size limits)."""
+    errors = getattr(exc, "errors", None)
+    status = 422 if isinstance(exc, LayerNotFound) else status_for(exc)
+    title = "Invalid process inputs" if type(exc) is InvalidProcessInputs else None
+    if isinstance(exc, LayerNotFound):
+        title = "Unknown layer in the inputs"
+    extra = {"errors": errors} if errors else {}
+    return problem_response(
+        status,
+        str(exc),
+        type_=problem_type(type(exc)),
+        title=title,
+        instance=request.url.path,
+        **extra,
+    )
+
+
+def _zoning_job_readable(svc: JobService, inputs: dict[str, Any], api_key: str | None) -> bool:
+    """With API keys on, a screening may only use the caller's own zoning job."""
+    job_id = inputs.get("zoning_job")
+    if not svc.settings.keys_enabled or not isinstance(job_id, str):
+        return True
+    job = svc.store.get(job_id) if is_job_id(job_id) else None
+    return job is not None and job.owner == svc.owner_of(api_key)
+
+
+def _submission(
+    svc: JobService, process_id: str, inputs: dict[str, Any], api_key: str | None
+) -> Submission:
+    """The request checked completely (:func:`geoeco.processes.prepare`); blocking."""
+    settings = svc.settings
+    ctx = ExecutionContext(
+        registry=registry_for(settings),
+        cache_dir=settings.cache_dir,
+        runs_dir=svc.results_dir,
+        max_aoi_km2=settings.max_async_area_km2,
+    )
+    if process_id == "screening" and not _zoning_job_readable(svc, inputs, api_key):
+        msg = f"zoning job {inputs['zoning_job']} has no results here"
+        raise InvalidProcessInputs(
+            f"inputs of process 'screening': zoning_job: {msg}",
+            [{"field": "zoning_job", "message": msg, "code": "not_found"}],
+        )
+    key = api_key if settings.keys_enabled else None
+    return prepare(process_id, inputs, context=ctx, api_key=key)
+
+
 @router.post(
     "/processes/{process_id}/execution",
     name="execute_process",
@@ -140,7 +224,7 @@ async def _read_inputs(request: Request) -> dict[str, Any] | JSONResponse:
     status_code=200,
     responses={
         201: {"description": "Job created (asynchronous); statusInfo body, Location header"},
-        **problem_responses(400, 401, 403, 404, 422),
+        **problem_responses(400, 401, 403, 404, 413, 422),
     },
 )
 async def execute_process(
@@ -153,37 +237,18 @@ async def execute_process(
     """Execute: ``{"inputs": {...}}`` (every input optional where it has a default)."""
     if process_id not in PROCESSES:
         return _no_such_process(process_id, request)
-    inputs = await _read_inputs(request)
+    inputs = await _read_inputs(request, process_id)
     if isinstance(inputs, JSONResponse):
         return inputs
-    registry = registry_for(svc.settings)
-    key = api_key if svc.settings.keys_enabled else None
     try:
-        job_id, canon = await asyncio.to_thread(
-            job_identity, process_id, inputs, registry=registry, api_key=key
-        )
-        cells = await asyncio.to_thread(estimate_cells, process_id, inputs, registry=registry)
-    except InvalidProcessInputs as exc:
-        return problem_response(
-            422,
-            str(exc),
-            type_=problem_type("InvalidProcessInputs"),
-            title="Invalid process inputs",
-            instance=request.url.path,
-            errors=exc.errors,
-        )
-    except LayerNotFound as exc:
-        return problem_response(
-            422,
-            str(exc),
-            type_=problem_type("LayerNotFound"),
-            title="Unknown layer in the inputs",
-            instance=request.url.path,
-        )
+        sub = await asyncio.to_thread(_submission, svc, process_id, inputs, api_key)
+    except GeoecoError as exc:
+        return _input_problem(request, exc)
     js = svc.job_settings
+    cells = sub.cells
     async_mode = _wants_async(prefer) or cells is None or cells > js.job_sync_max_cells
     job, started = await asyncio.to_thread(
-        svc.submit, process_id, job_id, canon, svc.owner_of(api_key)
+        svc.submit, process_id, sub.job_id, sub.inputs, svc.owner_of(api_key)
     )
     location = str(request.url_for("get_job", job_id=job.id))
     headers = {"Location": location}
