@@ -127,9 +127,9 @@ class IndexedLayer:
     Safe to share between threads: the STRtrees are built when the layer is built and only
     read afterwards; ``lonlat`` and ``albers`` are not prepared, so any read-only shapely
     operation on them may run in any thread; the prepared predicates of :meth:`hits` and
-    :meth:`hits_albers` run on private prepared copies under a lock (:class:`_PreparedGeoms`);
-    the column cache is filled under a lock. Do not prepare ``lonlat``/``albers`` or mutate
-    ``frame`` once the layer is in use.
+    :meth:`hits_albers` run on private prepared copies (made on first use) under a lock
+    (:class:`_PreparedGeoms`); the column cache is filled under a lock. Do not prepare
+    ``lonlat``/``albers`` or mutate ``frame`` once the layer is in use.
     """
 
     name: str
@@ -141,16 +141,13 @@ class IndexedLayer:
     id_col: str | None = None
     _cols: dict[str, list[Any]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-    _prep: _PreparedGeoms = field(init=False, repr=False, compare=False)
-    _prep_albers: _PreparedGeoms = field(init=False, repr=False, compare=False)
+    _prep: dict[str, _PreparedGeoms] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # GEOS computes a collection's dimension flags lazily; compute them here, in one
         # thread, so that concurrent readers never see them half-written
         shapely.get_dimensions(self.lonlat)
         shapely.get_dimensions(self.albers)
-        self._prep = _PreparedGeoms(self.lonlat)
-        self._prep_albers = _PreparedGeoms(self.albers)
 
     @classmethod
     def build(cls, name: str, gdf: Any, *, id_col: str | None = None) -> IndexedLayer:
@@ -169,11 +166,22 @@ class IndexedLayer:
         geometries (``STRtree.query(predicate=...)`` would prepare the query geometry instead,
         which is slow for a point in a large unit).
         """
-        return self._hits(self.tree, self._prep, geom)
+        return self._hits(self.tree, self._prepared("lonlat"), geom)
 
     def hits_albers(self, geom: Any) -> np.ndarray:
         """Sorted row indices of features intersecting an Albers geometry (prepared test)."""
-        return self._hits(self.tree_albers, self._prep_albers, geom)
+        return self._hits(self.tree_albers, self._prepared("albers"), geom)
+
+    def _prepared(self, crs: str) -> _PreparedGeoms:
+        """The prepared copies of ``lonlat`` or ``albers``, made on first use."""
+        prep = self._prep.get(crs)
+        if prep is None:
+            with self._lock:
+                prep = self._prep.get(crs)
+                if prep is None:
+                    geoms = self.lonlat if crs == "lonlat" else self.albers
+                    prep = self._prep[crs] = _PreparedGeoms(geoms)
+        return prep
 
     @staticmethod
     def _hits(tree: shapely.STRtree, prep: _PreparedGeoms, geom: Any) -> np.ndarray:
