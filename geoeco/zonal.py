@@ -25,7 +25,8 @@ A :class:`RasterLayer` may be shared between threads: its array is read-only, it
 state is built at construction, and its exactextract objects are built and used only under
 :data:`EXACTEXTRACT_LOCK`. exactextract's raster sources keep lazily built state (their grid,
 an empty raster) and call back into Python while computing, where another thread could enter
-them; the call holds the GIL throughout anyway, so serialising it costs no parallelism.
+them; the call holds the GIL throughout anyway, so serialising it costs no parallelism
+(except for rasters read window by window, whose reads are then serialised too).
 
 Examples
 --------
