@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -97,9 +98,39 @@ def redline_reason(lxbm: int) -> tuple[str, str]:
     )
 
 
+class _PreparedGeoms:
+    """Prepared copies of a layer's geometries, used by one thread at a time.
+
+    GEOS prepared geometries build their indexes lazily and keep scratch state while they
+    answer a predicate, so two threads in a prepared predicate on the same geometry corrupt
+    memory (libgeos/geos#825). The layer's public arrays therefore stay unprepared (read-only
+    GEOS operations on them are safe from any thread); these private copies are prepared, and
+    every predicate on them holds :attr:`lock`. The predicates take microseconds, so the lock
+    costs far less than unprepared predicates would (5-15x slower on the demo's units).
+    """
+
+    def __init__(self, geoms: np.ndarray) -> None:
+        self.geoms = shapely.from_wkb(shapely.to_wkb(geoms))  # own GEOS objects
+        shapely.prepare(self.geoms)
+        self.lock = threading.Lock()
+
+    def intersects(self, rows: np.ndarray, geom: Any) -> np.ndarray:
+        """Whether each geometry in ``rows`` intersects ``geom`` (prepared test, locked)."""
+        with self.lock:
+            return shapely.intersects(self.geoms[rows], geom)
+
+
 @dataclass
 class IndexedLayer:
-    """A vector layer with lon-lat and Albers geometries and an STRtree on each."""
+    """A vector layer with lon-lat and Albers geometries and an STRtree on each.
+
+    Safe to share between threads: the STRtrees are built when the layer is built and only
+    read afterwards; ``lonlat`` and ``albers`` are not prepared, so any read-only shapely
+    operation on them may run in any thread; the prepared predicates of :meth:`hits` and
+    :meth:`hits_albers` run on private prepared copies (made on first use) under a lock
+    (:class:`_PreparedGeoms`); the column cache is filled under a lock. Do not prepare
+    ``lonlat``/``albers`` or mutate ``frame`` once the layer is in use.
+    """
 
     name: str
     frame: Any
@@ -109,6 +140,14 @@ class IndexedLayer:
     tree_albers: shapely.STRtree
     id_col: str | None = None
     _cols: dict[str, list[Any]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _prep: dict[str, _PreparedGeoms] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # GEOS computes a collection's dimension flags lazily; compute them here, in one
+        # thread, so that concurrent readers never see them half-written
+        shapely.get_dimensions(self.lonlat)
+        shapely.get_dimensions(self.albers)
 
     @classmethod
     def build(cls, name: str, gdf: Any, *, id_col: str | None = None) -> IndexedLayer:
@@ -118,8 +157,6 @@ class IndexedLayer:
         gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty].reset_index(drop=True)
         ll = gdf.to_crs(CGCS2000).geometry.values.to_numpy()
         al = gdf.to_crs(ALBERS_CHINA).geometry.values.to_numpy()
-        shapely.prepare(ll)
-        shapely.prepare(al)
         return cls(name, gdf, ll, al, shapely.STRtree(ll), shapely.STRtree(al), id_col)
 
     def hits(self, geom: Any) -> np.ndarray:
@@ -129,17 +166,29 @@ class IndexedLayer:
         geometries (``STRtree.query(predicate=...)`` would prepare the query geometry instead,
         which is slow for a point in a large unit).
         """
-        cand = np.sort(self.tree.query(geom))
-        if len(cand) == 0:
-            return cand
-        return cand[shapely.intersects(self.lonlat[cand], geom)]
+        return self._hits(self.tree, self._prepared("lonlat"), geom)
 
     def hits_albers(self, geom: Any) -> np.ndarray:
         """Sorted row indices of features intersecting an Albers geometry (prepared test)."""
-        cand = np.sort(self.tree_albers.query(geom))
+        return self._hits(self.tree_albers, self._prepared("albers"), geom)
+
+    def _prepared(self, crs: str) -> _PreparedGeoms:
+        """The prepared copies of ``lonlat`` or ``albers``, made on first use."""
+        prep = self._prep.get(crs)
+        if prep is None:
+            with self._lock:
+                prep = self._prep.get(crs)
+                if prep is None:
+                    geoms = self.lonlat if crs == "lonlat" else self.albers
+                    prep = self._prep[crs] = _PreparedGeoms(geoms)
+        return prep
+
+    @staticmethod
+    def _hits(tree: shapely.STRtree, prep: _PreparedGeoms, geom: Any) -> np.ndarray:
+        cand = np.sort(tree.query(geom))
         if len(cand) == 0:
             return cand
-        return cand[shapely.intersects(self.albers[cand], geom)]
+        return cand[prep.intersects(cand, geom)]
 
     def feature_id(self, i: int) -> str:
         """The id of row ``i`` (``id_col`` or the row number)."""
@@ -149,9 +198,13 @@ class IndexedLayer:
 
     def column(self, col: str) -> list[Any]:
         """Column ``col`` as a Python list (cached: row access without pandas overhead)."""
-        if col not in self._cols:
-            self._cols[col] = self.frame[col].tolist()
-        return self._cols[col]
+        values = self._cols.get(col)
+        if values is None:
+            with self._lock:
+                values = self._cols.get(col)
+                if values is None:
+                    values = self._cols[col] = self.frame[col].tolist()
+        return values
 
     def text(self, i: int, col: str) -> str | None:
         """Column ``col`` of row ``i`` as text (``None`` when absent or empty)."""
@@ -163,7 +216,26 @@ class IndexedLayer:
 
 @dataclass
 class QueryContext:
-    """A zoning run opened for queries (see the module docstring). Build with :meth:`open`."""
+    """A zoning run opened for queries (see the module docstring). Build with :meth:`open`.
+
+    **Threads.** One opened context may serve any number of threads at once (the HTTP service
+    shares it between the requests of its thread pool): after :meth:`open` nothing in it
+    changes except its caches, and each cache is filled under a lock.
+
+    * :class:`IndexedLayer`: STRtrees are read-only; prepared predicates run on private
+      prepared copies under a per-layer lock; ``lonlat``/``albers`` stay unprepared.
+    * :class:`~geoeco.zonal.RasterLayer`: arrays are read-only; the point-lookup transform
+      and mask are built at construction; the exactextract objects are built once under a
+      lock and every ``exact_extract`` call holds :data:`geoeco.zonal.EXACTEXTRACT_LOCK`
+      (exactextract's raster sources keep lazily built state and are not thread-safe; the
+      call holds the GIL anyway, so the lock costs no parallelism).
+    * pyproj transformers (cached with ``lru_cache``) keep one PROJ object per thread.
+    * The unit cache (:meth:`unit_info`) and the raster plan (:meth:`point_plan`) are filled
+      under :attr:`_lock`.
+
+    Treat the fields as read-only once the context is in use: replacing ``rasters`` or a
+    layer while other threads query is not supported (build a new context instead).
+    """
 
     units: IndexedLayer
     redline: IndexedLayer | None = None
@@ -174,6 +246,7 @@ class QueryContext:
     extra_layers: dict[str, IndexedLayer] = field(default_factory=dict)
     _unit_cache: dict[int, UnitInfo] = field(default_factory=dict, repr=False)
     _plan: list[Any] | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def open(
@@ -282,12 +355,15 @@ class QueryContext:
 
     def point_plan(self) -> list[tuple[Transformer, list[tuple[int, RasterLayer]]]]:
         """Rasters grouped by CRS, each group with its lon-lat transformer (built once)."""
-        if self._plan is None or sum(len(g) for _, g in self._plan) != len(self.rasters):
+        plan = self._plan
+        if plan is not None and sum(len(g) for _, g in plan) == len(self.rasters):
+            return plan
+        with self._lock:
             groups: dict[str, list[tuple[int, RasterLayer]]] = {}
             for i, r in enumerate(self.rasters):
                 groups.setdefault(r.grid.crs.to_wkt(), []).append((i, r))
-            self._plan = [(_tr_from_lonlat(k), g) for k, g in groups.items()]
-        return self._plan
+            self._plan = plan = [(_tr_from_lonlat(k), g) for k, g in groups.items()]
+        return plan
 
     def to_albers(self) -> Transformer:
         """Lon-lat to ALBERS_CHINA transformer."""
@@ -299,9 +375,13 @@ class QueryContext:
 
     def unit_info(self, i: int) -> UnitInfo:
         """The :class:`UnitInfo` of unit row ``i`` (built once, then cached)."""
-        if i not in self._unit_cache:
-            self._unit_cache[i] = _unit_info(self.units.frame.iloc[i])
-        return self._unit_cache[i]
+        info = self._unit_cache.get(i)
+        if info is None:
+            with self._lock:
+                info = self._unit_cache.get(i)
+                if info is None:
+                    info = self._unit_cache[i] = _unit_info(self.units.frame.iloc[i])
+        return info
 
 
 def _default_layers(parks: Any, battles: Any, registry: Any) -> tuple[Any, Any]:

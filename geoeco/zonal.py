@@ -21,6 +21,13 @@ Rasters are read once, through :func:`geoeco.io.read_raster`, and held in memory
 so repeated queries cost only exactextract's own work; rasters on one grid go to exactextract
 in a single call, so the coverage fractions are computed once per grid, not once per raster.
 
+A :class:`RasterLayer` may be shared between threads: its array is read-only, its point-lookup
+state is built at construction, and its exactextract objects are built and used only under
+:data:`EXACTEXTRACT_LOCK`. exactextract's raster sources keep lazily built state (their grid,
+an empty raster) and call back into Python while computing, where another thread could enter
+them; the call holds the GIL throughout anyway, so serialising it costs no parallelism
+(except for rasters read window by window, whose reads are then serialised too).
+
 Examples
 --------
 >>> import numpy as np, shapely
@@ -38,6 +45,7 @@ Examples
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -58,6 +66,8 @@ from .raster import Grid, Raster
 MAX_MEMORY_PIXELS = 25_000_000
 _TAG = re.compile(r"^(.*\S)\s+\(([^()]*)\)$")
 _BASIC = ["count", "sum", "mean", "min", "max"]
+#: Held while exactextract objects are built or used (see the module docstring).
+EXACTEXTRACT_LOCK = threading.RLock()
 
 
 def table_from_tag(tag: str | None) -> ClassTable | None:
@@ -142,10 +152,17 @@ class RasterLayer:
     names: dict[int, tuple[str, str]] | None = None
     table_name: str | None = None
     _array: np.ma.MaskedArray | None = field(default=None, repr=False)
-    _source: Any = field(default=None, repr=False)
-    _inv: tuple[float, ...] = field(default=(), repr=False)
-    _ops: list[Any] | None = field(default=None, repr=False)
-    _mask: np.ndarray | None = field(default=None, repr=False)
+    _source: Any = field(default=None, repr=False, init=False)
+    _ops: list[Any] | None = field(default=None, repr=False, init=False)
+    _inv: tuple[float, ...] = field(default=(), repr=False, init=False)
+    _mask: np.ndarray | None = field(default=None, repr=False, init=False)
+
+    def __post_init__(self) -> None:
+        # point-lookup state, built now so that threads sharing the layer only read it
+        t = ~self.grid.transform
+        self._inv = (t.a, t.b, t.c, t.d, t.e, t.f)
+        if self._array is not None:
+            self._mask = np.ma.getmaskarray(self._array)
 
     @classmethod
     def open(
@@ -175,10 +192,17 @@ class RasterLayer:
         if t is None:
             t = table_from_tag(tags.get("class_table"))
         u = units or (info.units[0] if info.units else None) or None
-        lyr = cls(name, info.grid, u, t, Path(path), dict(names) if names else None, table_name)
-        if info.grid.width * info.grid.height <= max_memory_pixels:
-            lyr._array = read_raster(path, name=name).array
-        return lyr
+        small = info.grid.width * info.grid.height <= max_memory_pixels
+        return cls(
+            name,
+            info.grid,
+            u,
+            t,
+            Path(path),
+            dict(names) if names else None,
+            table_name,
+            _array=read_raster(path, name=name).array if small else None,
+        )
 
     @classmethod
     def from_raster(
@@ -222,41 +246,38 @@ class RasterLayer:
         return self.table.name if self.table is not None else self.table_name
 
     def source(self) -> Any:
-        """The exactextract RasterSource (built once)."""
-        if self._source is None:
-            from exactextract.raster import NumPyRasterSource
+        """The exactextract RasterSource (built once; use it under :data:`EXACTEXTRACT_LOCK`)."""
+        with EXACTEXTRACT_LOCK:
+            if self._source is None:
+                from exactextract.raster import NumPyRasterSource
 
-            if self._array is not None:
-                a = self._array
-                if a.dtype.kind != "f":
-                    a = a.astype("float64")
-                # no srs_wkt: geometries are projected to the grid CRS before the call, and
-                # exactextract would otherwise re-parse and compare the WKT on every call
-                self._source = NumPyRasterSource(a, *self.grid.bounds, name=self.name)
-            else:
-                self._source = _WindowSource(self)
-        return self._source
+                if self._array is not None:
+                    a = self._array
+                    if a.dtype.kind != "f":
+                        a = a.astype("float64")
+                    # no srs_wkt: geometries are projected to the grid CRS before the call,
+                    # and exactextract would otherwise re-parse and compare the WKT each call
+                    self._source = NumPyRasterSource(a, *self.grid.bounds, name=self.name)
+                else:
+                    self._source = _WindowSource(self)
+            return self._source
 
     def stat_names(self) -> list[str]:
         """The exactextract statistics computed for this layer."""
         return _BASIC + (["unique", "frac"] if self.is_class else [])
 
     def operations(self) -> list[Any]:
-        """exactextract Operations (fields ``<name>__<stat>``), built once."""
-        if self._ops is None:
-            from exactextract.operation import Operation
+        """exactextract Operations (fields ``<name>__<stat>``), built once (same lock)."""
+        with EXACTEXTRACT_LOCK:
+            if self._ops is None:
+                from exactextract.operation import Operation
 
-            src = self.source()
-            self._ops = [Operation(s, f"{self.name}__{s}", src) for s in self.stat_names()]
-        return self._ops
+                src = self.source()
+                self._ops = [Operation(s, f"{self.name}__{s}", src) for s in self.stat_names()]
+            return self._ops
 
     def value_at(self, x: float, y: float) -> float | None:
         """Pixel value at ``(x, y)`` in the raster CRS; ``None`` outside or nodata."""
-        if not self._inv:
-            t = ~self.grid.transform
-            self._inv = (t.a, t.b, t.c, t.d, t.e, t.f)
-            if self._array is not None:
-                self._mask = np.ma.getmaskarray(self._array)
         a, b, c0, d, e, f = self._inv
         col, row = a * x + b * y + c0, d * x + e * y + f
         if not (0 <= row < self.grid.height and 0 <= col < self.grid.width):
@@ -354,10 +375,11 @@ def zonal_stats(
     for group in _grid_groups(lyrs):
         g = project(geometry, src_crs, group[0].grid.crs)
         feat = {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(g)}
-        ops = [op for lyr in group for op in lyr.operations()]
-        res = exact_extract(
-            [lyr.source() for lyr in group], JSONFeatureSource([feat]), ops, output="geojson"
-        )
+        with EXACTEXTRACT_LOCK:
+            ops = [op for lyr in group for op in lyr.operations()]
+            res = exact_extract(
+                [lyr.source() for lyr in group], JSONFeatureSource([feat]), ops, output="geojson"
+            )
         p = res[0]["properties"] if res else {}
         for lyr in group:
             props[lyr.name] = {k: p.get(f"{lyr.name}__{k}") for k in lyr.stat_names()}
@@ -399,4 +421,11 @@ def _stat(lyr: RasterLayer, p: Mapping[str, Any], factor: float) -> ZonalStat:
     )
 
 
-__all__ = ["MAX_MEMORY_PIXELS", "RasterLayer", "project", "table_from_tag", "zonal_stats"]
+__all__ = [
+    "EXACTEXTRACT_LOCK",
+    "MAX_MEMORY_PIXELS",
+    "RasterLayer",
+    "project",
+    "table_from_tag",
+    "zonal_stats",
+]

@@ -87,3 +87,15 @@ def make_raster(tmp_path: Path):  # type: ignore[no-untyped-def]
         return path
 
     return _make
+
+
+@pytest.fixture(scope="session")
+def demo_run_small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small demo run (``zones/``, ``erosion/`` ...), built once per session.
+
+    It goes into ``<basetemp>/geoeco-shared-cache``, the cache folder the API tests use, so
+    the session builds it only once (:func:`geoeco.demo_cache.ensure_demo_run` reuses it).
+    """
+    from geoeco.demo_cache import ensure_demo_run
+
+    return ensure_demo_run(tmp_path_factory.getbasetemp() / "geoeco-shared-cache", "small")
