@@ -337,7 +337,8 @@ def _read_decimated(ds, win: Window, band: int, bounds, size: int, rs: Resamplin
     """Read ``win`` at most ``2 * size`` pixels across, then warp that array onto the tile.
 
     Values are warped as float64 with NaN for masked pixels (exact for integer classes under
-    ``nearest``; ``bilinear`` leaves NaN out of its kernel), so the result is float64.
+    ``nearest``, which then get their own type back; ``bilinear`` leaves NaN out of its
+    kernel and gives float64).
     """
     if win.width < 1 or win.height < 1:
         return np.ma.masked_all((size, size), np.float64)
@@ -362,7 +363,11 @@ def _read_decimated(ds, win: Window, band: int, bounds, size: int, rs: Resamplin
         dst_nodata=np.nan,
         resampling=rs,
     )
-    return np.ma.masked_invalid(dst)
+    out = np.ma.masked_invalid(dst)
+    dtype = np.dtype(ds.dtypes[band - 1])
+    if rs == Resampling.nearest and dtype.kind in "iub":  # classes keep their integer type
+        return np.ma.MaskedArray(np.where(out.mask, 0, dst).astype(dtype), mask=out.mask)
+    return out
 
 
 def render_tile(
