@@ -224,3 +224,58 @@ def test_refusal_messages_say_why(listener: Listener, tmp_path: Path) -> None:
         with pytest.raises(GeoecoError, match=why[name]):
             inspect_layer_file(path)
     assert listener.requests == []
+
+
+_OFFLINE_SCRIPT = """
+import json, sys, pathlib
+import pyogrio, rasterio
+from geoeco.userdata import _pyogrio_offline, offline_gdal_options
+
+url, d = sys.argv[1], pathlib.Path(sys.argv[2])
+def attempt(label, fn):
+    try:
+        fn()
+    except Exception:
+        pass
+    print(label, flush=True)
+link = {"type": "FeatureCollection", "features": [], "crs": {"type": "link",
+        "properties": {"href": url + "/{tag}crs", "type": "proj4"}}}
+def crs_link(tag):
+    p = d / f"{tag}.geojson"
+    p.write_text(json.dumps(link).replace("{tag}", tag))
+    pyogrio.read_info(p)
+def raster(path):
+    with rasterio.open(path) as ds:
+        ds.read(1)
+attempt("pyogrio-control", lambda: pyogrio.read_info(f"/vsicurl/{url}/c1.geojson"))
+attempt("link-control", lambda: crs_link("c2"))
+attempt("rasterio-control", lambda: raster(f"/vsicurl/{url}/c3.tif"))
+with rasterio.Env(**offline_gdal_options()):
+    attempt("rasterio-offline", lambda: raster(f"/vsicurl/{url}/o3.tif"))
+_pyogrio_offline()
+attempt("pyogrio-offline", lambda: pyogrio.read_info(f"/vsicurl/{url}/o1.geojson"))
+attempt("link-offline", lambda: crs_link("o2"))
+"""
+
+
+def test_offline_gdal_options_stop_gdal_http(listener: Listener, tmp_path: Path) -> None:
+    """The second line of defence, tested on its own: GDAL reading ``/vsicurl/`` URLs and a
+    GeoJSON crs link directly (bypassing the gate) reaches the listener without
+    :func:`geoeco.userdata.offline_gdal_options` (the controls), and does not with them
+    (rasterio: thread-local ``rasterio.Env``; pyogrio: set process-wide, hence a subprocess).
+    ``NO_PROXY`` is cleared: curl would otherwise bypass the proxy for listed hosts."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k.lower() != "no_proxy"}
+    subprocess.run(
+        [sys.executable, "-c", _OFFLINE_SCRIPT, listener.url, str(tmp_path)],
+        env=env,
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
+    paths = {r.split()[1] for r in listener.requests}
+    assert {"/c1.geojson", "/c2crs", "/c3.tif"} <= paths  # the controls got through
+    assert not {p for p in paths if p.startswith("/o")}, listener.requests
