@@ -131,9 +131,10 @@ class UserDataLimits:
     """Largest file geoeco opens, checked from the header before any pixel or feature is read.
 
     * ``max_raster_pixels`` (width × height, 1.5 Gpx): a province's bounding box at 30 m fits
-      (Guangdong ≈ 0.45 Gpx, Sichuan ≈ 1.1 Gpx), as does the largest province at 90 m
-      (Xinjiang ≈ 0.45 Gpx); all of China at 90 m (≈ 2.4 Gpx) does not (use a clipped or
-      coarser copy). geoeco's own analysis grids stop at 0.4 Gpx.
+      (Guangdong, about 780 × 590 km: ≈ 0.5 Gpx; Sichuan, 1,070 × 920 km: ≈ 1.1 Gpx), as does
+      the largest province at 90 m (Xinjiang, 1,900 × 1,660 km: ≈ 0.4 Gpx); all of China at
+      90 m (≈ 5,200 × 3,900 km: ≈ 2.5 Gpx) does not (use a clipped or coarser copy).
+      geoeco's own analysis grids stop at 0.4 Gpx.
     * ``max_raster_bands`` (20,000): a daily series of 50 years is 18,263 bands.
     * ``max_raster_blocks`` (4 M, over all bands of a band-interleaved file): GDAL keeps two
       8-byte offsets per block, so the index of an accepted file stays under 64 MB.
@@ -572,7 +573,10 @@ class _VectorSource:
     nbytes: int
 
 
-def _vector_source(path: str | os.PathLike[str], shown: str, limits: UserDataLimits):  # type: ignore[no-untyped-def]
+def _vector_source(
+    path: str | os.PathLike[str], shown: str, limits: UserDataLimits
+) -> _VectorSource:
+    """Resolve, sniff and pre-check a vector file; the path pyogrio is to be given."""
     p = local_path(path, shown)
     fmt = sniff_format(p, shown)
     if fmt not in VECTOR_FORMATS:
@@ -608,13 +612,16 @@ def _check_features(n: int, shown: str, limits: UserDataLimits) -> None:
         )
 
 
-def _gdal_info(src: _VectorSource, shown: str, layer: str | None, limits: UserDataLimits):  # type: ignore[no-untyped-def]
+def _gdal_info(  # type: ignore[no-untyped-def]
+    src: _VectorSource, shown: str, layer: str | None, limits: UserDataLimits, *, bounds: bool
+):
+    """pyogrio's ``read_info`` (offline), the driver checked and the features counted."""
     import pyogrio
 
     _pyogrio_offline()
     try:
         meta = pyogrio.read_info(
-            src.gdal_path, layer=layer, force_feature_count=True, force_total_bounds=True
+            src.gdal_path, layer=layer, force_feature_count=True, force_total_bounds=bounds
         )
     except Exception as exc:
         raise DataSourceError(
@@ -677,7 +684,7 @@ def read_user_vector(
             raise DataSourceError(
                 f"{shown}: not a readable GeoParquet file ({short_error(exc, src.local)})"
             ) from None
-    _gdal_info(src, shown, layer, limits)
+    _gdal_info(src, shown, layer, limits, bounds=False)
     try:
         return gpd.read_file(src.gdal_path, layer=layer, bbox=bbox, engine="pyogrio")
     except Exception as exc:
@@ -707,7 +714,7 @@ def user_vector_info(
             tuple(float(b) for b in gdf.total_bounds) if n else None,  # type: ignore[arg-type]
             ",".join(sorted(set(gdf.geom_type.dropna()))) or None,
         )
-    meta = _gdal_info(src, shown, layer, limits)
+    meta = _gdal_info(src, shown, layer, limits, bounds=True)
     tb = meta.get("total_bounds")
     return VectorInfo(
         src.fmt,
