@@ -22,6 +22,10 @@ import platformdirs
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from geoeco.userdata import DEFAULT_LIMITS, UserDataLimits
+
+_LIM = DEFAULT_LIMITS
+
 
 def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
@@ -108,13 +112,47 @@ class Settings(BaseSettings):
         default=100_000_000, ge=1, description="Largest uploaded file (bytes) -> 413."
     )
     max_upload_unpacked_bytes: int = Field(
-        default=500_000_000, ge=1, description="Largest total size of an unpacked zip upload."
+        default=250_000_000,
+        ge=1,
+        description="Largest total size of an unpacked zip upload (one layer's files) -> 413.",
     )
     max_upload_files: int = Field(default=200, ge=1, description="Most members in a zip upload.")
     max_upload_ratio: float = Field(
         default=250.0,
         gt=1,
-        description="Largest compression ratio of a zip member over 1 MB (zip bombs) -> 413.",
+        description="Largest compression ratio of a zip member over 1 MB, and of the whole "
+        "archive (unpacked bytes / uploaded bytes) once it unpacks to over 1 MB -> 413.",
+    )
+    max_raster_pixels: int = Field(
+        default=_LIM.max_raster_pixels,
+        ge=1,
+        le=_LIM.max_raster_pixels,
+        description="Largest width × height of an uploaded raster, from its header -> 413 "
+        "(at most the library's limit, which every later read applies).",
+    )
+    max_raster_bands: int = Field(
+        default=_LIM.max_raster_bands,
+        ge=1,
+        le=_LIM.max_raster_bands,
+        description="Most bands of an uploaded raster -> 413.",
+    )
+    max_raster_blocks: int = Field(
+        default=_LIM.max_raster_blocks,
+        ge=1,
+        le=_LIM.max_raster_blocks,
+        description="Most blocks (tiles or strips, over all bands) of an uploaded raster -> 413.",
+    )
+    max_raster_block_bytes: int = Field(
+        default=_LIM.max_block_bytes,
+        ge=1,
+        le=_LIM.max_block_bytes,
+        description="Largest uncompressed block of an uploaded raster (bytes) -> 413.",
+    )
+    max_vector_features: int = Field(
+        default=_LIM.max_vector_features,
+        ge=1,
+        le=_LIM.max_vector_features,
+        description="Most features of an uploaded vector layer -> 413.",
     )
     log_json: bool = Field(
         default=True, description="Structured JSON logs (one line per request) on stderr."
@@ -135,6 +173,18 @@ class Settings(BaseSettings):
     def uploads_dir(self) -> Path:
         """Folder of uploaded layer files (``<data_dir>/uploads``)."""
         return self.data_dir / "uploads"
+
+    @property
+    def user_data_limits(self) -> UserDataLimits:
+        """The header limits applied to uploaded files (:mod:`geoeco.userdata`)."""
+        return UserDataLimits(
+            max_raster_pixels=self.max_raster_pixels,
+            max_raster_bands=self.max_raster_bands,
+            max_raster_blocks=self.max_raster_blocks,
+            max_block_bytes=self.max_raster_block_bytes,
+            max_vector_features=self.max_vector_features,
+            max_vector_bytes=min(_LIM.max_vector_bytes, self.max_upload_unpacked_bytes),
+        )
 
     @property
     def cors_origin_list(self) -> list[str]:

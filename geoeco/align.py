@@ -8,7 +8,9 @@ are nodata stays nodata), and :func:`mutual_mask` makes one mask for all inputs 
 missing input never silently becomes zero.
 
 Reading is windowed through a GDAL warped VRT, so a pipeline can walk the target grid block
-by block without holding whole inputs in memory.
+by block without holding whole inputs in memory. Files are opened through
+:func:`geoeco.userdata.open_user_raster` (GeoTIFF only, no network, header limits); the warped
+VRT is an in-memory rasterio object, never a user's file.
 
 Examples
 --------
@@ -30,15 +32,14 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import rasterio
 from rasterio.enums import Resampling as _R
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import reproject
 from rasterio.windows import Window
 
 from .errors import CRSError, GridMismatch
-from .io import display_name
 from .raster import Grid, Raster
+from .userdata import display_name, open_user_raster
 
 Resampling = Literal["nearest", "bilinear", "average", "mode", "cubic"]
 
@@ -91,13 +92,7 @@ def aligned_source(
     ``src_nodata`` states the file's nodata when the file declares none.
     """
     shown = display_name(path, name)
-    try:
-        ds = rasterio.open(path)
-    except Exception as exc:
-        from .errors import DataSourceError
-
-        raise DataSourceError(f"{shown}: not a readable raster") from exc
-    with ds:
+    with open_user_raster(path, name=shown) as ds:
         if ds.crs is None:
             raise CRSError(f"{shown}: raster has no CRS")
         nodata = ds.nodata if ds.nodata is not None else src_nodata

@@ -93,6 +93,12 @@ class OversizeRequest(InvalidInput):
     """A request larger than a documented limit (pixels, vertices, area)."""
 
 
+class UnsafeDataSource(InvalidInput):
+    """A file or path that would make GDAL read other files or URLs: a URL, a ``/vsi`` path, a
+    connection string, a VRT or streamed algorithm, a GeoJSON ``crs`` link (see
+    :mod:`geoeco.userdata`)."""
+
+
 class ManifestError(GeoecoError, ValueError):
     """A layer manifest (``layers/*.toml``) that does not validate."""
 
@@ -123,4 +129,5 @@ __all__ = [
     "OutsideChina",
     "OversizeRequest",
     "UnitsError",
+    "UnsafeDataSource",
 ]

@@ -1,8 +1,12 @@
 """File input and output: the only module that opens or writes data files.
 
+* Every file is *read* through :mod:`geoeco.userdata`, the one gate for data geoeco did not
+  write itself (and, so that no path is missed, for its own outputs and bundled data too):
+  allow-listed formats decided by content, the GDAL driver forced, no network, header limits.
 * Vectors are read with pyogrio (GeoPackage, Shapefile, GeoJSON, FlatGeobuf, FileGDB) and
   GeoParquet with pyarrow; they are written the same way.
-* Rasters are read whole or by window with rasterio, and written as Cloud-Optimised GeoTIFFs.
+* Rasters (GeoTIFF/COG only) are read whole or by window with rasterio, and written as
+  Cloud-Optimised GeoTIFFs.
 * Every write goes to a temporary file in the destination folder and is renamed into place, so
   no reader ever sees half a file.
 * Errors name files by the name the caller used (``display_name``), never by a resolved
@@ -15,7 +19,6 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,26 +26,14 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from .errors import DataSourceError
 from .raster import Grid, Raster
-
-VECTOR_SUFFIXES = {
-    ".gpkg",
-    ".shp",
-    ".geojson",
-    ".json",
-    ".fgb",
-    ".parquet",
-    ".geoparquet",
-    ".zip",
-    ".gdb",
-}
-RASTER_SUFFIXES = {".tif", ".tiff", ".vrt"}
-
-
-def display_name(path: str | os.PathLike[str], name: str | None = None) -> str:
-    """The name to show a user for ``path``: ``name`` if given, else the file's base name."""
-    return name if name else Path(path).name
+from .userdata import (
+    RasterInfo,
+    display_name,
+    open_user_raster,
+    read_user_vector,
+    user_raster_info,
+)
 
 
 @contextlib.contextmanager
@@ -73,21 +64,9 @@ def read_vector(
     name: str | None = None,
     bbox: tuple[float, float, float, float] | None = None,
 ):  # type: ignore[no-untyped-def]
-    """Read a vector file into a GeoDataFrame (GeoParquet through pyarrow, the rest via pyogrio)."""
-    import geopandas as gpd
-
-    p = Path(path)
-    shown = display_name(p, name)
-    if not p.exists():
-        raise DataSourceError(f"{shown}: file not found")
-    try:
-        if p.suffix.lower() in {".parquet", ".geoparquet"}:
-            gdf = gpd.read_parquet(p, bbox=bbox)
-        else:
-            gdf = gpd.read_file(p, layer=layer, bbox=bbox, engine="pyogrio")
-    except Exception as exc:
-        raise DataSourceError(f"{shown}: not a readable vector file ({_short(exc, p)})") from exc
-    return gdf
+    """Read a vector file into a GeoDataFrame, through :func:`geoeco.userdata.read_user_vector`
+    (GeoParquet through pyarrow, the rest via pyogrio; the library's default limits)."""
+    return read_user_vector(path, layer=layer, name=name, bbox=bbox)
 
 
 _SHP_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
@@ -140,47 +119,14 @@ def _write_shapefile(gdf, dest: Path) -> Path:  # type: ignore[no-untyped-def]
 # --------------------------------------------------------------------------- rasters
 
 
-@dataclass(frozen=True)
-class RasterInfo:
-    """What a raster file holds, without reading its pixels."""
-
-    grid: Grid | None
-    crs_wkt: str | None
-    count: int
-    dtype: str
-    nodata: float | None
-    block_shape: tuple[int, int]
-    band_names: tuple[str | None, ...]
-    units: tuple[str | None, ...]
-    bounds: tuple[float, float, float, float]
-
-
 def _open(path: str | os.PathLike[str], name: str | None):  # type: ignore[no-untyped-def]
-    p = Path(path)
-    shown = display_name(p, name)
-    if not p.exists():
-        raise DataSourceError(f"{shown}: file not found")
-    try:
-        return rasterio.open(p)
-    except Exception as exc:
-        raise DataSourceError(f"{shown}: not a readable raster ({_short(exc, p)})") from exc
+    return open_user_raster(path, name=name)
 
 
 def raster_info(path: str | os.PathLike[str], *, name: str | None = None) -> RasterInfo:
-    """Metadata of a raster file (grid is ``None`` when the file has no CRS)."""
-    with _open(path, name) as ds:
-        grid = Grid(ds.transform, ds.width, ds.height, ds.crs) if ds.crs else None
-        return RasterInfo(
-            grid=grid,
-            crs_wkt=ds.crs.to_wkt() if ds.crs else None,
-            count=ds.count,
-            dtype=ds.dtypes[0],
-            nodata=ds.nodata,
-            block_shape=tuple(ds.block_shapes[0]),  # type: ignore[arg-type]
-            band_names=tuple(ds.descriptions),
-            units=tuple(ds.units),
-            bounds=tuple(ds.bounds),  # type: ignore[arg-type]
-        )
+    """Metadata of a raster file (grid is ``None`` when the file has no CRS); see
+    :func:`geoeco.userdata.user_raster_info`."""
+    return user_raster_info(path, name=name)
 
 
 def read_raster(
@@ -326,17 +272,6 @@ def read_window_blocks(
         raise CRSError(f"{display_name(path, name)}: raster has no CRS")
     for win in info.grid.blocks(size):
         yield win, read_raster(path, window=win, name=name)
-
-
-def _short(exc: BaseException, path: Path) -> str:
-    """Exception text with any absolute path removed (messages may reach HTTP clients)."""
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    # longest first, so that a folder never leaves a piece of the full path behind
-    candidates = {str(path), str(path.resolve()), str(path.parent), str(path.resolve().parent)}
-    for s in sorted(candidates, key=len, reverse=True):
-        if s and s not in (".", "/"):
-            text = text.replace(s, path.name if s in (str(path), str(path.resolve())) else "")
-    return text.strip(" :/") or type(exc).__name__
 
 
 class RasterWriter:

@@ -2,10 +2,15 @@
 
 A tile ``z/x/y`` (XYZ scheme, y down from the north, EPSG:3857) is read through a rasterio
 ``WarpedVRT`` onto the tile's own grid (``nearest`` for class rasters, ``bilinear`` for
-continuous ones), coloured by a class legend (code -> ``#rrggbb``) or by a named colour ramp
-over a value range, with nodata, NaN and codes without a colour fully transparent, and encoded
-by a small zlib PNG writer. A tile that does not touch the raster is ``None``
-(:func:`render_tile`); :data:`EMPTY_TILE` is the transparent tile a server can send instead.
+continuous ones). When the tile covers many source pixels per tile pixel (more than
+:data:`MAX_WARP_DECIMATION` across), the source window is first read decimated to at most twice
+the tile's size (GDAL uses the file's overviews when it has them) and warped from memory: a
+low-zoom tile of a large raster then costs a bounded array plus GDAL's shared block cache, not
+the whole source window at full resolution. Tiles are coloured by a class legend (code ->
+``#rrggbb``) or by a named colour ramp over a value range, with nodata, NaN and codes without a
+colour fully transparent, and encoded by a small zlib PNG writer. A tile that does not touch
+the raster is ``None`` (:func:`render_tile`); :data:`EMPTY_TILE` is the transparent tile a
+server can send instead.
 
 Colour ramps are defined by a few evenly spaced stops and interpolated linearly to 256 entries.
 The stop colours of ``viridis`` are the published matplotlib values sampled at 0, 1/8, ..., 1;
@@ -34,22 +39,26 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import rasterio
+from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.transform import from_bounds
 from rasterio.vrt import WarpedVRT
-from rasterio.warp import transform_bounds
+from rasterio.warp import reproject, transform_bounds
+from rasterio.windows import Window
+from rasterio.windows import from_bounds as window_from_bounds
 
-from .errors import DataSourceError, InvalidInput
-from .io import display_name
+from .errors import InvalidInput
 from .layers import LayerSpec
+from .userdata import open_user_raster
 
 #: Half the side of the Web Mercator square (metres): the world spans ±HALF_WORLD.
 HALF_WORLD = 20037508.342789244
 WEB_MERCATOR = CRS.from_epsg(3857)
 TILE_SIZE = 256
 MAX_ZOOM = 24
+#: Source pixels per tile pixel (across) above which a tile is read decimated, then warped.
+MAX_WARP_DECIMATION = 2.0
 
 #: Colour ramps: evenly spaced stops, interpolated linearly.
 RAMPS: dict[str, tuple[str, ...]] = {
@@ -197,13 +206,8 @@ EMPTY_TILE = encode_png(EMPTY_TILE_ARRAY)
 
 
 def _open(path: Path, name: str | None):  # type: ignore[no-untyped-def]
-    shown = display_name(path, name)
-    if not path.exists():
-        raise DataSourceError(f"{shown}: file not found")
-    try:
-        return rasterio.open(path)
-    except Exception as exc:
-        raise DataSourceError(f"{shown}: not a readable raster") from exc
+    """The raster opened through :func:`geoeco.userdata.open_user_raster` (the one gate)."""
+    return open_user_raster(path, name=name)
 
 
 def _mtime(path: Path) -> int:
@@ -282,27 +286,88 @@ def read_tile(
         if not _overlaps(ds, bounds):
             return None
         src_nodata = nodata if nodata is not None else ds.nodata
-        kw: dict[str, object] = {
-            "crs": WEB_MERCATOR,
-            "transform": from_bounds(*bounds, size, size),
-            "width": size,
-            "height": size,
-            "resampling": rs,
-        }
-        if src_nodata is not None:
-            kw.update(src_nodata=src_nodata, nodata=src_nodata)
+        win = _source_window(ds, bounds)
+        if max(win.width, win.height) > MAX_WARP_DECIMATION * size:
+            arr = _read_decimated(ds, win, band, bounds, size, rs, src_nodata)
         else:
-            kw["add_alpha"] = True
-        with WarpedVRT(ds, **kw) as vrt:
-            if src_nodata is not None:
-                arr = vrt.read(band, masked=True)
-            else:
-                data = vrt.read(band)
-                alpha = vrt.read(vrt.count)
-                arr = np.ma.MaskedArray(data, mask=alpha == 0)
+            arr = _read_warped(ds, band, bounds, size, rs, src_nodata)
     if np.issubdtype(arr.dtype, np.floating):
         arr = np.ma.masked_invalid(arr)
     return arr
+
+
+def _source_window(ds, bounds: tuple[float, float, float, float]) -> Window:  # type: ignore[no-untyped-def]
+    """The window of ``ds`` (its pixels) that tile ``bounds`` (EPSG:3857) covers, clipped."""
+    full = Window(0, 0, ds.width, ds.height)
+    try:
+        b = transform_bounds(WEB_MERCATOR, ds.crs, *bounds, densify_pts=21)
+    except Exception:  # a CRS that cannot hold the whole tile: assume the tile covers all
+        return full
+    if not all(math.isfinite(v) for v in b):
+        return full
+    win = window_from_bounds(*b, transform=ds.transform).round_offsets(op="floor")
+    win = win.round_lengths(op="ceil")
+    try:
+        return win.intersection(full)
+    except Exception:  # rasterio raises when the windows do not intersect
+        return Window(0, 0, 0, 0)
+
+
+def _read_warped(ds, band: int, bounds, size: int, rs: Resampling, src_nodata):  # type: ignore[no-untyped-def]
+    kw: dict[str, object] = {
+        "crs": WEB_MERCATOR,
+        "transform": from_bounds(*bounds, size, size),
+        "width": size,
+        "height": size,
+        "resampling": rs,
+    }
+    if src_nodata is not None:
+        kw.update(src_nodata=src_nodata, nodata=src_nodata)
+    else:
+        kw["add_alpha"] = True
+    with WarpedVRT(ds, **kw) as vrt:
+        if src_nodata is not None:
+            return vrt.read(band, masked=True)
+        data = vrt.read(band)
+        alpha = vrt.read(vrt.count)
+        return np.ma.MaskedArray(data, mask=alpha == 0)
+
+
+def _read_decimated(ds, win: Window, band: int, bounds, size: int, rs: Resampling, src_nodata):  # type: ignore[no-untyped-def]
+    """Read ``win`` at most ``2 * size`` pixels across, then warp that array onto the tile.
+
+    Values are warped as float64 with NaN for masked pixels (exact for integer classes under
+    ``nearest``, which then get their own type back; ``bilinear`` leaves NaN out of its
+    kernel and gives float64).
+    """
+    if win.width < 1 or win.height < 1:
+        return np.ma.masked_all((size, size), np.float64)
+    scale = max(win.width, win.height) / (2 * size)
+    out_h, out_w = max(1, math.ceil(win.height / scale)), max(1, math.ceil(win.width / scale))
+    if src_nodata is not None:
+        data = ds.read(band, window=win, out_shape=(out_h, out_w), resampling=rs)
+        src = np.where(data == src_nodata, np.nan, data.astype(np.float64))
+    else:
+        data = ds.read(band, window=win, out_shape=(out_h, out_w), resampling=rs, masked=True)
+        src = np.ma.filled(data.astype(np.float64), np.nan)
+    src_transform = ds.window_transform(win) * Affine.scale(win.width / out_w, win.height / out_h)
+    dst = np.full((size, size), np.nan, np.float64)
+    reproject(
+        src,
+        dst,
+        src_transform=src_transform,
+        src_crs=ds.crs,
+        src_nodata=np.nan,
+        dst_transform=from_bounds(*bounds, size, size),
+        dst_crs=WEB_MERCATOR,
+        dst_nodata=np.nan,
+        resampling=rs,
+    )
+    out = np.ma.masked_invalid(dst)
+    dtype = np.dtype(ds.dtypes[band - 1])
+    if rs == Resampling.nearest and dtype.kind in "iub":  # classes keep their integer type
+        return np.ma.MaskedArray(np.where(out.mask, 0, dst).astype(dtype), mask=out.mask)
+    return out
 
 
 def render_tile(
@@ -412,6 +477,7 @@ __all__ = [
     "HALF_WORLD",
     "MAX_ZOOM",
     "RAMPS",
+    "MAX_WARP_DECIMATION",
     "TILE_SIZE",
     "check_tile",
     "colour_classes",

@@ -9,7 +9,9 @@ A web service must not let an uploaded file reach anything but itself. This modu
 * extracts a zip archive safely (:func:`safe_extract_zip`): no absolute paths, no ``..``, no
   drive letters, no symbolic links or device files, no encrypted members; at most
   ``max_files`` members and ``max_total_bytes`` uncompressed bytes (declared *and* actually
-  written), and no member whose compression ratio exceeds ``max_ratio`` (zip bombs);
+  written), and neither a member nor the whole archive (all members' unpacked bytes over the
+  archive's size on disk) compressed more than ``max_ratio`` (zip bombs: many members, each
+  just under the per-member threshold, would otherwise pass);
 * picks the data file of an upload folder (:func:`find_data_file`): one Shapefile, or one
   GeoPackage / GeoJSON / GeoTIFF, each checked again by content.
 
@@ -114,17 +116,45 @@ def _kind(info: zipfile.ZipInfo) -> str:
 
 @dataclass(frozen=True)
 class ZipLimits:
-    """Caps on an archive: members, uncompressed bytes, compression ratio per member."""
+    """Caps on an archive: members, uncompressed bytes, compression ratio per member and of the
+    whole archive.
+
+    ``max_total_bytes`` (250 MB) is what one layer needs: a direct upload is at most 100 MB
+    (``GEOECO_MAX_UPLOAD_BYTES``), and a zipped Shapefile of that size unpacks to about 2–3
+    times as much (its ``.dbf`` compresses best); the layer is then read whole into memory,
+    where a GeoDataFrame takes several times its file's size again. ``max_ratio`` (250:1) is
+    far above real layers (Shapefiles 2–10:1, GeoTIFFs about 1:1) and far below zip bombs.
+    """
 
     max_files: int = 200
-    max_total_bytes: int = 500_000_000
+    max_total_bytes: int = 250_000_000
     max_ratio: float = 250.0
 
 
+#: The whole-archive ratio is checked once the archive unpacks to more than this many bytes
+#: (a few kilobytes of text may compress far better than real layers, harmlessly).
+WHOLE_RATIO_FLOOR = 1 << 20
+
+
+def _check_whole_ratio(total: int, archive_bytes: int | None, limits: ZipLimits) -> None:
+    if archive_bytes is None or total <= WHOLE_RATIO_FLOOR:
+        return
+    ratio = total / max(archive_bytes, 1)
+    if ratio > limits.max_ratio:
+        raise OversizeRequest(
+            f"the archive unpacks to {total:,} bytes from {archive_bytes:,} ({ratio:,.0f}:1); "
+            f"at most {limits.max_ratio:g}:1 is accepted (zip bomb protection)"
+        )
+
+
 def check_zip(
-    zf: zipfile.ZipFile, limits: ZipLimits
+    zf: zipfile.ZipFile, limits: ZipLimits, *, archive_bytes: int | None = None
 ) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
-    """Check every member of an open archive (names, types, declared sizes); list the files."""
+    """Check every member of an open archive (names, types, declared sizes); list the files.
+
+    ``archive_bytes`` is the archive's size on disk: when given, the whole archive's ratio is
+    capped too (:data:`WHOLE_RATIO_FLOOR`).
+    """
     infos = zf.infolist()
     if len(infos) > limits.max_files:
         raise OversizeRequest(
@@ -161,6 +191,7 @@ def check_zip(
         files.append((info, rel))
     if not files:
         raise InvalidInput("the archive holds no file")
+    _check_whole_ratio(total, archive_bytes, limits)
     return files
 
 
@@ -197,7 +228,7 @@ def safe_extract_zip(
     written: list[Path] = []
     total = 0
     with zf:
-        for info, rel in check_zip(zf, lim):
+        for info, rel in check_zip(zf, lim, archive_bytes=Path(archive).stat().st_size):
             target = root_r.joinpath(*rel.parts)
             if root_r not in target.parents:
                 raise InvalidInput(f"archive member {info.filename!r} points outside the archive")
@@ -264,6 +295,7 @@ __all__ = [
     "SHAPEFILE_PARTS",
     "SINGLE_FILES",
     "STORED_NAME",
+    "WHOLE_RATIO_FLOOR",
     "ZipLimits",
     "check_zip",
     "find_data_file",

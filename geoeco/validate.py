@@ -5,7 +5,8 @@ otherwise) and, for a raster, has a nodata value (in the file or stated by the c
 failure names the file by the name the user gave and says what is wrong.
 
 Supported: GeoPackage, Shapefile (also zipped), GeoJSON, GeoParquet, FlatGeobuf, FileGDB;
-GeoTIFF and COG.
+GeoTIFF and COG. Every file is opened through :mod:`geoeco.userdata` (formats decided by
+content, GDAL driver forced, no network, header limits given as ``limits``).
 """
 
 from __future__ import annotations
@@ -18,8 +19,18 @@ from pyproj import CRS, Transformer
 
 from .crs import CHINA_BOUNDS
 from .errors import CRSError, DataSourceError, InvalidInput, OutsideChina
-from .io import RASTER_SUFFIXES, VECTOR_SUFFIXES, display_name, raster_info
 from .layers import FileSource, LayerSpec, dump_manifest, slugify
+from .userdata import (
+    DEFAULT_LIMITS,
+    RASTER_SUFFIXES,
+    VECTOR_SUFFIXES,
+    UserDataLimits,
+    check_path_text,
+    data_kind,
+    display_name,
+    user_raster_info,
+    user_vector_info,
+)
 
 #: How far (degrees) a layer's lon/lat bounding box may stick out of China's envelope.
 CHINA_TOLERANCE_DEG = 0.5
@@ -46,7 +57,11 @@ class LayerFileReport:
 
 
 def detect_kind(path: Path, name: str) -> str:
-    """``"raster"`` or ``"vector"`` from the file suffix, else :class:`InvalidInput`."""
+    """``"raster"`` or ``"vector"`` from the file suffix, else :class:`InvalidInput`.
+
+    The suffix only pre-selects: :func:`inspect_layer_file` then requires the content to be
+    of the same kind (:func:`geoeco.userdata.data_kind`).
+    """
     suffix = path.suffix.lower()
     if suffix in RASTER_SUFFIXES:
         return "raster"
@@ -82,68 +97,64 @@ def inspect_layer_file(
     name: str | None = None,
     allow_outside_china: bool = False,
     nodata: float | None = None,
+    limits: UserDataLimits = DEFAULT_LIMITS,
 ) -> LayerFileReport:
     """Validate a user file and describe it; raises a :class:`~geoeco.errors.GeoecoError` leaf.
 
-    ``nodata`` states the nodata value of a raster whose file declares none.
+    ``nodata`` states the nodata value of a raster whose file declares none; ``limits`` caps
+    the file's size (checked from its header, :class:`~geoeco.errors.OversizeRequest`).
     """
-    p = Path(path)
-    shown = display_name(p, name)
+    shown = display_name(path, name)
+    p = Path(check_path_text(path, shown))
     kind = detect_kind(p, shown)
-    if not p.exists():
-        raise DataSourceError(f"{shown}: file not found")
+    actual = data_kind(p, name=shown)
+    if actual != kind:
+        raise DataSourceError(f"{shown}: the content is a {actual}, not what {p.suffix} says")
     if kind == "raster":
-        info = raster_info(p, name=shown)
-        if info.grid is None:
-            raise CRSError(f"{shown}: raster has no CRS; assign one (e.g. gdal_edit.py -a_srs)")
-        file_nodata = info.nodata
-        if file_nodata is None and nodata is None:
-            raise InvalidInput(
-                f"{shown}: raster declares no nodata value; state it (--nodata / nodata=...) so "
-                "that missing pixels are never read as real values"
-            )
-        crs = info.grid.crs
-        lonlat = _lonlat_bounds(info.bounds, crs)
-        if not allow_outside_china:
-            _check_china(shown, lonlat)
-        return LayerFileReport(
-            shown,
-            "raster",
-            crs.to_string(),
-            lonlat,
-            dtype=info.dtype,
-            nodata=file_nodata if file_nodata is not None else nodata,
-            bands=info.count,
-        )
-    import pyogrio
-
-    try:
-        meta = pyogrio.read_info(p) if p.suffix.lower() not in {".parquet", ".geoparquet"} else None
-    except Exception as exc:
-        raise DataSourceError(f"{shown}: not a readable vector file") from exc
-    if meta is None:  # GeoParquet: read it (pyogrio here has no Parquet driver)
-        from .io import read_vector
-
-        gdf = read_vector(p, name=shown)
-        crs_in = gdf.crs
-        count = len(gdf)
-        bounds = tuple(gdf.total_bounds) if count else (0.0, 0.0, 0.0, 0.0)
-        gtype = ",".join(sorted(set(gdf.geom_type.dropna()))) or None
-    else:
-        crs_in = meta["crs"]
-        count = int(meta["features"])
-        bounds = tuple(meta["total_bounds"]) if meta.get("total_bounds") is not None else None
-        gtype = meta.get("geometry_type")
-    if not crs_in:
+        return _inspect_raster(p, shown, allow_outside_china, nodata, limits)
+    info = user_vector_info(p, name=shown, limits=limits)
+    if not info.crs:
         raise CRSError(f"{shown}: vector file has no CRS (for a Shapefile, the .prj is missing)")
-    if count == 0 or bounds is None:
+    if info.features == 0 or info.bounds is None:
         raise InvalidInput(f"{shown}: vector file has no features")
-    crs = CRS.from_user_input(crs_in)
-    lonlat = _lonlat_bounds(bounds, crs)
+    crs = CRS.from_user_input(info.crs)
+    lonlat = _lonlat_bounds(info.bounds, crs)
     if not allow_outside_china:
         _check_china(shown, lonlat)
     return LayerFileReport(
-        shown, "vector", crs.to_string(), lonlat, feature_count=count, geometry_type=gtype
+        shown,
+        "vector",
+        crs.to_string(),
+        lonlat,
+        feature_count=info.features,
+        geometry_type=info.geometry_type,
+    )
+
+
+def _inspect_raster(
+    p: Path, shown: str, allow_outside_china: bool, nodata: float | None, limits: UserDataLimits
+) -> LayerFileReport:
+    info = user_raster_info(p, name=shown, limits=limits)
+    if info.grid is None:
+        raise CRSError(f"{shown}: raster has no CRS; assign one (e.g. gdal_edit.py -a_srs)")
+    file_nodata = info.nodata
+    if file_nodata is None and nodata is None:
+        raise InvalidInput(
+            f"{shown}: raster declares no nodata value; state it (--nodata / nodata=...) so "
+            "that missing pixels are never read as real values"
+        )
+    crs = info.grid.crs
+    lonlat = _lonlat_bounds(info.bounds, crs)
+    if not allow_outside_china:
+        _check_china(shown, lonlat)
+    return LayerFileReport(
+        shown,
+        "raster",
+        crs.to_string(),
+        lonlat,
+        dtype=info.dtype,
+        nodata=file_nodata if file_nodata is not None else nodata,
+        bands=info.count,
     )
 
 
@@ -162,11 +173,14 @@ def user_layer_spec(
     units: str | None = None,
     allow_outside_china: bool = False,
     name: str | None = None,
+    limits: UserDataLimits = DEFAULT_LIMITS,
 ) -> LayerSpec:
     """Validate ``path`` and build its manifest (the file is referenced by absolute path)."""
     p = Path(path)
     shown = display_name(p, name)
-    rep = inspect_layer_file(p, name=shown, allow_outside_china=allow_outside_china, nodata=nodata)
+    rep = inspect_layer_file(
+        p, name=shown, allow_outside_china=allow_outside_china, nodata=nodata, limits=limits
+    )
     lid = layer_id or f"user.{slugify(p.name)}"
     data: dict[str, Any] = {
         "id": lid,

@@ -299,9 +299,9 @@ class RasterLayer:
 
 
 def _tags(path: str | Path) -> dict[str, str]:
-    import rasterio
+    from .userdata import open_user_raster
 
-    with rasterio.open(path) as ds:  # metadata only; pixels go through geoeco.io
+    with open_user_raster(path) as ds:  # metadata only; pixels go through geoeco.io
         return dict(ds.tags())
 
 

@@ -196,7 +196,11 @@ def test_real_dem_tiled_vs_whole(shared_testdata: Path, tmp_path: Path) -> None:
     nodata instead (no halo context) gives 97.05 % / 83.90 % identical accumulation. The
     asserts are floors a little under the measured values.
     """
-    src = shared_testdata / "invest3_willamette_sdr_partial" / "sediment_test_data" / "dem"
+    import rasterio.shutil
+
+    grid = shared_testdata / "invest3_willamette_sdr_partial" / "sediment_test_data" / "dem"
+    src = tmp_path / "dem.tif"  # an ArcInfo grid; geoeco reads GeoTIFF only
+    rasterio.shutil.copy(grid, src, driver="GTiff")
     crop = tmp_path / "crop.tif"
     write_raster(read_raster(src, window=(400, 450, 800, 560), units="m"), crop)
     dem = read_raster(crop, units="m")

@@ -210,7 +210,7 @@ def _dilate(m: np.ndarray) -> np.ndarray:
     ("method", "rho_min", "jac_min"),
     [("d8", 0.50, 0.45), ("mfd", 0.58, 0.42)],
 )
-def test_willamette_against_invest_dinf(method, rho_min, jac_min):
+def test_willamette_against_invest_dinf(method, rho_min, jac_min, tmp_path):
     """Our accumulation on the Willamette 30 m DEM vs old InVEST's D-infinity output.
 
     The reference (``flow_accumulation_regression.tif``, 496×1143 at column offset 199 of the
@@ -229,7 +229,13 @@ def test_willamette_against_invest_dinf(method, rho_min, jac_min):
 
     if not WILLAMETTE.is_dir():
         pytest.skip(f"test data folder {WILLAMETTE} is absent")
-    dem = read_raster(WILLAMETTE / "sediment_test_data" / "dem")
+    # InVEST ships the DEM as an ArcInfo binary grid; geoeco reads GeoTIFF only, so the test
+    # converts it with rasterio first (geoeco.userdata: one documented raster format)
+    import rasterio.shutil
+
+    dem_tif = tmp_path / "dem.tif"
+    rasterio.shutil.copy(WILLAMETTE / "sediment_test_data" / "dem", dem_tif, driver="GTiff")
+    dem = read_raster(dem_tif)
     ref = read_raster(WILLAMETTE / "sediment_regression_data" / "flow_accumulation_regression.tif")
     col = round((ref.transform.c - dem.transform.c) / dem.transform.a)
     row = round((ref.transform.f - dem.transform.f) / dem.transform.e)

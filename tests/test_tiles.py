@@ -249,3 +249,42 @@ def test_layer_tile_uses_class_table_of_manifest(classes_tif: Path) -> None:
     codes, _, central = source_lookup(classes_tif, lon, lat)
     sel = central & (codes == 5)
     assert (img[sel][:, :3] == [0xA5, 0x00, 0x26]).all()  # 极敏感 #a50026
+
+
+def test_low_zoom_tile_of_a_large_raster_is_read_decimated_and_exact(tmp_path: Path) -> None:
+    """A 2048² EPSG:3857 raster covering exactly tile 1/1/0 (8 source pixels per tile pixel,
+    above MAX_WARP_DECIMATION): left half 1, right half 2, its top-left 512² block nodata.
+    Aligned grids make the expected tile exact by hand: columns < 128 are 1, the rest 2, and
+    rows and columns < 64 (512 / 8) are masked; class values keep their uint8 type."""
+    from geoeco.tiles import MAX_WARP_DECIMATION, read_tile
+
+    n = 2048
+    data = np.ones((n, n), np.uint8)
+    data[:, n // 2 :] = 2
+    data[:512, :512] = 0
+    p = tmp_path / "big.tif"
+    with rasterio.open(
+        p,
+        "w",
+        driver="GTiff",
+        width=n,
+        height=n,
+        count=1,
+        dtype="uint8",
+        crs="EPSG:3857",
+        transform=from_origin(0.0, HALF_WORLD, HALF_WORLD / n, HALF_WORLD / n),
+        nodata=0,
+        tiled=True,
+    ) as ds:
+        ds.write(data, 1)
+    assert n / 256 > MAX_WARP_DECIMATION
+    arr = read_tile(p, 1, 1, 0)
+    assert arr.dtype == np.uint8
+    expected = np.ones((256, 256), np.uint8)
+    expected[:, 128:] = 2
+    mask = np.zeros((256, 256), bool)
+    mask[:64, :64] = True
+    assert np.array_equal(np.ma.getmaskarray(arr), mask)
+    assert np.array_equal(arr.filled(0), np.where(mask, 0, expected))
+    smooth = read_tile(p, 1, 1, 0, resampling="bilinear")  # constant halves stay constant
+    assert smooth[200, 10] == 1.0 and smooth[200, 250] == 2.0

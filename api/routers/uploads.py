@@ -13,11 +13,14 @@ example::
 Safety (:mod:`geoeco.uploads`): the format comes from the file's first bytes, never from the
 name (GDAL opens by content: a ".tif" holding VRT XML would otherwise read any server file or
 URL); zips are checked member by member (no absolute paths, ``..``, links or devices; at most
-``GEOECO_MAX_UPLOAD_FILES`` members, ``GEOECO_MAX_UPLOAD_UNPACKED_BYTES`` unpacked, and no
-member above 1 MB compressed more than ``GEOECO_MAX_UPLOAD_RATIO``:1); only the id is used to
-name the folder ``<data_dir>/uploads/<id>/``, and no user text is ever used as a path.
-The file is then validated like ``geoeco layers add`` (:func:`geoeco.validate.user_layer_spec`:
-readable, has a CRS, inside China, rasters with nodata) and its manifest written into the user
+``GEOECO_MAX_UPLOAD_FILES`` members, ``GEOECO_MAX_UPLOAD_UNPACKED_BYTES`` unpacked, and neither
+a member above 1 MB nor the whole archive compressed more than ``GEOECO_MAX_UPLOAD_RATIO``:1);
+only the id is used to name the folder ``<data_dir>/uploads/<id>/``, and no user text is ever
+used as a path. The file is then validated like ``geoeco layers add``
+(:func:`geoeco.validate.user_layer_spec`, which opens it through :mod:`geoeco.userdata`:
+allow-listed formats decided by content, GDAL driver forced, no network, header limits
+``GEOECO_MAX_RASTER_PIXELS`` and friends -> 413; readable, has a CRS, inside China, rasters
+with nodata) and its manifest written into the user
 layers folder, so the layer is in ``/collections`` and usable in jobs (e.g. zoning
 ``layers`` by id; a ``protected`` polygon layer joins the red line of every later zoning run)
 on the next request. Any failure removes the upload folder again.
@@ -163,7 +166,7 @@ def _ingest(
         data = folder / STORED_NAME[fmt]
         raw.rename(data)
     variable = options.pop("variable")
-    spec = user_layer_spec(data, name=shown, **options)
+    spec = user_layer_spec(data, name=shown, limits=settings.user_data_limits, **options)
     if variable is not None:
         spec = LayerSpec.model_validate({**spec.model_dump(), "variable": variable})
     write_user_manifest(spec, settings.user_layers_dir)
