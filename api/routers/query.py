@@ -37,6 +37,7 @@ from geoeco.query import QueryContext, lookup_point
 from geoeco.report import render_report
 from geoeco.screening import MAX_BUFFER_M, load_compliance, project_types, screen_batch, screen_site
 
+from ..bodies import ClosedBody
 from ..deps import SettingsDep
 from ..errors import param_error, problem_response, problem_responses, server_side
 from ..settings import Settings
@@ -217,7 +218,7 @@ def _check_geojson(g: Any) -> None:
         raise ValueError(f"not a valid GeoJSON geometry: {str(exc)[:200]}") from None
 
 
-class ScreenRequest(BaseModel):
+class ScreenRequest(ClosedBody):
     """A site to screen (``POST /screen``)."""
 
     model_config = ConfigDict(
