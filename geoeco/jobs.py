@@ -61,9 +61,11 @@ from .job_model import (
     make_job_id,
     media_type,
     new_job,
+    new_job_token,
     pid_alive,
     remove_results,
     result_manifest,
+    token_digest,
     utcnow,
 )
 from .job_store import JobStore
@@ -110,9 +112,11 @@ __all__ = [
     "make_job_id",
     "media_type",
     "new_job",
+    "new_job_token",
     "open_store",
     "pid_alive",
     "remove_results",
     "result_manifest",
+    "token_digest",
     "utcnow",
 ]
