@@ -2,7 +2,8 @@
 
 - :func:`require_api_key` is a dependency for routes that start work, upload or delete. With
   ``GEOECO_API_KEYS`` empty it lets everything through; otherwise a missing ``X-API-Key`` is a
-  401 and an unknown one a 403 (both problem+json).
+  401 and an unknown one a 403 (both problem+json). An admin key (``GEOECO_ADMIN_KEYS``) is
+  accepted wherever a key is, and :func:`is_admin` tells the job routes it may see every job.
 - :func:`rate_limit` is applied to every route by :func:`geoeco_api.main.create_app`. One
   bucket per valid API key (or client IP otherwise; run uvicorn with ``--proxy-headers``
   behind a proxy) holds ``burst`` tokens and refills at
@@ -36,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .deps import SettingsDep
 from .errors import problem_response
+from .settings import Settings
 
 
 class TokenBuckets:
@@ -98,6 +100,23 @@ def rate_limit(request: Request, settings: SettingsDep) -> None:
         )
 
 
+def key_in(given: str | None, keys: frozenset[str]) -> bool:
+    """Whether ``given`` is one of ``keys`` (compared in constant time).
+
+    >>> key_in("b", frozenset({"a", "b"})), key_in("c", frozenset({"a"})), key_in(None, frozenset())
+    (True, False, False)
+    """
+    if not given:
+        return False
+    raw = given.encode("utf-8", "surrogateescape")
+    return any(secrets.compare_digest(raw, k.encode("utf-8", "surrogateescape")) for k in keys)
+
+
+def is_admin(settings: Settings, api_key: str | None) -> bool:
+    """Whether ``api_key`` is one of the admin keys (``GEOECO_ADMIN_KEYS``)."""
+    return key_in(api_key, settings.admin_key_set)
+
+
 def require_api_key(
     settings: SettingsDep,
     x_api_key: Annotated[
@@ -118,8 +137,7 @@ def require_api_key(
             detail="this route needs an API key in the X-API-Key header",
             headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'},
         )
-    given = x_api_key.encode()
-    if not any(secrets.compare_digest(given, k.encode()) for k in keys):
+    if not key_in(x_api_key, keys | settings.admin_key_set):
         raise HTTPException(status_code=403, detail="the API key given in X-API-Key is not valid")
     return x_api_key
 
@@ -193,6 +211,8 @@ __all__ = [
     "ApiKeyDep",
     "BodySizeLimitMiddleware",
     "TokenBuckets",
+    "is_admin",
+    "key_in",
     "rate_limit",
     "require_api_key",
 ]

@@ -34,7 +34,16 @@ from geoeco.processes import (
 from ..deps import registry_for
 from ..errors import problem_response, problem_responses, problem_type
 from ..security import ApiKeyDep
-from .jobs import OGC_EXC, JobServiceDep, failure_response, results_document, status_info
+from .jobs import (
+    JOB_TOKEN_HEADER,
+    OGC_EXC,
+    Caller,
+    JobServiceDep,
+    created_response,
+    failure_response,
+    hidden_input_job,
+    results_document,
+)
 
 router = APIRouter(tags=["processes"])
 
@@ -180,9 +189,18 @@ async def execute_process(
             title="Unknown layer in the inputs",
             instance=request.url.path,
         )
+    hidden = await asyncio.to_thread(hidden_input_job, svc, canon, Caller(api_key))
+    if hidden is not None:  # keys on: another key's job answers like an unknown one
+        return problem_response(
+            422,
+            f"no zoning job {hidden!r} (with this API key)",
+            type_=problem_type("InvalidProcessInputs"),
+            title="Invalid process inputs",
+            instance=request.url.path,
+        )
     js = svc.job_settings
     async_mode = _wants_async(prefer) or cells is None or cells > js.job_sync_max_cells
-    job, started = await asyncio.to_thread(
+    job, started, token = await asyncio.to_thread(
         svc.submit, process_id, job_id, canon, svc.owner_of(api_key)
     )
     location = str(request.url_for("get_job", job_id=job.id))
@@ -190,15 +208,14 @@ async def execute_process(
     if async_mode:
         if _wants_async(prefer):
             headers["Preference-Applied"] = "respond-async"
-        return JSONResponse(
-            status_info(job, request), status_code=201 if started else 200, headers=headers
-        )
+        code = 201 if started else 200
+        return created_response(job, request, token, status_code=code, headers=headers)
     done = await svc.wait(job.id, js.job_sync_timeout_s)
     if done is None:  # purged in between: extremely unlikely
         return problem_response(500, "the job disappeared while it ran", instance=request.url.path)
-    link = {"Link": f'<{location}>; rel="monitor"'}
+    link = {"Link": f'<{location}>; rel="monitor"'} | ({JOB_TOKEN_HEADER: token} if token else {})
     if done.status == "successful":
-        return JSONResponse(results_document(done, request), headers=link)
+        return JSONResponse(results_document(done, request, svc.settings), headers=link)
     if done.status == "failed":
         resp = failure_response(done, request)
         resp.headers.update(link)
@@ -211,7 +228,7 @@ async def execute_process(
             headers=link,
             jobID=job.id,
         )
-    return JSONResponse(status_info(done, request), status_code=201, headers=headers)
+    return created_response(done, request, token, status_code=201, headers=headers)
 
 
 __all__ = ["router"]

@@ -41,7 +41,7 @@ from ..bodies import ClosedBody
 from ..deps import SettingsDep
 from ..errors import param_error, problem_response, problem_responses, server_side
 from ..settings import Settings
-from .jobs import OGC_EXC, get_job_service, job_not_ready, no_such_job
+from .jobs import OGC_EXC, Caller, get_job_service, job_not_ready, no_such_job, visible_job
 
 router = APIRouter(tags=["queries"])
 
@@ -92,7 +92,8 @@ def demo_run(settings: Settings) -> RunRef:
 def job_run(job_id: str, request: Request, settings: Settings) -> RunRef | JSONResponse:
     """The results folder of a successful zoning job, or the problem response saying why not."""
     svc = get_job_service(request, settings)
-    job = svc.store.get(job_id) if is_job_id(job_id) else None
+    # with keys on, only the key that ran the job (or an admin key) may query it
+    job = visible_job(svc, job_id, Caller(api_key=request.headers.get("x-api-key")))
     if job is None:
         return no_such_job(job_id, request)
     where = request.url.path
