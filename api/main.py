@@ -20,9 +20,11 @@ from .deps import get_settings
 from .errors import add_exception_handlers
 from .logging import RequestLogMiddleware, configure_logging
 from .routers import catalogue, health, maps, query, tiles, uploads
-from .security import rate_limit
+from .security import CrossSiteGuard, rate_limit
 from .settings import Settings
 
+#: Paths whose request body is a file of any (non-form) type rather than JSON.
+RAW_BODY_PATHS = ("/uploads",)
 #: Routers written elsewhere that are included when their module exists (the job system).
 OPTIONAL_ROUTERS = ("geoeco_api.routers.processes", "geoeco_api.routers.jobs")
 
@@ -56,6 +58,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.dependency_overrides[get_settings] = lambda: s
 
     add_exception_handlers(app)
+    # innermost first: the guard sees requests that passed the size limit and CORS
+    app.add_middleware(
+        CrossSiteGuard, allowed_origins=s.cors_origin_list, raw_body_paths=RAW_BODY_PATHS
+    )
     app.add_middleware(
         uploads.UploadBodyLimit,
         max_body_bytes=s.max_body_bytes,
