@@ -43,20 +43,22 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, R
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.routing import NoMatchFound
 
-from geoeco.jobs import Job, is_job_id, key_digest, token_digest
+from geoeco.jobs import Job, JobStatus, is_job_id, key_digest, token_digest
 from geoeco.run_tiles import RUN_OUTPUTS, output_path, output_tile
-from geoeco.tiles import EMPTY_TILE, MAX_ZOOM, RAMPS
+from geoeco.tiles import EMPTY_TILE, MAX_ZOOM
 
 from ..deps import SettingsDep, get_settings
 from ..errors import problem_response, problem_responses
 from ..jobs_worker import JobService, job_settings_for
 from ..security import is_admin, key_in, require_api_key
 from ..settings import Settings
-from .tiles import parse_rescale
+from .tiles import ColormapQuery, RescaleQuery, parse_rescale
 
 OGC_EXC = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
 #: Header carrying a job's dismissal token (given when the job is created, keys off).
 JOB_TOKEN_HEADER = "X-Job-Token"
+#: Largest ``offset`` of ``GET /jobs`` (SQL integers are 64-bit; no store holds this many).
+MAX_OFFSET = 2**62
 #: Inputs of a process that name another job (checked like a read of that job).
 JOB_REFERENCE_INPUTS = ("zoning_job",)
 _LOCK = threading.Lock()
@@ -318,25 +320,22 @@ def _owner_filter(settings: Settings, caller: Caller) -> str | None:
     return None
 
 
-@router.get("/jobs", name="list_jobs", summary="List jobs (newest first, paged)")
+@router.get(
+    "/jobs",
+    name="list_jobs",
+    summary="List jobs (newest first, paged)",
+    responses=problem_responses(422),
+)
 def list_jobs(
     request: Request,
     svc: JobServiceDep,
     caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    process_id: Annotated[str | None, Query(alias="processID")] = None,
-    status: Annotated[list[str] | None, Query()] = None,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Jobs to skip.")] = 0,
+    process_id: Annotated[str | None, Query(alias="processID", max_length=100)] = None,
+    status: Annotated[list[JobStatus] | None, Query(max_length=5)] = None,
 ) -> dict[str, Any]:
     """Jobs of the caller's key (every job when keys are off or for an admin key), paged."""
-    allowed = {"accepted", "running", "successful", "failed", "dismissed"}
-    bad = [s for s in status or [] if s not in allowed]
-    if bad:
-        return problem_response(  # type: ignore[return-value]
-            422,
-            f"status must be one of {sorted(allowed)}, got {bad}",
-            instance=request.url.path,
-        )
     owner = _owner_filter(svc.settings, caller)
     jobs, total = (
         svc.store.list(
@@ -428,7 +427,6 @@ def get_job_file(
 
 
 OutputName = Literal[tuple(RUN_OUTPUTS)]  # type: ignore[valid-type]
-_COLORMAPS = ", ".join(sorted(RAMPS))
 
 
 def output_tile_response(
@@ -496,11 +494,8 @@ def get_job_tile(
     request: Request,
     svc: JobServiceDep,
     caller: CallerDep,
-    colormap: Annotated[
-        str | None,
-        Query(description=f"Colour ramp for continuous values ({_COLORMAPS}; `_r` reverses)."),
-    ] = None,
-    rescale: Annotated[str | None, Query(description="min,max of the ramp.")] = None,
+    colormap: ColormapQuery = None,
+    rescale: RescaleQuery = None,
     access: AccessQuery = None,
 ) -> Any:
     """Class outputs in their class table's colours; the restoration rank on a 0..1 ramp."""

@@ -19,12 +19,12 @@ from functools import lru_cache
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from geoeco import __version__
 from geoeco.run_tiles import RUN_OUTPUTS, output_path
-from geoeco.tiles import MAX_ZOOM, RAMPS
+from geoeco.tiles import MAX_ZOOM
 
 from ..deps import SettingsDep
 from ..errors import problem_response, problem_responses, server_side
@@ -41,11 +41,11 @@ from .jobs import (
     with_access,
 )
 from .query import RunRef, demo_run
+from .tiles import ColormapQuery, RescaleQuery
 
 router = APIRouter(tags=["maps"])
 
 OutputName = Literal[tuple(RUN_OUTPUTS)]  # type: ignore[valid-type]
-_COLORMAPS = ", ".join(sorted(RAMPS))
 _MEDIA = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 _HTML_CACHE: OrderedDict[tuple[Any, ...], str] = OrderedDict()
 _HTML_LOCK = threading.Lock()
@@ -208,10 +208,8 @@ def demo_tile(
     y: Annotated[int, Path(ge=0)],
     request: Request,
     settings: SettingsDep,
-    colormap: Annotated[
-        str | None, Query(description=f"Colour ramp for continuous values ({_COLORMAPS}).")
-    ] = None,
-    rescale: Annotated[str | None, Query(description="min,max of the ramp.")] = None,
+    colormap: ColormapQuery = None,
+    rescale: RescaleQuery = None,
 ) -> Any:
     """Same colours as the job tiles; the demo's erosion and desertification grades included."""
     ref = demo_run(settings)

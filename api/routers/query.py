@@ -46,6 +46,8 @@ from .jobs import OGC_EXC, Caller, get_job_service, job_not_ready, no_such_job, 
 router = APIRouter(tags=["queries"])
 
 InputCRS = Literal["wgs84", "cgcs2000", "gcj02"]
+#: The project types of the built-in compliance rules (``GET /screen/project-types``).
+ProjectType = Literal[tuple(project_types(load_compliance()))]  # type: ignore[valid-type]
 RUN_PATTERN = r"^(demo|[0-9a-f]{32})$"
 RUN_DESCRIPTION = (
     "Zoning run to query: `demo` (default; the synthetic demo region's run) or the id of a "
@@ -250,7 +252,7 @@ class ScreenRequest(ClosedBody):
         allow_inf_nan=False,
         description="Proximity buffer around the site, metres.",
     )
-    project_type: list[str] | None = Field(
+    project_type: list[ProjectType] | None = Field(
         default=None,
         max_length=50,
         description="Project types to judge (default every type; see the compliance rules).",
@@ -376,7 +378,7 @@ def screen_many(
     settings: SettingsDep,
     body: Annotated[FeatureCollectionIn, Body()],
     buffer_m: Annotated[float, Query(ge=0, le=MAX_BUFFER_M, allow_inf_nan=False)] = 0.0,
-    project_type: Annotated[list[str] | None, Query(max_length=50)] = None,
+    project_type: Annotated[list[ProjectType] | None, Query(max_length=50)] = None,
     crs: Annotated[InputCRS, Query()] = "wgs84",
     run: Annotated[str | None, Query(pattern=RUN_PATTERN, description=RUN_DESCRIPTION)] = None,
     id_field: Annotated[
