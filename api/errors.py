@@ -337,7 +337,11 @@ def add_exception_handlers(app: FastAPI) -> None:
 
 
 class Problem(BaseModel):
-    """RFC 7807 problem details, as every error response of the service carries them."""
+    """RFC 7807 problem details, as every error response of the service carries them.
+
+    Some problems add members: ``errors`` (a validation error's ``{field, message, code}``
+    list, at most :data:`MAX_ERRORS`) and ``errorsOmitted``, ``jobID`` (a failed job).
+    """
 
     type: str
     title: str
@@ -346,16 +350,21 @@ class Problem(BaseModel):
     instance: str | None = None
 
 
+#: Where the OpenAPI document keeps the :class:`Problem` schema (``create_app`` puts it there).
+PROBLEM_SCHEMA_REF = "#/components/schemas/Problem"
+
+
+def problem_response_doc(code: int) -> dict[str, Any]:
+    """The OpenAPI response object of a problem: ``application/problem+json``, :class:`Problem`."""
+    return {
+        "description": HTTPStatus(code).phrase,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}},
+    }
+
+
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """Documented error responses for a route decorator: ``responses=problem_responses(404)``."""
-    return {
-        code: {
-            "model": Problem,
-            "description": HTTPStatus(code).phrase,
-            "content": {PROBLEM_MEDIA_TYPE: {}},
-        }
-        for code in codes
-    }
+    return {code: problem_response_doc(code) for code in codes}
 
 
 __all__ = [
@@ -365,6 +374,7 @@ __all__ = [
     "MAX_ERRORS",
     "PROBLEM_BASE",
     "PROBLEM_MEDIA_TYPE",
+    "PROBLEM_SCHEMA_REF",
     "Problem",
     "STATUS_CODES",
     "ServerSideError",
@@ -373,6 +383,7 @@ __all__ = [
     "clip",
     "param_error",
     "problem_response",
+    "problem_response_doc",
     "problem_responses",
     "problem_type",
     "scrub",

@@ -49,6 +49,10 @@ _MEDIA_TYPES: dict[str, str] = {
     ".zip": "application/zip",
     ".qml": "application/xml",
 }
+#: Every media type an output file of a job can have (by :func:`media_type`).
+RESULT_MEDIA_TYPES: tuple[str, ...] = tuple(
+    sorted({*_MEDIA_TYPES.values(), "application/octet-stream"})
+)
 
 
 class JobProblem(BaseModel):

@@ -49,6 +49,7 @@ from .errors import InvalidInput
 from .job_model import (
     ACTIVE,
     JOB_ID_LENGTH,
+    RESULT_MEDIA_TYPES,
     TERMINAL,
     Job,
     JobProblem,
@@ -97,6 +98,7 @@ def open_store(url: str | Path) -> JobStore:
 __all__ = [
     "ACTIVE",
     "JOB_ID_LENGTH",
+    "RESULT_MEDIA_TYPES",
     "TERMINAL",
     "Job",
     "JobProblem",

@@ -43,7 +43,14 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, R
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.routing import NoMatchFound
 
-from geoeco.jobs import Job, JobStatus, is_job_id, key_digest, token_digest
+from geoeco.jobs import (
+    RESULT_MEDIA_TYPES,
+    Job,
+    JobStatus,
+    is_job_id,
+    key_digest,
+    token_digest,
+)
 from geoeco.run_tiles import RUN_OUTPUTS, output_path, output_tile
 from geoeco.tiles import EMPTY_TILE, MAX_ZOOM
 
@@ -406,7 +413,14 @@ def get_job_results(job_id: str, request: Request, svc: JobServiceDep, caller: C
     "/jobs/{job_id}/files/{name}",
     name="get_job_file",
     summary="One output file of a job",
-    responses=problem_responses(404),
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The file, in the media type its results entry gives",
+            "content": {m: {"schema": {"type": "string"}} for m in RESULT_MEDIA_TYPES},
+        },
+        **problem_responses(404),
+    },
 )
 def get_job_file(
     job_id: str, name: str, request: Request, svc: JobServiceDep, caller: CallerDep
