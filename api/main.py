@@ -154,8 +154,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=s.cors_origin_list,
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-            allow_headers=["Content-Type", "X-API-Key", "Prefer"],
-            expose_headers=["Location", "Retry-After", "Link"],
+            allow_headers=["Content-Type", "X-API-Key", "X-Job-Token", "Prefer"],
+            expose_headers=["Location", "Retry-After", "Link", "X-Job-Token"],
         )
 
     app.include_router(health.router)
