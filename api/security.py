@@ -93,7 +93,7 @@ def rate_limit(request: Request, settings: SettingsDep) -> None:
     if settings.rate_limit_per_minute <= 0:
         return
     wait = _buckets(request, settings.rate_limit_per_minute, settings.burst).take(
-        _client_key(request, settings.api_key_set)
+        _client_key(request, settings.api_key_set | settings.admin_key_set)
     )
     if wait > 0:
         retry = max(1, math.ceil(wait)) if math.isfinite(wait) else 60
