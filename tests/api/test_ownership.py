@@ -278,3 +278,14 @@ def test_keys_off_every_caller_reads_every_job(open_client: TestClient) -> None:
     assert open_client.get(f"/jobs/{job}").status_code == 200
     assert open_client.get(f"/jobs/{job}", headers={"X-API-Key": "anything"}).status_code == 200
     assert open_client.get("/jobs").json()["numberMatched"] == 1
+
+
+def test_admin_key_is_accepted_where_a_key_is(client: TestClient) -> None:
+    h = {**ADMIN, "Prefer": "respond-async"}
+    r = client.post(
+        "/processes/zoning/execution", json={"inputs": {"demo_size": "full"}}, headers=h
+    )
+    assert r.status_code == 201, r.text
+    job = r.json()["jobID"]
+    assert_problem(client.get(f"/jobs/{job}", headers=KA), 404, "no-such-job")  # not ka's
+    assert client.delete(f"/jobs/{job}", headers=ADMIN).json()["status"] == "dismissed"
