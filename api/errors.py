@@ -16,6 +16,14 @@ Decisions
   wrap the call in :func:`server_side` and the problem becomes a 500 with the same ``type``,
   a generic detail, and a log entry.
 
+Bounded answers
+---------------
+An error never echoes an unbounded amount of what the client sent: :func:`clip` shortens
+every run of more than :data:`MAX_ECHO_CHARS` characters without white space (a huge value or
+key quoted in a message) and caps the whole ``detail`` at :data:`MAX_DETAIL_CHARS`; extra
+members (``errors`` lists and the like) keep at most :data:`MAX_ERRORS` items, with the number
+left out in ``errorsOmitted``.
+
 Examples
 --------
 >>> from geoeco.errors import EmptyArea, GeoecoError, OversizeRequest
@@ -28,6 +36,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import re
 from collections.abc import Iterator, Mapping
@@ -86,6 +95,14 @@ HTTP_PROBLEM_NAMES: dict[int, str] = {
     503: "service-unavailable",
 }
 
+#: Longest run of non-blank characters echoed back in an error (a value, key or name).
+MAX_ECHO_CHARS = 200
+#: Longest ``detail`` of a problem.
+MAX_DETAIL_CHARS = 2000
+#: Most items of a list (e.g. ``errors``) in a problem; the rest are counted, not listed.
+MAX_ERRORS = 20
+_LONG_RUN = re.compile(r"\S{" + str(MAX_ECHO_CHARS + 1) + ",}")
+
 # Anything that looks like an absolute path (POSIX or Windows) is cut out of details.
 _PATH = re.compile(r"(?:[A-Za-z]:\\|(?<![\w:/])/)(?:[\w.\-~]+[/\\])+[\w.\-~]*")
 
@@ -99,6 +116,45 @@ def scrub(text: str) -> str:
     'see https://geoeco.dev/problems/x'
     """
     return _PATH.sub(lambda m: repr(re.split(r"[/\\]", m.group(0))[-1] or "…"), text)
+
+
+def clip(text: str, limit: int = MAX_DETAIL_CHARS) -> str:
+    """``text`` with long runs of non-blank characters shortened and at most ``limit`` chars.
+
+    A run longer than :data:`MAX_ECHO_CHARS` keeps its first :data:`MAX_ECHO_CHARS` characters
+    followed by ``…[N chars]`` (N = its full length).
+
+    >>> c = clip("unknown type " + "x" * 5000 + " (known: a, b)")
+    >>> len(c), c[-30:]
+    (240, 'xxx…[5000 chars] (known: a, b)')
+    >>> len(clip("a " * 5000)), clip("a " * 5000)[-12:]
+    (2000, 'a a a a a a…')
+    """
+    out = _LONG_RUN.sub(lambda m: f"{m.group(0)[:MAX_ECHO_CHARS]}…[{len(m.group(0))} chars]", text)
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+def bounded(value: Any, depth: int = 0) -> Any:
+    """A JSON value cut down for an error body: strings clipped, lists and objects capped.
+
+    Lists keep :data:`MAX_ERRORS` items and objects :data:`MAX_ERRORS` members; below four
+    levels of nesting values become ``"…"``.
+
+    >>> bounded({"errors": list(range(25)), "name": "y" * 300})["errors"][-1]
+    19
+    >>> len(bounded("y" * 300))  # 200 + len("…[300 chars]")
+    212
+    """
+    if isinstance(value, str):
+        return clip(value, MAX_ECHO_CHARS * 2)
+    if depth >= 4 and isinstance(value, dict | list | tuple):
+        return "…"
+    if isinstance(value, dict):
+        items = list(value.items())[:MAX_ERRORS]
+        return {clip(str(k), MAX_ECHO_CHARS): bounded(v, depth + 1) for k, v in items}
+    if isinstance(value, list | tuple):
+        return [bounded(v, depth + 1) for v in value[:MAX_ERRORS]]
+    return value
 
 
 def status_for(exc: BaseException) -> int:
@@ -128,6 +184,8 @@ def problem_response(
     """An RFC 7807 response: ``type``, ``title``, ``status``, ``detail``, ``instance`` + extras.
 
     ``type_`` defaults to the HTTP-level name of ``status``; ``title`` to the status phrase.
+    ``detail`` is scrubbed of server paths and clipped (:func:`clip`); extras are
+    :func:`bounded`, and a list extra longer than :data:`MAX_ERRORS` adds ``<name>Omitted``.
     """
     try:
         phrase = HTTPStatus(status).phrase
@@ -137,10 +195,14 @@ def problem_response(
         "type": type_ or problem_type(HTTP_PROBLEM_NAMES.get(status, f"http-{status}")),
         "title": title or phrase,
         "status": status,
-        "detail": scrub(detail),
-        "instance": instance,
+        "detail": clip(scrub(detail)),
+        "instance": None if instance is None else clip(instance),
     }
-    body.update(jsonable_encoder(extra))
+    for name, value in extra.items():
+        if isinstance(value, list | tuple) and len(value) > MAX_ERRORS:
+            body[name + "Omitted"] = len(value) - MAX_ERRORS
+            value = value[:MAX_ERRORS]
+        body[name] = jsonable_encoder(bounded(value))
     return JSONResponse(
         body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_MEDIA_TYPE
     )
@@ -219,18 +281,28 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
 
 async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    found = exc.errors()
     errors = [
-        {"field": _field(e.get("loc", ())), "message": str(e.get("msg", "")), "code": e.get("type")}
-        for e in exc.errors()
+        {
+            "field": clip(_field(e.get("loc", ())), MAX_ECHO_CHARS),
+            "message": clip(str(e.get("msg", "")), MAX_ECHO_CHARS * 2),
+            "code": e.get("type"),
+        }
+        for e in itertools.islice(found, MAX_ERRORS)
     ]
-    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:3]) or "invalid request"
+    if len(found) > 3:
+        detail += f" (and {len(found) - 3} more errors)"
+    extra: dict[str, Any] = {"errors": errors}
+    if len(found) > MAX_ERRORS:
+        extra["errorsOmitted"] = len(found) - MAX_ERRORS
     return problem_response(
         422,
         detail,
         type_=problem_type("request-validation"),
         title="Invalid request parameters",
         instance=_instance(request),
-        errors=errors,
+        **extra,
     )
 
 
@@ -269,7 +341,11 @@ def add_exception_handlers(app: FastAPI) -> None:
 
 
 class Problem(BaseModel):
-    """RFC 7807 problem details, as every error response of the service carries them."""
+    """RFC 7807 problem details, as every error response of the service carries them.
+
+    Some problems add members: ``errors`` (a validation error's ``{field, message, code}``
+    list, at most :data:`MAX_ERRORS`) and ``errorsOmitted``, ``jobID`` (a failed job).
+    """
 
     type: str
     title: str
@@ -278,28 +354,40 @@ class Problem(BaseModel):
     instance: str | None = None
 
 
+#: Where the OpenAPI document keeps the :class:`Problem` schema (``create_app`` puts it there).
+PROBLEM_SCHEMA_REF = "#/components/schemas/Problem"
+
+
+def problem_response_doc(code: int) -> dict[str, Any]:
+    """The OpenAPI response object of a problem: ``application/problem+json``, :class:`Problem`."""
+    return {
+        "description": HTTPStatus(code).phrase,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}},
+    }
+
+
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """Documented error responses for a route decorator: ``responses=problem_responses(404)``."""
-    return {
-        code: {
-            "model": Problem,
-            "description": HTTPStatus(code).phrase,
-            "content": {PROBLEM_MEDIA_TYPE: {}},
-        }
-        for code in codes
-    }
+    return {code: problem_response_doc(code) for code in codes}
 
 
 __all__ = [
     "HTTP_PROBLEM_NAMES",
+    "MAX_DETAIL_CHARS",
+    "MAX_ECHO_CHARS",
+    "MAX_ERRORS",
     "PROBLEM_BASE",
     "PROBLEM_MEDIA_TYPE",
+    "PROBLEM_SCHEMA_REF",
     "Problem",
     "STATUS_CODES",
     "ServerSideError",
     "add_exception_handlers",
+    "bounded",
+    "clip",
     "param_error",
     "problem_response",
+    "problem_response_doc",
     "problem_responses",
     "problem_type",
     "scrub",

@@ -57,6 +57,7 @@ from geoeco.jobs import (
     key_digest,
     local_worker_id,
     new_job,
+    new_job_token,
     open_store,
     pid_alive,
     remove_results,
@@ -549,15 +550,22 @@ class JobService:
 
     def submit(
         self, process_id: str, job_id: str, inputs: dict[str, Any], owner: str | None
-    ) -> tuple[Job, bool]:
-        """Queue the job (or find it); a new attempt drops the previous attempt's files."""
-        job, started = self.store.submit(new_job(job_id, process_id, inputs, owner=owner))
+    ) -> tuple[Job, bool, str | None]:
+        """Queue the job (or find it); a new attempt drops the previous attempt's files.
+
+        Returns the job, whether a new attempt started and, when keys are off and it did, the
+        token that may dismiss it (the store keeps only its digest).
+        """
+        token, digest = (None, None) if self.settings.keys_enabled else new_job_token()
+        job, started = self.store.submit(
+            new_job(job_id, process_id, inputs, owner=owner, token_hash=digest)
+        )
         if started:
             if job.attempt > 1:
                 remove_results(self.results_dir, [job.id])
             if self.runner is not None:
                 self.runner.kick()
-        return job, started
+        return job, started, token if started else None
 
     async def wait(self, job_id: str, timeout_s: float) -> Job | None:
         """Poll the store until the job is finished or ``timeout_s`` passed."""

@@ -11,6 +11,8 @@ Examples
 (['a', 'b'], ['http://localhost:3000'], True)
 >>> Settings(api_keys="").keys_enabled
 False
+>>> Settings(admin_keys="root").admin_key_set, Settings(admin_keys="root").keys_enabled
+(frozenset({'root'}), False)
 """
 
 from __future__ import annotations
@@ -64,6 +66,11 @@ class Settings(BaseSettings):
         default="",
         description="Comma-separated API keys accepted in `X-API-Key` by routes that start "
         "work, upload or delete; empty = keys off.",
+    )
+    admin_keys: str = Field(
+        default="",
+        description="Comma-separated admin keys (in `X-API-Key`): may list, read and dismiss "
+        "every job, with API keys on or off; empty = no admin.",
     )
     max_body_bytes: int = Field(
         default=20_000_000, ge=1, description="Largest accepted request body (bytes) -> 413."
@@ -195,6 +202,11 @@ class Settings(BaseSettings):
     def api_key_set(self) -> frozenset[str]:
         """``api_keys`` split on commas."""
         return frozenset(_split(self.api_keys))
+
+    @property
+    def admin_key_set(self) -> frozenset[str]:
+        """``admin_keys`` split on commas."""
+        return frozenset(_split(self.admin_keys))
 
     @property
     def keys_enabled(self) -> bool:

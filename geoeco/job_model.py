@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import secrets
 import shutil
 import socket
 from collections.abc import Mapping, Sequence
@@ -48,6 +49,10 @@ _MEDIA_TYPES: dict[str, str] = {
     ".zip": "application/zip",
     ".qml": "application/xml",
 }
+#: Every media type an output file of a job can have (by :func:`media_type`).
+RESULT_MEDIA_TYPES: tuple[str, ...] = tuple(
+    sorted({*_MEDIA_TYPES.values(), "application/octet-stream"})
+)
 
 
 class JobProblem(BaseModel):
@@ -93,6 +98,7 @@ class Job(BaseModel):
     files: list[ResultFile] = Field(default_factory=list)
     result: dict[str, Any] | None = None
     owner: str | None = None
+    token_hash: str | None = None
 
 
 def utcnow() -> datetime:
@@ -174,6 +180,28 @@ def key_digest(api_key: str) -> str:
     return hashlib.sha256(("geoeco-key:" + api_key).encode("utf-8")).hexdigest()[:24]
 
 
+def token_digest(token: str) -> str:
+    """SHA-256 (hex) of a job's dismissal token: what the store keeps instead of the token.
+
+    >>> token_digest("abc") == token_digest("abc") != token_digest("abd")
+    True
+    >>> len(token_digest("abc"))
+    64
+    """
+    return hashlib.sha256(("geoeco-job-token:" + token).encode("utf-8")).hexdigest()
+
+
+def new_job_token() -> tuple[str, str]:
+    """A fresh random job token (256 bits, URL-safe) and its :func:`token_digest`.
+
+    >>> token, digest = new_job_token()
+    >>> len(token) >= 43, digest == token_digest(token)
+    (True, True)
+    """
+    token = secrets.token_urlsafe(32)
+    return token, token_digest(token)
+
+
 def is_job_id(text: str) -> bool:
     """Whether ``text`` has the shape of a job id (lower-case hex of the right length).
 
@@ -184,12 +212,27 @@ def is_job_id(text: str) -> bool:
 
 
 def new_job(
-    job_id: str, process_id: str, inputs: Mapping[str, Any], *, owner: str | None = None
+    job_id: str,
+    process_id: str,
+    inputs: Mapping[str, Any],
+    *,
+    owner: str | None = None,
+    token_hash: str | None = None,
 ) -> Job:
-    """A fresh ``accepted`` job (attempt 1) to hand to :meth:`JobStore.submit`."""
+    """A fresh ``accepted`` job (attempt 1) to hand to :meth:`JobStore.submit`.
+
+    ``owner`` is the :func:`key_digest` of the submitting API key, ``token_hash`` the
+    :func:`token_digest` of the token that may dismiss the job (see :func:`new_job_token`).
+    """
     now = utcnow()
     return Job(
-        id=job_id, process_id=process_id, inputs=dict(inputs), created=now, updated=now, owner=owner
+        id=job_id,
+        process_id=process_id,
+        inputs=dict(inputs),
+        created=now,
+        updated=now,
+        owner=owner,
+        token_hash=token_hash,
     )
 
 

@@ -53,6 +53,7 @@ _COLUMNS = (
     "files",
     "result",
     "owner",
+    "token_hash",
 )
 _COLS = ", ".join(_COLUMNS)
 
@@ -74,9 +75,13 @@ CREATE TABLE IF NOT EXISTS geoeco_jobs (
     failure TEXT,
     files TEXT,
     result TEXT,
-    owner TEXT
+    owner TEXT,
+    token_hash TEXT
 )
 """
+#: Columns added after the first release, with their type: tables made earlier get them on
+#: open (:meth:`JobStore._add_missing_columns`).
+_ADDED_COLUMNS = {"token_hash": "TEXT"}
 _INDEX = "CREATE INDEX IF NOT EXISTS geoeco_jobs_status ON geoeco_jobs (status, created)"
 # Reset of a job to a new attempt (accepted, nothing of the old run kept).
 _RESET = (
@@ -105,6 +110,7 @@ def _row_to_job(row: Sequence[Any]) -> Job:
         files=[ResultFile.model_validate(f) for f in json.loads(d["files"] or "[]")],
         result=json.loads(d["result"]) if d["result"] else None,
         owner=d["owner"],
+        token_hash=d["token_hash"],
     )
 
 
@@ -149,13 +155,28 @@ class JobStore(ABC):
         cur.execute(self._sql(sql), tuple(params))
         return cur
 
+    @staticmethod
+    def _add_missing_columns(cur: Any) -> list[str]:
+        """Add the :data:`_ADDED_COLUMNS` a table made by an older version lacks; their names.
+
+        ``cur`` runs inside the caller's schema transaction (which serialises concurrent
+        openers); the column list comes from an empty ``SELECT *``.
+        """
+        cur.execute("SELECT * FROM geoeco_jobs LIMIT 0")
+        have = {d[0] for d in cur.description}
+        added = [name for name in _ADDED_COLUMNS if name not in have]
+        for name in added:
+            cur.execute(f"ALTER TABLE geoeco_jobs ADD COLUMN {name} {_ADDED_COLUMNS[name]}")
+        return added
+
     # -- submit / read ---------------------------------------------------------------------
     def submit(self, job: Job) -> tuple[Job, bool]:
         """Store a new job, or return the existing one with this id.
 
         Returns ``(job, started)``: ``started`` is True when a new attempt was queued, i.e. the
         id was unknown (attempt 1) or the existing job had failed or been dismissed (same id,
-        attempt + 1). An accepted, running or successful job is returned unchanged.
+        attempt + 1); the new attempt keeps ``job.token_hash`` (the old token stops working).
+        An accepted, running or successful job is returned unchanged.
         """
         now = _ts(utcnow())
         with self._tx() as cur:
@@ -181,6 +202,7 @@ class JobStore(ABC):
                     None,
                     None,
                     job.owner,
+                    job.token_hash,
                 ),
             )
             if cur.rowcount == 1:
@@ -189,8 +211,14 @@ class JobStore(ABC):
                 self._exec(
                     cur,
                     f"UPDATE geoeco_jobs SET {_RESET}, attempt=attempt+1, created=?, updated=?, "
-                    "message=? WHERE id=? AND status IN ('failed', 'dismissed')",
-                    (now, now, "accepted: new attempt after a failed or dismissed one", job.id),
+                    "message=?, token_hash=? WHERE id=? AND status IN ('failed', 'dismissed')",
+                    (
+                        now,
+                        now,
+                        "accepted: new attempt after a failed or dismissed one",
+                        job.token_hash,
+                        job.id,
+                    ),
                 )
                 started = cur.rowcount == 1
             row = self._exec(

@@ -34,6 +34,7 @@ class PostgresJobStore(JobStore):
             cur.execute("SELECT pg_advisory_xact_lock(762271)")
             cur.execute(_SCHEMA)
             cur.execute(_INDEX)
+            self._add_missing_columns(cur)  # a table of an older version gets the new columns
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:

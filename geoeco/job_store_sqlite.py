@@ -42,6 +42,8 @@ class SQLiteJobStore(JobStore):
                 con.execute("PRAGMA journal_mode=WAL")
             con.execute(_SCHEMA)
             con.execute(_INDEX)
+        with self._tx() as cur:  # a table of an older version gets the new columns
+            self._add_missing_columns(cur)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

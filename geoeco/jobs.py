@@ -56,6 +56,7 @@ from .job_folders import (
 from .job_model import (
     ACTIVE,
     JOB_ID_LENGTH,
+    RESULT_MEDIA_TYPES,
     TERMINAL,
     Job,
     JobProblem,
@@ -68,9 +69,11 @@ from .job_model import (
     make_job_id,
     media_type,
     new_job,
+    new_job_token,
     pid_alive,
     remove_results,
     result_manifest,
+    token_digest,
     utcnow,
 )
 from .job_store import MAX_LIST_LIMIT, MAX_LIST_OFFSET, JobStore
@@ -104,6 +107,7 @@ __all__ = [
     "MAX_LIST_OFFSET",
     "ACTIVE",
     "JOB_ID_LENGTH",
+    "RESULT_MEDIA_TYPES",
     "TERMINAL",
     "Job",
     "JobProblem",
@@ -119,6 +123,7 @@ __all__ = [
     "make_job_id",
     "media_type",
     "new_job",
+    "new_job_token",
     "open_store",
     "parse_staging_name",
     "pid_alive",
@@ -128,5 +133,6 @@ __all__ = [
     "stale_job_folders",
     "staging_name",
     "staging_prefix",
+    "token_digest",
     "utcnow",
 ]

@@ -26,10 +26,12 @@ from geoeco.jobs import (
     make_job_id,
     media_type,
     new_job,
+    new_job_token,
     open_store,
     pid_alive,
     remove_results,
     result_manifest,
+    token_digest,
     utcnow,
 )
 from geoeco.processes import (
@@ -157,6 +159,39 @@ def test_repeat_after_failure_or_dismissal_is_a_new_attempt(store: JobStore, end
     assert not store.finish(jid(1), 1)
     assert not store.update_progress(jid(1), 1, 0.5, "late")
     assert store.claim("h:2:t").attempt == 2  # type: ignore[union-attr]
+
+
+def test_token_hash_is_kept_until_a_new_attempt(store: JobStore) -> None:
+    token, digest = new_job_token()
+    assert digest == hashlib.sha256(("geoeco-job-token:" + token).encode()).hexdigest()
+    store.submit(new_job(jid(1), "zoning", {"n": 1}, token_hash=digest))
+    assert store.get(jid(1)).token_hash == digest  # type: ignore[union-attr]
+    # a repeat of an active job neither replaces the token nor gets one
+    job, started = store.submit(new_job(jid(1), "zoning", {"n": 1}, token_hash=token_digest("x")))
+    assert not started and job.token_hash == digest
+    store.dismiss(jid(1))
+    job, started = store.submit(new_job(jid(1), "zoning", {"n": 1}, token_hash=token_digest("y")))
+    assert started and job.attempt == 2 and job.token_hash == token_digest("y")
+    assert store.list()[0][0].token_hash == token_digest("y")
+
+
+def test_table_of_an_older_version_gets_the_token_column(store: JobStore, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with store._tx() as cur:  # the table as version 0.1 made it: no token_hash column
+        cur.execute("ALTER TABLE geoeco_jobs DROP COLUMN token_hash")
+        cur.execute(
+            "INSERT INTO geoeco_jobs (id, process_id, inputs, status, attempt, progress, "
+            "message, created, updated) VALUES ('" + jid(3) + "', 'zoning', '{}', 'accepted', "
+            "1, 0, 'old', '2024-01-02T03:04:05.000006Z', '2024-01-02T03:04:05.000006Z')"
+        )
+    reopened = (
+        SQLiteJobStore(tmp_path / "jobs.sqlite3")
+        if isinstance(store, SQLiteJobStore)
+        else open_store(store.url)
+    )
+    old = reopened.get(jid(3))
+    assert old is not None and old.message == "old" and old.token_hash is None
+    reopened.submit(new_job(jid(4), "zoning", {}, token_hash="d" * 64))
+    assert reopened.get(jid(4)).token_hash == "d" * 64  # type: ignore[union-attr]
 
 
 def test_dismiss_unknown_and_idempotent(store: JobStore) -> None:

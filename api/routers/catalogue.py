@@ -31,6 +31,10 @@ CONFORMANCE = [
 ]
 STATUS_HEADER = "X-Geoeco-Layer-Status"
 
+# four decimal numbers of at most 30 digits (every match is a finite float)
+_NUMBER = r"[-+]?(?:\d{1,30}(?:\.\d{0,30})?|\.\d{1,30})"
+#: The shape of ``bbox``; ranges and min < max are checked by :func:`_bbox`.
+BBOX_PATTERN = "^" + ",".join([_NUMBER] * 4) + "$"
 CollectionId = Annotated[str, Path(description="Layer id, e.g. `admin.county`.")]
 
 
@@ -181,12 +185,15 @@ def items(
     bbox: Annotated[
         str | None,
         Query(
-            description="minlon,minlat,maxlon,maxlat (WGS 84 / CGCS2000)",
+            description="minlon,minlat,maxlon,maxlat (WGS 84 / CGCS2000; min < max)",
             examples=["108,34,110,36"],
+            pattern=BBOX_PATTERN,
+            max_length=200,
         ),
     ] = None,
     limit: Annotated[
-        int | None, Query(ge=1, description="Features per page (default 100, max 1000).")
+        int | None,
+        Query(ge=1, le=1000, description="Features per page (default 100, max 1000)."),
     ] = None,
     offset: Annotated[int, Query(ge=0, description="Matches to skip.")] = 0,
 ) -> Response:

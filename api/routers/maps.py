@@ -19,24 +19,33 @@ from functools import lru_cache
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from geoeco import __version__
-from geoeco.jobs import is_job_id
 from geoeco.run_tiles import RUN_OUTPUTS, output_path
-from geoeco.tiles import MAX_ZOOM, RAMPS
+from geoeco.tiles import MAX_ZOOM
 
 from ..deps import SettingsDep
 from ..errors import problem_response, problem_responses, server_side
 from ..settings import Settings
-from .jobs import get_job_service, job_not_ready, no_such_job, output_tile_response
+from .jobs import (
+    AccessQuery,
+    Caller,
+    CallerDep,
+    get_job_service,
+    job_not_ready,
+    no_such_job,
+    output_tile_response,
+    visible_job,
+    with_access,
+)
 from .query import RunRef, demo_run
+from .tiles import ColormapQuery, RescaleQuery
 
 router = APIRouter(tags=["maps"])
 
 OutputName = Literal[tuple(RUN_OUTPUTS)]  # type: ignore[valid-type]
-_COLORMAPS = ", ".join(sorted(RAMPS))
 _MEDIA = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 _HTML_CACHE: OrderedDict[tuple[Any, ...], str] = OrderedDict()
 _HTML_LOCK = threading.Lock()
@@ -140,10 +149,20 @@ def map_page(
     response_class=HTMLResponse,
     responses=problem_responses(404, 409, 410, 422, 503),
 )
-def job_map(job_id: str, request: Request, settings: SettingsDep) -> Any:
-    """Units by class, red line, outlines and the job's raster outputs as tile layers."""
+def job_map(
+    job_id: str,
+    request: Request,
+    settings: SettingsDep,
+    caller: CallerDep,
+    access: AccessQuery = None,
+) -> Any:
+    """Units by class, red line, outlines and the job's raster outputs as tile layers.
+
+    With API keys on, the page needs the owner's key or the job's ``access`` code (the link in
+    the job's results carries it); its tile URLs carry the code too.
+    """
     svc = get_job_service(request, settings)
-    job = svc.store.get(job_id) if is_job_id(job_id) else None
+    job = visible_job(svc, job_id, Caller(caller.api_key, access))
     if job is None:
         return no_such_job(job_id, request)
     if job.process_id != "zoning":
@@ -158,7 +177,7 @@ def job_map(job_id: str, request: Request, settings: SettingsDep) -> Any:
     folder = svc.results_dir / job.id
     if not (folder / "zones.gpkg").is_file():
         return problem_response(404, f"job {job_id} has no zones.gpkg", instance=request.url.path)
-    template = f"/jobs/{job.id}/tiles/{{output}}/{{z}}/{{x}}/{{y}}.png"
+    template = with_access(f"/jobs/{job.id}/tiles/{{output}}/{{z}}/{{x}}/{{y}}.png", job, settings)
     return map_page(RunRef(job.id, folder, False), template, request, settings)
 
 
@@ -189,10 +208,8 @@ def demo_tile(
     y: Annotated[int, Path(ge=0)],
     request: Request,
     settings: SettingsDep,
-    colormap: Annotated[
-        str | None, Query(description=f"Colour ramp for continuous values ({_COLORMAPS}).")
-    ] = None,
-    rescale: Annotated[str | None, Query(description="min,max of the ramp.")] = None,
+    colormap: ColormapQuery = None,
+    rescale: RescaleQuery = None,
 ) -> Any:
     """Same colours as the job tiles; the demo's erosion and desertification grades included."""
     ref = demo_run(settings)

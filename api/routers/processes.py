@@ -28,7 +28,6 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from geoeco.errors import GeoecoError, InvalidJSON, InvalidJSONValue, LayerNotFound
-from geoeco.jobs import is_job_id
 from geoeco.json_input import loads_json
 from geoeco.processes import (
     PROCESSES,
@@ -44,7 +43,16 @@ from ..deps import registry_for
 from ..errors import problem_response, problem_responses, problem_type, status_for
 from ..jobs_worker import JobService
 from ..security import ApiKeyDep
-from .jobs import OGC_EXC, JobServiceDep, failure_response, results_document, status_info
+from .jobs import (
+    JOB_TOKEN_HEADER,
+    OGC_EXC,
+    Caller,
+    JobServiceDep,
+    created_response,
+    failure_response,
+    hidden_input_job,
+    results_document,
+)
 
 router = APIRouter(tags=["processes"])
 
@@ -187,15 +195,6 @@ def _input_problem(request: Request, exc: GeoecoError) -> JSONResponse:
     )
 
 
-def _zoning_job_readable(svc: JobService, inputs: dict[str, Any], api_key: str | None) -> bool:
-    """With API keys on, a screening may only use the caller's own zoning job."""
-    job_id = inputs.get("zoning_job")
-    if not svc.settings.keys_enabled or not isinstance(job_id, str):
-        return True
-    job = svc.store.get(job_id) if is_job_id(job_id) else None
-    return job is not None and job.owner == svc.owner_of(api_key)
-
-
 def _submission(
     svc: JobService, process_id: str, inputs: dict[str, Any], api_key: str | None
 ) -> Submission:
@@ -207,10 +206,11 @@ def _submission(
         runs_dir=svc.results_dir,
         max_aoi_km2=settings.max_async_area_km2,
     )
-    if process_id == "screening" and not _zoning_job_readable(svc, inputs, api_key):
-        msg = f"zoning job {inputs['zoning_job']} has no results here"
+    hidden = hidden_input_job(svc, inputs, Caller(api_key))
+    if hidden is not None:  # keys on: another key's job answers like an unknown one
+        msg = f"zoning job {hidden} has no results here"
         raise InvalidProcessInputs(
-            f"inputs of process 'screening': zoning_job: {msg}",
+            f"inputs of process {process_id!r}: zoning_job: {msg}",
             [{"field": "zoning_job", "message": msg, "code": "not_found"}],
         )
     key = api_key if settings.keys_enabled else None
@@ -247,7 +247,7 @@ async def execute_process(
     js = svc.job_settings
     cells = sub.cells
     async_mode = _wants_async(prefer) or cells is None or cells > js.job_sync_max_cells
-    job, started = await asyncio.to_thread(
+    job, started, token = await asyncio.to_thread(
         svc.submit, process_id, sub.job_id, sub.inputs, svc.owner_of(api_key)
     )
     location = str(request.url_for("get_job", job_id=job.id))
@@ -255,15 +255,14 @@ async def execute_process(
     if async_mode:
         if _wants_async(prefer):
             headers["Preference-Applied"] = "respond-async"
-        return JSONResponse(
-            status_info(job, request), status_code=201 if started else 200, headers=headers
-        )
+        code = 201 if started else 200
+        return created_response(job, request, token, status_code=code, headers=headers)
     done = await svc.wait(job.id, js.job_sync_timeout_s)
     if done is None:  # purged in between: extremely unlikely
         return problem_response(500, "the job disappeared while it ran", instance=request.url.path)
-    link = {"Link": f'<{location}>; rel="monitor"'}
+    link = {"Link": f'<{location}>; rel="monitor"'} | ({JOB_TOKEN_HEADER: token} if token else {})
     if done.status == "successful":
-        return JSONResponse(results_document(done, request), headers=link)
+        return JSONResponse(results_document(done, request, svc.settings), headers=link)
     if done.status == "failed":
         resp = failure_response(done, request)
         resp.headers.update(link)
@@ -276,7 +275,7 @@ async def execute_process(
             headers=link,
             jobID=job.id,
         )
-    return JSONResponse(status_info(done, request), status_code=201, headers=headers)
+    return created_response(done, request, token, status_code=201, headers=headers)
 
 
 __all__ = ["router"]

@@ -37,14 +37,17 @@ from geoeco.query import QueryContext, lookup_point
 from geoeco.report import render_report
 from geoeco.screening import MAX_BUFFER_M, load_compliance, project_types, screen_batch, screen_site
 
+from ..bodies import ClosedBody
 from ..deps import SettingsDep
 from ..errors import param_error, problem_response, problem_responses, server_side
 from ..settings import Settings
-from .jobs import OGC_EXC, get_job_service, job_not_ready, no_such_job
+from .jobs import OGC_EXC, Caller, get_job_service, job_not_ready, no_such_job, visible_job
 
 router = APIRouter(tags=["queries"])
 
 InputCRS = Literal["wgs84", "cgcs2000", "gcj02"]
+#: The project types of the built-in compliance rules (``GET /screen/project-types``).
+ProjectType = Literal[tuple(project_types(load_compliance()))]  # type: ignore[valid-type]
 RUN_PATTERN = r"^(demo|[0-9a-f]{32})$"
 RUN_DESCRIPTION = (
     "Zoning run to query: `demo` (default; the synthetic demo region's run) or the id of a "
@@ -91,7 +94,8 @@ def demo_run(settings: Settings) -> RunRef:
 def job_run(job_id: str, request: Request, settings: Settings) -> RunRef | JSONResponse:
     """The results folder of a successful zoning job, or the problem response saying why not."""
     svc = get_job_service(request, settings)
-    job = svc.store.get(job_id) if is_job_id(job_id) else None
+    # with keys on, only the key that ran the job (or an admin key) may query it
+    job = visible_job(svc, job_id, Caller(api_key=request.headers.get("x-api-key")))
     if job is None:
         return no_such_job(job_id, request)
     where = request.url.path
@@ -217,7 +221,7 @@ def _check_geojson(g: Any) -> None:
         raise ValueError(f"not a valid GeoJSON geometry: {str(exc)[:200]}") from None
 
 
-class ScreenRequest(BaseModel):
+class ScreenRequest(ClosedBody):
     """A site to screen (``POST /screen``)."""
 
     model_config = ConfigDict(
@@ -248,7 +252,7 @@ class ScreenRequest(BaseModel):
         allow_inf_nan=False,
         description="Proximity buffer around the site, metres.",
     )
-    project_type: list[str] | None = Field(
+    project_type: list[ProjectType] | None = Field(
         default=None,
         max_length=50,
         description="Project types to judge (default every type; see the compliance rules).",
@@ -374,7 +378,7 @@ def screen_many(
     settings: SettingsDep,
     body: Annotated[FeatureCollectionIn, Body()],
     buffer_m: Annotated[float, Query(ge=0, le=MAX_BUFFER_M, allow_inf_nan=False)] = 0.0,
-    project_type: Annotated[list[str] | None, Query(max_length=50)] = None,
+    project_type: Annotated[list[ProjectType] | None, Query(max_length=50)] = None,
     crs: Annotated[InputCRS, Query()] = "wgs84",
     run: Annotated[str | None, Query(pattern=RUN_PATTERN, description=RUN_DESCRIPTION)] = None,
     id_field: Annotated[

@@ -9,7 +9,7 @@ transparent PNG with the header ``X-Tile-Empty: true``.
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
@@ -21,6 +21,25 @@ from ..errors import param_error, problem_responses, server_side
 router = APIRouter(tags=["tiles"])
 
 _COLORMAPS = ", ".join(sorted(RAMPS))
+#: A colour ramp name, ``_r`` appended to reverse it.
+Colormap = Literal[tuple(sorted([*RAMPS, *(f"{r}_r" for r in RAMPS)]))]  # type: ignore[valid-type]
+# at most 30 digits and a 2-digit exponent: every match is a finite float
+_NUMBER = r"[-+]?(?:\d{1,30}(?:\.\d{0,30})?|\.\d{1,30})(?:[eE][-+]?\d{1,2})?"
+#: Two decimal numbers separated by a comma (that min < max is checked by :func:`parse_rescale`).
+RESCALE_PATTERN = f"^{_NUMBER},{_NUMBER}$"
+ColormapQuery = Annotated[
+    Colormap | None,
+    Query(description=f"Colour ramp for continuous values ({_COLORMAPS}; `_r` reverses)."),
+]
+RescaleQuery = Annotated[
+    str | None,
+    Query(
+        pattern=RESCALE_PATTERN,
+        max_length=100,
+        description="min,max of the ramp (two numbers, min < max).",
+        examples=["0,1"],
+    ),
+]
 
 
 def parse_rescale(text: str | None) -> tuple[float, float] | None:
@@ -49,10 +68,8 @@ def tile(
     y: Annotated[int, Path(ge=0)],
     registry: RegistryDep,
     settings: SettingsDep,
-    colormap: Annotated[
-        str | None, Query(description=f"Colour ramp ({_COLORMAPS}; `_r` reverses).")
-    ] = None,
-    rescale: Annotated[str | None, Query(description="min,max of the ramp.")] = None,
+    colormap: ColormapQuery = None,
+    rescale: RescaleQuery = None,
     band: Annotated[int, Query(ge=1)] = 1,
 ) -> Response:
     """A 256×256 PNG; categorical layers use the colours of their class table."""
@@ -74,3 +91,6 @@ def tile(
         headers["X-Tile-Empty"] = "true"
         png = EMPTY_TILE
     return Response(png, media_type="image/png", headers=headers)
+
+
+__all__ = ["ColormapQuery", "RESCALE_PATTERN", "RescaleQuery", "parse_rescale", "router"]

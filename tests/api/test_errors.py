@@ -7,6 +7,9 @@ A small test router is mounted on the app to raise each error class on demand.
 from __future__ import annotations
 
 import inspect
+import json
+import time
+from typing import Annotated
 
 import pytest
 from fastapi import APIRouter
@@ -72,6 +75,20 @@ def boom() -> None:
 @router.post("/echo")
 def echo(body: Body) -> dict[str, float]:
     return {"area_km2": body.area_km2}
+
+
+class Many(BaseModel):
+    values: list[Annotated[float, Field(gt=0)]]
+
+
+@router.post("/many")
+def many(body: Many) -> int:
+    return len(body.values)
+
+
+@router.get("/long-error")
+def long_error() -> None:
+    raise ge.InvalidInput("unknown project type '" + "x" * 5_000_000 + "'; known: a, b")
 
 
 @pytest.fixture
@@ -156,3 +173,34 @@ def test_scrub_paths() -> None:
     assert scrub("open /a/b/c.tif failed") == "open 'c.tif' failed"
     assert scrub(r"open C:\data\x.gpkg failed") == "open 'x.gpkg' failed"
     assert scrub("bbox 1/2 is fine") == "bbox 1/2 is fine"
+
+
+def test_validation_errors_are_capped(eclient: TestClient, problem) -> None:  # type: ignore[no-untyped-def]
+    # 50 values <= 0 -> 50 errors; the answer lists the first 20 and counts the other 30.
+    body = problem(eclient.post("/many", json={"values": [-1] * 50}), 422)
+    assert len(body["errors"]) == 20 and body["errorsOmitted"] == 30
+    assert [e["field"] for e in body["errors"][:2]] == ["body.values.0", "body.values.1"]
+    assert body["detail"].endswith("(and 47 more errors)")
+
+
+def test_long_echoed_value_is_clipped(eclient: TestClient, problem) -> None:  # type: ignore[no-untyped-def]
+    r = eclient.get("/long-error")
+    body = problem(r, 422, "InvalidInput")
+    assert len(r.content) < 2_000
+    # the quoted run is ' + 5,000,000 x + '; = 5,000,003 characters, cut to its first 200
+    assert body["detail"] == "unknown project type '" + "x" * 199 + "…[5000003 chars] known: a, b"
+
+
+def test_screen_with_200k_unknown_keys_is_small_and_fast(client: TestClient, problem) -> None:  # type: ignore[no-untyped-def]
+    body: dict[str, object] = {"geometry": {"type": "Point", "coordinates": [109.67, 38.23]}}
+    body.update({f"k{i}": i for i in range(200_000)})
+    raw = json.dumps(body).encode()
+    assert len(raw) > 3_000_000
+    t = time.perf_counter()
+    r = client.post("/screen", content=raw, headers={"Content-Type": "application/json"})
+    took = time.perf_counter() - t
+    out = problem(r, 422, "request-validation")
+    assert len(r.content) < 2_000, len(r.content)
+    assert len(out["errors"]) == 1 and out["errors"][0]["field"] == "body"
+    assert "'k0', 'k1', 'k2', 'k3', 'k4' and 199995 more" in out["detail"]
+    assert took < 3.0, took  # was 13 s and a 27.6 MB answer

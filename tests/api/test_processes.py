@@ -203,11 +203,14 @@ def test_running_job_results_dismiss_and_rerun(tmp_path: Path, plugin: str) -> N
     inputs = {"inputs": {"value": 5, "block_file": str(block)}}
     h = {"Prefer": "respond-async"}
     with make_client(tmp_path, plugin) as c:
-        job_id = c.post("/processes/echo/execution", json=inputs, headers=h).json()["jobID"]
+        created = c.post("/processes/echo/execution", json=inputs, headers=h)
+        job_id, token = created.json()["jobID"], created.json()["jobToken"]
+        assert created.headers["x-job-token"] == token
         wait_for(c, job_id, {"running"})
         body = is_problem(c.get(f"/jobs/{job_id}/results"), 404)
         assert body["type"].endswith("result-not-ready")
-        d = c.delete(f"/jobs/{job_id}")
+        is_problem(c.delete(f"/jobs/{job_id}"), 401)  # keys off: the job's token is needed
+        d = c.delete(f"/jobs/{job_id}", headers={"X-Job-Token": token})
         assert d.status_code == 200 and d.json()["status"] == "dismissed"
         assert c.get(f"/jobs/{job_id}").json()["status"] == "dismissed"
         is_problem(c.get(f"/jobs/{job_id}/results"), 410)

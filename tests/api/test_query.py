@@ -229,8 +229,9 @@ def test_screen_bad_body_is_422_naming_the_field(
 
 def test_screen_unknown_project_type_is_422(client: TestClient) -> None:
     payload = {"geometry": {"type": "Point", "coordinates": [109.7, 38.2]}, "project_type": ["x"]}
-    body = assert_problem(client.post("/screen", json=payload), 422, "InvalidInput")
+    body = assert_problem(client.post("/screen", json=payload), 422, "request-validation")
     assert "wind_energy" in body["detail"]  # the known types are listed
+    assert body["errors"][0]["field"] == "body.project_type.0"
 
 
 def test_screen_limits_are_413(tmp_path: Path, shared_cache: Path) -> None:

@@ -119,8 +119,8 @@ def test_tile_errors(client: TestClient, problem) -> None:  # type: ignore[no-un
     body = problem(client.get("/tiles/user.grad/0/0/0.png?rescale=1"), 422)
     assert body["errors"][0]["field"] == "query.rescale"
     problem(client.get("/tiles/user.grad/0/0/0.png?rescale=2,1"), 422)
-    body = problem(client.get("/tiles/user.grad/0/0/0.png?colormap=rainbow"), 422, "InvalidInput")
-    assert "viridis" in body["detail"]
+    body = problem(client.get("/tiles/user.grad/0/0/0.png?colormap=rainbow"), 422)
+    assert "viridis" in body["detail"] and body["errors"][0]["field"] == "query.colormap"
     problem(client.get("/tiles/user.grad/0/0/0.png?band=2"), 422, "InvalidInput")
 
 
