@@ -44,6 +44,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.routing import NoMatchFound
 
 from geoeco.jobs import (
+    MAX_LIST_OFFSET,
     RESULT_MEDIA_TYPES,
     Job,
     JobStatus,
@@ -64,8 +65,6 @@ from .tiles import ColormapQuery, RescaleQuery, parse_rescale
 OGC_EXC = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
 #: Header carrying a job's dismissal token (given when the job is created, keys off).
 JOB_TOKEN_HEADER = "X-Job-Token"
-#: Largest ``offset`` of ``GET /jobs`` (SQL integers are 64-bit; no store holds this many).
-MAX_OFFSET = 2**62
 #: Inputs of a process that name another job (checked like a read of that job).
 JOB_REFERENCE_INPUTS = ("zoning_job",)
 _LOCK = threading.Lock()
@@ -338,7 +337,7 @@ def list_jobs(
     svc: JobServiceDep,
     caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Jobs to skip.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_LIST_OFFSET, description="Jobs to skip.")] = 0,
     process_id: Annotated[str | None, Query(alias="processID", max_length=100)] = None,
     status: Annotated[list[JobStatus] | None, Query(max_length=5)] = None,
 ) -> dict[str, Any]:
