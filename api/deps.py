@@ -16,7 +16,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from geoeco.layers import LayerRegistry, load_registry
+from geoeco.catalog.layers import LayerRegistry, load_registry
 
 from .settings import Settings
 

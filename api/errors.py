@@ -1,6 +1,6 @@
 """Every error the service returns is an RFC 7807 problem (``application/problem+json``).
 
-One table, :data:`STATUS_CODES`, maps each :mod:`geoeco.errors` class to an HTTP status; the
+One table, :data:`STATUS_CODES`, maps each :mod:`geoeco.core.errors` class to an HTTP status; the
 most specific class in an exception's MRO wins. The problem ``type`` is
 ``https://geoeco.dev/problems/<ErrorClass>`` for library errors and
 ``https://geoeco.dev/problems/<name>`` for HTTP-level ones (``not-found``, ``request-validation``,
@@ -26,7 +26,7 @@ left out in ``errorsOmitted``.
 
 Examples
 --------
->>> from geoeco.errors import EmptyArea, GeoecoError, OversizeRequest
+>>> from geoeco.core.errors import EmptyArea, GeoecoError, OversizeRequest
 >>> status_for(EmptyArea("x")), status_for(OversizeRequest("x")), status_for(GeoecoError("x"))
 (422, 413, 400)
 >>> problem_type(EmptyArea)
@@ -50,7 +50,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from geoeco import errors as ge
+from geoeco.core import errors as ge
 
 log = logging.getLogger("geoeco_api")
 

@@ -1,6 +1,7 @@
 """Job workers: a supervisor thread per service process running jobs in child processes.
 
-The :class:`JobRunner` polls the shared job store (:mod:`geoeco.jobs`) and claims accepted jobs
+The :class:`JobRunner` polls the shared job store (:mod:`geoeco.service.jobs`) and claims accepted
+jobs
 atomically, so any number of API processes (and standalone workers, ``python -m
 geoeco_api.jobs_worker``) can share one store. Each job runs in its own child process
 (``python -m geoeco_api.jobs_worker --child``: a fresh interpreter that never re-imports the
@@ -10,10 +11,11 @@ server's main module; at most ``max_concurrent_jobs`` at once per supervisor). T
 * kills a job that runs longer than the time limit and fails it with a reason;
 * kills a job that was dismissed (or taken over by another process) meanwhile;
 * re-queues (attempt + 1) or fails a job whose child died without reporting;
-* on start and every ``stale_after / 2`` seconds calls :meth:`~geoeco.jobs.JobStore.recover`,
+* on start and every ``stale_after / 2`` seconds calls
+  :meth:`~geoeco.service.jobs.JobStore.recover`,
   so no job stays "running" after its worker is gone, then removes the folders of crashed runs
-  that no job needs (:func:`geoeco.jobs.remove_stale_job_folders`, and dead builders' demo
-  builds, :func:`geoeco.demo_cache.remove_abandoned_builds`);
+  that no job needs (:func:`geoeco.service.jobs.remove_stale_job_folders`, and dead builders' demo
+  builds, :func:`geoeco.workflows.demo_cache.remove_abandoned_builds`);
 * purges finished jobs older than the retention period (rows and result folders).
 
 A child writes its results into a hidden temporary folder next to the final one and renames
@@ -46,9 +48,8 @@ from typing import Any, Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from geoeco import errors as ge
-from geoeco.demo_cache import remove_abandoned_builds
-from geoeco.jobs import (
+from geoeco.core import errors as ge
+from geoeco.service.jobs import (
     TERMINAL,
     Job,
     JobProblem,
@@ -66,13 +67,14 @@ from geoeco.jobs import (
     staging_name,
     staging_prefix,
 )
+from geoeco.workflows.demo_cache import remove_abandoned_builds
 
 from .errors import problem_type, scrub, status_for
 from .settings import Settings
 
 log = logging.getLogger("geoeco_api.jobs")
 
-#: Tokens of the runners alive in this process (see :func:`geoeco.jobs.pid_alive`).
+#: Tokens of the runners alive in this process (see :func:`geoeco.service.jobs.pid_alive`).
 _LIVE_TOKENS: set[str] = set()
 
 
@@ -231,8 +233,8 @@ def _child_main(job_id: str, attempt: int) -> None:
     log.setLevel(logging.INFO)
     for mod in cfg.plugins:
         importlib.import_module(mod)
-    from geoeco.layers import load_registry
-    from geoeco.processes import ExecutionContext, execute
+    from geoeco.catalog.layers import load_registry
+    from geoeco.service.processes import ExecutionContext, execute
 
     store = open_store(cfg.store_url)
     job = store.get(job_id)

@@ -80,7 +80,7 @@ def document_execution(schema: dict[str, Any]) -> None:
     the body lists every process's inputs schema (``anyOf``); ``GET /processes/{id}`` gives the
     one of a process.
     """
-    from geoeco.processes import PROCESSES
+    from geoeco.service.processes import PROCESSES
 
     op = schema.get("paths", {}).get(EXECUTION_PATH, {}).get("post")
     if op is None:

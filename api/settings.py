@@ -24,7 +24,7 @@ import platformdirs
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from geoeco.userdata import DEFAULT_LIMITS, UserDataLimits
+from geoeco.core.userdata import DEFAULT_LIMITS, UserDataLimits
 
 _LIM = DEFAULT_LIMITS
 
@@ -183,7 +183,7 @@ class Settings(BaseSettings):
 
     @property
     def user_data_limits(self) -> UserDataLimits:
-        """The header limits applied to uploaded files (:mod:`geoeco.userdata`)."""
+        """The header limits applied to uploaded files (:mod:`geoeco.core.userdata`)."""
         return UserDataLimits(
             max_raster_pixels=self.max_raster_pixels,
             max_raster_bands=self.max_raster_bands,

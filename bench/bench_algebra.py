@@ -3,8 +3,8 @@
 Times A = R·K·LS·C·P on 5000×5000 float32 arrays three ways in the same run:
 
 * plain numpy ``R * K * LS * C * P`` (the reference),
-* ``geoeco.factors.rusle(R, K, LS, C, P)`` (allocates one output),
-* ``geoeco.factors.rusle(..., out=buf)`` (reuses a preallocated buffer),
+* ``geoeco.erosion.factors.rusle(R, K, LS, C, P)`` (allocates one output),
+* ``geoeco.erosion.factors.rusle(..., out=buf)`` (reuses a preallocated buffer),
 
 and prints megapixels per second, the ratio to plain numpy and the peak extra memory each
 needed (tracemalloc, which numpy reports its buffers to). Run:
@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from geoeco.factors import rusle
+from geoeco.erosion.factors import rusle
 
 
 def _best(fn: Callable[[], object], repeat: int) -> tuple[float, float]:

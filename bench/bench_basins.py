@@ -1,4 +1,4 @@
-"""Benchmark LS routed by basin tile (geoeco.ls_tiled) against the whole-DEM run.
+"""Benchmark LS routed by basin tile (geoeco.terrain.ls_tiled) against the whole-DEM run.
 
 Usage::
 
@@ -56,8 +56,8 @@ def blocks_dem(size: int, nbc: int) -> np.ndarray:
 def make_dem(path: Path, size: int, nbc: int) -> None:
     from affine import Affine
 
-    from geoeco.io import write_raster
-    from geoeco.raster import Grid, Raster
+    from geoeco.core.io import write_raster
+    from geoeco.core.raster import Grid, Raster
 
     z = blocks_dem(size, nbc)
     grid = Grid(Affine(30, 0, 500000, 0, -30, 4000000), z.shape[1], z.shape[0], "EPSG:32650")
@@ -71,9 +71,9 @@ def _peak_mb() -> int:
 def run_one(
     mode: str, dem: str, out: str, budget: int, factor: int, method: str, routing: str
 ) -> dict:
-    from geoeco.io import read_raster, write_raster
-    from geoeco.ls import ls_factor
-    from geoeco.ls_tiled import ls_factor_tiled
+    from geoeco.core.io import read_raster, write_raster
+    from geoeco.terrain.ls import ls_factor
+    from geoeco.terrain.ls_tiled import ls_factor_tiled
 
     t0 = time.perf_counter()
     info: dict = {}
@@ -162,7 +162,7 @@ def main() -> None:
             cmd += ["--child", mode, str(dem), str(out), str(a.budget)]
             res = subprocess.run(cmd, capture_output=True, text=True, check=True)
             print(res.stdout.strip().splitlines()[-1])
-        from geoeco.io import read_raster
+        from geoeco.core.io import read_raster
 
         for name in ("flow_acc", "ls"):
             w = np.ma.filled(read_raster(Path(d) / "whole" / f"{name}.tif").array, np.nan)

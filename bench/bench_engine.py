@@ -5,14 +5,15 @@ Usage::
     python bench/bench_engine.py [--work DIR] [--res 30] [--block 1024] [--repeat 2]
                                  [--workers 1 2] [--json out.json]
 
-The synthetic demo region (``geoeco.demo.build_demo_region(size="full", res=...)``; 100 km
+The synthetic demo region (``geoeco.catalog.demo_region.build_demo_region(size="full", res=...)``;
+100 km
 square, 3333 x 3333 pixels at 30 m) is built under ``--work`` (reused if present) and
-``geoeco.erosion.run_erosion`` runs on it with the demo's erosion settings
+``geoeco.erosion.run.run_erosion`` runs on it with the demo's erosion settings
 (``geoeco/data/demo_erosion.toml``: daily-rain R, EPIC K from texture, C from NDVI, P from the
 land-cover table, LS by LS-tool on D8) on:
 
-* ``local``: :class:`geoeco.engine.LocalEngine` (in-process, the default);
-* ``dask-N``: :class:`geoeco.engine.DaskEngine` on a ``LocalCluster`` of N worker processes
+* ``local``: :class:`geoeco.core.engine.LocalEngine` (in-process, the default);
+* ``dask-N``: :class:`geoeco.core.engine.DaskEngine` on a ``LocalCluster`` of N worker processes
   with 1 thread each and a 2 GiB memory limit, started once (start-up time reported apart)
   and warmed up (geoeco imported on the workers) before timing.
 
@@ -20,12 +21,12 @@ Each run is split by its progress callback into the *prep* phase (DEM checks, fl
 LS, R from daily rain, NDVI endpoints; always in the driver) and the *window* phase (the
 per-window algebra on the engine, the driver writing the seven output COGs window by window and
 converting them to COGs at the end). Repeats keep the fastest run. *Compute only* times the
-kernel (:func:`geoeco.erosion.erosion_window`) over every window on the engine with its arrays
+kernel (:func:`geoeco.erosion.run.erosion_window`) over every window on the engine with its arrays
 dropped in the worker: the parallel part without the driver's writes.
 
 The **I/O floor** is the window phase's unavoidable I/O in one process: every input read
-window by window through ``geoeco.align.aligned_source`` (as the kernel does) plus the ten
-outputs written with ``geoeco.io.open_raster_writer`` (their values copied from the local
+window by window through ``geoeco.core.align.aligned_source`` (as the kernel does) plus the ten
+outputs written with ``geoeco.core.io.open_raster_writer`` (their values copied from the local
 run's outputs, whose read time is measured and subtracted).
 
 Peak memory: a sampler thread polls the resident set size (psutil) of the driver and of each
@@ -52,7 +53,7 @@ from typing import Any
 
 
 def _config(layers: Path, block: int) -> Any:
-    from geoeco.erosion import make_config
+    from geoeco.erosion.run import make_config
 
     settings = tomllib.loads(
         (files("geoeco") / "data" / "demo_erosion.toml").read_text(encoding="utf-8")
@@ -98,7 +99,7 @@ class Sampler:
 
 def run_once(dem: Path, cfg: Any, out: Path, engine: Any, pids: dict[str, int]) -> dict:
     """One erosion run: phase times, peak RSS per process, the summary."""
-    from geoeco.erosion import run_erosion
+    from geoeco.erosion.run import run_erosion
 
     marks: dict[str, float] = {}
 
@@ -130,9 +131,9 @@ def io_floor(dem: Path, cfg: Any, ref_out: Path, scratch: Path) -> dict[str, flo
 
     import numpy as np
 
-    from geoeco.align import aligned_source
-    from geoeco.erosion import ErosionSpec, _factor_inputs
-    from geoeco.io import open_raster_writer, raster_info, read_raster
+    from geoeco.core.align import aligned_source
+    from geoeco.core.io import open_raster_writer, raster_info, read_raster
+    from geoeco.erosion.run import ErosionSpec, _factor_inputs
 
     grid = raster_info(dem).grid
     spec = ErosionSpec(
@@ -194,21 +195,21 @@ def identical(a: Path, b: Path, outputs: list[str]) -> bool:
 
 def _kernel_only(spec: Any, window: Any) -> Any:
     """The erosion kernel without shipping its arrays back (the compute phase alone)."""
-    from geoeco.erosion import erosion_window
+    from geoeco.erosion.run import erosion_window
 
     return erosion_window(spec, window).counts
 
 
 def kernel_spec(dem: Path, cfg: Any, ref_out: Path) -> Any:
     """The ErosionSpec run_erosion builds, on the reference run's R and LS files."""
-    from geoeco.classes import Provenance
-    from geoeco.erosion import (
+    from geoeco.catalog.classes import Provenance
+    from geoeco.core.io import raster_info
+    from geoeco.erosion.run import (
         ErosionSpec,
         _bt_tables,
         _ndvi_endpoints_of,
         read_landcover_table,
     )
-    from geoeco.io import raster_info
 
     return ErosionSpec(
         cfg=cfg,
@@ -234,7 +235,7 @@ def time_kernel(engine: Any, spec: Any, repeat: int) -> float:
 
 
 def _warm() -> str:
-    import geoeco.erosion  # noqa: F401
+    import geoeco.erosion.run  # noqa: F401
 
     return "ok"
 
@@ -253,8 +254,8 @@ def main() -> None:
 
     from distributed import Client, LocalCluster
 
-    from geoeco.demo import build_demo_region
-    from geoeco.engine import DaskEngine, LocalEngine
+    from geoeco.catalog.demo_region import build_demo_region
+    from geoeco.core.engine import DaskEngine, LocalEngine
 
     work: Path = args.work
     layers = work / f"demo_full_{args.res:g}m"

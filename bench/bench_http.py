@@ -118,8 +118,8 @@ def county_site() -> tuple[dict[str, Any], float, float]:
     """榆阳区 (610802) clipped to the full demo region: GeoJSON, its km² and the county's km²."""
     import shapely
 
-    from geoeco.aoi import resolve_aoi
-    from geoeco.geometry_input import area_km2
+    from geoeco.core.geometry import area_km2
+    from geoeco.zoning.aoi import resolve_aoi
 
     county = resolve_aoi("610802").to_crs(4490)
     demo = resolve_aoi(None, demo_size="full").to_crs(4490)
@@ -129,7 +129,7 @@ def county_site() -> tuple[dict[str, Any], float, float]:
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     """Run the three measurements against one server."""
-    from geoeco.aoi import resolve_aoi
+    from geoeco.zoning.aoi import resolve_aoi
 
     data = Path(tempfile.mkdtemp(prefix="geoeco-bench-"))
     cache = Path(args.cache_dir) if args.cache_dir else data / "cache"

@@ -1,4 +1,4 @@
-"""Benchmark geoeco.ls.ls_factor (flow routing included) on a synthetic fractal DEM.
+"""Benchmark geoeco.terrain.ls.ls_factor (flow routing included) on a synthetic fractal DEM.
 
 Usage::
 
@@ -58,8 +58,8 @@ def _rss_kb() -> int:
 def run_one(path: str, method: str, routing: str, cell: float) -> dict:
     from affine import Affine
 
-    from geoeco.ls import ls_factor
-    from geoeco.raster import Grid, Raster
+    from geoeco.core.raster import Grid, Raster
+    from geoeco.terrain.ls import ls_factor
 
     z = np.load(path)
     n_rows, n_cols = z.shape

@@ -19,9 +19,9 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from geoeco.layers import builtin_registry
-from geoeco.maps import save_map, zone_map
-from geoeco.sources import read_layer_vector
+from geoeco.catalog.layers import builtin_registry
+from geoeco.catalog.sources import read_layer_vector
+from geoeco.maps.zone import save_map, zone_map
 
 DIMS = ("spatial_layout", "pollutant_discharge", "environmental_risk", "resource_efficiency")
 ADDONS = ("redline", "park", "erosion", "desertification", "battle")

@@ -1,10 +1,10 @@
 """Benchmark point lookups and zonal statistics on the small demo run.
 
-* **Point lookup**: opens the run once (:class:`geoeco.query.QueryContext`), warms it, then
-  times :func:`geoeco.query.lookup_point` at ``--points`` random places inside the units'
+* **Point lookup**: opens the run once (:class:`geoeco.query.point.QueryContext`), warms it, then
+  times :func:`geoeco.query.point.lookup_point` at ``--points`` random places inside the units'
   extent and prints the median, mean and 95th percentile per lookup (target: ≤ 1 ms warm).
 * **Zonal statistics**: for ``--sites`` random 1–3 km boxes, times
-  :func:`geoeco.zonal.zonal_stats` over every raster of the run (held in memory) against
+  :func:`geoeco.query.zonal.zonal_stats` over every raster of the run (held in memory) against
   :func:`exactextract.exact_extract` called directly on each file, and checks the numbers agree.
 
 Run (builds the demo into a temporary folder unless ``--run`` names an existing one):
@@ -26,8 +26,8 @@ import shapely
 
 
 def _build_demo(out: Path) -> Path:
-    from geoeco.demo_run import demo_zoning_inputs, run_demo
-    from geoeco.zoning import run_zoning
+    from geoeco.workflows.demo import demo_zoning_inputs, run_demo
+    from geoeco.workflows.zoning import run_zoning
 
     run_demo(out, size="small", zoning=False)
     ev = out / "evaluation"
@@ -48,7 +48,7 @@ def _build_demo(out: Path) -> Path:
 
 def bench_points(run: Path, n: int, seed: int = 0) -> dict[str, float]:
     """Open time and per-lookup times (µs) of warm point lookups."""
-    from geoeco.query import QueryContext, lookup_point
+    from geoeco.query.point import QueryContext, lookup_point
 
     t0 = time.perf_counter()
     ctx = QueryContext.open(run)
@@ -82,9 +82,9 @@ def bench_zonal(run: Path, n: int, seed: int = 1) -> dict[str, float]:
     import geopandas as gpd
     from exactextract import exact_extract
 
-    from geoeco.crs import CGCS2000
-    from geoeco.query import QueryContext
-    from geoeco.zonal import project, zonal_stats
+    from geoeco.core.crs import CGCS2000
+    from geoeco.query.point import QueryContext
+    from geoeco.query.zonal import project, zonal_stats
 
     ctx = QueryContext.open(run)
     x0, y0, x1, y1 = ctx.units.frame.total_bounds

@@ -16,7 +16,7 @@ run's own), and collects their results:
 * **erosion on the 30 m sample** (``bench_engine.py``): the synthetic demo region at
   ``--sample-res`` (100 km x 100 km, about 1° x 1°; 3333 x 3333 pixels at 30 m) with its I/O
   floor, on the local engine and on Dask with each number of workers;
-* **end to end on the 30 m sample**: ``geoeco.demo_run.run_demo(res=30)`` in a fresh process:
+* **end to end on the 30 m sample**: ``geoeco.workflows.demo.run_demo(res=30)`` in a fresh process:
   build the layers, erosion, desertification, the four ecosystem services and sensitivity,
   zoning into units, statistics, restoration and maps; its wall time and peak RSS.
 
@@ -87,7 +87,7 @@ def e2e_child(args: argparse.Namespace) -> None:
     import psutil
     import rasterio
 
-    from geoeco.demo_run import run_demo
+    from geoeco.workflows.demo import run_demo
 
     out = Path(args.work) / f"e2e_{args.sample_res:g}m"
     shutil.rmtree(out, ignore_errors=True)  # end to end: the layers are built too

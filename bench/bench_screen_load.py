@@ -5,7 +5,7 @@ Usage::
     python bench/bench_screen_load.py [--work DIR] [--cache-dir DIR] [--connections 16 64]
                                       [--duration 30] [--wrk-threads 2]
 
-1. Builds the full demo run into ``--cache-dir`` if needed (:func:`geoeco.demo_cache.
+1. Builds the full demo run into ``--cache-dir`` if needed (:func:`geoeco.workflows.demo_cache.
    ensure_demo_run`, about 1 min the first time; default ``<work>/cache``).
 2. Starts one ``geoeco serve`` on a free loopback port with the rate limit off
    (``GEOECO_RATE_LIMIT_PER_MINUTE=0``) and otherwise default settings (keys off, job workers
@@ -356,7 +356,7 @@ def main() -> None:
     import geopandas as gpd
 
     from geoeco import __version__
-    from geoeco.demo_cache import ensure_demo_run
+    from geoeco.workflows.demo_cache import ensure_demo_run
 
     args.work.mkdir(parents=True, exist_ok=True)
     cache = args.cache_dir or args.work / "cache"

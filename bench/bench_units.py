@@ -11,12 +11,12 @@ general with ~1 % nodata speckle) and a red-line raster (the top of another nois
 priority) on a ``size`` × ``size`` 250 m grid in ALBERS_CHINA (8000 × 8000 = 2000 km a side,
 Three-North scale), an erosion-grade driver, and ``counties`` Voronoi counties in EPSG:4490 over
 the same extent. Each mode runs in a fresh subprocess from files on disk and ends by writing
-the units to a GeoPackage with :func:`geoeco.io.write_vector`:
+the units to a GeoPackage with :func:`geoeco.core.io.write_vector`:
 
-* ``whole``: :func:`geoeco.io.read_raster` of the full rasters, then
-  :func:`geoeco.units.build_units`;
-* ``batched``: :func:`geoeco.align.aligned_source` window readers, then
-  :func:`geoeco.units.build_units_batched`, once per ``--batch-pixels`` budget.
+* ``whole``: :func:`geoeco.core.io.read_raster` of the full rasters, then
+  :func:`geoeco.zoning.units.build.build_units`;
+* ``batched``: :func:`geoeco.core.align.aligned_source` window readers, then
+  :func:`geoeco.zoning.units.build.build_units_batched`, once per ``--batch-pixels`` budget.
 
 Reported: wall time (units / GeoPackage), peak resident memory of the child
 (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) and the peak minus the resident size after the
@@ -24,7 +24,7 @@ imports, and a digest of the units (count, codes, total area) that must be equal
 
 (b) **Vector mode.** Three class layers (importance CumShare 1–3, water erosion SL190 1–6,
 desertification WangTao-2003 1–5) of ``polys`` Voronoi polygons each over a 100 km square.
-:func:`geoeco.overlay_vector.compute_zones_vector` with the rule set red line = importance 3
+:func:`geoeco.zoning.overlay.vector.compute_zones_vector` with the rule set red line = importance 3
 (code 11), priority = importance ≥ 2, key = erosion ≥ 3 or desertification ≥ 3, is timed
 against the same zoning done with ``geopandas.overlay(how="union")`` twice, a vectorised
 classification of the pieces and a dissolve by class; the class areas must agree. Not run by
@@ -77,9 +77,9 @@ def make_inputs(d: Path, n: int, n_counties: int) -> dict:
     import shapely
     from affine import Affine
 
-    from geoeco.crs import ALBERS_CHINA
-    from geoeco.io import write_raster, write_vector
-    from geoeco.raster import Grid, Raster
+    from geoeco.core.crs import ALBERS_CHINA
+    from geoeco.core.io import write_raster, write_vector
+    from geoeco.core.raster import Grid, Raster
 
     t0 = time.perf_counter()
     grid = Grid(Affine(RES, 0, X0, 0, -RES, Y0), n, n, ALBERS_CHINA)
@@ -123,9 +123,9 @@ def _warm_up(counties) -> None:  # type: ignore[no-untyped-def]
     """Build units on a 4 x 4 grid: loads numba, GDAL and PROJ so the baseline excludes them."""
     from affine import Affine
 
-    from geoeco.crs import ALBERS_CHINA
-    from geoeco.raster import Grid, Raster
-    from geoeco.units import build_units
+    from geoeco.core.crs import ALBERS_CHINA
+    from geoeco.core.raster import Grid, Raster
+    from geoeco.zoning.units.build import build_units
 
     x, y = counties.to_crs(ALBERS_CHINA).geometry.iloc[0].representative_point().coords[0]
     g = Grid(Affine(RES, 0, x, 0, -RES, y), 4, 4, ALBERS_CHINA)
@@ -135,8 +135,8 @@ def _warm_up(counties) -> None:  # type: ignore[no-untyped-def]
 
 def child(mode: str, d: Path, batch_pixels: int) -> None:
     """Run one mode in this (fresh) process and print a JSON line."""
-    from geoeco.io import raster_info, read_raster, read_vector, write_vector
-    from geoeco.units import build_units, build_units_batched
+    from geoeco.core.io import raster_info, read_raster, read_vector, write_vector
+    from geoeco.zoning.units.build import build_units, build_units_batched
 
     counties = read_vector(d / "counties.gpkg")
     _warm_up(counties)
@@ -151,7 +151,7 @@ def child(mode: str, d: Path, batch_pixels: int) -> None:
     else:
         from contextlib import ExitStack
 
-        from geoeco.align import aligned_source
+        from geoeco.core.align import aligned_source
 
         with ExitStack() as st:
             grid = raster_info(d / "zone.tif").grid
@@ -197,7 +197,7 @@ def class_layers(n_polys: int, side: float = 100_000.0, seed: int = 11) -> dict:
     import geopandas as gpd
     import shapely
 
-    from geoeco.crs import ALBERS_CHINA
+    from geoeco.core.crs import ALBERS_CHINA
 
     rng = np.random.default_rng(seed)
     frame = shapely.box(0, 4_000_000, side, 4_000_000 + side)
@@ -252,10 +252,10 @@ def geopandas_chain(layers: dict):  # type: ignore[no-untyped-def]
 
 
 def bench_vector(n_polys: int, repeat: int) -> dict:
-    from geoeco.crs import ALBERS_CHINA
-    from geoeco.overlay import LayerInput
-    from geoeco.overlay_vector import compute_zones_vector
-    from geoeco.rules import parse_rule_set
+    from geoeco.core.crs import ALBERS_CHINA
+    from geoeco.zoning.overlay.run import LayerInput
+    from geoeco.zoning.overlay.vector import compute_zones_vector
+    from geoeco.zoning.rules import parse_rule_set
 
     layers = class_layers(n_polys)
     rs = parse_rule_set(RULES)

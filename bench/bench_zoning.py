@@ -1,4 +1,4 @@
-"""Benchmark the zoning raster phase (geoeco.overlay.compute_zones) at Three-North scale.
+"""Benchmark the zoning raster phase (geoeco.zoning.overlay.run.compute_zones) at Three-North scale.
 
 Usage::
 
@@ -13,7 +13,7 @@ Three-North programme area), and ``--scales`` multiplies the *area* (0.5 = half 
 Each layer is a smooth random field (two octaves of bilinearly upsampled Gaussian-filtered
 noise, ~16 km and ~2 km features, plus a little pixel noise) cut into classes at fixed
 quantiles, with a shared ~7% nodata "sea"; it is written as a tiled COG window by window with
-``geoeco.io.open_raster_writer`` and kept under ``--work`` (reused if present).
+``geoeco.core.io.open_raster_writer`` and kept under ``--work`` (reused if present).
 
 For every scale, three phases run (interleaved ``--repeat`` times, fastest kept), each in a
 fresh child process so that its peak resident memory (``resource.getrusage(RUSAGE_SELF)
@@ -26,7 +26,7 @@ fresh child process so that its peak resident memory (``resource.getrusage(RUSAG
 * **io_floor_copying_inputs**: the same, writing copies of three inputs.
 
 Inputs are bound as direct window readers (``--reader direct``: one open rasterio dataset per
-layer, ``read(window)`` masked) or through ``geoeco.align.aligned_source`` (``--reader
+layer, ``read(window)`` masked) or through ``geoeco.core.align.aligned_source`` (``--reader
 aligned``: a GDAL warped VRT). The report is a Markdown table (time, ratio zones / floor, peak
 RSS) and a JSON file; results are in bench/README.md. ``--profile`` runs the zones phase under
 cProfile and prints the top functions. Not run by the test suite.
@@ -35,7 +35,7 @@ cProfile and prints the top functions. Not run by the test suite.
 run (so the ratios between engines are measured under the same load). ``dask:N`` is a
 ``LocalCluster`` of N worker processes (1 thread each; the readers pickle as their paths and
 reopen in the workers), started and warmed up (numba kernels loaded) before the clock starts.
-On Dask every per-tile step runs on the workers (``geoeco.overlay_distributed``): pass 1 with
+On Dask every per-tile step runs on the workers (``geoeco.zoning.overlay.distributed``): pass 1 with
 sweep 1 of the patch stage, sweeps 2 and 3, pass 2, then one task per output COG. Each zones
 row splits the time into the **compute phase** (``summary["compute"]["compute_s"]``: pass 1,
 patch stage and pass 2, until every output tile is computed) and the **write phase**
@@ -89,8 +89,8 @@ def shape_for(scale: float) -> tuple[int, int]:
 def grid_for(scale: float):  # type: ignore[no-untyped-def]
     from affine import Affine
 
-    from geoeco.crs import ALBERS_CHINA
-    from geoeco.raster import Grid
+    from geoeco.core.crs import ALBERS_CHINA
+    from geoeco.core.raster import Grid
 
     h, w = shape_for(scale)
     return Grid(Affine(RES, 0, ORIGIN[0], 0, -RES, ORIGIN[1]), w, h, ALBERS_CHINA)
@@ -126,7 +126,7 @@ def _upsample(c: np.ndarray, factor: int, win: tuple[int, int, int, int]) -> np.
 def generate(folder: Path, scale: float, block: int) -> dict:
     from scipy.stats import norm
 
-    from geoeco.io import open_raster_writer
+    from geoeco.core.io import open_raster_writer
 
     meta_path = folder / "stack.json"
     want = {
@@ -208,7 +208,7 @@ def open_inputs(folder: Path, grid, reader: str):  # type: ignore[no-untyped-def
         out = {}
         for name in LAYERS:
             if reader == "aligned":
-                from geoeco.align import aligned_source
+                from geoeco.core.align import aligned_source
 
                 out[name] = stack.enter_context(aligned_source(folder / f"{name}.tif", grid))
             else:
@@ -233,7 +233,7 @@ def phase_floor(folder: Path, scale: float, block: int, reader: str, copy: str) 
     ``out_zones``; that read is timed separately and subtracted), so compression costs the
     same as in the zones phase. ``copy="inputs"``: copies of the first three inputs.
     """
-    from geoeco.io import open_raster_writer
+    from geoeco.core.io import open_raster_writer
 
     grid = grid_for(scale)
     out = folder / "out_floor"
@@ -281,8 +281,8 @@ def phase_zones(
     engine: str = "local",
     workers: int = 2,
 ) -> dict:
-    from geoeco import overlay
-    from geoeco.rules import load_rule_set
+    from geoeco.zoning.overlay import run as overlay
+    from geoeco.zoning.rules import load_rule_set
 
     grid = grid_for(scale)
     out = folder / "out_zones"
@@ -301,13 +301,13 @@ def phase_zones(
     # pass 1 + patch sweeps, and the sweeps after pass 1 (names looked up at call time; sweep 1
     # runs tile by tile inside pass 1)
     overlay._patch_stage_tiled = timed(overlay._patch_stage_tiled, "pass1_and_patch_stage_s")
-    from geoeco.patches_tiled import TiledRedline
+    from geoeco.zoning.patches.tiled import TiledRedline
 
     TiledRedline.finish = timed(TiledRedline.finish, "patch_sweeps_s")  # type: ignore[method-assign]
     eng = None
     extra: dict = {"engine": engine}
     if engine == "dask":
-        from geoeco.engine import DaskEngine
+        from geoeco.core.engine import DaskEngine
 
         t = time.perf_counter()
         eng = DaskEngine(n_workers=workers, threads_per_worker=1)
@@ -409,11 +409,11 @@ def child_main(args: argparse.Namespace) -> None:
     import scipy.ndimage  # noqa: F401
     import scipy.sparse.csgraph  # noqa: F401
 
-    import geoeco.io  # noqa: F401
-    import geoeco.overlay
+    import geoeco.core.io  # noqa: F401
+    import geoeco.zoning.overlay.run
 
     if args.phase == "zones":  # ... and its numba kernels (from numba's cache: ~0.3 s cold)
-        geoeco.overlay.warm_up()
+        geoeco.zoning.overlay.run.warm_up()
 
     if args.phase.startswith("floor"):
         copy = "outputs" if args.phase == "floor_outputs" else "inputs"

@@ -19,8 +19,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .errors import GeoecoError
-from .staging import output_folder
+from geoeco.core.errors import GeoecoError
+from geoeco.core.staging import output_folder
 
 app = typer.Typer(
     help="geoeco: ecological control zones for China.",
@@ -63,7 +63,7 @@ def default_user_layers_dir() -> Path:
 
 
 def _registry(layers_dir: Path | None):  # type: ignore[no-untyped-def]
-    from .layers import load_registry
+    from geoeco.catalog.layers import load_registry
 
     d = layers_dir or default_user_layers_dir()
     return load_registry(d) if d.is_dir() else load_registry()
@@ -128,7 +128,7 @@ def layers_validate(
     allow_outside_china: Annotated[bool, typer.Option("--allow-outside-china")] = False,
 ) -> None:
     """Check a data file (readable, CRS, inside China, raster nodata) and describe it as JSON."""
-    from .validate import inspect_layer_file
+    from geoeco.catalog.validate import inspect_layer_file
 
     rep = inspect_layer_file(
         path, name=path.name, allow_outside_china=allow_outside_china, nodata=nodata
@@ -154,8 +154,8 @@ def layers_add(
     layers: LayersOpt = None,
 ) -> None:
     """Validate a file and register it as a user layer (writes its manifest to the folder)."""
-    from .layers import load_registry
-    from .validate import user_layer_spec, write_user_manifest
+    from geoeco.catalog.layers import load_registry
+    from geoeco.catalog.validate import user_layer_spec, write_user_manifest
 
     spec = user_layer_spec(
         path,
@@ -216,9 +216,9 @@ def erosion(
     ] = None,
 ) -> None:
     """Soil loss (RUSLE/CSLE, t/(km²·a)) and its SL 190-2007 grade on the DEM's grid."""
-    from .engine import get_engine
-    from .erosion import load_config, make_config, run_erosion
-    from .pipeline import parse_factor
+    from geoeco.core.engine import get_engine
+    from geoeco.core.windows import parse_factor
+    from geoeco.erosion.run import load_config, make_config, run_erosion
 
     flags: dict[str, object] = {
         "r": parse_factor(r),
@@ -255,7 +255,7 @@ def desertification(
     allow_outside_china: Annotated[bool, typer.Option("--allow-outside-china")] = False,
 ) -> None:
     """Vegetation cover (percent) and desertification degree (Wang Tao 2003, or Chen 2019)."""
-    from .desertification import run_desertification
+    from geoeco.erosion.desertification import run_desertification
 
     with output_folder(out) as work, progress_bar() as cb:
         summary = run_desertification(
@@ -271,7 +271,7 @@ def evaluate(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
 ) -> None:
     """Sensitivity (sanding, water erosion) and importance (services, cumulative share)."""
-    from .evaluation import load_evaluation_config, run_evaluation
+    from geoeco.evaluation.run import load_evaluation_config, run_evaluation
 
     cfg = load_evaluation_config(config)
     with output_folder(out) as work, progress_bar() as cb:
@@ -329,8 +329,8 @@ def zone(
 
     Without --aoi it runs on the demo region (building its layers and evaluations first).
     """
-    from .engine import get_engine
-    from .zoning import run_zoning
+    from geoeco.core.engine import get_engine
+    from geoeco.workflows.zoning import run_zoning
 
     given: dict[str, str] = {}
     for item in input_ or []:
@@ -344,7 +344,7 @@ def zone(
         progress_bar() as cb,
     ):
         if aoi is None and not given:
-            from .demo_run import run_demo
+            from geoeco.workflows.demo import run_demo
 
             result = run_demo(
                 work / "inputs",
@@ -353,7 +353,7 @@ def zone(
                 progress=lambda s, f: cb(s, 0.5 * f),
                 engine=eng,
             )
-            from .demo_run import demo_zoning_inputs
+            from geoeco.workflows.demo import demo_zoning_inputs
 
             given = {k: str(v) for k, v in demo_zoning_inputs(Path(result["out"])).items()}
             statuses = dict.fromkeys(given, "synthetic")
@@ -385,8 +385,8 @@ CrsOpt = Annotated[str, typer.Option(help="wgs84, cgcs2000 or gcj02.")]
 
 
 def _context(run: Path):  # type: ignore[no-untyped-def]
-    from .errors import DataSourceError
-    from .query import QueryContext
+    from geoeco.core.errors import DataSourceError
+    from geoeco.query.point import QueryContext
 
     if not run.exists():
         raise DataSourceError(
@@ -404,7 +404,7 @@ def query(
     run: RunOpt = Path("geoeco-demo"),
 ) -> None:
     """What applies at a point: unit, access list, red line, park, battle area, layer values."""
-    from .query import lookup_point
+    from geoeco.query.point import lookup_point
 
     result = lookup_point(_context(run), lon, lat, crs=crs)
     _emit_json(result.model_dump(mode="json"))
@@ -413,9 +413,9 @@ def query(
 def _geojson_site(path: Path, crs: str) -> object:
     """The site in a GeoJSON file, checked as screening checks it (the file itself when it
     holds several features: a batch); every error names the file."""
-    from .errors import DataSourceError, InvalidGeometry
-    from .geometry_input import parse_geometry
-    from .json_input import loads_json
+    from geoeco.core.errors import DataSourceError, InvalidGeometry
+    from geoeco.core.geometry import parse_geometry
+    from geoeco.core.json_input import loads_json
 
     try:
         raw = path.read_bytes()
@@ -451,7 +451,7 @@ def screen(
     report: Annotated[Path | None, typer.Option(help="Write a printable HTML report.")] = None,
 ) -> None:
     """Screen a site: overlaps, zonal statistics, proximity and the compliance verdict."""
-    from .screening import screen_batch, screen_site
+    from geoeco.query.screening import screen_batch, screen_site
 
     if (geometry is None) == (wkt is None):
         raise typer.BadParameter("give exactly one of --geometry FILE or --wkt WKT")
@@ -467,7 +467,7 @@ def screen(
             return
     result = screen_site(ctx, site, buffer_m=buffer, project_type=project_type, crs=crs)
     if report is not None:
-        from .report import write_report
+        from geoeco.query.report import write_report
 
         write_report(result, report)
         err.print(f"report written to {report}")
@@ -520,7 +520,7 @@ def rules_list(
     as_json: Annotated[bool, typer.Option("--json", help="JSON on standard output.")] = False,
 ) -> None:
     """The built-in rule sets with their titles and hashes."""
-    from .rules import list_rule_sets, load_rule_set
+    from geoeco.zoning.rules import list_rule_sets, load_rule_set
 
     rows = []
     for name in list_rule_sets():
@@ -581,8 +581,8 @@ def demo(
     scheduler: SchedulerOpt = None,
 ) -> None:
     """Build the demo region (Yulin: Mu Us sandy land, loess hills) and run every analysis on it."""
-    from .demo_run import run_demo
-    from .engine import get_engine
+    from geoeco.core.engine import get_engine
+    from geoeco.workflows.demo import run_demo
 
     with (
         output_folder(out) as work,
@@ -611,8 +611,8 @@ def demo(
 
 def _link_demo_run(out: Path, cache: Path, size: str) -> None:
     """Let the service use this demo run as its cached demo (no second build)."""
-    from . import __version__
-    from .demo_cache import demo_run_dir
+    from geoeco import __version__
+    from geoeco.workflows.demo_cache import demo_run_dir
 
     target = demo_run_dir(cache, size)
     target.parent.mkdir(parents=True, exist_ok=True)

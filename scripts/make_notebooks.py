@@ -66,7 +66,7 @@ units[cols]""",
     """md:## The web map
 
 The same map `geoeco zone` writes as `map.html` (assets inlined, so it opens with no network).""",
-    """from geoeco.maps import zone_map_from_run
+    """from geoeco.maps.zone import zone_map_from_run
 
 m = zone_map_from_run(out / "zones")
 m""",
@@ -91,7 +91,7 @@ import geopandas as gpd
 import shapely
 
 import geoeco
-from geoeco.validate import user_layer_spec, write_user_manifest
+from geoeco.catalog.validate import user_layer_spec, write_user_manifest
 
 work = Path("byol")
 out = work / "demo"
@@ -113,7 +113,7 @@ spec = user_layer_spec(reserve_file, role="protected", layer_id="user.reserve",
 manifest = write_user_manifest(spec, work / "layers", overwrite=True)
 registry = geoeco.load_registry(work / "layers")
 registry.get("user.reserve").summary()""",
-    """from geoeco.demo_run import demo_zoning_inputs
+    """from geoeco.workflows.demo import demo_zoning_inputs
 
 inputs = demo_zoning_inputs(out)
 summary = geoeco.run_zoning(out / "zones", inputs=inputs, demo_size="small", res=30.0,

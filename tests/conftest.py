@@ -46,7 +46,7 @@ def demo_small_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     It is built into ``<tmp>/demo_small`` so that the ``demo_region`` generator, given the
     parent folder as its cache, finds and reuses it.
     """
-    from geoeco.demo import build_demo_region
+    from geoeco.catalog.demo_region import build_demo_region
 
     out = tmp_path_factory.mktemp("demo") / "demo_small"
     build_demo_region(out, size="small")
@@ -94,8 +94,8 @@ def demo_run_small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The small demo run (``zones/``, ``erosion/`` ...), built once per session.
 
     It goes into ``<basetemp>/geoeco-shared-cache``, the cache folder the API tests use, so
-    the session builds it only once (:func:`geoeco.demo_cache.ensure_demo_run` reuses it).
+    the session builds it only once (:func:`geoeco.workflows.demo_cache.ensure_demo_run` reuses it).
     """
-    from geoeco.demo_cache import ensure_demo_run
+    from geoeco.workflows.demo_cache import ensure_demo_run
 
     return ensure_demo_run(tmp_path_factory.getbasetemp() / "geoeco-shared-cache", "small")

@@ -1,4 +1,4 @@
-"""Access-list templates and the 三线一单 export (geoeco.access).
+"""Access-list templates and the 三线一单 export (geoeco.zoning.access).
 
 The units come from a 4 x 4 grid of 100 m pixels drawn below (one county, 磴口县 150822 near
 107°E 40.3°N, whose 3-degree Gauss–Krüger zone is the 108°E one, EPSG:4545):
@@ -22,7 +22,11 @@ from affine import Affine
 from pyproj import Transformer
 from shapely import box, segmentize
 
-from geoeco.access import (
+from geoeco.core.crs import ALBERS_CHINA
+from geoeco.core.errors import GeoecoWarning, InvalidInput, ManifestError
+from geoeco.core.io import read_vector
+from geoeco.core.raster import Grid, Raster
+from geoeco.zoning.access import (
     DIMENSIONS,
     SXYD_FIELDS,
     access_columns,
@@ -32,11 +36,7 @@ from geoeco.access import (
     truncate_utf8,
     write_sxyd,
 )
-from geoeco.crs import ALBERS_CHINA
-from geoeco.errors import GeoecoWarning, InvalidInput, ManifestError
-from geoeco.io import read_vector
-from geoeco.raster import Grid, Raster
-from geoeco.units import build_units
+from geoeco.zoning.units.build import build_units
 
 
 def _units(access=None):  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""Basin tiling (geoeco.basins) and LS routed tile by tile (geoeco.ls_tiled).
+"""Basin tiling (geoeco.terrain.basins) and LS routed tile by tile (geoeco.terrain.ls_tiled).
 
 The synthetic DEM is built so that its basins are known by construction: two rows of
 rectangular blocks, each block a tilted V valley draining to the outer (north or south) edge,
@@ -6,7 +6,7 @@ every block fenced by a flat-topped crest (constant elevation, higher than any v
 two cells wide where blocks meet). No cell has a lower neighbour across a crest, so neither
 D8 nor MFD flow crosses it, and each block is a basin. Tiles made of whole blocks must then
 reproduce the whole-DEM run bit for bit: that is the expected value of the exactness tests
-(the reference is :func:`geoeco.ls.ls_factor` on the whole DEM).
+(the reference is :func:`geoeco.terrain.ls.ls_factor` on the whole DEM).
 """
 
 from __future__ import annotations
@@ -19,17 +19,17 @@ import pytest
 from affine import Affine
 from shapely.geometry import box
 
-from geoeco.basins import (
+from geoeco.core.errors import EmptyArea, OversizeRequest
+from geoeco.core.io import read_raster, write_raster
+from geoeco.core.raster import Grid, Raster
+from geoeco.terrain.basins import (
     basins_from_layer,
     derive_basins,
     merge_small_basins,
     plan_tiles,
 )
-from geoeco.errors import EmptyArea, OversizeRequest
-from geoeco.io import read_raster, write_raster
-from geoeco.ls import ls_factor
-from geoeco.ls_tiled import ls_factor_tiled
-from geoeco.raster import Grid, Raster
+from geoeco.terrain.ls import ls_factor
+from geoeco.terrain.ls_tiled import ls_factor_tiled
 
 H, W, NBC, CELL = 20, 15, 5, 10.0  # block rows, block columns, blocks per row, metres
 X0, Y0 = 500000.0, 4000000.0

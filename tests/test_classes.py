@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geoeco.classes import (
+from geoeco.catalog.classes import (
     ClassTable,
     Provenance,
     classify,
@@ -21,7 +21,7 @@ from geoeco.classes import (
     lookup,
     score,
 )
-from geoeco.errors import InvalidInput, ManifestError, UnitsError
+from geoeco.core.errors import InvalidInput, ManifestError, UnitsError
 
 REQUIRED = [
     "SL190-2007/water",

@@ -201,11 +201,11 @@ def test_usage_errors_exit_2_with_usage_text(capsys):
 
 def test_config_files_that_cannot_be_read_never_show_the_path(tmp_path):
     """Loaders of user TOML name the file only (its folder stays private)."""
-    from geoeco.access import load_access_lists
-    from geoeco.classes import load_tables
-    from geoeco.errors import ManifestError
-    from geoeco.restoration_config import load_restoration_config
-    from geoeco.screening import load_compliance
+    from geoeco.catalog.classes import load_tables
+    from geoeco.core.errors import ManifestError
+    from geoeco.query.screening import load_compliance
+    from geoeco.restoration.config import load_restoration_config
+    from geoeco.zoning.access import load_access_lists
 
     missing = tmp_path / "secret" / "missing.toml"
     for loader in (load_access_lists, load_tables, load_restoration_config, load_compliance):

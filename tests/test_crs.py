@@ -11,7 +11,7 @@ import shapely
 from pyproj import Geod
 from shapely.geometry import box
 
-from geoeco import crs
+from geoeco.core import crs as crs
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
 

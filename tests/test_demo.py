@@ -18,7 +18,7 @@ import pytest
 import rasterio
 from pyproj import Transformer
 
-from geoeco.demo import (
+from geoeco.catalog.demo_region import (
     DEMO_CRS,
     DEMO_VARIABLES,
     LANDCOVER_CLASSES,
@@ -27,10 +27,10 @@ from geoeco.demo import (
     demo_grid,
     generate_demo_layer,
 )
-from geoeco.errors import InvalidInput, OversizeRequest
-from geoeco.io import raster_info
-from geoeco.layers import builtin_layers_dir, load_manifest
-from geoeco.sources import layer_raster_path
+from geoeco.catalog.layers import builtin_layers_dir, load_manifest
+from geoeco.catalog.sources import layer_raster_path
+from geoeco.core.errors import InvalidInput, OversizeRequest
+from geoeco.core.io import raster_info
 
 CROP, FOREST, GRASS, WATER, BUILT, SAND, BARE = range(1, 8)
 MANIFESTS = sorted(builtin_layers_dir().glob("demo_*.toml"))
@@ -117,7 +117,7 @@ def test_values_depend_on_the_place_not_on_the_grid_block(demo_small_dir):
     """Every field is a function of world coordinates: computing a larger window around the
     small one gives the same values on the shared pixels (so the small window is the same
     landscape as the middle of the full one, and strip-wise building changes nothing)."""
-    from geoeco.demo import _centres, _fine_block, _world
+    from geoeco.catalog.demo_region import _centres, _fine_block, _world
 
     xs, ys = _centres(demo_grid("small"), halo=11)  # 10 extra pixels each side, plus halo
     block = _fine_block(_world(20240305), xs, ys, 30.0)

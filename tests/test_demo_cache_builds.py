@@ -1,4 +1,4 @@
-"""Cached builds (:func:`geoeco.demo_cache.build_once`): one builder at a time across
+"""Cached builds (:func:`geoeco.workflows.demo_cache.build_once`): one builder at a time across
 processes, nothing left by a failed build, and killed builders' folders removed by the next
 builder or by a service's start-up sweep, never those of a live builder.
 
@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from geoeco.demo_cache import build_once, is_complete, remove_abandoned_builds
-from geoeco.errors import InvalidInput
-from geoeco.staging import host_tag, make_staging
+from geoeco.core.errors import InvalidInput
+from geoeco.core.staging import host_tag, make_staging
+from geoeco.workflows.demo_cache import build_once, is_complete, remove_abandoned_builds
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="SIGKILL and flock are POSIX")
 
 MAKER = """
 import sys, time
-from geoeco.staging import make_staging
+from geoeco.core.staging import make_staging
 print(make_staging(sys.argv[1], sys.argv[2]), flush=True)
 time.sleep(120)
 """
@@ -43,7 +43,7 @@ def start_maker(parent: Path, prefix: str) -> tuple[subprocess.Popen[str], Path]
 BUILDER = """
 import os, sys, time
 from pathlib import Path
-from geoeco.demo_cache import build_once
+from geoeco.workflows.demo_cache import build_once
 target, log = Path(sys.argv[1]), Path(sys.argv[2])
 
 def build(folder):

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 import rasterio
 
-from geoeco.engine import DaskEngine, LocalEngine, get_engine
-from geoeco.erosion import make_config, run_erosion
-from geoeco.errors import DataSourceError, InvalidInput
+from geoeco.core.engine import DaskEngine, LocalEngine, get_engine
+from geoeco.core.errors import DataSourceError, InvalidInput
+from geoeco.erosion.run import make_config, run_erosion
 
 distributed = pytest.importorskip("distributed", reason="engine 'dask' needs dask.distributed")
 
@@ -47,7 +47,7 @@ def client():
 
 
 def _demo_config(demo_dir, **changes):
-    """The demo's erosion settings (as geoeco.demo_run uses them) with ``changes``."""
+    """The demo's erosion settings (as geoeco.workflows.demo uses them) with ``changes``."""
     settings = tomllib.loads(
         (files("geoeco") / "data" / "demo_erosion.toml").read_text(encoding="utf-8")
     )
@@ -230,8 +230,8 @@ def test_service_jobs_can_compute_on_dask(client, demo_small_dir, tmp_path):
     cluster, with the same soil loss as the default (local) context."""
     import numpy as np
 
-    from geoeco.io import read_raster
-    from geoeco.processes import ExecutionContext, execute
+    from geoeco.core.io import read_raster
+    from geoeco.service.processes import ExecutionContext, execute
 
     assert ExecutionContext().compute_engine() is None
     ctx = ExecutionContext(engine="dask", scheduler=client.scheduler.address)

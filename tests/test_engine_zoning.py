@@ -19,13 +19,13 @@ from affine import Affine
 from scipy.ndimage import zoom
 from shapely.geometry import Polygon, box
 
-from geoeco.crs import ALBERS_CHINA
-from geoeco.engine import DaskEngine
-from geoeco.errors import InvalidInput
-from geoeco.io import read_raster, write_raster
-from geoeco.overlay import LayerInput, compute_zones
-from geoeco.raster import Grid, Raster
-from geoeco.rules import parse_rule_set
+from geoeco.core.crs import ALBERS_CHINA
+from geoeco.core.engine import DaskEngine
+from geoeco.core.errors import InvalidInput
+from geoeco.core.io import read_raster, write_raster
+from geoeco.core.raster import Grid, Raster
+from geoeco.zoning.overlay.run import LayerInput, compute_zones
+from geoeco.zoning.rules import parse_rule_set
 
 distributed = pytest.importorskip("distributed", reason="engine 'dask' needs dask.distributed")
 
@@ -154,7 +154,7 @@ def _arrays(res):
 
 
 #: Where each step ran: the tiled patch stage and the single-pass rules run every step on the
-#: workers (geoeco.overlay_distributed); the whole-grid patch stage only pass 1.
+#: workers (geoeco.zoning.overlay.distributed); the whole-grid patch stage only pass 1.
 ALL_ON_DASK = {"pass1": "dask", "patches": "dask", "pass2": "dask"}
 PASS1_ON_DASK = {"pass1": "dask"}
 TIMINGS = {"pass1_s", "patch_sweeps_s", "pass2_s", "compute_s", "write_s"}

@@ -11,10 +11,10 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from geoeco.desertification import run_desertification
-from geoeco.erosion import make_config, run_erosion
-from geoeco.errors import CRSError, InvalidInput, UnitsError
-from geoeco.io import read_raster
+from geoeco.core.errors import CRSError, InvalidInput, UnitsError
+from geoeco.core.io import read_raster
+from geoeco.erosion.desertification import run_desertification
+from geoeco.erosion.run import make_config, run_erosion
 
 ORIGIN = (400000.0, 4250000.0)  # EPSG:4546 (GK CM 111E): near Yulin, inside China
 

@@ -20,10 +20,13 @@ import rasterio
 from affine import Affine
 from rasterio.transform import from_origin
 
-from geoeco.desertification import run_desertification
-from geoeco.erosion import make_config, run_erosion
-from geoeco.errors import InvalidInput, UnitsError
-from geoeco.evaluation import (
+from geoeco.core.errors import InvalidInput, UnitsError
+from geoeco.core.io import read_raster, write_raster
+from geoeco.core.raster import Grid
+from geoeco.core.windows import equal_area_factor
+from geoeco.erosion.desertification import run_desertification
+from geoeco.erosion.run import make_config, run_erosion
+from geoeco.evaluation.run import (
     SERVICES,
     area_weights,
     demo_evaluation_config,
@@ -32,9 +35,6 @@ from geoeco.evaluation import (
     relief_window,
     run_evaluation,
 )
-from geoeco.io import read_raster, write_raster
-from geoeco.pipeline import equal_area_factor
-from geoeco.raster import Grid
 
 ORIGIN = (400000.0, 4250000.0)
 CRS = "EPSG:4546"
@@ -389,7 +389,7 @@ def test_services_are_optional(tmp_path):
 
 @pytest.fixture(scope="module")
 def demo_eval(demo_small_dir, tmp_path_factory):
-    """Erosion and desertification on the small demo (as geoeco.demo_run does), then the
+    """Erosion and desertification on the small demo (as geoeco.workflows.demo does), then the
     evaluation with 1024-pixel windows."""
     out = tmp_path_factory.mktemp("evaluation")
     settings = tomllib.loads(
@@ -449,12 +449,12 @@ def test_demo_outputs_are_plausible(demo_eval, demo_small_dir):
 def test_demo_biodiversity_matches_numpy(demo_eval, demo_small_dir):
     """Independent recomputation of S_bio on the demo: annual precipitation (sum of the 12
     bands of precip_monthly) and mean annual temperature (mean of temp_monthly) on the 1 km
-    climate grid, warped to the 30 m DEM grid with geoeco.align.align_to (an in-memory
+    climate grid, warped to the 30 m DEM grid with geoeco.core.align.align_to (an in-memory
     reproject, not the pipeline's windowed VRT), min–max normalised with numpy over the grid;
     F_alt from the DEM; water (4) and built (5) land 0. Agreement to 1e-4 of the maximum.
     Biodiversity is the dominant service somewhere, and importance_max is never below it."""
-    from geoeco.align import align_to
-    from geoeco.raster import Raster
+    from geoeco.core.align import align_to
+    from geoeco.core.raster import Raster
 
     out, s = demo_eval
     ev = out / "evaluation"

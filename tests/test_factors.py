@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geoeco.classes import Provenance
-from geoeco.errors import GridMismatch, InvalidInput, UnitsError
-from geoeco.factors import (
+from geoeco.catalog.classes import Provenance
+from geoeco.core.errors import GridMismatch, InvalidInput, UnitsError
+from geoeco.erosion.factors import (
     c_cai,
     c_from_table,
     csle,

@@ -1,7 +1,7 @@
 """Parsing user geometries: formats, CRS, swapped coordinates, repair and limits.
 
 Expected values are worked out by hand from the literal coordinates in each test; the GCJ-02
-reference is geoeco.crs's published forward formula (its own doctest checks Tiananmen).
+reference is geoeco.core.crs's published forward formula (its own doctest checks Tiananmen).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import json
 import pytest
 import shapely
 
-from geoeco.crs import wgs84_to_gcj02
-from geoeco.errors import CRSError, EmptyArea, InvalidGeometry, OversizeRequest
-from geoeco.geometry_input import (
+from geoeco.core.crs import wgs84_to_gcj02
+from geoeco.core.errors import CRSError, EmptyArea, InvalidGeometry, OversizeRequest
+from geoeco.core.geometry import (
     area_km2,
     iter_features,
     normalise_crs,

@@ -5,10 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geoeco.classes import Provenance
-from geoeco.errors import InvalidInput, UnitsError
-from geoeco.factors import to_t_km2
-from geoeco.grades import tolerable_loss_from_regions, water_erosion_grade, wind_erosion_grade
+from geoeco.catalog.classes import Provenance
+from geoeco.core.errors import InvalidInput, UnitsError
+from geoeco.erosion.factors import to_t_km2
+from geoeco.erosion.grades import (
+    tolerable_loss_from_regions,
+    water_erosion_grade,
+    wind_erosion_grade,
+)
 
 
 def test_water_grade_default_tolerable_200():

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geoeco.classes import Provenance
-from geoeco.errors import InvalidInput, UnitsError
-from geoeco.importance import (
+from geoeco.catalog.classes import Provenance
+from geoeco.core.errors import InvalidInput, UnitsError
+from geoeco.evaluation.importance import (
     biodiversity_index,
     classify_by_thresholds,
     cumulative_share_thresholds,

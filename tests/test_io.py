@@ -7,9 +7,9 @@ import pytest
 import rasterio
 from affine import Affine
 
-from geoeco import io
-from geoeco.errors import GridMismatch
-from geoeco.raster import Grid, Raster
+from geoeco.core import io as io
+from geoeco.core.errors import GridMismatch
+from geoeco.core.raster import Grid, Raster
 
 GRID = Grid(Affine(10, 0, 500000, 0, -10, 4000040), 700, 600, "EPSG:32631")
 

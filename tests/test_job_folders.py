@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from geoeco.jobs import (
+from geoeco.service.jobs import (
     JobProblem,
     JobStore,
     SQLiteJobStore,

@@ -15,8 +15,8 @@ from datetime import timedelta
 
 import pytest
 
-from geoeco.errors import InvalidInput
-from geoeco.jobs import (
+from geoeco.core.errors import InvalidInput
+from geoeco.service.jobs import (
     JobProblem,
     JobStore,
     ResultFile,
@@ -34,7 +34,7 @@ from geoeco.jobs import (
     token_digest,
     utcnow,
 )
-from geoeco.processes import (
+from geoeco.service.processes import (
     InvalidProcessInputs,
     ProcessNotFound,
     canonical_inputs,
@@ -378,7 +378,7 @@ def test_estimate_cells_of_the_demo() -> None:
 
 # -- paging bounds (issue 12: offset 2**63 overflowed SQLite's 64-bit integer, a 500) ---------
 def test_list_bounds_are_checked_before_the_sql(store: JobStore) -> None:
-    from geoeco.jobs import MAX_LIST_LIMIT, MAX_LIST_OFFSET
+    from geoeco.service.jobs import MAX_LIST_LIMIT, MAX_LIST_OFFSET
 
     submit(store, 1)
     for kw in (

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from geoeco.errors import InvalidJSON, InvalidJSONValue
-from geoeco.json_input import MAX_JSON_DEPTH, check_json_value, format_path, loads_json
+from geoeco.core.errors import InvalidJSON, InvalidJSONValue
+from geoeco.core.json_input import MAX_JSON_DEPTH, check_json_value, format_path, loads_json
 
 
 def _nested(depth: int) -> str:

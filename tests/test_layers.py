@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from geoeco.errors import GeoecoError, LayerExists, LayerNotFound, ManifestError
-from geoeco.layers import LayerRegistry, dump_manifest, load_manifest, parse_manifest
+from geoeco.catalog.layers import LayerRegistry, dump_manifest, load_manifest, parse_manifest
+from geoeco.core.errors import GeoecoError, LayerExists, LayerNotFound, ManifestError
 
 GOOD = """
 id = "user.parks"

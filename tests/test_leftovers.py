@@ -20,8 +20,8 @@ import rasterio
 from rasterio.transform import from_origin
 
 from geoeco.cli import main
-from geoeco.errors import InvalidInput
-from geoeco.staging import (
+from geoeco.core.errors import InvalidInput
+from geoeco.core.staging import (
     RUN_PREFIX,
     host_tag,
     output_folder,
@@ -102,7 +102,7 @@ def test_an_output_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
 
 MAKER = """
 import sys, time
-from geoeco.staging import make_staging
+from geoeco.core.staging import make_staging
 print(make_staging(sys.argv[1], sys.argv[2]), flush=True)
 time.sleep(120)
 """
@@ -189,7 +189,7 @@ def _erosion(dem: Path, k: Path | str, out: Path, capsys: pytest.CaptureFixture[
 def test_a_late_erosion_failure_leaves_no_out_folder(
     tmp_path: Path, erosion_inputs: tuple[Path, Path], capsys, monkeypatch
 ) -> None:
-    import geoeco.erosion as ero
+    import geoeco.erosion.run as ero
 
     dem, k = erosion_inputs
     seen: list[list[str]] = []
@@ -233,7 +233,7 @@ def test_a_late_erosion_failure_leaves_an_existing_out_folder_untouched(
 def test_failed_demo_and_zone_runs_leave_no_out_folder(
     tmp_path: Path, capsys, monkeypatch, command: str
 ) -> None:
-    import geoeco.demo_run as demo_run
+    import geoeco.workflows.demo as demo_run
 
     def failing_run_demo(out, **kwargs):  # type: ignore[no-untyped-def]
         Path(out).mkdir(parents=True, exist_ok=True)

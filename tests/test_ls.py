@@ -1,4 +1,4 @@
-"""LS factor (geoeco.ls) and Horn slope/aspect (geoeco.terrain).
+"""LS factor (geoeco.terrain.ls) and Horn slope/aspect (geoeco.terrain.slope).
 
 Expected values are worked by hand from the formulas in methodology.md §1.2 (repeated in
 comments), recomputed here with scalar ``math`` code independent of the vectorised library
@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from affine import Affine
 
-from geoeco.errors import CRSError, InvalidInput, OversizeRequest
-from geoeco.ls import (
+from geoeco.core.errors import CRSError, InvalidInput, OversizeRequest
+from geoeco.core.raster import Grid, Raster
+from geoeco.terrain.ls import (
     l_dg,
     l_invest,
     l_lstool,
@@ -26,9 +27,8 @@ from geoeco.ls import (
     s_invest,
     slope_length_lstool,
 )
-from geoeco.raster import Grid, Raster
-from geoeco.routing import route
-from geoeco.terrain import aspect, slope_horn
+from geoeco.terrain.routing import route
+from geoeco.terrain.slope import aspect, slope_horn
 
 N, D = 100, 10.0  # plane: 100 x 100 cells of 10 m, 10 % slope falling south -> λ = 1000 m
 
@@ -313,7 +313,7 @@ def test_bad_input():
 
 
 def test_raster_wrappers_keep_grid_and_units():
-    from geoeco.terrain import aspect_raster, slope_raster
+    from geoeco.terrain.slope import aspect_raster, slope_raster
 
     dem = make_dem(plane(8, 9))
     s = slope_raster(dem)

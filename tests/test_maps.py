@@ -18,22 +18,23 @@ from affine import Affine
 from pyproj import Transformer
 from shapely.geometry import box
 
-from geoeco.classes import get_table
-from geoeco.crs import gk_zone_epsg
-from geoeco.raster import Grid, Raster
+from geoeco.catalog.classes import get_table
+from geoeco.core.crs import gk_zone_epsg
+from geoeco.core.raster import Grid, Raster
 
 folium = pytest.importorskip("folium")
 pytest.importorskip("offlinefolium")
 
-from geoeco import maps_data, maps_overlay  # noqa: E402
-from geoeco.maps import (  # noqa: E402
+from geoeco.maps import data as maps_data  # noqa: E402
+from geoeco.maps import overlay as maps_overlay
+from geoeco.maps.assets import asset_dir, external_assets, localize_assets  # noqa: E402
+from geoeco.maps.zone import (  # noqa: E402
     compare_map,
     map_html,
     screening_map,
     zone_map,
     zone_map_from_run,
 )
-from geoeco.maps_assets import asset_dir, external_assets, localize_assets  # noqa: E402
 
 CDN = ("https://cdn", "cdnjs", "unpkg", "jsdelivr", "code.jquery", "bootstrapcdn")
 W0, N0, STEP = 109.60, 38.30, 0.02  # 4 x 3 grid of 0.02-degree units, NW corner
@@ -190,7 +191,7 @@ def test_basemaps():
     assert "tile.openstreetmap.org" in map_html(zone_map(units, basemap="osm"), assets="cdn")
     html = map_html(zone_map(units, basemap="tianditu", tianditu_token="TOKEN123"))
     assert "tianditu.gov.cn/vec_w" in html and "tk=TOKEN123" in html
-    from geoeco.errors import InvalidInput
+    from geoeco.core.errors import InvalidInput
 
     with pytest.raises(InvalidInput, match="token"):
         zone_map(units, basemap="tianditu")
@@ -302,8 +303,8 @@ def test_compare_map():
 
 
 def test_write_zone_map_from_a_run_folder(tmp_path):
-    from geoeco.io import write_raster, write_vector
-    from geoeco.maps import write_zone_map
+    from geoeco.core.io import write_raster, write_vector
+    from geoeco.maps.zone import write_zone_map
 
     run = tmp_path / "zones"
     units, redline = make_units()
@@ -324,6 +325,6 @@ def test_import_geoeco_does_not_import_folium():
     import subprocess
     import sys
 
-    code = "import sys, geoeco, geoeco.maps_overlay; print('folium' in sys.modules)"
+    code = "import sys, geoeco, geoeco.maps.overlay; print('folium' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

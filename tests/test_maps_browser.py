@@ -293,7 +293,7 @@ def browser():
 def zone_html(tmp_path_factory):
     from test_maps import make_raster, make_units
 
-    from geoeco.maps import save_map, zone_map
+    from geoeco.maps.zone import save_map, zone_map
 
     units, redline = make_units()
     raster = make_raster()
@@ -403,8 +403,8 @@ def test_raster_overlay_lines_up_on_screen(browser, zone_html):
     """
     from pyproj import Transformer
 
-    from geoeco.classes import get_table
-    from geoeco.maps_overlay import hex_rgba
+    from geoeco.catalog.classes import get_table
+    from geoeco.maps.overlay import hex_rgba
 
     path, _, raster = zone_html
     browser.open(path)

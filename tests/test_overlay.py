@@ -15,9 +15,8 @@ from affine import Affine
 from shapely.affinity import rotate
 from shapely.geometry import Point, box
 
-from geoeco import overlay
-from geoeco.crs import ALBERS_CHINA
-from geoeco.errors import (
+from geoeco.core.crs import ALBERS_CHINA
+from geoeco.core.errors import (
     CRSError,
     EmptyArea,
     GridMismatch,
@@ -25,7 +24,9 @@ from geoeco.errors import (
     LayerNotFound,
     OversizeRequest,
 )
-from geoeco.overlay import (
+from geoeco.core.raster import Grid, Raster
+from geoeco.zoning.overlay import run as overlay
+from geoeco.zoning.overlay.run import (
     LayerInput,
     clean_patches,
     compute_zones,
@@ -33,8 +34,7 @@ from geoeco.overlay import (
     patch_codes,
     prepare,
 )
-from geoeco.raster import Grid, Raster
-from geoeco.rules import parse_rule_set
+from geoeco.zoning.rules import parse_rule_set
 
 Y0 = 4_000_000
 G = Grid(Affine(100, 0, 0, 0, -100, Y0), 6, 6, ALBERS_CHINA)
@@ -342,8 +342,8 @@ def test_windowed_equals_single_block_and_reader_inputs():
 
 
 def test_aligned_source_and_files(tmp_path):
-    from geoeco.align import aligned_source
-    from geoeco.io import read_raster, write_raster
+    from geoeco.core.align import aligned_source
+    from geoeco.core.io import read_raster, write_raster
 
     p = tmp_path / "ero.tif"
     write_raster(R(ERO), p)

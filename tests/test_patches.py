@@ -1,6 +1,6 @@
 """The tiled (windowed) red-line patch stage against the whole-grid reference.
 
-The reference is the whole-grid implementation in geoeco.patches (``clean_patches`` +
+The reference is the whole-grid implementation in geoeco.zoning.patches.grid (``clean_patches`` +
 ``patch_codes``, one ``scipy.ndimage.label`` over the whole array). The tiled engine labels each
 tile separately and joins labels across tile edges; every result here must be *identical* to the
 reference, for tile sizes from 1 pixel (every label crosses a tile edge) to larger than the grid.
@@ -14,9 +14,11 @@ import pytest
 from affine import Affine
 from scipy.ndimage import gaussian_filter
 
-from geoeco.crs import ALBERS_CHINA
-from geoeco.overlay import compute_zones
-from geoeco.patches import (
+from geoeco.core.crs import ALBERS_CHINA
+from geoeco.core.raster import Grid, Raster
+from geoeco.core.tile_store import DirTileStore
+from geoeco.zoning.overlay.run import compute_zones
+from geoeco.zoning.patches.grid import (
     MemoryTileStore,
     SpoolTileStore,
     TiledRedline,
@@ -28,15 +30,13 @@ from geoeco.patches import (
     tile_windows,
     tiled_redline,
 )
-from geoeco.raster import Grid, Raster
-from geoeco.rules import load_rule_set
-from geoeco.tile_store import DirTileStore
+from geoeco.zoning.rules import load_rule_set
 
 TILES = (1, 2, 3, 5, 7, 16, 100)
 
 
 def reference(bits, barrier, codes, fallback, min_px, hole_px, conn, code_by):
-    """The whole-grid pipeline of geoeco.overlay for small grids."""
+    """The whole-grid pipeline of geoeco.zoning.overlay.run for small grids."""
     mask, stats = clean_patches(
         bits != 0, min_patch_px=min_px, max_hole_px=hole_px, connectivity=conn, barrier=barrier
     )
@@ -182,7 +182,7 @@ def as_worker(fn, items):
 
 @pytest.mark.parametrize("seed", range(2))
 def test_sweeps_as_pickled_tasks_on_a_dir_store(tmp_path, seed):
-    """The distributed form (geoeco.overlay_distributed): sweep 1 computed by TileOps on its
+    """The distributed form (geoeco.zoning.overlay.distributed): sweep 1 computed by TileOps on its
     own, its TileEdges joined, sweeps 2 and 3 through a worker-like mapper, tiles shared in a
     DirTileStore (one .npy file per tile) — identical to the whole-grid reference."""
     import pickle
@@ -429,7 +429,7 @@ def test_compute_zones_windowed_equals_whole_grid(block, tmp_path):
 
 
 def test_windowed_outputs_to_files(tmp_path):
-    from geoeco.io import read_raster
+    from geoeco.core.io import read_raster
 
     rng = np.random.default_rng(3)
     g, layers = _stack(rng, (40, 33))

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from geoeco.erosion import ConfigConflict, check_landcover_codes, make_config
-from geoeco.errors import InvalidFields, InvalidInput
-from geoeco.processes import (
+from geoeco.core.errors import InvalidFields, InvalidInput
+from geoeco.erosion.run import ConfigConflict, check_landcover_codes, make_config
+from geoeco.service.processes import (
     ExecutionContext,
     InvalidProcessInputs,
     ProcessInputTooLarge,
@@ -89,7 +89,7 @@ def test_erosion_config_conflicts_name_every_setting() -> None:
 
 def test_landcover_codes_against_the_demo_table() -> None:
     # the demo's table (geoeco/data/demo_landcover_factors.csv) has codes 1-7
-    from geoeco.process_checks import demo_erosion_dir
+    from geoeco.service.process_checks import demo_erosion_dir
 
     table = {"path": str(demo_erosion_dir() / "demo_landcover_factors.csv")}
     cfg = make_config(

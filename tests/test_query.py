@@ -25,13 +25,13 @@ import pytest
 import shapely
 from affine import Affine
 
-from geoeco.access import assign_access
-from geoeco.crs import ALBERS_CHINA, CGCS2000
-from geoeco.errors import InvalidGeometry, InvalidInput, LayerNotFound
-from geoeco.geometry_input import from_albers
-from geoeco.io import write_geopackage, write_raster
-from geoeco.query import QueryContext, features_in_bbox, lookup_point
-from geoeco.raster import Grid, Raster
+from geoeco.core.crs import ALBERS_CHINA, CGCS2000
+from geoeco.core.errors import InvalidGeometry, InvalidInput, LayerNotFound
+from geoeco.core.geometry import from_albers
+from geoeco.core.io import write_geopackage, write_raster
+from geoeco.core.raster import Grid, Raster
+from geoeco.query.point import QueryContext, features_in_bbox, lookup_point
+from geoeco.zoning.access import assign_access
 
 Y0 = 4_200_000.0
 
@@ -192,7 +192,7 @@ def test_swapped_coordinates_auto_and_error(tiny: QueryContext) -> None:
 
 def test_gcj02_point_same_answer(tiny: QueryContext) -> None:
     """The GCJ-02 coordinates of a WGS 84 point give the same unit and values."""
-    from geoeco.crs import wgs84_to_gcj02
+    from geoeco.core.crs import wgs84_to_gcj02
 
     lon, lat = albers_point(1550, 550)
     glon, glat = wgs84_to_gcj02(lon, lat)
@@ -241,8 +241,8 @@ def test_bbox_builtin_layer() -> None:
 def build_demo_run(out: Path) -> Path:
     """The small demo with zoning (importance_biodiversity copied from water conservation
     while the biodiversity service is missing, as the brief allows); returns the zones dir."""
-    from geoeco.demo_run import demo_zoning_inputs, run_demo
-    from geoeco.zoning import run_zoning
+    from geoeco.workflows.demo import demo_zoning_inputs, run_demo
+    from geoeco.workflows.zoning import run_zoning
 
     run_demo(out, size="small", zoning=False)
     ev = out / "evaluation"

@@ -1,4 +1,5 @@
-"""Restoration priorities (geoeco.restoration): score, rank, selection, coverage, worked by hand.
+"""Restoration priorities (geoeco.restoration.run): score, rank, selection, coverage, worked by
+hand.
 
 The hand grid (4×4, 1 km pixels on ALBERS_CHINA, so each cell is 1 km²) uses a rule with
 weights erosion 0.4, desertification 0.4, battle 0.2 (others 0) so every score is a short sum:
@@ -14,8 +15,8 @@ import numpy as np
 import pytest
 from affine import Affine
 
-from geoeco.crs import ALBERS_CHINA
-from geoeco.errors import (
+from geoeco.core.crs import ALBERS_CHINA
+from geoeco.core.errors import (
     CRSError,
     EmptyArea,
     GeoecoWarning,
@@ -23,8 +24,8 @@ from geoeco.errors import (
     ManifestError,
     UnitsError,
 )
-from geoeco.raster import Grid, Raster
-from geoeco.restoration import (
+from geoeco.core.raster import Grid, Raster
+from geoeco.restoration.run import (
     SCORE_LEVELS,
     coverage_table,
     load_restoration_config,

@@ -1,4 +1,4 @@
-"""Flow routing: filling, D8/MFD directions, accumulation (geoeco.routing).
+"""Flow routing: filling, D8/MFD directions, accumulation (geoeco.terrain.routing).
 
 Expected numbers are counted by hand on geometries built so that the answer is exact
 (a tilted V valley, a plane, a 2×2 split), or come from an independent implementation
@@ -15,9 +15,9 @@ import pyflwdir
 import pytest
 from affine import Affine
 
-from geoeco.errors import InvalidInput, OversizeRequest
-from geoeco.raster import Grid, Raster
-from geoeco.routing import (
+from geoeco.core.errors import InvalidInput, OversizeRequest
+from geoeco.core.raster import Grid, Raster
+from geoeco.terrain.routing import (
     MAX_ROUTING_PIXELS,
     d8,
     d8_downstream,
@@ -225,12 +225,12 @@ def test_willamette_against_invest_dinf(method, rho_min, jac_min, tmp_path):
       88 % / 85 % of the reference stream cells on or next to ours;
     * where both say stream, the median ratio ours / reference is 1.016 (D8) and 1.001 (MFD).
     """
-    from geoeco.io import read_raster
+    from geoeco.core.io import read_raster
 
     if not WILLAMETTE.is_dir():
         pytest.skip(f"test data folder {WILLAMETTE} is absent")
     # InVEST ships the DEM as an ArcInfo binary grid; geoeco reads GeoTIFF only, so the test
-    # converts it with rasterio first (geoeco.userdata: one documented raster format)
+    # converts it with rasterio first (geoeco.core.userdata: one documented raster format)
     import rasterio.shutil
 
     dem_tif = tmp_path / "dem.tif"

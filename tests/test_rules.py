@@ -13,8 +13,8 @@ import json
 
 import pytest
 
-from geoeco.errors import InvalidInput
-from geoeco.rules import (
+from geoeco.core.errors import InvalidInput
+from geoeco.zoning.rules import (
     REDLINE_CODES,
     list_rule_sets,
     load_rule_set,

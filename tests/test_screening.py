@@ -25,12 +25,12 @@ import pytest
 import shapely
 from test_query import albers_box, albers_point, open_tiny
 
-from geoeco.crs import wgs84_to_gcj02
-from geoeco.errors import InvalidInput, ManifestError, OversizeRequest
-from geoeco.geometry_input import from_albers
-from geoeco.models import VERDICT_ORDER
-from geoeco.query import QueryContext
-from geoeco.screening import (
+from geoeco.core.crs import wgs84_to_gcj02
+from geoeco.core.errors import InvalidInput, ManifestError, OversizeRequest
+from geoeco.core.geometry import from_albers
+from geoeco.query.models import VERDICT_ORDER
+from geoeco.query.point import QueryContext
+from geoeco.query.screening import (
     load_compliance,
     project_types,
     screen_batch,
@@ -211,7 +211,7 @@ def test_oversize_and_empty(tiny: QueryContext) -> None:
         screen_site(tiny, S1, max_area_km2=0.1)
     with pytest.raises(OversizeRequest, match="buffer"):
         screen_site(tiny, S1, buffer_m=5000, max_area_km2=1.0)
-    from geoeco.errors import EmptyArea
+    from geoeco.core.errors import EmptyArea
 
     with pytest.raises(EmptyArea):
         screen_site(tiny, "POLYGON EMPTY")
@@ -261,7 +261,7 @@ def test_batch_with_bad_rows(tiny: QueryContext, tmp_path: Path) -> None:
 
     import geopandas as gpd
 
-    from geoeco.io import write_vector
+    from geoeco.core.io import write_vector
 
     gdf = gpd.GeoDataFrame({"name": ["x"]}, geometry=[S2], crs=4490).to_crs(3857)
     write_vector(gdf, tmp_path / "sites.gpkg")

@@ -9,9 +9,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geoeco.classes import Provenance, get_table
-from geoeco.errors import InvalidInput, UnitsError
-from geoeco.sensitivity import sanding_sensitivity, sensitivity_index, water_erosion_sensitivity
+from geoeco.catalog.classes import Provenance, get_table
+from geoeco.core.errors import InvalidInput, UnitsError
+from geoeco.evaluation.sensitivity import (
+    sanding_sensitivity,
+    sensitivity_index,
+    water_erosion_sensitivity,
+)
 
 ARIDITY = {1: 0.5, 3: 1.2, 5: 2.0, 7: 10.0, 9: 20.0}
 WIND = {1: 3.0, 3: 7.0, 5: 15.0, 7: 25.0, 9: 40.0}
@@ -43,7 +47,7 @@ def test_sanding_five_class_combos():
 
 def test_sanding_factor_boundaries():
     t = get_table("EcoZoning-interim/sanding/aridity")
-    from geoeco.classes import score
+    from geoeco.catalog.classes import score
 
     # ≤ 1.0 → 1 (stated), 1.5 and 4.0 → the more sensitive class [I], ≥ 16 → 9 (stated)
     assert score(np.array([1.0, 1.01, 1.5, 4.0, 15.9, 16.0]), t).tolist() == [1, 3, 5, 7, 7, 9]

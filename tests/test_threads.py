@@ -1,6 +1,6 @@
 """Eight threads screening and point-querying one opened run at once (issue 12, Found 2).
 
-Two threads screening on one shared :class:`~geoeco.query.QueryContext` used to crash the
+Two threads screening on one shared :class:`~geoeco.query.point.QueryContext` used to crash the
 interpreter within seconds (GEOS prepared geometries and exactextract objects shared between
 threads; the small demo run is enough to trigger it). The threads run in a child process
 (``tests/threads_worker.py``, with ``-X faulthandler``) so that a crash fails this test

@@ -1,6 +1,6 @@
-"""geoeco.tiles: tile maths, colouring, PNG encoding, and tiles checked against the source.
+"""geoeco.service.tiles: tile maths, colouring, PNG encoding, and tiles checked against the source.
 
-Expected tile pixels are worked out independently of geoeco.tiles: tile bounds from the
+Expected tile pixels are worked out independently of geoeco.service.tiles: tile bounds from the
 XYZ formulas (side = 2πR / 2^z, R = 6378137 m), pixel centres converted to lon-lat with
 pyproj, source values read at those lon-lats with plain rasterio indexing, and the PNGs
 decoded by GDAL's PNG driver (``rasterio.MemoryFile``), not by our encoder.
@@ -20,10 +20,10 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 from rasterio.transform import from_origin
 
-from geoeco.classes import get_table
-from geoeco.errors import DataSourceError, InvalidInput
-from geoeco.layers import LayerSpec
-from geoeco.tiles import (
+from geoeco.catalog.classes import get_table
+from geoeco.catalog.layers import LayerSpec
+from geoeco.core.errors import DataSourceError, InvalidInput
+from geoeco.service.tiles import (
     EMPTY_TILE,
     HALF_WORLD,
     colour_classes,
@@ -58,7 +58,7 @@ def xyz_for(lon: float, lat: float, z: int) -> tuple[int, int]:
 
 
 def pixel_lonlat(z: int, x: int, y: int) -> tuple[np.ndarray, np.ndarray]:
-    """Lon-lat of the 256 × 256 pixel centres of a tile (independent of geoeco.tiles)."""
+    """Lon-lat of the 256 × 256 pixel centres of a tile (independent of geoeco.service.tiles)."""
     side = 2 * math.pi * R / 2**z
     minx, maxy = -math.pi * R + x * side, math.pi * R - y * side
     j, i = np.meshgrid(np.arange(256), np.arange(256))
@@ -256,7 +256,7 @@ def test_low_zoom_tile_of_a_large_raster_is_read_decimated_and_exact(tmp_path: P
     above MAX_WARP_DECIMATION): left half 1, right half 2, its top-left 512² block nodata.
     Aligned grids make the expected tile exact by hand: columns < 128 are 1, the rest 2, and
     rows and columns < 64 (512 / 8) are masked; class values keep their uint8 type."""
-    from geoeco.tiles import MAX_WARP_DECIMATION, read_tile
+    from geoeco.service.tiles import MAX_WARP_DECIMATION, read_tile
 
     n = 2048
     data = np.ones((n, n), np.uint8)

@@ -1,4 +1,4 @@
-"""Control units from zone rasters (geoeco.units).
+"""Control units from zone rasters (geoeco.zoning.units.build).
 
 Every expected number here is worked out by hand from the tiny grids drawn in the comments:
 pixels are 100 m × 100 m = 0.01 km² on the equal-area Albers grid, so a unit's area is its
@@ -23,10 +23,10 @@ from rasterio.features import shapes
 from shapely import box
 from shapely.geometry import shape
 
-from geoeco.crs import ALBERS_CHINA
-from geoeco.errors import CRSError, EmptyArea, GeoecoWarning, GridMismatch, InvalidInput
-from geoeco.raster import Grid, Raster
-from geoeco.units import (
+from geoeco.core.crs import ALBERS_CHINA
+from geoeco.core.errors import CRSError, EmptyArea, GeoecoWarning, GridMismatch, InvalidInput
+from geoeco.core.raster import Grid, Raster
+from geoeco.zoning.units.build import (
     UNIT_CODE_RE,
     build_units,
     build_units_batched,
@@ -439,7 +439,7 @@ def test_pixels_outside_counties_are_left_out_with_warning() -> None:
 
 
 class _SpyReader:
-    """A window reader (like geoeco.align.AlignedSource) that records the size of every read."""
+    """A window reader (like geoeco.core.align.AlignedSource) that records the size of every read."""
 
     def __init__(self, raster: Raster) -> None:
         self.grid = raster.grid
@@ -632,9 +632,9 @@ def test_batches_resolve_overlapping_counties_like_the_whole_grid() -> None:
 
 
 def test_batched_reads_an_aligned_source_from_a_file(tmp_path, voronoi) -> None:  # type: ignore[no-untyped-def]
-    """GeoTIFFs read window by window through geoeco.align.aligned_source: same units."""
-    from geoeco.align import aligned_source
-    from geoeco.io import write_raster
+    """GeoTIFFs read window by window through geoeco.core.align.aligned_source: same units."""
+    from geoeco.core.align import aligned_source
+    from geoeco.core.io import write_raster
 
     zc, rl, counties, _, _ = voronoi
     whole = build_units(zc, rl, counties, min_area_km2=0.05)

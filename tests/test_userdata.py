@@ -1,4 +1,4 @@
-"""The one gate for data files (:mod:`geoeco.userdata`): each documented format opens, each
+"""The one gate for data files (:mod:`geoeco.core.userdata`): each documented format opens, each
 hostile variant is refused, and header limits stop decompression bombs before any pixel.
 
 Every file is made here: vectors written by geopandas/pyogrio (two polygons with attribute
@@ -24,8 +24,8 @@ import rasterio.shutil
 from rasterio.transform import from_origin
 from shapely.geometry import box
 
-from geoeco.errors import DataSourceError, InvalidInput, OversizeRequest, UnsafeDataSource
-from geoeco.userdata import (
+from geoeco.core.errors import DataSourceError, InvalidInput, OversizeRequest, UnsafeDataSource
+from geoeco.core.userdata import (
     UserDataLimits,
     open_user_raster,
     read_user_vector,
@@ -347,9 +347,9 @@ def test_feature_and_byte_limits(tmp_path: Path) -> None:
 _RSS_SCRIPT = """
 import sys
 from pathlib import Path
-from geoeco.errors import OversizeRequest
-from geoeco.userdata import user_raster_info
-from geoeco.tiles import read_tile
+from geoeco.core.errors import OversizeRequest
+from geoeco.core.userdata import user_raster_info
+from geoeco.service.tiles import read_tile
 try:
     user_raster_info(sys.argv[1])
     print("accepted")

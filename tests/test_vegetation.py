@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geoeco.classes import Provenance
-from geoeco.errors import EmptyArea, InvalidInput, UnitsError
-from geoeco.vegetation import (
+from geoeco.catalog.classes import Provenance
+from geoeco.core.errors import EmptyArea, InvalidInput, UnitsError
+from geoeco.erosion.vegetation import (
     desertification_chen2019,
     desertification_wangtao,
     fvc_dimidiate,

@@ -22,9 +22,9 @@ import pytest
 import shapely
 from test_query import Y0, albers_box, build_tiny_run
 
-from geoeco.crs import ALBERS_CHINA
-from geoeco.errors import InvalidInput
-from geoeco.zonal import RasterLayer, zonal_stats
+from geoeco.core.crs import ALBERS_CHINA
+from geoeco.core.errors import InvalidInput
+from geoeco.query.zonal import RasterLayer, zonal_stats
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,7 @@ def test_in_memory_raster_matches_numpy_hand_sum() -> None:
     quarters are cut away: count = sum = 8 + 0.25."""
     from affine import Affine
 
-    from geoeco.raster import Grid, Raster
+    from geoeco.core.raster import Grid, Raster
 
     g = Grid(Affine(10, 0, 0, 0, -10, Y0 + 30), 3, 3, ALBERS_CHINA)
     lyr = RasterLayer.from_raster("ones", Raster.from_array(np.ones((3, 3)), g))

@@ -21,11 +21,11 @@ import numpy as np
 import pytest
 import rasterio
 
-from geoeco.aoi import resolve_aoi
-from geoeco.crs import CGCS2000
-from geoeco.demo_run import demo_zoning_inputs, run_demo
-from geoeco.errors import InvalidInput
-from geoeco.zoning import run_zoning
+from geoeco.core.crs import CGCS2000
+from geoeco.core.errors import InvalidInput
+from geoeco.workflows.demo import demo_zoning_inputs, run_demo
+from geoeco.workflows.zoning import run_zoning
+from geoeco.zoning.aoi import resolve_aoi
 
 try:
     import distributed  # noqa: F401
@@ -55,7 +55,7 @@ def dask_engine():
     if not HAS_DASK:
         yield None
         return
-    from geoeco.engine import get_engine
+    from geoeco.core.engine import get_engine
 
     eng = get_engine("dask", n_workers=2, threads_per_worker=1)
     yield eng
@@ -135,9 +135,9 @@ def test_file_inputs_are_bound_as_picklable_readers(demo60):
     argument does) and read the same pixels; their repr shows no server path."""
     import contextlib
 
-    from geoeco.aoi import analysis_grid
-    from geoeco.rules import load_rule_set
-    from geoeco.zoning import bind_inputs
+    from geoeco.workflows.zoning import bind_inputs
+    from geoeco.zoning.aoi import analysis_grid
+    from geoeco.zoning.rules import load_rule_set
 
     demo, _ = demo60
     rs = load_rule_set("default")
@@ -220,8 +220,8 @@ def test_zoning_process_uses_the_context_engine(zoned, demo60, dask_engine, tmp_
     """The `zoning` process with an ExecutionContext(engine="dask", scheduler=ADDR) computes on
     that cluster (its summary says so) and gives run_zoning's local rasters. The demo inputs
     come from the cache folder, pre-filled with this module's demo run."""
-    from geoeco.process_runners import demo_inputs_dir
-    from geoeco.processes import ExecutionContext, execute
+    from geoeco.service.process_runners import demo_inputs_dir
+    from geoeco.service.processes import ExecutionContext, execute
 
     base, _, _ = zoned
     demo, _ = demo60

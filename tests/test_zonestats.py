@@ -11,10 +11,10 @@ import pytest
 from affine import Affine
 from shapely.geometry import box
 
-from geoeco.crs import ALBERS_CHINA
-from geoeco.errors import EmptyArea, InvalidInput
-from geoeco.raster import Grid, Raster
-from geoeco.zonestats import area_table, class_totals
+from geoeco.core.crs import ALBERS_CHINA
+from geoeco.core.errors import EmptyArea, InvalidInput
+from geoeco.core.raster import Grid, Raster
+from geoeco.zoning.zonestats import area_table, class_totals
 
 Y0 = 4_000_000
 G = Grid(Affine(1000, 0, 0, 0, -1000, Y0), 4, 4, ALBERS_CHINA)

@@ -20,13 +20,13 @@ import pytest
 from rasterio.features import geometry_mask
 from shapely.geometry import box
 
-from geoeco.aoi import analysis_grid, resolve_aoi
-from geoeco.crs import ALBERS_CHINA
-from geoeco.errors import EmptyArea, InvalidInput
-from geoeco.raster import Raster
-from geoeco.rules import load_rule_set, parse_rule_set
-from geoeco.units import UNIT_CODE_RE
-from geoeco.zoning import run_zoning
+from geoeco.core.crs import ALBERS_CHINA
+from geoeco.core.errors import EmptyArea, InvalidInput
+from geoeco.core.raster import Raster
+from geoeco.workflows.zoning import run_zoning
+from geoeco.zoning.aoi import analysis_grid, resolve_aoi
+from geoeco.zoning.rules import load_rule_set, parse_rule_set
+from geoeco.zoning.units.build import UNIT_CODE_RE
 
 AOI_BOX = box(109.70, 38.28, 109.72, 38.30)
 CLASS_INPUTS = [

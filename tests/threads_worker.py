@@ -4,7 +4,7 @@ Run as ``python -X faulthandler tests/threads_worker.py RUN_DIR INPUTS_JSON SECO
 (a crash then kills this process and fails the test, not pytest). ``INPUTS_JSON`` holds
 ``{"sites": [GeoJSON geometry, ...], "points": [[lon, lat], ...]}`` in CGCS2000 lon-lat.
 
-1. A first :class:`~geoeco.query.QueryContext` answers every input once, in this thread: the
+1. A first :class:`~geoeco.query.point.QueryContext` answers every input once, in this thread: the
    reference results.
 2. A second, freshly opened context (cold: no prepared index, exactextract object or cache
    built yet) is shared by ``THREADS`` threads; each screens the sites and looks up the points
@@ -27,13 +27,13 @@ from typing import Any
 
 
 def _screen(ctx: Any, site: dict[str, Any]) -> Any:
-    from geoeco.screening import screen_site
+    from geoeco.query.screening import screen_site
 
     return screen_site(ctx, site, crs="cgcs2000", buffer_m=500.0)
 
 
 def _point(ctx: Any, lonlat: list[float]) -> Any:
-    from geoeco.query import lookup_point
+    from geoeco.query.point import lookup_point
 
     return lookup_point(ctx, lonlat[0], lonlat[1], crs="cgcs2000")
 
@@ -86,7 +86,7 @@ def _hammer(
 
 def main(argv: list[str]) -> None:
     """Reference pass, then the threads (see the module docstring)."""
-    from geoeco.query import QueryContext
+    from geoeco.query.point import QueryContext
 
     run_dir, inputs_path, seconds, n = argv[0], argv[1], float(argv[2]), int(argv[3])
     inputs = json.loads(Path(inputs_path).read_text(encoding="utf-8"))

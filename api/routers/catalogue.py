@@ -15,8 +15,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from geoeco.features import describe_layer, layer_feature, layer_features
-from geoeco.layers import LayerSpec
+from geoeco.catalog.layers import LayerSpec
+from geoeco.service.features import describe_layer, layer_feature, layer_features
 
 from ..deps import RegistryDep, SettingsDep
 from ..errors import param_error, problem_responses, server_side

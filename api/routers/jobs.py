@@ -8,7 +8,7 @@ reason as RFC 7807 problem details under ``exception``. Unknown jobs are a 404
 failed job the failure's problem, results of a dismissed job 410.
 
 ``/jobs/{id}/tiles/{output}/{z}/{x}/{y}.png`` serves Web Mercator tiles of a successful job's
-output rasters (:data:`geoeco.run_tiles.RUN_OUTPUTS`: zone class, red line, restoration rank
+output rasters (:data:`geoeco.service.run_tiles.RUN_OUTPUTS`: zone class, red line, restoration rank
 and selection, erosion and desertification grades when the job wrote them) in the colours of
 their class tables; the results of a zoning job link its interactive map (``/maps/jobs/{id}``).
 
@@ -43,7 +43,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, R
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.routing import NoMatchFound
 
-from geoeco.jobs import (
+from geoeco.service.jobs import (
     MAX_LIST_OFFSET,
     RESULT_MEDIA_TYPES,
     Job,
@@ -52,8 +52,8 @@ from geoeco.jobs import (
     key_digest,
     token_digest,
 )
-from geoeco.run_tiles import RUN_OUTPUTS, output_path, output_tile
-from geoeco.tiles import EMPTY_TILE, MAX_ZOOM
+from geoeco.service.run_tiles import RUN_OUTPUTS, output_path, output_tile
+from geoeco.service.tiles import EMPTY_TILE, MAX_ZOOM
 
 from ..deps import SettingsDep, get_settings
 from ..errors import problem_response, problem_responses

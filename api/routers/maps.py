@@ -1,11 +1,11 @@
 """Interactive zone maps that work without internet: ``/maps/jobs/{id}``, ``/maps/demo``.
 
-Each map is :func:`geoeco.maps.zone_map` of a zoning run (units by class with legends and
+Each map is :func:`geoeco.maps.zone.zone_map` of a zoning run (units by class with legends and
 popups, red line, reference outlines) whose raster layers come from this service's tile
 routes (``/jobs/{id}/tiles/...`` or ``/maps/demo/tiles/...``), rendered with
-:func:`geoeco.maps.map_html` so that Leaflet and its plugins load from ``/maps/assets/``
+:func:`geoeco.maps.zone.map_html` so that Leaflet and its plugins load from ``/maps/assets/``
 (files of the ``folium-offline`` package written once into ``GEOECO_CACHE_DIR`` by
-:func:`geoeco.maps_assets.asset_dir`), never from a CDN. Only outputs the run actually wrote
+:func:`geoeco.maps.assets.asset_dir`), never from a CDN. Only outputs the run actually wrote
 get a tile layer, so the map never asks for a tile that does not exist. URLs in the page are
 root-relative (they include ``GEOECO_ROOT_PATH``), so a map works behind a proxy prefix and
 on any host name. Rendered pages are cached per run (LRU of 8 per process).
@@ -23,8 +23,8 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from geoeco import __version__
-from geoeco.run_tiles import RUN_OUTPUTS, output_path
-from geoeco.tiles import MAX_ZOOM
+from geoeco.service.run_tiles import RUN_OUTPUTS, output_path
+from geoeco.service.tiles import MAX_ZOOM
 
 from ..deps import SettingsDep
 from ..errors import problem_response, problem_responses, server_side
@@ -54,7 +54,7 @@ _HTML_MAX = 8
 
 @lru_cache(maxsize=4)
 def _assets(folder: str) -> tuple[FsPath, frozenset[str]]:
-    from geoeco.maps_assets import asset_dir
+    from geoeco.maps.assets import asset_dir
 
     root, mapping = asset_dir(folder)
     return root.resolve(), frozenset(mapping.values())
@@ -105,8 +105,8 @@ def _root(request: Request) -> str:
 
 
 def _render(zones_dir: FsPath, tile_template: str, assets: str) -> str:
-    from geoeco.maps import map_html, zone_map
-    from geoeco.maps_layers import read_run
+    from geoeco.maps.layers import read_run
+    from geoeco.maps.zone import map_html, zone_map
 
     run = read_run(zones_dir)  # rasters: only the outputs present (as paths)
     m = zone_map(run.pop("units"), tile_url_template=tile_template, **run)

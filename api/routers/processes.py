@@ -11,7 +11,7 @@ Job ids are deterministic: repeating a request returns the existing job (``200``
 statusInfo and ``Location``, or its results when synchronous and finished); after a failure
 or a dismissal the same id starts a new attempt (``attempt`` + 1, ``201``).
 
-Before a job is queued the request is checked completely (:func:`geoeco.processes.prepare`,
+Before a job is queued the request is checked completely (:func:`geoeco.service.processes.prepare`,
 the same checks the worker runs): the body is read with a nesting limit and must hold valid
 Unicode and finite numbers, then every contradiction the run would hit (an erosion setting
 that conflicts with the demo's, a zoning area larger than ``GEOECO_MAX_ASYNC_AREA_KM2`` or
@@ -27,9 +27,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
-from geoeco.errors import GeoecoError, InvalidJSON, InvalidJSONValue, LayerNotFound
-from geoeco.json_input import loads_json
-from geoeco.processes import (
+from geoeco.core.errors import GeoecoError, InvalidJSON, InvalidJSONValue, LayerNotFound
+from geoeco.core.json_input import loads_json
+from geoeco.service.processes import (
     PROCESSES,
     ExecutionContext,
     InvalidProcessInputs,
@@ -198,7 +198,7 @@ def _input_problem(request: Request, exc: GeoecoError) -> JSONResponse:
 def _submission(
     svc: JobService, process_id: str, inputs: dict[str, Any], api_key: str | None
 ) -> Submission:
-    """The request checked completely (:func:`geoeco.processes.prepare`); blocking."""
+    """The request checked completely (:func:`geoeco.service.processes.prepare`); blocking."""
     settings = svc.settings
     ctx = ExecutionContext(
         registry=registry_for(settings),

@@ -1,9 +1,10 @@
 """Point queries and site screening on a zoning run: ``/query/point``, ``/screen[/batch]``.
 
 Which run answers: without ``run`` (or ``run=demo``) the synthetic demo region's run, built
-once into ``GEOECO_CACHE_DIR`` on first use (:func:`geoeco.demo_cache.ensure_demo_run`; size
+once into ``GEOECO_CACHE_DIR`` on first use (:func:`geoeco.workflows.demo_cache.ensure_demo_run`;
+size
 ``GEOECO_QUERY_DEMO_SIZE``, ``full`` by default); with ``run=<job id>`` the results of that
-successful ``zoning`` job. Opened runs (:class:`geoeco.query.QueryContext`) are kept in an LRU
+successful ``zoning`` job. Opened runs (:class:`geoeco.query.point.QueryContext`) are kept in an LRU
 of ``GEOECO_QUERY_CACHE_RUNS`` entries per process, keyed by the run and the modification time
 of its ``zones.gpkg`` (a job rerun after a dismissal is reopened), so warm point queries cost
 well under a millisecond of library time.
@@ -29,13 +30,19 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from shapely.geometry import shape
 
-from geoeco.demo_cache import ensure_demo_run
-from geoeco.errors import OversizeRequest
-from geoeco.jobs import is_job_id
-from geoeco.models import PointResult, ScreeningResult
-from geoeco.query import QueryContext, lookup_point
-from geoeco.report import render_report
-from geoeco.screening import MAX_BUFFER_M, load_compliance, project_types, screen_batch, screen_site
+from geoeco.core.errors import OversizeRequest
+from geoeco.query.models import PointResult, ScreeningResult
+from geoeco.query.point import QueryContext, lookup_point
+from geoeco.query.report import render_report
+from geoeco.query.screening import (
+    MAX_BUFFER_M,
+    load_compliance,
+    project_types,
+    screen_batch,
+    screen_site,
+)
+from geoeco.service.jobs import is_job_id
+from geoeco.workflows.demo_cache import ensure_demo_run
 
 from ..bodies import ClosedBody
 from ..deps import SettingsDep

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
-from geoeco.tiles import EMPTY_TILE, MAX_ZOOM, RAMPS, layer_tile
+from geoeco.service.tiles import EMPTY_TILE, MAX_ZOOM, RAMPS, layer_tile
 
 from ..deps import RegistryDep, SettingsDep
 from ..errors import param_error, problem_responses, server_side

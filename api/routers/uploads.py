@@ -10,14 +10,15 @@ example::
     curl -X POST --data-binary @parks.zip -H "X-API-Key: $KEY" \\
       "http://host/uploads?role=protected&layer_id=user.parks&filename=parks.zip"
 
-Safety (:mod:`geoeco.uploads`): the format comes from the file's first bytes, never from the
+Safety (:mod:`geoeco.catalog.uploads`): the format comes from the file's first bytes, never from the
 name (GDAL opens by content: a ".tif" holding VRT XML would otherwise read any server file or
 URL); zips are checked member by member (no absolute paths, ``..``, links or devices; at most
 ``GEOECO_MAX_UPLOAD_FILES`` members, ``GEOECO_MAX_UPLOAD_UNPACKED_BYTES`` unpacked, and neither
 a member above 1 MB nor the whole archive compressed more than ``GEOECO_MAX_UPLOAD_RATIO``:1);
 only the id is used to name the folder ``<data_dir>/uploads/<id>/``, and no user text is ever
 used as a path. The file is then validated like ``geoeco layers add``
-(:func:`geoeco.validate.user_layer_spec`, which opens it through :mod:`geoeco.userdata`:
+(:func:`geoeco.catalog.validate.user_layer_spec`, which opens it through
+:mod:`geoeco.core.userdata`:
 allow-listed formats decided by content, GDAL driver forced, no network, header limits
 ``GEOECO_MAX_RASTER_PIXELS`` and friends -> 413; readable, has a CRS, inside China, rasters
 with nodata) and its manifest written into the user
@@ -40,10 +41,16 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from geoeco.errors import InvalidInput, LayerExists, LayerNotFound, OversizeRequest
-from geoeco.layers import LayerSpec, parse_manifest, slugify
-from geoeco.uploads import STORED_NAME, ZipLimits, find_data_file, safe_extract_zip, sniff_format
-from geoeco.validate import user_layer_spec, write_user_manifest
+from geoeco.catalog.layers import LayerSpec, parse_manifest, slugify
+from geoeco.catalog.uploads import (
+    STORED_NAME,
+    ZipLimits,
+    find_data_file,
+    safe_extract_zip,
+    sniff_format,
+)
+from geoeco.catalog.validate import user_layer_spec, write_user_manifest
+from geoeco.core.errors import InvalidInput, LayerExists, LayerNotFound, OversizeRequest
 
 from ..deps import SettingsDep, registry_for
 from ..errors import problem_responses

@@ -23,7 +23,7 @@ from geoeco_api.main import create_app
 from geoeco_api.settings import Settings
 from rasterio.transform import from_origin
 
-from geoeco.validate import user_layer_spec, write_user_manifest
+from geoeco.catalog.validate import user_layer_spec, write_user_manifest
 
 ORIGIN = (105.0, 36.0)
 RES = 0.01

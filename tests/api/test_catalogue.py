@@ -13,8 +13,8 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 
-from geoeco.layers import builtin_registry
-from geoeco.sources import read_layer_vector
+from geoeco.catalog.layers import builtin_registry
+from geoeco.catalog.sources import read_layer_vector
 
 BBOX = (108.0, 34.0, 110.0, 36.0)
 

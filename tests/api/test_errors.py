@@ -19,7 +19,7 @@ from geoeco_api.main import create_app
 from geoeco_api.settings import Settings
 from pydantic import BaseModel, Field
 
-import geoeco.errors as ge
+import geoeco.core.errors as ge
 
 ERRORS = {
     name: cls

@@ -25,10 +25,10 @@ from rasterio.enums import Resampling
 from rasterio.transform import from_bounds
 from rasterio.warp import reproject, transform_bounds
 
-from geoeco.classes import get_table
-from geoeco.demo_cache import ensure_demo_run
-from geoeco.jobs import new_job, result_manifest
-from geoeco.maps_assets import external_assets
+from geoeco.catalog.classes import get_table
+from geoeco.maps.assets import external_assets
+from geoeco.service.jobs import new_job, result_manifest
+from geoeco.workflows.demo_cache import ensure_demo_run
 
 from .conftest import assert_problem
 
@@ -78,7 +78,7 @@ def client(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path, zones: 
 
 
 def decode_png(data: bytes) -> np.ndarray:
-    """RGBA array of a PNG written by geoeco.tiles.encode_png (8-bit RGBA, filter 0 rows)."""
+    """RGBA array of a PNG written by geoeco.service.tiles.encode_png (8-bit RGBA, filter 0 rows)."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat, size = 8, b"", (0, 0)
     while pos < len(data):

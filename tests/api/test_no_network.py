@@ -30,9 +30,9 @@ import rasterio
 from rasterio.transform import from_origin
 from shapely.geometry import box
 
+from geoeco.catalog.validate import inspect_layer_file
 from geoeco.cli import main
-from geoeco.errors import GeoecoError
-from geoeco.validate import inspect_layer_file
+from geoeco.core.errors import GeoecoError
 
 from .conftest import assert_problem
 from .test_uploads import client_for, settings_for, upload, zip_bytes
@@ -229,7 +229,7 @@ def test_refusal_messages_say_why(listener: Listener, tmp_path: Path) -> None:
 _OFFLINE_SCRIPT = """
 import json, sys, pathlib
 import pyogrio, rasterio
-from geoeco.userdata import _pyogrio_offline, offline_gdal_options
+from geoeco.core.userdata import _pyogrio_offline, offline_gdal_options
 
 url, d = sys.argv[1], pathlib.Path(sys.argv[2])
 def attempt(label, fn):
@@ -261,7 +261,7 @@ attempt("link-offline", lambda: crs_link("o2"))
 def test_offline_gdal_options_stop_gdal_http(listener: Listener, tmp_path: Path) -> None:
     """The second line of defence, tested on its own: GDAL reading ``/vsicurl/`` URLs and a
     GeoJSON crs link directly (bypassing the gate) reaches the listener without
-    :func:`geoeco.userdata.offline_gdal_options` (the controls), and does not with them
+    :func:`geoeco.core.userdata.offline_gdal_options` (the controls), and does not with them
     (rasterio: thread-local ``rasterio.Env``; pyogrio: set process-wide, hence a subprocess).
     ``NO_PROXY`` is cleared: curl would otherwise bypass the proxy for listed hosts."""
     import os

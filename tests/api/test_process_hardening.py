@@ -4,7 +4,7 @@ The job workers are off (jobs are only queued), so nothing here runs a process: 
 either fails at submission (what these tests want) or would sit in the queue, which the tests
 detect by the empty job list at the end. "At once" means the answer comes in well under the
 15-35 s a worker took to reach the same failure (limit 2 s, measured around the request, once
-the modules are imported: importing geoeco.erosion alone takes about 1 s, once per process).
+the modules are imported: importing geoeco.erosion.run alone takes about 1 s, once per process).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from geoeco_api.jobs_worker import JobSettings
 from geoeco_api.main import create_app
 from geoeco_api.settings import Settings
 
-from geoeco.jobs import MAX_LIST_OFFSET, key_digest, new_job
+from geoeco.service.jobs import MAX_LIST_OFFSET, key_digest, new_job
 
 from .conftest import assert_problem
 
@@ -32,9 +32,9 @@ SQUARE = [[[110.0, 38.0], [110.1, 38.0], [110.1, 38.1], [110.0, 38.1], [110.0, 3
 @pytest.fixture(scope="module", autouse=True)
 def _imported() -> None:
     """The modules the checks use, imported before any timing (a one-time cost)."""
-    import geoeco.demo  # noqa: F401
-    import geoeco.erosion  # noqa: F401
-    import geoeco.geometry_input  # noqa: F401
+    import geoeco.catalog.demo_region  # noqa: F401
+    import geoeco.core.geometry  # noqa: F401
+    import geoeco.erosion.run  # noqa: F401
 
 
 def _client(settings: Settings) -> TestClient:

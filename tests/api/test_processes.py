@@ -21,14 +21,14 @@ from geoeco_api.jobs_worker import JobSettings  # noqa: E402
 from geoeco_api.main import create_app  # noqa: E402
 from geoeco_api.settings import Settings  # noqa: E402
 
-from geoeco.processes import PROCESSES  # noqa: E402
+from geoeco.service.processes import PROCESSES  # noqa: E402
 
 PLUGIN = """
 import json, time
 from pathlib import Path
 from pydantic import BaseModel, ConfigDict
-from geoeco.errors import InvalidInput
-from geoeco.processes import Process, register_process
+from geoeco.core.errors import InvalidInput
+from geoeco.service.processes import Process, register_process
 
 class EchoInputs(BaseModel):
     model_config = ConfigDict(extra="forbid")

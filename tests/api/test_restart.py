@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from geoeco.jobs import SQLiteJobStore, new_job
-from geoeco.staging import host_tag
+from geoeco.core.staging import host_tag
+from geoeco.service.jobs import SQLiteJobStore, new_job
 
 PLUGIN = """
 import os, time
 from pathlib import Path
 from pydantic import BaseModel
-from geoeco.processes import Process, register_process
+from geoeco.service.processes import Process, register_process
 
 class BlockInputs(BaseModel):
     block_file: str
@@ -141,7 +141,7 @@ def test_a_starting_runner_removes_dead_workers_leftovers_only(tmp_path: Path) -
 
     from geoeco_api.jobs_worker import JobRunner, WorkerConfig
 
-    from geoeco.jobs import JobProblem, staging_name
+    from geoeco.service.jobs import JobProblem, staging_name
 
     host = socket.gethostname()
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])

@@ -41,8 +41,8 @@ from schemathesis.checks import CHECKS, load_all_checks  # noqa: E402
 from schemathesis.core.parameters import ParameterLocation  # noqa: E402
 from schemathesis.generation.modes import GenerationMode  # noqa: E402
 
-from geoeco.demo_cache import ensure_demo_run  # noqa: E402
-from geoeco.jobs import new_job, result_manifest  # noqa: E402
+from geoeco.service.jobs import new_job, result_manifest  # noqa: E402
+from geoeco.workflows.demo_cache import ensure_demo_run  # noqa: E402
 
 EXAMPLES = 60
 MIN_REQUESTS = 1000

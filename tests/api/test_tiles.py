@@ -19,7 +19,7 @@ from pyproj import Transformer
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 
-from geoeco.classes import get_table
+from geoeco.catalog.classes import get_table
 
 R = 6378137.0
 

@@ -91,7 +91,7 @@ def test_whole_archive_ratio_is_capped(tmp_path: Path) -> None:
 def test_default_unpacked_cap_is_250_mb() -> None:
     from geoeco_api.settings import Settings
 
-    from geoeco.uploads import ZipLimits
+    from geoeco.catalog.uploads import ZipLimits
 
     assert Settings().max_upload_unpacked_bytes == 250_000_000
     assert ZipLimits().max_total_bytes == 250_000_000
@@ -118,7 +118,7 @@ def test_settings_cannot_exceed_the_library_limits() -> None:
     from geoeco_api.settings import Settings
     from pydantic import ValidationError
 
-    from geoeco.userdata import DEFAULT_LIMITS
+    from geoeco.core.userdata import DEFAULT_LIMITS
 
     with pytest.raises(ValidationError):
         Settings(max_raster_pixels=DEFAULT_LIMITS.max_raster_pixels + 1)

@@ -28,7 +28,7 @@ from geoeco_api.main import create_app
 from geoeco_api.settings import Settings
 from rasterio.transform import from_origin
 
-from geoeco.demo_cache import ensure_demo_run
+from geoeco.workflows.demo_cache import ensure_demo_run
 
 from .conftest import assert_problem
 

@@ -1,0 +1,143 @@
+"""Shared plumbing of the analysis pipelines: factor inputs, provenance, windowed summaries.
+
+A factor is given as a number or as a raster file; :class:`FactorInput` holds either, and
+:func:`open_factor` turns it into something that can be read window by window on the target
+grid (a constant, or a raster warped onto the grid with the resampling its kind calls for).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from pyproj import Transformer
+
+from geoeco import __version__
+from geoeco.catalog.validate import inspect_layer_file
+
+from .align import Resampling, aligned_source
+from .crs import ALBERS_CHINA
+from .errors import InvalidInput
+from .io import atomic_path, raster_info
+from .raster import Grid
+
+
+class Constant:
+    """A factor that is the same everywhere."""
+
+    def __init__(self, value: float, name: str) -> None:
+        self.value = float(value)
+        self.name = name
+
+    def read(self, window: tuple[int, int, int, int]) -> np.ndarray:
+        """A full window of the constant value (float32)."""
+        return np.full((window[2], window[3]), self.value, dtype="float32")
+
+
+def parse_factor(text: str | float | int | None) -> float | str | None:
+    """A CLI factor: a number stays a number, anything else is a path.
+
+    >>> parse_factor("1.5"), parse_factor("r.tif"), parse_factor(None)
+    (1.5, 'r.tif', None)
+    """
+    if text is None or isinstance(text, int | float):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        return str(text)
+
+
+@contextlib.contextmanager
+def open_factor(
+    value: float | str | Path | None,
+    grid: Grid,
+    *,
+    name: str,
+    resampling: Resampling = "bilinear",
+    allow_outside_china: bool = False,
+    inputs: dict[str, Any] | None = None,
+) -> Iterator[Any]:
+    """Yield an object with ``read(window)`` for a constant or a raster path (validated)."""
+    if value is None:
+        raise InvalidInput(f"factor {name} is missing: give a number or a raster")
+    if isinstance(value, int | float):
+        if not math.isfinite(float(value)):
+            raise InvalidInput(f"factor {name} must be a finite number, got {value}")
+        if inputs is not None:
+            inputs[name] = {"constant": float(value)}
+        yield Constant(float(value), name)
+        return
+    p = Path(value)
+    info = raster_info(p, name=p.name)
+    # a float raster with no declared nodata uses NaN; an integer one must declare its nodata
+    stated = float("nan") if info.nodata is None and info.dtype.startswith("float") else None
+    rep = inspect_layer_file(p, allow_outside_china=allow_outside_china, nodata=stated)
+    if inputs is not None:
+        inputs[name] = {
+            "file": p.name,
+            "crs": rep.crs,
+            "sha256": file_digest(p),
+            "resampling": resampling,
+        }
+    with aligned_source(p, grid, resampling=resampling, name=p.name) as src:
+        yield src
+
+
+def file_digest(path: Path, *, limit: int = 64 * 2**20) -> str:
+    """SHA-256 of a file (of its first ``limit`` bytes plus its size, for very large files)."""
+    h = hashlib.sha256()
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        h.update(f.read(limit))
+    h.update(str(size).encode())
+    return h.hexdigest()
+
+
+def equal_area_factor(grid: Grid) -> float:
+    """Ratio of true (Albers equal-area) to planar area over the grid's footprint.
+
+    Multiply planar pixel areas by it to report equal-area figures; it is 1 on an equal-area
+    grid and differs by the projection's scale distortion elsewhere (e.g. ~1e-4 in a
+    Gauss–Krüger zone near its central meridian).
+    """
+    if grid.crs == ALBERS_CHINA:
+        return 1.0
+    left, bottom, right, top = grid.bounds
+    ring = shapely.segmentize(shapely.box(left, bottom, right, top), (right - left) / 50)
+    t = Transformer.from_crs(grid.crs, ALBERS_CHINA, always_xy=True)
+    xy = np.asarray(ring.exterior.coords)
+    x, y = t.transform(xy[:, 0], xy[:, 1])
+    true_area = shapely.Polygon(np.column_stack([x, y])).area
+    return float(true_area / ring.area)
+
+
+def write_json(obj: dict[str, Any], path: Path) -> Path:
+    """Write JSON atomically (UTF-8, Chinese kept readable)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(
+            json.dumps(obj, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8"
+        )
+    return path
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return o.name
+    return str(o)
+
+
+def engine_info() -> dict[str, str]:
+    """Name and version of the engine, recorded in every summary."""
+    return {"name": "geoeco", "version": __version__}

@@ -1,0 +1,1 @@
+"""geoeco.evaluation.run."""

@@ -1,0 +1,1 @@
+"""geoeco.maps.zone."""

@@ -1,0 +1,299 @@
+"""Folium maps of zoning results: zone map, site screening, side-by-side comparison.
+
+Folium is imported inside the functions only, so ``import geoeco`` never needs it; without it
+they raise an :class:`ImportError` naming ``pip install "geoeco[maps]"``.
+
+Every map is built for a planning director's laptop:
+
+* **offline**: Leaflet and the plugins come from the ``folium-offline`` package and are
+  inlined (:func:`map_html` with ``assets="inline"``) or served by a web service from
+  :func:`geoeco.maps.assets.asset_dir` (``assets="/maps/assets/"``); the basemap is
+  OpenStreetMap (``basemap="osm"``), Tianditu (``basemap="tianditu"`` with a token) or none
+  (the default) - everything else shows without it;
+* **correct**: raster layers are warped to Web Mercator zoom-level pixels before they become an
+  ``ImageOverlay`` (:mod:`geoeco.maps.overlay`), or come from the API's tile route
+  (``tile_url_template``); class colours and names come from
+  :func:`geoeco.catalog.classes.get_table`
+  only (``ZHGKDYFL``, ``LXBM``, ``SL190-2007/water``, ``WangTao-2003``,
+  ``Restoration-selection``);
+* **readable**: a categorical legend per layer that shows and hides with its layer, popups in
+  Chinese and English, a search box for unit codes, full screen, minimap, measuring tool and
+  mouse position;
+* **quick**: polygons are simplified and delta-encoded (:mod:`geoeco.maps.data`), drawn on a
+  canvas, and the long access-list texts are stored once per class/add-on combination.
+
+Examples
+--------
+>>> import geopandas as gpd
+>>> from shapely.geometry import box
+>>> units = gpd.GeoDataFrame({"code": ["ZH1"], "unit_class": [1]},
+...                          geometry=[box(109.0, 38.0, 109.1, 38.1)], crs=4490)
+>>> html = map_html(zone_map(units))
+>>> "ZH1" in html and "优先保护单元" in html and "cdn.jsdelivr" not in html
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from geoeco.core.errors import InvalidInput
+
+from .base import (
+    OUTLINE_STYLE,
+    OUTLINES,
+    RASTER_PANE,
+    UNIT_STYLE,
+    _add_controls,
+    _add_layer,
+    _call,
+    _folium,
+    _minimap_js,
+    _new_map,
+    map_html,
+    save_map,
+)
+from .data import auto_tolerance, to_json
+from .layers import (
+    RASTER_OUTPUTS,
+    class_items,
+    encode_outline,
+    encode_units,
+    raster_legend,
+    read_run,
+    standalone_overlay,
+    to_lonlat,
+)
+
+
+def _add_outline(
+    m: Any, key: str, gdf: Any, name_col: str | None, tolerance: float, clip: Any, show: bool = True
+) -> None:
+    if gdf is None or len(gdf) == 0:
+        return
+    lines = key != "restoration"
+    data = encode_outline(
+        gdf, tolerance=tolerance, clip=clip if lines else None, name_col=name_col, lines=lines
+    )
+    if not data["g"]:
+        return
+    zh, en, style = OUTLINES[key]
+    legend = {
+        "title": f"{zh} {en}",
+        "items": [[style["color"], f"{zh} {en}"]],
+        "line": True,
+        "position": "bottomleft",
+    }
+    _add_layer(
+        m,
+        data,
+        kind="polys",
+        name=f"{zh} {en}",
+        style={**style, **OUTLINE_STYLE},
+        show=show,
+        legend=None if key == "context" else legend,
+    )
+
+
+#: Outlines are clipped this many degrees (or half the units' extent) around the units;
+#: the minimap's admin lines cover a wider area.
+OUTLINE_PAD_DEG, MINIMAP_PAD_DEG = 1.0, 8.0
+
+
+def _padded(b: tuple[float, float, float, float], pad_deg: float) -> tuple[float, ...]:
+    """``b`` grown by ``max(pad_deg, half its larger side)`` on every side.
+
+    >>> _padded((100.0, 30.0, 101.0, 30.5), 1.0)
+    (99.0, 29.0, 102.0, 31.5)
+    """
+    pad = max(pad_deg, (max(b[2] - b[0], b[3] - b[1])) * 0.5)
+    return (b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad)
+
+
+def zone_map(
+    units: Any,
+    *,
+    redline: Any = None,
+    parks: Any = None,
+    three_north: Any = None,
+    battles: Any = None,
+    restoration: Any = None,
+    context: Any = None,
+    rasters: Mapping[str, Any] | None = None,
+    tile_url_template: str | None = None,
+    basemap: str | None = None,
+    tianditu_token: str | None = None,
+    tolerance: float | None = None,
+    max_overlay_size: int = 2048,
+) -> Any:
+    """Zone map: control units by class, reference outlines, class rasters, controls.
+
+    Parameters
+    ----------
+    units : GeoDataFrame
+        Control units (columns as in ``zones.gpkg`` layer ``units``; only ``code`` and
+        ``unit_class`` are required) in any CRS with a definition.
+    redline, parks, three_north, battles, restoration, context : GeoDataFrame, optional
+        Red line (coloured by ``LXBM``), national parks, Three-North area, battle areas,
+        restoration areas, admin boundaries; drawn as outlines clipped around the units.
+    rasters : mapping, optional
+        Output name (``erosion_grade``, ``desertification_degree``, ``restoration_rank``) ->
+        :class:`~geoeco.core.raster.Raster` or raster path. Without ``tile_url_template`` each is
+        warped to Web Mercator and embedded as an ImageOverlay; with it, the values are
+        ignored and the layer is ``tile_url_template`` with ``{output}`` replaced by the name.
+    tile_url_template : str, optional
+        E.g. ``"/jobs/abc/tiles/{output}/{z}/{x}/{y}.png"`` (the API's tile route).
+    basemap : {None, "osm", "tianditu"}
+        None draws no tiles (offline). "tianditu" needs ``tianditu_token``.
+    tolerance : float, optional
+        Simplification tolerance in degrees; default :func:`~geoeco.maps.data.auto_tolerance`.
+    max_overlay_size : int
+        Long side (pixels) of embedded raster images.
+
+    Returns
+    -------
+    folium.Map
+    """
+    u = to_lonlat(units, what="units")
+    w, s, e, n = (float(v) for v in u.total_bounds)
+    tol = auto_tolerance((w, s, e, n)) if tolerance is None else float(tolerance)
+    m = _new_map(basemap, tianditu_token)
+    clip = _padded((w, s, e, n), OUTLINE_PAD_DEG)
+    context_js = None
+    if context is not None and len(context):
+        # the minimap's context: coarse admin lines over a wide area around the units
+        wide = _padded((w, s, e, n), MINIMAP_PAD_DEG)
+        ctx = encode_outline(context, tolerance=(wide[2] - wide[0]) / 300, clip=wide, lines=True)
+        context_js = to_json(ctx) if ctx["g"] else None
+        _add_outline(m, "context", context, None, tol, clip)
+    for key, gdf, col in (
+        ("three_north", three_north, "name_zh"),
+        ("battles", battles, "name_zh"),
+        ("parks", parks, "name_zh"),
+        ("restoration", restoration, None),
+    ):
+        _add_outline(m, key, gdf, col, tol, clip)
+    _add_rasters(m, rasters, tile_url_template, max_overlay_size)
+    data = encode_units(u, tolerance=tol, battles=battles)
+    classes = class_items("ZHGKDYFL")
+    units_layer = _add_layer(
+        m,
+        data,
+        kind="units",
+        name="管控单元 Control units",
+        style=UNIT_STYLE,
+        legend={"title": "管控单元类别 Unit class", "items": classes},
+    )
+    if redline is not None and len(redline):
+        rl = encode_outline(to_lonlat(redline, what="red line"), tolerance=tol, column="LXBM")
+        present = sorted({int(v) for v in rl["v"]})
+        codes, lx_items = class_items("LXBM", codes=True)
+        items = [it for code, it in zip(codes, lx_items, strict=True) if code in present]
+        style = {
+            "by": "v",
+            "colours": {str(c): it[0] for c, it in zip(codes, lx_items, strict=True)},
+            "base": {**OUTLINE_STYLE, "weight": 2, "fill": True, "fillOpacity": 0.15},
+        }
+        _add_layer(
+            m,
+            rl,
+            kind="polys",
+            name="生态保护红线 Ecological red line",
+            style=style,
+            legend={"title": "生态保护红线类型 Red-line type (LXBM)", "items": items},
+        )
+    _call(m, f"geoeco.search(MAP, {units_layer.get_name()});")
+    _add_controls(m, _minimap_js(basemap, tianditu_token, context_js, (w, s, e, n)))
+    m.fit_bounds([[s, w], [n, e]])
+    return m
+
+
+def _add_rasters(
+    m: Any, rasters: Mapping[str, Any] | None, template: str | None, max_size: int
+) -> None:
+    folium = _folium()
+    for name, value in (rasters or {}).items():
+        if name not in RASTER_OUTPUTS:
+            raise InvalidInput(f"unknown raster output {name!r}; known: {sorted(RASTER_OUTPUTS)}")
+        zh, en, _, _ = RASTER_OUTPUTS[name]
+        title = f"{zh} {en}"
+        if template is not None:
+            layer = folium.TileLayer(
+                template.replace("{output}", name),
+                pane=RASTER_PANE,
+                name=title,
+                attr="geoeco",
+                overlay=True,
+                show=False,
+                opacity=0.75,
+                max_native_zoom=14,
+            )
+        elif value is None:
+            continue
+        else:
+            ov = standalone_overlay(name, value, max_size=max_size)
+            layer = folium.raster_layers.ImageOverlay(
+                ov.data_url,
+                pane=RASTER_PANE,
+                bounds=[list(ov.bounds[0]), list(ov.bounds[1])],
+                name=title,
+                opacity=0.75,
+                show=False,
+                interactive=False,
+                pixelated=True,
+            )
+        layer.add_to(m)
+        _call(m, f"geoeco.legend(MAP, {layer.get_name()}, {to_json(raster_legend(name))});")
+
+
+def write_zone_map(
+    run_dir: str | Path,
+    out_html: str | Path | None = None,
+    *,
+    basemap: str | None = None,
+    tianditu_token: str | None = None,
+    rasters: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a self-contained ``map.html`` (assets inlined) for a ``geoeco zone`` run folder.
+
+    Reads ``zones.gpkg`` (layers ``units``, ``redline``, ``restoration``), the rasters
+    ``restoration_rank.tif`` and, when present, ``../erosion/erosion_grade.tif`` and
+    ``../desertification/desertification_degree.tif`` (or ``rasters``: name -> path), and the
+    national parks, Three-North area and battle areas of the built-in registry.
+    """
+    run = read_run(Path(run_dir), rasters=rasters)
+    m = zone_map(run.pop("units"), basemap=basemap, tianditu_token=tianditu_token, **run)
+    return save_map(m, Path(out_html) if out_html else Path(run_dir) / "map.html")
+
+
+def zone_map_from_run(
+    run_dir: str | Path,
+    *,
+    tile_url_template: str | None = None,
+    basemap: str | None = None,
+    tianditu_token: str | None = None,
+) -> Any:
+    """The :func:`write_zone_map` map as a ``folium.Map`` (for a service: pass the tile route)."""
+    run = read_run(Path(run_dir), rasters=None, open_rasters=tile_url_template is None)
+    return zone_map(
+        run.pop("units"),
+        basemap=basemap,
+        tianditu_token=tianditu_token,
+        tile_url_template=tile_url_template,
+        **run,
+    )
+
+
+from .screening import compare_map, screening_map  # noqa: E402  (re-exported)
+
+__all__ = [
+    "compare_map",
+    "map_html",
+    "save_map",
+    "screening_map",
+    "write_zone_map",
+    "zone_map",
+    "zone_map_from_run",
+]

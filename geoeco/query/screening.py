@@ -1,0 +1,396 @@
+"""Site screening: overlaps, zonal statistics, proximity and compliance verdicts for a site.
+
+:func:`screen_site` answers, for one geometry on an opened zoning run
+(:class:`~geoeco.query.point.QueryContext`):
+
+* **Overlaps** of the site's footprint with control units (per unit and per class), red-line
+  types (LXBM), national parks and battle areas: equal-area km² and share of the site
+  (:data:`~geoeco.core.crs.ALBERS_CHINA`); a line site is measured in km of length, a point site
+  in points. The share outside every unit is ``outside_share``. Overlaps under 1 m² (1 m for
+  lines) are slivers of shared edges and are ignored (:data:`SLIVER`), so a site drawn along a
+  unit's boundary does not "touch" the neighbour.
+* **Zonal statistics** of every raster of the run with exact coverage fractions
+  (:func:`geoeco.query.zonal.zonal_stats`) over the footprint, or over the buffer when the
+  footprint has no area (a point or a line).
+* **Proximity** (IBAT style): every unit, red-line patch, national park and battle area within
+  ``buffer_m`` of the footprint, with its distance (0 when it overlaps).
+* **Verdicts** per project type from structured rules (``geoeco/data/compliance.toml``, see
+  its header for sources and tags): each scope the footprint touches (red line, national park,
+  unit class priority/key/general) gives ``allowed`` < ``conditional`` < ``restricted`` <
+  ``forbidden`` with reasons and the access-list text beside it; the project's verdict is the
+  most severe. A site outside the analysed area gets no verdict (``None``) and a note.
+
+:func:`screen_batch` screens many sites (GeoJSON FeatureCollection, vector file, CSV or
+DataFrame with WKT) into one row per site; a bad site's error is reported in its row.
+
+The compliance rules and verdicts live in :mod:`geoeco.query.compliance` and the overlap, proximity
+and map helpers in :mod:`geoeco.query.overlaps`; their names are re-exported here.
+
+Examples
+--------
+>>> rules = load_compliance()
+>>> project_types(rules)[:3]
+['industry', 'mining', 'wind_energy']
+>>> rules.rule("redline", "linear_infrastructure").verdict
+'restricted'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import shapely
+
+from geoeco.core.crs import ALBERS_CHINA
+from geoeco.core.errors import GeoecoError, InvalidInput
+from geoeco.core.geometry import (
+    MAX_AREA_KM2,
+    MAX_VERTICES,
+    SwapPolicy,
+    iter_features,
+    parse_geometry,
+    to_albers,
+)
+
+from .compliance import (  # noqa: F401  (re-exported: the public and private names moved)
+    _CLASS_SCOPE,
+    SCOPES,
+    ComplianceRule,
+    ComplianceRules,
+    ProjectType,
+    ScopeRules,
+    _addon_text,
+    _builtin_rules,
+    _Frozen,
+    _parse_rules,
+    load_compliance,
+    project_types,
+    verdicts,
+)
+from .models import ScreeningResult, SiteInfo
+from .overlaps import (  # noqa: F401  (re-exported: the public and private names moved)
+    SLIVER,
+    _fc,
+    _feature_overlaps,
+    _kind,
+    _map_data,
+    _measure,
+    _overlaps,
+    _plain,
+    _polys,
+    _proximity,
+    _redline_overlaps,
+    _unit_overlaps,
+)
+from .point import OUTSIDE, QueryContext
+from .zonal import zonal_stats
+
+#: Largest buffer accepted (metres).
+MAX_BUFFER_M = 50_000.0
+
+
+# --------------------------------------------------------------------------- screening
+
+
+def screen_site(
+    ctx: QueryContext,
+    geometry: Any,
+    *,
+    buffer_m: float = 0.0,
+    project_type: str | Sequence[str] | None = None,
+    crs: str | int | None = "wgs84",
+    swap: SwapPolicy = "auto",
+    rules: ComplianceRules | str | Path | Mapping[str, Any] | None = None,
+    zonal: bool = True,
+    map_data: bool = True,
+    max_vertices: int | None = MAX_VERTICES,
+    max_area_km2: float | None = MAX_AREA_KM2,
+    site_id: str | None = None,
+) -> ScreeningResult:
+    """Screen one site on an opened run (see the module docstring).
+
+    Parameters
+    ----------
+    ctx : QueryContext
+        The opened run (:meth:`geoeco.query.point.QueryContext.open`).
+    geometry : GeoJSON, WKT or shapely
+        The site (:func:`geoeco.core.geometry.parse_geometry`).
+    buffer_m : float
+        Proximity buffer around the footprint in metres (0 to :data:`MAX_BUFFER_M`).
+    project_type : str or list of str, optional
+        Project types to judge (default every enumerated type, :func:`project_types`).
+    crs, swap :
+        Input CRS (``wgs84``, ``cgcs2000``, ``gcj02``) and the swapped-coordinate policy.
+    rules : optional
+        Compliance rules (default ``geoeco/data/compliance.toml``).
+    zonal, map_data : bool
+        Compute zonal statistics / the report map's GeoJSON.
+    max_vertices, max_area_km2 :
+        Input limits; the area limit applies to the footprint and to the buffered site.
+
+    Returns
+    -------
+    ScreeningResult
+    """
+    from geoeco.core.errors import OversizeRequest
+
+    rs = load_compliance(rules)  # type: ignore[arg-type]
+    types = [project_type] if isinstance(project_type, str) else project_type
+    for t in types or []:
+        rs.project(t)
+    if not (isinstance(buffer_m, int | float) and 0 <= buffer_m <= MAX_BUFFER_M):
+        raise InvalidInput(f"buffer_m must be between 0 and {MAX_BUFFER_M:g} m, got {buffer_m!r}")
+    p = parse_geometry(
+        geometry,
+        crs=crs,
+        swap=swap,
+        max_vertices=max_vertices,
+        max_area_km2=max_area_km2,
+    )
+    notes = list(p.notes)
+    site_al = to_albers(p.geometry)
+    buffer_al = site_al.buffer(buffer_m, quad_segs=16) if buffer_m > 0 else None
+    if buffer_al is not None and max_area_km2 is not None and buffer_al.area / 1e6 > max_area_km2:
+        raise OversizeRequest(
+            f"the site with its {buffer_m:g} m buffer covers {buffer_al.area / 1e6:,.0f} km²; "
+            f"at most {max_area_km2:,.0f} km² are accepted"
+        )
+    kind = _kind(site_al)
+    total = float(_measure(site_al, kind))
+    unit_hits = _overlaps(ctx.units, site_al, kind, total)
+    by_class, by_unit = _unit_overlaps(ctx, unit_hits, kind)
+    inside_share = sum(o.share for o in by_unit)
+    outside = max(0.0, 1.0 - inside_share)
+    if outside < 1e-9:
+        outside = 0.0
+    red = _redline_overlaps(ctx, site_al, kind, total)
+    parks = _feature_overlaps(ctx.parks, _overlaps(ctx.parks, site_al, kind, total), kind)
+    battles = _feature_overlaps(ctx.battles, _overlaps(ctx.battles, site_al, kind, total), kind)
+    if not by_unit:
+        notes.append(f"{OUTSIDE}: the site overlaps no control unit of this run")
+    elif outside > 0:
+        notes.append(
+            f"{outside:.1%} of the site lies outside the analysed area; statistics and "
+            "verdicts cover the analysed part only"
+        )
+    touched: dict[str, list[str]] = {}
+    if by_unit:
+        if red:
+            touched["redline"] = [o.key for o in red]
+        if parks:
+            touched["national_park"] = [o.key for o in parks]
+        for o in by_unit:
+            touched.setdefault(_CLASS_SCOPE[int(o.extra["unit_class"])], []).append(o.key)
+    zstats = []
+    if zonal and ctx.rasters:
+        area_geom = site_al if kind == "area_km2" else buffer_al
+        if area_geom is not None:
+            if kind != "area_km2":
+                notes.append("zonal statistics are over the buffer (the site has no area)")
+            zstats = zonal_stats(area_geom, ctx.rasters, crs=ALBERS_CHINA)
+        else:
+            notes.append("no zonal statistics: the site has no area; give buffer_m > 0")
+    prox = _proximity(ctx, site_al, buffer_al) if buffer_al is not None else []
+    length_km = float(site_al.length) / 1e3 if kind == "length_km" else 0.0
+    return ScreeningResult(
+        site_id=site_id if site_id is not None else p.id,
+        site=SiteInfo(
+            geometry=shapely.geometry.mapping(p.geometry),
+            geometry_type=p.geometry.geom_type,
+            area_km2=float(site_al.area) / 1e6,
+            length_km=length_km,
+            buffer_m=float(buffer_m),
+            input_crs=p.input_crs,
+            notes=list(p.notes),
+        ),
+        run=ctx.run,
+        inside_analysed_area=bool(by_unit),
+        outside_share=outside,
+        by_class=by_class,
+        by_unit=by_unit,
+        redline=red,
+        national_parks=parks,
+        battles=battles,
+        zonal=zstats,
+        proximity=prox,
+        verdicts=verdicts(touched, types, rules=rs),
+        notes=notes,
+        map=_map_data(ctx, site_al, buffer_al) if map_data else None,
+    )
+
+
+# --------------------------------------------------------------------------- batch
+
+
+def _iter_sites(
+    sites: Any, *, id_field: str | None, wkt_column: str, crs: str | int | None
+) -> Iterator[tuple[str, Any, str | int | None]]:
+    """Yield ``(site id, geometry, crs)`` for every site of a batch input."""
+    from geoeco.core.io import read_vector
+
+    if isinstance(sites, str | Path) and not str(sites).lstrip().startswith("{"):
+        path = Path(sites)
+        if path.suffix.lower() in (".csv", ".txt"):
+            if not path.exists():
+                from geoeco.core.errors import DataSourceError
+
+                raise DataSourceError(f"{path.name}: file not found")
+            sites = pd.read_csv(path, dtype=str, keep_default_na=False)
+        else:
+            sites = read_vector(path)
+    if isinstance(sites, pd.DataFrame):
+        geo = hasattr(sites, "geometry") and getattr(sites, "_geometry_column_name", None)
+        if geo:
+            gcrs = crs
+            if sites.crs is not None:
+                sites = sites.to_crs(4490)
+                gcrs = "cgcs2000" if crs in (None, "wgs84", "cgcs2000", 4326, 4490) else crs
+            for n, (i, row) in enumerate(sites.iterrows()):
+                yield _row_id(row, id_field, n, i), row.geometry, gcrs
+            return
+        if wkt_column not in sites.columns:
+            raise InvalidInput(
+                f"the table has no {wkt_column!r} column with WKT geometries; columns: "
+                f"{', '.join(map(str, sites.columns))}"
+            )
+        for n, (i, row) in enumerate(sites.iterrows()):
+            yield _row_id(row, id_field, n, i), row[wkt_column], crs
+        return
+    for n, (fid, geom, props) in enumerate(iter_features(sites)):
+        sid = str(props[id_field]) if id_field and id_field in props else fid
+        yield (sid if sid is not None else str(n)), geom, crs
+
+
+def _row_id(row: Any, id_field: str | None, n: int, index: Any) -> str:
+    for f in (id_field, "id", "site_id"):
+        if f and f in row.index and str(row[f]) != "":
+            return str(row[f])
+    return str(n)
+
+
+def summary_row(result: ScreeningResult) -> dict[str, Any]:
+    """One flat row (for a DataFrame or CSV) summarising a :class:`ScreeningResult`."""
+    share = {o.key: o.share for o in result.by_class}
+    row: dict[str, Any] = {
+        "site_id": result.site_id,
+        "ok": True,
+        "error_type": None,
+        "error": None,
+        "geometry_type": result.site.geometry_type,
+        "area_km2": result.site.area_km2,
+        "length_km": result.site.length_km,
+        "inside_analysed_area": result.inside_analysed_area,
+        "outside_share": result.outside_share,
+        "share_priority": share.get("1", 0.0),
+        "share_key": share.get("2", 0.0),
+        "share_general": share.get("3", 0.0),
+        "redline_share": sum(o.share for o in result.redline),
+        "redline_types": ",".join(o.key for o in result.redline),
+        "unit_codes": ",".join(o.key for o in result.by_unit),
+        "national_parks": ",".join(o.key for o in result.national_parks),
+        "battles": ",".join(o.key for o in result.battles),
+        "within_buffer": len(result.proximity),
+    }
+    for v in result.verdicts:
+        row[f"verdict_{v.project_type}"] = v.verdict
+    row["notes"] = "; ".join(result.notes)
+    return row
+
+
+def screen_batch(
+    ctx: QueryContext,
+    sites: Any,
+    *,
+    buffer_m: float = 0.0,
+    project_type: str | Sequence[str] | None = None,
+    crs: str | int | None = "wgs84",
+    swap: SwapPolicy = "auto",
+    id_field: str | None = None,
+    wkt_column: str = "wkt",
+    zonal: bool = False,
+    rules: ComplianceRules | str | Path | Mapping[str, Any] | None = None,
+    max_sites: int = 10_000,
+) -> pd.DataFrame:
+    """Screen many sites; one row per site, errors in the row (``ok``, ``error_type``, ``error``).
+
+    Parameters
+    ----------
+    sites : GeoJSON FeatureCollection (dict or string), path, DataFrame or GeoDataFrame
+        A vector file (any format :func:`geoeco.core.io.read_vector` reads; reprojected to
+        CGCS2000 when it has a CRS), a CSV with a ``wkt_column``, or frames of the same.
+    id_field : str, optional
+        Property/column holding the site id (default ``id``/``site_id``, else the row number).
+    zonal : bool
+        Also compute zonal statistics (off by default: the row has no column for them).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns of :func:`summary_row`, including ``verdict_<type>`` per project type.
+    """
+    from geoeco.core.errors import OversizeRequest
+
+    rs = load_compliance(rules)  # type: ignore[arg-type]
+    types = [project_type] if isinstance(project_type, str) else list(project_type or [])
+    for t in types:
+        rs.project(t)
+    rows = []
+    for n, (sid, geom, gcrs) in enumerate(
+        _iter_sites(sites, id_field=id_field, wkt_column=wkt_column, crs=crs)
+    ):
+        if n >= max_sites:
+            raise OversizeRequest(f"a batch holds at most {max_sites} sites")
+        try:
+            if geom is None or (isinstance(geom, float) and math.isnan(geom)) or geom == "":
+                from geoeco.core.errors import EmptyArea
+
+                raise EmptyArea("the site has no geometry")
+            res = screen_site(
+                ctx,
+                geom,
+                buffer_m=buffer_m,
+                project_type=types or None,
+                crs=gcrs,
+                swap=swap,
+                rules=rs,
+                zonal=zonal,
+                map_data=False,
+                site_id=sid,
+            )
+            rows.append(summary_row(res))
+        except (GeoecoError, ValueError, shapely.errors.GEOSException) as exc:
+            rows.append(
+                {"site_id": sid, "ok": False, "error_type": type(exc).__name__, "error": str(exc)}
+            )
+    cols = list(summary_row(_empty_result(rs, types)).keys())
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _empty_result(rs: ComplianceRules, types: Sequence[str]) -> ScreeningResult:
+    return ScreeningResult(
+        site=SiteInfo(
+            geometry={}, geometry_type="", area_km2=0, length_km=0, buffer_m=0, input_crs=""
+        ),
+        inside_analysed_area=False,
+        outside_share=1.0,
+        verdicts=verdicts({}, types or None, rules=rs),
+    )
+
+
+__all__ = [
+    "MAX_BUFFER_M",
+    "SCOPES",
+    "ComplianceRule",
+    "ComplianceRules",
+    "ProjectType",
+    "load_compliance",
+    "project_types",
+    "screen_batch",
+    "screen_site",
+    "summary_row",
+    "verdicts",
+]

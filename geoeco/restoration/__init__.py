@@ -1,0 +1,1 @@
+"""geoeco.restoration.run."""

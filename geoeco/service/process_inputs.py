@@ -1,0 +1,217 @@
+"""Inputs of the built-in processes (pydantic models whose JSON Schema is published) and the
+:class:`ExecutionContext` a process runs in.
+
+Everything here is re-exported by :mod:`geoeco.service.processes` (import it from there).
+
+>>> ZoningInputs(demo_size="small").resolution()
+30.0
+>>> ErosionInputs(dem="user.dem", r=4000.0, k="user.k").layer_ids()
+['user.dem', 'user.k']
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from geoeco.catalog.layers import LayerRegistry
+from geoeco.core.errors import InvalidFields, OversizeRequest
+
+from .jobs import is_job_id
+
+Progress = Callable[[str, float], None]
+DemoSize = Literal["small", "full"]
+_CODE = re.compile(r"^(156)?\d{6}$")
+
+
+class InvalidProcessInputs(InvalidFields):
+    """Process inputs that do not validate; ``errors`` lists ``{field, message, code}``."""
+
+
+class ProcessInputTooLarge(OversizeRequest, InvalidProcessInputs):
+    """Process inputs beyond a size limit (area, pixels, vertices); ``errors`` as above.
+
+    :class:`~geoeco.core.errors.OversizeRequest` comes first, so the API's table maps it to 413.
+    """
+
+
+@dataclass(frozen=True)
+class ExecutionContext:
+    """What a process may use besides its inputs (all optional).
+
+    registry : layers that inputs name (default: the built-in layers)
+    cache_dir : where generated layers and the demo's inputs are built once and reused
+    runs_dir : folder of finished job results (``runs_dir/<job id>/``), read by ``screening``
+    engine, scheduler : where erosion and zoning windows compute ("local", or "dask" with an
+        optional scheduler address; see docs/scale.md)
+    max_aoi_km2 : largest zoning area of interest accepted (equal-area km²; ``None``: no
+        limit besides the grid's pixel limit)
+    """
+
+    registry: LayerRegistry | None = None
+    cache_dir: Path | None = None
+    runs_dir: Path | None = None
+    engine: str = "local"
+    scheduler: str | None = None
+    max_aoi_km2: float | None = None
+
+    def compute_engine(self) -> Any:
+        """The engine windows run on (:func:`geoeco.core.engine.get_engine`); local by default."""
+        if self.engine == "local":
+            return None
+        from geoeco.core.engine import get_engine
+
+        return get_engine(self.engine, scheduler=self.scheduler)
+
+    def layers(self) -> LayerRegistry:
+        """The registry, or the built-in one."""
+        from geoeco.catalog.layers import load_registry
+
+        return self.registry if self.registry is not None else load_registry()
+
+
+class _Inputs(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------------------------
+# zoning
+class ZoningInputs(_Inputs):
+    """Inputs of the ``zoning`` process."""
+
+    aoi: str | dict[str, Any] | None = Field(
+        default=None,
+        description="Area of interest: a 6- or 9-digit county/city/province code, or a GeoJSON "
+        "geometry or Feature in WGS 84 lon-lat. Absent: the synthetic demo region.",
+    )
+    demo_size: DemoSize = Field(
+        default="full",
+        description="Demo region size when no aoi is given: small (about 10 km) or full "
+        "(about 100 km).",
+    )
+    rules: str = Field(default="default", description="Built-in rule set name.")
+    compare: str | None = Field(default=None, description="A second built-in rule set.")
+    res: float | None = Field(
+        default=None,
+        ge=10,
+        le=5000,
+        description="Grid resolution in metres (default 30 for the small demo, else 90).",
+    )
+    budget_km2: float | None = Field(default=None, gt=0, description="Restoration budget, km².")
+    min_unit_km2: float = Field(default=0.1, ge=0, description="Smallest control unit, km².")
+    sxyd_crs: Literal["cgcs2000", "gk"] = Field(
+        default="cgcs2000", description="CRS of the 三线一单 export."
+    )
+    layers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Rule-set input name -> raster layer id of the registry. Absent inputs "
+        "are taken from the registry (layers whose variable names them).",
+    )
+    map: bool = Field(
+        default=True,
+        description="Also write the interactive map.html (needs folium, geoeco[maps]).",
+    )
+
+    @field_validator("aoi")
+    @classmethod
+    def _aoi_shape(cls, v: Any) -> Any:
+        if isinstance(v, str) and not _CODE.match(v.strip()):
+            raise ValueError("a text aoi must be a 6- or 9-digit administrative code")
+        if isinstance(v, dict) and "type" not in v:
+            raise ValueError("a GeoJSON aoi needs a 'type' member")
+        return v.strip() if isinstance(v, str) else v
+
+    @field_validator("rules", "compare")
+    @classmethod
+    def _builtin_rules(cls, v: str | None) -> str | None:
+        from geoeco.zoning.rules import list_rule_sets
+
+        if v is not None and v not in list_rule_sets():
+            raise ValueError(f"unknown rule set {v!r}; built-in: {', '.join(list_rule_sets())}")
+        return v
+
+    def resolution(self) -> float:
+        """The grid resolution used."""
+        if self.res is not None:
+            return self.res
+        return 30.0 if self.aoi is None and self.demo_size == "small" else 90.0
+
+    def uses_demo(self) -> bool:
+        """Whether the run builds the demo's evaluation inputs."""
+        return self.aoi is None and not self.layers
+
+
+# --------------------------------------------------------------------------------------------
+# erosion
+_NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+_Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class ErosionInputs(_Inputs):
+    """Inputs of the ``erosion`` process (factors: a number or a raster layer id)."""
+
+    dem: str | None = Field(default=None, description="DEM layer id; absent: the demo DEM.")
+    demo_size: DemoSize = Field(default="full", description="Demo size when no dem is given.")
+    r: _NonNegative | str | None = Field(
+        default=None, description="R factor, MJ·mm/(hm²·h·a): number (>= 0) or layer id."
+    )
+    k: _NonNegative | str | None = Field(
+        default=None, description="K factor, t·hm²·h/(hm²·MJ·mm): number (>= 0) or layer id."
+    )
+    c: _Fraction | str | None = Field(
+        default=None, description="C factor: number (0-1) or layer id."
+    )
+    p: _Fraction | str | None = Field(
+        default=None, description="P factor: number (0-1) or layer id."
+    )
+    ndvi: str | None = Field(default=None, description="NDVI layer id (C from cover).")
+    landcover: str | None = Field(default=None, description="Land-cover layer id.")
+    model: Literal["rusle", "csle"] | None = None
+    routing: Literal["d8", "mfd"] | None = None
+    ls_method: Literal["dg", "lstool", "invest"] | None = None
+
+    def layer_ids(self) -> list[str]:
+        """Every layer id among the inputs."""
+        vals = [self.dem, self.r, self.k, self.c, self.p, self.ndvi, self.landcover]
+        return [v for v in vals if isinstance(v, str)]
+
+
+# --------------------------------------------------------------------------------------------
+# desertification
+class DesertificationInputs(_Inputs):
+    """Inputs of the ``desertification`` process."""
+
+    ndvi: str | None = Field(default=None, description="NDVI layer id; absent: the demo NDVI.")
+    demo_size: DemoSize = Field(default="full", description="Demo size when no ndvi is given.")
+    bare_sand: str | None = Field(default=None, description="Bare-sand share layer id (%).")
+
+    def layer_ids(self) -> list[str]:
+        """Every layer id among the inputs."""
+        return [v for v in (self.ndvi, self.bare_sand) if v]
+
+
+# --------------------------------------------------------------------------------------------
+# screening
+class ScreeningInputs(_Inputs):
+    """Inputs of the ``screening`` process."""
+
+    zoning_job: str = Field(description="Id of a successful zoning job whose results to use.")
+    geometry: dict[str, Any] | str = Field(description="The site: GeoJSON or WKT.")
+    crs: Literal["wgs84", "cgcs2000", "gcj02"] = "wgs84"
+    buffer_m: float = Field(default=0.0, ge=0, le=50_000, description="Proximity buffer, m.")
+    project_type: list[str] | None = Field(
+        default=None, description="Project types to judge (default: every type)."
+    )
+    report: bool = Field(default=True, description="Also write the printable report.html.")
+
+    @field_validator("zoning_job")
+    @classmethod
+    def _job_id(cls, v: str) -> str:
+        if not is_job_id(v):
+            raise ValueError("not a job id (32 lower-case hex characters)")
+        return v

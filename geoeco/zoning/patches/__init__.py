@@ -1,0 +1,1 @@
+"""geoeco.workflows.zoning.patches."""
