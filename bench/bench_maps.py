@@ -21,7 +21,8 @@ import shapely
 
 from geoeco.catalog.layers import builtin_registry
 from geoeco.catalog.sources import read_layer_vector
-from geoeco.maps.zone import save_map, zone_map
+from geoeco.maps.base import save_map
+from geoeco.maps.zone import zone_map
 
 DIMS = ("spatial_layout", "pollutant_discharge", "environmental_risk", "resource_efficiency")
 ADDONS = ("redline", "park", "erosion", "desertification", "battle")

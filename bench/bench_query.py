@@ -48,7 +48,8 @@ def _build_demo(out: Path) -> Path:
 
 def bench_points(run: Path, n: int, seed: int = 0) -> dict[str, float]:
     """Open time and per-lookup times (µs) of warm point lookups."""
-    from geoeco.query.point import QueryContext, lookup_point
+    from geoeco.query.context import QueryContext
+    from geoeco.query.point import lookup_point
 
     t0 = time.perf_counter()
     ctx = QueryContext.open(run)
@@ -83,7 +84,7 @@ def bench_zonal(run: Path, n: int, seed: int = 1) -> dict[str, float]:
     from exactextract import exact_extract
 
     from geoeco.core.crs import CGCS2000
-    from geoeco.query.point import QueryContext
+    from geoeco.query.context import QueryContext
     from geoeco.query.zonal import project, zonal_stats
 
     ctx = QueryContext.open(run)

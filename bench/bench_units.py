@@ -253,7 +253,7 @@ def geopandas_chain(layers: dict):  # type: ignore[no-untyped-def]
 
 def bench_vector(n_polys: int, repeat: int) -> dict:
     from geoeco.core.crs import ALBERS_CHINA
-    from geoeco.zoning.overlay.run import LayerInput
+    from geoeco.zoning.overlay.inputs import LayerInput
     from geoeco.zoning.overlay.vector import compute_zones_vector
     from geoeco.zoning.rules import parse_rule_set
 

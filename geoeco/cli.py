@@ -271,7 +271,8 @@ def evaluate(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
 ) -> None:
     """Sensitivity (sanding, water erosion) and importance (services, cumulative share)."""
-    from geoeco.evaluation.run import load_evaluation_config, run_evaluation
+    from geoeco.evaluation.config import load_evaluation_config
+    from geoeco.evaluation.run import run_evaluation
 
     cfg = load_evaluation_config(config)
     with output_folder(out) as work, progress_bar() as cb:
@@ -386,7 +387,7 @@ CrsOpt = Annotated[str, typer.Option(help="wgs84, cgcs2000 or gcj02.")]
 
 def _context(run: Path):  # type: ignore[no-untyped-def]
     from geoeco.core.errors import DataSourceError
-    from geoeco.query.point import QueryContext
+    from geoeco.query.context import QueryContext
 
     if not run.exists():
         raise DataSourceError(

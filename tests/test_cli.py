@@ -203,7 +203,7 @@ def test_config_files_that_cannot_be_read_never_show_the_path(tmp_path):
     """Loaders of user TOML name the file only (its folder stays private)."""
     from geoeco.catalog.classes import load_tables
     from geoeco.core.errors import ManifestError
-    from geoeco.query.screening import load_compliance
+    from geoeco.query.compliance import load_compliance
     from geoeco.restoration.config import load_restoration_config
     from geoeco.zoning.access import load_access_lists
 

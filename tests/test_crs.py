@@ -11,7 +11,7 @@ import shapely
 from pyproj import Geod
 from shapely.geometry import box
 
-from geoeco.core import crs as crs
+from geoeco.core import crs
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
 

@@ -231,7 +231,8 @@ def test_service_jobs_can_compute_on_dask(client, demo_small_dir, tmp_path):
     import numpy as np
 
     from geoeco.core.io import read_raster
-    from geoeco.service.processes import ExecutionContext, execute
+    from geoeco.service.process_inputs import ExecutionContext
+    from geoeco.service.processes import execute
 
     assert ExecutionContext().compute_engine() is None
     ctx = ExecutionContext(engine="dask", scheduler=client.scheduler.address)

@@ -24,7 +24,8 @@ from geoeco.core.engine import DaskEngine
 from geoeco.core.errors import InvalidInput
 from geoeco.core.io import read_raster, write_raster
 from geoeco.core.raster import Grid, Raster
-from geoeco.zoning.overlay.run import LayerInput, compute_zones
+from geoeco.zoning.overlay.inputs import LayerInput
+from geoeco.zoning.overlay.run import compute_zones
 from geoeco.zoning.rules import parse_rule_set
 
 distributed = pytest.importorskip("distributed", reason="engine 'dask' needs dask.distributed")

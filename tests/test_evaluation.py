@@ -26,15 +26,10 @@ from geoeco.core.raster import Grid
 from geoeco.core.windows import equal_area_factor
 from geoeco.erosion.desertification import run_desertification
 from geoeco.erosion.run import make_config, run_erosion
-from geoeco.evaluation.run import (
-    SERVICES,
-    area_weights,
-    demo_evaluation_config,
-    make_evaluation_config,
-    relief_amplitude,
-    relief_window,
-    run_evaluation,
-)
+from geoeco.evaluation.area_weights import area_weights
+from geoeco.evaluation.config import SERVICES, demo_evaluation_config, make_evaluation_config
+from geoeco.evaluation.pixels import relief_amplitude, relief_window
+from geoeco.evaluation.run import run_evaluation
 
 ORIGIN = (400000.0, 4250000.0)
 CRS = "EPSG:4546"

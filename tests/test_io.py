@@ -7,7 +7,7 @@ import pytest
 import rasterio
 from affine import Affine
 
-from geoeco.core import io as io
+from geoeco.core import io
 from geoeco.core.errors import GridMismatch
 from geoeco.core.raster import Grid, Raster
 

@@ -28,13 +28,9 @@ pytest.importorskip("offlinefolium")
 from geoeco.maps import data as maps_data  # noqa: E402
 from geoeco.maps import overlay as maps_overlay
 from geoeco.maps.assets import asset_dir, external_assets, localize_assets  # noqa: E402
-from geoeco.maps.zone import (  # noqa: E402
-    compare_map,
-    map_html,
-    screening_map,
-    zone_map,
-    zone_map_from_run,
-)
+from geoeco.maps.base import map_html  # noqa: E402
+from geoeco.maps.screening import compare_map, screening_map  # noqa: E402
+from geoeco.maps.zone import zone_map, zone_map_from_run  # noqa: E402
 
 CDN = ("https://cdn", "cdnjs", "unpkg", "jsdelivr", "code.jquery", "bootstrapcdn")
 W0, N0, STEP = 109.60, 38.30, 0.02  # 4 x 3 grid of 0.02-degree units, NW corner

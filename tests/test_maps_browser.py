@@ -293,7 +293,8 @@ def browser():
 def zone_html(tmp_path_factory):
     from test_maps import make_raster, make_units
 
-    from geoeco.maps.zone import save_map, zone_map
+    from geoeco.maps.base import save_map
+    from geoeco.maps.zone import zone_map
 
     units, redline = make_units()
     raster = make_raster()

@@ -25,15 +25,11 @@ from geoeco.core.errors import (
     OversizeRequest,
 )
 from geoeco.core.raster import Grid, Raster
+from geoeco.zoning.overlay import kernels, redline
 from geoeco.zoning.overlay import run as overlay
-from geoeco.zoning.overlay.run import (
-    LayerInput,
-    clean_patches,
-    compute_zones,
-    compute_zones_vector,
-    patch_codes,
-    prepare,
-)
+from geoeco.zoning.overlay.inputs import LayerInput
+from geoeco.zoning.overlay.run import compute_zones, compute_zones_vector, prepare
+from geoeco.zoning.patches.grid import clean_patches, patch_codes
 from geoeco.zoning.rules import parse_rule_set
 
 Y0 = 4_000_000
@@ -603,15 +599,15 @@ def test_kernels_identical_to_numpy_path(seed, monkeypatch):
         for (_, _, pre_f, bits_f), (_, _, pre_r, bits_r) in zip(fast, ref, strict=True):
             assert np.array_equal(pre_f, pre_r) and np.array_equal(bits_f, bits_r)
         assert any(b.any() for *_, b in ref)  # some red-line candidates
-        luts = overlay._finish_luts(plan)
+        luts = kernels._finish_luts(plan)
         for nd in (0, 255):
             zpx, rpx, fpx = (np.zeros(n, np.int64) for n in (4, 256, 256))
             for _, _, pre, bits in ref:
-                red = overlay._pixel_red(plan, bits)
+                red = redline._pixel_red(plan, bits)
                 red[rng.random(red.shape) < 0.2] = 0  # the patch stage drops some pixels
-                zone_r, red_r, flags_r = overlay._finish(luts, pre, red)
+                zone_r, red_r, flags_r = kernels._finish(luts, pre, red)
                 out = [np.empty(pre.shape, np.uint8) for _ in range(3)]
-                overlay._finish_kernel(pre, red, *luts, nd, *out, zpx, rpx, fpx)
+                kernels._finish_kernel(pre, red, *luts, nd, *out, zpx, rpx, fpx)
                 nodata = zone_r == 0
                 assert np.array_equal(out[0], zone_r)
                 assert np.array_equal(out[1], np.where(nodata, nd, red_r))

@@ -16,18 +16,13 @@ from scipy.ndimage import gaussian_filter
 
 from geoeco.core.crs import ALBERS_CHINA
 from geoeco.core.raster import Grid, Raster
-from geoeco.core.tile_store import DirTileStore
+from geoeco.core.tile_store import DirTileStore, MemoryTileStore, SpoolTileStore
 from geoeco.zoning.overlay.run import compute_zones
-from geoeco.zoning.patches.grid import (
-    MemoryTileStore,
-    SpoolTileStore,
+from geoeco.zoning.patches.grid import clean_patches, patch_codes, pixel_codes, tile_windows
+from geoeco.zoning.patches.tiled import (
     TiledRedline,
-    _pixel_codes,
-    clean_patches,
     clean_patches_tiled,
-    patch_codes,
     patch_codes_tiled,
-    tile_windows,
     tiled_redline,
 )
 from geoeco.zoning.rules import load_rule_set
@@ -43,7 +38,7 @@ def reference(bits, barrier, codes, fallback, min_px, hole_px, conn, code_by):
     if code_by == "patch":
         red = patch_codes(mask, bits, codes, fallback=fallback, connectivity=conn)
     else:
-        red = np.where(mask, _pixel_codes(bits, codes, fallback), np.uint8(0))
+        red = np.where(mask, pixel_codes(bits, codes, fallback), np.uint8(0))
         red[mask & (red == 0)] = fallback
     return red, stats
 

@@ -30,7 +30,8 @@ from geoeco.core.errors import InvalidGeometry, InvalidInput, LayerNotFound
 from geoeco.core.geometry import from_albers
 from geoeco.core.io import write_geopackage, write_raster
 from geoeco.core.raster import Grid, Raster
-from geoeco.query.point import QueryContext, features_in_bbox, lookup_point
+from geoeco.query.context import QueryContext
+from geoeco.query.point import features_in_bbox, lookup_point
 from geoeco.zoning.access import assign_access
 
 Y0 = 4_200_000.0

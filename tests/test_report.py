@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from test_query import albers_box, open_tiny
 
-from geoeco.query.point import QueryContext
+from geoeco.query.context import QueryContext
 from geoeco.query.report import render_report, svg_map, write_report
 from geoeco.query.screening import screen_site
 

@@ -25,20 +25,16 @@ from geoeco.core.errors import (
     UnitsError,
 )
 from geoeco.core.raster import Grid, Raster
-from geoeco.restoration.run import (
+from geoeco.restoration.config import load_restoration_config
+from geoeco.restoration.ranking import (
     SCORE_LEVELS,
-    coverage_table,
-    load_restoration_config,
-    nearness,
-    need_masks,
-    prioritise,
-    prioritise_windows,
     rank_map,
-    restoration_score,
     score_keys,
     select_budget,
     select_targets,
 )
+from geoeco.restoration.run import coverage_table, prioritise, prioritise_windows
+from geoeco.restoration.scoring import nearness, need_masks, restoration_score
 
 ZONE = np.array([[2, 2, 2, 1], [2, 2, 2, 3], [2, 2, 0, 3], [1, 2, 2, 2]], dtype="uint8")
 EROSION = np.array([[6, 5, 3, 6], [1, 2, 4, 6], [3, 6, 6, 6], [6, 1, 3, 2]], dtype="uint8")

@@ -28,15 +28,10 @@ from test_query import albers_box, albers_point, open_tiny
 from geoeco.core.crs import wgs84_to_gcj02
 from geoeco.core.errors import InvalidInput, ManifestError, OversizeRequest
 from geoeco.core.geometry import from_albers
+from geoeco.query.compliance import load_compliance, project_types, verdicts
+from geoeco.query.context import QueryContext
 from geoeco.query.models import VERDICT_ORDER
-from geoeco.query.point import QueryContext
-from geoeco.query.screening import (
-    load_compliance,
-    project_types,
-    screen_batch,
-    screen_site,
-    verdicts,
-)
+from geoeco.query.screening import screen_batch, screen_site
 
 S1 = albers_box(250, 200, 1250, 700)
 S2 = albers_box(2100, 100, 2400, 400)

@@ -26,13 +26,9 @@ from shapely.geometry import shape
 from geoeco.core.crs import ALBERS_CHINA
 from geoeco.core.errors import CRSError, EmptyArea, GeoecoWarning, GridMismatch, InvalidInput
 from geoeco.core.raster import Grid, Raster
-from geoeco.zoning.units.build import (
-    UNIT_CODE_RE,
-    build_units,
-    build_units_batched,
-    county_batches,
-    unit_code,
-)
+from geoeco.zoning.units.attributes import unit_code
+from geoeco.zoning.units.batches import county_batches
+from geoeco.zoning.units.build import UNIT_CODE_RE, build_units, build_units_batched
 
 RES = 100.0
 CELL_KM2 = RES * RES / 1e6

@@ -220,8 +220,9 @@ def test_zoning_process_uses_the_context_engine(zoned, demo60, dask_engine, tmp_
     """The `zoning` process with an ExecutionContext(engine="dask", scheduler=ADDR) computes on
     that cluster (its summary says so) and gives run_zoning's local rasters. The demo inputs
     come from the cache folder, pre-filled with this module's demo run."""
+    from geoeco.service.process_inputs import ExecutionContext
     from geoeco.service.process_runners import demo_inputs_dir
-    from geoeco.service.processes import ExecutionContext, execute
+    from geoeco.service.processes import execute
 
     base, _, _ = zoned
     demo, _ = demo60

@@ -31,17 +31,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from shapely.geometry import shape
 
 from geoeco.core.errors import OversizeRequest
+from geoeco.query.compliance import load_compliance, project_types
+from geoeco.query.context import QueryContext
 from geoeco.query.models import PointResult, ScreeningResult
-from geoeco.query.point import QueryContext, lookup_point
+from geoeco.query.point import lookup_point
 from geoeco.query.report import render_report
-from geoeco.query.screening import (
-    MAX_BUFFER_M,
-    load_compliance,
-    project_types,
-    screen_batch,
-    screen_site,
-)
-from geoeco.service.jobs import is_job_id
+from geoeco.query.screening import MAX_BUFFER_M, screen_batch, screen_site
+from geoeco.service.job_model import is_job_id
 from geoeco.workflows.demo_cache import ensure_demo_run
 
 from ..bodies import ClosedBody

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files
@@ -41,6 +41,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from geoeco.core.arrays import as_float, iter_chunks
 from geoeco.core.errors import InvalidInput, ManifestError, UnitsError
 from geoeco.core.io import read_toml
 
@@ -54,38 +55,6 @@ _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 # ------------------------------------------------------------------------------------------
 # array helpers shared by the science modules
 # ------------------------------------------------------------------------------------------
-
-
-def as_float(values: Any, dtype: Any = None) -> np.ndarray:
-    """Return ``values`` as a float ndarray with NaN for nodata (masked cells become NaN).
-
-    Plain float arrays of the requested dtype are returned without a copy.
-
-    >>> as_float(np.ma.masked_equal([1, 0, 3], 0)).tolist()
-    [1.0, nan, 3.0]
-    """
-    if isinstance(values, np.ma.MaskedArray):
-        dt = np.dtype(dtype) if dtype is not None else np.result_type(values.dtype, np.float32)
-        return values.astype(dt).filled(np.nan)
-    arr = np.asarray(values)
-    if dtype is not None:
-        return arr.astype(dtype, copy=False)
-    if arr.dtype.kind != "f":
-        arr = arr.astype(np.float64)
-    return arr
-
-
-def iter_chunks(data: Any) -> Iterator[np.ndarray]:
-    """Yield float arrays (NaN = nodata) from one array or an iterable of arrays (windows).
-
-    >>> [c.tolist() for c in iter_chunks([np.array([1, 2]), np.array([3.0])])]
-    [[1.0, 2.0], [3.0]]
-    """
-    if isinstance(data, np.ndarray):
-        yield as_float(data)
-        return
-    for chunk in data:
-        yield as_float(chunk)
 
 
 # ------------------------------------------------------------------------------------------

@@ -22,19 +22,13 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from geoeco.catalog.classes import (
-    FactorTable,
-    Provenance,
-    as_float,
-    get_factor_table,
-    lookup,
-    record,
-)
+from geoeco.catalog.classes import FactorTable, Provenance, get_factor_table, lookup, record
+from geoeco.core.arrays import as_float, float_arrays, product
 from geoeco.core.errors import GridMismatch, InvalidInput, UnitsError
 
 ArrayLike = Any
@@ -42,27 +36,6 @@ ArrayLike = Any
 # ------------------------------------------------------------------------------------------
 # factor algebra
 # ------------------------------------------------------------------------------------------
-
-
-def _prep(*arrays: ArrayLike) -> list[Any]:
-    """Float arrays (NaN = nodata); Python scalars stay Python floats so float32 stays float32."""
-    out = [float(a) if isinstance(a, int | float) else as_float(a) for a in arrays]
-    shapes = {np.shape(a) for a in out if np.ndim(a)}
-    if len(shapes) > 1:
-        raise GridMismatch(f"factor arrays must share one grid; got shapes {sorted(shapes)}")
-    return out
-
-
-def _product(arrays: Sequence[Any], out: np.ndarray | None) -> np.ndarray:
-    """In-place product: one output buffer, no temporaries."""
-    first, *rest = arrays
-    if out is None:
-        shape = np.broadcast_shapes(*(np.shape(a) for a in arrays))
-        out = np.empty(shape, dtype=np.result_type(*arrays))
-    np.multiply(first, rest[0], out=out)
-    for a in rest[1:]:
-        np.multiply(out, a, out=out)
-    return out
 
 
 def rusle(
@@ -81,7 +54,7 @@ def rusle(
     >>> rusle(np.array([100.0, np.nan]), 0.02, np.array([1.5, 1.5]), 0.5, 1.0).tolist()
     [1.5, nan]
     """
-    return _product(_prep(R, K, LS, C, P), out)
+    return product(float_arrays(R, K, LS, C, P), out)
 
 
 def csle(
@@ -100,7 +73,7 @@ def csle(
     >>> round(float(csle(1000.0, 0.03, 1.2, 2.0, 1.0, 1.0, 0.281)), 6)
     20.232
     """
-    return _product(_prep(R, K, L, S, B, E, T), out)
+    return product(float_arrays(R, K, L, S, B, E, T), out)
 
 
 def potential_loss(
@@ -111,7 +84,7 @@ def potential_loss(
     >>> float(potential_loss(100.0, 0.02, 1.5))
     3.0
     """
-    return _product(_prep(R, K, LS), out)
+    return product(float_arrays(R, K, LS), out)
 
 
 def soil_conservation(
@@ -128,10 +101,10 @@ def soil_conservation(
     >>> float(soil_conservation(100.0, 0.02, 1.5, 0.2, 0.5))
     2.7
     """
-    r, k, ls, c, p = _prep(R, K, LS, C, P)
-    cp = _product([c, p], None)
+    r, k, ls, c, p = float_arrays(R, K, LS, C, P)
+    cp = product([c, p], None)
     np.subtract(1, cp, out=cp)
-    res = _product([r, k, ls], out)
+    res = product([r, k, ls], out)
     if res.shape != cp.shape:
         res = np.broadcast_to(res, np.broadcast_shapes(res.shape, cp.shape)).copy()
     return np.multiply(res, cp, out=res)

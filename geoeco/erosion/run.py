@@ -891,5 +891,4 @@ __all__ = [
     "ErosionSpec",
     "WindowResult",
     "erosion_window",
-    "Grid",
 ]

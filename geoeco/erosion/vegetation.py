@@ -31,7 +31,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from geoeco.catalog.classes import Provenance, as_float, classify, get_table, iter_chunks, record
+from geoeco.catalog.classes import Provenance, classify, get_table, record
+from geoeco.core.arrays import as_float, iter_chunks
 from geoeco.core.errors import EmptyArea, InvalidInput, UnitsError
 
 
@@ -140,7 +141,8 @@ def fvc_dimidiate(
     return f
 
 
-def _check_percent(fvc: np.ndarray, what: str) -> None:
+def check_percent(fvc: np.ndarray, what: str) -> None:
+    """:class:`UnitsError` when a cover in percent looks like a fraction (max in (0, 1])."""
     if np.any(~np.isnan(fvc)):
         hi = float(np.nanmax(fvc))
         if 0 < hi <= 1.0:
@@ -156,7 +158,7 @@ def desertification_wangtao(fvc: Any, *, used: Provenance | None = None) -> np.n
     [1, 2, 4, 5]
     """
     f = as_float(fvc)
-    _check_percent(f, "FVC")
+    check_percent(f, "FVC")
     return classify(f, "WangTao-2003", used=used)
 
 
@@ -187,12 +189,12 @@ def desertification_chen2019(
     if combine not in ("max", "min"):
         raise InvalidInput(f"combine must be 'max' or 'min', got {combine!r}")
     f = as_float(fvc)
-    _check_percent(f, "FVC")
+    check_percent(f, "FVC")
     c = classify(f, get_table("Chen2019-cover-baresand/cover"), used=used)
     if bare_sand is None:
         return c
     s = as_float(bare_sand)
-    _check_percent(s, "bare-sand share")
+    check_percent(s, "bare-sand share")
     b = classify(s, get_table("Chen2019-cover-baresand/bare-sand"), used=used)
     record(used, **{"desertification.combine": (combine, "I")})
     both = (c > 0) & (b > 0)

@@ -40,9 +40,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from geoeco.catalog.classes import ClassTable, Provenance, as_float, iter_chunks, record, resolve
+from geoeco.catalog.classes import ClassTable, Provenance, record, resolve
+from geoeco.core.arrays import as_float, float_arrays, iter_chunks, product
 from geoeco.core.errors import EmptyArea, InvalidInput, UnitsError
-from geoeco.erosion.factors import _prep, _product, soil_conservation
 
 DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
@@ -80,10 +80,10 @@ def water_conservation_index(npp: Any, f_sic: Any, f_pre: Any, f_slo: Any) -> np
     >>> water_conservation_index(100.0, 0.5, 0.8, 0.25).tolist()
     30.0
     """
-    n, a, b, s = _prep(npp, f_sic, f_pre, f_slo)
+    n, a, b, s = float_arrays(npp, f_sic, f_pre, f_slo)
     for name, arr in (("F_sic", a), ("F_pre", b), ("F_slo", s)):
         _unit_interval(name, arr)
-    return _product([n, a, b, 1 - s], None)
+    return product([n, a, b, 1 - s], None)
 
 
 def soil_water_conservation_index(npp: Any, k: Any, f_slo: Any) -> np.ndarray:
@@ -92,10 +92,10 @@ def soil_water_conservation_index(npp: Any, k: Any, f_slo: Any) -> np.ndarray:
     >>> soil_water_conservation_index(100.0, 0.2, 0.5).tolist()
     40.0
     """
-    n, kk, s = _prep(npp, k, f_slo)
+    n, kk, s = float_arrays(npp, k, f_slo)
     _unit_interval("K", kk)
     _unit_interval("F_slo", s)
-    return _product([n, 1 - kk, 1 - s], None)
+    return product([n, 1 - kk, 1 - s], None)
 
 
 def biodiversity_index(npp: Any, f_pre: Any, f_tem: Any, f_alt: Any) -> np.ndarray:
@@ -104,10 +104,10 @@ def biodiversity_index(npp: Any, f_pre: Any, f_tem: Any, f_alt: Any) -> np.ndarr
     >>> biodiversity_index(100.0, 0.5, 0.5, 0.5).tolist()
     12.5
     """
-    n, p, t, a = _prep(npp, f_pre, f_tem, f_alt)
+    n, p, t, a = float_arrays(npp, f_pre, f_tem, f_alt)
     for name, arr in (("F_pre", p), ("F_tem", t), ("F_alt", a)):
         _unit_interval(name, arr)
-    return _product([n, p, t, 1 - a], None)
+    return product([n, p, t, 1 - a], None)
 
 
 def fq_climatic_factor(
@@ -168,7 +168,7 @@ def windbreak_sand_fixation(npp: Any, k: Any, fq: Any, d: Any) -> np.ndarray:
     >>> windbreak_sand_fixation(100.0, 0.5, 0.4, 1.0).tolist()
     20.0
     """
-    return _product(_prep(npp, k, fq, d), None)
+    return product(float_arrays(npp, k, fq, d), None)
 
 
 # ------------------------------------------------------------------------------------------
@@ -358,7 +358,6 @@ __all__ = [
     "fq_climatic_factor",
     "normalise",
     "roughness_factor",
-    "soil_conservation",
     "soil_water_conservation_index",
     "water_conservation_index",
     "windbreak_sand_fixation",

@@ -17,7 +17,8 @@ from typing import Any, Literal
 import numpy as np
 from scipy.ndimage import maximum_filter, minimum_filter
 
-from geoeco.catalog.classes import Provenance, as_float, classify, get_table, score
+from geoeco.catalog.classes import Provenance, classify, get_table, score
+from geoeco.core.arrays import as_float
 from geoeco.core.errors import UnitsError
 from geoeco.erosion import factors as factors
 

@@ -95,6 +95,7 @@ Choices [I] (each recorded as a parameter in ``summary.json``)
 
 Examples
 --------
+>>> from geoeco.evaluation.pixels import relief_amplitude
 >>> relief_amplitude(np.array([[0.0, 1, 2], [3, 4, 5], [6, 7, 8]]), 3).tolist()
 [[4.0, 5.0, 4.0], [7.0, 8.0, 7.0], [4.0, 5.0, 4.0]]
 """
@@ -112,18 +113,12 @@ from geoeco.catalog.classes import ClassTable, Provenance, cumshare_table, get_t
 from geoeco.core.errors import InvalidInput
 from geoeco.core.windows import engine_info, write_json
 
-from .area_weights import AREA_TOLERANCE, AreaWeights, area_weights
+from .area_weights import area_weights
 from .climate import check_input, climate_products
 from .config import (
-    DEFAULT_TEXTURE_GROUPS,
-    DEMO_VEGETATION_GROUPS,
     DOMINANT_SERVICES,
     PATH_KEYS,
-    SERVICES,
     EvaluationConfig,
-    demo_evaluation_config,
-    load_evaluation_config,
-    make_evaluation_config,
 )
 from .passes import (
     EvaluationPasses,
@@ -132,7 +127,6 @@ from .passes import (
     load_reference,
     range_names,
 )
-from .pixels import relief_amplitude, relief_window, sensitivity_classes
 
 Progress = Callable[[str, float], None]
 
@@ -347,20 +341,5 @@ def _summary(
 
 
 __all__ = [
-    "AREA_TOLERANCE",
-    "DEFAULT_TEXTURE_GROUPS",
-    "DEMO_VEGETATION_GROUPS",
-    "DOMINANT_SERVICES",
-    "SERVICES",
-    "AreaWeights",
-    "EvaluationConfig",
-    "area_weights",
-    "climate_products",
-    "demo_evaluation_config",
-    "load_evaluation_config",
-    "make_evaluation_config",
-    "relief_amplitude",
-    "relief_window",
     "run_evaluation",
-    "sensitivity_classes",
 ]

@@ -36,9 +36,10 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from geoeco.catalog.classes import ClassTable, Provenance, as_float, classify, get_table, score
+from geoeco.catalog.classes import ClassTable, Provenance, classify, get_table, score
+from geoeco.core.arrays import as_float
 from geoeco.core.errors import InvalidInput
-from geoeco.erosion.vegetation import _check_percent
+from geoeco.erosion.vegetation import check_percent
 
 Scheme = Literal["EcoZoning-interim", "RedLine-2017"]
 _FACTORS = {
@@ -88,7 +89,7 @@ def _run(
     for factor in _FACTORS[kind]:
         t = tables.get(factor) or get_table(f"{scheme}/{kind}/{factor}")
         if t.units == "%":
-            _check_percent(as_float(inputs[factor]), f"{factor} (FVC)")
+            check_percent(as_float(inputs[factor]), f"{factor} (FVC)")
         scores.append(score(inputs[factor], t, used=used))
     idx = sensitivity_index(*scores)
     index_table = tables.get("index") or get_table(f"{scheme}/{kind}")

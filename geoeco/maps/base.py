@@ -39,7 +39,7 @@ UNIT_STYLE = {"color": "#404040", "weight": 0.4, "fillOpacity": 0.65}
 def _folium():  # type: ignore[no-untyped-def]
     try:
         import folium
-        import folium.plugins  # noqa: F401
+        import folium.plugins
     except ImportError as exc:
         raise ImportError(
             f"folium is needed for geoeco's maps; install it with {MAPS_EXTRA}"

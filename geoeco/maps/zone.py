@@ -24,6 +24,7 @@ Every map is built for a planning director's laptop:
 
 Examples
 --------
+>>> from geoeco.maps.base import map_html
 >>> import geopandas as gpd
 >>> from shapely.geometry import box
 >>> units = gpd.GeoDataFrame({"code": ["ZH1"], "unit_class": [1]},
@@ -52,7 +53,6 @@ from .base import (
     _folium,
     _minimap_js,
     _new_map,
-    map_html,
     save_map,
 )
 from .data import auto_tolerance, to_json
@@ -286,13 +286,7 @@ def zone_map_from_run(
     )
 
 
-from .screening import compare_map, screening_map  # noqa: E402  (re-exported)
-
 __all__ = [
-    "compare_map",
-    "map_html",
-    "save_map",
-    "screening_map",
     "write_zone_map",
     "zone_map",
     "zone_map_from_run",

@@ -1,1 +1,9 @@
-"""geoeco.query.point."""
+""" "What applies here?": point lookups, site screening, exact zonal statistics, reports.
+
+Owns: a zoning run opened for queries (:mod:`.context`), point lookups and features in a bbox
+(:mod:`.point`), site screening with verdicts (:mod:`.screening`, :mod:`.overlaps`,
+:mod:`.compliance`), zonal statistics with exact coverage (:mod:`.zonal`), the HTML report
+(:mod:`.report`) and the response models shared by Python, CLI and HTTP (:mod:`.models`).
+
+May import: :mod:`geoeco.restoration`, :mod:`geoeco.evaluation` and the rooms below them.
+"""

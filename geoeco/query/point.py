@@ -43,17 +43,10 @@ from geoeco.core.errors import InvalidInput, LayerNotFound
 from geoeco.core.geometry import SwapPolicy, normalise_crs, parse_point
 from geoeco.zoning.rules import REDLINE_CODES
 
-from .context import (  # noqa: F401  (re-exported: the public and private names moved)
-    _RUN_CODES,
+from .context import (
     OUTSIDE,
-    RUN_RASTERS,
     IndexedLayer,
     QueryContext,
-    _default_layers,
-    _str,
-    _to_albers_tr,
-    _tr_from_lonlat,
-    _unit_info,
     redline_reason,
 )
 from .models import FeaturePage, FeatureRef, LayerValue, PointResult, RedlineStatus
@@ -214,7 +207,7 @@ def _builtin_indexed(layer_id: str) -> IndexedLayer:
     return IndexedLayer.build(layer_id, gdf)
 
 
-def _json_value(v: Any) -> Any:
+def json_value(v: Any) -> Any:
     if v is None:
         return None
     if isinstance(v, np.generic):
@@ -318,7 +311,7 @@ def features_in_bbox(
     sub = lyr.frame.iloc[page]
     feats = []
     for k, (i, g) in enumerate(zip(page.tolist(), geoms, strict=True)):
-        props = {c: _json_value(sub[c].iloc[k]) for c in cols}
+        props = {c: json_value(sub[c].iloc[k]) for c in cols}
         feats.append(
             {
                 "type": "Feature",
@@ -351,12 +344,7 @@ def _doctest_units():  # type: ignore[no-untyped-def]
 
 __all__ = [
     "MAX_PAGE",
-    "OUTSIDE",
-    "RUN_RASTERS",
-    "IndexedLayer",
-    "QueryContext",
     "features_in_bbox",
     "lookup_point",
     "nearest",
-    "redline_reason",
 ]

@@ -28,6 +28,7 @@ and map helpers in :mod:`geoeco.query.overlaps`; their names are re-exported her
 
 Examples
 --------
+>>> from geoeco.query.compliance import project_types
 >>> rules = load_compliance()
 >>> project_types(rules)[:3]
 ['industry', 'mining', 'wind_energy']
@@ -56,37 +57,24 @@ from geoeco.core.geometry import (
     to_albers,
 )
 
-from .compliance import (  # noqa: F401  (re-exported: the public and private names moved)
+from .compliance import (
     _CLASS_SCOPE,
-    SCOPES,
-    ComplianceRule,
     ComplianceRules,
-    ProjectType,
-    ScopeRules,
-    _addon_text,
-    _builtin_rules,
-    _Frozen,
-    _parse_rules,
     load_compliance,
-    project_types,
     verdicts,
 )
+from .context import OUTSIDE, QueryContext
 from .models import ScreeningResult, SiteInfo
-from .overlaps import (  # noqa: F401  (re-exported: the public and private names moved)
-    SLIVER,
-    _fc,
+from .overlaps import (
     _feature_overlaps,
     _kind,
     _map_data,
     _measure,
     _overlaps,
-    _plain,
-    _polys,
     _proximity,
     _redline_overlaps,
     _unit_overlaps,
 )
-from .point import OUTSIDE, QueryContext
 from .zonal import zonal_stats
 
 #: Largest buffer accepted (metres).
@@ -383,14 +371,7 @@ def _empty_result(rs: ComplianceRules, types: Sequence[str]) -> ScreeningResult:
 
 __all__ = [
     "MAX_BUFFER_M",
-    "SCOPES",
-    "ComplianceRule",
-    "ComplianceRules",
-    "ProjectType",
-    "load_compliance",
-    "project_types",
     "screen_batch",
     "screen_site",
     "summary_row",
-    "verdicts",
 ]

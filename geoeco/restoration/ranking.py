@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from geoeco.catalog.classes import as_float
+from geoeco.core.arrays import as_float
 from geoeco.core.errors import GridMismatch, InvalidInput
 
 #: Number of score keys: the score is quantised to round(score · 65535).

@@ -35,6 +35,8 @@ unless given.
 
 Examples
 --------
+>>> from geoeco.restoration.ranking import rank_map, select_budget
+>>> from geoeco.restoration.scoring import restoration_score
 >>> import numpy as np
 >>> zone = np.array([[2, 2], [2, 3]])
 >>> eros = np.array([[6, 3], [1, 6]])
@@ -62,16 +64,10 @@ from geoeco.core.raster import Grid, Raster
 
 from .config import (
     COMPONENTS,
-    Levels,
-    Need,
     RestorationConfig,
-    Weights,
-    active_weights,
-    load_restoration_config,
 )
 from .ranking import (
     SCORE_LEVELS,
-    SELECTION_CODES,
     _budget_cells,
     _check_area,
     _codes_of,
@@ -80,22 +76,14 @@ from .ranking import (
     _needed,
     _Ranker,
     _target_list,
-    rank_map,
-    score_keys,
-    select_budget,
-    select_targets,
 )
 from .scoring import (
-    INPUTS,
     Window,
     WindowReader,
     _as_reader,
     _plain,
     _prepare,
     _Scorer,
-    nearness,
-    need_masks,
-    restoration_score,
 )
 
 
@@ -412,26 +400,8 @@ def prioritise(
 
 
 __all__ = [
-    "COMPONENTS",
-    "INPUTS",
-    "SCORE_LEVELS",
-    "SELECTION_CODES",
-    "Levels",
-    "Need",
-    "RestorationConfig",
     "RestorationResult",
-    "Weights",
-    "WindowReader",
-    "active_weights",
     "coverage_table",
-    "load_restoration_config",
-    "nearness",
-    "need_masks",
     "prioritise",
     "prioritise_windows",
-    "rank_map",
-    "restoration_score",
-    "score_keys",
-    "select_budget",
-    "select_targets",
 ]

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from geoeco.catalog.classes import as_float
+from geoeco.core.arrays import as_float
 from geoeco.core.errors import GridMismatch, InvalidInput, UnitsError
 from geoeco.core.raster import Grid, Raster
 

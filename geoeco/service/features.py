@@ -37,8 +37,9 @@ import shapely
 
 from geoeco.catalog.layers import LayerSpec
 from geoeco.core.errors import InvalidInput, LayerNotFound
+from geoeco.query.context import IndexedLayer, QueryContext
 from geoeco.query.models import FeaturePage
-from geoeco.query.point import IndexedLayer, QueryContext, _json_value, features_in_bbox
+from geoeco.query.point import features_in_bbox, json_value
 
 #: Bbox of the whole lon-lat world, used when a request gives none.
 WORLD = (-180.0, -90.0, 180.0, 90.0)
@@ -152,7 +153,7 @@ def _feature(lyr: IndexedLayer, i: int) -> dict[str, Any]:
         "type": "Feature",
         "id": lyr.feature_id(i),
         "geometry": shapely.geometry.mapping(lyr.lonlat[i]),
-        "properties": {c: _json_value(lyr.column(c)[i]) for c in cols},
+        "properties": {c: json_value(lyr.column(c)[i]) for c in cols},
     }
 
 

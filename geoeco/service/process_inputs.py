@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from geoeco.catalog.layers import LayerRegistry
 from geoeco.core.errors import InvalidFields, OversizeRequest
 
-from .jobs import is_job_id
+from .job_model import is_job_id
 
 Progress = Callable[[str, float], None]
 DemoSize = Literal["small", "full"]

@@ -273,7 +273,7 @@ def _run_screening(
     inp: ScreeningInputs, out: Path, progress: Progress, ctx: ExecutionContext
 ) -> dict:
     from geoeco.core.windows import write_json
-    from geoeco.query.point import QueryContext
+    from geoeco.query.context import QueryContext
     from geoeco.query.report import write_report
     from geoeco.query.screening import screen_site
 

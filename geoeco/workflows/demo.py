@@ -19,7 +19,8 @@ from geoeco.catalog.demo_region import build_demo_region
 from geoeco.core.engine import Engine, using_engine
 from geoeco.erosion.desertification import run_desertification
 from geoeco.erosion.run import make_config, run_erosion
-from geoeco.evaluation.run import demo_evaluation_config, run_evaluation
+from geoeco.evaluation.config import demo_evaluation_config
+from geoeco.evaluation.run import run_evaluation
 
 from .zoning import run_zoning
 

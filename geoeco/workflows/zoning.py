@@ -37,7 +37,8 @@ from geoeco.core.errors import InvalidInput
 from geoeco.core.raster import Grid, Raster
 from geoeco.core.windows import engine_info, write_json
 from geoeco.zoning.aoi import AOI, analysis_grid, resolve_aoi
-from geoeco.zoning.overlay.run import LayerInput, compute_zones
+from geoeco.zoning.overlay.inputs import LayerInput
+from geoeco.zoning.overlay.run import compute_zones
 from geoeco.zoning.rules import RuleSet, load_rule_set
 
 Progress = Callable[[str, float], None]

@@ -27,7 +27,7 @@ from rasterio.warp import reproject, transform_bounds
 
 from geoeco.catalog.classes import get_table
 from geoeco.maps.assets import external_assets
-from geoeco.service.jobs import new_job, result_manifest
+from geoeco.service.job_model import new_job, result_manifest
 from geoeco.workflows.demo_cache import ensure_demo_run
 
 from .conftest import assert_problem

@@ -24,7 +24,7 @@ from geoeco_api.main import create_app
 from geoeco_api.settings import Settings
 from pyproj import Transformer
 
-from geoeco.service.jobs import new_job
+from geoeco.service.job_model import new_job
 from geoeco.workflows.demo_cache import ensure_demo_run
 
 from .conftest import assert_problem

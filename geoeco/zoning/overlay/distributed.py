@@ -34,7 +34,8 @@ from geoeco.core.engine import Engine
 from geoeco.core.raster import Raster
 from geoeco.core.tile_store import DirTileStore
 from geoeco.core.tile_writes import OutputFile, write_from_tiles
-from geoeco.zoning.patches.tiled import BorderValues, TileEdges, TileOps
+from geoeco.zoning.patches.join import BorderValues, TileEdges
+from geoeco.zoning.patches.tiled import TileOps
 
 from .inputs import Window, _Plan
 from .kernels import _PRE_AOI, _finish_kernel

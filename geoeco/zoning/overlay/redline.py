@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from geoeco.core.tile_store import TileStore
-from geoeco.zoning.patches.grid import _bit_codes, _pixel_codes, clean_patches, patch_codes
+from geoeco.zoning.patches.grid import bit_codes, clean_patches, patch_codes, pixel_codes
 from geoeco.zoning.patches.tiled import TiledRedline
 
 from .inputs import Window, _Plan
@@ -20,7 +20,7 @@ def _plan_redline(plan: _Plan, tile_size: int, store: TileStore) -> TiledRedline
         plan.grid.shape,
         tile_size,
         store,
-        _bit_codes(plan.rules),
+        bit_codes(plan.rules),
         fallback=rl.protected.code,
         min_patch_px=plan.min_patch_px,
         max_hole_px=plan.max_hole_px,
@@ -32,7 +32,7 @@ def _plan_redline(plan: _Plan, tile_size: int, store: TileStore) -> TiledRedline
 
 def _pixel_red(plan: _Plan, bits: np.ndarray) -> np.ndarray:
     rl = plan.rules.redline
-    return _pixel_codes(bits, _bit_codes(plan.rules), rl.protected.code)
+    return pixel_codes(bits, bit_codes(plan.rules), rl.protected.code)
 
 
 def _whole_grid_red(
@@ -48,13 +48,13 @@ def _whole_grid_red(
         connectivity=rl.connectivity,
         barrier=outside,
     )
-    codes = _bit_codes(rs)
+    codes = bit_codes(rs)
     if rl.code_by == "patch":
         red = patch_codes(
             mask, bits, codes, fallback=rl.protected.code, connectivity=rl.connectivity
         )
     else:
-        red = np.where(mask, _pixel_codes(bits, codes, rl.protected.code), np.uint8(0))
+        red = np.where(mask, pixel_codes(bits, codes, rl.protected.code), np.uint8(0))
         red[mask & (red == 0)] = rl.protected.code  # filled holes: fallback code
     return red, stats
 

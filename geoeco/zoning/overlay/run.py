@@ -35,7 +35,7 @@ one window at a time, so memory follows the window size, except for two things:
   their histograms with lookup tables in one numba pass, reading no input again. Small grids
   (up to :data:`WHOLE_GRID_PATCH_PIXELS`) keep both in memory and label the whole grid
   (about 14 bytes per pixel). Larger grids use exact **windowed
-  connected components** (:func:`geoeco.zoning.patches.grid.tiled_redline`): bitmask and pre code
+  connected components** (:func:`geoeco.zoning.patches.tiled.tiled_redline`): bitmask and pre code
   are
   spooled block by block to an anonymous temporary file in ``scratch_dir`` (with the blocks'
   labels, about 10 bytes per pixel on disk at most, deleted at the end), each block is
@@ -79,6 +79,7 @@ The exact vector mode (:func:`compute_zones_vector`, :class:`VectorZoning`) live
 
 Examples
 --------
+>>> from geoeco.zoning.overlay.inputs import LayerInput
 >>> import numpy as np
 >>> from affine import Affine
 >>> from geoeco.core.crs import ALBERS_CHINA
@@ -110,30 +111,19 @@ from geoeco.core.engine import Engine, check_engine, using_engine
 from geoeco.core.errors import CRSError, EmptyArea, InvalidInput, LayerNotFound, OversizeRequest
 from geoeco.core.raster import Grid, Raster
 from geoeco.core.tile_store import MemoryTileStore, SpoolTileStore, TileStore
-from geoeco.zoning.patches.grid import clean_patches, patch_codes
 from geoeco.zoning.rules import MaskInput, RuleSet, load_rule_set
 
 from .inputs import (
-    LayerInput,
-    Status,  # noqa: F401 - re-exported
     Window,
     _aoi_geometry,
     _as_layer_input,
     _bind,
-    _bind_frame,  # noqa: F401 - re-exported
     _Bound,
-    _is_frame,  # noqa: F401 - re-exported
     _Plan,
     _required,
 )
 from .kernels import (
     _PRE_AOI,
-    FLAG_APPROXIMATION,  # noqa: F401 - re-exported
-    FLAG_BATTLES,  # noqa: F401 - re-exported
-    FLAG_BITS,
-    FLAG_SYNTHETIC,  # noqa: F401 - re-exported
-    FLAG_THREE_NORTH,  # noqa: F401 - re-exported
-    _finish,  # noqa: F401 - re-exported
     _finish_kernel,
     _finish_luts,
     _pre_kernel,
@@ -284,7 +274,7 @@ def warm_up() -> None:
 
     >>> warm_up()
     """
-    from geoeco.zoning.patches.tiled import _label_sizes, _label_votes
+    from geoeco.zoning.patches.tiled import label_sizes, label_votes
 
     u8, u16 = np.zeros((1, 1), np.uint8), np.zeros((1, 1), np.uint16)
     lut = np.zeros(1 << 15, np.uint8)
@@ -302,8 +292,8 @@ def warm_up() -> None:
     )
     _finish_kernel(u16, u8, lut, lut, 0, u8.copy(), u8.copy(), u8.copy(), px, px.copy(), px.copy())
     lab = np.zeros((1, 1), np.int32)
-    _label_sizes(lab, 0)
-    _label_votes(lab, u16, 0, np.zeros(1, np.int64), np.zeros(1, np.int64), 1)
+    label_sizes(lab, 0)
+    label_votes(lab, u16, 0, np.zeros(1, np.int64), np.zeros(1, np.int64), 1)
 
 
 def compute_zones(
@@ -506,13 +496,9 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "FLAG_BITS",
-    "LayerInput",
     "VectorZoning",
     "ZoningResult",
-    "clean_patches",
     "compute_zones",
     "compute_zones_vector",
-    "patch_codes",
     "prepare",
 ]

@@ -43,7 +43,7 @@ from geoeco.core.errors import EmptyArea, InvalidInput, LayerNotFound
 from geoeco.core.raster import Grid
 from geoeco.zoning.rules import ClassInput, Criterion, MaskInput, RuleSet, load_rule_set
 
-from .run import LayerInput, _aoi_geometry, _as_layer_input, _bind_frame, _Bound, _is_frame
+from .inputs import LayerInput, _aoi_geometry, _as_layer_input, _bind_frame, _Bound, _is_frame
 
 
 @dataclass(frozen=True)

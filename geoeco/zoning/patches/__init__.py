@@ -1,1 +1,7 @@
-"""geoeco.workflows.zoning.patches."""
+"""Red-line patch clean-up: small patches dropped, holes filled, one LXBM code per patch.
+
+Owns: the whole-grid reference (:mod:`.grid`), stateless per-tile sweeps (:mod:`.tiled`) and the
+join of their edge records into grid-wide components (:mod:`.join`).
+
+May import: :mod:`geoeco.zoning.rules` and the rooms below zoning.
+"""

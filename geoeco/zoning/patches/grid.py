@@ -9,7 +9,7 @@ Patches are connected components (``scipy.ndimage.label``); holes use the other 
 so 8-connected patches have 4-connected holes and a diagonal gap does not leak.
 
 :func:`clean_patches` and :func:`patch_codes` label the whole array at once (the reference).
-:func:`tiled_redline` (:mod:`geoeco.zoning.patches.tiled`, re-exported here) computes exactly the
+:func:`~geoeco.zoning.patches.tiled.tiled_redline` computes exactly the
 same
 result tile by tile with windowed connected components, keeping per-tile arrays in a
 :class:`~geoeco.core.tile_store.TileStore` so memory does not grow with the grid;
@@ -19,11 +19,10 @@ check it against the reference.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
-from geoeco.core.tile_store import MemoryTileStore, SpoolTileStore, TileStore
 from geoeco.zoning.rules import RuleSet
 
 
@@ -133,13 +132,13 @@ def patch_codes(
     return lut[lab]
 
 
-def _bit_codes(rs: RuleSet) -> list[int | None]:
+def bit_codes(rs: RuleSet) -> list[int | None]:
     codes: list[int | None] = [r.code for r in rs.redline.reasons]
     codes.append(rs.redline.protected.code if rs.redline.protected.mode == "fixed" else None)
     return codes
 
 
-def _pixel_codes(bits: np.ndarray, bit_codes: list[int | None], fallback: int) -> np.ndarray:
+def pixel_codes(bits: np.ndarray, bit_codes: list[int | None], fallback: int) -> np.ndarray:
     """Per-pixel code: the first voting bit set, else ``fallback`` where any bit is set."""
     out = np.where(bits != 0, np.uint8(fallback), np.uint8(0))
     for i in reversed(range(len(bit_codes))):
@@ -170,21 +169,7 @@ def tile_windows(shape: tuple[int, int], size: int) -> list[Window]:
     ]
 
 
-def __getattr__(name: str) -> Any:
-    """The tiled forms (the ``__all__`` of :mod:`geoeco.zoning.patches.tiled`, which imports this
-    module) are importable from here too."""
-    if not name.startswith("__"):
-        from geoeco.zoning.patches import tiled as patches_tiled
-
-        if name in patches_tiled.__all__:
-            return getattr(patches_tiled, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = [  # the tiled forms are importable from here too (see __getattr__)
-    "MemoryTileStore",
-    "SpoolTileStore",
-    "TileStore",
+__all__ = [
     "clean_patches",
     "patch_codes",
     "tile_windows",

@@ -24,12 +24,12 @@ from numba import njit
 
 from geoeco.core.tile_store import MemoryTileStore, TileStore
 
-from .grid import Window, _pixel_codes, _structure, tile_windows
+from .grid import Window, _structure, pixel_codes, tile_windows
 from .join import BorderValues, Joiner, TileEdges, edges_of
 
 
 @njit(cache=True, nogil=True)
-def _label_sizes(lab: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - numba
+def label_sizes(lab: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - numba
     """Pixels per label ``0..n`` (``np.bincount`` in one pass)."""
     out = np.zeros(n + 1, np.int64)
     h, w = lab.shape
@@ -40,7 +40,7 @@ def _label_sizes(lab: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover - n
 
 
 @njit(cache=True, nogil=True)
-def _label_votes(
+def label_votes(
     lab: np.ndarray, bits: np.ndarray, n: int, bit: np.ndarray, slot: np.ndarray, k: int
 ) -> np.ndarray:  # pragma: no cover - numba
     """Per label ``0..n``: for each voting reason bit ``bit[j]``, its pixels, added up in
@@ -188,7 +188,7 @@ class TileOps:
             t,
             self._mask(store, t),
             None,
-            lambda lab, n: _label_sizes(lab, n)[:, None],
+            lambda lab, n: label_sizes(lab, n)[:, None],
             self.decide_keep,
             self.connectivity,
         )
@@ -217,7 +217,7 @@ class TileOps:
             st = np.zeros((n + 1, 2), np.int64)
             if n == 0:
                 return st
-            st[:, 0] = _label_sizes(lab, n)
+            st[:, 0] = label_sizes(lab, n)
             st[_edge_labels(lab, win, self.shape), 1] = 1
             if bar is not None and bar.any():
                 near = ndimage.binary_dilation(bar, structure=_structure(hole_conn))
@@ -254,7 +254,7 @@ class TileOps:
                 return np.zeros((n + 1, k), np.int64)
             bit = np.array([i for i, _ in vote_bits], np.int64)
             slot = np.array([j for _, j in vote_bits], np.int64)
-            return _label_votes(lab, self._bits(store, t), n, bit, slot, k)
+            return label_votes(lab, self._bits(store, t), n, bit, slot, k)
 
         e = self._sweep(store, "final", t, final, None, votes, self.decide_code, self.connectivity)
         return TileEdges(
@@ -268,7 +268,7 @@ class TileOps:
         final = store.get("final", t)
         assert final is not None
         bits = self._bits(store, t)
-        red = np.where(final, _pixel_codes(bits, list(self.bit_codes), self.fallback), 0)
+        red = np.where(final, pixel_codes(bits, list(self.bit_codes), self.fallback), 0)
         red = red.astype(np.uint8)
         red[final & (red == 0)] = self.fallback
         return red
@@ -554,8 +554,6 @@ def patch_codes_tiled(
 
 
 __all__ = [
-    "BorderValues",
-    "TileEdges",
     "TileOps",
     "TiledRedline",
     "clean_patches_tiled",

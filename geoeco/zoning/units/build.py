@@ -88,19 +88,14 @@ from geoeco.core.raster import Grid, Raster
 from geoeco.zoning.access import AccessLists, assign_access, load_access_lists
 
 from .attributes import (
-    GRADED_DRIVERS,
-    LXBM,
     count_table,
     driver_columns,
     identity_columns,
     redline_columns,
     unit_areas,
-    unit_code,
 )
 from .batches import (
     DEFAULT_BATCH_PIXELS,
-    Reader,  # noqa: F401 - re-exported (was defined here before the split)
-    Window,  # noqa: F401 - re-exported (was defined here before the split)
     _check_scan,
     _county_pixels,
     _county_table,
@@ -406,12 +401,7 @@ def _build_batched(zone_class, redline, counties, drivers, opt, access, batch_pi
 
 
 __all__ = [
-    "DEFAULT_BATCH_PIXELS",
-    "GRADED_DRIVERS",
-    "LXBM",
     "UNIT_CODE_RE",
     "build_units",
     "build_units_batched",
-    "county_batches",
-    "unit_code",
 ]
