@@ -49,24 +49,22 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geoeco.core import errors as ge
-from geoeco.service.jobs import (
+from geoeco.service.job_folders import remove_stale_job_folders, staging_name, staging_prefix
+from geoeco.service.job_model import (
     TERMINAL,
     Job,
     JobProblem,
-    JobStore,
     is_job_id,
     key_digest,
     local_worker_id,
     new_job,
     new_job_token,
-    open_store,
     pid_alive,
     remove_results,
-    remove_stale_job_folders,
     result_manifest,
-    staging_name,
-    staging_prefix,
 )
+from geoeco.service.job_store import JobStore
+from geoeco.service.jobs import open_store
 from geoeco.workflows.demo_cache import remove_abandoned_builds
 
 from .errors import problem_type, scrub, status_for
@@ -234,7 +232,8 @@ def _child_main(job_id: str, attempt: int) -> None:
     for mod in cfg.plugins:
         importlib.import_module(mod)
     from geoeco.catalog.layers import load_registry
-    from geoeco.service.processes import ExecutionContext, execute
+    from geoeco.service.process_inputs import ExecutionContext
+    from geoeco.service.processes import execute
 
     store = open_store(cfg.store_url)
     job = store.get(job_id)

@@ -128,7 +128,7 @@ def layers_validate(
     allow_outside_china: Annotated[bool, typer.Option("--allow-outside-china")] = False,
 ) -> None:
     """Check a data file (readable, CRS, inside China, raster nodata) and describe it as JSON."""
-    from geoeco.catalog.validate import inspect_layer_file
+    from geoeco.core.inspect import inspect_layer_file
 
     rep = inspect_layer_file(
         path, name=path.name, allow_outside_china=allow_outside_china, nodata=nodata

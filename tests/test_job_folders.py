@@ -11,17 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from geoeco.service.jobs import (
-    JobProblem,
-    JobStore,
-    SQLiteJobStore,
-    new_job,
-    open_store,
+from geoeco.service.job_folders import (
     parse_staging_name,
     remove_stale_job_folders,
     staging_name,
     stale_job_folders,
 )
+from geoeco.service.job_model import JobProblem, new_job
+from geoeco.service.job_store import JobStore
+from geoeco.service.job_store_sqlite import SQLiteJobStore
+from geoeco.service.jobs import open_store
 
 PG_URL = os.environ.get("GEOECO_TEST_POSTGRES_URL")
 

@@ -16,26 +16,26 @@ from datetime import timedelta
 import pytest
 
 from geoeco.core.errors import InvalidInput
-from geoeco.service.jobs import (
+from geoeco.service.job_model import (
     JobProblem,
-    JobStore,
     ResultFile,
-    SQLiteJobStore,
     canonical_json,
     is_job_id,
     make_job_id,
     media_type,
     new_job,
     new_job_token,
-    open_store,
     pid_alive,
     remove_results,
     result_manifest,
     token_digest,
     utcnow,
 )
+from geoeco.service.job_store import JobStore
+from geoeco.service.job_store_sqlite import SQLiteJobStore
+from geoeco.service.jobs import open_store
+from geoeco.service.process_inputs import InvalidProcessInputs
 from geoeco.service.processes import (
-    InvalidProcessInputs,
     ProcessNotFound,
     canonical_inputs,
     estimate_cells,
@@ -378,7 +378,7 @@ def test_estimate_cells_of_the_demo() -> None:
 
 # -- paging bounds (issue 12: offset 2**63 overflowed SQLite's 64-bit integer, a 500) ---------
 def test_list_bounds_are_checked_before_the_sql(store: JobStore) -> None:
-    from geoeco.service.jobs import MAX_LIST_LIMIT, MAX_LIST_OFFSET
+    from geoeco.service.job_store import MAX_LIST_LIMIT, MAX_LIST_OFFSET
 
     submit(store, 1)
     for kw in (

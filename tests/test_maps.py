@@ -26,7 +26,7 @@ folium = pytest.importorskip("folium")
 pytest.importorskip("offlinefolium")
 
 from geoeco.maps import data as maps_data  # noqa: E402
-from geoeco.maps import overlay as maps_overlay
+from geoeco.maps import overlay as maps_overlay  # noqa: E402
 from geoeco.maps.assets import asset_dir, external_assets, localize_assets  # noqa: E402
 from geoeco.maps.base import map_html  # noqa: E402
 from geoeco.maps.screening import compare_map, screening_map  # noqa: E402

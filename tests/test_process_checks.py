@@ -14,14 +14,12 @@ import pytest
 
 from geoeco.core.errors import InvalidFields, InvalidInput
 from geoeco.erosion.run import ConfigConflict, check_landcover_codes, make_config
-from geoeco.service.processes import (
+from geoeco.service.process_inputs import (
     ExecutionContext,
     InvalidProcessInputs,
     ProcessInputTooLarge,
-    check_inputs,
-    execute,
-    prepare,
 )
+from geoeco.service.processes import check_inputs, execute, prepare
 
 SQUARE = {
     "type": "Polygon",

@@ -435,7 +435,7 @@ def test_pixels_outside_counties_are_left_out_with_warning() -> None:
 
 
 class _SpyReader:
-    """A window reader (like geoeco.core.align.AlignedSource) that records the size of every read."""
+    """A window reader (like geoeco.core.align.AlignedSource) recording the size of every read."""
 
     def __init__(self, raster: Raster) -> None:
         self.grid = raster.grid

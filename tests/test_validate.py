@@ -10,8 +10,9 @@ from rasterio.transform import from_origin
 from shapely.geometry import box
 
 from geoeco.catalog.layers import LayerRegistry, load_manifest
-from geoeco.catalog.validate import inspect_layer_file, user_layer_spec, write_user_manifest
+from geoeco.catalog.validate import user_layer_spec, write_user_manifest
 from geoeco.core.errors import CRSError, DataSourceError, InvalidInput, LayerExists, OutsideChina
+from geoeco.core.inspect import inspect_layer_file
 
 
 def _tif(path, *, crs="EPSG:4546", nodata=0, origin=(400000, 4250000)):

@@ -86,7 +86,7 @@ def _hammer(
 
 def main(argv: list[str]) -> None:
     """Reference pass, then the threads (see the module docstring)."""
-    from geoeco.query.point import QueryContext
+    from geoeco.query.context import QueryContext
 
     run_dir, inputs_path, seconds, n = argv[0], argv[1], float(argv[2]), int(argv[3])
     inputs = json.loads(Path(inputs_path).read_text(encoding="utf-8"))

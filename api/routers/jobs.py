@@ -43,8 +43,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, R
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.routing import NoMatchFound
 
-from geoeco.service.jobs import (
-    MAX_LIST_OFFSET,
+from geoeco.service.job_model import (
     RESULT_MEDIA_TYPES,
     Job,
     JobStatus,
@@ -52,6 +51,7 @@ from geoeco.service.jobs import (
     key_digest,
     token_digest,
 )
+from geoeco.service.job_store import MAX_LIST_OFFSET
 from geoeco.service.run_tiles import RUN_OUTPUTS, output_path, output_tile
 from geoeco.service.tiles import EMPTY_TILE, MAX_ZOOM
 

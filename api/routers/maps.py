@@ -105,8 +105,9 @@ def _root(request: Request) -> str:
 
 
 def _render(zones_dir: FsPath, tile_template: str, assets: str) -> str:
+    from geoeco.maps.base import map_html
     from geoeco.maps.layers import read_run
-    from geoeco.maps.zone import map_html, zone_map
+    from geoeco.maps.zone import zone_map
 
     run = read_run(zones_dir)  # rasters: only the outputs present (as paths)
     m = zone_map(run.pop("units"), tile_url_template=tile_template, **run)

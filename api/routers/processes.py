@@ -29,10 +29,9 @@ from fastapi.responses import JSONResponse
 
 from geoeco.core.errors import GeoecoError, InvalidJSON, InvalidJSONValue, LayerNotFound
 from geoeco.core.json_input import loads_json
+from geoeco.service.process_inputs import ExecutionContext, InvalidProcessInputs
 from geoeco.service.processes import (
     PROCESSES,
-    ExecutionContext,
-    InvalidProcessInputs,
     ProcessNotFound,
     Submission,
     get_process,

@@ -10,7 +10,7 @@ example::
     curl -X POST --data-binary @parks.zip -H "X-API-Key: $KEY" \\
       "http://host/uploads?role=protected&layer_id=user.parks&filename=parks.zip"
 
-Safety (:mod:`geoeco.catalog.uploads`): the format comes from the file's first bytes, never from the
+Safety (:mod:`geoeco.core.uploads`): the format comes from the file's first bytes, never from the
 name (GDAL opens by content: a ".tif" holding VRT XML would otherwise read any server file or
 URL); zips are checked member by member (no absolute paths, ``..``, links or devices; at most
 ``GEOECO_MAX_UPLOAD_FILES`` members, ``GEOECO_MAX_UPLOAD_UNPACKED_BYTES`` unpacked, and neither
@@ -42,15 +42,15 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from geoeco.catalog.layers import LayerSpec, parse_manifest, slugify
-from geoeco.catalog.uploads import (
+from geoeco.catalog.validate import user_layer_spec, write_user_manifest
+from geoeco.core.errors import InvalidInput, LayerExists, LayerNotFound, OversizeRequest
+from geoeco.core.uploads import (
     STORED_NAME,
     ZipLimits,
     find_data_file,
     safe_extract_zip,
     sniff_format,
 )
-from geoeco.catalog.validate import user_layer_spec, write_user_manifest
-from geoeco.core.errors import InvalidInput, LayerExists, LayerNotFound, OversizeRequest
 
 from ..deps import SettingsDep, registry_for
 from ..errors import problem_responses

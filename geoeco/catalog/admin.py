@@ -136,7 +136,7 @@ def check_county_entries(entries: Iterable[Mapping[str, Any]], *, what: str) -> 
     >>> check_county_entries([{"code": "150822", "name": "临河区"}], what="example")
     Traceback (most recent call last):
     ...
-    geoeco.core.errors.DataSourceError: example: county 150822 is 磴口县 in the boundaries, not 临河区
+    geoeco.core.errors.DataSourceError: example: county 150822 is 磴口县 in the boundaries, not ...
     """
     names = _county_names()
     codes: list[str] = []

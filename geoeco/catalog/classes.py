@@ -41,7 +41,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from geoeco.core.arrays import as_float, iter_chunks
+from geoeco.core.arrays import as_float
 from geoeco.core.errors import InvalidInput, ManifestError, UnitsError
 from geoeco.core.io import read_toml
 
@@ -641,12 +641,10 @@ __all__ = [
     "FactorTable",
     "ParamSpec",
     "Provenance",
-    "as_float",
     "classify",
     "cumshare_table",
     "get_factor_table",
     "get_table",
-    "iter_chunks",
     "list_tables",
     "load_tables",
     "lookup",

@@ -46,7 +46,7 @@ from pyproj import Transformer
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from .crs import ALBERS_CHINA, CGCS2000, CHINA_BOUNDS, in_china_envelope
+from .crs import ALBERS_CHINA, CGCS2000, in_china_envelope
 from .errors import (
     CRSError,
     EmptyArea,
@@ -517,7 +517,6 @@ def iter_features(obj: Any) -> Iterator[tuple[str | None, Any, dict[str, Any]]]:
 
 
 __all__ = [
-    "CHINA_BOUNDS",
     "GEOMETRY_DEPTH",
     "MAX_AREA_KM2",
     "MAX_VERTICES",

@@ -50,7 +50,7 @@ geoeco.core.errors.UnsafeDataSource: a.tif: a GDAL VRT; formats that read other 
 >>> local_path("/vsicurl/http://example.com/x.tif", "x.tif")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-geoeco.core.errors.UnsafeDataSource: x.tif: GDAL virtual file systems (/vsi...) are not accepted; ...
+geoeco.core.errors.UnsafeDataSource: x.tif: GDAL virtual file systems (/vsi...) are not ...
 """
 
 from __future__ import annotations
@@ -319,7 +319,7 @@ def _shapefile_bytes(p: Path, shown: str) -> int:
 
 def _zipped_shapefile(p: Path, shown: str, limits: UserDataLimits) -> tuple[str, int]:
     """GDAL path of the one Shapefile inside zip ``p`` (members checked) and its size."""
-    from geoeco.catalog.uploads import ZipLimits, check_zip
+    from .uploads import ZipLimits, check_zip
 
     lim = ZipLimits(max_total_bytes=limits.max_vector_bytes)
     try:
@@ -359,7 +359,7 @@ def check_geojson(p: Path, shown: str, limits: UserDataLimits = DEFAULT_LIMITS) 
     >>> check_geojson(f, "a.geojson")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    geoeco.core.errors.UnsafeDataSource: a.geojson: a GeoJSON "crs" of type 'link' is not accepted ...
+    geoeco.core.errors.UnsafeDataSource: a.geojson: a GeoJSON "crs" of type 'link' is not ...
     """
     size = p.stat().st_size
     if size > limits.max_geojson_bytes:

@@ -20,11 +20,11 @@ import shapely
 from pyproj import Transformer
 
 from geoeco import __version__
-from geoeco.catalog.validate import inspect_layer_file
 
 from .align import Resampling, aligned_source
 from .crs import ALBERS_CHINA
 from .errors import InvalidInput
+from .inspect import inspect_layer_file
 from .io import atomic_path, raster_info
 from .raster import Grid
 

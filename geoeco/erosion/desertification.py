@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from geoeco.catalog.classes import Provenance, get_table
-from geoeco.catalog.validate import inspect_layer_file
+from geoeco.core.inspect import inspect_layer_file
 from geoeco.core.io import open_raster_writer, raster_info
 from geoeco.core.windows import engine_info, equal_area_factor, open_factor, write_json
 from geoeco.erosion import vegetation as vegetation

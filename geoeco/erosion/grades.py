@@ -1,10 +1,11 @@
 """SL 190-2007 soil-erosion intensity grades (methodology §1.4).
 
 Water erosion is graded from the erosion modulus in **t·km⁻²·a⁻¹** (multiply RUSLE/CSLE output
-in t·hm⁻²·a⁻¹ by 100 with :func:`geoeco.erosion.factors.to_t_km2` first). The 微度/轻度 boundary is the
-regional tolerable soil loss: a single value (default 200, the northern Three-North area; 500 or
-1000 elsewhere) or an erosion-region raster mapped through the ``SL190-2007/tolerable-loss``
-table. Wind erosion is graded by vegetation cover, deflation depth or wind-erosion modulus.
+in t·hm⁻²·a⁻¹ by 100 with :func:`geoeco.erosion.factors.to_t_km2` first). The 微度/轻度
+boundary is the regional tolerable soil loss: a single value (default 200, the northern
+Three-North area; 500 or 1000 elsewhere) or an erosion-region raster mapped through the
+``SL190-2007/tolerable-loss`` table. Wind erosion is graded by vegetation cover, deflation depth or
+wind-erosion modulus.
 
 Inputs use NaN (or a mask) for nodata; outputs are uint8 codes 1..6 with 0 for nodata, as in
 the class tables ``SL190-2007/*``.

@@ -49,7 +49,7 @@ from geoeco.core.windows import (
 from geoeco.erosion import factors as factors
 from geoeco.erosion import grades as grades
 from geoeco.erosion import vegetation as vegetation
-from geoeco.terrain.ls import _check_args, ls_factor
+from geoeco.terrain.ls import check_ls_args, ls_factor
 
 Progress = Callable[[str, float], None]
 FactorValue = float | str
@@ -184,7 +184,7 @@ def _conflicts(cfg: ErosionConfig) -> list[tuple[tuple[str, ...], str]]:
         out.append((("ls_method", "routing"), msg))
     else:
         try:
-            _check_args(
+            check_ls_args(
                 cfg.ls_method,
                 cfg.routing,
                 cfg.s_breaks,
@@ -571,7 +571,7 @@ def run_erosion(
     used = Provenance()
     inputs: dict[str, Any] = {}
     dem_path = Path(dem)
-    from geoeco.catalog.validate import inspect_layer_file
+    from geoeco.core.inspect import inspect_layer_file
 
     dinfo = raster_info(dem_path, name=dem_path.name)
     stated = float("nan") if dinfo.nodata is None and dinfo.dtype.startswith("float") else None

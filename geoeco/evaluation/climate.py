@@ -31,9 +31,9 @@ from typing import Any, Literal
 import numpy as np
 
 from geoeco.catalog.classes import Provenance
-from geoeco.catalog.validate import inspect_layer_file
 from geoeco.core.align import aligned_source
 from geoeco.core.errors import InvalidInput
+from geoeco.core.inspect import inspect_layer_file
 from geoeco.core.io import open_raster_writer, raster_info, read_raster
 from geoeco.core.raster import Grid
 from geoeco.core.windows import file_digest

@@ -108,7 +108,7 @@ def project(geom: Any, src: CRS, dst: CRS) -> Any:
 
 
 class _WindowSource:
-    """exactextract source reading windows through :func:`geoeco.core.io.read_raster` (big rasters)."""
+    """exactextract source reading windows with :func:`geoeco.core.io.read_raster` (big rasters)."""
 
     def __new__(cls, layer: RasterLayer) -> Any:
         from exactextract.raster import RasterSource

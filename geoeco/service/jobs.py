@@ -24,6 +24,7 @@ both databases sort and compare them as strings.
 
 Examples
 --------
+>>> from geoeco.service.job_model import ResultFile, make_job_id, new_job
 >>> store = SQLiteJobStore(":memory:")
 >>> jid = make_job_id("zoning", {"demo_size": "small"}, engine_version="0.1.0")
 >>> len(jid)
@@ -48,37 +49,7 @@ from pathlib import Path
 
 from geoeco.core.errors import InvalidInput
 
-from .job_folders import (
-    parse_staging_name,
-    remove_stale_job_folders,
-    staging_name,
-    staging_prefix,
-    stale_job_folders,
-)
-from .job_model import (
-    ACTIVE,
-    JOB_ID_LENGTH,
-    RESULT_MEDIA_TYPES,
-    TERMINAL,
-    Job,
-    JobProblem,
-    JobStatus,
-    ResultFile,
-    canonical_json,
-    is_job_id,
-    key_digest,
-    local_worker_id,
-    make_job_id,
-    media_type,
-    new_job,
-    new_job_token,
-    pid_alive,
-    remove_results,
-    result_manifest,
-    token_digest,
-    utcnow,
-)
-from .job_store import MAX_LIST_LIMIT, MAX_LIST_OFFSET, JobStore
+from .job_store import JobStore
 from .job_store_postgres import PostgresJobStore
 from .job_store_sqlite import SQLiteJobStore
 
@@ -105,36 +76,5 @@ def open_store(url: str | Path) -> JobStore:
 
 
 __all__ = [
-    "MAX_LIST_LIMIT",
-    "MAX_LIST_OFFSET",
-    "ACTIVE",
-    "JOB_ID_LENGTH",
-    "RESULT_MEDIA_TYPES",
-    "TERMINAL",
-    "Job",
-    "JobProblem",
-    "JobStatus",
-    "JobStore",
-    "PostgresJobStore",
-    "ResultFile",
-    "SQLiteJobStore",
-    "canonical_json",
-    "is_job_id",
-    "key_digest",
-    "local_worker_id",
-    "make_job_id",
-    "media_type",
-    "new_job",
-    "new_job_token",
     "open_store",
-    "parse_staging_name",
-    "pid_alive",
-    "remove_results",
-    "remove_stale_job_folders",
-    "result_manifest",
-    "stale_job_folders",
-    "staging_name",
-    "staging_prefix",
-    "token_digest",
-    "utcnow",
 ]

@@ -15,11 +15,11 @@ Errors are :class:`~geoeco.service.process_inputs.InvalidProcessInputs` (or
 What is *not* known without reading data stays a run-time failure: the land-cover codes of a
 user layer (the demo's codes are known and checked), values out of range inside rasters.
 
->>> check_erosion(ErosionInputs(demo_size="small", r=4000.0), ExecutionContext())
+>>> inputs = ErosionInputs(demo_size="small", r=4000.0)
+>>> check_erosion(inputs, ExecutionContext())  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-geoeco.service.process_inputs.InvalidProcessInputs: inputs of process 'erosion': r: give exactly one \
-of r, r_monthly, r_daily (the demo region's settings give r_daily)
+geoeco.service.process_inputs.InvalidProcessInputs: inputs of process 'erosion': r: give ...
 """
 
 from __future__ import annotations
@@ -195,7 +195,7 @@ def _zoning_area(problems: Problems, inp: ZoningInputs, ctx: ExecutionContext) -
     """The run's area of interest and grid: geometry, code, area limit, pixel limit, and a
     drawn area must overlap a county of the built-in boundaries (the run's units need one)."""
     from geoeco.core.geometry import parse_geometry
-    from geoeco.workflows.zoning import _counties_for
+    from geoeco.workflows.zoning import counties_for
     from geoeco.zoning.aoi import AOI, analysis_grid, aoi_from_code, demo_aoi
 
     try:
@@ -225,7 +225,7 @@ def _zoning_area(problems: Problems, inp: ZoningInputs, ctx: ExecutionContext) -
     try:
         analysis_grid(area, inp.resolution())
         if isinstance(inp.aoi, dict):  # (a code is a county, city or province itself)
-            _counties_for(area)
+            counties_for(area)
     except OversizeRequest as exc:
         problems.oversize("res" if inp.res is not None else "aoi", str(exc))
     except GeoecoError as exc:

@@ -51,14 +51,13 @@ from geoeco.catalog.layers import LayerRegistry
 from geoeco.core.errors import GeoecoError, InvalidInput, InvalidJSONValue
 from geoeco.core.json_input import check_json_value
 
-from .jobs import make_job_id
+from .job_model import make_job_id
 from .process_checks import check_desertification, check_erosion, check_screening, check_zoning
 from .process_inputs import (
     DesertificationInputs,
     ErosionInputs,
     ExecutionContext,
     InvalidProcessInputs,
-    ProcessInputTooLarge,
     Progress,
     ScreeningInputs,
     ZoningInputs,
@@ -356,8 +355,8 @@ register_process(
         id="zoning",
         title="Ecological control zoning",
         description="Red line, priority / key / general control units with access lists, area "
-        "statistics and restoration priorities (geoeco.workflows.zoning.run_zoning). Without an aoi and "
-        "layers it runs on the synthetic demo region.",
+        "statistics and restoration priorities (geoeco.workflows.zoning.run_zoning). Without an "
+        "aoi and layers it runs on the synthetic demo region.",
         inputs_model=ZoningInputs,
         run=_run_zoning,
         keywords=("zoning", "red line", "三线一单"),
@@ -386,7 +385,8 @@ register_process(
         id="desertification",
         title="Desertification degree",
         description="Vegetation cover and desertification degree "
-        "(geoeco.erosion.desertification.run_desertification). Without ndvi it runs on the demo region.",
+        "(geoeco.erosion.desertification.run_desertification). Without ndvi it runs on the demo "
+        "region.",
         inputs_model=DesertificationInputs,
         run=_run_desertification,
         keywords=("desertification", "FVC"),
@@ -415,16 +415,9 @@ register_process(
 
 __all__ = [
     "PROCESSES",
-    "DesertificationInputs",
-    "ErosionInputs",
-    "ExecutionContext",
-    "InvalidProcessInputs",
     "Process",
-    "ProcessInputTooLarge",
     "ProcessNotFound",
-    "ScreeningInputs",
     "Submission",
-    "ZoningInputs",
     "canonical_inputs",
     "check_inputs",
     "estimate_cells",

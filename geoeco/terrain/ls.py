@@ -346,7 +346,7 @@ class LSResult:
 _M_FUNCS = {"mccool": m_mccool, "table": m_table, "invest": m_invest}
 
 
-def _check_args(
+def check_ls_args(
     method: str,
     routing: str | None,
     s_breaks: tuple[float, float] | None,
@@ -464,7 +464,7 @@ def ls_factor(
     >>> [round(float(v), 3) for v in r.l.array[:, 1]]  # λ = 10, 20, 30, 40 m down the slope
     [0.663, 1.235, 1.614, 1.923]
     """
-    routing, breaks, m_mode, l_cap = _check_args(
+    routing, breaks, m_mode, l_cap = check_ls_args(
         method, routing, s_breaks, channel_threshold_cells, l_max, cutoff, m_mode
     )
     xres, yres = cellsize_of(dem)

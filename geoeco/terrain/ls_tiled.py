@@ -73,7 +73,7 @@ from .basins import (
     basins_from_layer,
     derive_basins,
 )
-from .ls import DEFAULT_CUTOFF, Method, MMode, _check_args, ls_factor
+from .ls import DEFAULT_CUTOFF, Method, MMode, check_ls_args, ls_factor
 from .routing import MAX_ROUTING_PIXELS
 
 __all__ = ["OUTPUTS", "TiledLSResult", "ls_factor_tiled", "window_outlets"]
@@ -278,7 +278,7 @@ def ls_factor_tiled(
     bad = [n for n in names if n not in OUTPUTS]
     if bad or not names:
         raise InvalidInput(f"outputs must be some of {sorted(OUTPUTS)}, got {list(outputs)!r}")
-    _check_args(method, routing, s_breaks, channel_threshold_cells, l_max, cutoff, m_mode)
+    check_ls_args(method, routing, s_breaks, channel_threshold_cells, l_max, cutoff, m_mode)
     dem_p = Path(dem)
     shown = name or dem_p.name
     step = progress or (lambda s, f: None)

@@ -78,7 +78,7 @@ def unbound_inputs(
     """Required inputs of ``rules`` that neither ``given`` (names) nor ``registry`` provides,
     by the precedence of :func:`bind_inputs` (nothing is read).
 
-    >>> from .rules import load_rule_set
+    >>> from geoeco.zoning.rules import load_rule_set
     >>> unbound_inputs(load_rule_set("default"), [])[:2]
     ['importance_water_conservation', 'importance_biodiversity']
     """
@@ -174,7 +174,8 @@ def _on_grid(value: Any, grid: Grid) -> Raster | None:
     return None
 
 
-def _counties_for(area: AOI):  # type: ignore[no-untyped-def]
+def counties_for(area: AOI):  # type: ignore[no-untyped-def]
+    """The built-in counties overlapping ``area``, with province and city names."""
     from geoeco.catalog.admin import admin_units
 
     c = admin_units("county")
@@ -327,7 +328,7 @@ def run_zoning(
     extra = {k: v for k, v in (inputs or {}).items() if k not in rs.inputs}
     rule_inputs = {k: v for k, v in (inputs or {}).items() if k in rs.inputs}
     step("checking inputs", 0.02)
-    counties = _counties_for(area)
+    counties = counties_for(area)
     with contextlib.ExitStack() as stack:
         eng = stack.enter_context(using_engine(engine))
         out.mkdir(parents=True, exist_ok=True)

@@ -82,7 +82,7 @@ def aoi_from_code(code: str) -> AOI:
 
 def aoi_from_file(path: str | Path, *, name: str | None = None) -> AOI:
     """The union of a vector file's polygons, in EPSG:4490 (the file must declare a CRS)."""
-    from geoeco.catalog.validate import inspect_layer_file
+    from geoeco.core.inspect import inspect_layer_file
     from geoeco.core.io import read_vector
 
     p = Path(path)

@@ -39,7 +39,7 @@ from typing import Any
 import pytest
 
 from geoeco import __version__
-from geoeco.service.jobs import SQLiteJobStore
+from geoeco.service.job_store_sqlite import SQLiteJobStore
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("uvicorn")

@@ -78,7 +78,7 @@ def client(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path, zones: 
 
 
 def decode_png(data: bytes) -> np.ndarray:
-    """RGBA array of a PNG written by geoeco.service.tiles.encode_png (8-bit RGBA, filter 0 rows)."""
+    """RGBA array of a PNG from geoeco.service.tiles.encode_png (8-bit RGBA, filter 0 rows)."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat, size = 8, b"", (0, 0)
     while pos < len(data):

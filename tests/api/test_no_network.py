@@ -30,9 +30,9 @@ import rasterio
 from rasterio.transform import from_origin
 from shapely.geometry import box
 
-from geoeco.catalog.validate import inspect_layer_file
 from geoeco.cli import main
 from geoeco.core.errors import GeoecoError
+from geoeco.core.inspect import inspect_layer_file
 
 from .conftest import assert_problem
 from .test_uploads import client_for, settings_for, upload, zip_bytes

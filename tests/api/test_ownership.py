@@ -23,7 +23,7 @@ from geoeco_api.main import create_app
 from geoeco_api.routers.jobs import access_code
 from geoeco_api.settings import Settings
 
-from geoeco.service.jobs import key_digest, new_job, result_manifest, token_digest
+from geoeco.service.job_model import key_digest, new_job, result_manifest, token_digest
 from geoeco.workflows.demo_cache import ensure_demo_run
 
 from .conftest import assert_problem

@@ -20,7 +20,8 @@ from geoeco_api.jobs_worker import JobSettings
 from geoeco_api.main import create_app
 from geoeco_api.settings import Settings
 
-from geoeco.service.jobs import MAX_LIST_OFFSET, key_digest, new_job
+from geoeco.service.job_model import key_digest, new_job
+from geoeco.service.job_store import MAX_LIST_OFFSET
 
 from .conftest import assert_problem
 

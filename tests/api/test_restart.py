@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from geoeco.core.staging import host_tag
-from geoeco.service.jobs import SQLiteJobStore, new_job
+from geoeco.service.job_model import new_job
+from geoeco.service.job_store_sqlite import SQLiteJobStore
 
 PLUGIN = """
 import os, time
@@ -141,7 +142,8 @@ def test_a_starting_runner_removes_dead_workers_leftovers_only(tmp_path: Path) -
 
     from geoeco_api.jobs_worker import JobRunner, WorkerConfig
 
-    from geoeco.service.jobs import JobProblem, staging_name
+    from geoeco.service.job_folders import staging_name
+    from geoeco.service.job_model import JobProblem
 
     host = socket.gethostname()
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])

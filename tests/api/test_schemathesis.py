@@ -41,7 +41,7 @@ from schemathesis.checks import CHECKS, load_all_checks  # noqa: E402
 from schemathesis.core.parameters import ParameterLocation  # noqa: E402
 from schemathesis.generation.modes import GenerationMode  # noqa: E402
 
-from geoeco.service.jobs import new_job, result_manifest  # noqa: E402
+from geoeco.service.job_model import new_job, result_manifest  # noqa: E402
 from geoeco.workflows.demo_cache import ensure_demo_run  # noqa: E402
 
 EXAMPLES = 60

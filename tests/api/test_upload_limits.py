@@ -91,7 +91,7 @@ def test_whole_archive_ratio_is_capped(tmp_path: Path) -> None:
 def test_default_unpacked_cap_is_250_mb() -> None:
     from geoeco_api.settings import Settings
 
-    from geoeco.catalog.uploads import ZipLimits
+    from geoeco.core.uploads import ZipLimits
 
     assert Settings().max_upload_unpacked_bytes == 250_000_000
     assert ZipLimits().max_total_bytes == 250_000_000

@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from geoeco.core.errors import InvalidInput, OversizeRequest
+from .errors import InvalidInput, OversizeRequest
 
 #: Parts of a Shapefile that may travel with it in a zip.
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml")
