@@ -121,9 +121,7 @@ def test_no_private_name_crosses_a_package_boundary() -> None:
     crossing = [
         f"{here}:{line} imports {name} from {src}"
         for here, line, src, name in _imports()
-        if name.startswith("_")
-        and not name.startswith("__")
-        and _package(src) != _package(here)
+        if name.startswith("_") and not name.startswith("__") and _package(src) != _package(here)
     ]
     assert crossing == []
 
