@@ -45,8 +45,6 @@ LONG_FUNCTIONS: dict[str, int] = {
     "geoeco.query.point.lookup_point": 84,
     "geoeco.query.screening.screen_site": 125,
     "geoeco.restoration.run.prioritise_windows": 136,
-    "geoeco.terrain.ls.ls_factor": 149,
-    "geoeco.terrain.ls_tiled.ls_factor_tiled": 160,
     "geoeco.workflows.zoning.run_zoning": 268,
     "geoeco.zoning.overlay.distributed.compute_distributed": 97,
     "geoeco.zoning.overlay.run.compute_zones": 128,
