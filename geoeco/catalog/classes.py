@@ -609,8 +609,10 @@ def score(
     return lut[classify(values, t, used=used, **kw)]
 
 
-def lookup(codes: Any, table: Mapping[int, float], *, what: str = "code") -> np.ndarray:
+def lookup(codes: Any, table: Mapping[int, float | str], *, what: str = "code") -> np.ndarray:
     """Map integer ``codes`` to float values (NaN where nodata); unknown codes raise.
+
+    The table's values go through ``float()`` (a :class:`FactorTable`'s may be numeric text).
 
     >>> lookup(np.array([1, 2, 1]), {1: 0.5, 2: 1.0}).tolist()
     [0.5, 1.0, 0.5]
