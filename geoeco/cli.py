@@ -276,8 +276,8 @@ def evaluate(
 
     cfg = load_evaluation_config(config)
     with output_folder(out) as work, progress_bar() as cb:
-        summary = run_evaluation(work, grid_from=grid_from, inputs=cfg, progress=cb)
-    _emit_json(_short_summary(summary, out))
+        result = run_evaluation(work, grid_from=grid_from, inputs=cfg, progress=cb)
+    _emit_json(_short_summary(result.summary(), out))
 
 
 ZoneEngineOpt = Annotated[

@@ -34,7 +34,6 @@ MAX_FUNCTION_LINES = 80
 LONG_FUNCTIONS: dict[str, int] = {
     "geoeco.catalog.demo_region.build_demo_region": 115,
     "geoeco.core.geometry.parse_geometry": 89,
-    "geoeco.evaluation.run._summary": 89,
     "geoeco.maps.screening.screening_map": 82,
     "geoeco.maps.zone.zone_map": 96,
     "geoeco.query.point.features_in_bbox": 88,
