@@ -45,7 +45,7 @@ def as_crs(crs: CRS | str | int | None, *, what: str = "data") -> CRS:
         raise CRSError(f"{what}: {crs!r} is not a coordinate reference system") from exc
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Grid:
     """A north-up pixel grid: affine transform, size and CRS.
 
@@ -64,9 +64,11 @@ class Grid:
     height: int
     crs: CRS = field(compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "crs", as_crs(self.crs, what="grid"))
-        object.__setattr__(self, "transform", Affine(*tuple(self.transform)[:6]))
+    def __init__(self, transform: Affine, width: int, height: int, crs: CRS | str | int) -> None:
+        object.__setattr__(self, "width", width)
+        object.__setattr__(self, "height", height)
+        object.__setattr__(self, "crs", as_crs(crs, what="grid"))
+        object.__setattr__(self, "transform", Affine(*tuple(transform)[:6]))
         if self.transform.b != 0 or self.transform.d != 0:
             raise GridMismatch("rotated grids are not supported; warp to a north-up grid first")
         if self.width <= 0 or self.height <= 0:
