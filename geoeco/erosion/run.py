@@ -162,11 +162,12 @@ def _conflicts(cfg: ErosionConfig) -> list[tuple[tuple[str, ...], str]]:
         out.append((("r", "r_monthly", "r_daily"), "give exactly one of r, r_monthly, r_daily"))
     if (cfg.k is None) == (cfg.texture is None):
         out.append((("k", "texture"), "give exactly one of k, texture"))
-    if cfg.model == "rusle" and cfg.c_method is None:
-        msg = "C is missing: give c, ndvi, fvc (percent), or landcover + landcover_table"
-        out.append((("c", "ndvi", "fvc", "landcover", "landcover_table"), msg))
-    elif cfg.model == "rusle" and not cfg._has_c(cfg.c_method):  # type: ignore[arg-type]
-        out.append((("c_method",), f"c_method={cfg.c_method!r} lacks its input"))
+    if cfg.model == "rusle":
+        if cfg.c_method is None:
+            msg = "C is missing: give c, ndvi, fvc (percent), or landcover + landcover_table"
+            out.append((("c", "ndvi", "fvc", "landcover", "landcover_table"), msg))
+        elif not cfg._has_c(cfg.c_method):
+            out.append((("c_method",), f"c_method={cfg.c_method!r} lacks its input"))
     if cfg.model == "csle" and (cfg.landcover is None or cfg.ndvi is None):
         msg = "csle needs landcover (for B/T) and ndvi (FVC for B)"
         out.append((("model", "landcover", "ndvi"), msg))
