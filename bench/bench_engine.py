@@ -111,7 +111,7 @@ def run_once(dem: Path, cfg: Any, out: Path, engine: Any, pids: dict[str, int]) 
                 sampler.phase = "window"
 
         t0 = time.perf_counter()
-        summary = run_erosion(dem, cfg, out, engine=engine, progress=progress)
+        summary = run_erosion(dem, cfg, out, engine=engine, progress=progress).summary()
         t1 = time.perf_counter()
     mb = 2**20
     return {

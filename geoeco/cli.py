@@ -243,8 +243,8 @@ def erosion(
         get_engine(engine, scheduler=scheduler) as eng,
         progress_bar() as cb,
     ):
-        summary = run_erosion(dem, cfg, work, progress=cb, engine=eng)
-    _emit_json(_short_summary(summary, out))
+        result = run_erosion(dem, cfg, work, progress=cb, engine=eng)
+    _emit_json(_short_summary(result.summary(), out))
 
 
 @app.command("desertification")
@@ -258,10 +258,10 @@ def desertification(
     from geoeco.erosion.desertification import run_desertification
 
     with output_folder(out) as work, progress_bar() as cb:
-        summary = run_desertification(
+        result = run_desertification(
             ndvi, work, bare_sand=bare_sand, progress=cb, allow_outside_china=allow_outside_china
         )
-    _emit_json(_short_summary(summary, out))
+    _emit_json(_short_summary(result.summary(), out))
 
 
 @app.command("evaluate")
@@ -276,8 +276,8 @@ def evaluate(
 
     cfg = load_evaluation_config(config)
     with output_folder(out) as work, progress_bar() as cb:
-        summary = run_evaluation(work, grid_from=grid_from, inputs=cfg, progress=cb)
-    _emit_json(_short_summary(summary, out))
+        result = run_evaluation(work, grid_from=grid_from, inputs=cfg, progress=cb)
+    _emit_json(_short_summary(result.summary(), out))
 
 
 ZoneEngineOpt = Annotated[

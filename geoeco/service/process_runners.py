@@ -214,8 +214,8 @@ def _run_erosion(inp: ErosionInputs, out: Path, progress: Progress, ctx: Executi
     if inp.dem is not None:
         cfg = erosion_config(inp, factor, None)
         with _engine(ctx) as engine:
-            summary = run_erosion(factor(inp.dem), cfg, out, progress=progress, engine=engine)  # type: ignore[arg-type]
-        return _short(summary)
+            result = run_erosion(factor(inp.dem), cfg, out, progress=progress, engine=engine)  # type: ignore[arg-type]
+        return _short(result.summary())
     from geoeco.catalog.demo_region import build_demo_region
 
     with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, dir=out) as tmp, _engine(ctx) as engine:
@@ -224,14 +224,14 @@ def _run_erosion(inp: ErosionInputs, out: Path, progress: Progress, ctx: Executi
             shutil.copyfile(demo_erosion_dir() / name, layers / name)
         cfg = erosion_config(inp, factor, layers)
         written = build_demo_region(layers, size=inp.demo_size, progress=_stage(progress, 0, 0.2))
-        summary = run_erosion(
+        result = run_erosion(
             written["dem"],
             cfg,
             out,
             progress=_stage(progress, 0.2, 1.0),
             engine=engine,
         )
-    return _short(summary)
+    return _short(result.summary())
 
 
 def _run_desertification(
@@ -243,17 +243,17 @@ def _run_desertification(
     sand = _raster(registry, inp.bare_sand, ctx) if inp.bare_sand else None
     if inp.ndvi is not None:
         ndvi = _raster(registry, inp.ndvi, ctx)
-        return _short(run_desertification(ndvi, out, bare_sand=sand, progress=progress))
+        return _short(run_desertification(ndvi, out, bare_sand=sand, progress=progress).summary())
     from geoeco.catalog.demo_region import build_demo_region
 
     with tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX, dir=out) as tmp:
         written = build_demo_region(
             Path(tmp), size=inp.demo_size, progress=_stage(progress, 0, 0.3)
         )
-        summary = run_desertification(
+        result = run_desertification(
             written["ndvi"], out, bare_sand=sand, progress=_stage(progress, 0.3, 1.0)
         )
-    return _short(summary)
+    return _short(result.summary())
 
 
 def _raster_cells(layer_id: str | None, size: str, registry: LayerRegistry) -> int | None:

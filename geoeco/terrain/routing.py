@@ -266,7 +266,8 @@ def _receiver(code: int, idx: int, nr: int, nc: int, k_of: np.ndarray) -> int:
     c = idx % nc + _DC[k]
     if r < 0 or r >= nr or c < 0 or c >= nc:
         return -1
-    return r * nc + c
+    j: int = r * nc + c
+    return j
 
 
 @njit(cache=True, nogil=True)

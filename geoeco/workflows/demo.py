@@ -141,14 +141,14 @@ def _run_demo(
         "status": "synthetic",
         "layers": {k: rel(Path(v)) for k, v in written.items()},
         "erosion": {
-            "files": [f"erosion/{f}" for f in ero["outputs"]] + ["erosion/summary.json"],
-            "area_km2_by_grade": ero["area_km2_by_grade"],
-            "mean_soil_loss_t_km2_a": ero["mean_soil_loss_t_km2_a"],
+            "files": [f"erosion/{f}" for f in ero.outputs] + ["erosion/summary.json"],
+            "area_km2_by_grade": dict(ero.area_km2_by_grade),
+            "mean_soil_loss_t_km2_a": ero.mean_soil_loss_t_km2_a,
         },
         "desertification": {
-            "files": [f"desertification/{f}" for f in des["outputs"]]
+            "files": [f"desertification/{f}" for f in des.outputs]
             + ["desertification/summary.json"],
-            "area_km2_by_degree": des["area_km2_by_degree"],
+            "area_km2_by_degree": dict(des.area_km2_by_degree),
         },
         "evaluation": {
             "files": sorted(f"evaluation/{p.name}" for p in (out / "evaluation").iterdir())
