@@ -10,9 +10,9 @@ per window, rasterising polygon inputs at pixel centres.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 import shapely
@@ -20,7 +20,7 @@ from rasterio.features import rasterize
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
-from geoeco.core.errors import CRSError, EmptyArea, GridMismatch, InvalidInput
+from geoeco.core.errors import CRSError, EmptyArea, GridMismatch, InvalidInput, LayerNotFound
 from geoeco.core.raster import Grid, Raster
 from geoeco.zoning.rules import ClassInput, Criterion, MaskInput, RuleSet
 
@@ -101,17 +101,44 @@ def _is_frame(obj: Any) -> bool:
     return hasattr(obj, "geometry") and hasattr(obj, "crs") and hasattr(obj, "iloc")
 
 
-def _bind(name: str, li: LayerInput, spec: ClassInput | MaskInput | None, grid: Grid) -> _Bound:
-    kind: Literal["class", "mask"] = "class" if isinstance(spec, ClassInput) else "mask"
-    n = spec.n_classes if isinstance(spec, ClassInput) and spec.n_classes else 255
-    common = {
+class _Common(TypedDict):
+    """The fields of a :class:`_Bound` that do not depend on the kind of source."""
+
+    name: str
+    kind: Literal["class", "mask"]
+    status: Status
+    n_classes: int
+    role: str | None
+    version: str | None
+
+
+def _common(name: str, li: LayerInput, spec: ClassInput | MaskInput) -> _Common:
+    """What input ``name`` is (class or mask, number of classes) and what it says of itself."""
+    return {
         "name": name,
-        "kind": kind,
+        "kind": "class" if isinstance(spec, ClassInput) else "mask",
         "status": li.status,
-        "n_classes": n,
+        "n_classes": (spec.n_classes if isinstance(spec, ClassInput) else None) or 255,
         "role": li.role,
         "version": li.version,
     }
+
+
+def _used_inputs(rs: RuleSet, layers: Mapping[str, Any]) -> set[str]:
+    """The inputs the rule set uses; :class:`LayerNotFound` if a required one is not given."""
+    used: set[str] = set().union(*rs.referenced_inputs().values())
+    missing = [n for n in sorted(used) if n not in layers and rs.inputs[n].required]
+    if missing:
+        raise LayerNotFound(
+            f"rule set {rs.name!r} needs input(s) {', '.join(missing)}; given: "
+            f"{', '.join(sorted(layers)) or 'none'}"
+        )
+    return used
+
+
+def _bind(name: str, li: LayerInput, spec: ClassInput | MaskInput, grid: Grid) -> _Bound:
+    common = _common(name, li, spec)
+    kind = common["kind"]
     d = li.data
     if li.status not in _RANK:
         raise InvalidInput(f"input {name!r}: status must be real, approximation or synthetic")
@@ -140,16 +167,18 @@ def _bind(name: str, li: LayerInput, spec: ClassInput | MaskInput | None, grid: 
     )
 
 
-def _bind_frame(name: str, li: LayerInput, spec: Any, grid: Grid, common: dict) -> _Bound:
+def _bind_frame(
+    name: str, li: LayerInput, spec: ClassInput | MaskInput, grid: Grid, common: _Common
+) -> _Bound:
     gdf = li.data
     if gdf.crs is None:
         raise CRSError(f"input {name!r}: vector layer has no CRS")
     notes = []
     if isinstance(spec, MaskInput) and spec.select:
-        for col, val in spec.select.items():
-            if col not in gdf.columns:
-                raise InvalidInput(f"input {name!r}: column {col!r} (from `select`) not found")
-            gdf = gdf[gdf[col] == val]
+        for key, val in spec.select.items():
+            if key not in gdf.columns:
+                raise InvalidInput(f"input {name!r}: column {key!r} (from `select`) not found")
+            gdf = gdf[gdf[key] == val]
     if common["kind"] == "class":
         col = li.column
         if col is None or col not in gdf.columns:
@@ -197,10 +226,6 @@ def _aoi_geometry(aoi: Any, grid: Grid) -> Any:
     if not geom.intersects(box(*grid.bounds)):
         raise EmptyArea("the area of interest does not overlap the grid")
     return geom
-
-
-def _required(spec: ClassInput | MaskInput) -> bool:
-    return spec.required
 
 
 # ------------------------------------------------------------------------------------------

@@ -1,12 +1,10 @@
 """Pass 1 of the zoning overlay (:mod:`geoeco.zoning.overlay.run`) for one window: read the inputs
-and
-condense them into pre codes and red-line reason bits.
+and condense them into pre codes and red-line reason bits.
 
 ``_pre`` is the plain numpy reference; ``_pre_fast`` runs ``_pre_kernel`` on the window's
 stacked uint8 planes. ``_pass_one_window`` is the task an engine (e.g. Dask) runs per window;
 it is pickled by reference, so it stays importable as
-``geoeco.zoning.overlay.pass1._pass_one_window``
-(and, re-exported, from :mod:`geoeco.zoning.overlay.run`).
+``geoeco.zoning.overlay.pass1._pass_one_window``.
 """
 
 from __future__ import annotations
