@@ -44,7 +44,6 @@ LONG_FUNCTIONS: dict[str, int] = {
     "geoeco.query.point.features_in_bbox": 88,
     "geoeco.query.point.lookup_point": 84,
     "geoeco.query.screening.screen_site": 125,
-    "geoeco.restoration.run.prioritise_windows": 136,
     "geoeco.terrain.ls.ls_factor": 149,
     "geoeco.terrain.ls_tiled.ls_factor_tiled": 160,
     "geoeco.workflows.zoning.run_zoning": 268,

@@ -7,6 +7,7 @@ Grid: 6x6 pixels of 100 m in ALBERS_CHINA, top-left corner (0, 4_000_000), so on
 from __future__ import annotations
 
 import copy
+import json
 
 import geopandas as gpd
 import numpy as np
@@ -189,6 +190,42 @@ def test_hand_grid_every_zone():
     assert a.general == pytest.approx(0.17)
     assert a.nodata_in_grid == pytest.approx(0.02)
     assert res.summary.redline_km2 == pytest.approx({11: 0.04, 21: 0.03, 12: 0.04})
+
+
+#: The ``zones`` record of ``summary.json`` (with ``compute``, which the run keeps apart).
+SUMMARY_RECORD = [
+    "rule_set", "class_tables", "grid", "inputs", "skipped_inputs", "ignored_inputs",
+    "approximation_layers", "synthetic_layers", "attribute_layers", "area_km2", "redline_km2",
+    "flag_km2", "flag_bits", "redline_cleanup", "compute",
+]  # fmt: skip
+
+
+def test_summary_json_record():
+    # the typed summary serialises to the record summary.json has always held (same keys,
+    # same order, JSON lists and plain numbers); the figures are those worked by hand above
+    d = compute_zones(rules(), hand_layers(), G).summary.to_dict()
+    assert list(d) == SUMMARY_RECORD
+    assert list(d["area_km2"]) == ["priority", "key", "general", "nodata_in_grid", "zoned"]
+    assert d["area_km2"]["zoned"] == pytest.approx(0.34)
+    assert d["grid"] == {
+        "crs": ALBERS_CHINA.to_string(),
+        "shape": [6, 6],
+        "res": [100.0, 100.0],
+        "cell_area_m2": 10_000.0,
+    }
+    assert d["inputs"]["parks"] == {
+        "kind": "mask",
+        "source": "vector",
+        "status": "approximation",
+        "role": "protected",
+        "version": None,
+        "notes": [],
+    }
+    assert d["approximation_layers"] == ["parks"] and d["compute"]["name"] == "local"
+    assert list(d["redline_cleanup"]) == [
+        "min_patch_km2", "max_hole_km2", "removed_km2", "filled_km2", "code_by", "method",
+    ]  # fmt: skip
+    json.dumps(d)  # JSON-ready as it is
 
 
 def test_flags_by_hand():

@@ -518,7 +518,7 @@ def run_zoning(
             "min_area_km2": min_unit_km2,
         },
         "class_totals_km2": dict(zip(totals.iloc[:, 0], totals["area_km2"], strict=True)),
-        "restoration": {"budget_km2": budget_km2, **rest.params},
+        "restoration": {"budget_km2": budget_km2, **rest.params.to_dict()},
         "comparison": comparison,
         "approximation_layers": list(zres.summary.approximation_layers),
         "synthetic_layers": list(zres.summary.synthetic_layers),
@@ -603,7 +603,7 @@ def _prioritise_or_empty(inputs: dict[str, Raster], budget_km2: float | None) ->
     import pandas as pd
 
     from geoeco.core.errors import EmptyArea
-    from geoeco.restoration.run import RestorationResult, prioritise
+    from geoeco.restoration.run import NoCandidates, RestorationResult, prioritise
 
     try:
         return prioritise(inputs, budget_km2=budget_km2)
@@ -616,5 +616,5 @@ def _prioritise_or_empty(inputs: dict[str, Raster], budget_km2: float | None) ->
             rank=nan,
             selection=zero,
             coverage=pd.DataFrame(),
-            params={"note": f"no restoration candidates: {exc}", "selected_km2": 0.0},
+            params=NoCandidates(f"no restoration candidates: {exc}"),
         )
