@@ -125,8 +125,10 @@ def _builtin_rules() -> ComplianceRules:
     return _parse_rules(tomllib.loads(text), "built-in compliance.toml")
 
 
-def load_compliance(source: str | Path | Mapping[str, Any] | None = None) -> ComplianceRules:
-    """Compliance rules: the built-in ones, or a TOML file / dict of the same shape."""
+def load_compliance(
+    source: ComplianceRules | str | Path | Mapping[str, Any] | None = None,
+) -> ComplianceRules:
+    """Compliance rules: the built-in ones, given ones, or a TOML file / dict of that shape."""
     if source is None:
         return _builtin_rules()
     if isinstance(source, ComplianceRules):
