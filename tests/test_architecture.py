@@ -39,8 +39,6 @@ LONG_FUNCTIONS: dict[str, int] = {
     "geoeco.erosion.run.erosion_window": 97,
     "geoeco.erosion.run.run_erosion": 219,
     "geoeco.evaluation.run._summary": 89,
-    "geoeco.maps.screening.screening_map": 82,
-    "geoeco.maps.zone.zone_map": 96,
     "geoeco.terrain.ls.ls_factor": 149,
     "geoeco.terrain.ls_tiled.ls_factor_tiled": 160,
     "geoeco.workflows.zoning.run_zoning": 268,
