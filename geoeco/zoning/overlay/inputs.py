@@ -75,7 +75,15 @@ class _Bound:
 
     @property
     def rank(self) -> int:
+        """Trust rank of the input's status: 0 real, 1 approximation, 2 synthetic."""
         return _RANK[self.status]
+
+    def read_window(self, win: Window) -> Any:
+        """The input's values in window ``win`` (raster and reader sources; a vector source is
+        rasterised instead)."""
+        if self.read is None:
+            raise TypeError(f"input {self.name!r} is a vector layer: rasterise it, do not read it")
+        return self.read(win)
 
 
 @dataclass
@@ -243,7 +251,7 @@ def _rasterize(frame: Any, values: Any, wgrid: Grid) -> np.ndarray:
         return np.zeros(out_shape, np.uint8)
     geoms = frame.geometry.values[np.sort(idx)]
     vals = np.ones(len(geoms), np.uint8) if values is None else np.asarray(values)[np.sort(idx)]
-    return rasterize(
+    burnt: np.ndarray = rasterize(
         zip(geoms, vals.astype(np.uint8).tolist(), strict=True),
         out_shape=out_shape,
         transform=wgrid.transform,
@@ -251,6 +259,7 @@ def _rasterize(frame: Any, values: Any, wgrid: Grid) -> np.ndarray:
         all_touched=False,
         dtype="uint8",
     )
+    return burnt
 
 
 class _Window:
@@ -270,7 +279,7 @@ class _Window:
                 codes = _rasterize(b.frame, b.frame[b.column].to_numpy(), self.wgrid)
                 valid = codes > 0
             else:
-                a = self._reads[name] if name in self._reads else b.read(self.win)  # type: ignore[misc]
+                a = self._reads[name] if name in self._reads else b.read_window(self.win)
                 data = np.ma.getdata(a)
                 if data.dtype == np.uint8:  # the usual case, in as few passes as possible
                     mask = np.ma.getmask(a)
@@ -339,7 +348,7 @@ class _Window:
         if a is None:
             return np.ones(self.wgrid.shape, bool)
         if isinstance(a, BaseGeometry):
-            return (
+            inside: np.ndarray = (
                 rasterize(
                     [(a, 1)],
                     out_shape=self.wgrid.shape,
@@ -350,6 +359,7 @@ class _Window:
                 )
                 > 0
             )
+            return inside
         r0, c0, h, w = self.win
         arr = a.array[r0 : r0 + h, c0 : c0 + w] if isinstance(a, Raster) else a.read(self.win)
         return np.ma.filled(arr, 0).astype(bool)

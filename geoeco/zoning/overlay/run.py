@@ -143,6 +143,7 @@ from .pass1 import (
     _pre,
     _pre_fast,
     _read_all,
+    _Stacked,
 )
 from .redline import _pixel_red, _plan_redline, _TiledRed, _whole_grid_red, _WholeRed
 
@@ -233,7 +234,7 @@ def _pre_windows(
     ``kernel``: use :func:`_pre_kernel` where every input is uint8 (or a vector), else
     :func:`_pre` (plain numpy, the reference). ``engine``: run :func:`_pass_one_window` there
     instead (results still come in window order)."""
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     tables = _pre_tables(plan) if kernel else None
     if engine is not None:
@@ -241,24 +242,26 @@ def _pre_windows(
         for t, (win, (pre, bits)) in enumerate(engine.map_windows(_pass_one_window, windows, spec)):
             yield t, win, pre, bits
         return
+    if not windows:
+        return
     slots: list[dict[Any, np.ndarray]] = [{}, {}]  # window t stacks into slots[t % 2]
     with ThreadPoolExecutor(1, thread_name_prefix="geoeco-read") as pool:
-        nxt = pool.submit(_read_all, plan, windows[0], tables, slots[0]) if windows else None
+
+        def read(t: int) -> Future[tuple[dict[str, Any], _Stacked | None]]:
+            return pool.submit(_read_all, plan, windows[t], tables, slots[t % 2])
+
+        nxt = read(0)
         for t, win in enumerate(windows):
-            reads, stacked = nxt.result()  # type: ignore[union-attr]
-            nxt = (
-                pool.submit(_read_all, plan, windows[t + 1], tables, slots[(t + 1) % 2])
-                if t + 1 < len(windows)
-                else None
-            )
+            reads, stacked = nxt.result()
+            if t + 1 < len(windows):
+                nxt = read(t + 1)
             try:
-                if stacked is not None:
-                    yield (t, win, *_pre_fast(plan, tables, win, reads, stacked))  # type: ignore[arg-type]
+                if stacked is not None and tables is not None:
+                    yield (t, win, *_pre_fast(plan, tables, win, reads, stacked))
                 else:
                     yield (t, win, *_pre(plan, win, reads))
             except BaseException:
-                if nxt is not None:
-                    nxt.cancel()
+                nxt.cancel()  # the next window's read (a no-op once it is done)
                 raise
 
 
