@@ -361,7 +361,7 @@ def _features(
     return feats
 
 
-def _doctest_units():  # type: ignore[no-untyped-def]
+def _doctest_units() -> Any:
     """Two 0.01° units at 105°E 38°N (priority and general), for the doctests."""
     import geopandas as gpd
 

@@ -66,7 +66,7 @@ from .compliance import (
     verdicts,
 )
 from .context import OUTSIDE, QueryContext
-from .models import Overlap, ScreeningResult, SiteInfo, ZonalStat
+from .models import Measure, Overlap, ScreeningResult, SiteInfo, ZonalStat
 from .overlaps import (
     _feature_overlaps,
     _kind,
@@ -203,7 +203,7 @@ class _SiteOverlaps:
     battles: list[Overlap]
 
     @classmethod
-    def of(cls, ctx: QueryContext, site_al: Any, kind: str) -> _SiteOverlaps:
+    def of(cls, ctx: QueryContext, site_al: Any, kind: Measure) -> _SiteOverlaps:
         """The overlaps of ``site_al`` (Albers metres; ``kind`` says how it is measured)."""
         total = float(_measure(site_al, kind))
         by_class, by_unit = _unit_overlaps(ctx, _overlaps(ctx.units, site_al, kind, total), kind)
@@ -245,7 +245,7 @@ class _SiteOverlaps:
 
 
 def _zonal(
-    ctx: QueryContext, site_al: Any, buffer_al: Any | None, kind: str, notes: list[str]
+    ctx: QueryContext, site_al: Any, buffer_al: Any | None, kind: Measure, notes: list[str]
 ) -> list[ZonalStat]:
     """Zonal statistics of the run's rasters over the footprint, or over the buffer of a site
     without area (``notes`` says so, or that there is neither)."""
@@ -282,12 +282,7 @@ def _iter_sites(
     if isinstance(sites, pd.DataFrame):
         geo = hasattr(sites, "geometry") and getattr(sites, "_geometry_column_name", None)
         if geo:
-            gcrs = crs
-            if sites.crs is not None:
-                sites = sites.to_crs(4490)
-                gcrs = "cgcs2000" if crs in (None, "wgs84", "cgcs2000", 4326, 4490) else crs
-            for n, (i, row) in enumerate(sites.iterrows()):
-                yield _row_id(row, id_field, n, i), row.geometry, gcrs
+            yield from _geo_rows(sites, id_field=id_field, crs=crs)
             return
         if wkt_column not in sites.columns:
             raise InvalidInput(
@@ -300,6 +295,19 @@ def _iter_sites(
     for n, (fid, geom, props) in enumerate(iter_features(sites)):
         sid = str(props[id_field]) if id_field and id_field in props else fid
         yield (sid if sid is not None else str(n)), geom, crs
+
+
+def _geo_rows(
+    gdf: Any, *, id_field: str | None, crs: str | int | None
+) -> Iterator[tuple[str, Any, str | int | None]]:
+    """``(site id, geometry, crs)`` of every row of a GeoDataFrame; one with a CRS is
+    reprojected to CGCS2000 lon-lat first."""
+    gcrs = crs
+    if gdf.crs is not None:
+        gdf = gdf.to_crs(4490)
+        gcrs = "cgcs2000" if crs in (None, "wgs84", "cgcs2000", 4326, 4490) else crs
+    for n, (i, row) in enumerate(gdf.iterrows()):
+        yield _row_id(row, id_field, n, i), row.geometry, gcrs
 
 
 def _row_id(row: Any, id_field: str | None, n: int, index: Any) -> str:
