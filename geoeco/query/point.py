@@ -1,8 +1,7 @@
 """Spatial queries on a zoning run: point lookup and paged features in a bounding box.
 
 :class:`QueryContext` opens a run folder (the ``out_dir`` of
-:func:`geoeco.workflows.zoning.run_zoning`)
-once and keeps everything a query needs in memory:
+:func:`geoeco.workflows.zoning.run_zoning`) once and keeps everything a query needs in memory:
 
 * the ``units`` and ``redline`` layers of ``zones.gpkg`` in an :class:`shapely.STRtree`
   (lon-lat, for point-in-polygon) and in :data:`~geoeco.core.crs.ALBERS_CHINA` (for areas);
@@ -14,10 +13,10 @@ once and keeps everything a query needs in memory:
   :class:`~geoeco.query.zonal.RasterLayer` with its class table (from the raster's
   ``class_table`` tag).
 
-The context and its :class:`IndexedLayer` live in :mod:`geoeco.query.context` (re-exported
-here). A warm :func:`lookup_point` then costs a few tens of microseconds per index plus one pixel
-read per raster (``bench/bench_query.py``). A point outside every unit is a normal answer
-(``inside_analysed_area=False``, ``unit=None``), not an error.
+The context and its :class:`~geoeco.query.context.IndexedLayer` live in
+:mod:`geoeco.query.context`. A warm :func:`lookup_point` then costs a few tens of microseconds
+per index plus one pixel read per raster (``bench/bench_query.py``). A point outside every unit
+is a normal answer (``inside_analysed_area=False``, ``unit=None``), not an error.
 
 Examples
 --------

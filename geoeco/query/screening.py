@@ -23,8 +23,8 @@
 :func:`screen_batch` screens many sites (GeoJSON FeatureCollection, vector file, CSV or
 DataFrame with WKT) into one row per site; a bad site's error is reported in its row.
 
-The compliance rules and verdicts live in :mod:`geoeco.query.compliance` and the overlap, proximity
-and map helpers in :mod:`geoeco.query.overlaps`; their names are re-exported here.
+The compliance rules and verdicts live in :mod:`geoeco.query.compliance` and the overlap,
+proximity and map helpers in :mod:`geoeco.query.overlaps`.
 
 Examples
 --------

@@ -27,7 +27,8 @@ solver and no connectivity term) are described in :mod:`geoeco.restoration.ranki
 :mod:`geoeco.restoration.scoring`; the rule in :mod:`geoeco.restoration.config`. This module
 runs the whole computation (:func:`prioritise`, :func:`prioritise_windows`, which reads the grid
 in strips twice with O(65 536 + strip) memory, its result independent of the strip height) and
-reports it (:func:`coverage_table`). Every public name of those modules is re-exported here.
+reports it (:func:`coverage_table`, :class:`RestorationParams`); import the other modules'
+names from them.
 
 Areas: all cells have the same area (an equal-area grid such as ``ALBERS_CHINA``). ``cell
 area`` is the grid's pixel area times :func:`geoeco.core.windows.equal_area_factor` (1 on Albers)
