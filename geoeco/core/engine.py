@@ -38,7 +38,7 @@ from .errors import DataSourceError, InvalidInput
 
 Window = tuple[int, int, int, int]
 T = TypeVar("T")
-#: What a kernel is mapped over: a window, or any other picklable task item.
+#: An item :meth:`Engine.map_windows` hands to its kernel: a window, or any picklable task.
 W = TypeVar("W")
 EngineName = Literal["local", "dask"]
 ENGINES: tuple[str, ...] = ("local", "dask")

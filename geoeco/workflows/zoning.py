@@ -38,6 +38,7 @@ from geoeco.core.raster import Grid, Raster
 from geoeco.core.windows import engine_info, write_json
 from geoeco.zoning.aoi import AOI, analysis_grid, resolve_aoi
 from geoeco.zoning.overlay.inputs import LayerInput
+from geoeco.zoning.overlay.outputs import ZoningSummary
 from geoeco.zoning.overlay.run import compute_zones
 from geoeco.zoning.rules import RuleSet, load_rule_set
 
@@ -476,7 +477,7 @@ def run_zoning(
         comparison = {
             "rules_b": rs_b.name,
             "rules_b_sha256": rs_b.sha256(),  # type: ignore[union-attr]
-            "area_km2_by_class_b": zres_b.summary.get("area_km2"),
+            "area_km2_by_class_b": zres_b.summary.area_km2.to_dict(),
             "transitions_km2": trans.to_dict(orient="records"),
         }
     from geoeco.catalog.styles import ZONING_STYLES, categorized_qml
@@ -493,11 +494,11 @@ def run_zoning(
     write_sxyd(units, out / sxyd_name, crs=sxyd_crs)  # type: ignore[arg-type]
     step("web map", 0.95)
     map_note = _write_map(out) if write_map else "not requested"
-    zones_summary = {k: v for k, v in zres.summary.items() if k != "compute"}
+    zones_summary = {k: v for k, v in zres.summary.to_dict().items() if k != "compute"}
     summary = {
         "kind": "zoning",
         "engine": engine_info(),
-        "compute": zres.summary.get("compute"),
+        "compute": zres.summary.compute,
         "aoi": {
             "label": area.label,
             "kind": area.kind,
@@ -517,10 +518,10 @@ def run_zoning(
             "min_area_km2": min_unit_km2,
         },
         "class_totals_km2": dict(zip(totals.iloc[:, 0], totals["area_km2"], strict=True)),
-        "restoration": {"budget_km2": budget_km2, **rest.params},
+        "restoration": {"budget_km2": budget_km2, **rest.params.to_dict()},
         "comparison": comparison,
-        "approximation_layers": zres.summary.get("approximation_layers", []),
-        "synthetic_layers": zres.summary.get("synthetic_layers", []),
+        "approximation_layers": list(zres.summary.approximation_layers),
+        "synthetic_layers": list(zres.summary.synthetic_layers),
         "map": map_note,
         "outputs": sorted(
             [
@@ -541,7 +542,7 @@ def run_zoning(
     return summary
 
 
-def _membership_columns(units: Any, summary: Mapping[str, Any]) -> Any:
+def _membership_columns(units: Any, summary: ZoningSummary) -> Any:
     """Readable membership and dependency attributes from the flag shares."""
     from geoeco.zoning.rules import BATTLES
 
@@ -561,8 +562,8 @@ def _membership_columns(units: Any, summary: Mapping[str, Any]) -> Any:
                 else ""
             )
         )
-    approx = summary.get("approximation_layers", [])
-    synth = summary.get("synthetic_layers", [])
+    approx = summary.approximation_layers
+    synth = summary.synthetic_layers
     if "depends_approximation_share" in u:
         u["depends_on_approximation"] = u["depends_approximation_share"] > 0
         u["approximation_layers"] = np.where(u["depends_on_approximation"], ",".join(approx), "")
@@ -602,7 +603,7 @@ def _prioritise_or_empty(inputs: dict[str, Raster], budget_km2: float | None) ->
     import pandas as pd
 
     from geoeco.core.errors import EmptyArea
-    from geoeco.restoration.run import RestorationResult, prioritise
+    from geoeco.restoration.run import NoCandidates, RestorationResult, prioritise
 
     try:
         return prioritise(inputs, budget_km2=budget_km2)
@@ -615,5 +616,5 @@ def _prioritise_or_empty(inputs: dict[str, Raster], budget_km2: float | None) ->
             rank=nan,
             selection=zero,
             coverage=pd.DataFrame(),
-            params={"note": f"no restoration candidates: {exc}", "selected_km2": 0.0},
+            params=NoCandidates(f"no restoration candidates: {exc}"),
         )
