@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 from numba import njit
@@ -49,9 +49,12 @@ from .slope import cellsize_of, horn_gradient
 
 __all__ = [
     "DEFAULT_CUTOFF",
+    "DEFAULT_LS_METHOD",
     "DEFAULT_S_BREAKS",
     "INVEST_L_MAX",
     "LSResult",
+    "LS_METHODS",
+    "Method",
     "l_dg",
     "l_invest",
     "l_lstool",
@@ -67,6 +70,13 @@ __all__ = [
 ]
 
 Method = Literal["dg", "lstool", "invest"]
+#: The slope-length methods (:data:`Method`): the one list the erosion config, the API's
+#: process inputs and the CLI's help take them from.
+LS_METHODS: tuple[Method, ...] = get_args(Method)
+#: The LS method used when none is given, here and in every run (``geoeco erosion``, the
+#: ``erosion`` process, :class:`geoeco.erosion.run.ErosionConfig`): LS-TOOL's cumulative
+#: slope length, which the erosion run has always used.
+DEFAULT_LS_METHOD: Method = "lstool"
 MMode = Literal["mccool", "table", "invest"]
 
 #: CSLE break angles (degrees): McCool low/high below/above 5.14°, Liu from 10°.
@@ -355,7 +365,7 @@ def check_ls_args(
     cutoff: tuple[float, float],
     m_mode: str | None,
 ) -> tuple[str, tuple[float, float] | None, str, float | None]:
-    if method not in ("dg", "lstool", "invest"):
+    if method not in LS_METHODS:
         raise InvalidInput(f"LS method must be 'dg', 'lstool' or 'invest', got {method!r}")
     if routing is None:
         routing = "mfd" if method == "invest" else "d8"
@@ -406,8 +416,8 @@ def check_ls_args(
 def ls_factor(
     dem: Raster,
     *,
-    method: Method = "dg",
-    routing: Literal["d8", "mfd"] | None = None,
+    method: Method = DEFAULT_LS_METHOD,
+    routing: _routing.RoutingMethod | None = None,
     s_breaks: tuple[float, float] | None = None,
     channel_threshold_cells: int | None = None,
     l_max: float | None = None,
@@ -425,7 +435,7 @@ def ls_factor(
     dem : Raster
         Elevation in metres on a projected grid with square cells.
     method : {"dg", "lstool", "invest"}
-        Slope-length formulation (module docstring).
+        Slope-length formulation (module docstring); default :data:`DEFAULT_LS_METHOD`.
     routing : {"d8", "mfd"}, optional
         Flow routing; default ``"d8"``, or ``"mfd"`` for ``method="invest"`` (as InVEST).
         ``"lstool"`` needs ``"d8"``.

@@ -57,7 +57,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -73,8 +73,8 @@ from .basins import (
     basins_from_layer,
     derive_basins,
 )
-from .ls import DEFAULT_CUTOFF, Method, MMode, check_ls_args, ls_factor
-from .routing import MAX_ROUTING_PIXELS
+from .ls import DEFAULT_CUTOFF, DEFAULT_LS_METHOD, Method, MMode, check_ls_args, ls_factor
+from .routing import MAX_ROUTING_PIXELS, RoutingMethod
 
 __all__ = ["OUTPUTS", "TiledLSResult", "ls_factor_tiled", "window_outlets"]
 
@@ -229,8 +229,8 @@ def ls_factor_tiled(
     out_dir: str | os.PathLike[str],
     *,
     basins: BasinTiles | Any | None = None,
-    method: Method = "dg",
-    routing: Literal["d8", "mfd"] | None = None,
+    method: Method = DEFAULT_LS_METHOD,
+    routing: RoutingMethod | None = None,
     s_breaks: tuple[float, float] | None = None,
     channel_threshold_cells: int | None = None,
     l_max: float | None = None,
