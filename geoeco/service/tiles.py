@@ -255,7 +255,7 @@ def _overlaps(ds, bounds: tuple[float, float, float, float]) -> bool:  # type: i
         return False
     mx0, my0, mx1, my1 = transform_bounds("EPSG:4326", WEB_MERCATOR, left, bottom, right, top)
     x0, y0, x1, y1 = bounds
-    return mx0 < x1 and mx1 > x0 and my0 < y1 and my1 > y0
+    return bool(mx0 < x1 and mx1 > x0 and my0 < y1 and my1 > y0)
 
 
 def read_tile(
@@ -293,7 +293,8 @@ def read_tile(
             arr = _read_warped(ds, band, bounds, size, rs, src_nodata)
     if np.issubdtype(arr.dtype, np.floating):
         arr = np.ma.masked_invalid(arr)
-    return arr
+    out: np.ma.MaskedArray = arr  # rasterio has no type information
+    return out
 
 
 def _source_window(ds, bounds: tuple[float, float, float, float]) -> Window:  # type: ignore[no-untyped-def]
@@ -341,7 +342,7 @@ def _read_decimated(ds, win: Window, band: int, bounds, size: int, rs: Resamplin
     kernel and gives float64).
     """
     if win.width < 1 or win.height < 1:
-        return np.ma.masked_all((size, size), np.float64)
+        return np.ma.masked_array(np.zeros((size, size)), mask=True)
     scale = max(win.width, win.height) / (2 * size)
     out_h, out_w = max(1, math.ceil(win.height / scale)), max(1, math.ceil(win.width / scale))
     if src_nodata is not None:

@@ -17,7 +17,6 @@ import pytest
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
-from geoeco_api.jobs_worker import JobSettings  # noqa: E402
 from geoeco_api.main import create_app  # noqa: E402
 from geoeco_api.settings import Settings  # noqa: E402
 
@@ -75,9 +74,10 @@ def make_client(tmp_path: Path, plugin: str, **extra: Any) -> TestClient:
         api_keys=keys,
         max_concurrent_jobs=2,
     )
-    app = create_app(settings)
-    app.state.job_settings = JobSettings(
-        job_plugins=plugin, job_poll_interval_s=0.1, job_sync_timeout_s=30, **extra
+    app = create_app(
+        settings.model_copy(
+            update=dict(job_plugins=plugin, job_poll_interval_s=0.1, job_sync_timeout_s=30, **extra)
+        )
     )
     return TestClient(app)
 
