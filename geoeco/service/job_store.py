@@ -477,9 +477,7 @@ class JobStore(ABC):
             )
         return self.get(job_id)
 
-    def purge(
-        self, older_than: timedelta, *, now: datetime | None = None
-    ) -> builtins.list[str]:
+    def purge(self, older_than: timedelta, *, now: datetime | None = None) -> builtins.list[str]:
         """Delete finished jobs (successful, failed, dismissed) older than ``older_than``.
 
         Age counts from ``finished``. Returns the ids deleted; remove their folders with

@@ -39,7 +39,7 @@ from .demo_inputs import check_demo_size
 try:  # POSIX; elsewhere builders are serialised within a process only
     import fcntl
 except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # the module is absent there: None says so
 
 #: Folders of a cache that hold builds made by :func:`build_once`.
 CACHE_BUILD_FOLDERS = ("demo-run", "demo-inputs")

@@ -248,10 +248,10 @@ def plan_zoning(
 
 def _rasters(res: ZonesResult) -> tuple[Raster, Raster, Raster]:
     """The overlay's outputs as Rasters (they are, without ``out_dir``)."""
-    out = (res.zone_class, res.redline, res.flags)
-    if not all(isinstance(r, Raster) for r in out):
+    zc, red, flags = res.zone_class, res.redline, res.flags
+    if not (isinstance(zc, Raster) and isinstance(red, Raster) and isinstance(flags, Raster)):
         raise TypeError("compute_zones wrote files; run_zoning asks for Rasters")
-    return out  # type: ignore[return-value]  # narrowed by the isinstance check above
+    return zc, red, flags
 
 
 def _drivers(
