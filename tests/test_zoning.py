@@ -212,3 +212,35 @@ def test_sxyd_export_as_shapefile_in_gauss_kruger(tmp_path):
     assert sx.crs.to_epsg() == 4546
     assert all(len(c) <= 10 for c in sx.columns)
     assert sx["HJZHGKDYBM"].str.match(r"^ZH610802[123]\d{4}$").all()
+
+
+def _class_rasters(area):  # type: ignore[no-untyped-def]
+    grid = analysis_grid(area, 100.0)
+    return {n: Raster.from_array(np.ones(grid.shape, np.uint8), grid) for n in CLASS_INPUTS}
+
+
+def test_run_zoning_reprojects_the_area_once(tmp_path, monkeypatch):
+    """The AOI is made once (one reprojection, lon-lat to the analysis CRS) and read as it is
+    by the grid, the overlay, the counties and the summary."""
+    import geoeco.zoning.aoi as aoi_mod
+
+    rasters = _class_rasters(resolve_aoi(AOI_BOX))
+    calls = []
+    real = aoi_mod._reproject
+    monkeypatch.setattr(
+        aoi_mod, "_reproject", lambda g, s, d: calls.append((s, d)) or real(g, s, d)
+    )
+    result = run_zoning(tmp_path / "o", aoi=AOI_BOX, inputs=rasters, res=100.0, write_map=False)
+    assert len(calls) == 1
+    assert (
+        result.area.summary()
+        == json.loads((tmp_path / "o" / "summary.json").read_text(encoding="utf-8"))["aoi"]
+    )
+
+
+def test_bad_options_fail_before_any_output(tmp_path):
+    rasters = _class_rasters(resolve_aoi(AOI_BOX))
+    for bad in ({"sxyd_format": "kml"}, {"sxyd_crs": "utm"}):
+        with pytest.raises(InvalidInput, match="三线一单 export"):
+            run_zoning(tmp_path / "o", aoi=AOI_BOX, inputs=rasters, res=100.0, **bad)
+    assert not (tmp_path / "o").exists()
