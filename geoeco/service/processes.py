@@ -1,7 +1,9 @@
 """The process catalogue: analyses that can run as jobs (OGC API - Processes style).
 
 Each :class:`Process` has an id, a description, an input model (a pydantic model whose JSON
-Schema is published), its outputs, and a function that runs it into a folder. Built in:
+Schema is published), its outputs, and a function that runs it into a folder and returns a
+:class:`~geoeco.service.process_runners.ProcessResult` (or, for a plugin's process, its JSON
+summary as a mapping). Built in:
 
 * ``zoning``: :func:`geoeco.workflows.zoning.run_zoning`. With no ``aoi`` and no ``layers`` it
   zones the synthetic demo region (``demo_size`` small or full) on the demo's analyses, as
@@ -112,7 +114,7 @@ class Process:
     title: str
     description: str
     inputs_model: type[BaseModel]
-    run: Callable[[Any, Path, Progress, ExecutionContext], ProcessResult]
+    run: Callable[[Any, Path, Progress, ExecutionContext], ProcessResult | Mapping[str, Any]]
     version: str = "1.0.0"
     keywords: tuple[str, ...] = ()
     outputs: dict[str, dict[str, Any]] = field(
@@ -339,7 +341,9 @@ def execute(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cb = progress or (lambda s, f: None)
-    return proc.run(model, out, cb, ctx)
+    result = proc.run(model, out, cb, ctx)
+    # a plugin's process may return its summary as a plain JSON object
+    return result if isinstance(result, ProcessResult) else ProcessResult(dict(result))
 
 
 def _layers_of(
