@@ -61,7 +61,10 @@ _EXPORTS: dict[str, str] = {
     "run_zoning": "geoeco.workflows.zoning",
     "load_rule_set": "geoeco.zoning.rules",
     "list_rule_sets": "geoeco.zoning.rules",
+    "AOI": "geoeco.zoning.aoi",
     "resolve_aoi": "geoeco.zoning.aoi",
+    "demo_aoi": "geoeco.workflows.demo_inputs",
+    "zone_demo": "geoeco.workflows.demo",
     # queries
     "QueryContext": "geoeco.query.point",
     "lookup_point": "geoeco.query.point",

@@ -31,9 +31,7 @@ ROOMS = (
 MAX_FUNCTION_LINES = 80
 #: Functions still longer than that, with their length when the rule came in (issue 13); the
 #: list only shrinks.
-LONG_FUNCTIONS: dict[str, int] = {
-    "geoeco.workflows.zoning.run_zoning": 268,
-}
+LONG_FUNCTIONS: dict[str, int] = {}
 
 
 def _module(path: Path) -> str:

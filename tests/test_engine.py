@@ -239,7 +239,7 @@ def test_service_jobs_can_compute_on_dask(client, demo_small_dir, tmp_path):
     inputs = {"demo_size": "small"}
     a = execute("erosion", inputs, tmp_path / "local", lambda s, f: None)
     b = execute("erosion", inputs, tmp_path / "dask", lambda s, f: None, context=ctx)
-    assert a["mean_soil_loss_t_km2_a"] == b["mean_soil_loss_t_km2_a"]
+    assert a.summary["mean_soil_loss_t_km2_a"] == b.summary["mean_soil_loss_t_km2_a"]
     full = json.loads((tmp_path / "dask" / "summary.json").read_text(encoding="utf-8"))
     assert full["compute"]["name"] == "dask"  # it really ran on the cluster
     la = read_raster(tmp_path / "local" / "soil_loss.tif").array

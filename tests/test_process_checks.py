@@ -87,7 +87,7 @@ def test_erosion_config_conflicts_name_every_setting() -> None:
 
 def test_landcover_codes_against_the_demo_table() -> None:
     # the demo's table (geoeco/data/demo_landcover_factors.csv) has codes 1-7
-    from geoeco.service.process_checks import demo_erosion_dir
+    from geoeco.workflows.erosion import demo_erosion_dir
 
     table = {"path": str(demo_erosion_dir() / "demo_landcover_factors.csv")}
     cfg = make_config(

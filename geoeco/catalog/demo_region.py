@@ -75,7 +75,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 import numpy as np
 from affine import Affine
@@ -148,6 +148,10 @@ CROP, FOREST, GRASS, WATER, BUILT, SAND, BARE = range(1, 8)
 BEDROCK, CLAY, GRAVEL, LOAM, SANDY = range(1, 6)
 
 Size = Literal["full", "small"]
+#: The demo region's sizes (:data:`Size`) and the one used when none is given, by every demo
+#: entry point (``geoeco demo``, the processes' demo inputs, the service's demo run).
+DEMO_SIZES: tuple[Size, ...] = get_args(Size)
+DEFAULT_DEMO_SIZE: Size = "full"
 #: extent (m), default fine resolution (m), climate grid (m), daily-rain grid (m)
 _SIZES: dict[str, tuple[float, float, float, float]] = {
     "full": (100_000.0, 90.0, 1000.0, 10_000.0),

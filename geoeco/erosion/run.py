@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, get_args
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -50,10 +50,15 @@ from geoeco.erosion import factors as factors
 from geoeco.erosion import grades as grades
 from geoeco.erosion import vegetation as vegetation
 from geoeco.erosion.results import ErosionResult
-from geoeco.terrain.ls import check_ls_args, ls_factor
+from geoeco.terrain.ls import DEFAULT_LS_METHOD, Method, check_ls_args, ls_factor
+from geoeco.terrain.routing import RoutingMethod
 
 Progress = Callable[[str, float], None]
 FactorValue = float | str
+#: Soil-loss models: RUSLE (A = R K L S C P) or CSLE (B E T instead of C P).
+ErosionModel = Literal["rusle", "csle"]
+EROSION_MODELS: tuple[ErosionModel, ...] = get_args(ErosionModel)
+DEFAULT_MODEL: ErosionModel = "rusle"
 
 
 class _Model(BaseModel):
@@ -89,9 +94,9 @@ class ErosionConfig(_Model):
     ``landcover_table``; P from the table or Wener's formula on ``cropland_codes``.
     """
 
-    model: Literal["rusle", "csle"] = "rusle"
-    routing: Literal["d8", "mfd"] | None = None
-    ls_method: Literal["dg", "lstool", "invest"] = "lstool"
+    model: ErosionModel = DEFAULT_MODEL
+    routing: RoutingMethod | None = None
+    ls_method: Method = DEFAULT_LS_METHOD
     l_max: float | None = None
     channel_threshold_cells: int | None = None
     s_breaks: tuple[float, float] | None = None

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
 import numpy as np
 from numba import njit
@@ -50,10 +50,13 @@ from .slope import cellsize_of, horn_gradient
 
 __all__ = [
     "DEFAULT_CUTOFF",
+    "DEFAULT_LS_METHOD",
     "DEFAULT_S_BREAKS",
     "INVEST_L_MAX",
     "LSOptions",
     "LSResult",
+    "LS_METHODS",
+    "Method",
     "l_dg",
     "l_invest",
     "l_lstool",
@@ -70,6 +73,13 @@ __all__ = [
 ]
 
 Method = Literal["dg", "lstool", "invest"]
+#: The slope-length methods (:data:`Method`): the one list the erosion config, the API's
+#: process inputs and the CLI's help take them from.
+LS_METHODS: tuple[Method, ...] = get_args(Method)
+#: The LS method used when none is given, here and in every run (``geoeco erosion``, the
+#: ``erosion`` process, :class:`geoeco.erosion.run.ErosionConfig`): LS-TOOL's cumulative
+#: slope length, which the erosion run has always used.
+DEFAULT_LS_METHOD: Method = "lstool"
 MMode = Literal["mccool", "table", "invest"]
 
 #: CSLE break angles (degrees): McCool low/high below/above 5.14°, Liu from 10°.
@@ -366,7 +376,7 @@ def check_ls_args(
     cutoff: tuple[float, float],
     m_mode: str | None,
 ) -> tuple[str, tuple[float, float] | None, str, float | None]:
-    if method not in ("dg", "lstool", "invest"):
+    if method not in LS_METHODS:
         raise InvalidInput(f"LS method must be 'dg', 'lstool' or 'invest', got {method!r}")
     if routing is None:
         routing = "mfd" if method == "invest" else "d8"
@@ -463,7 +473,7 @@ class LSOptions:
     @classmethod
     def of(
         cls,
-        method: Method = "dg",
+        method: Method = DEFAULT_LS_METHOD,
         routing: RoutingMethod | None = None,
         s_breaks: tuple[float, float] | None = None,
         channel_threshold_cells: int | None = None,
@@ -511,7 +521,7 @@ class LSOptions:
 def ls_factor(
     dem: Raster,
     *,
-    method: Method = "dg",
+    method: Method = DEFAULT_LS_METHOD,
     routing: RoutingMethod | None = None,
     s_breaks: tuple[float, float] | None = None,
     channel_threshold_cells: int | None = None,
@@ -530,7 +540,8 @@ def ls_factor(
     dem : Raster
         Elevation in metres on a projected grid with square cells.
     method, routing, s_breaks, channel_threshold_cells, l_max, cutoff, m_mode, mfd_exponent
-        How LS is computed, with their defaults: see :class:`LSOptions`.
+        How LS is computed, with their defaults (``method``: :data:`DEFAULT_LS_METHOD`): see
+        :class:`LSOptions`.
     max_pixels : int
         Refuse DEMs with more pixels (:class:`~geoeco.core.errors.OversizeRequest`).
     outlets, keep : ndarray of bool, optional

@@ -74,7 +74,7 @@ from .basins import (
     basins_from_layer,
     derive_basins,
 )
-from .ls import DEFAULT_CUTOFF, LSOptions, Method, MMode, ls_from_options
+from .ls import DEFAULT_CUTOFF, DEFAULT_LS_METHOD, LSOptions, Method, MMode, ls_from_options
 from .routing import MAX_ROUTING_PIXELS, RoutingMethod
 
 __all__ = ["OUTPUTS", "TiledLSResult", "ls_factor_tiled", "window_outlets"]
@@ -231,7 +231,7 @@ def ls_factor_tiled(
     out_dir: str | os.PathLike[str],
     *,
     basins: BasinTiles | Any | None = None,
-    method: Method = "dg",
+    method: Method = DEFAULT_LS_METHOD,
     routing: RoutingMethod | None = None,
     s_breaks: tuple[float, float] | None = None,
     channel_threshold_cells: int | None = None,

@@ -49,7 +49,7 @@ array([[1., 1., 1.],
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from numba import njit
@@ -66,7 +66,9 @@ __all__ = [
     "MAX_ROUTING_PIXELS",
     "NODATA_DIR",
     "OUTLET",
+    "ROUTING_METHODS",
     "Routing",
+    "RoutingMethod",
     "check_routing_size",
     "d8",
     "d8_downstream",
@@ -77,6 +79,9 @@ __all__ = [
 ]
 
 RoutingMethod = Literal["d8", "mfd"]
+#: The flow-routing methods (:data:`RoutingMethod`). Without one, LS routes ``d8``, or ``mfd``
+#: for the ``invest`` method (:func:`geoeco.terrain.ls.check_ls_args`).
+ROUTING_METHODS: tuple[RoutingMethod, ...] = get_args(RoutingMethod)
 
 #: D8 codes in neighbour order E, SE, S, SW, W, NW, N, NE.
 D8_CODES = np.array([1, 2, 4, 8, 16, 32, 64, 128], dtype=np.uint8)

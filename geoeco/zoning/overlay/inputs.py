@@ -22,6 +22,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geoeco.core.errors import CRSError, EmptyArea, GridMismatch, InvalidInput, LayerNotFound
 from geoeco.core.raster import Grid, Raster
+from geoeco.zoning.aoi import AOI
 from geoeco.zoning.rules import ClassInput, Criterion, MaskInput, RuleSet
 
 Status = Literal["real", "approximation", "synthetic"]
@@ -215,6 +216,11 @@ def _bind_frame(
 
 
 def _aoi_geometry(aoi: Any, grid: Grid) -> Any:
+    if isinstance(aoi, AOI):  # resolved once (geoeco.zoning.aoi): valid, not empty
+        geom = aoi.to_crs(grid.crs)
+        if not geom.intersects(box(*grid.bounds)):
+            raise EmptyArea(f"{aoi.label}: the area of interest does not overlap the grid")
+        return geom
     if aoi is None or isinstance(aoi, Raster) or (hasattr(aoi, "read") and not _is_frame(aoi)):
         if isinstance(aoi, Raster):
             aoi.grid.check_aligned(grid, what="AOI mask and the overlay grid")

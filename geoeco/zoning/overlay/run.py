@@ -316,7 +316,7 @@ def compute_zones(
     layers : mapping of input name → Raster, reader, callable or GeoDataFrame or LayerInput
     grid : Grid
         The equal-area analysis grid every raster input is aligned to.
-    aoi : shapely geometry (grid CRS), GeoDataFrame, or boolean mask Raster, optional
+    aoi : AOI, shapely geometry (grid CRS), GeoDataFrame, or boolean mask Raster, optional
         Pixels whose centre is outside are nodata (0). Default: the whole grid.
     block_size : int
         Window size for reading and writing, and tile size of the windowed patch stage.
