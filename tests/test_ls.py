@@ -16,6 +16,7 @@ from affine import Affine
 from geoeco.core.errors import CRSError, InvalidInput, OversizeRequest
 from geoeco.core.raster import Grid, Raster
 from geoeco.terrain.ls import (
+    DEFAULT_LS_METHOD,
     LSOptions,
     l_dg,
     l_invest,
@@ -314,9 +315,11 @@ def test_bad_input():
 
 
 def test_ls_options_apply_the_documented_defaults():
-    """Defaults as the module docstring states them: D8 and McCool with the CSLE breaks for
-    dg and lstool; MFD, InVEST's m and l_max 122 (no S breaks) for invest."""
-    dg = LSOptions.of()
+    """Defaults as the module docstring states them: lstool when no method is given (the one
+    default, DEFAULT_LS_METHOD); D8 and McCool with the CSLE breaks for dg and lstool; MFD,
+    InVEST's m and l_max 122 (no S breaks) for invest."""
+    assert LSOptions.of().method == DEFAULT_LS_METHOD == "lstool"
+    dg = LSOptions.of("dg")
     assert (dg.method, dg.routing, dg.m_mode, dg.s_breaks, dg.l_max) == (
         "dg",
         "d8",
