@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 
-from geoeco.core.errors import InvalidInput
+from geoeco.core.errors import InvalidInput, InvalidProcessInputs, ProcessNotFound
 from geoeco.service.job_model import (
     JobProblem,
     ResultFile,
@@ -34,14 +34,7 @@ from geoeco.service.job_model import (
 from geoeco.service.job_store import JobStore
 from geoeco.service.job_store_sqlite import SQLiteJobStore
 from geoeco.service.jobs import open_store
-from geoeco.service.process_inputs import InvalidProcessInputs
-from geoeco.service.processes import (
-    ProcessNotFound,
-    canonical_inputs,
-    estimate_cells,
-    get_process,
-    job_identity,
-)
+from geoeco.service.processes import canonical_inputs, estimate_cells, get_process, job_identity
 
 PG_URL = os.environ.get("GEOECO_TEST_POSTGRES_URL")
 

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from geoeco.core.errors import InvalidFields, InvalidInput
-from geoeco.erosion.run import ConfigConflict, check_landcover_codes, make_config
-from geoeco.service.process_inputs import (
-    ExecutionContext,
+from geoeco.core.errors import (
+    InvalidFields,
+    InvalidInput,
     InvalidProcessInputs,
     ProcessInputTooLarge,
 )
+from geoeco.erosion.run import ConfigConflict, check_landcover_codes, make_config
+from geoeco.service.process_inputs import ExecutionContext
 from geoeco.service.processes import check_inputs, execute, prepare
 
 SQUARE = {

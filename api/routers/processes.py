@@ -27,16 +27,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
-from geoeco.core.errors import GeoecoError, InvalidJSON, InvalidJSONValue, LayerNotFound
-from geoeco.core.json_input import loads_json
-from geoeco.service.process_inputs import ExecutionContext, InvalidProcessInputs
-from geoeco.service.processes import (
-    PROCESSES,
+from geoeco.core.errors import (
+    GeoecoError,
+    InvalidJSON,
+    InvalidJSONValue,
+    InvalidProcessInputs,
+    LayerNotFound,
     ProcessNotFound,
-    Submission,
-    get_process,
-    prepare,
 )
+from geoeco.core.json_input import loads_json
+from geoeco.service.process_inputs import ExecutionContext
+from geoeco.service.processes import PROCESSES, Submission, get_process, prepare
 
 from ..deps import registry_for
 from ..errors import problem_response, problem_responses, problem_type, status_for

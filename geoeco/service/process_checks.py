@@ -8,8 +8,8 @@ contradiction the run would hit, without reading a pixel. :func:`geoeco.service.
 runs it when a job is submitted (so a bad request fails at once) and
 :func:`geoeco.service.processes.execute` runs the same check before the run itself.
 
-Errors are :class:`~geoeco.service.process_inputs.InvalidProcessInputs` (or
-:class:`~geoeco.service.process_inputs.ProcessInputTooLarge` when a size limit is exceeded) whose
+Errors are :class:`~geoeco.core.errors.InvalidProcessInputs` (or
+:class:`~geoeco.core.errors.ProcessInputTooLarge` when a size limit is exceeded) whose
 ``errors`` name each input involved.
 
 What is *not* known without reading data stays a run-time failure: the land-cover codes of a
@@ -19,7 +19,7 @@ user layer (the demo's codes are known and checked), values out of range inside 
 >>> check_erosion(inputs, ExecutionContext())  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-geoeco.service.process_inputs.InvalidProcessInputs: inputs of process 'erosion': r: give ...
+geoeco.core.errors.InvalidProcessInputs: inputs of process 'erosion': r: give ...
 """
 
 from __future__ import annotations
@@ -29,15 +29,19 @@ from pathlib import Path
 from typing import Any
 
 from geoeco.catalog.layers import LayerRegistry
-from geoeco.core.errors import GeoecoError, InvalidFields, OversizeRequest
+from geoeco.core.errors import (
+    GeoecoError,
+    InvalidFields,
+    InvalidProcessInputs,
+    OversizeRequest,
+    ProcessInputTooLarge,
+)
 from geoeco.erosion.run import ErosionConfig
 
 from .process_inputs import (
     DesertificationInputs,
     ErosionInputs,
     ExecutionContext,
-    InvalidProcessInputs,
-    ProcessInputTooLarge,
     ScreeningInputs,
     ZoningInputs,
 )

@@ -22,7 +22,7 @@ from geoeco.catalog.demo_region import DEFAULT_DEMO_SIZE
 from geoeco.catalog.demo_region import Size as DemoSize
 from geoeco.catalog.layers import LayerRegistry
 from geoeco.core.engine import Engine, EngineName
-from geoeco.core.errors import InvalidFields, InvalidInput, OversizeRequest
+from geoeco.core.errors import InvalidInput
 from geoeco.core.geometry import InputCRS
 from geoeco.erosion.run import DEFAULT_MODEL, ErosionModel
 from geoeco.terrain.ls import DEFAULT_LS_METHOD
@@ -34,17 +34,6 @@ from geoeco.workflows.zoning import DEFAULT_RES, DEFAULT_RULES, SxydCrs
 from geoeco.zoning.aoi import normalise_code
 
 from .job_model import is_job_id
-
-
-class InvalidProcessInputs(InvalidFields):
-    """Process inputs that do not validate; ``errors`` lists ``{field, message, code}``."""
-
-
-class ProcessInputTooLarge(OversizeRequest, InvalidProcessInputs):
-    """Process inputs beyond a size limit (area, pixels, vertices); ``errors`` as above.
-
-    :class:`~geoeco.core.errors.OversizeRequest` comes first, so the API's table maps it to 413.
-    """
 
 
 @dataclass(frozen=True)

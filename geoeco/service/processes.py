@@ -36,7 +36,7 @@ Examples
 >>> validate_inputs("zoning", {"demo_size": "huge"})  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-geoeco.service.process_inputs.InvalidProcessInputs: inputs of process 'zoning': demo_size: Input ...
+geoeco.core.errors.InvalidProcessInputs: inputs of process 'zoning': demo_size: Input should ...
 """
 
 from __future__ import annotations
@@ -50,7 +50,12 @@ from pydantic import BaseModel, ValidationError
 
 from geoeco import __version__
 from geoeco.catalog.layers import LayerRegistry
-from geoeco.core.errors import GeoecoError, InvalidInput, InvalidJSONValue
+from geoeco.core.errors import (
+    InvalidInput,
+    InvalidJSONValue,
+    InvalidProcessInputs,
+    ProcessNotFound,
+)
 from geoeco.core.json_input import check_json_value
 from geoeco.workflows.progress import Progress
 
@@ -60,7 +65,6 @@ from .process_inputs import (
     DesertificationInputs,
     ErosionInputs,
     ExecutionContext,
-    InvalidProcessInputs,
     ScreeningInputs,
     ZoningInputs,
 )
@@ -75,11 +79,6 @@ from .process_runners import (
     _zoning_layers,
     _zoning_rules,
 )
-
-
-class ProcessNotFound(GeoecoError, LookupError):
-    """A process id that the catalogue does not know."""
-
 
 # --------------------------------------------------------------------------------------------
 # the catalogue
@@ -424,7 +423,6 @@ register_process(
 __all__ = [
     "PROCESSES",
     "Process",
-    "ProcessNotFound",
     "ProcessResult",
     "Submission",
     "canonical_inputs",
