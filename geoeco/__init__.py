@@ -32,7 +32,7 @@ _EXPORTS: dict[str, str] = {
     "load_registry": "geoeco.catalog.layers",
     "read_layer_vector": "geoeco.catalog.sources",
     "layer_raster_path": "geoeco.catalog.sources",
-    "inspect_layer_file": "geoeco.catalog.validate",
+    "inspect_layer_file": "geoeco.core.inspect",
     "user_layer_spec": "geoeco.catalog.validate",
     # I/O and grids
     "read_raster": "geoeco.core.io",
@@ -47,9 +47,9 @@ _EXPORTS: dict[str, str] = {
     "wgs84_to_gcj02": "geoeco.core.crs",
     "detect_gcj02": "geoeco.core.crs",
     # analyses
-    "ErosionConfig": "geoeco.erosion.run",
-    "make_config": "geoeco.erosion.run",
-    "load_config": "geoeco.erosion.run",
+    "ErosionConfig": "geoeco.erosion.config",
+    "make_config": "geoeco.erosion.config",
+    "load_config": "geoeco.erosion.config",
     "run_erosion": "geoeco.erosion.run",
     "run_desertification": "geoeco.erosion.desertification",
     "ls_factor": "geoeco.terrain.ls",
@@ -66,7 +66,7 @@ _EXPORTS: dict[str, str] = {
     "demo_aoi": "geoeco.workflows.demo_inputs",
     "zone_demo": "geoeco.workflows.demo",
     # queries
-    "QueryContext": "geoeco.query.point",
+    "QueryContext": "geoeco.query.context",
     "lookup_point": "geoeco.query.point",
     "features_in_bbox": "geoeco.query.point",
     "screen_site": "geoeco.query.screening",

@@ -264,7 +264,7 @@ def test_erosion_help_names_the_library_definitions(capsys, tmp_path):
     checks them); its help names them without importing the science (fast start), so this
     keeps the help equal to the one definition of each."""
     from geoeco import cli
-    from geoeco.erosion.run import DEFAULT_MODEL, EROSION_MODELS
+    from geoeco.erosion.config import DEFAULT_MODEL, EROSION_MODELS
     from geoeco.terrain.ls import DEFAULT_LS_METHOD, LS_METHODS
     from geoeco.terrain.routing import ROUTING_METHODS
 

@@ -21,7 +21,8 @@ import rasterio
 
 from geoeco.core.engine import DaskEngine, LocalEngine, get_engine
 from geoeco.core.errors import DataSourceError, InvalidInput
-from geoeco.erosion.run import make_config, run_erosion
+from geoeco.erosion.config import make_config
+from geoeco.erosion.run import run_erosion
 
 distributed = pytest.importorskip("distributed", reason="engine 'dask' needs dask.distributed")
 

@@ -13,8 +13,9 @@ from rasterio.transform import from_origin
 
 from geoeco.core.errors import CRSError, InvalidInput, UnitsError
 from geoeco.core.io import read_raster
+from geoeco.erosion.config import make_config
 from geoeco.erosion.desertification import run_desertification
-from geoeco.erosion.run import make_config, run_erosion
+from geoeco.erosion.run import run_erosion
 
 ORIGIN = (400000.0, 4250000.0)  # EPSG:4546 (GK CM 111E): near Yulin, inside China
 

@@ -24,8 +24,9 @@ from geoeco.core.errors import InvalidInput, UnitsError
 from geoeco.core.io import read_raster, write_raster
 from geoeco.core.raster import Grid
 from geoeco.core.windows import equal_area_factor
+from geoeco.erosion.config import make_config
 from geoeco.erosion.desertification import run_desertification
-from geoeco.erosion.run import make_config, run_erosion
+from geoeco.erosion.run import run_erosion
 from geoeco.evaluation.area_weights import area_weights
 from geoeco.evaluation.config import SERVICES, demo_evaluation_config, make_evaluation_config
 from geoeco.evaluation.pixels import relief_amplitude, relief_window

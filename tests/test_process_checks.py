@@ -18,7 +18,8 @@ from geoeco.core.errors import (
     InvalidProcessInputs,
     ProcessInputTooLarge,
 )
-from geoeco.erosion.run import ConfigConflict, check_landcover_codes, make_config
+from geoeco.erosion.config import ConfigConflict, make_config
+from geoeco.erosion.run import check_landcover_codes
 from geoeco.service.process_inputs import ExecutionContext
 from geoeco.service.processes import check_inputs, execute, prepare
 

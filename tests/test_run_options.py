@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from geoeco.catalog.demo_region import DEFAULT_DEMO_SIZE, DEMO_SIZES
 from geoeco.core.engine import ENGINES
 from geoeco.core.errors import InvalidFields
-from geoeco.erosion.run import DEFAULT_MODEL, EROSION_MODELS, ErosionConfig, make_config
+from geoeco.erosion.config import DEFAULT_MODEL, EROSION_MODELS, ErosionConfig, make_config
 from geoeco.service.process_inputs import ErosionInputs, ZoningInputs
 from geoeco.terrain.ls import DEFAULT_LS_METHOD, LS_METHODS, ls_factor
 from geoeco.terrain.ls_tiled import ls_factor_tiled

@@ -17,30 +17,24 @@ parameters ([R] items listed as unverified), inputs with checksums, and the engi
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import tempfile
-import tomllib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal, TypedDict, get_args
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from geoeco.catalog.classes import FactorTable, Provenance, get_table
-from geoeco.core.align import Resampling, aligned_source, mutual_mask
+from geoeco.catalog.classes import Provenance, get_table
 from geoeco.core.engine import Engine, Window, check_engine, using_engine
-from geoeco.core.errors import InvalidFields, InvalidInput, ManifestError
+from geoeco.core.errors import InvalidInput
 from geoeco.core.io import RasterWriter, open_raster_writer, raster_info, read_raster, write_raster
 from geoeco.core.raster import Grid, Raster
 from geoeco.core.tile_store import DirTileStore
 from geoeco.core.tile_writes import OutputFile, write_from_tiles
 from geoeco.core.windows import (
-    Constant,
-    WindowReader,
     equal_area_factor,
     file_digest,
     open_factor,
@@ -50,260 +44,21 @@ from geoeco.erosion import factors as factors
 from geoeco.erosion import grades as grades
 from geoeco.erosion import vegetation as vegetation
 from geoeco.erosion.results import ErosionResult
-from geoeco.terrain.ls import DEFAULT_LS_METHOD, Method, check_ls_args, ls_factor
-from geoeco.terrain.routing import RoutingMethod
+from geoeco.terrain.ls import ls_factor
+
+from .config import (
+    ConfigConflict,
+    ErosionConfig,
+    FactorValue,
+    LandcoverTable,
+    Texture,
+    load_config,
+    make_config,
+    read_landcover_table,
+)
+from .window import ErosionSpec, WindowResult, _bt_tables, _factor_inputs, erosion_window
 
 Progress = Callable[[str, float], None]
-FactorValue = float | str
-#: Soil-loss models: RUSLE (A = R K L S C P) or CSLE (B E T instead of C P).
-ErosionModel = Literal["rusle", "csle"]
-EROSION_MODELS: tuple[ErosionModel, ...] = get_args(ErosionModel)
-DEFAULT_MODEL: ErosionModel = "rusle"
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class LandcoverTable(_Model):
-    """A land-cover factor table (CSV) and its column names (InVEST-style defaults)."""
-
-    path: str
-    code: str = "lucode"
-    c: str | None = "usle_c"
-    p: str | None = "usle_p"
-
-
-class Texture(_Model):
-    """Soil texture rasters (percent) and organic carbon (percent) for EPIC K."""
-
-    sand: FactorValue
-    silt: FactorValue
-    clay: FactorValue
-    soc: FactorValue
-    zhang_correction: bool = False
-
-
-class ErosionConfig(_Model):
-    """Everything that controls an erosion run; the CLI's ``--config FILE`` is this, in TOML.
-
-    Factors are a number or a raster path. R may instead come from monthly rain
-    (``r_monthly``, 12 bands in mm; ``r_monthly_method`` fournier or wischmeier) or daily rain
-    (``r_daily``, one band per day, band descriptions ISO dates, Zhang Wenbo's model); K from
-    ``texture``; C from ``ndvi`` (FVC by the dimidiate model, then Cai) or ``landcover`` +
-    ``landcover_table``; P from the table or Wener's formula on ``cropland_codes``.
-    """
-
-    model: ErosionModel = DEFAULT_MODEL
-    routing: RoutingMethod | None = None
-    ls_method: Method = DEFAULT_LS_METHOD
-    l_max: float | None = None
-    channel_threshold_cells: int | None = None
-    s_breaks: tuple[float, float] | None = None
-    cutoff: tuple[float, float] = (0.5, 0.7)
-    r: FactorValue | None = None
-    r_monthly: str | None = None
-    r_monthly_method: Literal["fournier", "wischmeier"] = "fournier"
-    fournier_alpha: float = 0.1833
-    fournier_beta: float = 1.9957
-    r_daily: str | None = None
-    k: FactorValue | None = None
-    texture: Texture | None = None
-    c: FactorValue | None = None
-    ndvi: str | None = None
-    ndvi_endpoints: tuple[float, float] | None = None
-    landcover: str | None = None
-    landcover_table: LandcoverTable | None = None
-    c_method: Literal["value", "ndvi", "fvc", "table"] | None = None
-    fvc: str | None = None
-    p: FactorValue | None = None
-    p_method: Literal["value", "table", "wener"] = "value"
-    cropland_codes: tuple[int, ...] = (1,)
-    e: float = 1.0
-    t_factors: dict[int, float] | None = None
-    b_factors: dict[int, float | Literal["cai"]] | None = None
-    tolerable_loss: float = Field(200.0, gt=0)
-    erosion_regions: str | None = None
-    allow_outside_china: bool = False
-    block_size: int = Field(1024, ge=64)
-
-    @model_validator(mode="after")
-    def _one_source_each(self) -> ErosionConfig:
-        if self.model == "rusle" and self.c_method is None:
-            chosen = next((m for m in ("value", "ndvi", "fvc", "table") if self._has_c(m)), None)
-            object.__setattr__(self, "c_method", chosen)
-        problems = _conflicts(self)
-        if problems:
-            raise ConfigConflict(problems)
-        return self
-
-    def _has_c(self, method: str) -> bool:
-        """Whether the input of C method ``method`` is given."""
-        if method == "table":
-            t = self.landcover_table
-            return self.landcover is not None and t is not None and t.c is not None
-        return {"value": self.c, "ndvi": self.ndvi, "fvc": self.fvc}[method] is not None
-
-
-class ConfigConflict(ValueError):
-    """Settings of an erosion config that contradict each other or lack a partner.
-
-    ``problems`` lists ``(fields, message)``: the settings involved and what is wrong.
-    """
-
-    def __init__(self, problems: list[tuple[tuple[str, ...], str]]) -> None:
-        super().__init__("; ".join(m for _, m in problems))
-        self.problems = problems
-
-
-_LS_FIELDS = ("ls_method", "routing", "s_breaks", "channel_threshold_cells", "l_max", "cutoff")
-
-
-def _conflicts(cfg: ErosionConfig) -> list[tuple[tuple[str, ...], str]]:
-    """Every contradiction or missing partner among the settings (see :class:`ConfigConflict`);
-    the run would fail on each of them."""
-    out: list[tuple[tuple[str, ...], str]] = []
-    if sum(x is not None for x in (cfg.r, cfg.r_monthly, cfg.r_daily)) != 1:
-        out.append((("r", "r_monthly", "r_daily"), "give exactly one of r, r_monthly, r_daily"))
-    if (cfg.k is None) == (cfg.texture is None):
-        out.append((("k", "texture"), "give exactly one of k, texture"))
-    if cfg.model == "rusle":
-        if cfg.c_method is None:
-            msg = "C is missing: give c, ndvi, fvc (percent), or landcover + landcover_table"
-            out.append((("c", "ndvi", "fvc", "landcover", "landcover_table"), msg))
-        elif not cfg._has_c(cfg.c_method):
-            out.append((("c_method",), f"c_method={cfg.c_method!r} lacks its input"))
-    if cfg.model == "csle" and (cfg.landcover is None or cfg.ndvi is None):
-        msg = "csle needs landcover (for B/T) and ndvi (FVC for B)"
-        out.append((("model", "landcover", "ndvi"), msg))
-    if cfg.p_method == "table" and (cfg.landcover_table is None or cfg.landcover is None):
-        msg = "p_method='table' needs landcover and landcover_table"
-        out.append((("p_method", "landcover", "landcover_table"), msg))
-    if cfg.p_method == "wener" and cfg.landcover is None:
-        out.append(
-            (("p_method", "landcover"), "p_method='wener' needs landcover (to find cropland)")
-        )
-    if cfg.p is not None and cfg.p_method != "value":
-        msg = f"p is given but p_method={cfg.p_method!r} takes P from elsewhere; give one of them"
-        out.append((("p", "p_method"), msg))
-    if cfg.ls_method == "lstool" and cfg.routing == "mfd":
-        msg = "ls_method 'lstool' follows D8 paths; it cannot use routing 'mfd'"
-        out.append((("ls_method", "routing"), msg))
-    else:
-        try:
-            check_ls_args(
-                cfg.ls_method,
-                cfg.routing,
-                cfg.s_breaks,
-                cfg.channel_threshold_cells,
-                cfg.l_max,
-                cfg.cutoff,
-                None,
-            )
-        except InvalidInput as exc:
-            out.append((_LS_FIELDS, str(exc)))
-    return out
-
-
-def load_config(path: str | Path, **overrides: Any) -> ErosionConfig:
-    """Read a TOML config; relative paths in it resolve against its folder; CLI flags override."""
-    p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ManifestError(f"{p.name}: cannot read config ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ManifestError(f"{p.name}: not valid TOML ({exc})") from None
-    return make_config(data, base=p.parent, **overrides)
-
-
-_PATH_KEYS = (
-    "r",
-    "r_monthly",
-    "r_daily",
-    "k",
-    "c",
-    "ndvi",
-    "fvc",
-    "landcover",
-    "p",
-    "erosion_regions",
-)
-
-
-def make_config(
-    data: dict[str, Any] | None = None, *, base: Path | None = None, **overrides: Any
-) -> ErosionConfig:
-    """Validate a config dict (plus non-None overrides); messages name every bad field."""
-    merged = dict(data or {})
-    merged.update({k: v for k, v in overrides.items() if v is not None})
-    if base is not None:
-        for key in _PATH_KEYS:
-            v = merged.get(key)
-            if isinstance(v, str) and not Path(v).is_absolute():
-                merged[key] = str(base / v)
-        for sub in ("texture", "landcover_table"):
-            d = merged.get(sub)
-            if isinstance(d, dict):
-                d = dict(d)
-                for k2, v in d.items():
-                    if (
-                        k2 in ("sand", "silt", "clay", "soc", "path")
-                        and isinstance(v, str)
-                        and not Path(v).is_absolute()
-                    ):
-                        d[k2] = str(base / v)
-                merged[sub] = d
-    try:
-        return ErosionConfig.model_validate(merged)
-    except ValidationError as exc:
-        errors = _config_errors(exc)
-        text = "; ".join(
-            e["message"] if e["code"] == "conflict" else f"{e['field']}: {e['message']}"
-            for e in errors
-        )
-        raise InvalidFields(f"erosion config: {text}", errors) from None
-
-
-def _config_errors(exc: ValidationError) -> list[dict[str, Any]]:
-    """``{field, fields, message, code}`` per problem; a conflict lists every setting involved."""
-    out: list[dict[str, Any]] = []
-    for e in exc.errors():
-        cause = (e.get("ctx") or {}).get("error")
-        if isinstance(cause, ConfigConflict):
-            out += [
-                {"field": f[0], "fields": list(f), "message": m, "code": "conflict"}
-                for f, m in cause.problems
-            ]
-            continue
-        field = ".".join(str(x) for x in e["loc"]) or "config"
-        top = str(e["loc"][0]) if e["loc"] else "config"
-        out.append({"field": field, "fields": [top], "message": e["msg"], "code": e["type"]})
-    return out
-
-
-def read_landcover_table(t: LandcoverTable) -> dict[str, dict[int, float]]:
-    """Columns ``c`` and ``p`` of a land-cover CSV as ``{code: value}`` dicts."""
-    p = Path(t.path)
-    try:
-        with open(p, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
-    except OSError:
-        raise InvalidInput(f"land-cover table {p.name!r} cannot be read") from None
-    out: dict[str, dict[int, float]] = {}
-    for key, col in (("c", t.c), ("p", t.p)):
-        if col is None:
-            continue
-        if rows and (t.code not in rows[0] or col not in rows[0]):
-            raise InvalidInput(
-                f"land-cover table {p.name!r} has no column {t.code!r} or {col!r}; "
-                f"columns are {', '.join(rows[0])}"
-            )
-        try:
-            out[key] = {int(float(r[t.code])): float(r[col]) for r in rows if r[col] != ""}
-        except ValueError as exc:
-            raise InvalidInput(f"land-cover table {p.name!r}: {exc}") from None
-    return out
 
 
 # ----------------------------------------------------------------------------------- R
@@ -356,233 +111,6 @@ def derive_r(cfg: ErosionConfig, out_dir: Path, used: Provenance) -> FactorValue
 
 
 # ------------------------------------------------------------------------ the kernel
-
-
-class BTTables(TypedDict, total=False):
-    """User CSLE tables (keywords of :func:`geoeco.erosion.factors.csle_bet`); absent = default."""
-
-    t_table: FactorTable
-    b_table: FactorTable
-
-
-@dataclass(frozen=True)
-class ErosionSpec:
-    """What :func:`erosion_window` needs: configuration, grid, paths and small numbers only.
-
-    It is pickled into every task, so it never holds raster data: the kernel opens the
-    inputs itself (``r`` is a number or the path of the R raster already on disk, ``ls_files``
-    the LS rasters written by the driver).
-    """
-
-    cfg: ErosionConfig
-    grid: Grid
-    r: FactorValue
-    ls_files: tuple[tuple[str, str], ...]
-    lc_tables: dict[str, dict[int, float]] = field(default_factory=dict)
-    fvc_ends: tuple[float, float] | None = None
-    bt_tables: BTTables = field(default_factory=lambda: BTTables())
-
-
-@dataclass
-class WindowResult:
-    """One window's outputs: arrays by output name (NaN = nodata, grade 0 = nodata), the
-    grade histogram (index = grade code), sums for the means, and the provenance recorded."""
-
-    arrays: dict[str, np.ndarray]
-    counts: np.ndarray
-    loss_sum: float
-    pot_sum: float
-    tables: dict[str, dict[str, Any]]
-    parameters: dict[str, dict[str, Any]]
-
-
-def _factor_inputs(spec: ErosionSpec) -> list[tuple[FactorValue, str, Resampling]]:
-    """``(value, name, resampling)`` of every factor input, in the order they are recorded."""
-    cfg = spec.cfg
-    out: list[tuple[FactorValue, str, Resampling]] = [(spec.r, "R", "bilinear")]
-    if cfg.texture is not None:
-        out += [(getattr(cfg.texture, n), n, "bilinear") for n in ("sand", "silt", "clay", "soc")]
-    if cfg.k is not None:
-        out.append((cfg.k, "K", "bilinear"))
-    if cfg.c is not None:
-        out.append((cfg.c, "C", "bilinear"))
-    if cfg.ndvi is not None:
-        out.append((cfg.ndvi, "ndvi", "bilinear"))
-    if cfg.fvc is not None:
-        out.append((cfg.fvc, "fvc", "bilinear"))
-    if cfg.landcover:
-        out.append((cfg.landcover, "landcover", "nearest"))
-    if cfg.p is not None and cfg.p_method == "value":
-        out.append((cfg.p, "P", "bilinear"))
-    if cfg.erosion_regions:
-        out.append((cfg.erosion_regions, "erosion_regions", "nearest"))
-    return out
-
-
-Sources = dict[str, WindowReader]
-
-
-@contextlib.contextmanager
-def _open_inputs(spec: ErosionSpec) -> Iterator[Sources]:
-    """Every factor input opened on the grid (no re-validation: the driver checked them)."""
-    with contextlib.ExitStack() as stack:
-        srcs: Sources = {}
-        for value, name, resampling in _factor_inputs(spec):
-            if isinstance(value, int | float):
-                srcs[name] = Constant(float(value), name)
-            else:
-                srcs[name] = stack.enter_context(
-                    aligned_source(value, spec.grid, resampling=resampling, name=Path(value).name)
-                )
-        yield srcs
-
-
-@dataclass(frozen=True)
-class _WindowFactors:
-    """The inputs of one window, read or derived (NaN = nodata; land cover 0 = nodata)."""
-
-    R: np.ndarray
-    K: np.ndarray
-    lc: np.ndarray | None
-    fvc: np.ndarray | None
-    ls: dict[str, np.ndarray]
-    P: np.ndarray | float
-
-
-def erosion_window(spec: ErosionSpec, window: Window) -> WindowResult:
-    """Soil loss, potential loss, conservation, factors and grade of one window.
-
-    A pure function of its arguments (it reads files, writes none), safe to run in any
-    process: this is the task :func:`run_erosion` hands to its engine.
-
-    >>> from affine import Affine
-    >>> g = Grid(Affine(30, 0, 0, 0, -30, 60), 2, 2, "EPSG:4546")
-    >>> import tempfile
-    >>> d = Path(tempfile.mkdtemp())
-    >>> _ = write_raster(Raster.from_array(np.full((2, 2), 2.0, "float32"), g), d / "ls.tif")
-    >>> _ = write_raster(Raster.from_array(np.zeros((2, 2), "float32"), g), d / "slope.tif")
-    >>> cfg = make_config({"r": 100.0, "k": 0.05, "c": 0.5, "p": 1.0})
-    >>> files = (("ls", str(d / "ls.tif")), ("slope", str(d / "slope.tif")))
-    >>> res = erosion_window(ErosionSpec(cfg, g, 100.0, files), (0, 0, 2, 1))
-    >>> res.arrays["soil_loss"].ravel().tolist()  # 100 * 0.05 * 2 * 0.5 * 1 t/(hm²·a) * 100
-    [500.0, 500.0]
-    >>> res.counts.tolist()  # 500 t/(km²·a) is grade 2 (light) with tolerable loss 200
-    [0, 0, 2, 0, 0, 0, 0]
-    """
-    used = Provenance()
-    table = get_table("SL190-2007/water")
-    with _open_inputs(spec) as s:
-        f = _read_factors(spec, s, window, used)
-        a, parts, potential = _soil_loss(spec, s, window, f, used)
-        modulus = factors.to_t_km2(a).astype("float32")
-        mask = mutual_mask(modulus, np.ma.masked_equal(f.lc, 0) if f.lc is not None else modulus)
-        modulus[mask] = np.nan
-        grade = _grade(spec.cfg, s, window, modulus, used)
-    arrays = _output_arrays(modulus, potential, parts, mask)
-    arrays["erosion_grade"] = np.asarray(grade)
-    valid = np.isfinite(modulus)
-    return WindowResult(
-        arrays=arrays,
-        counts=np.bincount(grade.ravel(), minlength=len(table.classes) + 1).astype(np.int64),
-        loss_sum=float(modulus[valid].sum(dtype="float64")),
-        pot_sum=float(np.nansum(arrays["potential_loss"], dtype="float64")),
-        tables=used.tables,
-        parameters=used.parameters,
-    )
-
-
-def _read_factors(spec: ErosionSpec, s: Sources, win: Window, used: Provenance) -> _WindowFactors:
-    """R, K, land cover, FVC (from NDVI), the LS rasters and P of one window."""
-    cfg = spec.cfg
-    R = np.ma.filled(s["R"].read(win), np.nan).astype("float32")
-    K = _k_factor(cfg, s, win, used)
-    lc = None if "landcover" not in s else np.ma.filled(s["landcover"].read(win), 0)
-    lc = None if lc is None else lc.astype("int32")
-    fvc = None
-    if "ndvi" in s:
-        assert spec.fvc_ends is not None  # run_erosion finds them whenever ndvi is given
-        fvc = vegetation.fvc_dimidiate(
-            np.ma.filled(s["ndvi"].read(win), np.nan), spec.fvc_ends[0], spec.fvc_ends[1]
-        )
-    lsw = {n: read_raster(p, window=win).filled(np.nan) for n, p in spec.ls_files}
-    P = _p_factor(cfg, win, s.get("P"), lc, spec.lc_tables, lsw["slope"], used)
-    return _WindowFactors(R=R, K=K, lc=lc, fvc=fvc, ls=lsw, P=P)
-
-
-def _k_factor(cfg: ErosionConfig, s: Sources, win: Window, used: Provenance) -> np.ndarray:
-    """K as given, or by EPIC from the texture rasters."""
-    if cfg.texture is None:
-        return np.ma.filled(s["K"].read(win), np.nan)
-    t = {n: np.ma.filled(s[n].read(win), np.nan) for n in ("sand", "silt", "clay", "soc")}
-    return factors.k_epic(
-        t["sand"],
-        t["silt"],
-        t["clay"],
-        t["soc"],
-        zhang_correction=cfg.texture.zhang_correction,
-        used=used,
-    )
-
-
-def _soil_loss(
-    spec: ErosionSpec, s: Sources, win: Window, f: _WindowFactors, used: Provenance
-) -> tuple[np.ndarray, dict[str, np.ndarray | float], np.ndarray]:
-    """Soil loss A (t/(hm²·a)) by RUSLE or CSLE, the factors written beside it, and the
-    potential loss R·K·L·S."""
-    if spec.cfg.model == "rusle":
-        C = _c_factor(spec, s, win, f, used)
-        a = factors.rusle(f.R, f.K, f.ls["ls"], C, f.P)
-        return a, {"k": f.K, "c": C, "p": f.P}, factors.potential_loss(f.R, f.K, f.ls["ls"])
-    B, E, T = factors.csle_bet(f.lc, fvc=f.fvc, e=spec.cfg.e, used=used, **spec.bt_tables)
-    L, S = f.ls["l"], f.ls["s"]
-    a = factors.csle(f.R, f.K, L, S, B, E, T)
-    return a, {"k": f.K, "b": B, "e": E, "t": T}, factors.potential_loss(f.R, f.K, L * S)
-
-
-def _c_factor(
-    spec: ErosionSpec, s: Sources, win: Window, f: _WindowFactors, used: Provenance
-) -> np.ndarray:
-    """RUSLE's C by the config's ``c_method``: given, Cai on FVC or NDVI, or from the table."""
-    method = spec.cfg.c_method
-    if method == "value":
-        return np.ma.filled(s["C"].read(win), np.nan)
-    if method == "fvc":
-        return factors.c_cai(np.ma.filled(s["fvc"].read(win), np.nan), used=used)
-    if method == "ndvi":
-        return factors.c_cai(f.fvc, used=used)
-    return factors.c_from_table(f.lc, spec.lc_tables["c"], used=used)
-
-
-def _grade(
-    cfg: ErosionConfig, s: Sources, win: Window, modulus: np.ndarray, used: Provenance
-) -> np.ndarray:
-    """SL 190-2007 grades (0 = nodata) with the erosion regions' or the config's tolerable loss."""
-    if "erosion_regions" in s:
-        regions = np.ma.filled(s["erosion_regions"].read(win), 0)
-        return grades.water_erosion_grade(
-            modulus, regions=regions, out_of_range="nodata", used=used
-        )
-    return grades.water_erosion_grade(
-        modulus, tolerable=cfg.tolerable_loss, out_of_range="nodata", used=used
-    )
-
-
-def _output_arrays(
-    modulus: np.ndarray,
-    potential: np.ndarray,
-    parts: dict[str, np.ndarray | float],
-    mask: np.ndarray,
-) -> dict[str, np.ndarray]:
-    """Soil loss, potential loss R·K·L·S and soil conservation (potential − actual) in
-    t/(km²·a), and the factors, as float32 with NaN where ``mask``."""
-    pot = factors.to_t_km2(potential).astype("float32")
-    pot[mask] = np.nan
-    arrays = {"soil_loss": modulus, "potential_loss": pot, "soil_conservation": pot - modulus}
-    for n, v in parts.items():
-        a = np.broadcast_to(np.asarray(v, dtype="float32"), modulus.shape).copy()
-        a[mask] = np.nan
-        arrays[n] = a
-    return arrays
 
 
 # ------------------------------------------------------------------------------ the run
@@ -931,29 +459,6 @@ def _ls_to_files(
     return dict(ls.params)
 
 
-def _p_factor(
-    cfg: ErosionConfig,
-    win: tuple[int, int, int, int],
-    p_src: WindowReader | None,
-    lc: np.ndarray | None,
-    tables: dict[str, dict[int, float]],
-    slope_deg: np.ndarray,
-    used: Provenance,
-) -> np.ndarray | float:
-    """P by the config's ``p_method``: from the land-cover table, Wener's formula on the
-    cropland codes, the P input, or 1."""
-    if cfg.p_method == "table":
-        return factors.p_from_table(lc, tables["p"], used=used)
-    if cfg.p_method == "wener":
-        assert lc is not None  # the config needs landcover for p_method "wener"
-        slope_pct = np.tan(np.radians(slope_deg)) * 100.0
-        crop = np.isin(lc, cfg.cropland_codes)
-        return factors.p_wener(slope_pct, crop, used=used)
-    if p_src is not None:
-        return np.ma.filled(p_src.read(win), np.nan)
-    return 1.0
-
-
 def check_landcover_codes(cfg: ErosionConfig, codes: Sequence[int]) -> None:
     """Raise what a run raises on land-cover pixels with these ``codes`` (no raster is read).
 
@@ -980,30 +485,6 @@ def check_landcover_codes(cfg: ErosionConfig, codes: Sequence[int]) -> None:
         factors.c_from_table(lc, tables["c"], used=used)
     if cfg.p_method == "table":
         factors.p_from_table(lc, tables["p"], used=used)
-
-
-def _bt_tables(cfg: ErosionConfig) -> BTTables:
-    """User B/T tables from the config (code → value; B may be "cai" = Cai's formula on FVC)."""
-    out = BTTables()
-    if cfg.t_factors:
-        out["t_table"] = _user_table("T", dict(cfg.t_factors))
-    if cfg.b_factors:
-        out["b_table"] = _user_table("B", dict(cfg.b_factors))
-    return out
-
-
-def _user_table(factor: str, values: dict[int, float | str]) -> FactorTable:
-    """A CSLE factor table from the erosion config."""
-    return FactorTable(
-        name=f"user/{factor}",
-        version="config",
-        source="erosion config",
-        tag="I",
-        units="1",
-        key="land-use code",
-        values=values,
-        origin="user",
-    )
 
 
 def _ndvi_endpoints_of(path: Path, used: Provenance) -> tuple[float, float]:

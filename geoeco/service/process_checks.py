@@ -36,7 +36,7 @@ from geoeco.core.errors import (
     OversizeRequest,
     ProcessInputTooLarge,
 )
-from geoeco.erosion.run import ErosionConfig
+from geoeco.erosion.config import ErosionConfig
 
 from .process_inputs import (
     DesertificationInputs,

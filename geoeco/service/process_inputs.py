@@ -24,7 +24,7 @@ from geoeco.catalog.layers import LayerRegistry
 from geoeco.core.engine import Engine, EngineName
 from geoeco.core.errors import InvalidInput
 from geoeco.core.geometry import InputCRS
-from geoeco.erosion.run import DEFAULT_MODEL, ErosionModel
+from geoeco.erosion.config import DEFAULT_MODEL, ErosionModel
 from geoeco.terrain.ls import DEFAULT_LS_METHOD
 from geoeco.terrain.ls import Method as LSMethod
 from geoeco.terrain.routing import RoutingMethod

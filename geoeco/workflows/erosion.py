@@ -33,8 +33,8 @@ from typing import Any
 
 from geoeco.catalog.demo_region import DEFAULT_DEMO_SIZE, build_demo_region
 from geoeco.core.engine import Engine
+from geoeco.erosion.config import ErosionConfig, load_config, make_config
 from geoeco.erosion.results import DesertificationResult, ErosionResult
-from geoeco.erosion.run import ErosionConfig, load_config, make_config
 
 from .demo_inputs import SCRATCH_PREFIX, check_demo_size
 from .progress import Progress, stage
