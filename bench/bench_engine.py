@@ -21,7 +21,8 @@ Each run is split by its progress callback into the *prep* phase (DEM checks, fl
 LS, R from daily rain, NDVI endpoints; always in the driver) and the *window* phase (the
 per-window algebra on the engine, the driver writing the seven output COGs window by window and
 converting them to COGs at the end). Repeats keep the fastest run. *Compute only* times the
-kernel (:func:`geoeco.erosion.window.erosion_window`) over every window on the engine with its arrays
+kernel (:func:`geoeco.erosion.window.erosion_window`) over every window on the engine with its
+arrays
 dropped in the worker: the parallel part without the driver's writes.
 
 The **I/O floor** is the window phase's unavoidable I/O in one process: every input read

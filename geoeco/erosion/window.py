@@ -131,6 +131,9 @@ def erosion_window(spec: ErosionSpec, window: Window) -> WindowResult:
     >>> from affine import Affine
     >>> g = Grid(Affine(30, 0, 0, 0, -30, 60), 2, 2, "EPSG:4546")
     >>> import tempfile
+    >>> from geoeco.core.io import write_raster
+    >>> from geoeco.core.raster import Raster
+    >>> from geoeco.erosion.config import make_config
     >>> d = Path(tempfile.mkdtemp())
     >>> _ = write_raster(Raster.from_array(np.full((2, 2), 2.0, "float32"), g), d / "ls.tif")
     >>> _ = write_raster(Raster.from_array(np.zeros((2, 2), "float32"), g), d / "slope.tif")
