@@ -299,3 +299,78 @@ def test_geoeco_starts_without_the_science():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- issue 14: erosion --config paths -----------------------------------------------------------
+def _slope_dem(path, value=None):
+    """A 30 x 10 DEM falling 1 m per 10 m pixel (EPSG:4546); with ``value``, a constant raster
+    on the same grid instead (a C factor)."""
+    z = np.repeat(((30 - np.arange(30)) * 1.0 + 1000)[:, None], 10, axis=1)
+    if value is not None:
+        z = np.full((30, 10), value)
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=10,
+        height=30,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4546",
+        transform=from_origin(400000, 4250000, 10, 10),
+    ) as dst:
+        dst.write(z.astype("float32"), 1)
+    return path
+
+
+def test_erosion_config_paths_resolve_against_its_folder_and_flags_against_the_working_folder(
+    tmp_path, capsys, monkeypatch
+):
+    """A config in settings/ names c.tif (C = 0.5 beside it); a C given by flag is read from
+    the working folder (C = 0.2 there), not from the config's folder."""
+    settings = tmp_path / "settings"
+    settings.mkdir()
+    _slope_dem(settings / "dem.tif")
+    _slope_dem(settings / "c.tif", 0.5)
+    _slope_dem(tmp_path / "c.tif", 0.2)
+    (settings / "ero.toml").write_text('r = 500.0\nk = 0.03\nc = "c.tif"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    args = ["erosion", "--dem", "settings/dem.tif", "--config", "settings/ero.toml"]
+    code, _, err = _run(capsys, *args, "--out", "e1")
+    assert code == 0, err
+    with rasterio.open(tmp_path / "e1" / "c.tif") as ds:
+        assert np.allclose(ds.read(1), 0.5)
+    code, _, err = _run(capsys, *args, "--c", "c.tif", "--out", "e2")
+    assert code == 0, err
+    with rasterio.open(tmp_path / "e2" / "c.tif") as ds:
+        assert np.allclose(ds.read(1), 0.2)
+
+
+def test_erosion_config_missing_file_fails_at_once_saying_where_it_looked(
+    tmp_path, capsys, monkeypatch
+):
+    settings = tmp_path / "settings"
+    settings.mkdir()
+    _slope_dem(settings / "dem.tif")
+    (settings / "ero.toml").write_text(
+        'r = 500.0\nk = 0.03\nc = "factors/c_factor.tif"\n[landcover_table]\npath = "lc.csv"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run(
+        capsys,
+        "erosion",
+        "--dem",
+        "settings/dem.tif",
+        "--config",
+        "settings/ero.toml",
+        "--out",
+        "e",
+    )
+    assert code == 2 and out == ""
+    line = err.strip()
+    assert len(line.splitlines()) == 1, err
+    assert "c = 'factors/c_factor.tif'" in line and "landcover_table.path = 'lc.csv'" in line
+    assert "looked in 'settings'" in line and str(tmp_path) not in line
+    assert "%" not in err  # failed before the run started (no progress bar)
+    assert not (tmp_path / "e").exists()

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import csv
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from geoeco.core.errors import InvalidFields, InvalidInput, ManifestError
+from geoeco.core.errors import DataSourceError, InvalidFields, InvalidInput, ManifestError
 from geoeco.terrain.ls import DEFAULT_LS_METHOD, Method, check_ls_args
 from geoeco.terrain.routing import RoutingMethod
 
@@ -178,7 +179,13 @@ def _conflicts(cfg: ErosionConfig) -> list[tuple[tuple[str, ...], str]]:
 
 
 def load_config(path: str | Path, **overrides: Any) -> ErosionConfig:
-    """Read a TOML config; relative paths in it resolve against its folder; CLI flags override."""
+    """Read a TOML config; relative paths in it resolve against its folder; CLI flags override
+    (their relative paths stay relative to the working folder).
+
+    Every file the config names must exist: a missing one fails here, before any computing,
+    naming the setting, the path as written and the folder it was looked for in (the config's
+    folder as given, so a relative ``--config`` shows no more of the disk than the user typed).
+    """
     p = Path(path)
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
@@ -186,6 +193,20 @@ def load_config(path: str | Path, **overrides: Any) -> ErosionConfig:
         raise ManifestError(f"{p.name}: cannot read config ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(f"{p.name}: not valid TOML ({exc})") from None
+    missing: list[str] = []
+
+    def look(field: str, value: str) -> str:
+        if not (p.parent / value).is_file():
+            missing.append(f"{field} = {value!r}")
+        return value
+
+    _map_paths(data, look)
+    if missing:
+        raise DataSourceError(
+            f"{p.name}: {'file' if len(missing) == 1 else 'files'} not found: "
+            f"{'; '.join(missing)} (relative paths in a config resolve against its folder; "
+            f"looked in {str(p.parent)!r})"
+        )
     return make_config(data, base=p.parent, **overrides)
 
 
@@ -201,31 +222,45 @@ _PATH_KEYS = (
     "p",
     "erosion_regions",
 )
+#: Path settings inside the sub-tables of a config.
+_NESTED_PATH_KEYS = {"texture": ("sand", "silt", "clay", "soc"), "landcover_table": ("path",)}
+
+
+def _map_paths(data: dict[str, Any], fn: Callable[[str, str], str]) -> dict[str, Any]:
+    """``data`` with ``fn(field, value)`` applied to every path-valued setting (a string in a
+    path field; numbers are factor values, not paths).
+
+    >>> _map_paths({"r": "r.tif", "k": 0.03, "texture": {"sand": "s.tif", "soc": 1.2}},
+    ...            lambda f, v: f"in/{v}")
+    {'r': 'in/r.tif', 'k': 0.03, 'texture': {'sand': 'in/s.tif', 'soc': 1.2}}
+    """
+    out = dict(data)
+    for key in _PATH_KEYS:
+        v = out.get(key)
+        if isinstance(v, str):
+            out[key] = fn(key, v)
+    for sub, keys in _NESTED_PATH_KEYS.items():
+        d = out.get(sub)
+        if isinstance(d, dict):
+            out[sub] = {
+                k: fn(f"{sub}.{k}", v) if k in keys and isinstance(v, str) else v
+                for k, v in d.items()
+            }
+    return out
 
 
 def make_config(
     data: dict[str, Any] | None = None, *, base: Path | None = None, **overrides: Any
 ) -> ErosionConfig:
-    """Validate a config dict (plus non-None overrides); messages name every bad field."""
+    """Validate a config dict (plus non-None overrides); messages name every bad field.
+
+    Relative paths in ``data`` resolve against ``base`` (when given); those in ``overrides``
+    are left as they are.
+    """
     merged = dict(data or {})
-    merged.update({k: v for k, v in overrides.items() if v is not None})
     if base is not None:
-        for key in _PATH_KEYS:
-            v = merged.get(key)
-            if isinstance(v, str) and not Path(v).is_absolute():
-                merged[key] = str(base / v)
-        for sub in ("texture", "landcover_table"):
-            d = merged.get(sub)
-            if isinstance(d, dict):
-                d = dict(d)
-                for k2, v in d.items():
-                    if (
-                        k2 in ("sand", "silt", "clay", "soc", "path")
-                        and isinstance(v, str)
-                        and not Path(v).is_absolute()
-                    ):
-                        d[k2] = str(base / v)
-                merged[sub] = d
+        merged = _map_paths(merged, lambda _, v: v if Path(v).is_absolute() else str(base / v))
+    merged.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return ErosionConfig.model_validate(merged)
     except ValidationError as exc:
