@@ -323,6 +323,14 @@ def zone(
         list[str] | None,
         typer.Option("--input", help="NAME=RASTER for a rule input (repeatable)."),
     ] = None,
+    inputs_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--inputs-from",
+            help="Folder of `geoeco evaluate --out` or `geoeco demo --out`: its rasters feed "
+            "the inputs --input does not name.",
+        ),
+    ] = None,
     budget: Annotated[
         float | None, typer.Option("--budget", help="Restoration budget, km².")
     ] = None,
@@ -345,8 +353,8 @@ def zone(
 ) -> None:
     """Red line, priority / key / general control units, statistics and restoration priorities.
 
-    Without --aoi and --input it runs on the demo region (building its layers and evaluations
-    into OUT/inputs first).
+    Without --aoi, --input and --inputs-from it runs on the demo region (building its layers
+    and evaluations into OUT/inputs first).
     """
     from geoeco.core.engine import get_engine
     from geoeco.workflows.demo import zone_or_demo
@@ -368,6 +376,7 @@ def zone(
             work,
             aoi=aoi,
             inputs=given or None,
+            inputs_from=inputs_from,
             demo_analyses=work / "inputs",
             registry=_registry(layers),
             res=res,

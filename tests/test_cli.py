@@ -374,3 +374,57 @@ def test_erosion_config_missing_file_fails_at_once_saying_where_it_looked(
     assert "looked in 'settings'" in line and str(tmp_path) not in line
     assert "%" not in err  # failed before the run started (no progress bar)
     assert not (tmp_path / "e").exists()
+
+
+def test_zone_inputs_from_a_demo_folder_reproduces_the_demo_zoning(demo_run, tmp_path, capsys):
+    """`zone --inputs-from DEMO` binds the demo's analyses by name (no --input pairs): the
+    class areas equal the demo's own zoning's, and the inputs keep their synthetic status."""
+    out = tmp_path / "z"
+    code, stdout, err = _run(
+        capsys, "zone", "--inputs-from", str(demo_run), "--out", str(out), "--compare", "focused"
+    )
+    assert code == 0, err
+    mine = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    demo = json.loads((demo_run / "zones" / "summary.json").read_text(encoding="utf-8"))
+    assert mine["class_totals_km2"] == demo["class_totals_km2"]
+    assert mine["synthetic_layers"] == demo["synthetic_layers"]
+    assert "importance_windbreak" in mine["synthetic_layers"]
+
+
+def test_inputs_from_an_evaluation_folder_and_old_names(demo_run, tmp_path):
+    """An evaluation folder gives the six class inputs and importance_max; a folder written
+    before the names changed (sanding_sensitivity.tif ...) is still read; a folder with none
+    of the inputs fails naming what it looked for."""
+    import shutil
+
+    from geoeco.core.errors import InvalidInput
+    from geoeco.workflows.input_folders import inputs_from_folder, zoning_input_names
+
+    names = zoning_input_names(None)
+    found = inputs_from_folder(demo_run / "evaluation", names)
+    assert set(found.files) == {
+        "importance_water_conservation",
+        "importance_biodiversity",
+        "importance_soil_conservation",
+        "importance_windbreak",
+        "sensitivity_soil_erosion",
+        "sensitivity_sanding",
+        "importance_max",
+    }
+    assert {"erosion_grade", "desertification_degree", "soil_loss", "fvc"} <= set(found.missing)
+    assert found.statuses == {} and found.demo is None
+    old = tmp_path / "old"
+    old.mkdir()
+    for new, legacy in (
+        ("sensitivity_sanding", "sanding_sensitivity"),
+        ("sensitivity_soil_erosion", "water_erosion_sensitivity"),
+        ("importance_windbreak", "importance_sand_fixation"),
+    ):
+        shutil.copy(demo_run / "evaluation" / f"{new}.tif", old / f"{legacy}.tif")
+    got = inputs_from_folder(old, names).files
+    assert got["sensitivity_sanding"] == old / "sanding_sensitivity.tif"
+    assert got["importance_windbreak"] == old / "importance_sand_fixation.tif"
+    assert len(got) == 3
+    with pytest.raises(InvalidInput, match=r"'empty' holds none.*sensitivity_sanding\.tif"):
+        (tmp_path / "empty").mkdir()
+        inputs_from_folder(tmp_path / "empty", names)

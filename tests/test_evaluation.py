@@ -29,6 +29,7 @@ from geoeco.erosion.desertification import run_desertification
 from geoeco.erosion.run import run_erosion
 from geoeco.evaluation.area_weights import area_weights
 from geoeco.evaluation.config import SERVICES, demo_evaluation_config, make_evaluation_config
+from geoeco.evaluation.names import importance_name
 from geoeco.evaluation.pixels import relief_amplitude, relief_window
 from geoeco.evaluation.run import run_evaluation
 
@@ -100,22 +101,22 @@ def test_sensitivity_classes_by_hand(tmp_path):
     fvc = _write(tmp_path / "fvc.tif", [[10.0, 90.0, 50.0, 30.0]])
     dem, cfg = _base(tmp_path, fvc=fvc)
     run_evaluation(tmp_path / "sand", grid_from=dem, inputs=cfg)
-    d = _read(tmp_path / "sand/sanding_sensitivity_index.tif")[0]
+    d = _read(tmp_path / "sand/sensitivity_sanding_index.tif")[0]
     np.testing.assert_allclose(d, [9.0, 729**0.25, 3645**0.25, 5103**0.25], rtol=1e-6)
-    assert _read(tmp_path / "sand/sanding_sensitivity.tif")[0].tolist() == [5, 3, 4, 5]
+    assert _read(tmp_path / "sand/sensitivity_sanding.tif")[0].tolist() == [5, 3, 4, 5]
 
     dem, cfg = _base(
         tmp_path, fvc=fvc, r=17.02 * 700, relief=400.0, texture_class=2.0, vegetation_group=5.0
     )
     s = run_evaluation(tmp_path / "clay", grid_from=dem, inputs=cfg)
-    d = _read(tmp_path / "clay/sanding_sensitivity_index.tif")[0]
+    d = _read(tmp_path / "clay/sensitivity_sanding_index.tif")[0]
     np.testing.assert_allclose(d, [(243 * x) ** 0.25 for x in (9, 1, 5, 7)], rtol=1e-6)
-    assert _read(tmp_path / "clay/sanding_sensitivity.tif")[0].tolist() == [4, 2, 3, 4]
-    ss = _read(tmp_path / "clay/water_erosion_sensitivity_index.tif")[0]
+    assert _read(tmp_path / "clay/sensitivity_sanding.tif")[0].tolist() == [4, 2, 3, 4]
+    ss = _read(tmp_path / "clay/sensitivity_soil_erosion_index.tif")[0]
     np.testing.assert_allclose(ss, 2187**0.25, rtol=1e-6)
-    assert _read(tmp_path / "clay/water_erosion_sensitivity.tif")[0].tolist() == [4, 4, 4, 4]
+    assert _read(tmp_path / "clay/sensitivity_soil_erosion.tif")[0].tolist() == [4, 4, 4, 4]
     # summary: 4 pixels of 100 m² (GK 1.3° from its meridian: area factor 1.0003)
-    area = s.area_km2["water_erosion_sensitivity"]
+    area = s.area_km2["sensitivity_soil_erosion"]
     assert area["4 高度敏感 highly sensitive"] == pytest.approx(4e-4, rel=1e-3)
     assert area["1 不敏感 not sensitive"] == 0.0
     assert "EcoZoning-interim/water-erosion/r" in s.provenance["unverified"]
@@ -127,13 +128,13 @@ def test_sanding_constant_inputs_score_nine(tmp_path):
     three-class RedLine-2017 tables give 5,5,5,5 → 5 → class 3."""
     dem, cfg = _base(tmp_path, shape=(4, 4))
     run_evaluation(tmp_path / "eco", grid_from=dem, inputs=cfg)
-    assert np.all(_read(tmp_path / "eco/sanding_sensitivity_index.tif") == 9.0)
-    assert np.all(_read(tmp_path / "eco/sanding_sensitivity.tif") == 5)
+    assert np.all(_read(tmp_path / "eco/sensitivity_sanding_index.tif") == 9.0)
+    assert np.all(_read(tmp_path / "eco/sensitivity_sanding.tif") == 5)
     dem, cfg = _base(tmp_path, shape=(4, 4), scheme="RedLine-2017")
     s = run_evaluation(tmp_path / "red", grid_from=dem, inputs=cfg)
-    assert np.all(_read(tmp_path / "red/sanding_sensitivity_index.tif") == 5.0)
-    assert np.all(_read(tmp_path / "red/sanding_sensitivity.tif") == 3)
-    with rasterio.open(tmp_path / "red/sanding_sensitivity.tif") as ds:
+    assert np.all(_read(tmp_path / "red/sensitivity_sanding_index.tif") == 5.0)
+    assert np.all(_read(tmp_path / "red/sensitivity_sanding.tif") == 3)
+    with rasterio.open(tmp_path / "red/sensitivity_sanding.tif") as ds:
         assert ds.tags()["class_table"].startswith("RedLine-2017/sanding")
         assert ds.colormap(1)[3][:3] == (165, 0, 38)  # '#a50026' of 极敏感
     assert "RedLine-2017/sanding" in s.provenance["tables"]
@@ -171,7 +172,7 @@ def test_importance_and_dominant_by_hand(tmp_path):
     np.testing.assert_allclose(_read(out / "service_sand_fixation.tif")[0], [1, 2, 3, 6])
     np.testing.assert_allclose(_read(out / "service_water_conservation.tif")[0], [0, 2, 0.75, 0])
     assert _read(out / "importance_soil_conservation.tif")[0].tolist() == [3, 1, 2, 1]
-    assert _read(out / "importance_sand_fixation.tif")[0].tolist() == [1, 1, 2, 3]
+    assert _read(out / "importance_windbreak.tif")[0].tolist() == [1, 1, 2, 3]
     assert _read(out / "importance_water_conservation.tif")[0].tolist() == [1, 2, 1, 1]
     assert _read(out / "importance_max.tif")[0].tolist() == [3, 2, 2, 3]
     assert _read(out / "importance_dominant.tif")[0].tolist() == [1, 3, 1, 2]
@@ -307,7 +308,7 @@ def test_biodiversity_by_hand(tmp_path):
     )
     assert _read(out / "importance_biodiversity.tif")[0].tolist() == [1, 3, 1, 2]
     assert _read(out / "importance_soil_conservation.tif")[0].tolist() == [1, 1, 1, 1]
-    assert _read(out / "importance_sand_fixation.tif")[0].tolist() == [1, 1, 1, 1]
+    assert _read(out / "importance_windbreak.tif")[0].tolist() == [1, 1, 1, 1]
     assert _read(out / "importance_water_conservation.tif")[0].tolist() == [1, 1, 1, 2]
     assert _read(out / "importance_max.tif")[0].tolist() == [1, 3, 1, 2]
     assert _read(out / "importance_dominant.tif")[0].tolist() == [1, 4, 1, 3]
@@ -362,7 +363,7 @@ def test_services_are_optional(tmp_path):
     s = run_evaluation(tmp_path / "none", grid_from=dem, inputs=cfg)
     assert not any(f.startswith(("service_", "importance_")) for f in s.outputs)
     assert not (tmp_path / "none/importance_max.tif").exists()
-    assert s.area_km2_total["sanding_sensitivity"] > 0
+    assert s.area_km2_total["sensitivity_sanding"] > 0
     # a requested service needs its inputs
     with pytest.raises(InvalidInput, match=r"npp \(for biodiversity\).*dem \(for biodiversity\)"):
         _base(tmp_path, npp=None, services=("water_conservation", "biodiversity"))
@@ -410,9 +411,9 @@ def test_demo_outputs_are_plausible(demo_eval, demo_small_dir):
         assert (ev / f).exists(), f
     lc = _read(demo_small_dir / "landcover.tif")
     npp = _read(demo_small_dir / "npp.tif")
-    sand_idx = _read(ev / "sanding_sensitivity_index.tif")
+    sand_idx = _read(ev / "sensitivity_sanding_index.tif")
     assert np.nanmean(sand_idx[lc == 6]) > np.nanmean(sand_idx[lc == 2]) + 2
-    water_idx = _read(ev / "water_erosion_sensitivity_index.tif")
+    water_idx = _read(ev / "sensitivity_soil_erosion_index.tif")
     assert np.nanmean(water_idx[lc == 7]) > np.nanmean(water_idx[lc == 4]) + 2
     sws = _read(ev / "service_sand_fixation.tif")
     ok = np.isfinite(sws) & np.isfinite(npp)
@@ -421,12 +422,12 @@ def test_demo_outputs_are_plausible(demo_eval, demo_small_dir):
     assert np.all(sws[(lc == 4) | (lc == 5)] == 0)  # no service on water and built land
     for svc in SERVICES:
         v = _read(ev / f"service_{svc}.tif")
-        c = _read(ev / f"importance_{svc}.tif")
+        c = _read(ev / f"{importance_name(svc)}.tif")
         total = np.nansum(v)
         assert 0.49 < v[c == 3].sum() / total <= 0.5 + 1e-6
         assert 0.79 < v[c >= 2].sum() / total <= 0.8 + 1e-6
     top = _read(ev / "importance_max.tif")
-    assert np.all(top >= _read(ev / "importance_sand_fixation.tif"))
+    assert np.all(top >= _read(ev / "importance_windbreak.tif"))
     # areas: the demo has no nodata, so every output covers the whole grid
     grid = read_raster(demo_small_dir / "dem.tif").grid
     whole = grid.width * grid.height * grid.cell_area / 1e6 * equal_area_factor(grid)
@@ -503,11 +504,35 @@ def test_demo_windowed_equals_whole_and_reference_reuse(demo_eval, demo_small_di
     )
     s3 = run_evaluation(tmp_path / "crop", grid_from=crop, inputs=cfg)
     assert s3.reference_extent == "whole input grid (from summary.json)"
-    for f in [f"importance_{k}.tif" for k in (*SERVICES, "max", "dominant")] + [
-        "sanding_sensitivity.tif",
-        "service_water_conservation.tif",
-    ]:
+    names = [importance_name(k) for k in SERVICES] + ["importance_max", "importance_dominant"]
+    names += ["sensitivity_sanding", "service_water_conservation"]
+    for f in [f"{n}.tif" for n in names]:
         whole = read_raster(out / "evaluation" / f).array[100:220, 60:210]
         part = read_raster(tmp_path / "crop" / f).array
         assert np.array_equal(whole.filled(0), part.filled(0)), f
     assert not math.isclose(s3.area_km2_total["importance_max"], s.area_km2_total["importance_max"])
+
+
+def test_evaluate_writes_the_names_zoning_reads(demo_eval):
+    """Every class raster the evaluation writes (but the two summaries across services) is
+    named as an input of the zoning rule sets, so `zone --inputs-from` binds it as it is; the
+    three names of earlier runs are not written any more."""
+    from geoeco.zoning.rules import list_rule_sets, load_rule_set
+
+    out, s = demo_eval
+    ev = out / "evaluation"
+    classes = {f[:-4] for f in s.outputs if f.startswith(("importance_", "sensitivity_"))}
+    classes -= {"importance_max", "importance_dominant"}
+    classes = {c for c in classes if not c.endswith("_index")}
+    inputs = set().union(*(load_rule_set(n).inputs for n in list_rule_sets()))
+    assert classes == {
+        "importance_soil_conservation",
+        "importance_windbreak",
+        "importance_water_conservation",
+        "importance_biodiversity",
+        "sensitivity_soil_erosion",
+        "sensitivity_sanding",
+    }
+    assert classes <= inputs
+    for old in ("importance_sand_fixation", "water_erosion_sensitivity", "sanding_sensitivity"):
+        assert not (ev / f"{old}.tif").exists()

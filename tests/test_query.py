@@ -286,5 +286,5 @@ def test_demo_point_in_known_unit(demo_run: Path) -> None:
         assert zc.value == float(expect)
     names = {v.layer for v in r.layers}
     assert {"soil_loss", "erosion_grade", "fvc", "desertification_degree"} <= names
-    assert {"sanding_sensitivity", "water_erosion_sensitivity", "importance_max"} <= names
+    assert {"sensitivity_sanding", "sensitivity_soil_erosion", "importance_max"} <= names
     assert r.nearest_national_park is not None and r.nearest_national_park.distance_km > 0

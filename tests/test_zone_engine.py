@@ -264,7 +264,7 @@ def test_run_demo_at_a_resolution(demo60, dask_engine):
         "erosion/soil_loss.tif",
         "desertification/desertification_degree.tif",
         "evaluation/importance_max.tif",
-        "evaluation/sanding_sensitivity.tif",
+        "evaluation/sensitivity_sanding.tif",
     ):
         with rasterio.open(demo / f) as ds:
             assert (ds.width, ds.height, ds.transform) == (166, 166, fine), f

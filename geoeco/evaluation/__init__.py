@@ -4,7 +4,8 @@ Owns: sanding and water-erosion sensitivity (:mod:`.sensitivity`), the four serv
 importance by cumulative share (:mod:`.importance`), the climate products they need
 (:mod:`.climate`), true pixel areas (:mod:`.area_weights`), the run's configuration, passes and
 per-pixel functions (:mod:`.config`, :mod:`.passes`, :mod:`.pixels`), ``run_evaluation``
-(:mod:`.run`) and what it returns (:mod:`.results`: ``EvaluationResult``).
+(:mod:`.run`), what it returns (:mod:`.results`: ``EvaluationResult``) and the names of its
+outputs (:mod:`.names`: the zoning rule sets' input names).
 
 May import: :mod:`geoeco.erosion` and the rooms below it (zoning, terrain, catalog, core).
 """

@@ -38,6 +38,7 @@ from geoeco.terrain.slope import slope_horn
 from .area_weights import AreaWeights
 from .config import DOMINANT_SERVICES, EvaluationConfig, FactorValue
 from .importance import classify_by_thresholds, cumulative_share_thresholds
+from .names import SENSITIVITY_NAMES, importance_name
 from .pixels import (
     NEUTRAL,
     NORMALISED_FACTORS,
@@ -321,10 +322,10 @@ class EvaluationPasses:
             used=self.used,
         )
         return {
-            "sanding_sensitivity": sand[1],
-            "sanding_sensitivity_index": sand[0],
-            "water_erosion_sensitivity": water[1],
-            "water_erosion_sensitivity_index": water[0],
+            SENSITIVITY_NAMES["sanding"]: sand[1],
+            f"{SENSITIVITY_NAMES['sanding']}_index": sand[0],
+            SENSITIVITY_NAMES["water-erosion"]: water[1],
+            f"{SENSITIVITY_NAMES['water-erosion']}_index": water[0],
             **services,
         }
 
@@ -412,7 +413,7 @@ class EvaluationPasses:
             ws = {
                 s: classed_writer(
                     stack,
-                    self.out / f"importance_{s}.tif",
+                    self.out / f"{importance_name(s)}.tif",
                     self.grid,
                     table,
                     {**tags, "thresholds": json.dumps(json_floats(thresholds[s]))},
@@ -436,7 +437,7 @@ class EvaluationPasses:
                 for s in self.services:
                     c = _classify(next(readers[s]), thresholds[s])
                     ws[s].write(win, c)
-                    self.tally(f"importance_{s}", c, n, w)
+                    self.tally(importance_name(s), c, n, w)
                     cls.append(c)
                 stacked = np.stack(cls)
                 top = stacked.max(axis=0)

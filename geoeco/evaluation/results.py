@@ -17,6 +17,7 @@ from geoeco.core.raster import Grid
 from geoeco.core.windows import engine_info
 
 from .config import DOMINANT_SERVICES, PATH_KEYS, EvaluationConfig
+from .names import SENSITIVITY_NAMES
 
 __all__ = ["EvaluationResult", "ServiceStats"]
 
@@ -92,9 +93,8 @@ class EvaluationResult:
     @property
     def grid_area_km2(self) -> float:
         """True area of the whole grid (classified plus nodata), km²."""
-        return (
-            self.area_km2_total["sanding_sensitivity"] + self.nodata_area_km2["sanding_sensitivity"]
-        )
+        key = SENSITIVITY_NAMES["sanding"]  # always computed
+        return self.area_km2_total[key] + self.nodata_area_km2[key]
 
     def summary(self) -> dict[str, Any]:
         """The content of ``summary.json``: the figures, the grid, the units and the records."""

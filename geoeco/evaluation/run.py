@@ -6,8 +6,9 @@ for continuous values, nearest for codes) and writes, window by window:
 
 * sanding sensitivity D = (I·W·K·C)^¼ and water-erosion sensitivity SS = (R·K·LS·C)^¼ on
   class scores (tables ``<scheme>/sanding/*``, ``<scheme>/water-erosion/*``; scheme
-  ``EcoZoning-interim`` five classes or ``RedLine-2017`` three), as an index (float32) and a
-  class (uint8, 0 = nodata, colours from the table);
+  ``EcoZoning-interim`` five classes or ``RedLine-2017`` three), as an index (float32,
+  ``<name>_index.tif``) and a class (uint8, 0 = nodata, colours from the table), named
+  ``sensitivity_sanding`` and ``sensitivity_soil_erosion``;
 * up to four service values ``service_<name>.tif`` (float32, :data:`SERVICES`): soil
   conservation A_c = R·K·LS·(1 − C·P) in **t/(km²·a)** (t/(hm²·a) × 100, the units of the
   erosion run's ``soil_loss.tif``); windbreak and sand fixation S_ws = NPP·K·F_q·D with the
@@ -16,10 +17,15 @@ for continuous values, nearest for codes) and writes, window by window:
   conservation WR = NPP·F_sic·F_pre·(1 − F_slo); biodiversity maintenance
   S_bio = NPP·F_pre·F_tem·(1 − F_alt) (§3.1 [V]; F_tem from the mean annual temperature,
   F_alt from the DEM);
-* importance classes of each service by cumulative share (``CumShare(0.5,0.8)`` by default),
+* importance classes of each service by cumulative share (``CumShare(0.5,0.8)`` by default;
+  ``importance_soil_conservation``, ``importance_windbreak`` (sand fixation),
+  ``importance_water_conservation``, ``importance_biodiversity``),
   ``importance_max.tif`` (the highest class across services, "taking the maximum class",
   Ouyang et al. 2016 [V]) and ``importance_dominant.tif`` (which service gave it, see
   :data:`DOMINANT_SERVICES`; codes 1..4 → red-line types 13, 14, 11, 12).
+
+Every class raster is named by the zoning rule-set input it feeds (:mod:`.names`), so a
+zoning run binds the folder as it is (``geoeco zone --inputs-from DIR``).
 
 The sensitivities are always computed; each service is computed when its inputs are given
 (``services`` unset) or when listed in ``services`` (then a missing input is an error). The
@@ -116,6 +122,7 @@ from geoeco.core.windows import write_json
 from .area_weights import area_weights
 from .climate import check_input, climate_products
 from .config import EvaluationConfig
+from .names import SENSITIVITY_NAMES, importance_name
 from .passes import (
     EvaluationPasses,
     dominant_table,
@@ -171,10 +178,7 @@ def run_evaluation(
     run.load_dem()
     _record_choices(cfg, services, run.used)
     scheme = cfg.scheme
-    sens_tables = {
-        "sanding_sensitivity": get_table(f"{scheme}/sanding"),
-        "water_erosion_sensitivity": get_table(f"{scheme}/water-erosion"),
-    }
+    sens_tables = {name: get_table(f"{scheme}/{kind}") for kind, name in SENSITIVITY_NAMES.items()}
     imp_table = cumshare_table(cfg.importance_cuts)
     with contextlib.ExitStack() as stack:
         run.open_sources(stack, products)
@@ -254,7 +258,7 @@ def _result(
     assert run.weights is not None  # run_evaluation sets them before the passes
     tables: dict[str, ClassTable] = {
         **sens_tables,
-        **{f"importance_{s}": imp_table for s in services},
+        **{importance_name(s): imp_table for s in services},
     }
     if services:
         tables.update({"importance_max": imp_table, "importance_dominant": dominant_table()})
@@ -298,7 +302,7 @@ def _service_stats(run: EvaluationPasses, totals: dict[str, float]) -> dict[str,
     px = 1.0 if run.weights.method == "per-pixel" else run.weights.pixel_km2
     stats = {}
     for s in run.services:
-        area = totals[f"importance_{s}"]
+        area = totals[importance_name(s)]
         stats[s] = ServiceStats(
             max=run.vmax.get(s),
             area_weighted_mean=run.vsum.get(s, 0.0) * px / area if area else None,
@@ -312,7 +316,8 @@ def _outputs(run: EvaluationPasses, sens_tables: dict[str, ClassTable]) -> tuple
     outputs = [f"{k}.tif" for k in sens_tables] + [f"{k}_index.tif" for k in sens_tables]
     outputs += [f"service_{s}.tif" for s in services]
     if services:
-        outputs += [f"importance_{k}.tif" for k in (*services, "max", "dominant")]
+        outputs += [f"{importance_name(s)}.tif" for s in services]
+        outputs += ["importance_max.tif", "importance_dominant.tif"]
     outputs += run.derived
     return tuple(outputs)
 

@@ -63,18 +63,26 @@ RUN_RASTERS: dict[str, tuple[str, ...]] = {
         "../desertification/desertification_degree.tif",
         "desertification/desertification_degree.tif",
     ),
-    "sanding_sensitivity": (
+    # evaluation classes by their rule-set input names, then the names of runs before issue 14
+    "sensitivity_sanding": (
+        "../evaluation/sensitivity_sanding.tif",
+        "evaluation/sensitivity_sanding.tif",
         "../evaluation/sanding_sensitivity.tif",
         "evaluation/sanding_sensitivity.tif",
     ),
-    "water_erosion_sensitivity": (
+    "sensitivity_soil_erosion": (
+        "../evaluation/sensitivity_soil_erosion.tif",
+        "evaluation/sensitivity_soil_erosion.tif",
         "../evaluation/water_erosion_sensitivity.tif",
         "evaluation/water_erosion_sensitivity.tif",
     ),
     "importance_max": ("../evaluation/importance_max.tif", "evaluation/importance_max.tif"),
     "importance_water_conservation": ("../evaluation/importance_water_conservation.tif",),
     "importance_soil_conservation": ("../evaluation/importance_soil_conservation.tif",),
-    "importance_sand_fixation": ("../evaluation/importance_sand_fixation.tif",),
+    "importance_windbreak": (
+        "../evaluation/importance_windbreak.tif",
+        "../evaluation/importance_sand_fixation.tif",
+    ),
     "importance_biodiversity": ("../evaluation/importance_biodiversity.tif",),
 }
 #: Codes of the run's own class rasters that have no class table: name -> code -> (zh, en).

@@ -42,6 +42,7 @@ from .demo_inputs import (
     has_demo_analyses,
 )
 from .erosion import ErosionOptions, copy_demo_erosion_files, erosion_config
+from .input_folders import merge_folder_inputs
 from .progress import Progress, stage
 from .zoning import DEFAULT_RES, ZoningRunResult, run_zoning
 
@@ -158,6 +159,7 @@ def zone_or_demo(
     statuses: Mapping[str, str] | None = None,
     demo_size: str = DEFAULT_DEMO_SIZE,
     demo_analyses: str | Path | None = None,
+    inputs_from: str | Path | None = None,
     res: float | None = None,
     progress: Progress | None = None,
     engine: Engine | str | None = None,
@@ -167,7 +169,18 @@ def zone_or_demo(
     (:func:`~geoeco.workflows.zoning.run_zoning`; ``res`` default
     :data:`~geoeco.workflows.zoning.DEFAULT_RES`); given neither, the demo region of
     ``demo_size`` on its own analyses (:func:`zone_demo`, with ``demo_analyses`` as its
-    ``analyses``). This is what ``geoeco zone`` and the ``zoning`` process run."""
+    ``analyses``). This is what ``geoeco zone`` and the ``zoning`` process run.
+
+    ``inputs_from`` is a folder whose rasters feed the inputs ``inputs`` does not name
+    (:func:`~geoeco.workflows.input_folders.merge_folder_inputs`: an evaluation folder or a
+    ``geoeco demo`` output folder); a demo folder's files are ``synthetic`` and, without
+    ``aoi``, zoned on the demo region of their size at their pixel size."""
+    if inputs_from is not None:
+        inputs, statuses, found = merge_folder_inputs(inputs_from, inputs, statuses, options)
+        if found.demo is not None and aoi is None:
+            demo_size = found.demo[0]
+            res = found.demo[1] if res is None else res
+            aoi = demo_aoi(demo_size)
     if aoi is None and not inputs:
         return zone_demo(
             out_dir,
