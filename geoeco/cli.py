@@ -430,10 +430,16 @@ def screen(
     crs: CrsOpt = "wgs84",
     buffer: Annotated[float, typer.Option(help="Buffer around the site, metres.")] = 0.0,
     project_type: Annotated[
-        str | None, typer.Option(help="industry, mining, wind_energy, solar_energy, ...")
+        list[str] | None,
+        typer.Option(
+            help="industry, mining, wind_energy, solar_energy, ... (repeatable; default all)."
+        ),
     ] = None,
     run: RunOpt = Path("geoeco-demo"),
-    report: Annotated[Path | None, typer.Option(help="Write a printable HTML report.")] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Write a printable HTML report (a batch: every site in one file)."),
+    ] = None,
 ) -> None:
     """Screen a site: overlaps, zonal statistics, proximity and the compliance verdict."""
     from geoeco.query.models import ScreeningResult
@@ -442,16 +448,19 @@ def screen(
     if (geometry is None) == (wkt is None):
         raise typer.BadParameter("give exactly one of --geometry FILE or --wkt WKT")
     site: str | Path = geometry if geometry is not None else str(wkt)
-    types = project_type
-    result = screen_file(lambda: _context(run), site, buffer_m=buffer, project_type=types, crs=crs)
+    result = screen_file(
+        lambda: _context(run),
+        site,
+        buffer_m=buffer,
+        project_type=project_type or None,
+        crs=crs,
+        report=report,
+    )
+    if report is not None:
+        err.print(f"report written to {report}")
     if not isinstance(result, ScreeningResult):  # a batch: one row per site
         _emit_json(json.loads(result.to_json(orient="records", force_ascii=False)))
         return
-    if report is not None:
-        from geoeco.query.report import write_report
-
-        write_report(result, report)
-        err.print(f"report written to {report}")
     _emit_json(result.model_dump(mode="json"))
 
 

@@ -428,3 +428,68 @@ def test_inputs_from_an_evaluation_folder_and_old_names(demo_run, tmp_path):
     with pytest.raises(InvalidInput, match=r"'empty' holds none.*sensitivity_sanding\.tif"):
         (tmp_path / "empty").mkdir()
         inputs_from_folder(tmp_path / "empty", names)
+
+
+def _unit_points(demo_run, n):
+    units = gpd.read_file(demo_run / "zones" / "zones.gpkg", layer="units").to_crs(4490)
+    return [units.geometry.iloc[i].representative_point() for i in range(n)]
+
+
+def test_screen_keeps_every_project_type(demo_run, capsys):
+    """`--project-type A --project-type B` judges both (it kept only the last)."""
+    (pt,) = _unit_points(demo_run, 1)
+    wkt = box(pt.x - 0.002, pt.y - 0.002, pt.x + 0.002, pt.y + 0.002).wkt
+    args = ["screen", "--wkt", wkt, "--crs", "cgcs2000", "--run", str(demo_run)]
+    code, out, err = _run(capsys, *args, "--project-type", "mining", "--project-type", "industry")
+    assert code == 0, err
+    assert [v["project_type"] for v in json.loads(out)["verdicts"]] == ["mining", "industry"]
+    code, _, err = _run(capsys, *args, "--project-type", "mining", "--project-type", "nuclear")
+    assert code == 2 and "unknown project type 'nuclear'" in err
+
+
+def test_screen_batch_writes_one_report_of_every_site(demo_run, tmp_path, capsys):
+    """A GeoJSON of three features with --report writes one HTML file: a table of the three
+    sites (the one without a geometry listed with its error), then a page per screened site
+    with its map; the batch rows on stdout keep both project types."""
+    a, b = _unit_points(demo_run, 2)
+    feats = [
+        {"type": "Feature", "properties": {"id": sid}, "geometry": box(*p.buffer(0.002).bounds)}
+        for sid, p in (("site-A", a), ("site-B", b))
+    ]
+    fc = {
+        "type": "FeatureCollection",
+        "features": [{**f, "geometry": f["geometry"].__geo_interface__} for f in feats]
+        + [{"type": "Feature", "properties": {"id": "site-C"}, "geometry": None}],
+    }
+    src = tmp_path / "sites.geojson"
+    src.write_text(json.dumps(fc), encoding="utf-8")
+    report = tmp_path / "sites.html"
+    code, out, err = _run(
+        capsys,
+        "screen",
+        "--geometry",
+        str(src),
+        "--crs",
+        "cgcs2000",
+        "--run",
+        str(demo_run),
+        "--project-type",
+        "mining",
+        "--project-type",
+        "industry",
+        "--report",
+        str(report),
+    )
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [r["site_id"] for r in rows] == ["site-A", "site-B", "site-C"]
+    assert [r["ok"] for r in rows] == [True, True, False]
+    assert {"verdict_mining", "verdict_industry"} <= set(rows[0])
+    assert rows[0]["verdict_mining"] in ("forbidden", "restricted", "conditional", "allowed")
+    text = report.read_text(encoding="utf-8")
+    assert text.count("<section class='site'") == 2
+    assert text.count("<svg") == 2
+    for sid in ("site-A", "site-B", "site-C"):
+        assert sid in text
+    assert "not screened: EmptyArea" in text
+    assert "report written to" in err

@@ -1,10 +1,12 @@
-"""One-page printable HTML report of a screened site: map, tables, verdict.
+"""One-page printable HTML report of a screened site (or of every site of a batch).
 
 :func:`render_report` turns a :class:`~geoeco.query.models.ScreeningResult` into one
 self-contained HTML page: inline CSS (with ``@media print`` rules for A4), an inline SVG map
 drawn here (:func:`svg_map`: units coloured by class, red line hatched, buffer dashed, site in
 blue, legend and scale bar), and tables of verdicts, overlaps, zonal statistics and
 proximity. It loads nothing from the network, so it prints and archives as is.
+:func:`render_batch_report` puts the sites of a batch in one file: a table of every site and
+its verdicts first, then each site's report on its own printed page.
 
 Examples
 --------
@@ -22,11 +24,14 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .models import MapData, ScreeningResult
+
+if TYPE_CHECKING:
+    from .screening import SiteScreening
 
 Lang = Literal["zh", "en", "both"]
 
@@ -64,7 +69,8 @@ th{background:#eee}td.n{text-align:right;white-space:nowrap}
 .access{font-size:10px;color:#444}svg{border:1px solid #999;background:#fafafa}
 @media print{@page{size:A4;margin:10mm}body{margin:0;font-size:9.5px}
  h2{break-after:avoid}tr{break-inside:avoid}.noprint{display:none}
- svg{width:100%;height:auto}}
+ svg{width:100%;height:auto}section.site{break-before:page}}
+section.site{margin-top:24px;border-top:2px solid #999}
 """
 
 
@@ -351,19 +357,8 @@ def _proximity_table(r: ScreeningResult, lang: Lang) -> str:
     )
 
 
-def render_report(r: ScreeningResult, *, lang: Lang = "both", title: str | None = None) -> str:
-    """The report as one self-contained HTML string (see the module docstring).
-
-    Parameters
-    ----------
-    r : ScreeningResult
-        A result of :func:`geoeco.query.screening.screen_site` (with ``map_data=True`` for a map).
-    lang : {"zh", "en", "both"}
-        Language of names and reasons.
-    title : str, optional
-        Page title (default "选址生态环境分区管控研判 / Site screening").
-    """
-    title = title or "选址生态环境分区管控研判 / Site screening"
+def _site_body(r: ScreeningResult, lang: Lang, title: str) -> list[str]:
+    """The HTML parts of one site's report, its title first."""
     site_id = html.escape(r.site_id or "")
     aoi = (r.run.get("aoi") or {}).get("label") if r.run else None
     rule = (r.run.get("rule_set") or {}).get("name") if r.run else None
@@ -392,7 +387,7 @@ def render_report(r: ScreeningResult, *, lang: Lang = "both", title: str | None 
         f"<tr><th>run</th><td>{html.escape(str(aoi or '–'))}; rules "
         f"{html.escape(str(rule or '–'))}</td></tr></table>"
     )
-    body = [
+    return [
         f"<h1>{html.escape(title)}</h1>{status}",
         f'<div class="top"><div>{map_svg}</div><div>{facts}'
         + (f"<ul class='small'>{notes}</ul>" if notes else "")
@@ -408,28 +403,111 @@ def render_report(r: ScreeningResult, *, lang: Lang = "both", title: str | None 
         _access_table(r, lang),
         _zonal_table(r, lang),
         _proximity_table(r, lang),
-        "<p class='small'>Verdicts follow geoeco's structured rules (compliance.toml); tags: "
-        "[V] verified in the methodology, [R] recalled, to be checked, [I] geoeco's reading. "
-        "Not a substitute for the official 生态环境分区管控 results.</p>",
     ]
+
+
+_FOOTER = (
+    "<p class='small'>Verdicts follow geoeco's structured rules (compliance.toml); tags: "
+    "[V] verified in the methodology, [R] recalled, to be checked, [I] geoeco's reading. "
+    "Not a substitute for the official 生态环境分区管控 results.</p>"
+)
+_TITLE = "选址生态环境分区管控研判 / Site screening"
+
+
+def _page(title: str, body: Iterable[str]) -> str:
     return (
         '<!DOCTYPE html><html lang="zh"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)} {site_id}</title><style>{_CSS}</style></head>"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
         f"<body>{''.join(body)}</body></html>"
     )
 
 
-def write_report(
-    r: ScreeningResult, path: str | Path, *, lang: Lang = "both", title: str | None = None
-) -> Path:
-    """Write :func:`render_report` to ``path`` atomically (UTF-8)."""
+def render_report(r: ScreeningResult, *, lang: Lang = "both", title: str | None = None) -> str:
+    """The report as one self-contained HTML string (see the module docstring).
+
+    Parameters
+    ----------
+    r : ScreeningResult
+        A result of :func:`geoeco.query.screening.screen_site` (with ``map_data=True`` for a map).
+    lang : {"zh", "en", "both"}
+        Language of names and reasons.
+    title : str, optional
+        Page title (default "选址生态环境分区管控研判 / Site screening").
+    """
+    title = title or _TITLE
+    head = f"{title} {r.site_id or ''}".strip()
+    return _page(head, [*_site_body(r, lang, title), _FOOTER])
+
+
+def _contents(sites: Sequence[SiteScreening], lang: Lang) -> str:
+    """The batch's first table: one row per site with its verdicts (or its error)."""
+    rows = []
+    for n, s in enumerate(sites, 1):
+        sid = html.escape(s.site_id)
+        if s.result is None:
+            err = html.escape(f"{s.error_type}: {s.error}")
+            rows.append(f"<tr><td>{n}</td><td>{sid}</td><td>not screened: {err}</td></tr>")
+            continue
+        verdicts = " ".join(
+            f"{html.escape(v.project_type)} {_badge(v.verdict, lang)}" for v in s.result.verdicts
+        )
+        link = f"<a href='#site-{n}'>{sid}</a>"
+        rows.append(f"<tr><td>{n}</td><td>{link}</td><td>{verdicts or '–'}</td></tr>")
+    return "<table><tr><th>#</th><th>site</th><th>verdicts</th></tr>" + "".join(rows) + "</table>"
+
+
+def render_batch_report(
+    sites: Sequence[SiteScreening], *, lang: Lang = "both", title: str | None = None
+) -> str:
+    """One HTML report of every site of a batch: a table of the sites and their verdicts
+    (a site that could not be screened shows its error), then each screened site's report
+    on its own printed page (:func:`render_report`'s content)."""
+    title = title or _TITLE
+    body = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>{len(sites)} sites; {sum(s.result is None for s in sites)} not screened.</p>",
+        _contents(sites, lang),
+    ]
+    for n, s in enumerate(sites, 1):
+        if s.result is not None:
+            parts = _site_body(s.result, lang, f"{n}. {s.site_id}")
+            body.append(f"<section class='site' id='site-{n}'>{''.join(parts)}</section>")
+    return _page(title, [*body, _FOOTER])
+
+
+def _write_text(text: str, path: str | Path) -> Path:
     from geoeco.core.io import atomic_path
 
-    text = render_report(r, lang=lang, title=title)
     dest = Path(path)
     with atomic_path(dest) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return dest
 
 
-__all__ = ["CLASS_COLOURS", "VERDICT_COLOURS", "render_report", "svg_map", "write_report"]
+def write_report(
+    r: ScreeningResult, path: str | Path, *, lang: Lang = "both", title: str | None = None
+) -> Path:
+    """Write :func:`render_report` to ``path`` atomically (UTF-8)."""
+    return _write_text(render_report(r, lang=lang, title=title), path)
+
+
+def write_batch_report(
+    sites: Sequence[SiteScreening],
+    path: str | Path,
+    *,
+    lang: Lang = "both",
+    title: str | None = None,
+) -> Path:
+    """Write :func:`render_batch_report` to ``path`` atomically (UTF-8)."""
+    return _write_text(render_batch_report(sites, lang=lang, title=title), path)
+
+
+__all__ = [
+    "CLASS_COLOURS",
+    "VERDICT_COLOURS",
+    "render_batch_report",
+    "render_report",
+    "svg_map",
+    "write_batch_report",
+    "write_report",
+]

@@ -22,6 +22,8 @@
 
 :func:`screen_batch` screens many sites (GeoJSON FeatureCollection, vector file, CSV or
 DataFrame with WKT) into one row per site; a bad site's error is reported in its row.
+:func:`iter_screenings` yields the same sites' full results one by one (for a report of every
+site, :func:`geoeco.query.report.render_batch_report`).
 
 The compliance rules and verdicts live in :mod:`geoeco.query.compliance` and the overlap,
 proximity and map helpers in :mod:`geoeco.query.overlaps`.
@@ -39,7 +41,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -346,6 +348,75 @@ def summary_row(result: ScreeningResult) -> dict[str, Any]:
     return row
 
 
+@dataclass(frozen=True)
+class SiteScreening:
+    """One site of a batch: its id and its result, or the error that stopped it."""
+
+    site_id: str
+    result: ScreeningResult | None
+    error_type: str | None = None
+    error: str | None = None
+
+    def row(self) -> dict[str, Any]:
+        """The site's batch row (:func:`summary_row`, or its id and error)."""
+        if self.result is not None:
+            return summary_row(self.result)
+        return {
+            "site_id": self.site_id,
+            "ok": False,
+            "error_type": self.error_type,
+            "error": self.error,
+        }
+
+
+def iter_screenings(
+    ctx: QueryContext,
+    sites: Any,
+    *,
+    buffer_m: float = 0.0,
+    project_type: str | Sequence[str] | None = None,
+    crs: str | int | None = "wgs84",
+    swap: SwapPolicy = "auto",
+    id_field: str | None = None,
+    wkt_column: str = "wkt",
+    zonal: bool = False,
+    map_data: bool = False,
+    rules: ComplianceRules | str | Path | Mapping[str, Any] | None = None,
+    max_sites: int = 10_000,
+) -> Iterator[SiteScreening]:
+    """Screen the sites of a batch one by one (arguments as :func:`screen_batch`'s;
+    ``map_data`` keeps each result's map, for reports); a bad site yields its error."""
+    rs = load_compliance(rules)
+    types = [project_type] if isinstance(project_type, str) else list(project_type or [])
+    for t in types:
+        rs.project(t)
+    for n, (sid, geom, gcrs) in enumerate(
+        _iter_sites(sites, id_field=id_field, wkt_column=wkt_column, crs=crs)
+    ):
+        if n >= max_sites:
+            raise OversizeRequest(f"a batch holds at most {max_sites} sites")
+        try:
+            if geom is None or (isinstance(geom, float) and math.isnan(geom)) or geom == "":
+                from geoeco.core.errors import EmptyArea
+
+                raise EmptyArea("the site has no geometry")
+            res = screen_site(
+                ctx,
+                geom,
+                buffer_m=buffer_m,
+                project_type=types or None,
+                crs=gcrs,
+                swap=swap,
+                rules=rs,
+                zonal=zonal,
+                map_data=map_data,
+                site_id=sid,
+            )
+            yield SiteScreening(sid, res)
+        except (GeoecoError, ValueError, shapely.errors.GEOSException) as exc:
+            yield SiteScreening(sid, None, type(exc).__name__, str(exc))
+
+
 def screen_batch(
     ctx: QueryContext,
     sites: Any,
@@ -379,37 +450,31 @@ def screen_batch(
     """
     rs = load_compliance(rules)
     types = [project_type] if isinstance(project_type, str) else list(project_type or [])
-    for t in types:
-        rs.project(t)
-    rows = []
-    for n, (sid, geom, gcrs) in enumerate(
-        _iter_sites(sites, id_field=id_field, wkt_column=wkt_column, crs=crs)
-    ):
-        if n >= max_sites:
-            raise OversizeRequest(f"a batch holds at most {max_sites} sites")
-        try:
-            if geom is None or (isinstance(geom, float) and math.isnan(geom)) or geom == "":
-                from geoeco.core.errors import EmptyArea
+    found = iter_screenings(
+        ctx,
+        sites,
+        buffer_m=buffer_m,
+        project_type=types,
+        crs=crs,
+        swap=swap,
+        id_field=id_field,
+        wkt_column=wkt_column,
+        zonal=zonal,
+        rules=rs,
+        max_sites=max_sites,
+    )
+    return batch_table(found, types, rs)
 
-                raise EmptyArea("the site has no geometry")
-            res = screen_site(
-                ctx,
-                geom,
-                buffer_m=buffer_m,
-                project_type=types or None,
-                crs=gcrs,
-                swap=swap,
-                rules=rs,
-                zonal=zonal,
-                map_data=False,
-                site_id=sid,
-            )
-            rows.append(summary_row(res))
-        except (GeoecoError, ValueError, shapely.errors.GEOSException) as exc:
-            rows.append(
-                {"site_id": sid, "ok": False, "error_type": type(exc).__name__, "error": str(exc)}
-            )
-    cols = list(summary_row(_empty_result(rs, types)).keys())
+
+def batch_table(
+    sites: Iterable[SiteScreening],
+    project_type: Sequence[str] = (),
+    rules: ComplianceRules | None = None,
+) -> pd.DataFrame:
+    """The rows of ``sites`` as :func:`screen_batch` returns them (its columns, in order,
+    with a ``verdict_<type>`` column per type of ``project_type``)."""
+    rows = [s.row() for s in sites]
+    cols = list(summary_row(_empty_result(rules or load_compliance(), project_type)).keys())
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -426,6 +491,9 @@ def _empty_result(rs: ComplianceRules, types: Sequence[str]) -> ScreeningResult:
 
 __all__ = [
     "MAX_BUFFER_M",
+    "SiteScreening",
+    "batch_table",
+    "iter_screenings",
     "screen_batch",
     "screen_site",
     "summary_row",

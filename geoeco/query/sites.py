@@ -7,7 +7,8 @@ sites through these functions, so a site is checked the same way everywhere:
 * :func:`screen_file` screens the site of a file: WKT text, a GeoJSON file holding one
   site (:func:`~geoeco.query.screening.screen_site`, checked as screening checks it, every
   error naming the file), or a file of several features (a batch,
-  :func:`~geoeco.query.screening.screen_batch`);
+  :func:`~geoeco.query.screening.screen_batch`), and writes its HTML report when asked (one
+  file for a batch: every site, each on its own printed page);
 * :func:`screen_features` screens the features of a FeatureCollection, one row per feature:
   a feature that is not a readable GeoJSON Feature gets its error in its row, in place.
 
@@ -36,7 +37,7 @@ from geoeco.core.errors import DataSourceError, GeoecoError, InvalidGeometry
 
 from .context import QueryContext
 from .models import ScreeningResult
-from .screening import screen_batch, screen_site
+from .screening import batch_table, iter_screenings, screen_batch, screen_site
 
 #: GeoJSON object types a site may be (a geometry, or a Feature holding one).
 GEOMETRY_TYPES = frozenset(
@@ -108,6 +109,7 @@ def screen_file(
     buffer_m: float = 0.0,
     project_type: str | Sequence[str] | None = None,
     crs: str = "wgs84",
+    report: str | Path | None = None,
 ) -> ScreeningResult | pd.DataFrame:
     """Screen ``site`` on ``run`` (an opened run, or a function opening it: it is called once
     the site is read, so a bad file is reported first).
@@ -115,15 +117,30 @@ def screen_file(
     ``site`` is WKT text or a vector file. A GeoJSON file (``.geojson``/``.json``) holding one
     site gives its :class:`ScreeningResult`; any other file, or a GeoJSON of several
     features, is a batch (a DataFrame of :func:`~geoeco.query.screening.screen_batch` rows).
+    ``report`` is where to write the printable HTML report: of the site
+    (:func:`~geoeco.query.report.write_report`), or of every site of a batch in one file
+    (:func:`~geoeco.query.report.write_batch_report`, the sites that could not be screened
+    listed with their errors).
     """
+    from .report import write_batch_report, write_report
+
     one: Any = site
     if isinstance(site, Path):
         is_json = site.suffix.lower() in (".geojson", ".json")
         one = _geojson_site(site, crs) if is_json else site
     ctx = run if isinstance(run, QueryContext) else run()
-    if isinstance(one, Path):
-        return screen_batch(ctx, one, buffer_m=buffer_m, project_type=project_type, crs=crs)
-    return screen_site(ctx, one, buffer_m=buffer_m, project_type=project_type, crs=crs)
+    kw: dict[str, Any] = {"buffer_m": buffer_m, "project_type": project_type, "crs": crs}
+    if not isinstance(one, Path):
+        res = screen_site(ctx, one, **kw)
+        if report is not None:
+            write_report(res, report)
+        return res
+    if report is None:
+        return screen_batch(ctx, one, **kw)
+    sites = list(iter_screenings(ctx, one, map_data=True, **kw))
+    write_batch_report(sites, report)
+    types = [project_type] if isinstance(project_type, str) else list(project_type or [])
+    return batch_table(sites, types)
 
 
 def site_id(feature: Any, id_field: str | None, index: int) -> str:
