@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -100,6 +100,27 @@ def progress_bar() -> Iterator[Callable[[str, float], None]]:
         yield cb
 
 
+def print_rows(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, console: Console | None = None
+) -> None:
+    """Print ``rows`` under ``headers``: a table on a terminal, whose first column (the id)
+    is never cut or wrapped (the others wrap to fit, none cut); tab-separated lines, whole,
+    when the output is a pipe or a file (scripts and grep see every id as it is)."""
+    con = console or Console()
+    if not con.is_terminal:
+        for r in [headers, *rows]:
+            con.file.write("\t".join(str(c) for c in r) + "\n")
+        return
+    table = Table()
+    first = max(len(str(r[0])) for r in [headers, *rows])
+    table.add_column(headers[0], no_wrap=True, min_width=first, overflow="fold")
+    for h in headers[1:]:
+        table.add_column(h, overflow="fold")
+    for r in rows:
+        table.add_row(*(escape(str(c)) for c in r))
+    con.print(table)
+
+
 @layers_app.command("list")
 def layers_list(
     layers: LayersOpt = None,
@@ -111,10 +132,8 @@ def layers_list(
     if as_json:
         _emit_json(rows)
         return
-    table = Table("id", "kind", "status", "role", "title_zh", "title_en")
-    for r in rows:
-        table.add_row(r["id"], r["kind"], r["status"], r["role"], r["title_zh"], r["title_en"])
-    Console().print(table)
+    cols = ("id", "kind", "status", "role", "title_zh", "title_en")
+    print_rows(cols, [[str(r[c] or "") for c in cols] for r in rows])
 
 
 @layers_app.command("show")
@@ -527,10 +546,8 @@ def rules_list(
     if as_json:
         _emit_json(rows)
         return
-    table = Table("name", "version", "title_zh", "title_en", "sha256")
-    for r in rows:
-        table.add_row(r["name"], r["version"], r["title_zh"], r["title_en"], r["sha256"][:12])
-    Console().print(table)
+    cols = ("name", "version", "title_zh", "title_en")
+    print_rows([*cols, "sha256"], [[*(str(r[c]) for c in cols), r["sha256"][:12]] for r in rows])
 
 
 def _short_summary(summary: dict[str, Any], out: Path) -> dict[str, Any]:

@@ -493,3 +493,37 @@ def test_screen_batch_writes_one_report_of_every_site(demo_run, tmp_path, capsys
         assert sid in text
     assert "not screened: EmptyArea" in text
     assert "report written to" in err
+
+
+def test_layers_list_never_cuts_an_id(capsys):
+    """Piped, `layers list` prints whole tab-separated lines; on an 80-column terminal the
+    table keeps every id whole on one line (it cut them to 'admin.coun…')."""
+    import io
+
+    from rich.console import Console
+
+    from geoeco.cli import print_rows
+
+    code, out, _ = _run(capsys, "layers", "list", "--json")
+    ids = [r["id"] for r in json.loads(out)]
+    assert max(map(len, ids)) > 20
+    code, out, _ = _run(capsys, "layers", "list")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split("\t")[:3] == ["id", "kind", "status"]
+    assert [ln.split("\t")[0] for ln in lines[1:]] == ids
+    rows = [
+        [i, "raster", "approximation", "protected", "一个很长的中文标题" * 3, "A title " * 6]
+        for i in ids
+    ]
+    for width in (80, 100):
+        buf = io.StringIO()
+        print_rows(
+            ["id", "kind", "status", "role", "title_zh", "title_en"],
+            rows,
+            console=Console(file=buf, width=width, force_terminal=True, color_system=None),
+        )
+        text = buf.getvalue()
+        assert max(len(ln) for ln in text.splitlines()) <= width
+        for i in ids:
+            assert f"│ {i} " in text, (width, i)
