@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -620,8 +621,34 @@ def demo(
         )
 
 
+def show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Print a warning as one line of the CLI's messages: ``warning: TEXT`` for geoeco's own
+    (:class:`~geoeco.core.errors.GeoecoWarning`), ``warning: Category: TEXT`` for others;
+    never the source file, line or code that raised it."""
+    from geoeco.core.errors import GeoecoWarning
+
+    text = " ".join(str(message).split())
+    if not issubclass(category, GeoecoWarning):
+        text = f"{category.__name__}: {text}"
+    err.print(f"[yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``geoeco`` console script; geoeco errors exit 2 with a message."""
+    """Entry point of the ``geoeco`` console script; geoeco errors exit 2 with a message,
+    warnings print as one line each (:func:`show_warning`)."""
+    with warnings.catch_warnings():
+        warnings.showwarning = show_warning
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except GeoecoError as exc:

@@ -527,3 +527,38 @@ def test_layers_list_never_cuts_an_id(capsys):
         assert max(len(ln) for ln in text.splitlines()) <= width
         for i in ids:
             assert f"│ {i} " in text, (width, i)
+
+
+def test_warnings_print_as_one_line_without_source_paths(demo_run, tmp_path):
+    """A run that warns (a restoration budget larger than the candidate area) prints
+    `warning: TEXT` on one line of stderr: no `file.py:NNN: GeoecoWarning:` and no source
+    line (they leaked before); an error stays on one line in a 30-column terminal."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": "30"}
+    cmd = [sys.executable, "-c", "from geoeco.cli import run; run()"]
+    args = ["zone", "--inputs-from", str(demo_run), "--budget", "100000"]
+    res = subprocess.run(
+        [*cmd, *args, "--out", str(tmp_path / "z")], capture_output=True, text=True, env=env
+    )
+    assert res.returncode == 0, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if "warning" in ln.lower()]
+    assert any(
+        ln.startswith("warning: the budget (100000 km²) is larger than the candidate area")
+        and ln.endswith("every candidate cell is selected")
+        for ln in lines
+    ), res.stderr
+    assert ".py:" not in res.stderr and "warnings.warn" not in res.stderr
+    assert "GeoecoWarning" not in res.stderr
+    bad = subprocess.run(
+        [*cmd, "zone", "--aoi", "999999", "--out", str(tmp_path / "e")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert bad.returncode == 2
+    assert "error: InvalidInput: no province, city or county has the code 999999" in (
+        bad.stderr.splitlines()
+    )
