@@ -551,6 +551,23 @@ def rules_list(
     print_rows([*cols, "sha256"], [[*(str(r[c]) for c in cols), r["sha256"][:12]] for r in rows])
 
 
+@rules_app.command("show")
+def rules_show(
+    name: Annotated[str, typer.Argument(help="A built-in rule set name or a TOML file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on standard output.")] = False,
+) -> None:
+    """What a rule set contains: inputs and their classes, red-line reasons and thresholds,
+    protected areas, priority / key / general rules, attributes."""
+    from geoeco.zoning.rules import load_rule_set
+    from geoeco.zoning.rules_view import format_outline, outline
+
+    o = outline(load_rule_set(name))
+    if as_json:
+        _emit_json(o)
+        return
+    sys.stdout.write(format_outline(o))
+
+
 def _short_summary(summary: dict[str, Any], out: Path) -> dict[str, Any]:
     from geoeco.workflows.summaries import short_summary
 

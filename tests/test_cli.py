@@ -562,3 +562,47 @@ def test_warnings_print_as_one_line_without_source_paths(demo_run, tmp_path):
     assert "error: InvalidInput: no province, city or county has the code 999999" in (
         bad.stderr.splitlines()
     )
+
+
+def test_rules_show_prints_what_a_rule_set_contains(capsys, tmp_path):
+    """`rules show NAME` (text and --json) gives the inputs, classes, thresholds, red-line,
+    priority and key rules; the JSON's thresholds equal the TOML files' own (read here with
+    tomllib), and a TOML file of one's own shows too."""
+    import tomllib
+    from importlib.resources import files
+
+    code, out, _ = _run(capsys, "rules", "show", "default")
+    assert code == 0
+    assert (
+        "  14 防风固沙 windbreak and sand fixation: importance_windbreak in class 3 "
+        "(极重要 extremely important)" in out.splitlines()
+    )
+    assert (
+        "  erosion_grade in classes 3..6 (中度 moderate, 强烈 intense, 极强烈 very intense, " in out
+    )
+    assert "patches under 1 km² dropped, holes up to 1 km² filled" in out
+    assert "  sensitivity_sanding (class, required, EcoZoning-interim/sanding): 1 不敏感" in out
+    for name in ("default", "focused", "strict"):
+        raw = tomllib.loads(
+            (files("geoeco") / "data" / "rules" / f"{name}.toml").read_text("utf-8")
+        )
+        code, out, _ = _run(capsys, "rules", "show", name, "--json")
+        o = json.loads(out)
+        got = [(r["input"], r["min_class"], r["code"]) for r in o["redline"]["reasons"]]
+        assert got == [(r["input"], r["min_class"], r["code"]) for r in raw["redline"]["reasons"]]
+        for stage in ("priority", "key"):
+            want = [(c["input"], c["min_class"]) for c in raw.get(stage, {}).get("criteria", [])]
+            assert [(c["input"], c["min_class"]) for c in o[stage]["criteria"]] == want
+        assert set(o["inputs"]) == set(raw["inputs"])
+    mine = tmp_path / "mine.toml"
+    text = (files("geoeco") / "data" / "rules" / "default.toml").read_text("utf-8")
+    mine.write_text(
+        text.replace('name = "default"', 'name = "mine"').replace(
+            "min_patch_km2 = 1.0", "min_patch_km2 = 2.5"
+        ),
+        encoding="utf-8",
+    )
+    code, out, _ = _run(capsys, "rules", "show", str(mine))
+    assert code == 0 and out.startswith("mine ") and "patches under 2.5 km² dropped" in out
+    code, _, err = _run(capsys, "rules", "show", "nosuch")
+    assert code == 2 and "unknown rule set 'nosuch'" in err
