@@ -606,3 +606,31 @@ def test_rules_show_prints_what_a_rule_set_contains(capsys, tmp_path):
     assert code == 0 and out.startswith("mine ") and "patches under 2.5 km² dropped" in out
     code, _, err = _run(capsys, "rules", "show", "nosuch")
     assert code == 2 and "unknown rule set 'nosuch'" in err
+
+
+def test_demo_restoration_is_not_empty(demo_run):
+    """The demo selects restoration cells by its default targets (30 % of the candidate area
+    of moderate-or-worse erosion and desertification): the selection raster has selected
+    cells, the gpkg layer's polygons hold the same area, and each target is met."""
+    import pandas as pd
+
+    z = demo_run / "zones"
+    with rasterio.open(z / "restoration_selection.tif") as ds:
+        a, tr, crs = ds.read(1), ds.transform, ds.crs
+    n_sel, n_cand = int((a == 2).sum()), int((a >= 1).sum())
+    assert 0 < n_sel < n_cand
+    poly = gpd.read_file(z / "zones.gpkg", layer="restoration")
+    assert len(poly) > 0
+    cell_km2 = abs(tr.a * tr.e) / 1e6  # an equal-area grid
+    assert poly.to_crs(crs).area.sum() / 1e6 == pytest.approx(n_sel * cell_km2, rel=1e-6)
+    cov = pd.read_csv(z / "restoration_coverage.csv").set_index("need")
+    for need in ("erosion_moderate_plus", "desertification_moderate_plus"):
+        row = cov.loc[need]
+        if row["total_km2"] > 0:
+            assert row["selected_km2"] >= 0.3 * row["total_km2"] - cell_km2 / 2
+            assert row["target_share"] == 0.3
+    summary = json.loads((z / "summary.json").read_text(encoding="utf-8"))
+    assert summary["restoration"]["targets"] == {
+        "erosion_moderate_plus": 0.3,
+        "desertification_moderate_plus": 0.3,
+    }

@@ -33,6 +33,7 @@ from geoeco.evaluation.run import run_evaluation
 from geoeco.zoning.aoi import AOI, AoiSource
 
 from .demo_inputs import (
+    DEMO_RESTORATION_TARGETS,
     DEMO_STATUS,
     SCRATCH_PREFIX,
     check_demo_size,
@@ -128,8 +129,12 @@ def zone_demo(
     into a scratch folder inside ``out_dir``, deleted at the end. They are bound to the rule
     set's inputs (:func:`~geoeco.workflows.demo_inputs.demo_zoning_inputs`) as synthetic
     layers, on the demo region's area at ``res`` (default: the demo grid's pixel size).
-    ``options`` are the other keywords of :func:`~geoeco.workflows.zoning.run_zoning`.
+    ``options`` are the other keywords of :func:`~geoeco.workflows.zoning.run_zoning`; without
+    a restoration budget or targets the demo's targets
+    (:data:`~geoeco.workflows.demo_inputs.DEMO_RESTORATION_TARGETS`) select restoration cells.
     """
+    if options.get("budget_km2") is None and options.get("restoration_targets") is None:
+        options["restoration_targets"] = DEMO_RESTORATION_TARGETS
     out = Path(out_dir)
     folder = None if analyses is None else Path(analyses)
     built = folder is not None and has_demo_analyses(folder)
@@ -174,13 +179,16 @@ def zone_or_demo(
     ``inputs_from`` is a folder whose rasters feed the inputs ``inputs`` does not name
     (:func:`~geoeco.workflows.input_folders.merge_folder_inputs`: an evaluation folder or a
     ``geoeco demo`` output folder); a demo folder's files are ``synthetic`` and, without
-    ``aoi``, zoned on the demo region of their size at their pixel size."""
+    ``aoi``, zoned as :func:`zone_demo` zones them (the demo region of their size at their
+    pixel size, the demo's restoration targets)."""
     if inputs_from is not None:
         inputs, statuses, found = merge_folder_inputs(inputs_from, inputs, statuses, options)
         if found.demo is not None and aoi is None:
             demo_size = found.demo[0]
             res = found.demo[1] if res is None else res
             aoi = demo_aoi(demo_size)
+            if options.get("budget_km2") is None and options.get("restoration_targets") is None:
+                options["restoration_targets"] = DEMO_RESTORATION_TARGETS
     if aoi is None and not inputs:
         return zone_demo(
             out_dir,

@@ -29,6 +29,14 @@ from geoeco.zoning.aoi import AOI, make_aoi
 
 #: Status of every layer the demo region feeds a zoning run (it is generated, not observed).
 DEMO_STATUS = "synthetic"
+#: Restoration target of the demo's zoning [I]: cover 30 % of the candidate area of each
+#: degradation signal that makes land key control (methodology §3.5 (a): water erosion and
+#: desertification moderate or worse), best-ranked cells first. An illustrative setting so the
+#: demo's restoration outputs have content, not a recommendation: no national standard exists.
+DEMO_RESTORATION_TARGETS: dict[str, float] = {
+    "erosion_moderate_plus": 0.3,
+    "desertification_moderate_plus": 0.3,
+}
 #: Prefix of the scratch folders demo builds use inside a run's output folder (hidden,
 #: deleted at the end, so a run killed midway leaves them only inside its own staging folder).
 SCRATCH_PREFIX = ".geoeco-demo-"
@@ -81,6 +89,7 @@ def has_demo_analyses(folder: Path) -> bool:
 
 
 __all__ = [
+    "DEMO_RESTORATION_TARGETS",
     "DEMO_STATUS",
     "SCRATCH_PREFIX",
     "check_demo_size",

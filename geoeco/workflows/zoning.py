@@ -102,6 +102,8 @@ class ZoningOptions:
     sxyd_crs: str = "cgcs2000"
     sxyd_format: str = "gpkg"
     write_map: bool = True
+    #: Restoration coverage targets: need id -> share of its candidate area (see prioritise).
+    restoration_targets: Mapping[str, float] | None = None
 
     def __post_init__(self) -> None:
         if self.sxyd_format not in SXYD_FORMATS:
@@ -402,7 +404,9 @@ def statistics(plan: ZoningPlan, zones: Zones) -> tuple[Any, Any]:
     return table, class_totals(table)
 
 
-def restoration(zones: Zones, budget_km2: float | None) -> RestorationResult:
+def restoration(
+    zones: Zones, budget_km2: float | None, targets: Mapping[str, float] | None = None
+) -> RestorationResult:
     """Step 5: restoration priorities, or an empty result when no cell is a candidate.
 
     An area with no key control unit (or no data in the scored inputs there) has nothing to
@@ -422,7 +426,7 @@ def restoration(zones: Zones, budget_km2: float | None) -> RestorationResult:
         "battle": battle.with_array(np.ma.filled(battle.array, 0) > 0),
     }
     try:
-        return prioritise(inputs, budget_km2=budget_km2)
+        return prioritise(inputs, budget_km2=budget_km2, targets=targets)
     except EmptyArea as exc:
         zc = zones.zone_class
         nan = zc.with_array(np.full(zc.grid.shape, np.nan, dtype="float32"))
@@ -547,6 +551,7 @@ def run_zoning(
     sxyd_format: str = "gpkg",
     demo_size: str = "full",
     write_map: bool = True,
+    restoration_targets: Mapping[str, float] | None = None,
     progress: Progress | None = None,
     engine: Engine | str | None = None,
 ) -> ZoningRunResult:
@@ -556,7 +561,9 @@ def run_zoning(
     region of ``demo_size``. ``inputs`` maps rule-set input names (and ``soil_loss``, ``fvc``,
     ``importance_max`` for unit attributes and restoration) to raster paths, Rasters,
     GeoDataFrames or :class:`~geoeco.zoning.overlay.inputs.LayerInput`; ``statuses`` gives the
-    status of path inputs.
+    status of path inputs. ``budget_km2`` and ``restoration_targets`` (need id -> share of
+    that need's candidate area) select the restoration cells
+    (:func:`geoeco.restoration.run.prioritise`); with neither, cells are ranked, none selected.
 
     ``engine`` (a :class:`~geoeco.core.engine.Engine`, ``"local"`` (default) or ``"dask"``, see
     :func:`geoeco.core.engine.get_engine`) is where
@@ -569,7 +576,14 @@ def run_zoning(
     """
     check_engine(engine)
     options = ZoningOptions(
-        res, budget_km2, min_unit_km2, simplify_m, sxyd_crs, sxyd_format, write_map
+        res,
+        budget_km2,
+        min_unit_km2,
+        simplify_m,
+        sxyd_crs,
+        sxyd_format,
+        write_map,
+        restoration_targets,
     )
     step = progress or no_progress
     out = Path(out_dir)
@@ -587,7 +601,7 @@ def run_zoning(
     step("statistics", 0.7)
     tables = statistics(plan, zones)
     step("restoration priorities", 0.75)
-    rest = restoration(zones, options.budget_km2)
+    rest = restoration(zones, options.budget_km2, options.restoration_targets)
     step("writing outputs", 0.85)
     files = write_outputs(plan, zones, units, tables, rest, out)
     step("web map", 0.95)
