@@ -19,6 +19,7 @@ from geoeco import __version__
 from .deps import get_settings
 from .errors import Problem, add_exception_handlers, problem_response_doc
 from .logging import RequestLogMiddleware, configure_logging
+from .openapi30 import to_openapi30
 from .routers import catalogue, health, maps, query, tiles, uploads
 from .security import CrossSiteGuard, rate_limit
 from .settings import Settings
@@ -112,10 +113,11 @@ def document_execution(schema: dict[str, Any]) -> None:
 def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is not None:
         return app.openapi_schema
-    schema = FastAPI.openapi(app)  # sets app.openapi_schema to this object
+    schema = FastAPI.openapi(app)
     document_execution(schema)
     document_common_problems(schema)
-    return schema
+    app.openapi_schema = to_openapi30(schema)  # the version /conformance declares (oas30)
+    return app.openapi_schema
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -2,7 +2,8 @@
 
 A job's status document (``statusInfo``) carries ``jobID``, ``processID``, ``type: process``,
 ``status``, ``message``, ``progress`` (integer percent, as OGC specifies), ``created``,
-``started``, ``finished``, ``updated``, ``attempt`` and ``links``; a failed job adds its
+``started``, ``finished``, ``updated``, ``attempt`` and ``links`` (times not reached yet are
+left out: the standard's schema has no nulls); a failed job adds its
 reason as RFC 7807 problem details under ``exception``. Unknown jobs are a 404
 ``no-such-job`` problem, results of an unfinished job a 404 ``result-not-ready``, results of a
 failed job the failure's problem, results of a dismissed job 410.
@@ -242,6 +243,7 @@ def status_info(job: Job, request: Request) -> dict[str, Any]:
         "updated": _iso(job.updated),
         "links": links,
     }
+    body = {k: v for k, v in body.items() if v is not None}  # statusInfo has no nulls
     if job.status == "failed" and job.failure is not None:
         body["exception"] = {
             **job.failure.model_dump(),
