@@ -20,7 +20,7 @@ from .deps import get_settings
 from .errors import Problem, add_exception_handlers, problem_response_doc
 from .logging import RequestLogMiddleware, configure_logging
 from .openapi30 import to_openapi30
-from .routers import catalogue, health, maps, query, tiles, uploads
+from .routers import catalogue, docs, health, maps, query, tiles, uploads
 from .security import CrossSiteGuard, rate_limit
 from .settings import Settings
 
@@ -135,6 +135,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         root_path=s.root_path,
+        docs_url=None,  # served offline by routers.docs
+        redoc_url=None,
         dependencies=[Depends(rate_limit)],
     )
     app.state.settings = s
@@ -163,6 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     app.include_router(health.router)
+    app.include_router(docs.router)
     app.include_router(catalogue.router)
     app.include_router(tiles.router)
     for name in OPTIONAL_ROUTERS:
