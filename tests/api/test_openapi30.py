@@ -51,9 +51,7 @@ def test_nullable_and_tuple_schemas(client: TestClient) -> None:
     doc = client.get("/openapi.json").json()
     params = {
         p["name"]: p["schema"]
-        for p in doc["paths"]["/jobs/{job_id}/tiles/{output}/{z}/{x}/{y}.png"]["get"][
-            "parameters"
-        ]
+        for p in doc["paths"]["/jobs/{job_id}/tiles/{output}/{z}/{x}/{y}.png"]["get"]["parameters"]
     }
     # an optional query parameter: nullable string, not anyOf [string, null]
     assert params["colormap"].get("nullable") is True and "anyOf" not in params["colormap"]
