@@ -17,7 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from geoeco import __version__
 
 from .deps import get_settings
-from .errors import Problem, add_exception_handlers, problem_response_doc
+from .errors import Problem, add_exception_handlers, problem_response_doc, route_methods
 from .logging import RequestLogMiddleware, configure_logging
 from .openapi30 import to_openapi30
 from .routers import catalogue, docs, health, maps, query, tiles, uploads
@@ -164,16 +164,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Location", "Retry-After", "Link", "X-Job-Token"],
         )
 
-    app.include_router(health.router)
-    app.include_router(docs.router)
-    app.include_router(catalogue.router)
-    app.include_router(tiles.router)
+    routers = [health.router, docs.router, catalogue.router, tiles.router]
     for name in OPTIONAL_ROUTERS:
         if importlib.util.find_spec(name) is not None:
-            app.include_router(importlib.import_module(name).router)
-    app.include_router(query.router)
-    app.include_router(maps.router)
-    app.include_router(uploads.router)
+            routers.append(importlib.import_module(name).router)
+    routers += [query.router, maps.router, uploads.router]
+    for router in routers:
+        app.include_router(router)
+    app.state.route_methods = route_methods(routers)  # the Allow header of 405s
     if s.log_json:
         configure_logging(s.log_level)
     app.add_middleware(RequestLogMiddleware)  # outermost: sees every response, 413s included
