@@ -75,7 +75,7 @@ def document_common_problems(schema: dict[str, Any]) -> None:
 
 
 def document_execution(schema: dict[str, Any]) -> None:
-    """The execute request: ``process_id`` one of the registered processes, ``inputs`` theirs.
+    """The execute request and description: ``process_id`` one of the registered processes.
 
     The inputs' JSON Schema depends on the process, which OpenAPI cannot tie to the path, so
     the body lists every process's inputs schema (``anyOf``); ``GET /processes/{id}`` gives the
@@ -83,13 +83,15 @@ def document_execution(schema: dict[str, Any]) -> None:
     """
     from geoeco.service.processes import PROCESSES
 
-    op = schema.get("paths", {}).get(EXECUTION_PATH, {}).get("post")
+    paths = schema.get("paths", {})
+    ids = sorted(PROCESSES)
+    for path, method in ((EXECUTION_PATH, "post"), ("/processes/{process_id}", "get")):
+        for param in paths.get(path, {}).get(method, {}).get("parameters", []):
+            if param.get("in") == "path" and param.get("name") == "process_id":
+                param["schema"] = {"type": "string", "enum": ids, "title": "Process Id"}
+    op = paths.get(EXECUTION_PATH, {}).get("post")
     if op is None:
         return
-    ids = sorted(PROCESSES)
-    for param in op.get("parameters", []):
-        if param.get("in") == "path" and param.get("name") == "process_id":
-            param["schema"] = {"type": "string", "enum": ids, "title": "Process Id"}
     variants = []
     for pid in ids:
         inputs = dict(PROCESSES[pid].input_schema())

@@ -59,6 +59,7 @@ from geoeco.service.tiles import EMPTY_TILE, MAX_ZOOM
 from ..deps import SettingsDep, get_settings
 from ..errors import problem_response, problem_responses
 from ..jobs_worker import JobService
+from ..ogc_models import JobList, StatusInfo
 from ..security import is_admin, key_in, require_api_key
 from ..settings import Settings
 from .tiles import ColormapQuery, RescaleQuery, parse_rescale
@@ -331,7 +332,8 @@ def _owner_filter(settings: Settings, caller: Caller) -> str | None:
     "/jobs",
     name="list_jobs",
     summary="List jobs (newest first, paged)",
-    responses=problem_responses(422),
+    response_model=None,
+    responses={200: {"model": JobList}, **problem_responses(422)},
 )
 def list_jobs(
     request: Request,
@@ -381,7 +383,7 @@ def list_jobs(
     "/jobs/{job_id}",
     name="get_job",
     summary="Status of a job",
-    responses=problem_responses(404),
+    responses={200: {"model": StatusInfo}, **problem_responses(404)},
 )
 def get_job(job_id: str, request: Request, svc: JobServiceDep, caller: CallerDep) -> Any:
     """The job's statusInfo (a failed job's reason under ``exception``)."""
@@ -556,7 +558,7 @@ def _token_problem(job: Job, token: str | None, request: Request) -> JSONRespons
     "/jobs/{job_id}",
     name="dismiss_job",
     summary="Dismiss a job (cancel it if running, delete its files)",
-    responses=problem_responses(401, 403, 404),
+    responses={200: {"model": StatusInfo}, **problem_responses(401, 403, 404)},
 )
 def dismiss_job(
     job_id: str,

@@ -42,6 +42,7 @@ from geoeco.service.processes import PROCESSES, Submission, get_process, prepare
 from ..deps import registry_for
 from ..errors import problem_response, problem_responses, problem_type, status_for
 from ..jobs_worker import JobService
+from ..ogc_models import ProcessDescription, ProcessList, StatusInfo
 from ..openapi30 import schema30
 from ..security import ApiKeyDep
 from .jobs import (
@@ -100,7 +101,13 @@ def _no_such_process(process_id: str, request: Request) -> JSONResponse:
     )
 
 
-@router.get("/processes", name="list_processes", summary="The processes this service runs")
+@router.get(
+    "/processes",
+    name="list_processes",
+    summary="The processes this service runs",
+    response_model=None,
+    responses={200: {"model": ProcessList}},
+)
 def list_processes(request: Request) -> dict[str, Any]:
     """Process summaries (id, title, description, version, job control options, links)."""
     out = []
@@ -119,7 +126,7 @@ def list_processes(request: Request) -> dict[str, Any]:
     "/processes/{process_id}",
     name="describe_process",
     summary="Description of a process (inputs and outputs with JSON Schemas)",
-    responses=problem_responses(404),
+    responses={200: {"model": ProcessDescription}, **problem_responses(404)},
 )
 def describe_process(process_id: str, request: Request) -> Any:
     """The OGC process description."""
@@ -236,7 +243,10 @@ def _submission(
     summary="Run a process (sync for small runs, async with Prefer: respond-async)",
     status_code=200,
     responses={
-        201: {"description": "Job created (asynchronous); statusInfo body, Location header"},
+        201: {
+            "model": StatusInfo,
+            "description": "Job created (asynchronous); statusInfo body, Location header",
+        },
         **problem_responses(400, 401, 403, 404, 413, 422),
     },
 )
