@@ -39,7 +39,7 @@ import contextlib
 import itertools
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -49,6 +49,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from geoeco.core import errors as ge
 
@@ -309,6 +310,33 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def route_methods(routers: Iterable[Any]) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    """Each route's path pattern and methods, from the routers an app includes (no prefixes)."""
+    out = []
+    for router in routers:
+        for route in router.routes:
+            methods = getattr(route, "methods", None)
+            if methods:
+                out.append((compile_path(route.path)[0], frozenset(methods)))
+    return out
+
+
+def allowed_methods(request: Request) -> str:
+    """The ``Allow`` value for the request's path: the methods of every route matching it.
+
+    Starlette's own 405 names the methods of the first route whose path matched, which is
+    incomplete when one path has a route per method (``GET`` and ``DELETE /jobs/{id}``).
+    The table is ``app.state.route_methods`` (:func:`route_methods`, set by ``create_app``).
+    """
+    table = getattr(request.app.state, "route_methods", [])
+    path = request.scope.get("path", "")
+    methods: set[str] = set()
+    for pattern, route_methods_ in table:
+        if pattern.match(path):
+            methods |= route_methods_
+    return ", ".join(sorted(methods))
+
+
 async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
@@ -317,11 +345,12 @@ async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).description
     if status == 404 and detail == "Not Found":
         detail = f"no resource at {request.url.path!r}; see / for the available routes"
-    elif status == 405 and detail == "Method Not Allowed":
-        detail = f"method {request.method} is not allowed on {request.url.path!r}"
-    return problem_response(
-        status, detail, instance=_instance(request), headers=getattr(exc, "headers", None)
-    )
+    headers = dict(getattr(exc, "headers", None) or {})
+    if status == 405:
+        headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
+        if detail == "Method Not Allowed":
+            detail = f"method {request.method} is not allowed on {request.url.path!r}"
+    return problem_response(status, detail, instance=_instance(request), headers=headers or None)
 
 
 async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -17,9 +17,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from geoeco import __version__
 
 from .deps import get_settings
-from .errors import Problem, add_exception_handlers, problem_response_doc
+from .errors import Problem, add_exception_handlers, problem_response_doc, route_methods
 from .logging import RequestLogMiddleware, configure_logging
-from .routers import catalogue, health, maps, query, tiles, uploads
+from .openapi30 import to_openapi30
+from .routers import catalogue, docs, health, maps, query, tiles, uploads
 from .security import CrossSiteGuard, rate_limit
 from .settings import Settings
 
@@ -74,7 +75,7 @@ def document_common_problems(schema: dict[str, Any]) -> None:
 
 
 def document_execution(schema: dict[str, Any]) -> None:
-    """The execute request: ``process_id`` one of the registered processes, ``inputs`` theirs.
+    """The execute request and description: ``process_id`` one of the registered processes.
 
     The inputs' JSON Schema depends on the process, which OpenAPI cannot tie to the path, so
     the body lists every process's inputs schema (``anyOf``); ``GET /processes/{id}`` gives the
@@ -82,13 +83,15 @@ def document_execution(schema: dict[str, Any]) -> None:
     """
     from geoeco.service.processes import PROCESSES
 
-    op = schema.get("paths", {}).get(EXECUTION_PATH, {}).get("post")
+    paths = schema.get("paths", {})
+    ids = sorted(PROCESSES)
+    for path, method in ((EXECUTION_PATH, "post"), ("/processes/{process_id}", "get")):
+        for param in paths.get(path, {}).get(method, {}).get("parameters", []):
+            if param.get("in") == "path" and param.get("name") == "process_id":
+                param["schema"] = {"type": "string", "enum": ids, "title": "Process Id"}
+    op = paths.get(EXECUTION_PATH, {}).get("post")
     if op is None:
         return
-    ids = sorted(PROCESSES)
-    for param in op.get("parameters", []):
-        if param.get("in") == "path" and param.get("name") == "process_id":
-            param["schema"] = {"type": "string", "enum": ids, "title": "Process Id"}
     variants = []
     for pid in ids:
         inputs = dict(PROCESSES[pid].input_schema())
@@ -112,10 +115,11 @@ def document_execution(schema: dict[str, Any]) -> None:
 def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is not None:
         return app.openapi_schema
-    schema = FastAPI.openapi(app)  # sets app.openapi_schema to this object
+    schema = FastAPI.openapi(app)
     document_execution(schema)
     document_common_problems(schema)
-    return schema
+    app.openapi_schema = to_openapi30(schema)  # the version /conformance declares (oas30)
+    return app.openapi_schema
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -133,6 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         root_path=s.root_path,
+        docs_url=None,  # served offline by routers.docs
+        redoc_url=None,
         dependencies=[Depends(rate_limit)],
     )
     app.state.settings = s
@@ -160,15 +166,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Location", "Retry-After", "Link", "X-Job-Token"],
         )
 
-    app.include_router(health.router)
-    app.include_router(catalogue.router)
-    app.include_router(tiles.router)
+    routers = [health.router, docs.router, catalogue.router, tiles.router]
     for name in OPTIONAL_ROUTERS:
         if importlib.util.find_spec(name) is not None:
-            app.include_router(importlib.import_module(name).router)
-    app.include_router(query.router)
-    app.include_router(maps.router)
-    app.include_router(uploads.router)
+            routers.append(importlib.import_module(name).router)
+    routers += [query.router, maps.router, uploads.router]
+    for router in routers:
+        app.include_router(router)
+    app.state.route_methods = route_methods(routers)  # the Allow header of 405s
     if s.log_json:
         configure_logging(s.log_level)
     app.add_middleware(RequestLogMiddleware)  # outermost: sees every response, 413s included

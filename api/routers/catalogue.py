@@ -28,6 +28,10 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    *(
+        f"http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/{c}"
+        for c in ("core", "json", "oas30", "job-list", "dismiss", "ogc-process-description")
+    ),
 ]
 STATUS_HEADER = "X-Geoeco-Layer-Status"
 
@@ -126,13 +130,23 @@ def landing(request: Request) -> dict[str, Any]:
                 "href": _url(request, "conformance"),
             },
             {"rel": "data", "type": "application/json", "href": _url(request, "collections")},
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/processes",
+                "type": "application/json",
+                "href": f"{base}/processes",
+            },
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/job-list",
+                "type": "application/json",
+                "href": f"{base}/jobs",
+            },
         ],
     }
 
 
 @router.get("/conformance", summary="Conformance classes", name="conformance")
 def conformance() -> dict[str, list[str]]:
-    """The OGC API - Features conformance classes implemented."""
+    """The OGC API - Features and Processes conformance classes implemented."""
     return {"conformsTo": CONFORMANCE}
 
 

@@ -2,7 +2,8 @@
 
 A job's status document (``statusInfo``) carries ``jobID``, ``processID``, ``type: process``,
 ``status``, ``message``, ``progress`` (integer percent, as OGC specifies), ``created``,
-``started``, ``finished``, ``updated``, ``attempt`` and ``links``; a failed job adds its
+``started``, ``finished``, ``updated``, ``attempt`` and ``links`` (times not reached yet are
+left out: the standard's schema has no nulls); a failed job adds its
 reason as RFC 7807 problem details under ``exception``. Unknown jobs are a 404
 ``no-such-job`` problem, results of an unfinished job a 404 ``result-not-ready``, results of a
 failed job the failure's problem, results of a dismissed job 410.
@@ -58,6 +59,7 @@ from geoeco.service.tiles import EMPTY_TILE, MAX_ZOOM
 from ..deps import SettingsDep, get_settings
 from ..errors import problem_response, problem_responses
 from ..jobs_worker import JobService
+from ..ogc_models import JobList, StatusInfo
 from ..security import is_admin, key_in, require_api_key
 from ..settings import Settings
 from .tiles import ColormapQuery, RescaleQuery, parse_rescale
@@ -242,6 +244,7 @@ def status_info(job: Job, request: Request) -> dict[str, Any]:
         "updated": _iso(job.updated),
         "links": links,
     }
+    body = {k: v for k, v in body.items() if v is not None}  # statusInfo has no nulls
     if job.status == "failed" and job.failure is not None:
         body["exception"] = {
             **job.failure.model_dump(),
@@ -329,7 +332,8 @@ def _owner_filter(settings: Settings, caller: Caller) -> str | None:
     "/jobs",
     name="list_jobs",
     summary="List jobs (newest first, paged)",
-    responses=problem_responses(422),
+    response_model=None,
+    responses={200: {"model": JobList}, **problem_responses(422)},
 )
 def list_jobs(
     request: Request,
@@ -379,7 +383,7 @@ def list_jobs(
     "/jobs/{job_id}",
     name="get_job",
     summary="Status of a job",
-    responses=problem_responses(404),
+    responses={200: {"model": StatusInfo}, **problem_responses(404)},
 )
 def get_job(job_id: str, request: Request, svc: JobServiceDep, caller: CallerDep) -> Any:
     """The job's statusInfo (a failed job's reason under ``exception``)."""
@@ -554,7 +558,7 @@ def _token_problem(job: Job, token: str | None, request: Request) -> JSONRespons
     "/jobs/{job_id}",
     name="dismiss_job",
     summary="Dismiss a job (cancel it if running, delete its files)",
-    responses=problem_responses(401, 403, 404),
+    responses={200: {"model": StatusInfo}, **problem_responses(401, 403, 404)},
 )
 def dismiss_job(
     job_id: str,

@@ -42,6 +42,8 @@ from geoeco.service.processes import PROCESSES, Submission, get_process, prepare
 from ..deps import registry_for
 from ..errors import problem_response, problem_responses, problem_type, status_for
 from ..jobs_worker import JobService
+from ..ogc_models import ProcessDescription, ProcessList, StatusInfo
+from ..openapi30 import schema30
 from ..security import ApiKeyDep
 from .jobs import (
     JOB_TOKEN_HEADER,
@@ -74,6 +76,21 @@ def _links(request: Request, process_id: str) -> list[dict[str, Any]]:
     ]
 
 
+def _description(process_id: str, request: Request) -> dict[str, Any]:
+    """The OGC process description, input and output schemas as OpenAPI 3.0 schema objects.
+
+    OGC API - Processes 1.0 (``schema.yaml``) describes inputs and outputs with OpenAPI 3.0
+    schemas, not JSON Schema 2020-12: :func:`geoeco_api.openapi30.schema30` rewrites them.
+    """
+    d = get_process(process_id).describe()
+    for part in ("inputs", "outputs"):
+        d[part] = {
+            name: {**desc, "schema": schema30(desc["schema"])} for name, desc in d[part].items()
+        }
+    d["links"] = _links(request, process_id)
+    return d
+
+
 def _no_such_process(process_id: str, request: Request) -> JSONResponse:
     return problem_response(
         404,
@@ -84,15 +101,20 @@ def _no_such_process(process_id: str, request: Request) -> JSONResponse:
     )
 
 
-@router.get("/processes", name="list_processes", summary="The processes this service runs")
+@router.get(
+    "/processes",
+    name="list_processes",
+    summary="The processes this service runs",
+    response_model=None,
+    responses={200: {"model": ProcessList}},
+)
 def list_processes(request: Request) -> dict[str, Any]:
     """Process summaries (id, title, description, version, job control options, links)."""
     out = []
     for pid in sorted(PROCESSES):
-        d = PROCESSES[pid].describe()
+        d = _description(pid, request)
         d.pop("inputs")
         d.pop("outputs")
-        d["links"] = _links(request, pid)
         out.append(d)
     return {
         "processes": out,
@@ -104,16 +126,14 @@ def list_processes(request: Request) -> dict[str, Any]:
     "/processes/{process_id}",
     name="describe_process",
     summary="Description of a process (inputs and outputs with JSON Schemas)",
-    responses=problem_responses(404),
+    responses={200: {"model": ProcessDescription}, **problem_responses(404)},
 )
 def describe_process(process_id: str, request: Request) -> Any:
     """The OGC process description."""
     try:
-        d = get_process(process_id).describe()
+        return _description(process_id, request)
     except ProcessNotFound:
         return _no_such_process(process_id, request)
-    d["links"] = _links(request, process_id)
-    return d
 
 
 def _wants_async(prefer: str | None) -> bool:
@@ -223,7 +243,10 @@ def _submission(
     summary="Run a process (sync for small runs, async with Prefer: respond-async)",
     status_code=200,
     responses={
-        201: {"description": "Job created (asynchronous); statusInfo body, Location header"},
+        201: {
+            "model": StatusInfo,
+            "description": "Job created (asynchronous); statusInfo body, Location header",
+        },
         **problem_responses(400, 401, 403, 404, 413, 422),
     },
 )

@@ -76,6 +76,12 @@ def read_vector(
 _SHP_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
 
 
+#: GeoPackage version geoeco writes. GDAL 3.8+ writes 1.4 by default, which GDAL up to 3.6
+#: (Debian 12, QGIS 3.22-3.28 builds) reads with a warning ("may only be partially supported")
+#: and whose R-tree triggers its validator does not know; 1.3 reads cleanly everywhere.
+GPKG_VERSION = "1.3"
+
+
 def write_vector(
     gdf: GeoDataFrame, path: str | os.PathLike[str], *, layer: str | None = None
 ) -> Path:
@@ -95,13 +101,16 @@ def write_vector(
         if suffix in {".parquet", ".geoparquet"}:
             gdf.to_parquet(tmp, index=False)
         else:
+            opts: dict[str, Any] = {}
             if suffix == ".gpkg":
                 layer = layer or dest.stem
                 if dest.exists():
                     import shutil
 
                     shutil.copyfile(dest, tmp)
-            gdf.to_file(tmp, layer=layer, engine="pyogrio")
+                else:  # a new file: the version GDAL 3.6 reads without warnings
+                    opts["dataset_options"] = {"VERSION": GPKG_VERSION}
+            gdf.to_file(tmp, layer=layer, engine="pyogrio", **opts)
     return dest
 
 
@@ -375,38 +384,49 @@ def write_geopackage(
 
     dest = Path(path)
     with atomic_path(dest) as tmp:
-        for name, frame in layers.items():
+        for i, (name, frame) in enumerate(layers.items()):
+            # the file is created with its first layer: that is when the version is set
+            opts = {"dataset_options": {"VERSION": GPKG_VERSION}} if i == 0 else {}
             if hasattr(frame, "geometry") and getattr(frame, "_geometry_column_name", None):
-                frame.to_file(tmp, layer=name, engine="pyogrio")
+                frame.to_file(tmp, layer=name, engine="pyogrio", **opts)
             else:
-                pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG")
+                pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", **opts)
         if styles:
             _write_layer_styles(tmp, {k: v for k, v in styles.items() if k in layers})
     return dest
 
 
 def _write_layer_styles(gpkg: Path, styles: dict[str, str]) -> None:
-    import sqlite3
+    """The ``layer_styles`` table as QGIS writes it: an attribute table listed in
+    ``gpkg_contents`` (GDAL, and so QGIS, opens only listed tables by name) with QGIS's columns.
+    """
+    from datetime import UTC, datetime
 
-    con = sqlite3.connect(gpkg)
-    try:
-        con.execute(
-            "CREATE TABLE IF NOT EXISTS layer_styles (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-            "f_table_catalog TEXT, f_table_schema TEXT, f_table_name TEXT, "
-            "f_geometry_column TEXT, styleName TEXT, styleQML TEXT, styleSLD TEXT, "
-            "useAsDefault BOOLEAN, description TEXT, owner TEXT, ui TEXT, update_time DATETIME "
-            "DEFAULT CURRENT_TIMESTAMP)"
-        )
-        for layer, qml in styles.items():
-            con.execute(
-                "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
-                "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
-                "owner) VALUES ('', '', ?, 'geom', ?, ?, '', 1, 'geoeco class colours', '')",
-                (layer, f"geoeco {layer}", qml),
-            )
-        con.commit()
-    finally:
-        con.close()
+    import pandas as pd
+    import pyogrio
+
+    now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+    rows = [
+        {
+            "f_table_catalog": "",
+            "f_table_schema": "",
+            "f_table_name": layer,
+            "f_geometry_column": "geom",
+            "styleName": f"geoeco {layer}",
+            "styleQML": qml,
+            "styleSLD": "",
+            "useAsDefault": True,
+            "description": "geoeco class colours",
+            "owner": "",
+            "ui": "",
+            "update_time": now,
+        }
+        for layer, qml in styles.items()
+    ]
+    frame = pd.DataFrame(rows)
+    pyogrio.write_dataframe(
+        frame, gpkg, layer="layer_styles", driver="GPKG", layer_options={"FID": "id"}
+    )
 
 
 def write_table(frame: Any, path: str | os.PathLike[str], *, sheet: str = "table") -> Path:

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["errors", "bodies", "security", "settings"]
+MODULES = ["errors", "bodies", "security", "settings", "openapi30"]
 
 
 @pytest.mark.parametrize("name", MODULES)
