@@ -214,3 +214,68 @@ def test_basin_tiled_routing_gives_the_same_soil_loss(tmp_path):
     b = read_raster(tmp_path / "tiled" / "soil_loss.tif").array
     np.testing.assert_array_equal(a.mask, b.mask)
     np.testing.assert_allclose(a.filled(0), b.filled(0), rtol=1e-6)
+
+
+def _write_bands(path, bands, *, res=10.0, crs="EPSG:4546", origin=ORIGIN):
+    bands = np.asarray(bands, dtype="float32")
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=bands.shape[2],
+        height=bands.shape[1],
+        count=bands.shape[0],
+        dtype="float32",
+        crs=crs,
+        nodata=-9999.0,
+        transform=from_origin(*origin, res, res),
+    ) as dst:
+        dst.write(bands)
+    return path
+
+
+# Monthly rain (mm) of one year, January first: P = 450 mm, Σp² = 2·50² + 2·100² + 150² = 47 500
+_MONTHS = [0.0, 0.0, 0.0, 0.0, 50.0, 100.0, 150.0, 100.0, 50.0, 0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("method", ["fournier", "wischmeier"])
+def test_r_from_monthly_rain_by_hand(tmp_path, method):
+    """A 12-band monthly rain raster (the documented input) gives R by hand:
+    Fournier F = 47 500 / 450 = 105.556 mm, R = 0.1833·F^1.9957 = 2001.8;
+    Wischmeier R = 17.02·Σ 1.735·10^(1.5·lg(p²/450) − 0.8188) over the five wet months
+    = 17.02·(2·3.4482 + 2·27.585 + 93.101) = 2641.0 MJ·mm/(hm²·h·a). Before the fix every
+    run with r_monthly failed (the 12 bands were taken for 12 years)."""
+    dem = _plane(tmp_path, rows=20, cols=10)
+    rain = _write_bands(
+        tmp_path / "rain.tif",
+        np.broadcast_to(np.array(_MONTHS)[:, None, None], (12, 4, 4)),
+        res=50.0,
+    )
+    cfg = make_config({"r_monthly": str(rain), "r_monthly_method": method, "k": 0.03, "c": 0.2})
+    res = run_erosion(dem, cfg, tmp_path / "out")
+    r = read_raster(tmp_path / "out" / "r.tif").array
+    expected = 2001.8 if method == "fournier" else 2641.0
+    np.testing.assert_allclose(r.compressed(), expected, rtol=2e-4)
+    assert (
+        res.provenance["parameters"]["R.method"]["value"]
+        .lower()
+        .startswith("modified fournier" if method == "fournier" else "wischmeier")
+    )
+
+
+def test_r_from_monthly_rain_of_several_years_is_the_mean(tmp_path):
+    """24 bands = two years: Fournier's long-term form averages F over the years. Year 1 as
+    above (F = 105.556); year 2 all rain in July (F = 450²/450 = 450): mean F = 277.778,
+    R = 0.1833·277.778^1.9957 = 13 805. Twelve bands per year are required."""
+    dem = _plane(tmp_path, rows=20, cols=10)
+    year2 = [0.0] * 6 + [450.0] + [0.0] * 5
+    two = np.broadcast_to(np.array(_MONTHS + year2)[:, None, None], (24, 4, 4))
+    rain = _write_bands(tmp_path / "rain24.tif", two, res=50.0)
+    cfg = make_config({"r_monthly": str(rain), "k": 0.03, "c": 0.2})
+    run_erosion(dem, cfg, tmp_path / "out")
+    r = read_raster(tmp_path / "out" / "r.tif").array
+    np.testing.assert_allclose(r.compressed(), 0.1833 * 277.7778**1.9957, rtol=1e-5)
+    assert 13_800 < float(r.mean()) < 13_810
+    bad = _write_bands(tmp_path / "rain13.tif", np.ones((13, 4, 4)), res=50.0)
+    with pytest.raises(InvalidInput, match="12 bands"):
+        run_erosion(dem, make_config({"r_monthly": str(bad), "k": 0.03, "c": 0.2}), tmp_path / "o")

@@ -75,6 +75,23 @@ def _dates_of(path: Path, count: int) -> list[date]:
         ) from None
 
 
+def _monthly_rain(path: Path) -> tuple[Raster, np.ndarray]:
+    """The monthly rain raster and its values shaped (years, 12, rows, cols) in mm.
+
+    The bands are consecutive months, January first: 12 bands (one year, or long-term
+    monthly means) or 12·N bands (N years).
+    """
+    count = raster_info(path, name=path.name).count
+    if count < 12 or count % 12:
+        raise InvalidInput(
+            f"{path.name}: monthly rain needs 12 bands (January..December) or 12 per year, "
+            f"found {count}"
+        )
+    src = read_raster(path, band=list(range(1, count + 1)), name=path.name)
+    values = np.ma.filled(src.array.astype("float64"), np.nan)
+    return src, values.reshape(count // 12, 12, *values.shape[1:])
+
+
 def derive_r(cfg: ErosionConfig, out_dir: Path, used: Provenance) -> FactorValue:
     """R as a number or a raster path; monthly/daily rain is turned into ``out_dir/r.tif``.
 
@@ -84,8 +101,7 @@ def derive_r(cfg: ErosionConfig, out_dir: Path, used: Provenance) -> FactorValue
     if cfg.r is not None:
         return cfg.r
     if cfg.r_monthly is not None:
-        src = read_raster(cfg.r_monthly, band=list(range(1, 13)), name=Path(cfg.r_monthly).name)
-        monthly = np.ma.filled(src.array.astype("float64"), np.nan)
+        src, monthly = _monthly_rain(Path(cfg.r_monthly))
         if cfg.r_monthly_method == "fournier":
             r = factors.rain_erosivity_fournier(
                 monthly, alpha=cfg.fournier_alpha, beta=cfg.fournier_beta, used=used
