@@ -279,3 +279,67 @@ def test_r_from_monthly_rain_of_several_years_is_the_mean(tmp_path):
     bad = _write_bands(tmp_path / "rain13.tif", np.ones((13, 4, 4)), res=50.0)
     with pytest.raises(InvalidInput, match="12 bands"):
         run_erosion(dem, make_config({"r_monthly": str(bad), "k": 0.03, "c": 0.2}), tmp_path / "o")
+
+
+def _dune_and_steppe_ndvi(tmp_path):
+    """NDVI 128 x 64: the northern 64 x 64 block is a mobile dune field (NDVI 0.050..0.0569,
+    i.e. FVC 0..0.86 % with end points 0.05/0.85), the southern block steppe (NDVI 0.45,
+    FVC 50 %)."""
+    ndvi = np.full((128, 64), 0.45, dtype="float32")
+    ndvi[:64] = np.linspace(0.05, 0.05 + 0.8 * 0.0086, 64 * 64).reshape(64, 64)
+    return _write(tmp_path / "ndvi.tif", ndvi, nodata=-9999.0)
+
+
+def test_a_window_of_bare_dunes_computes(tmp_path):
+    """Issue 14, found 5: a 64² window of mobile dunes (FVC ≤ 0.86 %) used to raise UnitsError
+    ("looks like a fraction") in the erosion and desertification windows. It computes: C = 1
+    up to FVC 0.1 %, and Cai's formula above it (0.86 % → 0.6508 + 0.3436·0.0655 = 0.6733);
+    the desertification degree is 5 (极重度, FVC < 13.3 %)."""
+    ndvi = _dune_and_steppe_ndvi(tmp_path)
+    dem = _plane(tmp_path, rows=128, cols=64)
+    cfg = make_config(
+        {
+            "r": 500.0,
+            "k": 0.03,
+            "ndvi": str(ndvi),
+            "ndvi_endpoints": (0.05, 0.85),
+            "p": 1.0,
+            "block_size": 64,
+        }
+    )
+    run_erosion(dem, cfg, tmp_path / "ero")
+    c = read_raster(tmp_path / "ero" / "c.tif").array.filled(np.nan)
+    assert np.nanmax(c[:64]) == pytest.approx(1.0) and np.nanmin(c[:64]) == pytest.approx(
+        0.6733, abs=2e-3
+    )
+    assert np.allclose(c[64:], 0.6508 - 0.3436 * math.log10(50.0), atol=1e-4)
+    res = run_desertification(ndvi, tmp_path / "des", endpoints=(0.05, 0.85), block_size=64)
+    deg = read_raster(tmp_path / "des" / "desertification_degree.tif").array
+    assert (deg[:64] == 5).all() and (deg[64:] == 2).all()
+    assert sum(res.area_km2_by_degree.values()) == pytest.approx(128 * 64 * 1e-4, rel=1e-3)
+
+
+def test_a_cover_input_as_fraction_is_caught_once_over_the_whole_raster(tmp_path):
+    """An FVC raster given as a fraction (max 0.63 over the whole raster) is refused before any
+    window runs; a raster of bare dunes that really is in percent (max 0.86) runs when its band
+    units say '%'; one that declares a fraction is refused whatever its values."""
+    dem = _plane(tmp_path, rows=20, cols=10)
+    frac = _write(tmp_path / "frac.tif", np.full((20, 10), 0.63, dtype="float32"), nodata=-1.0)
+    cfg = make_config({"r": 500.0, "k": 0.03, "fvc": str(frac)})
+    with pytest.raises(
+        UnitsError, match=r"FVC input frac.tif looks like a fraction \(maximum 0.63"
+    ):
+        run_erosion(dem, cfg, tmp_path / "o1")
+    assert not (tmp_path / "o1" / "soil_loss.tif").exists()
+    dunes = np.full((20, 10), 0.86, dtype="float32")
+    pct = _write(tmp_path / "pct.tif", dunes, nodata=-1.0, units="%")
+    run_erosion(dem, make_config({"r": 500.0, "k": 0.03, "fvc": str(pct)}), tmp_path / "o2")
+    c = read_raster(tmp_path / "o2" / "c.tif").array
+    np.testing.assert_allclose(c.compressed(), 0.6508 - 0.3436 * math.log10(0.86), rtol=1e-5)
+    said = _write(tmp_path / "said.tif", np.full((20, 10), 40.0, "float32"), nodata=-1.0, units="1")
+    with pytest.raises(UnitsError, match="declares units '1'"):
+        run_erosion(dem, make_config({"r": 500.0, "k": 0.03, "fvc": str(said)}), tmp_path / "o3")
+    sand = _write(tmp_path / "sand.tif", np.full((20, 10), 0.3, dtype="float32"), nodata=-1.0)
+    ndvi = _write(tmp_path / "n.tif", np.full((20, 10), 0.3, dtype="float32"), nodata=-9.0)
+    with pytest.raises(UnitsError, match="bare-sand share sand.tif looks like a fraction"):
+        run_desertification(ndvi, tmp_path / "o4", bare_sand=sand, endpoints=(0.05, 0.85))

@@ -189,6 +189,8 @@ def run_erosion(
     step("rainfall erosivity", 0.35)
     r_value = derive_r(cfg, out, used)
     lc_tables = read_landcover_table(cfg.landcover_table) if cfg.landcover_table else {}
+    if cfg.fvc is not None:  # percent or fraction: told once over the whole raster
+        vegetation.check_cover_file(cfg.fvc, what=f"FVC input {Path(cfg.fvc).name}")
     fvc_ends = _fvc_endpoints(cfg, used)
     used.add_param(
         "tolerable_loss",
