@@ -179,7 +179,7 @@ def test_invest_reproduces_formula():
 
 def test_invest_method_on_dem_uses_its_own_slope_and_mfd():
     res = ls_factor(make_dem(plane(40, 40)), method="invest")
-    assert res.params["routing"] == "mfd" and res.params["l_max"] == 122.0
+    assert res.params["routing"] == "mfd-invest" and res.params["l_max"] == 122.0
     assert res.params["x"] == "slope angle"
     slope = np.asarray(res.slope_deg.array, dtype=float)
     fa = np.asarray(res.flow_acc.array)
@@ -317,7 +317,7 @@ def test_bad_input():
 def test_ls_options_apply_the_documented_defaults():
     """Defaults as the module docstring states them: lstool when no method is given (the one
     default, DEFAULT_LS_METHOD); D8 and McCool with the CSLE breaks for dg and lstool; MFD,
-    InVEST's m and l_max 122 (no S breaks) for invest."""
+    pygeoprocessing's MFD, InVEST's m and l_max 122 (no S breaks) for invest."""
     assert LSOptions.of().method == DEFAULT_LS_METHOD == "lstool"
     dg = LSOptions.of("dg")
     assert (dg.method, dg.routing, dg.m_mode, dg.s_breaks, dg.l_max) == (
@@ -328,7 +328,12 @@ def test_ls_options_apply_the_documented_defaults():
         None,
     )
     inv = LSOptions.of("invest", l_max=50)
-    assert (inv.routing, inv.m_mode, inv.s_breaks, inv.l_max) == ("mfd", "invest", None, 50.0)
+    assert (inv.routing, inv.m_mode, inv.s_breaks, inv.l_max) == (
+        "mfd-invest",
+        "invest",
+        None,
+        50.0,
+    )
     assert LSOptions.of("lstool", s_breaks=(4, 12)).s_breaks == (4.0, 12.0)
     with pytest.raises(InvalidInput, match="lstool.*D8"):
         LSOptions.of("lstool", routing="mfd")

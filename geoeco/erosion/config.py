@@ -17,7 +17,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from geoeco.core.errors import InvalidFields, InvalidInput, ManifestError
-from geoeco.terrain.ls import DEFAULT_LS_METHOD, Method, check_ls_args
+from geoeco.terrain.ls import DEFAULT_LS_METHOD, Method, check_ls_args, stream_settings
 from geoeco.terrain.routing import RoutingMethod
 
 FactorValue = float | str
@@ -71,6 +71,7 @@ class ErosionConfig(_Model):
     ls_method: Method = DEFAULT_LS_METHOD
     l_max: float | None = None
     channel_threshold_cells: int | None = None
+    exclude_streams: bool | None = None
     s_breaks: tuple[float, float] | None = None
     cutoff: tuple[float, float] = (0.5, 0.7)
     r: FactorValue | None = None
@@ -128,7 +129,15 @@ class ConfigConflict(ValueError):
         self.problems = problems
 
 
-_LS_FIELDS = ("ls_method", "routing", "s_breaks", "channel_threshold_cells", "l_max", "cutoff")
+_LS_FIELDS = (
+    "ls_method",
+    "routing",
+    "s_breaks",
+    "channel_threshold_cells",
+    "l_max",
+    "cutoff",
+    "exclude_streams",
+)
 
 
 def _conflicts(cfg: ErosionConfig) -> list[tuple[tuple[str, ...], str]]:
@@ -158,8 +167,8 @@ def _conflicts(cfg: ErosionConfig) -> list[tuple[tuple[str, ...], str]]:
     if cfg.p is not None and cfg.p_method != "value":
         msg = f"p is given but p_method={cfg.p_method!r} takes P from elsewhere; give one of them"
         out.append((("p", "p_method"), msg))
-    if cfg.ls_method == "lstool" and cfg.routing == "mfd":
-        msg = "ls_method 'lstool' follows D8 paths; it cannot use routing 'mfd'"
+    if cfg.ls_method == "lstool" and cfg.routing not in (None, "d8"):
+        msg = f"ls_method 'lstool' follows D8 paths; it cannot use routing {cfg.routing!r}"
         out.append((("ls_method", "routing"), msg))
     else:
         try:
@@ -172,6 +181,7 @@ def _conflicts(cfg: ErosionConfig) -> list[tuple[tuple[str, ...], str]]:
                 cfg.cutoff,
                 None,
             )
+            stream_settings(cfg.ls_method, cfg.channel_threshold_cells, cfg.exclude_streams)
         except InvalidInput as exc:
             out.append((_LS_FIELDS, str(exc)))
     return out

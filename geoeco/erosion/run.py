@@ -455,6 +455,7 @@ def _ls_to_files(
             channel_threshold_cells=cfg.channel_threshold_cells,
             l_max=cfg.l_max,
             cutoff=cfg.cutoff,
+            exclude_streams=cfg.exclude_streams,
         )
         return dict(res.params)
     ls = ls_factor(
@@ -465,6 +466,7 @@ def _ls_to_files(
         channel_threshold_cells=cfg.channel_threshold_cells,
         l_max=cfg.l_max,
         cutoff=cfg.cutoff,
+        exclude_streams=cfg.exclude_streams,
     )
     parts = {
         "ls": ls.ls,

@@ -45,8 +45,9 @@ from geoeco.core.errors import InvalidInput, UnitsError
 from geoeco.core.raster import Raster
 from geoeco.terrain import routing as _routing
 
-from .routing import RoutingMethod
+from .routing import ROUTING_METHODS, RoutingMethod
 from .slope import cellsize_of, horn_gradient
+from .streams import INVEST_STREAM_THRESHOLD, extract_streams
 
 __all__ = [
     "DEFAULT_CUTOFF",
@@ -69,6 +70,7 @@ __all__ = [
     "s_factor",
     "s_invest",
     "slope_length_lstool",
+    "stream_settings",
     "x_from_aspect",
 ]
 
@@ -376,27 +378,26 @@ def check_ls_args(
     cutoff: tuple[float, float],
     m_mode: str | None,
 ) -> tuple[str, tuple[float, float] | None, str, float | None]:
+    """Check LS settings; return ``(routing, s_breaks, m_mode, l_max)`` with defaults applied.
+
+    Raises :class:`InvalidInput` on a contradiction (e.g. ``lstool`` with MFD routing).
+    """
     if method not in LS_METHODS:
         raise InvalidInput(f"LS method must be 'dg', 'lstool' or 'invest', got {method!r}")
     if routing is None:
-        routing = "mfd" if method == "invest" else "d8"
-    if routing not in ("d8", "mfd"):
-        raise InvalidInput(f"routing must be 'd8' or 'mfd', got {routing!r}")
+        routing = "mfd-invest" if method == "invest" else "d8"
+    if routing not in ROUTING_METHODS:
+        raise InvalidInput(f"routing must be one of {list(ROUTING_METHODS)}, got {routing!r}")
     if method == "lstool" and routing != "d8":
         raise InvalidInput(
             "method 'lstool' accumulates slope length along single D8 flow paths; "
             f"routing={routing!r} is not possible with it (use routing='d8', or method='dg')"
         )
+    _check_threshold(channel_threshold_cells)
+    if l_max is not None and not float(l_max) > 0:
+        raise InvalidInput(f"l_max must be positive, got {l_max!r}")
     if method == "invest":
-        given = [
-            n
-            for n, v in (
-                ("s_breaks", s_breaks),
-                ("m_mode", m_mode),
-                ("channel_threshold_cells", channel_threshold_cells),
-            )
-            if v is not None
-        ]
+        given = [n for n, v in (("s_breaks", s_breaks), ("m_mode", m_mode)) if v is not None]
         if given:
             raise InvalidInput(
                 f"method 'invest' reproduces InVEST's fixed S, m and L; {', '.join(given)} "
@@ -409,6 +410,12 @@ def check_ls_args(
     m_mode = "mccool" if m_mode is None else m_mode
     if m_mode not in _M_FUNCS:
         raise InvalidInput(f"m_mode must be one of {sorted(_M_FUNCS)}, got {m_mode!r}")
+    if len(cutoff) != 2 or not all(0.0 < float(c) <= 1.0 for c in cutoff):
+        raise InvalidInput(f"cutoff must be two ratios in (0, 1], got {cutoff!r}")
+    return routing, breaks, m_mode, None if l_max is None else float(l_max)
+
+
+def _check_threshold(channel_threshold_cells: int | None) -> None:
     if channel_threshold_cells is not None and (
         isinstance(channel_threshold_cells, bool)
         or not isinstance(channel_threshold_cells, int | np.integer)
@@ -417,11 +424,32 @@ def check_ls_args(
         raise InvalidInput(
             f"channel_threshold_cells must be a positive integer, got {channel_threshold_cells!r}"
         )
-    if len(cutoff) != 2 or not all(0.0 < float(c) <= 1.0 for c in cutoff):
-        raise InvalidInput(f"cutoff must be two ratios in (0, 1], got {cutoff!r}")
-    if l_max is not None and not float(l_max) > 0:
-        raise InvalidInput(f"l_max must be positive, got {l_max!r}")
-    return routing, breaks, m_mode, None if l_max is None else float(l_max)
+
+
+def stream_settings(
+    method: str, channel_threshold_cells: int | None, exclude_streams: bool | None
+) -> tuple[int | None, bool]:
+    """``(channel_threshold_cells, exclude_streams)`` with their defaults applied.
+
+    ``invest``: the threshold is InVEST's ``threshold_flow_accumulation`` (default
+    :data:`~geoeco.terrain.streams.INVEST_STREAM_THRESHOLD`, 1000 cells); it finds the stream
+    cells only (InVEST's L does not restart there) and they are left out (``exclude_streams``
+    default ``True``, as InVEST's ``usle.tif``). ``dg`` and ``lstool``: the slope length
+    restarts in channel cells; they are kept unless ``exclude_streams`` is ``True``, which
+    needs a threshold.
+
+    >>> stream_settings("invest", None, None), stream_settings("dg", 500, None)
+    ((1000, True), (500, False))
+    """
+    if method == "invest":
+        t = INVEST_STREAM_THRESHOLD if channel_threshold_cells is None else channel_threshold_cells
+        return t, True if exclude_streams is None else bool(exclude_streams)
+    if exclude_streams and channel_threshold_cells is None:
+        raise InvalidInput(
+            "exclude_streams needs channel_threshold_cells (the flow accumulation, in cells, "
+            "from which a cell is a stream)"
+        )
+    return channel_threshold_cells, bool(exclude_streams)
 
 
 @dataclass(frozen=True)
@@ -436,9 +464,9 @@ class LSOptions:
     ----------
     method : {"dg", "lstool", "invest"}
         Slope-length formulation (module docstring).
-    routing : {"d8", "mfd"}
-        Flow routing; given as ``None`` it is ``"d8"``, or ``"mfd"`` for ``method="invest"``
-        (as InVEST). ``"lstool"`` needs ``"d8"``.
+    routing : {"d8", "mfd", "mfd-invest"}
+        Flow routing; given as ``None`` it is ``"d8"``, or ``"mfd-invest"`` (pygeoprocessing's
+        MFD, :mod:`geoeco.terrain.routing`) for ``method="invest"``. ``"lstool"`` needs ``"d8"``.
     s_breaks : (float, float) or None
         S break angles in degrees, given as ``None`` ``(5.14, 10.0)`` (CSLE); ``None`` for
         ``"invest"`` (which cannot change them).
@@ -448,17 +476,23 @@ class LSOptions:
     l_max : float or None
         Cap on L; none by default, 122 for ``"invest"``.
     channel_threshold_cells : int or None
-        Cells with at least this flow accumulation are channels (slope length restarts).
+        ``dg``/``lstool``: cells with at least this flow accumulation are channels (slope
+        length restarts). ``invest``: InVEST's stream threshold (default 1000), which only
+        finds the stream cells (:func:`stream_settings`).
+    exclude_streams : bool
+        Stream cells (:func:`geoeco.terrain.streams.extract_streams`) get no LS, so no soil
+        loss and no share of totals, as in InVEST's ``usle.tif``; default ``True`` for
+        ``invest`` only.
     cutoff : (float, float)
         LS-TOOL deposition cut-off ratios below / from 5 % slope (``"lstool"`` only).
     mfd_exponent : float
-        MFD slope exponent (Freeman 1991; 1.1 as InVEST/pygeoprocessing).
+        Slope exponent of ``"mfd"`` routing (Freeman 1991's 1.1; ``"mfd-invest"`` uses 1).
 
     Examples
     --------
     >>> o = LSOptions.of("invest")
-    >>> o.routing, o.m_mode, o.l_max, o.s_breaks
-    ('mfd', 'invest', 122.0, None)
+    >>> o.routing, o.m_mode, o.l_max, o.s_breaks, o.channel_threshold_cells, o.exclude_streams
+    ('mfd-invest', 'invest', 122.0, None, 1000, True)
     """
 
     method: Method
@@ -469,6 +503,7 @@ class LSOptions:
     channel_threshold_cells: int | None = None
     cutoff: tuple[float, float] = DEFAULT_CUTOFF
     mfd_exponent: float = 1.1
+    exclude_streams: bool = False
 
     @classmethod
     def of(
@@ -481,20 +516,23 @@ class LSOptions:
         cutoff: tuple[float, float] = DEFAULT_CUTOFF,
         m_mode: MMode | None = None,
         mfd_exponent: float = 1.1,
+        exclude_streams: bool | None = None,
     ) -> LSOptions:
         """The options with their defaults applied; :class:`InvalidInput` if they conflict."""
         route_by, breaks, m, cap = check_ls_args(
             method, routing, s_breaks, channel_threshold_cells, l_max, cutoff, m_mode
         )
+        threshold, exclude = stream_settings(method, channel_threshold_cells, exclude_streams)
         return cls(
             method=method,
             routing=cast(RoutingMethod, route_by),  # check_ls_args let only "d8" or "mfd" pass
             s_breaks=breaks,
             m_mode=cast(MMode, m),  # check_ls_args let only a key of _M_FUNCS pass
             l_max=cap,
-            channel_threshold_cells=channel_threshold_cells,
+            channel_threshold_cells=threshold,
             cutoff=cutoff,
             mfd_exponent=mfd_exponent,
+            exclude_streams=exclude,
         )
 
     def params(self, cellsize: float) -> dict[str, Any]:
@@ -503,7 +541,10 @@ class LSOptions:
         return {
             "method": self.method,
             "routing": self.routing,
-            "mfd_exponent": float(self.mfd_exponent) if self.routing == "mfd" else None,
+            "mfd_exponent": {"mfd": float(self.mfd_exponent), "mfd-invest": 1.0}.get(self.routing),
+            "mfd_shares": "rounded to 1/15 (pygeoprocessing 2.4.11)"
+            if self.routing == "mfd-invest"
+            else None,
             "fill": "priority-flood (pyflwdir.dem.fill_depressions)",
             "slope": "Horn 3x3 on the filled DEM",
             "cellsize_m": cellsize,
@@ -512,6 +553,9 @@ class LSOptions:
             "m_mode": self.m_mode,
             "x": {"dg": "aspect", "invest": "slope angle"}.get(self.method),
             "channel_threshold_cells": self.channel_threshold_cells,
+            "channel_restarts_l": self.method != "invest"
+            and self.channel_threshold_cells is not None,
+            "exclude_streams": self.exclude_streams,
             "l_max": self.l_max,
             "cutoff": list(self.cutoff) if lstool else None,
             "cutoff_slope_pct": CUTOFF_SLOPE_PCT if lstool else None,
@@ -532,6 +576,7 @@ def ls_factor(
     max_pixels: int = _routing.MAX_ROUTING_PIXELS,
     outlets: np.ndarray | None = None,
     keep: np.ndarray | None = None,
+    exclude_streams: bool | None = None,
 ) -> LSResult:
     """LS factor of a projected DEM (metres), flow routing included.
 
@@ -542,6 +587,8 @@ def ls_factor(
     method, routing, s_breaks, channel_threshold_cells, l_max, cutoff, m_mode, mfd_exponent
         How LS is computed, with their defaults (``method``: :data:`DEFAULT_LS_METHOD`): see
         :class:`LSOptions`.
+    exclude_streams : bool, optional
+        Mask LS on stream cells (default: ``True`` for ``invest`` only; :class:`LSOptions`).
     max_pixels : int
         Refuse DEMs with more pixels (:class:`~geoeco.core.errors.OversizeRequest`).
     outlets, keep : ndarray of bool, optional
@@ -562,7 +609,15 @@ def ls_factor(
     [0.663, 1.235, 1.614, 1.923]
     """
     options = LSOptions.of(
-        method, routing, s_breaks, channel_threshold_cells, l_max, cutoff, m_mode, mfd_exponent
+        method,
+        routing,
+        s_breaks,
+        channel_threshold_cells,
+        l_max,
+        cutoff,
+        m_mode,
+        mfd_exponent,
+        exclude_streams,
     )
     return ls_from_options(dem, options, max_pixels=max_pixels, outlets=outlets, keep=keep)
 
@@ -596,24 +651,31 @@ def ls_from_options(
     valid = rt.flowdir != _routing.NODATA_DIR
     gx, gs = horn_gradient(rt.filled, (xres, yres), dtype=np.float32)
     channel = None
-    if options.channel_threshold_cells is not None:
+    if options.channel_threshold_cells is not None and options.method != "invest":
         channel = rt.flow_acc >= options.channel_threshold_cells
     lam = None
     if options.method == "lstool":
         lam = _slope_lengths(rt, gx, gs, (xres, yres), channel, options.cutoff)
     parts = _ls_by_row_blocks(options, rt.flow_acc, gx, gs, lam, channel, valid, float(xres))
-    del gx, gs, lam
+    del gx, gs, lam, channel
+    params = options.params(float(xres))
+    ls_valid = valid
+    if options.exclude_streams:
+        assert options.channel_threshold_cells is not None  # stream_settings requires it
+        streams = extract_streams(rt, options.channel_threshold_cells, cellsize=(xres, yres))
+        ls_valid = valid & ~streams
+        params["stream_cells"] = int(np.count_nonzero(streams))
 
-    def wrap(a: np.ndarray, units: str, name: str) -> Raster:
-        return Raster(np.ma.MaskedArray(a, mask=~valid), dem.grid, units=units, name=name)
+    def wrap(a: np.ndarray, units: str, name: str, ok: np.ndarray = valid) -> Raster:
+        return Raster(np.ma.MaskedArray(a, mask=~ok), dem.grid, units=units, name=name)
 
     return LSResult(
-        ls=wrap(parts["ls"], "1", "ls"),
+        ls=wrap(parts["ls"], "1", "ls", ls_valid),
         l=wrap(parts["l"], "1", "l"),
         s=wrap(parts["s"], "1", "s"),
         slope_deg=wrap(parts["slope"], "degree", "slope"),
         flow_acc=wrap(rt.flow_acc, "cells", "flow_accumulation"),
-        params=options.params(float(xres)),
+        params=params,
     )
 
 
