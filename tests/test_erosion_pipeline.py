@@ -64,6 +64,7 @@ def test_constant_factors_on_a_plane_match_the_closed_form(tmp_path):
     t/(km²·a). The mean must equal 100·R·K·C·P·mean(LS_closed_form) within 1 %."""
     dem = _plane(tmp_path)
     cfg = make_config({"r": 500.0, "k": 0.03, "c": 0.2, "p": 0.5, "ls_method": "lstool"})
+    cfg = cfg.model_copy(update={"max_slope_length": math.inf})  # the closed form: no λ cap
     s = run_erosion(dem, cfg, tmp_path / "out")
     expected = 100 * 500 * 0.03 * 0.2 * 0.5 * _closed_form_mean_ls(60, 10.0, 0.10)
     loss = read_raster(tmp_path / "out" / "soil_loss.tif")
@@ -343,3 +344,23 @@ def test_a_cover_input_as_fraction_is_caught_once_over_the_whole_raster(tmp_path
     ndvi = _write(tmp_path / "n.tif", np.full((20, 10), 0.3, dtype="float32"), nodata=-9.0)
     with pytest.raises(UnitsError, match="bare-sand share sand.tif looks like a fraction"):
         run_desertification(ndvi, tmp_path / "o4", bare_sand=sand, endpoints=(0.05, 0.85))
+
+
+def test_ls_defaults_are_recorded_and_flagged_unverified(tmp_path):
+    """Issue 14, item 6: the slope-length cap (300 m) and the channel threshold (0.9 km²,
+    here 9000 cells of 10 m) used by default are in the summary's LS parameters and listed as
+    unverified [R]; values given by the user are recorded as given, InVEST's as InVEST's."""
+    dem = _plane(tmp_path)
+    res = run_erosion(dem, make_config({"r": 500.0, "k": 0.03, "c": 0.2}), tmp_path / "a")
+    s = res.summary()
+    assert s["ls"]["max_slope_length_m"] == 300.0 and s["ls"]["channel_threshold_cells"] == 9000
+    assert {"ls.max_slope_length_m", "ls.channel_threshold_cells"} <= set(
+        s["provenance"]["unverified"]
+    )
+    given = {"r": 500.0, "k": 0.03, "c": 0.2, "max_slope_length": 120.0}
+    given["channel_threshold_cells"] = 40
+    s = run_erosion(dem, make_config(given), tmp_path / "b").summary()
+    params = s["provenance"]["parameters"]
+    assert params["ls.max_slope_length_m"] == {"value": 120.0, "tag": "I", "source": "given"}
+    assert params["ls.channel_threshold_cells"]["value"] == 40
+    assert "ls.max_slope_length_m" not in s["provenance"]["unverified"]

@@ -106,14 +106,14 @@ def test_plateau_shares_by_hand():
 
 
 def test_stream_settings_and_config():
-    """invest keeps InVEST's threshold (1000) and l_max (122) and leaves streams out by
-    default; dg/lstool may leave them out only with a threshold; lstool refuses MFD."""
+    """invest keeps InVEST's threshold (1000) and l_max (122), has no slope-length cap and
+    leaves streams out by default; lstool refuses MFD."""
     o = LSOptions.of("invest")
     assert (o.channel_threshold_cells, o.l_max, o.exclude_streams) == (1000, 122.0, True)
     o = LSOptions.of("invest", channel_threshold_cells=500, exclude_streams=False)
     assert (o.channel_threshold_cells, o.exclude_streams) == (500, False)
-    with pytest.raises(InvalidFields, match="exclude_streams needs channel_threshold_cells"):
-        make_config({"r": 1.0, "k": 0.1, "c": 0.1, "ls_method": "dg", "exclude_streams": True})
+    with pytest.raises(InvalidFields, match="max_slope_length cannot be used"):
+        make_config({"r": 1.0, "k": 0.1, "c": 0.1, "ls_method": "invest", "max_slope_length": 99})
     with pytest.raises(InvalidFields, match="routing 'mfd-invest'"):
         make_config({"r": 1.0, "k": 0.1, "c": 0.1, "ls_method": "lstool", "routing": "mfd-invest"})
 

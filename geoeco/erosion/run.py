@@ -55,6 +55,7 @@ from .config import (
     load_config,
     make_config,
     read_landcover_table,
+    record_ls_defaults,
 )
 from .window import ErosionSpec, WindowResult, _bt_tables, _factor_inputs, erosion_window
 
@@ -186,6 +187,7 @@ def run_erosion(
     step("flow routing and LS", 0.05)
     ls_names = ("ls", "slope", "l", "s") if cfg.model == "csle" else ("ls", "slope")
     ls_params = _ls_to_files(dem_path, cfg, out, ls_names, tile_pixels)
+    record_ls_defaults(cfg, ls_params, used)
     step("rainfall erosivity", 0.35)
     r_value = derive_r(cfg, out, used)
     lc_tables = read_landcover_table(cfg.landcover_table) if cfg.landcover_table else {}
@@ -456,6 +458,7 @@ def _ls_to_files(
             l_max=cfg.l_max,
             cutoff=cfg.cutoff,
             exclude_streams=cfg.exclude_streams,
+            max_slope_length=cfg.max_slope_length,
         )
         return dict(res.params)
     ls = ls_factor(
@@ -467,6 +470,7 @@ def _ls_to_files(
         l_max=cfg.l_max,
         cutoff=cfg.cutoff,
         exclude_streams=cfg.exclude_streams,
+        max_slope_length=cfg.max_slope_length,
     )
     parts = {
         "ls": ls.ls,

@@ -21,9 +21,13 @@ m the slope-length exponent:
   *slope* angle, the m table 0.2/0.3/0.4/0.5 for slope ≤ 1/3.5/5/9 % else McCool, S McCool
   two-piece at 9 %, ``LS = S · min(L, l_max)`` with ``l_max = 122``; MFD routing by default.
 
-In every method the slope is Horn's on the depression-filled DEM (as InVEST does), and
-``channel_threshold_cells`` makes cells with at least that flow accumulation channels where
-the overland slope length restarts (``A = 0`` / ``λ_in = 0``).
+In every method the slope is Horn's on the depression-filled DEM (as InVEST does). For ``dg``
+and ``lstool``, ``channel_threshold_cells`` makes cells with at least that flow accumulation
+channels where the overland slope length restarts (``A = 0`` / ``λ_in = 0``; default
+:data:`DEFAULT_CHANNEL_AREA_KM2` as cells of the DEM) and ``max_slope_length`` caps λ (default
+:data:`DEFAULT_MAX_SLOPE_LENGTH_M`); both defaults are [R]. ``invest`` keeps InVEST's settings:
+threshold 1000 cells for its stream cells (:mod:`geoeco.terrain.streams`), left out of LS when
+``exclude_streams``, no λ cap, ``l_max`` 122.
 
 Examples
 --------
@@ -35,7 +39,7 @@ Examples
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast, get_args
 
 import numpy as np
@@ -50,8 +54,10 @@ from .slope import cellsize_of, horn_gradient
 from .streams import INVEST_STREAM_THRESHOLD, extract_streams
 
 __all__ = [
+    "DEFAULT_CHANNEL_AREA_KM2",
     "DEFAULT_CUTOFF",
     "DEFAULT_LS_METHOD",
+    "DEFAULT_MAX_SLOPE_LENGTH_M",
     "DEFAULT_S_BREAKS",
     "INVEST_L_MAX",
     "LSOptions",
@@ -64,6 +70,7 @@ __all__ = [
     "ls_factor",
     "ls_from_options",
     "ls_invest",
+    "default_channel_cells",
     "m_invest",
     "m_mccool",
     "m_table",
@@ -91,6 +98,19 @@ DEFAULT_CUTOFF = (0.5, 0.7)
 CUTOFF_SLOPE_PCT = 5.0
 #: InVEST SDR's default cap on L.
 INVEST_L_MAX = 122.0
+#: Default cap on the slope length λ (metres) for ``dg`` and ``lstool`` [R]. RUSLE's field
+#: data and guidance (Renard et al. 1997, USDA Agriculture Handbook 703) cover overland-flow
+#: slope lengths up to about 1000 ft (305 m); longer DEM flow paths are concentrated flow
+#: (gullies, channels) that the (R)USLE/CSLE does not model. GRASS ``r.watershed`` caps λ the
+#: same way (``max_slope_length``) [V]. CSLE practice in China (Liu Baoyuan et al., the 2010-12
+#: national soil-erosion survey) also restricts λ to hillslopes [R]; 300 m is our reading.
+DEFAULT_MAX_SLOPE_LENGTH_M = 300.0
+#: Default upslope area (km²) from which a cell is a channel where λ restarts, for ``dg`` and
+#: ``lstool`` (LS-TOOL stops slope length at channels defined by a flow-accumulation
+#: threshold, Zhang Hongming et al. 2013, Computers & Geosciences 52: 177-188 [R]). 0.9 km² is
+#: InVEST SDR's default stream threshold (1000 cells of 30 m, natcap.invest 3.20.2 [V]) as an
+#: area, so that it means the same at every cell size.
+DEFAULT_CHANNEL_AREA_KM2 = 0.9
 _BLOCK_ROWS = 256
 
 
@@ -188,10 +208,12 @@ def l_dg(
     *,
     x: np.ndarray | float = 1.0,
     channel: np.ndarray | None = None,
+    max_slope_length: float | None = None,
 ) -> np.ndarray:
     """Desmet & Govers L from flow accumulation in cells (the cell itself counted).
 
-    ``A = (FA − 1) D²`` (0 in ``channel`` cells);
+    ``A = (FA − 1) D²`` (0 in ``channel`` cells; at most ``max_slope_length · D · x``, the area
+    of a slope of that length and the cell's effective width D·x);
     ``L = [(A + D²)^(m+1) − A^(m+1)] / (D^(m+2) x^m 22.13^m)``.
 
     >>> l_dg(np.array([1.0, 10.0]), np.array([0.5, 0.5]), 10.0).round(4)  # λ 0-10, 90-100 m
@@ -202,6 +224,8 @@ def l_dg(
     a = np.maximum(fa - 1.0, 0.0) * d * d
     if channel is not None:
         a = np.where(channel, 0.0, a)
+    if max_slope_length is not None:
+        a = np.minimum(a, max_slope_length * d * np.asarray(x, dtype=np.float64))
     m = np.asarray(m, dtype=np.float64)
     num = (a + d * d) ** (m + 1.0) - a ** (m + 1.0)
     out: np.ndarray = num / (d ** (m + 2.0) * np.asarray(x, dtype=np.float64) ** m * 22.13**m)
@@ -335,18 +359,40 @@ def slope_length_lstool(
     return lam_in, lam_out
 
 
-def l_lstool(lam_in: np.ndarray, lam_out: np.ndarray, m: np.ndarray) -> np.ndarray:
+def l_lstool(
+    lam_in: np.ndarray,
+    lam_out: np.ndarray,
+    m: np.ndarray,
+    max_slope_length: float | None = None,
+) -> np.ndarray:
     """Per-cell L from the slope length entering and leaving the cell.
 
-    ``L = (λ_out^(m+1) − λ_in^(m+1)) / ((λ_out − λ_in) · 22.13^m)``.
+    ``L = (λ_out^(m+1) − λ_in^(m+1)) / ((λ_out − λ_in) · 22.13^m)``, both λ at most
+    ``max_slope_length``; a cell wholly beyond it gets the limit ``(m+1) λ^m / 22.13^m``.
 
     >>> l_lstool(np.array([0.0, 10.0]), np.array([10.0, 20.0]), np.array([0.5, 0.5])).round(4)
     array([0.6722, 1.2291])
+    >>> l_lstool(np.array([300.0]), np.array([310.0]), np.array([0.5]), 300.0).round(4)
+    array([5.5228])
     """
     lam_in = np.asarray(lam_in, dtype=np.float64)
     lam_out = np.asarray(lam_out, dtype=np.float64)
     m = np.asarray(m, dtype=np.float64)
-    out: np.ndarray = (lam_out ** (m + 1.0) - lam_in ** (m + 1.0)) / ((lam_out - lam_in) * 22.13**m)
+    if max_slope_length is not None:
+        lam_in = np.minimum(lam_in, max_slope_length)
+        lam_out = np.minimum(lam_out, max_slope_length)
+    span = lam_out - lam_in
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out: np.ndarray = (lam_out ** (m + 1.0) - lam_in ** (m + 1.0)) / (span * 22.13**m)
+    if max_slope_length is not None:
+        beyond = span <= 0  # both ends past the cap: the limit, on those cells only
+        if beyond.any():
+            out = np.array(out, dtype=np.float64)
+            mb, lb = (
+                np.broadcast_to(m, out.shape)[beyond],
+                np.broadcast_to(lam_out, out.shape)[beyond],
+            )
+            out[beyond] = (mb + 1.0) * lb**mb / 22.13**mb
     return out
 
 
@@ -367,6 +413,30 @@ class LSResult:
 
 
 _M_FUNCS = {"mccool": m_mccool, "table": m_table, "invest": m_invest}
+
+
+def default_channel_cells(cellsize: float) -> int:
+    """Cells of :data:`DEFAULT_CHANNEL_AREA_KM2` at this cell size (metres), at least 1.
+
+    >>> default_channel_cells(30.0), default_channel_cells(90.0), default_channel_cells(10.0)
+    (1000, 111, 9000)
+    """
+    return max(1, round(DEFAULT_CHANNEL_AREA_KM2 * 1e6 / (cellsize * cellsize)))
+
+
+def _max_slope_length(method: str, given: float | None) -> float | None:
+    """The slope-length cap in metres: default for dg/lstool, none for invest; inf = none."""
+    if method == "invest":
+        if given is not None:
+            raise InvalidInput(
+                "method 'invest' reproduces InVEST's L, which has no slope-length cap "
+                "(only l_max on L); max_slope_length cannot be used with it"
+            )
+        return None
+    value = DEFAULT_MAX_SLOPE_LENGTH_M if given is None else float(given)
+    if not value > 0:
+        raise InvalidInput(f"max_slope_length must be positive (metres), got {given!r}")
+    return None if math.isinf(value) else value
 
 
 def check_ls_args(
@@ -435,8 +505,8 @@ def stream_settings(
     :data:`~geoeco.terrain.streams.INVEST_STREAM_THRESHOLD`, 1000 cells); it finds the stream
     cells only (InVEST's L does not restart there) and they are left out (``exclude_streams``
     default ``True``, as InVEST's ``usle.tif``). ``dg`` and ``lstool``: the slope length
-    restarts in channel cells; they are kept unless ``exclude_streams`` is ``True``, which
-    needs a threshold.
+    restarts in channel cells (threshold by default :func:`default_channel_cells`, set when
+    the cell size is known); they are kept unless ``exclude_streams`` is ``True``.
 
     >>> stream_settings("invest", None, None), stream_settings("dg", 500, None)
     ((1000, True), (500, False))
@@ -444,11 +514,6 @@ def stream_settings(
     if method == "invest":
         t = INVEST_STREAM_THRESHOLD if channel_threshold_cells is None else channel_threshold_cells
         return t, True if exclude_streams is None else bool(exclude_streams)
-    if exclude_streams and channel_threshold_cells is None:
-        raise InvalidInput(
-            "exclude_streams needs channel_threshold_cells (the flow accumulation, in cells, "
-            "from which a cell is a stream)"
-        )
     return channel_threshold_cells, bool(exclude_streams)
 
 
@@ -475,10 +540,15 @@ class LSOptions:
         McCool, or InVEST's for ``method="invest"`` (which cannot be changed).
     l_max : float or None
         Cap on L; none by default, 122 for ``"invest"``.
+    max_slope_length : float or None
+        Cap on the slope length λ in metres (``dg``: on the upslope area, as a slope of that
+        length); :data:`DEFAULT_MAX_SLOPE_LENGTH_M` by default for ``dg`` and ``lstool``
+        (``inf``: none), none for ``"invest"``.
     channel_threshold_cells : int or None
         ``dg``/``lstool``: cells with at least this flow accumulation are channels (slope
-        length restarts). ``invest``: InVEST's stream threshold (default 1000), which only
-        finds the stream cells (:func:`stream_settings`).
+        length restarts); by default :data:`DEFAULT_CHANNEL_AREA_KM2` in cells of the DEM.
+        ``invest``: InVEST's stream threshold (default 1000), which only finds the stream
+        cells (:func:`stream_settings`).
     exclude_streams : bool
         Stream cells (:func:`geoeco.terrain.streams.extract_streams`) get no LS, so no soil
         loss and no share of totals, as in InVEST's ``usle.tif``; default ``True`` for
@@ -504,6 +574,7 @@ class LSOptions:
     cutoff: tuple[float, float] = DEFAULT_CUTOFF
     mfd_exponent: float = 1.1
     exclude_streams: bool = False
+    max_slope_length: float | None = None
 
     @classmethod
     def of(
@@ -517,8 +588,13 @@ class LSOptions:
         m_mode: MMode | None = None,
         mfd_exponent: float = 1.1,
         exclude_streams: bool | None = None,
+        max_slope_length: float | None = None,
     ) -> LSOptions:
-        """The options with their defaults applied; :class:`InvalidInput` if they conflict."""
+        """The options with their defaults applied; :class:`InvalidInput` if they conflict.
+
+        ``channel_threshold_cells`` left ``None`` for ``dg``/``lstool`` becomes
+        :func:`default_channel_cells` of the DEM's cell size when LS is computed
+        (:meth:`at_cellsize`)."""
         route_by, breaks, m, cap = check_ls_args(
             method, routing, s_breaks, channel_threshold_cells, l_max, cutoff, m_mode
         )
@@ -533,7 +609,14 @@ class LSOptions:
             cutoff=cutoff,
             mfd_exponent=mfd_exponent,
             exclude_streams=exclude,
+            max_slope_length=_max_slope_length(method, max_slope_length),
         )
+
+    def at_cellsize(self, cellsize: float) -> LSOptions:
+        """These options with the default channel threshold in cells of this size (dg, lstool)."""
+        if self.method == "invest" or self.channel_threshold_cells is not None:
+            return self
+        return replace(self, channel_threshold_cells=default_channel_cells(cellsize))
 
     def params(self, cellsize: float) -> dict[str, Any]:
         """The JSON record of these options (:attr:`LSResult.params`) for cells of this size."""
@@ -553,6 +636,10 @@ class LSOptions:
             "m_mode": self.m_mode,
             "x": {"dg": "aspect", "invest": "slope angle"}.get(self.method),
             "channel_threshold_cells": self.channel_threshold_cells,
+            "channel_threshold_km2": None
+            if self.channel_threshold_cells is None
+            else self.channel_threshold_cells * cellsize * cellsize / 1e6,
+            "max_slope_length_m": self.max_slope_length,
             "channel_restarts_l": self.method != "invest"
             and self.channel_threshold_cells is not None,
             "exclude_streams": self.exclude_streams,
@@ -577,6 +664,7 @@ def ls_factor(
     outlets: np.ndarray | None = None,
     keep: np.ndarray | None = None,
     exclude_streams: bool | None = None,
+    max_slope_length: float | None = None,
 ) -> LSResult:
     """LS factor of a projected DEM (metres), flow routing included.
 
@@ -587,8 +675,9 @@ def ls_factor(
     method, routing, s_breaks, channel_threshold_cells, l_max, cutoff, m_mode, mfd_exponent
         How LS is computed, with their defaults (``method``: :data:`DEFAULT_LS_METHOD`): see
         :class:`LSOptions`.
-    exclude_streams : bool, optional
-        Mask LS on stream cells (default: ``True`` for ``invest`` only; :class:`LSOptions`).
+    exclude_streams, max_slope_length : optional
+        Mask LS on stream cells (default: ``True`` for ``invest`` only); cap on λ in metres
+        (default :data:`DEFAULT_MAX_SLOPE_LENGTH_M` for dg/lstool): see :class:`LSOptions`.
     max_pixels : int
         Refuse DEMs with more pixels (:class:`~geoeco.core.errors.OversizeRequest`).
     outlets, keep : ndarray of bool, optional
@@ -618,6 +707,7 @@ def ls_factor(
         m_mode,
         mfd_exponent,
         exclude_streams,
+        max_slope_length,
     )
     return ls_from_options(dem, options, max_pixels=max_pixels, outlets=outlets, keep=keep)
 
@@ -639,6 +729,7 @@ def ls_from_options(
     (masked).
     """
     xres, yres = _dem_cellsize(dem)
+    options = options.at_cellsize(float(xres))
     rt = _routing.route(
         dem.array,
         method=options.routing,
@@ -755,10 +846,12 @@ def _s_and_l(
         m = _M_FUNCS[options.m_mode](slope)
         if options.method == "dg":
             x = _x_from_gradient(gx, gs)
-            ll = l_dg(flow_acc, m, d, x=x, channel=channel)
+            ll = l_dg(
+                flow_acc, m, d, x=x, channel=channel, max_slope_length=options.max_slope_length
+            )
         else:
             assert lam is not None  # ls_from_options computes λ for lstool
-            ll = l_lstool(lam[0], lam[1], m)
+            ll = l_lstool(lam[0], lam[1], m, options.max_slope_length)
     if options.l_max is not None:
         ll = np.minimum(ll, options.l_max)
     return s, ll

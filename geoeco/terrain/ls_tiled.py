@@ -240,6 +240,7 @@ def ls_factor_tiled(
     m_mode: MMode | None = None,
     mfd_exponent: float = 1.1,
     exclude_streams: bool | None = None,
+    max_slope_length: float | None = None,
     budget_pixels: int = DEFAULT_TILE_PIXELS,
     max_pixels: int = MAX_ROUTING_PIXELS,
     factor: int | None = None,
@@ -263,8 +264,7 @@ def ls_factor_tiled(
         (:func:`geoeco.terrain.basins.derive_basins` with ``factor``, ``coarse_pixels``,
         ``min_area_km2``). Pixels outside every polygon of a layer get no value.
     method, routing, s_breaks, channel_threshold_cells, l_max, cutoff, m_mode, mfd_exponent
-        As :func:`geoeco.terrain.ls.ls_factor` (see :class:`geoeco.terrain.ls.LSOptions`),
-        and ``exclude_streams`` (streams found tile by tile: a tile holds whole basins).
+        As :func:`geoeco.terrain.ls.ls_factor`, and so are exclude_streams, max_slope_length.
     budget_pixels, max_pixels, halo
         Tile window budget, routing limit and halo (:mod:`geoeco.terrain.basins`).
     outputs : sequence of str
@@ -280,7 +280,7 @@ def ls_factor_tiled(
     """
     names = _output_names(outputs)
     settings = (method, routing, s_breaks, channel_threshold_cells, l_max, cutoff, m_mode)
-    options = LSOptions.of(*settings, mfd_exponent, exclude_streams)
+    options = LSOptions.of(*settings, mfd_exponent, exclude_streams, max_slope_length)
     dem_p = Path(dem)
     shown = name or dem_p.name
     step = progress or (lambda s, f: None)

@@ -178,8 +178,8 @@ def _trace_up(
 def _streams_kernel(acc: np.ndarray, bits: np.ndarray, t: float, t_trace: float) -> np.ndarray:
     nr, nc = acc.shape
     state = np.zeros((nr, nc), dtype=np.uint8)
-    queue = np.empty(nr * nc, dtype=np.int64)
-    back = np.empty(nr * nc, dtype=np.int64)
+    queue = np.empty(nr * nc, dtype=np.int32)  # < MAX_ROUTING_PIXELS < 2**31
+    back = np.empty(nr * nc, dtype=np.int32)
     for r0 in range(0, nr, _BLOCK):
         for c0 in range(0, nc, _BLOCK):
             for r in range(r0, min(r0 + _BLOCK, nr)):
