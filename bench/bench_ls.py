@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-CASES = [("dg", "d8"), ("dg", "mfd"), ("lstool", "d8"), ("invest", "mfd")]
+CASES = [("dg", "d8"), ("dg", "mfd"), ("lstool", "d8"), ("invest", "mfd"), ("invest", "mfd-invest")]
 
 
 def fractal_dem(n: int, seed: int = 42) -> np.ndarray:

@@ -206,7 +206,13 @@ FactorOpt = Annotated[str | None, typer.Option(help="A number or a raster path."
 # it. The help repeats them so that `geoeco --help` need not import numba (a test keeps them
 # equal: tests/test_cli.py::test_erosion_help_names_the_library_definitions).
 MODEL_HELP = "rusle or csle (default: the config's, else rusle)."
-ROUTING_HELP = "d8 or mfd (default: the config's, else d8, or mfd for ls-method invest)."
+ROUTING_HELP = (
+    "d8, mfd or mfd-invest (default: the config's, else d8, or mfd-invest for ls-method invest)."
+)
+STREAMS_HELP = (
+    "Leave stream cells out of LS, soil loss and totals, as InVEST's usle.tif "
+    "(default: the config's, else on for ls-method invest only)."
+)
 LS_METHOD_HELP = "dg, lstool or invest (default: the config's, else lstool)."
 
 
@@ -228,6 +234,9 @@ def erosion(
     model: Annotated[str | None, typer.Option(help=MODEL_HELP)] = None,
     routing: Annotated[str | None, typer.Option(help=ROUTING_HELP)] = None,
     ls_method: Annotated[str | None, typer.Option(help=LS_METHOD_HELP)] = None,
+    exclude_streams: Annotated[
+        bool | None, typer.Option("--exclude-streams/--keep-streams", help=STREAMS_HELP)
+    ] = None,
     config: Annotated[Path | None, typer.Option(help="TOML with everything else.")] = None,
     allow_outside_china: Annotated[bool, typer.Option("--allow-outside-china")] = False,
     engine: Annotated[
@@ -261,6 +270,7 @@ def erosion(
         model=model,
         routing=routing,
         ls_method=ls_method,
+        exclude_streams=exclude_streams,
         allow_outside_china=allow_outside_china,
     )
     cfg = erosion_config(options, config=config)  # checked before any output is made

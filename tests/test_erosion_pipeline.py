@@ -64,6 +64,7 @@ def test_constant_factors_on_a_plane_match_the_closed_form(tmp_path):
     t/(km²·a). The mean must equal 100·R·K·C·P·mean(LS_closed_form) within 1 %."""
     dem = _plane(tmp_path)
     cfg = make_config({"r": 500.0, "k": 0.03, "c": 0.2, "p": 0.5, "ls_method": "lstool"})
+    cfg = cfg.model_copy(update={"max_slope_length": math.inf})  # the closed form: no λ cap
     s = run_erosion(dem, cfg, tmp_path / "out")
     expected = 100 * 500 * 0.03 * 0.2 * 0.5 * _closed_form_mean_ls(60, 10.0, 0.10)
     loss = read_raster(tmp_path / "out" / "soil_loss.tif")
@@ -214,3 +215,152 @@ def test_basin_tiled_routing_gives_the_same_soil_loss(tmp_path):
     b = read_raster(tmp_path / "tiled" / "soil_loss.tif").array
     np.testing.assert_array_equal(a.mask, b.mask)
     np.testing.assert_allclose(a.filled(0), b.filled(0), rtol=1e-6)
+
+
+def _write_bands(path, bands, *, res=10.0, crs="EPSG:4546", origin=ORIGIN):
+    bands = np.asarray(bands, dtype="float32")
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=bands.shape[2],
+        height=bands.shape[1],
+        count=bands.shape[0],
+        dtype="float32",
+        crs=crs,
+        nodata=-9999.0,
+        transform=from_origin(*origin, res, res),
+    ) as dst:
+        dst.write(bands)
+    return path
+
+
+# Monthly rain (mm) of one year, January first: P = 450 mm, Σp² = 2·50² + 2·100² + 150² = 47 500
+_MONTHS = [0.0, 0.0, 0.0, 0.0, 50.0, 100.0, 150.0, 100.0, 50.0, 0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("method", ["fournier", "wischmeier"])
+def test_r_from_monthly_rain_by_hand(tmp_path, method):
+    """A 12-band monthly rain raster (the documented input) gives R by hand:
+    Fournier F = 47 500 / 450 = 105.556 mm, R = 0.1833·F^1.9957 = 2001.8;
+    Wischmeier R = 17.02·Σ 1.735·10^(1.5·lg(p²/450) − 0.8188) over the five wet months
+    = 17.02·(2·3.4482 + 2·27.585 + 93.101) = 2641.0 MJ·mm/(hm²·h·a). Before the fix every
+    run with r_monthly failed (the 12 bands were taken for 12 years)."""
+    dem = _plane(tmp_path, rows=20, cols=10)
+    rain = _write_bands(
+        tmp_path / "rain.tif",
+        np.broadcast_to(np.array(_MONTHS)[:, None, None], (12, 4, 4)),
+        res=50.0,
+    )
+    cfg = make_config({"r_monthly": str(rain), "r_monthly_method": method, "k": 0.03, "c": 0.2})
+    res = run_erosion(dem, cfg, tmp_path / "out")
+    r = read_raster(tmp_path / "out" / "r.tif").array
+    expected = 2001.8 if method == "fournier" else 2641.0
+    np.testing.assert_allclose(r.compressed(), expected, rtol=2e-4)
+    assert (
+        res.provenance["parameters"]["R.method"]["value"]
+        .lower()
+        .startswith("modified fournier" if method == "fournier" else "wischmeier")
+    )
+
+
+def test_r_from_monthly_rain_of_several_years_is_the_mean(tmp_path):
+    """24 bands = two years: Fournier's long-term form averages F over the years. Year 1 as
+    above (F = 105.556); year 2 all rain in July (F = 450²/450 = 450): mean F = 277.778,
+    R = 0.1833·277.778^1.9957 = 13 805. Twelve bands per year are required."""
+    dem = _plane(tmp_path, rows=20, cols=10)
+    year2 = [0.0] * 6 + [450.0] + [0.0] * 5
+    two = np.broadcast_to(np.array(_MONTHS + year2)[:, None, None], (24, 4, 4))
+    rain = _write_bands(tmp_path / "rain24.tif", two, res=50.0)
+    cfg = make_config({"r_monthly": str(rain), "k": 0.03, "c": 0.2})
+    run_erosion(dem, cfg, tmp_path / "out")
+    r = read_raster(tmp_path / "out" / "r.tif").array
+    np.testing.assert_allclose(r.compressed(), 0.1833 * 277.7778**1.9957, rtol=1e-5)
+    assert 13_800 < float(r.mean()) < 13_810
+    bad = _write_bands(tmp_path / "rain13.tif", np.ones((13, 4, 4)), res=50.0)
+    with pytest.raises(InvalidInput, match="12 bands"):
+        run_erosion(dem, make_config({"r_monthly": str(bad), "k": 0.03, "c": 0.2}), tmp_path / "o")
+
+
+def _dune_and_steppe_ndvi(tmp_path):
+    """NDVI 128 x 64: the northern 64 x 64 block is a mobile dune field (NDVI 0.050..0.0569,
+    i.e. FVC 0..0.86 % with end points 0.05/0.85), the southern block steppe (NDVI 0.45,
+    FVC 50 %)."""
+    ndvi = np.full((128, 64), 0.45, dtype="float32")
+    ndvi[:64] = np.linspace(0.05, 0.05 + 0.8 * 0.0086, 64 * 64).reshape(64, 64)
+    return _write(tmp_path / "ndvi.tif", ndvi, nodata=-9999.0)
+
+
+def test_a_window_of_bare_dunes_computes(tmp_path):
+    """Issue 14, found 5: a 64² window of mobile dunes (FVC ≤ 0.86 %) used to raise UnitsError
+    ("looks like a fraction") in the erosion and desertification windows. It computes: C = 1
+    up to FVC 0.1 %, and Cai's formula above it (0.86 % → 0.6508 + 0.3436·0.0655 = 0.6733);
+    the desertification degree is 5 (极重度, FVC < 13.3 %)."""
+    ndvi = _dune_and_steppe_ndvi(tmp_path)
+    dem = _plane(tmp_path, rows=128, cols=64)
+    cfg = make_config(
+        {
+            "r": 500.0,
+            "k": 0.03,
+            "ndvi": str(ndvi),
+            "ndvi_endpoints": (0.05, 0.85),
+            "p": 1.0,
+            "block_size": 64,
+        }
+    )
+    run_erosion(dem, cfg, tmp_path / "ero")
+    c = read_raster(tmp_path / "ero" / "c.tif").array.filled(np.nan)
+    assert np.nanmax(c[:64]) == pytest.approx(1.0) and np.nanmin(c[:64]) == pytest.approx(
+        0.6733, abs=2e-3
+    )
+    assert np.allclose(c[64:], 0.6508 - 0.3436 * math.log10(50.0), atol=1e-4)
+    res = run_desertification(ndvi, tmp_path / "des", endpoints=(0.05, 0.85), block_size=64)
+    deg = read_raster(tmp_path / "des" / "desertification_degree.tif").array
+    assert (deg[:64] == 5).all() and (deg[64:] == 2).all()
+    assert sum(res.area_km2_by_degree.values()) == pytest.approx(128 * 64 * 1e-4, rel=1e-3)
+
+
+def test_a_cover_input_as_fraction_is_caught_once_over_the_whole_raster(tmp_path):
+    """An FVC raster given as a fraction (max 0.63 over the whole raster) is refused before any
+    window runs; a raster of bare dunes that really is in percent (max 0.86) runs when its band
+    units say '%'; one that declares a fraction is refused whatever its values."""
+    dem = _plane(tmp_path, rows=20, cols=10)
+    frac = _write(tmp_path / "frac.tif", np.full((20, 10), 0.63, dtype="float32"), nodata=-1.0)
+    cfg = make_config({"r": 500.0, "k": 0.03, "fvc": str(frac)})
+    with pytest.raises(
+        UnitsError, match=r"FVC input frac.tif looks like a fraction \(maximum 0.63"
+    ):
+        run_erosion(dem, cfg, tmp_path / "o1")
+    assert not (tmp_path / "o1" / "soil_loss.tif").exists()
+    dunes = np.full((20, 10), 0.86, dtype="float32")
+    pct = _write(tmp_path / "pct.tif", dunes, nodata=-1.0, units="%")
+    run_erosion(dem, make_config({"r": 500.0, "k": 0.03, "fvc": str(pct)}), tmp_path / "o2")
+    c = read_raster(tmp_path / "o2" / "c.tif").array
+    np.testing.assert_allclose(c.compressed(), 0.6508 - 0.3436 * math.log10(0.86), rtol=1e-5)
+    said = _write(tmp_path / "said.tif", np.full((20, 10), 40.0, "float32"), nodata=-1.0, units="1")
+    with pytest.raises(UnitsError, match="declares units '1'"):
+        run_erosion(dem, make_config({"r": 500.0, "k": 0.03, "fvc": str(said)}), tmp_path / "o3")
+    sand = _write(tmp_path / "sand.tif", np.full((20, 10), 0.3, dtype="float32"), nodata=-1.0)
+    ndvi = _write(tmp_path / "n.tif", np.full((20, 10), 0.3, dtype="float32"), nodata=-9.0)
+    with pytest.raises(UnitsError, match="bare-sand share sand.tif looks like a fraction"):
+        run_desertification(ndvi, tmp_path / "o4", bare_sand=sand, endpoints=(0.05, 0.85))
+
+
+def test_ls_defaults_are_recorded_and_flagged_unverified(tmp_path):
+    """Issue 14, item 6: the slope-length cap (300 m) and the channel threshold (0.9 km²,
+    here 9000 cells of 10 m) used by default are in the summary's LS parameters and listed as
+    unverified [R]; values given by the user are recorded as given, InVEST's as InVEST's."""
+    dem = _plane(tmp_path)
+    res = run_erosion(dem, make_config({"r": 500.0, "k": 0.03, "c": 0.2}), tmp_path / "a")
+    s = res.summary()
+    assert s["ls"]["max_slope_length_m"] == 300.0 and s["ls"]["channel_threshold_cells"] == 9000
+    assert {"ls.max_slope_length_m", "ls.channel_threshold_cells"} <= set(
+        s["provenance"]["unverified"]
+    )
+    given = {"r": 500.0, "k": 0.03, "c": 0.2, "max_slope_length": 120.0}
+    given["channel_threshold_cells"] = 40
+    s = run_erosion(dem, make_config(given), tmp_path / "b").summary()
+    params = s["provenance"]["parameters"]
+    assert params["ls.max_slope_length_m"] == {"value": 120.0, "tag": "I", "source": "given"}
+    assert params["ls.channel_threshold_cells"]["value"] == 40
+    assert "ls.max_slope_length_m" not in s["provenance"]["unverified"]

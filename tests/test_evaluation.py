@@ -266,6 +266,15 @@ def test_config_and_input_errors(tmp_path):
     dem, cfg = _base(tmp_path, fvc=_write(tmp_path / "f.tif", [[0.1, 0.2, 0.3, 0.4]]))
     with pytest.raises(UnitsError, match="fraction"):
         run_evaluation(tmp_path / "out", grid_from=dem, inputs=cfg)
+    # the same covers declared in percent (band units '%') are a dune field: they run
+    dunes = _write(tmp_path / "dunes.tif", [[0.1, 0.2, 0.3, 0.4]])
+    with rasterio.open(dunes, "r+") as dst:
+        dst.set_band_unit(1, "%")
+    dem, cfg = _base(tmp_path, fvc=dunes)
+    run_evaluation(tmp_path / "dunes_out", grid_from=dem, inputs=cfg)
+    (index,) = (tmp_path / "dunes_out").glob("sand*_sensitivity_index.tif")
+    with rasterio.open(index) as src:  # every factor scores 9 (FVC <= 20 %): index 9
+        assert src.read(1).tolist() == [[9.0, 9.0, 9.0, 9.0]]
     dem, cfg = _base(tmp_path, c=0.5, p=3.0)  # C·P > 1 → negative retained soil
     with pytest.raises(UnitsError, match="soil_conservation has negative"):
         run_evaluation(tmp_path / "out2", grid_from=dem, inputs=cfg)

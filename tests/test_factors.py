@@ -99,12 +99,17 @@ def test_cai_continuity_and_branches():
     assert 0 < c[4] < 2e-4 and c[5] == 0.0 and c[6] == 0.0
 
 
-def test_cai_rejects_fractions():
-    with pytest.raises(UnitsError, match="fraction"):
-        c_cai(np.array([0.2, 0.8, np.nan]))
+def test_cai_computes_bare_sand_and_refuses_out_of_range():
+    """FVC ≤ 1 % is bare sand, not a unit error: C = 1 up to 0.1 %, then
+    0.6508 − 0.3436·lg f (0.8 % → 0.6508 + 0.3436·0.09691 = 0.68410). Whether an input is a
+    fraction is told once over its whole raster (tests/test_erosion_pipeline.py)."""
+    assert c_cai([0.1]).tolist() == [1.0]
+    c = c_cai(np.array([0.2, 0.8, np.nan]))
+    assert c[1] == pytest.approx(0.68410, abs=1e-5) and np.isnan(c[2])
+    assert c[0] == pytest.approx(0.6508 + 0.3436 * 0.69897, abs=1e-5)
     with pytest.raises(UnitsError, match="0-100"):
         c_cai(np.array([50.0, 120.0]))
-    assert c_cai(np.zeros(3)).tolist() == [1.0, 1.0, 1.0]  # bare land is not a fraction error
+    assert c_cai(np.zeros(3)).tolist() == [1.0, 1.0, 1.0]
 
 
 def test_c_and_p_tables():

@@ -108,7 +108,7 @@ def test_plane_mean_ls_equals_closed_form(method, routing):
     # λ = 1000 m, times the uniform S. Measured: D8 paths agree to 3e-8 (float32 output),
     # MFD to 2e-4 (side columns leak flow inwards).
     m, s, expect = closed_form_plane()
-    res = ls_factor(make_dem(plane()), method=method, routing=routing)
+    res = ls_factor(make_dem(plane()), max_slope_length=math.inf, method=method, routing=routing)
     np.testing.assert_allclose(res.slope_deg.array, math.degrees(math.atan(0.1)), rtol=1e-5)
     assert float(res.ls.array.mean()) == pytest.approx(expect, rel=0.01)
     if routing == "d8":  # and row by row, exactly
@@ -123,7 +123,7 @@ def test_plane_mfd_interior_rows_match_closed_form():
     # Away from the side columns MFD accumulation is exactly r + 1 (see test_routing), so L
     # there equals the per-row closed form.
     m, s, _ = closed_form_plane()
-    res = ls_factor(make_dem(plane()), method="dg", routing="mfd")
+    res = ls_factor(make_dem(plane()), max_slope_length=math.inf, method="dg", routing="mfd")
     lam = (np.arange(N) + 1) * D
     per_row = (lam ** (m + 1) - (lam - D) ** (m + 1)) / (D * 22.13**m)
     for r in (0, 10, 40, 49):
@@ -179,7 +179,7 @@ def test_invest_reproduces_formula():
 
 def test_invest_method_on_dem_uses_its_own_slope_and_mfd():
     res = ls_factor(make_dem(plane(40, 40)), method="invest")
-    assert res.params["routing"] == "mfd" and res.params["l_max"] == 122.0
+    assert res.params["routing"] == "mfd-invest" and res.params["l_max"] == 122.0
     assert res.params["x"] == "slope angle"
     slope = np.asarray(res.slope_deg.array, dtype=float)
     fa = np.asarray(res.flow_acc.array)
@@ -229,14 +229,16 @@ def test_channel_threshold_restarts_length():
     m, _, _ = closed_form_plane()
     first = (D / 22.13) ** m
     for method in ("dg", "lstool"):
-        res = ls_factor(make_dem(plane()), method=method, channel_threshold_cells=50)
+        res = ls_factor(
+            make_dem(plane()), max_slope_length=math.inf, method=method, channel_threshold_cells=50
+        )
         np.testing.assert_allclose(res.l.array[49:], first, rtol=1e-5)
         assert res.l.array[48, 5] > 5 * first
         assert res.params["channel_threshold_cells"] == 50
 
 
 def test_l_max_caps_l():
-    res = ls_factor(make_dem(plane()), method="dg", l_max=2.0)
+    res = ls_factor(make_dem(plane()), max_slope_length=math.inf, method="dg", l_max=2.0)
     assert float(res.l.array.max()) == pytest.approx(2.0)
     np.testing.assert_allclose(res.ls.array, res.s.array * res.l.array, rtol=1e-6)
 
@@ -251,7 +253,7 @@ def test_l_dg_aspect_x():
 def test_nodata_is_masked():
     z = plane(30, 30)
     z[10:13, 10:13] = np.nan
-    res = ls_factor(make_dem(z), method="dg")
+    res = ls_factor(make_dem(z), max_slope_length=math.inf, method="dg")
     assert res.ls.array.mask[10:13, 10:13].all()
     assert np.isfinite(res.ls.array.compressed()).all()
     assert res.ls.array.count() == 900 - 9
@@ -317,7 +319,7 @@ def test_bad_input():
 def test_ls_options_apply_the_documented_defaults():
     """Defaults as the module docstring states them: lstool when no method is given (the one
     default, DEFAULT_LS_METHOD); D8 and McCool with the CSLE breaks for dg and lstool; MFD,
-    InVEST's m and l_max 122 (no S breaks) for invest."""
+    pygeoprocessing's MFD, InVEST's m and l_max 122 (no S breaks) for invest."""
     assert LSOptions.of().method == DEFAULT_LS_METHOD == "lstool"
     dg = LSOptions.of("dg")
     assert (dg.method, dg.routing, dg.m_mode, dg.s_breaks, dg.l_max) == (
@@ -328,7 +330,12 @@ def test_ls_options_apply_the_documented_defaults():
         None,
     )
     inv = LSOptions.of("invest", l_max=50)
-    assert (inv.routing, inv.m_mode, inv.s_breaks, inv.l_max) == ("mfd", "invest", None, 50.0)
+    assert (inv.routing, inv.m_mode, inv.s_breaks, inv.l_max) == (
+        "mfd-invest",
+        "invest",
+        None,
+        50.0,
+    )
     assert LSOptions.of("lstool", s_breaks=(4, 12)).s_breaks == (4.0, 12.0)
     with pytest.raises(InvalidInput, match="lstool.*D8"):
         LSOptions.of("lstool", routing="mfd")
@@ -345,3 +352,33 @@ def test_raster_wrappers_keep_grid_and_units():
     assert s.grid == dem.grid and s.units == "degree" and a.units == "degree"
     np.testing.assert_allclose(s.array, math.degrees(math.atan(0.1)), rtol=1e-12)
     np.testing.assert_allclose(a.array, 180.0)
+
+
+# ---------------------------------------------------------------- defaults (issue 14, item 6)
+
+
+def test_default_slope_length_cap_and_channel_threshold():
+    """dg and lstool cap λ at 300 m and make cells draining 0.9 km² channels by default (our
+    reading of published practice, [R]); invest keeps InVEST's own settings. On the 10 % plane
+    (1000 m long, 10 m cells) lstool's λ reaches 300 m at row 29: rows 0..29 keep the
+    uncapped per-cell L, rows 30.. get the limit (m+1)·(300/22.13)^m (hand formula)."""
+    o = LSOptions.of("lstool")
+    assert o.max_slope_length == 300.0 and o.channel_threshold_cells is None
+    assert o.at_cellsize(90.0).channel_threshold_cells == round(0.9e6 / 8100) == 111
+    assert LSOptions.of("dg", max_slope_length=math.inf).max_slope_length is None
+    assert LSOptions.of("invest").max_slope_length is None
+    with pytest.raises(InvalidInput, match="max_slope_length must be positive"):
+        LSOptions.of("dg", max_slope_length=0)
+    m, _, _ = closed_form_plane()
+    res = ls_factor(make_dem(plane()), method="lstool")
+    assert res.params["max_slope_length_m"] == 300.0
+    assert res.params["channel_threshold_cells"] == 9000  # 0.9 km² of 100 m² cells
+    col = np.asarray(res.l.array[:, 5], dtype=float)
+    row29 = (300.0 ** (m + 1) - 290.0 ** (m + 1)) / (10.0 * 22.13**m)
+    assert col[29] == pytest.approx(row29, rel=1e-5)
+    np.testing.assert_allclose(col[30:], (m + 1) * (300.0 / 22.13) ** m, rtol=1e-5)
+    # dg: the upslope area is capped at 300 m x D x x (x = 1 here): the same limit far down
+    dg = ls_factor(make_dem(plane()), method="dg")
+    a = 300.0 * 10.0
+    far = ((a + 100.0) ** (m + 1) - a ** (m + 1)) / (10.0 ** (m + 2) * 22.13**m)
+    np.testing.assert_allclose(np.asarray(dg.l.array[60:, 5], dtype=float), far, rtol=1e-5)

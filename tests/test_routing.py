@@ -176,7 +176,7 @@ def test_oversize_and_bad_method():
     z = np.zeros((20, 20))
     with pytest.raises(OversizeRequest, match="400 pixels.*limit of 100 pixels.*basin"):
         route(z, max_pixels=100)
-    with pytest.raises(InvalidInput, match="'d8' or 'mfd'"):
+    with pytest.raises(InvalidInput, match=r"one of \['d8', 'mfd', 'mfd-invest'\]"):
         route(z, method="dinf")  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="no valid cell"):
         fill_depressions(np.full((3, 3), np.nan))

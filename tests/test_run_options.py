@@ -35,9 +35,10 @@ def _enum(schema: dict[str, Any], name: str) -> list[Any]:
 
 
 def test_the_names_are_the_documented_ones() -> None:
-    # methodology §1.2 and the README: three LS methods, two routings, two models, two sizes
+    # methodology §1.2 and the README: three LS methods, three routings (MFD twice: Freeman's
+    # and pygeoprocessing's), two models, two sizes
     assert LS_METHODS == ("dg", "lstool", "invest")
-    assert ROUTING_METHODS == ("d8", "mfd")
+    assert ROUTING_METHODS == ("d8", "mfd", "mfd-invest")
     assert EROSION_MODELS == ("rusle", "csle")
     assert set(DEMO_SIZES) == {"small", "full"} and set(ENGINES) == {"local", "dask"}
 

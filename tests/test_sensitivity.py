@@ -70,8 +70,13 @@ def test_nodata_units_and_scheme():
         np.array([np.nan, 0.5]), np.array([3.0, 3.0]), np.array([1, 1]), np.array([90.0, 90.0])
     )
     assert np.isnan(r.index[0]) and r.classes.tolist() == [0, 1]
-    with pytest.raises(UnitsError, match="fraction"):
-        sanding_sensitivity(0.5, 3.0, np.array([1]), np.array([0.9, 0.5]))
+    # FVC below 1 % (bare dunes) scores as the most sensitive cover, it is not a unit error
+    dunes = sanding_sensitivity(0.5, 3.0, np.array([1]), np.array([0.9, 0.5]))
+    assert np.isfinite(dunes.index).all()
+    vegetated = sanding_sensitivity(0.5, 3.0, np.array([1]), np.array([90.0, 90.0]))
+    assert (dunes.index > vegetated.index).all()
+    with pytest.raises(UnitsError, match="0-100"):
+        sanding_sensitivity(0.5, 3.0, np.array([1]), np.array([-5.0, 50.0]))
     with pytest.raises(InvalidInput):
         sanding_sensitivity(0.5, 3.0, 1, 90.0, scheme="GB-2025")  # type: ignore[arg-type]
 

@@ -73,8 +73,11 @@ def test_fvc_dimidiate():
 def test_wangtao():
     f = np.array([60, 59.9, 40, 26.7, 26.6, 13.3, 13.2, np.nan])
     assert desertification_wangtao(f).tolist() == [1, 2, 2, 3, 4, 4, 5, 0]
-    with pytest.raises(UnitsError, match="fraction"):
-        desertification_wangtao(np.array([0.1, 0.6]))
+    # a mobile dune field: every FVC below 1 % is the most severe degree, not a unit error
+    dunes = np.linspace(0.0, 0.86, 64 * 64).reshape(64, 64)
+    assert (desertification_wangtao(dunes) == 5).all()
+    with pytest.raises(UnitsError, match="0-100"):
+        desertification_wangtao(np.array([10.0, 160.0]))
 
 
 def test_chen2019_combination_rules():

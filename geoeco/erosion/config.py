@@ -17,8 +17,9 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from geoeco.catalog.classes import Provenance
 from geoeco.core.errors import DataSourceError, InvalidFields, InvalidInput, ManifestError
-from geoeco.terrain.ls import DEFAULT_LS_METHOD, Method, check_ls_args
+from geoeco.terrain.ls import DEFAULT_LS_METHOD, LSOptions, Method
 from geoeco.terrain.routing import RoutingMethod
 
 FactorValue = float | str
@@ -72,6 +73,8 @@ class ErosionConfig(_Model):
     ls_method: Method = DEFAULT_LS_METHOD
     l_max: float | None = None
     channel_threshold_cells: int | None = None
+    exclude_streams: bool | None = None
+    max_slope_length: float | None = None
     s_breaks: tuple[float, float] | None = None
     cutoff: tuple[float, float] = (0.5, 0.7)
     r: FactorValue | None = None
@@ -129,7 +132,16 @@ class ConfigConflict(ValueError):
         self.problems = problems
 
 
-_LS_FIELDS = ("ls_method", "routing", "s_breaks", "channel_threshold_cells", "l_max", "cutoff")
+_LS_FIELDS = (
+    "ls_method",
+    "routing",
+    "s_breaks",
+    "channel_threshold_cells",
+    "l_max",
+    "cutoff",
+    "exclude_streams",
+    "max_slope_length",
+)
 
 
 def _conflicts(cfg: ErosionConfig) -> list[tuple[tuple[str, ...], str]]:
@@ -159,19 +171,20 @@ def _conflicts(cfg: ErosionConfig) -> list[tuple[tuple[str, ...], str]]:
     if cfg.p is not None and cfg.p_method != "value":
         msg = f"p is given but p_method={cfg.p_method!r} takes P from elsewhere; give one of them"
         out.append((("p", "p_method"), msg))
-    if cfg.ls_method == "lstool" and cfg.routing == "mfd":
-        msg = "ls_method 'lstool' follows D8 paths; it cannot use routing 'mfd'"
+    if cfg.ls_method == "lstool" and cfg.routing not in (None, "d8"):
+        msg = f"ls_method 'lstool' follows D8 paths; it cannot use routing {cfg.routing!r}"
         out.append((("ls_method", "routing"), msg))
     else:
         try:
-            check_ls_args(
+            LSOptions.of(
                 cfg.ls_method,
                 cfg.routing,
                 cfg.s_breaks,
                 cfg.channel_threshold_cells,
                 cfg.l_max,
                 cfg.cutoff,
-                None,
+                exclude_streams=cfg.exclude_streams,
+                max_slope_length=cfg.max_slope_length,
             )
         except InvalidInput as exc:
             out.append((_LS_FIELDS, str(exc)))
@@ -311,3 +324,34 @@ def read_landcover_table(t: LandcoverTable) -> dict[str, dict[int, float]]:
         except ValueError as exc:
             raise InvalidInput(f"land-cover table {p.name!r}: {exc}") from None
     return out
+
+
+def record_ls_defaults(cfg: ErosionConfig, ls_params: dict[str, Any], used: Provenance) -> None:
+    """Record the slope-length cap and channel threshold a run used, tagged as a soil
+    scientist must weigh them: the defaults for ``dg``/``lstool`` are our reading of
+    published practice [R] (:data:`geoeco.terrain.ls.DEFAULT_MAX_SLOPE_LENGTH_M`,
+    :data:`geoeco.terrain.ls.DEFAULT_CHANNEL_AREA_KM2`), InVEST's are InVEST's [V], a given
+    value is the user's [I]."""
+    invest = cfg.ls_method == "invest"
+    if not invest:
+        used.add_param(
+            "ls.max_slope_length_m",
+            ls_params.get("max_slope_length_m"),
+            tag="I" if cfg.max_slope_length is not None else "R",
+            source="given"
+            if cfg.max_slope_length is not None
+            else "default: RUSLE guidance on overland-flow slope lengths up to ~1000 ft "
+            "(Renard et al. 1997, USDA AH 703); GRASS r.watershed max_slope_length",
+        )
+    given = cfg.channel_threshold_cells is not None
+    used.add_param(
+        "ls.channel_threshold_cells",
+        ls_params.get("channel_threshold_cells"),
+        tag="I" if given else ("V" if invest else "R"),
+        source="given"
+        if given
+        else "InVEST SDR 3.20.2 threshold_flow_accumulation default"
+        if invest
+        else "default: 0.9 km² upslope area (InVEST's 1000 cells of 30 m); LS-TOOL stops "
+        "slope length at channels (Zhang Hongming et al. 2013)",
+    )

@@ -65,6 +65,8 @@ def run_desertification(
     inspect_layer_file(ndvi, allow_outside_china=allow_outside_china, nodata=stated)
     grid = info.grid
     assert grid is not None  # inspect_layer_file refuses a raster without CRS
+    if bare_sand is not None:  # percent or fraction: told once over the whole raster
+        vegetation.check_cover_file(bare_sand, what=f"bare-sand share {Path(bare_sand).name}")
     step("NDVI end points over the reference extent", 0.05)
     ends = _endpoints(ndvi, endpoints, used)
     table = get_table(

@@ -30,6 +30,7 @@ import numpy as np
 from geoeco.catalog.classes import FactorTable, Provenance, get_factor_table, lookup, record
 from geoeco.core.arrays import as_float, float_arrays, product
 from geoeco.core.errors import GridMismatch, InvalidInput, UnitsError
+from geoeco.erosion.vegetation import check_percent_range
 
 ArrayLike = Any
 
@@ -488,31 +489,21 @@ def _check_texture(
 # ------------------------------------------------------------------------------------------
 
 
-def _check_fvc_percent(f: np.ndarray, what: str = "FVC") -> None:
-    if not np.any(~np.isnan(f)):
-        return
-    hi, lo = np.nanmax(f), np.nanmin(f)
-    if 0 < hi <= 1.0:
-        raise UnitsError(
-            f"{what} looks like a fraction (max {hi:g} <= 1); Cai's formula needs "
-            "FVC in percent 0-100: multiply by 100"
-        )
-    if lo < 0 or hi > 100.0001:
-        raise UnitsError(f"{what} must be in percent 0-100, found {lo:g}..{hi:g}")
-
-
 def c_cai(fvc: ArrayLike, *, used: Provenance | None = None) -> np.ndarray:
     """Cover factor C by Cai Chongfa (2000) with FVC in **percent** [V, CX-201911.00021].
 
     C = 1 for f ≤ 0.1 %; 0.6508 − 0.3436·lg f for 0.1 % < f < 78.3 %; 0 for f ≥ 78.3 %.
 
-    Raises :class:`~geoeco.core.errors.UnitsError` if the FVC looks like a fraction (max ≤ 1).
+    Raises :class:`~geoeco.core.errors.UnitsError` for values outside 0-100. Whether a cover
+    input is a fraction instead of percent cannot be told from some pixels (a dune field has
+    FVC below 1 %): that is checked once per input over its whole extent
+    (:func:`geoeco.erosion.vegetation.check_cover_units`), never here.
 
-    >>> c_cai(np.array([0.05, 10.0, 80.0, np.nan])).round(4).tolist()
-    [1.0, 0.3072, 0.0, nan]
+    >>> c_cai(np.array([0.05, 0.1, 0.5, 10.0, 80.0, np.nan])).round(4).tolist()
+    [1.0, 1.0, 0.7542, 0.3072, 0.0, nan]
     """
     f = as_float(fvc)
-    _check_fvc_percent(f)
+    check_percent_range(f, "FVC")
     with np.errstate(divide="ignore", invalid="ignore"):
         c: np.ndarray = np.log10(f)
         c *= -0.3436

@@ -55,6 +55,7 @@ from .config import (
     load_config,
     make_config,
     read_landcover_table,
+    record_ls_defaults,
 )
 from .window import ErosionSpec, WindowResult, _bt_tables, _factor_inputs, erosion_window
 
@@ -75,6 +76,23 @@ def _dates_of(path: Path, count: int) -> list[date]:
         ) from None
 
 
+def _monthly_rain(path: Path) -> tuple[Raster, np.ndarray]:
+    """The monthly rain raster and its values shaped (years, 12, rows, cols) in mm.
+
+    The bands are consecutive months, January first: 12 bands (one year, or long-term
+    monthly means) or 12·N bands (N years).
+    """
+    count = raster_info(path, name=path.name).count
+    if count < 12 or count % 12:
+        raise InvalidInput(
+            f"{path.name}: monthly rain needs 12 bands (January..December) or 12 per year, "
+            f"found {count}"
+        )
+    src = read_raster(path, band=list(range(1, count + 1)), name=path.name)
+    values = np.ma.filled(src.array.astype("float64"), np.nan)
+    return src, values.reshape(count // 12, 12, *values.shape[1:])
+
+
 def derive_r(cfg: ErosionConfig, out_dir: Path, used: Provenance) -> FactorValue:
     """R as a number or a raster path; monthly/daily rain is turned into ``out_dir/r.tif``.
 
@@ -84,8 +102,7 @@ def derive_r(cfg: ErosionConfig, out_dir: Path, used: Provenance) -> FactorValue
     if cfg.r is not None:
         return cfg.r
     if cfg.r_monthly is not None:
-        src = read_raster(cfg.r_monthly, band=list(range(1, 13)), name=Path(cfg.r_monthly).name)
-        monthly = np.ma.filled(src.array.astype("float64"), np.nan)
+        src, monthly = _monthly_rain(Path(cfg.r_monthly))
         if cfg.r_monthly_method == "fournier":
             r = factors.rain_erosivity_fournier(
                 monthly, alpha=cfg.fournier_alpha, beta=cfg.fournier_beta, used=used
@@ -170,9 +187,12 @@ def run_erosion(
     step("flow routing and LS", 0.05)
     ls_names = ("ls", "slope", "l", "s") if cfg.model == "csle" else ("ls", "slope")
     ls_params = _ls_to_files(dem_path, cfg, out, ls_names, tile_pixels)
+    record_ls_defaults(cfg, ls_params, used)
     step("rainfall erosivity", 0.35)
     r_value = derive_r(cfg, out, used)
     lc_tables = read_landcover_table(cfg.landcover_table) if cfg.landcover_table else {}
+    if cfg.fvc is not None:  # percent or fraction: told once over the whole raster
+        vegetation.check_cover_file(cfg.fvc, what=f"FVC input {Path(cfg.fvc).name}")
     fvc_ends = _fvc_endpoints(cfg, used)
     used.add_param(
         "tolerable_loss",
@@ -437,6 +457,8 @@ def _ls_to_files(
             channel_threshold_cells=cfg.channel_threshold_cells,
             l_max=cfg.l_max,
             cutoff=cfg.cutoff,
+            exclude_streams=cfg.exclude_streams,
+            max_slope_length=cfg.max_slope_length,
         )
         return dict(res.params)
     ls = ls_factor(
@@ -447,6 +469,8 @@ def _ls_to_files(
         channel_threshold_cells=cfg.channel_threshold_cells,
         l_max=cfg.l_max,
         cutoff=cfg.cutoff,
+        exclude_streams=cfg.exclude_streams,
+        max_slope_length=cfg.max_slope_length,
     )
     parts = {
         "ls": ls.ls,

@@ -15,6 +15,13 @@ Desertification degree, codes 1 非沙漠化 … 5 极重度 (0 = nodata):
 
 NaN (or a mask) marks nodata in every input and propagates.
 
+Units: a cover is in percent 0-100. Whether an input is a fraction instead cannot be told from
+some of its pixels (a window of mobile dunes has FVC below 1 % everywhere), so that test runs
+once per input over its whole raster (:func:`check_cover_file`, or :func:`check_cover_units`
+with the maximum and the band's declared units); the functions that compute on arrays or
+windows only refuse values outside 0-100 (:func:`check_percent_range`), which no valid window
+can have.
+
 Examples
 --------
 >>> import numpy as np
@@ -27,6 +34,7 @@ Examples
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -141,12 +149,79 @@ def fvc_dimidiate(
     return f
 
 
-def check_percent(fvc: np.ndarray, what: str) -> None:
-    """:class:`UnitsError` when a cover in percent looks like a fraction (max in (0, 1])."""
-    if np.any(~np.isnan(fvc)):
-        hi = float(np.nanmax(fvc))
-        if 0 < hi <= 1.0:
-            raise UnitsError(f"{what} looks like a fraction (max {hi:g} <= 1); give percent 0-100")
+#: Band units (lower case) that declare a cover raster in percent: trusted as such.
+PERCENT_UNITS = frozenset({"%", "percent", "pct", "per cent"})
+#: Band units that declare a cover raster as a fraction 0-1: refused (covers are percent).
+FRACTION_UNITS = frozenset({"1", "fraction", "ratio", "0-1", "unitless"})
+
+
+def check_percent_range(cover: np.ndarray, what: str) -> None:
+    """:class:`UnitsError` when a cover in percent has values outside 0-100.
+
+    A range check holds for any part of a valid raster, so it may run on every window (unlike
+    the fraction test of :func:`check_cover_units`, which needs the whole extent).
+
+    >>> check_percent_range(np.array([0.0, 0.4, np.nan]), "FVC")   # bare sand passes
+    >>> check_percent_range(np.array([120.0]), "FVC")
+    Traceback (most recent call last):
+    ...
+    geoeco.core.errors.UnitsError: FVC must be in percent 0-100, found 120..120
+    """
+    if not np.any(~np.isnan(cover)):
+        return
+    lo, hi = float(np.nanmin(cover)), float(np.nanmax(cover))
+    if lo < 0 or hi > 100.0001:
+        raise UnitsError(f"{what} must be in percent 0-100, found {lo:g}..{hi:g}")
+
+
+def check_cover_units(max_value: float, *, what: str, units: str | None = None) -> None:
+    """The one test that a cover input is in percent, not a fraction: done once per input,
+    on the maximum over its **whole extent**, never on a window or a derived cover.
+
+    A raster whose band units say percent (:data:`PERCENT_UNITS`) is trusted; one that says
+    fraction (:data:`FRACTION_UNITS`) is refused. Otherwise a maximum in (0, 1] over the whole
+    raster means a fraction (a whole raster of covers all at or below 1 % is implausible);
+    such a raster, if really in percent, says so with its band units.
+
+    >>> check_cover_units(0.86, what="FVC", units="%")       # a dune field, declared percent
+    >>> check_cover_units(63.0, what="FVC")
+    >>> try:
+    ...     check_cover_units(0.63, what="fvc.tif")
+    ... except UnitsError as exc:
+    ...     print(str(exc)[:72])
+    fvc.tif looks like a fraction (maximum 0.63 over the whole raster); cove
+    """
+    declared = (units or "").strip().lower()
+    if declared in PERCENT_UNITS:
+        return
+    if declared in FRACTION_UNITS:
+        raise UnitsError(
+            f"{what} declares units {units!r} (a fraction); covers are in percent 0-100: "
+            "multiply by 100"
+        )
+    if 0 < max_value <= 1.0:
+        raise UnitsError(
+            f"{what} looks like a fraction (maximum {max_value:g} over the whole raster); covers "
+            "are in percent 0-100: multiply by 100 (a raster really in percent whose covers "
+            "never exceed 1 % says so with band units '%', e.g. gdal_edit.py -units % FILE)"
+        )
+
+
+def check_cover_file(path: str | Path, *, what: str | None = None) -> None:
+    """:func:`check_cover_units` and :func:`check_percent_range` on a cover raster, read once
+    block by block over its whole extent (its own grid): the input check of a run."""
+    from geoeco.core.io import raster_info, read_window_blocks
+
+    p = Path(path)
+    shown = what or p.name
+    hi, lo = -np.inf, np.inf
+    for _, block in read_window_blocks(p, name=p.name):
+        a = np.ma.filled(block.array.astype("float64"), np.nan)
+        if np.any(~np.isnan(a)):
+            hi, lo = max(hi, float(np.nanmax(a))), min(lo, float(np.nanmin(a)))
+    if np.isfinite(hi):
+        check_percent_range(np.array([lo, hi]), shown)
+    check_cover_units(hi, what=shown, units=raster_info(p, name=p.name).units[0])
 
 
 def desertification_wangtao(fvc: Any, *, used: Provenance | None = None) -> np.ndarray:
@@ -158,7 +233,7 @@ def desertification_wangtao(fvc: Any, *, used: Provenance | None = None) -> np.n
     [1, 2, 4, 5]
     """
     f = as_float(fvc)
-    check_percent(f, "FVC")
+    check_percent_range(f, "FVC")
     return classify(f, "WangTao-2003", used=used)
 
 
@@ -189,12 +264,12 @@ def desertification_chen2019(
     if combine not in ("max", "min"):
         raise InvalidInput(f"combine must be 'max' or 'min', got {combine!r}")
     f = as_float(fvc)
-    check_percent(f, "FVC")
+    check_percent_range(f, "FVC")
     c = classify(f, get_table("Chen2019-cover-baresand/cover"), used=used)
     if bare_sand is None:
         return c
     s = as_float(bare_sand)
-    check_percent(s, "bare-sand share")
+    check_percent_range(s, "bare-sand share")
     b = classify(s, get_table("Chen2019-cover-baresand/bare-sand"), used=used)
     record(used, **{"desertification.combine": (combine, "I")})
     both = (c > 0) & (b > 0)
@@ -203,6 +278,11 @@ def desertification_chen2019(
 
 
 __all__ = [
+    "FRACTION_UNITS",
+    "PERCENT_UNITS",
+    "check_cover_file",
+    "check_cover_units",
+    "check_percent_range",
     "desertification_chen2019",
     "desertification_wangtao",
     "fvc_dimidiate",

@@ -29,10 +29,11 @@ from typing import Any
 import numpy as np
 
 from geoeco.catalog.classes import ClassTable, Provenance, lookup
-from geoeco.core.errors import EmptyArea, InvalidInput, UnitsError
-from geoeco.core.io import open_raster_writer, read_raster, write_raster
+from geoeco.core.errors import EmptyArea, InvalidInput
+from geoeco.core.io import open_raster_writer, raster_info, read_raster, write_raster
 from geoeco.core.raster import Grid, Raster
 from geoeco.core.windows import open_factor
+from geoeco.erosion.vegetation import check_cover_units
 from geoeco.terrain.slope import slope_horn
 
 from .area_weights import AreaWeights
@@ -270,10 +271,9 @@ class EvaluationPasses:
                 a = self.read(n, win)
                 if np.any(~np.isnan(a)):
                     lo[n], hi[n] = min(lo[n], float(np.nanmin(a))), max(hi[n], float(np.nanmax(a)))
-        if 0 < fvc_max <= 1.0:
-            raise UnitsError(
-                f"FVC looks like a fraction (max {fvc_max:g} <= 1); give percent 0-100"
-            )
+        fvc = self.cfg.fvc
+        units = raster_info(Path(fvc), name="fvc").units[0] if isinstance(fvc, str) else None
+        check_cover_units(fvc_max, what="FVC", units=units)  # once, over the whole extent
         for n in names:
             self.ranges[n] = (lo[n], hi[n]) if np.isfinite(lo[n]) else (np.nan, np.nan)
 

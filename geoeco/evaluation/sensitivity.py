@@ -40,7 +40,7 @@ import numpy as np
 from geoeco.catalog.classes import ClassTable, Provenance, classify, get_table, score
 from geoeco.core.arrays import as_float
 from geoeco.core.errors import InvalidInput
-from geoeco.erosion.vegetation import check_percent
+from geoeco.erosion.vegetation import check_percent_range
 
 Scheme = Literal["EcoZoning-interim", "RedLine-2017"]
 _FACTORS = {
@@ -91,7 +91,7 @@ def _run(
     for factor in _FACTORS[kind]:
         t = tables.get(factor) or get_table(f"{scheme}/{kind}/{factor}")
         if t.units == "%":
-            check_percent(as_float(inputs[factor]), f"{factor} (FVC)")
+            check_percent_range(as_float(inputs[factor]), f"{factor} (FVC)")
         scores.append(score(inputs[factor], t, used=used))
     idx = sensitivity_index(*scores)
     index_table = tables.get("index") or get_table(f"{scheme}/{kind}")

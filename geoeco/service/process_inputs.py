@@ -177,7 +177,7 @@ class ErosionInputs(_Inputs):
     )
     routing: RoutingMethod | None = Field(
         default=None,
-        description="Flow routing (default: the demo's settings, else d8, or mfd for the "
+        description="Flow routing (default: the demo's settings, else d8, or mfd-invest for the "
         "invest LS method).",
     )
     ls_method: LSMethod | None = Field(

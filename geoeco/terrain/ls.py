@@ -21,9 +21,13 @@ m the slope-length exponent:
   *slope* angle, the m table 0.2/0.3/0.4/0.5 for slope ≤ 1/3.5/5/9 % else McCool, S McCool
   two-piece at 9 %, ``LS = S · min(L, l_max)`` with ``l_max = 122``; MFD routing by default.
 
-In every method the slope is Horn's on the depression-filled DEM (as InVEST does), and
-``channel_threshold_cells`` makes cells with at least that flow accumulation channels where
-the overland slope length restarts (``A = 0`` / ``λ_in = 0``).
+In every method the slope is Horn's on the depression-filled DEM (as InVEST does). For ``dg``
+and ``lstool``, ``channel_threshold_cells`` makes cells with at least that flow accumulation
+channels where the overland slope length restarts (``A = 0`` / ``λ_in = 0``; default
+:data:`DEFAULT_CHANNEL_AREA_KM2` as cells of the DEM) and ``max_slope_length`` caps λ (default
+:data:`DEFAULT_MAX_SLOPE_LENGTH_M`); both defaults are [R]. ``invest`` keeps InVEST's settings:
+threshold 1000 cells for its stream cells (:mod:`geoeco.terrain.streams`), left out of LS when
+``exclude_streams``, no λ cap, ``l_max`` 122.
 
 Examples
 --------
@@ -35,7 +39,7 @@ Examples
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast, get_args
 
 import numpy as np
@@ -45,12 +49,15 @@ from geoeco.core.errors import InvalidInput, UnitsError
 from geoeco.core.raster import Raster
 from geoeco.terrain import routing as _routing
 
-from .routing import RoutingMethod
+from .routing import ROUTING_METHODS, RoutingMethod
 from .slope import cellsize_of, horn_gradient
+from .streams import INVEST_STREAM_THRESHOLD, extract_streams
 
 __all__ = [
+    "DEFAULT_CHANNEL_AREA_KM2",
     "DEFAULT_CUTOFF",
     "DEFAULT_LS_METHOD",
+    "DEFAULT_MAX_SLOPE_LENGTH_M",
     "DEFAULT_S_BREAKS",
     "INVEST_L_MAX",
     "LSOptions",
@@ -63,12 +70,14 @@ __all__ = [
     "ls_factor",
     "ls_from_options",
     "ls_invest",
+    "default_channel_cells",
     "m_invest",
     "m_mccool",
     "m_table",
     "s_factor",
     "s_invest",
     "slope_length_lstool",
+    "stream_settings",
     "x_from_aspect",
 ]
 
@@ -89,6 +98,19 @@ DEFAULT_CUTOFF = (0.5, 0.7)
 CUTOFF_SLOPE_PCT = 5.0
 #: InVEST SDR's default cap on L.
 INVEST_L_MAX = 122.0
+#: Default cap on the slope length λ (metres) for ``dg`` and ``lstool`` [R]. RUSLE's field
+#: data and guidance (Renard et al. 1997, USDA Agriculture Handbook 703) cover overland-flow
+#: slope lengths up to about 1000 ft (305 m); longer DEM flow paths are concentrated flow
+#: (gullies, channels) that the (R)USLE/CSLE does not model. GRASS ``r.watershed`` caps λ the
+#: same way (``max_slope_length``) [V]. CSLE practice in China (Liu Baoyuan et al., the 2010-12
+#: national soil-erosion survey) also restricts λ to hillslopes [R]; 300 m is our reading.
+DEFAULT_MAX_SLOPE_LENGTH_M = 300.0
+#: Default upslope area (km²) from which a cell is a channel where λ restarts, for ``dg`` and
+#: ``lstool`` (LS-TOOL stops slope length at channels defined by a flow-accumulation
+#: threshold, Zhang Hongming et al. 2013, Computers & Geosciences 52: 177-188 [R]). 0.9 km² is
+#: InVEST SDR's default stream threshold (1000 cells of 30 m, natcap.invest 3.20.2 [V]) as an
+#: area, so that it means the same at every cell size.
+DEFAULT_CHANNEL_AREA_KM2 = 0.9
 _BLOCK_ROWS = 256
 
 
@@ -186,10 +208,12 @@ def l_dg(
     *,
     x: np.ndarray | float = 1.0,
     channel: np.ndarray | None = None,
+    max_slope_length: float | None = None,
 ) -> np.ndarray:
     """Desmet & Govers L from flow accumulation in cells (the cell itself counted).
 
-    ``A = (FA − 1) D²`` (0 in ``channel`` cells);
+    ``A = (FA − 1) D²`` (0 in ``channel`` cells; at most ``max_slope_length · D · x``, the area
+    of a slope of that length and the cell's effective width D·x);
     ``L = [(A + D²)^(m+1) − A^(m+1)] / (D^(m+2) x^m 22.13^m)``.
 
     >>> l_dg(np.array([1.0, 10.0]), np.array([0.5, 0.5]), 10.0).round(4)  # λ 0-10, 90-100 m
@@ -200,6 +224,8 @@ def l_dg(
     a = np.maximum(fa - 1.0, 0.0) * d * d
     if channel is not None:
         a = np.where(channel, 0.0, a)
+    if max_slope_length is not None:
+        a = np.minimum(a, max_slope_length * d * np.asarray(x, dtype=np.float64))
     m = np.asarray(m, dtype=np.float64)
     num = (a + d * d) ** (m + 1.0) - a ** (m + 1.0)
     out: np.ndarray = num / (d ** (m + 2.0) * np.asarray(x, dtype=np.float64) ** m * 22.13**m)
@@ -333,18 +359,40 @@ def slope_length_lstool(
     return lam_in, lam_out
 
 
-def l_lstool(lam_in: np.ndarray, lam_out: np.ndarray, m: np.ndarray) -> np.ndarray:
+def l_lstool(
+    lam_in: np.ndarray,
+    lam_out: np.ndarray,
+    m: np.ndarray,
+    max_slope_length: float | None = None,
+) -> np.ndarray:
     """Per-cell L from the slope length entering and leaving the cell.
 
-    ``L = (λ_out^(m+1) − λ_in^(m+1)) / ((λ_out − λ_in) · 22.13^m)``.
+    ``L = (λ_out^(m+1) − λ_in^(m+1)) / ((λ_out − λ_in) · 22.13^m)``, both λ at most
+    ``max_slope_length``; a cell wholly beyond it gets the limit ``(m+1) λ^m / 22.13^m``.
 
     >>> l_lstool(np.array([0.0, 10.0]), np.array([10.0, 20.0]), np.array([0.5, 0.5])).round(4)
     array([0.6722, 1.2291])
+    >>> l_lstool(np.array([300.0]), np.array([310.0]), np.array([0.5]), 300.0).round(4)
+    array([5.5228])
     """
     lam_in = np.asarray(lam_in, dtype=np.float64)
     lam_out = np.asarray(lam_out, dtype=np.float64)
     m = np.asarray(m, dtype=np.float64)
-    out: np.ndarray = (lam_out ** (m + 1.0) - lam_in ** (m + 1.0)) / ((lam_out - lam_in) * 22.13**m)
+    if max_slope_length is not None:
+        lam_in = np.minimum(lam_in, max_slope_length)
+        lam_out = np.minimum(lam_out, max_slope_length)
+    span = lam_out - lam_in
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out: np.ndarray = (lam_out ** (m + 1.0) - lam_in ** (m + 1.0)) / (span * 22.13**m)
+    if max_slope_length is not None:
+        beyond = span <= 0  # both ends past the cap: the limit, on those cells only
+        if beyond.any():
+            out = np.array(out, dtype=np.float64)
+            mb, lb = (
+                np.broadcast_to(m, out.shape)[beyond],
+                np.broadcast_to(lam_out, out.shape)[beyond],
+            )
+            out[beyond] = (mb + 1.0) * lb**mb / 22.13**mb
     return out
 
 
@@ -367,6 +415,30 @@ class LSResult:
 _M_FUNCS = {"mccool": m_mccool, "table": m_table, "invest": m_invest}
 
 
+def default_channel_cells(cellsize: float) -> int:
+    """Cells of :data:`DEFAULT_CHANNEL_AREA_KM2` at this cell size (metres), at least 1.
+
+    >>> default_channel_cells(30.0), default_channel_cells(90.0), default_channel_cells(10.0)
+    (1000, 111, 9000)
+    """
+    return max(1, round(DEFAULT_CHANNEL_AREA_KM2 * 1e6 / (cellsize * cellsize)))
+
+
+def _max_slope_length(method: str, given: float | None) -> float | None:
+    """The slope-length cap in metres: default for dg/lstool, none for invest; inf = none."""
+    if method == "invest":
+        if given is not None:
+            raise InvalidInput(
+                "method 'invest' reproduces InVEST's L, which has no slope-length cap "
+                "(only l_max on L); max_slope_length cannot be used with it"
+            )
+        return None
+    value = DEFAULT_MAX_SLOPE_LENGTH_M if given is None else float(given)
+    if not value > 0:
+        raise InvalidInput(f"max_slope_length must be positive (metres), got {given!r}")
+    return None if math.isinf(value) else value
+
+
 def check_ls_args(
     method: str,
     routing: str | None,
@@ -376,27 +448,26 @@ def check_ls_args(
     cutoff: tuple[float, float],
     m_mode: str | None,
 ) -> tuple[str, tuple[float, float] | None, str, float | None]:
+    """Check LS settings; return ``(routing, s_breaks, m_mode, l_max)`` with defaults applied.
+
+    Raises :class:`InvalidInput` on a contradiction (e.g. ``lstool`` with MFD routing).
+    """
     if method not in LS_METHODS:
         raise InvalidInput(f"LS method must be 'dg', 'lstool' or 'invest', got {method!r}")
     if routing is None:
-        routing = "mfd" if method == "invest" else "d8"
-    if routing not in ("d8", "mfd"):
-        raise InvalidInput(f"routing must be 'd8' or 'mfd', got {routing!r}")
+        routing = "mfd-invest" if method == "invest" else "d8"
+    if routing not in ROUTING_METHODS:
+        raise InvalidInput(f"routing must be one of {list(ROUTING_METHODS)}, got {routing!r}")
     if method == "lstool" and routing != "d8":
         raise InvalidInput(
             "method 'lstool' accumulates slope length along single D8 flow paths; "
             f"routing={routing!r} is not possible with it (use routing='d8', or method='dg')"
         )
+    _check_threshold(channel_threshold_cells)
+    if l_max is not None and not float(l_max) > 0:
+        raise InvalidInput(f"l_max must be positive, got {l_max!r}")
     if method == "invest":
-        given = [
-            n
-            for n, v in (
-                ("s_breaks", s_breaks),
-                ("m_mode", m_mode),
-                ("channel_threshold_cells", channel_threshold_cells),
-            )
-            if v is not None
-        ]
+        given = [n for n, v in (("s_breaks", s_breaks), ("m_mode", m_mode)) if v is not None]
         if given:
             raise InvalidInput(
                 f"method 'invest' reproduces InVEST's fixed S, m and L; {', '.join(given)} "
@@ -409,6 +480,12 @@ def check_ls_args(
     m_mode = "mccool" if m_mode is None else m_mode
     if m_mode not in _M_FUNCS:
         raise InvalidInput(f"m_mode must be one of {sorted(_M_FUNCS)}, got {m_mode!r}")
+    if len(cutoff) != 2 or not all(0.0 < float(c) <= 1.0 for c in cutoff):
+        raise InvalidInput(f"cutoff must be two ratios in (0, 1], got {cutoff!r}")
+    return routing, breaks, m_mode, None if l_max is None else float(l_max)
+
+
+def _check_threshold(channel_threshold_cells: int | None) -> None:
     if channel_threshold_cells is not None and (
         isinstance(channel_threshold_cells, bool)
         or not isinstance(channel_threshold_cells, int | np.integer)
@@ -417,11 +494,27 @@ def check_ls_args(
         raise InvalidInput(
             f"channel_threshold_cells must be a positive integer, got {channel_threshold_cells!r}"
         )
-    if len(cutoff) != 2 or not all(0.0 < float(c) <= 1.0 for c in cutoff):
-        raise InvalidInput(f"cutoff must be two ratios in (0, 1], got {cutoff!r}")
-    if l_max is not None and not float(l_max) > 0:
-        raise InvalidInput(f"l_max must be positive, got {l_max!r}")
-    return routing, breaks, m_mode, None if l_max is None else float(l_max)
+
+
+def stream_settings(
+    method: str, channel_threshold_cells: int | None, exclude_streams: bool | None
+) -> tuple[int | None, bool]:
+    """``(channel_threshold_cells, exclude_streams)`` with their defaults applied.
+
+    ``invest``: the threshold is InVEST's ``threshold_flow_accumulation`` (default
+    :data:`~geoeco.terrain.streams.INVEST_STREAM_THRESHOLD`, 1000 cells); it finds the stream
+    cells only (InVEST's L does not restart there) and they are left out (``exclude_streams``
+    default ``True``, as InVEST's ``usle.tif``). ``dg`` and ``lstool``: the slope length
+    restarts in channel cells (threshold by default :func:`default_channel_cells`, set when
+    the cell size is known); they are kept unless ``exclude_streams`` is ``True``.
+
+    >>> stream_settings("invest", None, None), stream_settings("dg", 500, None)
+    ((1000, True), (500, False))
+    """
+    if method == "invest":
+        t = INVEST_STREAM_THRESHOLD if channel_threshold_cells is None else channel_threshold_cells
+        return t, True if exclude_streams is None else bool(exclude_streams)
+    return channel_threshold_cells, bool(exclude_streams)
 
 
 @dataclass(frozen=True)
@@ -436,9 +529,9 @@ class LSOptions:
     ----------
     method : {"dg", "lstool", "invest"}
         Slope-length formulation (module docstring).
-    routing : {"d8", "mfd"}
-        Flow routing; given as ``None`` it is ``"d8"``, or ``"mfd"`` for ``method="invest"``
-        (as InVEST). ``"lstool"`` needs ``"d8"``.
+    routing : {"d8", "mfd", "mfd-invest"}
+        Flow routing; given as ``None`` it is ``"d8"``, or ``"mfd-invest"`` (pygeoprocessing's
+        MFD, :mod:`geoeco.terrain.routing`) for ``method="invest"``. ``"lstool"`` needs ``"d8"``.
     s_breaks : (float, float) or None
         S break angles in degrees, given as ``None`` ``(5.14, 10.0)`` (CSLE); ``None`` for
         ``"invest"`` (which cannot change them).
@@ -447,18 +540,29 @@ class LSOptions:
         McCool, or InVEST's for ``method="invest"`` (which cannot be changed).
     l_max : float or None
         Cap on L; none by default, 122 for ``"invest"``.
+    max_slope_length : float or None
+        Cap on the slope length λ in metres (``dg``: on the upslope area, as a slope of that
+        length); :data:`DEFAULT_MAX_SLOPE_LENGTH_M` by default for ``dg`` and ``lstool``
+        (``inf``: none), none for ``"invest"``.
     channel_threshold_cells : int or None
-        Cells with at least this flow accumulation are channels (slope length restarts).
+        ``dg``/``lstool``: cells with at least this flow accumulation are channels (slope
+        length restarts); by default :data:`DEFAULT_CHANNEL_AREA_KM2` in cells of the DEM.
+        ``invest``: InVEST's stream threshold (default 1000), which only finds the stream
+        cells (:func:`stream_settings`).
+    exclude_streams : bool
+        Stream cells (:func:`geoeco.terrain.streams.extract_streams`) get no LS, so no soil
+        loss and no share of totals, as in InVEST's ``usle.tif``; default ``True`` for
+        ``invest`` only.
     cutoff : (float, float)
         LS-TOOL deposition cut-off ratios below / from 5 % slope (``"lstool"`` only).
     mfd_exponent : float
-        MFD slope exponent (Freeman 1991; 1.1 as InVEST/pygeoprocessing).
+        Slope exponent of ``"mfd"`` routing (Freeman 1991's 1.1; ``"mfd-invest"`` uses 1).
 
     Examples
     --------
     >>> o = LSOptions.of("invest")
-    >>> o.routing, o.m_mode, o.l_max, o.s_breaks
-    ('mfd', 'invest', 122.0, None)
+    >>> o.routing, o.m_mode, o.l_max, o.s_breaks, o.channel_threshold_cells, o.exclude_streams
+    ('mfd-invest', 'invest', 122.0, None, 1000, True)
     """
 
     method: Method
@@ -469,6 +573,8 @@ class LSOptions:
     channel_threshold_cells: int | None = None
     cutoff: tuple[float, float] = DEFAULT_CUTOFF
     mfd_exponent: float = 1.1
+    exclude_streams: bool = False
+    max_slope_length: float | None = None
 
     @classmethod
     def of(
@@ -481,21 +587,36 @@ class LSOptions:
         cutoff: tuple[float, float] = DEFAULT_CUTOFF,
         m_mode: MMode | None = None,
         mfd_exponent: float = 1.1,
+        exclude_streams: bool | None = None,
+        max_slope_length: float | None = None,
     ) -> LSOptions:
-        """The options with their defaults applied; :class:`InvalidInput` if they conflict."""
+        """The options with their defaults applied; :class:`InvalidInput` if they conflict.
+
+        ``channel_threshold_cells`` left ``None`` for ``dg``/``lstool`` becomes
+        :func:`default_channel_cells` of the DEM's cell size when LS is computed
+        (:meth:`at_cellsize`)."""
         route_by, breaks, m, cap = check_ls_args(
             method, routing, s_breaks, channel_threshold_cells, l_max, cutoff, m_mode
         )
+        threshold, exclude = stream_settings(method, channel_threshold_cells, exclude_streams)
         return cls(
             method=method,
             routing=cast(RoutingMethod, route_by),  # check_ls_args let only "d8" or "mfd" pass
             s_breaks=breaks,
             m_mode=cast(MMode, m),  # check_ls_args let only a key of _M_FUNCS pass
             l_max=cap,
-            channel_threshold_cells=channel_threshold_cells,
+            channel_threshold_cells=threshold,
             cutoff=cutoff,
             mfd_exponent=mfd_exponent,
+            exclude_streams=exclude,
+            max_slope_length=_max_slope_length(method, max_slope_length),
         )
+
+    def at_cellsize(self, cellsize: float) -> LSOptions:
+        """These options with the default channel threshold in cells of this size (dg, lstool)."""
+        if self.method == "invest" or self.channel_threshold_cells is not None:
+            return self
+        return replace(self, channel_threshold_cells=default_channel_cells(cellsize))
 
     def params(self, cellsize: float) -> dict[str, Any]:
         """The JSON record of these options (:attr:`LSResult.params`) for cells of this size."""
@@ -503,7 +624,10 @@ class LSOptions:
         return {
             "method": self.method,
             "routing": self.routing,
-            "mfd_exponent": float(self.mfd_exponent) if self.routing == "mfd" else None,
+            "mfd_exponent": {"mfd": float(self.mfd_exponent), "mfd-invest": 1.0}.get(self.routing),
+            "mfd_shares": "rounded to 1/15 (pygeoprocessing 2.4.11)"
+            if self.routing == "mfd-invest"
+            else None,
             "fill": "priority-flood (pyflwdir.dem.fill_depressions)",
             "slope": "Horn 3x3 on the filled DEM",
             "cellsize_m": cellsize,
@@ -512,6 +636,13 @@ class LSOptions:
             "m_mode": self.m_mode,
             "x": {"dg": "aspect", "invest": "slope angle"}.get(self.method),
             "channel_threshold_cells": self.channel_threshold_cells,
+            "channel_threshold_km2": None
+            if self.channel_threshold_cells is None
+            else self.channel_threshold_cells * cellsize * cellsize / 1e6,
+            "max_slope_length_m": self.max_slope_length,
+            "channel_restarts_l": self.method != "invest"
+            and self.channel_threshold_cells is not None,
+            "exclude_streams": self.exclude_streams,
             "l_max": self.l_max,
             "cutoff": list(self.cutoff) if lstool else None,
             "cutoff_slope_pct": CUTOFF_SLOPE_PCT if lstool else None,
@@ -532,6 +663,8 @@ def ls_factor(
     max_pixels: int = _routing.MAX_ROUTING_PIXELS,
     outlets: np.ndarray | None = None,
     keep: np.ndarray | None = None,
+    exclude_streams: bool | None = None,
+    max_slope_length: float | None = None,
 ) -> LSResult:
     """LS factor of a projected DEM (metres), flow routing included.
 
@@ -542,6 +675,9 @@ def ls_factor(
     method, routing, s_breaks, channel_threshold_cells, l_max, cutoff, m_mode, mfd_exponent
         How LS is computed, with their defaults (``method``: :data:`DEFAULT_LS_METHOD`): see
         :class:`LSOptions`.
+    exclude_streams, max_slope_length : optional
+        Mask LS on stream cells (default: ``True`` for ``invest`` only); cap on λ in metres
+        (default :data:`DEFAULT_MAX_SLOPE_LENGTH_M` for dg/lstool): see :class:`LSOptions`.
     max_pixels : int
         Refuse DEMs with more pixels (:class:`~geoeco.core.errors.OversizeRequest`).
     outlets, keep : ndarray of bool, optional
@@ -562,7 +698,16 @@ def ls_factor(
     [0.663, 1.235, 1.614, 1.923]
     """
     options = LSOptions.of(
-        method, routing, s_breaks, channel_threshold_cells, l_max, cutoff, m_mode, mfd_exponent
+        method,
+        routing,
+        s_breaks,
+        channel_threshold_cells,
+        l_max,
+        cutoff,
+        m_mode,
+        mfd_exponent,
+        exclude_streams,
+        max_slope_length,
     )
     return ls_from_options(dem, options, max_pixels=max_pixels, outlets=outlets, keep=keep)
 
@@ -584,6 +729,7 @@ def ls_from_options(
     (masked).
     """
     xres, yres = _dem_cellsize(dem)
+    options = options.at_cellsize(float(xres))
     rt = _routing.route(
         dem.array,
         method=options.routing,
@@ -596,24 +742,31 @@ def ls_from_options(
     valid = rt.flowdir != _routing.NODATA_DIR
     gx, gs = horn_gradient(rt.filled, (xres, yres), dtype=np.float32)
     channel = None
-    if options.channel_threshold_cells is not None:
+    if options.channel_threshold_cells is not None and options.method != "invest":
         channel = rt.flow_acc >= options.channel_threshold_cells
     lam = None
     if options.method == "lstool":
         lam = _slope_lengths(rt, gx, gs, (xres, yres), channel, options.cutoff)
     parts = _ls_by_row_blocks(options, rt.flow_acc, gx, gs, lam, channel, valid, float(xres))
-    del gx, gs, lam
+    del gx, gs, lam, channel
+    params = options.params(float(xres))
+    ls_valid = valid
+    if options.exclude_streams:
+        assert options.channel_threshold_cells is not None  # stream_settings requires it
+        streams = extract_streams(rt, options.channel_threshold_cells, cellsize=(xres, yres))
+        ls_valid = valid & ~streams
+        params["stream_cells"] = int(np.count_nonzero(streams))
 
-    def wrap(a: np.ndarray, units: str, name: str) -> Raster:
-        return Raster(np.ma.MaskedArray(a, mask=~valid), dem.grid, units=units, name=name)
+    def wrap(a: np.ndarray, units: str, name: str, ok: np.ndarray = valid) -> Raster:
+        return Raster(np.ma.MaskedArray(a, mask=~ok), dem.grid, units=units, name=name)
 
     return LSResult(
-        ls=wrap(parts["ls"], "1", "ls"),
+        ls=wrap(parts["ls"], "1", "ls", ls_valid),
         l=wrap(parts["l"], "1", "l"),
         s=wrap(parts["s"], "1", "s"),
         slope_deg=wrap(parts["slope"], "degree", "slope"),
         flow_acc=wrap(rt.flow_acc, "cells", "flow_accumulation"),
-        params=options.params(float(xres)),
+        params=params,
     )
 
 
@@ -693,10 +846,12 @@ def _s_and_l(
         m = _M_FUNCS[options.m_mode](slope)
         if options.method == "dg":
             x = _x_from_gradient(gx, gs)
-            ll = l_dg(flow_acc, m, d, x=x, channel=channel)
+            ll = l_dg(
+                flow_acc, m, d, x=x, channel=channel, max_slope_length=options.max_slope_length
+            )
         else:
             assert lam is not None  # ls_from_options computes λ for lstool
-            ll = l_lstool(lam[0], lam[1], m)
+            ll = l_lstool(lam[0], lam[1], m, options.max_slope_length)
     if options.l_max is not None:
         ll = np.minimum(ll, options.l_max)
     return s, ll

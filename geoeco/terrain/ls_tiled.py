@@ -239,6 +239,8 @@ def ls_factor_tiled(
     cutoff: tuple[float, float] = DEFAULT_CUTOFF,
     m_mode: MMode | None = None,
     mfd_exponent: float = 1.1,
+    exclude_streams: bool | None = None,
+    max_slope_length: float | None = None,
     budget_pixels: int = DEFAULT_TILE_PIXELS,
     max_pixels: int = MAX_ROUTING_PIXELS,
     factor: int | None = None,
@@ -262,7 +264,7 @@ def ls_factor_tiled(
         (:func:`geoeco.terrain.basins.derive_basins` with ``factor``, ``coarse_pixels``,
         ``min_area_km2``). Pixels outside every polygon of a layer get no value.
     method, routing, s_breaks, channel_threshold_cells, l_max, cutoff, m_mode, mfd_exponent
-        As :func:`geoeco.terrain.ls.ls_factor` (see :class:`geoeco.terrain.ls.LSOptions`).
+        As :func:`geoeco.terrain.ls.ls_factor`, and so are exclude_streams, max_slope_length.
     budget_pixels, max_pixels, halo
         Tile window budget, routing limit and halo (:mod:`geoeco.terrain.basins`).
     outputs : sequence of str
@@ -277,9 +279,8 @@ def ls_factor_tiled(
     TiledLSResult
     """
     names = _output_names(outputs)
-    options = LSOptions.of(
-        method, routing, s_breaks, channel_threshold_cells, l_max, cutoff, m_mode, mfd_exponent
-    )
+    settings = (method, routing, s_breaks, channel_threshold_cells, l_max, cutoff, m_mode)
+    options = LSOptions.of(*settings, mfd_exponent, exclude_streams, max_slope_length)
     dem_p = Path(dem)
     shown = name or dem_p.name
     step = progress or (lambda s, f: None)
@@ -296,8 +297,7 @@ def ls_factor_tiled(
         name=shown,
     )
     _check_tiling(plan, grid, shown)
-    out = Path(out_dir)
-    with _tile_folder(out) as tmp:
+    with _tile_folder(out := Path(out_dir)) as tmp:
         tiles = _TileRun(dem_p, shown, plan, options, max_pixels, names, tmp)
         tiles.route_all(step)
         params = tiles.params_with_tiling()
@@ -381,7 +381,10 @@ class _TileRun:
         res = ls_from_options(
             d, self.options, max_pixels=self.max_pixels, outlets=outlets, keep=keep
         )
+        streams = self.params.get("stream_cells", 0) + res.params.get("stream_cells", 0)
         self.params = res.params
+        if "stream_cells" in res.params:  # a count over all tiles, not the last one's
+            self.params["stream_cells"] = streams
         self.largest = max(self.largest, tile.window_pixels)
         parts = {
             "flow_acc": res.flow_acc,

@@ -20,9 +20,12 @@ How it works
    elevation never rises, and on a flat the priority-flood pointers go to cells popped
    earlier, so the graph has no cycles.
 3. **MFD** — flow is split among all strictly lower neighbours in proportion to
-   ``(drop / distance) ** p`` (Freeman 1991; ``p = 1.1`` by default, which is also what
-   pygeoprocessing's ``flow_dir_mfd`` — InVEST's router — uses; InVEST additionally rounds
-   each share to 1/15, we do not). Flat cells pass all flow along their D8 direction.
+   ``(drop / distance) ** p`` (Freeman 1991; ``p = 1.1`` by default, unrounded). Flat cells
+   pass all flow along their D8 direction.
+   **mfd-invest** — the MFD of pygeoprocessing 2.4.11 (``routing.flow_dir_mfd``, InVEST's
+   router; :mod:`geoeco.terrain.mfd_invest`): weights ``drop / distance`` (exponent **1**),
+   each share rounded to 1/15 (stored in 4 bits), plateaus drained by distance to their
+   drains. It reproduces InVEST's flow accumulation (tests/test_invest_parity.py).
 4. **Accumulation** — a topological sweep (Kahn's algorithm, in numba): each cell counts
    itself (1) plus what flows in. The sweep order (upstream first) is returned for later
    walks along the flow paths (e.g. the LS-TOOL slope length).
@@ -58,6 +61,7 @@ from pyflwdir.dem import fill_depressions as _pyflwdir_fill
 from geoeco.core.errors import InvalidInput, OversizeRequest
 from geoeco.core.raster import Raster
 
+from .mfd_invest import mfd_invest_shares
 from .slope import CellSize, _res, as_float_dem, cellsize_of
 
 __all__ = [
@@ -78,9 +82,9 @@ __all__ = [
     "route",
 ]
 
-RoutingMethod = Literal["d8", "mfd"]
-#: The flow-routing methods (:data:`RoutingMethod`). Without one, LS routes ``d8``, or ``mfd``
-#: for the ``invest`` method (:func:`geoeco.terrain.ls.check_ls_args`).
+RoutingMethod = Literal["d8", "mfd", "mfd-invest"]
+#: The flow-routing methods (:data:`RoutingMethod`). Without one, LS routes ``d8``, or
+#: ``mfd-invest`` for the ``invest`` method (:func:`geoeco.terrain.ls.check_ls_args`).
 ROUTING_METHODS: tuple[RoutingMethod, ...] = get_args(RoutingMethod)
 
 #: D8 codes in neighbour order E, SE, S, SW, W, NW, N, NE.
@@ -400,6 +404,59 @@ def _acc_mfd(
     return tail
 
 
+@njit(cache=True, nogil=True)
+def _share_target(shares: np.ndarray, r: int, c: int, k: int) -> int:
+    """Flat index of neighbour k of (r, c) if (r, c) sends it a share, else -1."""
+    nr, nc = shares.shape
+    if (shares[r, c] >> (4 * k)) & 0xF == 0:
+        return -1
+    r1 = r + _DR[k]
+    c1 = c + _DC[k]
+    if r1 < 0 or r1 >= nr or c1 < 0 or c1 >= nc:
+        return -1
+    j: int = r1 * nc + c1
+    return j
+
+
+@njit(cache=True, nogil=True)
+def _acc_shares(shares: np.ndarray, codes: np.ndarray, acc: np.ndarray, order: np.ndarray) -> int:
+    """Flow accumulation with packed 4-bit shares (:mod:`geoeco.terrain.mfd_invest`)."""
+    nr, nc = shares.shape
+    flat = codes.ravel()
+    a = acc.ravel()
+    n = flat.size
+    indeg = np.zeros(n, dtype=np.uint8)
+    for i in range(n):
+        if flat[i] != 247:
+            for k in range(8):
+                j = _share_target(shares, i // nc, i % nc, k)
+                if j >= 0:
+                    indeg[j] += 1
+    tail = 0
+    for i in range(n):
+        a[i] = np.nan if flat[i] == 247 else 1.0
+        if flat[i] != 247 and indeg[i] == 0:
+            order[tail] = i
+            tail += 1
+    head = 0
+    while head < tail:
+        i = order[head]
+        head += 1
+        r, c = i // nc, i % nc
+        total = 0
+        for k in range(8):
+            total += (shares[r, c] >> (4 * k)) & 0xF
+        for k in range(8):
+            j = _share_target(shares, r, c, k)
+            if j >= 0:
+                a[j] += a[i] * (((shares[r, c] >> (4 * k)) & 0xF) / total)
+                indeg[j] -= 1
+                if indeg[j] == 0 and flat[j] != 247:
+                    order[tail] = j
+                    tail += 1
+    return tail
+
+
 @dataclass(frozen=True)
 class Routing:
     """Everything one routing pass produces (plain arrays on the DEM's grid).
@@ -415,9 +472,12 @@ class Routing:
     order : ndarray of int
         Flat indices of the valid cells, every cell after all cells that drain into it.
     method : str
-        ``"d8"`` or ``"mfd"``.
+        ``"d8"``, ``"mfd"`` or ``"mfd-invest"``.
     exponent : float or None
-        MFD exponent, ``None`` for D8.
+        MFD exponent (1 for ``mfd-invest``), ``None`` for D8.
+    shares : ndarray of int32 or None
+        ``mfd-invest`` only: pygeoprocessing's packed 4-bit shares
+        (:func:`geoeco.terrain.mfd_invest.mfd_invest_shares`).
     """
 
     filled: np.ndarray
@@ -426,6 +486,7 @@ class Routing:
     order: np.ndarray
     method: str
     exponent: float | None
+    shares: np.ndarray | None = None
 
 
 def route(
@@ -456,8 +517,10 @@ def route(
     >>> r.flow_acc.tolist(), r.order.tolist()
     ([[1.0, 1.0], [2.0, 2.0]], [0, 1, 3, 2])
     """
-    if method not in ("d8", "mfd"):
-        raise InvalidInput(f"routing method must be 'd8' or 'mfd', got {method!r}")
+    if method not in ROUTING_METHODS:
+        raise InvalidInput(f"routing method must be one of {list(ROUTING_METHODS)}, got {method!r}")
+    if method == "mfd-invest":  # pygeoprocessing's MFD: exponent 1, shares in 1/15
+        exponent = 1.0
     if not exponent > 0:
         raise InvalidInput(f"MFD exponent must be positive, got {exponent!r}")
     check_routing_size(np.shape(dem), max_pixels)
@@ -472,15 +535,25 @@ def route(
         codes[~keep] = NODATA_DIR
     acc = np.empty(filled.shape, dtype=np.float64)
     order = np.empty(filled.size, dtype=np.int32 if filled.size < 2**31 else np.int64)
+    shares = None
     if method == "d8":
         n = _acc_d8(codes, _K_OF_CODE, acc, order)
+    elif method == "mfd-invest":
+        shares = mfd_invest_shares(filled)
+        n = _acc_shares(shares, codes, acc, order)
     else:
         n = _acc_mfd(filled, codes, xres, yres, float(exponent), _K_OF_CODE, acc, order)
     n_valid = int(np.count_nonzero(codes != NODATA_DIR))
     if n != n_valid:  # would mean a cycle in the flow graph: a bug, not bad input
         raise RuntimeError(f"flow routing left {n_valid - n} cells unvisited (cycle)")
     return Routing(
-        filled, codes, acc, order[:n], method, float(exponent) if method == "mfd" else None
+        filled,
+        codes,
+        acc,
+        order[:n],
+        method,
+        None if method == "d8" else float(exponent),
+        shares,
     )
 
 

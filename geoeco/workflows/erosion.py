@@ -84,6 +84,7 @@ class ErosionOptions:
     model: str | None = None
     routing: str | None = None
     ls_method: str | None = None
+    exclude_streams: bool | None = None
     allow_outside_china: bool = False
 
     def overrides(self) -> dict[str, Any]:
@@ -101,6 +102,7 @@ class ErosionOptions:
             "model": self.model,
             "routing": self.routing,
             "ls_method": self.ls_method,
+            "exclude_streams": self.exclude_streams,
             "allow_outside_china": self.allow_outside_china or None,
         }
 
