@@ -19,14 +19,18 @@ from geoeco import __version__
 from .deps import get_settings
 from .errors import Problem, add_exception_handlers, problem_response_doc
 from .logging import RequestLogMiddleware, configure_logging
-from .routers import catalogue, health, maps, query, tiles, uploads
+from .routers import catalogue, features, health, maps, query, tiles, uploads
 from .security import CrossSiteGuard, rate_limit
 from .settings import Settings
 
 #: Paths whose request body is a file of any (non-form) type rather than JSON.
 RAW_BODY_PATHS = ("/uploads",)
 #: Routers written elsewhere that are included when their module exists (the job system).
-OPTIONAL_ROUTERS = ("geoeco_api.routers.processes", "geoeco_api.routers.jobs")
+OPTIONAL_ROUTERS = (
+    "geoeco_api.routers.processes",
+    "geoeco_api.routers.jobs",
+    "geoeco_api.routers.job_features",
+)
 
 DESCRIPTION = """\
 Ecological control zones for China: layers (OGC API - Features style), map tiles,
@@ -162,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(catalogue.router)
+    app.include_router(features.router)
     app.include_router(tiles.router)
     for name in OPTIONAL_ROUTERS:
         if importlib.util.find_spec(name) is not None:
