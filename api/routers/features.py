@@ -23,6 +23,7 @@ from geoeco.service.features import describe_layer, layer_index
 from ..deps import RegistryDep, SettingsDep
 from ..errors import problem_responses, server_side
 from .features_common import (
+    CRS84,
     DEFAULT_LIMIT,
     GEOJSON,
     OTHER_PARAMS,
@@ -149,8 +150,8 @@ def items(
     registry: RegistryDep,
     settings: SettingsDep,
     bbox: BboxQuery = None,
-    bbox_crs: BboxCrsQuery = None,
-    crs: CrsQuery = None,
+    bbox_crs: BboxCrsQuery = CRS84,
+    crs: CrsQuery = CRS84,
     limit: LimitQuery = DEFAULT_LIMIT,
     offset: OffsetQuery = 0,
 ) -> Response:
@@ -186,7 +187,7 @@ def item(
     fid: Annotated[str, Path(max_length=200, description="Feature id (e.g. the county code).")],
     request: Request,
     registry: RegistryDep,
-    crs: CrsQuery = None,
+    crs: CrsQuery = CRS84,
 ) -> Response:
     """One GeoJSON feature, with ``self`` and ``collection`` links."""
     spec, lyr = _vector(registry, collection_id)

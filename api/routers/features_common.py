@@ -74,12 +74,21 @@ BboxQuery = Annotated[
     ),
 ]
 BboxCrsQuery = Annotated[
-    str | None,
-    Query(alias="bbox-crs", max_length=200, description=f"CRS of `bbox`: one of {_CRS_LIST}."),
+    str,
+    Query(
+        alias="bbox-crs",
+        max_length=200,
+        description=f"CRS of `bbox`: one of {_CRS_LIST} (another value is a 400).",
+        json_schema_extra={"enum": list(CRS_URIS)},
+    ),
 ]
 CrsQuery = Annotated[
-    str | None,
-    Query(max_length=200, description=f"CRS of the geometries returned: one of {_CRS_LIST}."),
+    str,
+    Query(
+        max_length=200,
+        description=f"CRS of the geometries returned: one of {_CRS_LIST} (another value is a 400).",
+        json_schema_extra={"enum": list(CRS_URIS)},
+    ),
 ]
 LimitQuery = Annotated[
     int,
@@ -112,10 +121,8 @@ def check_params(request: Request, allowed: Iterable[str]) -> None:
         raise bad_request(f"f={f[:20]!r} is not served; the only format is (geo)json")
 
 
-def crs_of(value: str | None, name: str) -> str:
-    """The CRS URI of a ``crs`` / ``bbox-crs`` value (default CRS84); 400 if unsupported."""
-    if value is None:
-        return CRS84
+def crs_of(value: str, name: str) -> str:
+    """The CRS URI of a ``crs`` / ``bbox-crs`` value; 400 if unsupported."""
     if value not in CRS_URIS:
         raise bad_request(f"{name}={value[:200]!r} is not supported; use one of: {_CRS_LIST}")
     return value
@@ -190,8 +197,8 @@ def items_page(
     lyr: IndexedLayer,
     *,
     bbox: str | None,
-    bbox_crs: str | None,
-    crs: str | None,
+    bbox_crs: str,
+    crs: str,
     limit: int,
     offset: int,
 ) -> tuple[FeaturePage, str]:
@@ -205,7 +212,7 @@ def items_page(
     return page, out_crs
 
 
-def one_feature(request: Request, lyr: IndexedLayer, fid: str, crs: str | None) -> tuple[Any, str]:
+def one_feature(request: Request, lyr: IndexedLayer, fid: str, crs: str) -> tuple[Any, str]:
     """Feature ``fid`` of ``lyr`` (``None`` if absent) and the answer's CRS."""
     check_params(request, ITEM_PARAMS)
     out_crs = crs_of(crs, "crs")
@@ -262,6 +269,7 @@ def collection_links(collection_url: str, title: str, *, suffix: str = "") -> li
 
 
 __all__ = [
+    "CRS84",
     "DEFAULT_LIMIT",
     "FEATURES_CONFORMANCE",
     "GEOJSON",

@@ -24,6 +24,7 @@ from geoeco.service.run_features import RUN_LAYERS, run_layer, zones_gpkg
 
 from ..errors import problem_responses, server_side
 from .features_common import (
+    CRS84,
     DEFAULT_LIMIT,
     GEOJSON,
     OTHER_PARAMS,
@@ -176,8 +177,8 @@ def job_items(
     svc: JobServiceDep,
     caller: CallerDep,
     bbox: BboxQuery = None,
-    bbox_crs: BboxCrsQuery = None,
-    crs: CrsQuery = None,
+    bbox_crs: BboxCrsQuery = CRS84,
+    crs: CrsQuery = CRS84,
     limit: LimitQuery = DEFAULT_LIMIT,
     offset: OffsetQuery = 0,
     access: AccessQuery = None,
@@ -214,7 +215,7 @@ def job_item(
     request: Request,
     svc: JobServiceDep,
     caller: CallerDep,
-    crs: CrsQuery = None,
+    crs: CrsQuery = CRS84,
     access: AccessQuery = None,
 ) -> Any:
     """One GeoJSON feature with ``self`` and ``collection`` links."""
