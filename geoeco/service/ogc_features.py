@@ -32,6 +32,8 @@ Examples
 from __future__ import annotations
 
 import math
+import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -110,8 +112,29 @@ def _json_type(values: Any) -> str | None:
     return None
 
 
+_QCACHE: dict[int, tuple[weakref.ref[IndexedLayer], dict[str, dict[str, str]]]] = {}
+_QLOCK = threading.Lock()
+
+
 def queryables(lyr: IndexedLayer) -> dict[str, dict[str, str]]:
-    """The layer's properties usable as equality filters: ``{name: {"type", "title"}}``."""
+    """The layer's properties usable as equality filters: ``{name: {"type", "title"}}``.
+
+    Computed once per layer object (the layers are cached and never mutated); copies are
+    returned.
+    """
+    with _QLOCK:
+        hit = _QCACHE.get(id(lyr))
+    if hit is not None and hit[0]() is lyr:
+        return {k: dict(v) for k, v in hit[1].items()}
+    out = _queryables(lyr)
+    with _QLOCK:
+        for key in [k for k, (ref, _) in _QCACHE.items() if ref() is None]:
+            del _QCACHE[key]
+        _QCACHE[id(lyr)] = (weakref.ref(lyr), out)
+    return {k: dict(v) for k, v in out.items()}
+
+
+def _queryables(lyr: IndexedLayer) -> dict[str, dict[str, str]]:
     frame = lyr.frame
     out: dict[str, dict[str, str]] = {}
     for col in frame.columns:
@@ -161,9 +184,17 @@ def _rows(
     return rows
 
 
-def render(lyr: IndexedLayer, i: int, *, swap: bool = False) -> dict[str, Any]:
+def property_columns(lyr: IndexedLayer) -> list[str]:
+    """The layer's columns other than the geometry."""
+    geom_col = lyr.frame.geometry.name
+    return [c for c in lyr.frame.columns if c != geom_col]
+
+
+def render(
+    lyr: IndexedLayer, i: int, *, swap: bool = False, cols: Sequence[str] | None = None
+) -> dict[str, Any]:
     """Row ``i`` of ``lyr`` as a GeoJSON feature (lon-lat, or lat-lon when ``swap``)."""
-    cols = [c for c in lyr.frame.columns if c != lyr.frame.geometry.name]
+    cols = property_columns(lyr) if cols is None else cols
     geom = shapely.geometry.mapping(lyr.lonlat[i])
     return {
         "type": "Feature",
@@ -190,7 +221,8 @@ def filtered_page(
         raise InvalidInput(f"limit must be >= 1 and offset >= 0, got {limit}, {offset}")
     rows = _rows(lyr, bbox, filters)
     page = rows[offset : offset + limit].tolist()
-    feats = [render(lyr, i, swap=swap) for i in page]
+    cols = property_columns(lyr)
+    feats = [render(lyr, i, swap=swap, cols=cols) for i in page]
     box = tuple(bbox) if bbox is not None else (-180.0, -90.0, 180.0, 90.0)
     return FeaturePage(
         layer=lyr.name,
@@ -223,6 +255,7 @@ __all__ = [
     "lat_lon",
     "lonlat_bbox",
     "parse_filters",
+    "property_columns",
     "queryables",
     "render",
     "swap_axes",
