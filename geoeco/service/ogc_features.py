@@ -43,7 +43,7 @@ import shapely
 from geoeco.core.errors import InvalidInput
 from geoeco.query.context import IndexedLayer
 from geoeco.query.models import FeaturePage
-from geoeco.query.point import json_value
+from geoeco.query.point import MAX_PAGE, json_value
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
@@ -215,10 +215,12 @@ def filtered_page(
 ) -> FeaturePage:
     """One page of the features intersecting ``bbox`` (lon-lat) that pass ``filters``.
 
-    Features come in the layer's row order, so ``offset`` paging is stable.
+    Features come in the layer's row order, so ``offset`` paging is stable; ``limit`` is
+    clamped to :data:`geoeco.query.point.MAX_PAGE`.
     """
     if limit < 1 or offset < 0:
         raise InvalidInput(f"limit must be >= 1 and offset >= 0, got {limit}, {offset}")
+    limit = min(limit, MAX_PAGE)
     rows = _rows(lyr, bbox, filters)
     page = rows[offset : offset + limit].tolist()
     cols = property_columns(lyr)

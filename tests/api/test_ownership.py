@@ -177,6 +177,20 @@ def test_access_code_opens_one_jobs_map_and_tiles_only(client: TestClient, centr
     assert_problem(client.get(f"/maps/jobs/{JA}", params={"access": "0" * 32}), 404)
 
 
+def test_access_code_opens_the_jobs_collections_only(client: TestClient) -> None:
+    code = access_code(client.app.state.job_service.store.get(JA))  # type: ignore[attr-defined]
+    links = client.get(f"/jobs/{JA}/results", headers=KA).json()["links"]
+    data = next(lk["href"] for lk in links if lk["rel"] == "data")
+    assert data.endswith(f"/jobs/{JA}/collections?access={code}")
+    body = client.get(f"/jobs/{JA}/collections", params={"access": code}).json()
+    items = next(lk["href"] for lk in body["collections"][0]["links"] if lk["rel"] == "items")
+    assert items.endswith(f"/jobs/{JA}/collections/units/items?access={code}")
+    r = client.get(f"/jobs/{JA}/collections/units/items", params={"access": code, "limit": 1})
+    assert r.status_code == 200 and r.json()["numberReturned"] == 1
+    other = f"/jobs/{JB}/collections/units/items"
+    assert_problem(client.get(other, params={"access": code}), 404, "no-such-job")
+
+
 def test_screening_process_cannot_use_another_keys_zoning_job(client: TestClient) -> None:
     inputs = {"zoning_job": JA, "geometry": {"type": "Point", "coordinates": [109.7, 38.2]}}
     h = {"Prefer": "respond-async"}
