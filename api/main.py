@@ -20,14 +20,18 @@ from .deps import get_settings
 from .errors import Problem, add_exception_handlers, problem_response_doc, route_methods
 from .logging import RequestLogMiddleware, configure_logging
 from .openapi30 import to_openapi30
-from .routers import catalogue, docs, health, maps, query, tiles, uploads
+from .routers import catalogue, docs, features, health, maps, query, tiles, uploads
 from .security import CrossSiteGuard, rate_limit
 from .settings import Settings
 
 #: Paths whose request body is a file of any (non-form) type rather than JSON.
 RAW_BODY_PATHS = ("/uploads",)
 #: Routers written elsewhere that are included when their module exists (the job system).
-OPTIONAL_ROUTERS = ("geoeco_api.routers.processes", "geoeco_api.routers.jobs")
+OPTIONAL_ROUTERS = (
+    "geoeco_api.routers.processes",
+    "geoeco_api.routers.jobs",
+    "geoeco_api.routers.job_features",
+)
 
 DESCRIPTION = """\
 Ecological control zones for China: layers (OGC API - Features style), map tiles,
@@ -166,7 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Location", "Retry-After", "Link", "X-Job-Token"],
         )
 
-    routers = [health.router, docs.router, catalogue.router, tiles.router]
+    routers = [health.router, docs.router, catalogue.router, features.router, tiles.router]
     for name in OPTIONAL_ROUTERS:
         if importlib.util.find_spec(name) is not None:
             routers.append(importlib.import_module(name).router)

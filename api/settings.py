@@ -104,7 +104,9 @@ class Settings(BaseSettings):
     items_default_limit: int = Field(
         default=100, ge=1, description="Features per page when `limit` is not given."
     )
-    items_max_limit: int = Field(default=1000, ge=1, description="Largest accepted `limit`.")
+    items_max_limit: int = Field(
+        default=1000, ge=1, description="Largest page served; a larger `limit` is served as this."
+    )
     max_concurrent_jobs: int = Field(
         default=2, ge=1, description="Jobs run at once by the job system."
     )

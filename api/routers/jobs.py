@@ -302,6 +302,14 @@ def _zoning_links(job: Job, request: Request, settings: Settings) -> list[dict[s
             "templated": True,
         }
     )
+    links.append(
+        {
+            "href": with_access(base + "/collections", job, settings),
+            "rel": "data",
+            "type": "application/json",
+            "title": "units, red line and restoration as OGC API - Features collections",
+        }
+    )
     return links
 
 

@@ -100,6 +100,9 @@ def reads(job: str, centre: tuple[float, float]) -> dict[str, tuple[str, str, di
         "results": ("GET", f"/jobs/{job}/results", {}),
         "file": ("GET", f"/jobs/{job}/files/zones.gpkg", {}),
         "tile": ("GET", f"/jobs/{job}/tiles/zone_class/13/{x}/{y}.png", {}),
+        "collections": ("GET", f"/jobs/{job}/collections", {}),
+        "units": ("GET", f"/jobs/{job}/collections/units/items", {"params": {"limit": 2}}),
+        "queryables": ("GET", f"/jobs/{job}/collections/units/queryables", {}),
         "map": ("GET", f"/maps/jobs/{job}", {}),
         "point": ("GET", "/query/point", {"params": {"lon": lon, "lat": lat, "run": job}}),
         "screen": ("POST", "/screen", {"json": {"geometry": _site(lon, lat), "run": job}}),
@@ -172,6 +175,20 @@ def test_access_code_opens_one_jobs_map_and_tiles_only(client: TestClient, centr
     for url in (f"/jobs/{JA}", f"/jobs/{JA}/results", f"/jobs/{JA}/files/zones.gpkg"):
         assert_problem(client.get(url, params={"access": expected}), 404, "no-such-job")
     assert_problem(client.get(f"/maps/jobs/{JA}", params={"access": "0" * 32}), 404)
+
+
+def test_access_code_opens_the_jobs_collections_only(client: TestClient) -> None:
+    code = access_code(client.app.state.job_service.store.get(JA))  # type: ignore[attr-defined]
+    links = client.get(f"/jobs/{JA}/results", headers=KA).json()["links"]
+    data = next(lk["href"] for lk in links if lk["rel"] == "data")
+    assert data.endswith(f"/jobs/{JA}/collections?access={code}")
+    body = client.get(f"/jobs/{JA}/collections", params={"access": code}).json()
+    items = next(lk["href"] for lk in body["collections"][0]["links"] if lk["rel"] == "items")
+    assert items.endswith(f"/jobs/{JA}/collections/units/items?access={code}")
+    r = client.get(f"/jobs/{JA}/collections/units/items", params={"access": code, "limit": 1})
+    assert r.status_code == 200 and r.json()["numberReturned"] == 1
+    other = f"/jobs/{JB}/collections/units/items"
+    assert_problem(client.get(other, params={"access": code}), 404, "no-such-job")
 
 
 def test_screening_process_cannot_use_another_keys_zoning_job(client: TestClient) -> None:
