@@ -87,7 +87,7 @@ class TrendParameters:
     require_positive_response: bool = _param(
         False, "R", "RESTREND: also require NDVI to rise with rain (slope > 0)"
     )
-    chunk_mib: float = _param(64.0, "I", "working memory per spatial chunk (MiB)")
+    chunk_mib: float = _param(16.0, "I", "working memory per spatial chunk (MiB)")
 
     def __post_init__(self) -> None:
         if self.variance not in ("original", "hamed_rao"):
@@ -143,51 +143,46 @@ class TrendResult:
 # ------------------------------------------------------------------------------------------
 
 
-def _pair_slopes(x: FloatArray, t: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Pairwise slopes (pixels, n(n−1)/2) and the Mann–Kendall S of each row.
+def _pair_slopes(xt: FloatArray, t: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Pairwise slopes shaped (pixels, n(n−1)/2) and the Mann–Kendall S of each pixel.
 
-    Pairs are laid out lag by lag (all pairs j − i = 1, then 2, …): one vectorised step per
-    lag. A pair with a NaN gives a NaN slope and no sign.
+    ``xt`` is time-major (years, pixels), so each lag k is one contiguous step over all pixels:
+    (x[k:] − x[:−k]) / (t[k:] − t[:−k]). A pair with a NaN gives a NaN slope and no sign.
     """
-    m, n = x.shape
-    out = np.empty((m, n * (n - 1) // 2), dtype=np.float64)
+    n, m = xt.shape
+    buf = np.empty((n * (n - 1) // 2, m), dtype=np.float64)
     s = np.zeros(m, dtype=np.float64)
     off = 0
     for k in range(1, n):
-        blk = out[:, off : off + n - k]
-        np.subtract(x[:, k:], x[:, :-k], out=blk)
-        s += np.count_nonzero(blk > 0, axis=1)
-        s -= np.count_nonzero(blk < 0, axis=1)
-        np.divide(blk, t[k:] - t[:-k], out=blk)
+        blk = buf[off : off + n - k]
+        np.subtract(xt[k:], xt[:-k], out=blk)
+        s += np.count_nonzero(blk > 0, axis=0)
+        s -= np.count_nonzero(blk < 0, axis=0)
+        np.divide(blk, (t[k:] - t[:-k])[:, None], out=blk)
         off += n - k
-    return out, s
+    return np.ascontiguousarray(buf.T), s
 
 
 def _row_median(a: FloatArray) -> FloatArray:
-    """Median of each row ignoring NaN; sorts or partitions ``a`` in place (NaN for no value)."""
-    m, p = a.shape
-    nan = np.isnan(a)
-    if not nan.any():
-        lo, hi = (p - 1) // 2, p // 2
-        a.partition(sorted({lo, hi}), axis=1)
-        return np.asarray(0.5 * (a[:, lo] + a[:, hi]), dtype=np.float64)
-    k = p - np.count_nonzero(nan, axis=1)
+    """Median of each row ignoring NaN; sorts ``a`` in place (NaN where a row has no value)."""
+    p = a.shape[1]
     a.sort(axis=1)  # NaN last
+    k = p - np.count_nonzero(np.isnan(a[:, -1:]), axis=1) if p else np.zeros(a.shape[0], int)
+    if np.isnan(a[:, -1]).any():
+        k = p - np.count_nonzero(np.isnan(a), axis=1)
     lo = np.maximum((k - 1) // 2, 0)[:, None]
     hi = np.maximum(k // 2, 0)[:, None]
     mid = 0.5 * (np.take_along_axis(a, lo, 1) + np.take_along_axis(a, hi, 1))[:, 0]
     return np.asarray(np.where(k > 0, mid, np.nan), dtype=np.float64)
 
 
-def _runs(x: FloatArray) -> tuple[FloatArray, npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """Rows sorted (NaN last), the argsort, and each sorted value's run start (equal values)."""
-    order = np.argsort(x, axis=1, kind="stable")
-    srt = np.take_along_axis(x, order, 1)
-    idx = np.arange(x.shape[1])
-    new = np.ones(x.shape, dtype=bool)
-    new[:, 1:] = srt[:, 1:] != srt[:, :-1]  # NaN != NaN: every NaN is its own run
-    start = np.maximum.accumulate(np.where(new, idx, 0), axis=1)
-    return srt, order, start
+def _runs(srt: FloatArray) -> npt.NDArray[np.intp]:
+    """For rows sorted ascending (NaN last): the index where each value's run of equal values
+    starts (every NaN is its own run, since NaN != NaN)."""
+    idx = np.arange(srt.shape[1])
+    new = np.ones(srt.shape, dtype=bool)
+    new[:, 1:] = srt[:, 1:] != srt[:, :-1]
+    return np.asarray(np.maximum.accumulate(np.where(new, idx, 0), axis=1), dtype=np.intp)
 
 
 def _tie_term(x: FloatArray) -> FloatArray:
@@ -196,7 +191,7 @@ def _tie_term(x: FloatArray) -> FloatArray:
     With c the position of a value inside its group (0-based), the group total is the sum of
     g(c+1) − g(c) over its members, g(t) = t(t−1)(2t+5) (g(1) − g(0) = 0).
     """
-    _, _, start = _runs(x)
+    start = _runs(np.sort(x, axis=1))
     c = (np.arange(x.shape[1]) - start).astype(np.float64)
     g1, g0 = (c + 1) * c * (2 * c + 7), c * (c - 1) * (2 * c + 5)
     return np.asarray((g1 - g0).sum(axis=1), dtype=np.float64)
@@ -204,7 +199,9 @@ def _tie_term(x: FloatArray) -> FloatArray:
 
 def _average_ranks(x: FloatArray) -> FloatArray:
     """Ranks 1..n of each row's valid values, ties sharing their mean rank; NaN stays NaN."""
-    srt, order, start = _runs(x)
+    order = np.argsort(x, axis=1, kind="stable")
+    srt = np.take_along_axis(x, order, 1)
+    start = _runs(srt)
     n = x.shape[1]
     idx = np.arange(n)
     last = np.ones(x.shape, dtype=bool)
@@ -225,14 +222,14 @@ def _hamed_rao_ratio(
     valid = ~np.isnan(ranks)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(valid, ranks, 0.0).sum(axis=1) / nv
-        y = np.where(valid, ranks - mean[:, None], 0.0)
-        acov0 = (y * y).sum(axis=1) / nv
+        y = np.ascontiguousarray(np.where(valid, ranks - mean[:, None], 0.0).T)  # time-major
+        acov0 = (y * y).sum(axis=0) / nv
         bound = ndtri(1.0 - params.alpha / 2.0) / np.sqrt(nv)
         n = x.shape[1]
         last = n - 1 if params.hamed_rao_lag is None else min(params.hamed_rao_lag, n - 1)
         total = np.zeros(x.shape[0], dtype=np.float64)
         for k in range(1, last + 1):
-            acf = (y[:, k:] * y[:, :-k]).sum(axis=1) / nv / acov0
+            acf = (y[k:] * y[:-k]).sum(axis=0) / nv / acov0
             significant = ~((acf <= bound) & (acf >= -bound)) & (k < nv)
             weight = (nv - k) * (nv - k - 1) * (nv - k - 2)
             total += np.where(significant, weight * acf, 0.0)
@@ -248,12 +245,13 @@ def _z_and_p(s: FloatArray, var: FloatArray) -> tuple[FloatArray, FloatArray]:
     return np.asarray(z, dtype=np.float64), np.asarray(2.0 * ndtr(-np.abs(z)), dtype=np.float64)
 
 
-def _trend_chunk(x: FloatArray, t: FloatArray, params: TrendParameters) -> tuple[FloatArray, ...]:
-    """(slope, S, Var(S), Z, p, n) of each row of a (pixels, years) chunk."""
-    nv = np.count_nonzero(~np.isnan(x), axis=1).astype(np.float64)
-    pairs, s = _pair_slopes(x, t)
+def _trend_chunk(xt: FloatArray, t: FloatArray, params: TrendParameters) -> tuple[FloatArray, ...]:
+    """(slope, S, Var(S), Z, p, n) of each pixel of a time-major (years, pixels) chunk."""
+    pairs, s = _pair_slopes(xt, t)
     slope = _row_median(pairs)
     del pairs
+    x = np.ascontiguousarray(xt.T)  # (pixels, years) for the per-pixel sorts
+    nv = np.count_nonzero(~np.isnan(x), axis=1).astype(np.float64)
     var = (nv * (nv - 1) * (2 * nv + 5) - _tie_term(x)) / 18.0
     if params.variance == "hamed_rao":
         var = var * _hamed_rao_ratio(x, t, slope, nv, params)
@@ -300,12 +298,12 @@ def _chunk_slices(npix: int, n: int, params: TrendParameters) -> Iterator[slice]
 def _map_chunks(
     stacks: Sequence[Any], fn: ChunkFn, n_out: int, params: TrendParameters
 ) -> list[FloatArray]:
-    """Run ``fn`` on (pixels, years) float64 chunks of each (years, pixels) stack; gather the
-    ``n_out`` per-pixel results into flat arrays."""
+    """Run ``fn`` on time-major (years, pixels) float64 chunks of each (years, pixels) stack;
+    gather the ``n_out`` per-pixel results into flat arrays."""
     n, npix = stacks[0].shape
     outs = [np.empty(npix, dtype=np.float64) for _ in range(n_out)]
     for sl in _chunk_slices(npix, n, params):
-        chunks = [np.ascontiguousarray(as_float(st[:, sl], np.float64).T) for st in stacks]
+        chunks = [np.ascontiguousarray(as_float(st[:, sl], np.float64)) for st in stacks]
         for o, r in zip(outs, fn(*chunks), strict=True):
             o[sl] = r
     return outs
@@ -410,20 +408,20 @@ class RestrendResult:
 
 
 def _ols_chunk(y: FloatArray, r: FloatArray) -> tuple[FloatArray, ...]:
-    """Row-wise OLS y = a + b·r over the years where both are valid: (b, a, R², p, n,
-    residuals with NaN where a year is missing)."""
+    """Per-pixel OLS y = a + b·r over the years where both are valid, on time-major
+    (years, pixels) chunks: (b, a, R², p, n, residuals with NaN where a year is missing)."""
     valid = ~(np.isnan(y) | np.isnan(r))
-    n = np.count_nonzero(valid, axis=1).astype(np.float64)
+    n = np.count_nonzero(valid, axis=0).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        rm = np.where(valid, r, 0.0).sum(axis=1) / n
-        ym = np.where(valid, y, 0.0).sum(axis=1) / n
-        dr = np.where(valid, r - rm[:, None], 0.0)
-        dy = np.where(valid, y - ym[:, None], 0.0)
-        sxx, sxy, syy = (dr * dr).sum(axis=1), (dr * dy).sum(axis=1), (dy * dy).sum(axis=1)
+        rm = np.where(valid, r, 0.0).sum(axis=0) / n
+        ym = np.where(valid, y, 0.0).sum(axis=0) / n
+        dr = np.where(valid, r - rm, 0.0)
+        dy = np.where(valid, y - ym, 0.0)
+        sxx, sxy, syy = (dr * dr).sum(axis=0), (dr * dy).sum(axis=0), (dy * dy).sum(axis=0)
         b = sxy / sxx
         a = ym - b * rm
-        resid = np.where(valid, y - (a[:, None] + b[:, None] * r), np.nan)
-        rss = np.nansum(resid * resid, axis=1)
+        resid = np.where(valid, y - (a + b * r), np.nan)
+        rss = np.nansum(resid * resid, axis=0)
         tstat = b / np.sqrt(rss / (n - 2) / sxx)
         p = 2.0 * stdtr(n - 2, -np.abs(tstat))
         r2 = 1.0 - rss / syy
@@ -433,7 +431,7 @@ def _ols_chunk(y: FloatArray, r: FloatArray) -> tuple[FloatArray, ...]:
 def _restrend_chunk(
     y: FloatArray, r: FloatArray, t: FloatArray, params: TrendParameters
 ) -> tuple[FloatArray, ...]:
-    """Regression, status and residual trend of a (pixels, years) chunk."""
+    """Regression, status and residual trend of time-major (years, pixels) chunks."""
     b, a, r2, p, n, resid = _ols_chunk(y, r)
     status = np.full(b.shape, VALID, dtype=np.float64)
     with np.errstate(invalid="ignore"):
