@@ -45,6 +45,9 @@ EXPECTED = {
     "OversizeRequest": 413,
     "ManifestError": 422,
     "DataSourceError": 422,
+    "InvalidProcessInputs": 422,
+    "ProcessInputTooLarge": 413,
+    "ProcessNotFound": 404,
 }
 
 
