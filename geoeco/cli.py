@@ -585,6 +585,44 @@ def demo(
         )
 
 
+@app.command("trend")
+def trend(
+    stack: Annotated[Path, typer.Option("--stack", help="Folder of yearly rasters.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    variable: Annotated[
+        list[str] | None, typer.Option("--variable", help="Only this variable (repeatable).")
+    ] = None,
+    precipitation: Annotated[
+        str | None,
+        typer.Option(help="Precipitation variable of the folder: RESTREND of NDVI/FVC/NPP."),
+    ] = None,
+    alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
+    variance: Annotated[str, typer.Option(help="original or hamed_rao.")] = "original",
+    min_years: Annotated[int, typer.Option(help="Fewer valid years: nodata.")] = 10,
+    increase_is: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--increase-is",
+            help="VARIABLE=improvement|degradation (default: degradation for erosion/loss).",
+        ),
+    ] = None,
+) -> None:
+    """Theil-Sen slope, Mann-Kendall p and trend class (1 improvement, 2 none, 3 degradation)."""
+    from geoeco.change.trend import TrendParameters
+    from geoeco.workflows.trends import TrendOptions, parse_directions, run_trend
+
+    params = TrendParameters(alpha=alpha, variance=variance, min_years=min_years)  # type: ignore[arg-type]
+    opts = TrendOptions(
+        params=params,
+        increase_is=parse_directions(increase_is or []),
+        variables=tuple(variable) if variable else None,
+        precipitation=precipitation,
+    )
+    with output_folder(out) as work, progress_bar() as cb:
+        result = run_trend(stack, work, options=opts, progress=cb)
+    _emit_json(_short_summary(result.summary(), out))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``geoeco`` console script; geoeco errors exit 2 with a message."""
     try:
