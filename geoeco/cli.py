@@ -623,6 +623,34 @@ def trend(
     _emit_json(_short_summary(result.summary(), out))
 
 
+@app.command("change")
+def change(
+    from_: Annotated[Path, typer.Option("--from", help="Class raster of the first date.")],
+    to: Annotated[Path, typer.Option("--to", help="Class raster of the second date.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    table: Annotated[
+        str | None, typer.Option(help="Class table of the codes (e.g. SL190-2007/water).")
+    ] = None,
+    variable: Annotated[
+        str | None, typer.Option(help="Name of the outputs (default: from the file name).")
+    ] = None,
+    units: Annotated[
+        Path | None,
+        typer.Option(help="Zoning run folder (or units.parquet): per-unit and county tables."),
+    ] = None,
+    higher_is_better: Annotated[
+        bool, typer.Option("--higher-is-better", help="A higher class is an improvement.")
+    ] = False,
+) -> None:
+    """Transition matrix (km²), change map and 'improved by at least one grade' tables."""
+    from geoeco.workflows.changes import ChangeOptions, run_change
+
+    opts = ChangeOptions(table=table, variable=variable, higher_is_worse=not higher_is_better)
+    with output_folder(out) as work, progress_bar() as cb:
+        result = run_change(from_, to, work, options=opts, units=units, progress=cb)
+    _emit_json(_short_summary(result.summary(), out))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``geoeco`` console script; geoeco errors exit 2 with a message."""
     try:

@@ -1,9 +1,9 @@
 """A synthetic multi-year stack with known planted trends (for the demo and the tests).
 
 **Synthetic**: every file is tagged ``GEOECO_SYNTHETIC=yes``; nothing here is an observation.
-The series is deterministic (one seeded generator) on a small equal-area grid (Albers China,
-1 km pixels) placed near Yulin, so ``geoeco demo`` shows a trend analysis whose answer is
-known:
+The series is deterministic (one seeded generator) on a small grid near Yulin (Albers China,
+1 km pixels by default; ``geoeco demo`` lays it over the demo region's footprint), so the demo
+shows a trend analysis whose answer is known:
 
 * ``precipitation_<year>.tif`` (mm): a yearly value drawn once per year (uniform 250–550 mm, no
   trend) plus a fixed west–east gradient and 5 mm pixel noise;
@@ -20,7 +20,7 @@ first and last years also make a change-between-two-dates example.
 
 >>> s = SeriesSpec()
 >>> s.years[0], s.years[-1], s.shape
-(2001, 2020, (60, 80))
+(2001, 2020, (60, 60))
 >>> block_mask(s, "improving").sum(), block_mask(s, "degrading").sum()
 (np.int64(400), np.int64(450))
 """
@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from affine import Affine
 
 from geoeco.core.crs import ALBERS_CHINA
 from geoeco.core.io import write_raster
@@ -43,7 +44,7 @@ PLANTED: dict[str, dict[str, float]] = {
     "soil_loss": {"improving": -80.0, "degrading": 150.0, "rest": 0.0},
 }
 #: Blocks as (row0, row1, col0, col1), half-open.
-BLOCKS = {"improving": (10, 30, 10, 30), "degrading": (35, 50, 45, 75)}
+BLOCKS = {"improving": (10, 30, 10, 30), "degrading": (35, 50, 30, 60)}
 #: The corner that is nodata in every year.
 NODATA_CORNER = (0, 5, 0, 5)
 UNITS = {"ndvi": "NDVI", "soil_loss": "t/(km2*a)", "precipitation": "mm"}
@@ -51,17 +52,32 @@ UNITS = {"ndvi": "NDVI", "soil_loss": "t/(km2*a)", "precipitation": "mm"}
 
 @dataclass(frozen=True)
 class SeriesSpec:
-    """Where and when the synthetic series lies: first and last year, shape, pixel (m),
-    upper-left corner in Albers China (m), seed."""
+    """Where and when the synthetic series lies: first and last year, shape (at least
+    60 × 60 for the blocks), pixel size and upper-left corner in ``crs`` units, seed.
+
+    >>> SeriesSpec.covering((0.0, 0.0, 6000.0, 6000.0), "EPSG:4546").res
+    100.0
+    """
 
     first_year: int = 2001
     last_year: int = 2020
     rows: int = 60
-    cols: int = 80
+    cols: int = 60
     res: float = 1000.0
     left: float = 100_000.0
     top: float = 4_250_000.0
     seed: int = 2024
+    crs: str = "ALBERS_CHINA"
+
+    @classmethod
+    def covering(
+        cls, bounds: tuple[float, float, float, float], crs: str, *, rows: int = 60
+    ) -> SeriesSpec:
+        """A square-pixel series of ``rows`` rows over ``bounds`` (e.g. the demo region's)."""
+        left, bottom, right, top = bounds
+        res = (top - bottom) / rows
+        cols = max(60, round((right - left) / res))
+        return cls(rows=rows, cols=cols, res=res, left=left, top=top, crs=crs)
 
     @property
     def years(self) -> tuple[int, ...]:
@@ -75,14 +91,11 @@ class SeriesSpec:
 
     @property
     def grid(self) -> Grid:
-        """The series' grid (Albers China)."""
-        bounds = (
-            self.left,
-            self.top - self.rows * self.res,
-            self.left + self.cols * self.res,
-            self.top,
+        """The series' grid."""
+        crs = ALBERS_CHINA if self.crs == "ALBERS_CHINA" else self.crs
+        return Grid(
+            Affine(self.res, 0, self.left, 0, -self.res, self.top), self.cols, self.rows, crs
         )
-        return Grid.from_bounds(bounds, self.res, ALBERS_CHINA)
 
 
 def block_mask(spec: SeriesSpec, block: str) -> npt.NDArray[np.bool_]:

@@ -144,7 +144,9 @@ class TrendRunResult:
     @property
     def outputs(self) -> list[str]:
         """File names written (rasters, then ``summary.json``)."""
-        return [f for v in self.variables for f in v.files] + ["summary.json"]
+        files = [f for v in self.variables for f in v.files]
+        files += [f for v in self.variables if v.restrend for f in v.restrend["files"]]
+        return [*files, "summary.json"]
 
     def summary(self) -> dict[str, Any]:
         """The content of ``summary.json``."""
