@@ -65,7 +65,7 @@ def demo_series_spec(size: str = DEFAULT_DEMO_SIZE) -> SeriesSpec:
     return SeriesSpec.covering(g.bounds, g.crs.to_string())
 
 
-def _write_grades(spec: SeriesSpec, folder: Path) -> tuple[Path, Path]:
+def write_grades(spec: SeriesSpec, folder: Path) -> tuple[Path, Path]:
     """SL 190 grades of the first and last year's soil loss."""
     loss = series_arrays(spec)["soil_loss"]
     folder.mkdir(parents=True, exist_ok=True)
@@ -95,7 +95,7 @@ def run_demo_series(
     write_series(stack, spec)
     opts = TrendOptions(precipitation="precipitation")
     trends = run_trend(stack, out / "trends", options=opts, progress=stage(progress, 0.0, 0.7))
-    first, last = _write_grades(spec, out / "series" / "grades")
+    first, last = write_grades(spec, out / "series" / "grades")
     has_units = units is not None and (units / "units.parquet").is_file()
     change = run_change(
         first,
@@ -108,4 +108,10 @@ def run_demo_series(
     return DemoSeriesResult(out, trends, change)
 
 
-__all__ = ["DEMO_TOLERABLE", "DemoSeriesResult", "demo_series_spec", "run_demo_series"]
+__all__ = [
+    "DEMO_TOLERABLE",
+    "DemoSeriesResult",
+    "demo_series_spec",
+    "run_demo_series",
+    "write_grades",
+]
