@@ -651,6 +651,29 @@ def change(
     _emit_json(_short_summary(result.summary(), out))
 
 
+@app.command("effectiveness")
+def effectiveness(
+    stack: Annotated[Path, typer.Option("--stack", help="Folder of yearly rasters.")],
+    trends: Annotated[Path, typer.Option("--trends", help="Output folder of geoeco trend.")],
+    zoning: Annotated[Path, typer.Option("--zoning", help="Zoning run folder (units).")],
+    variable: Annotated[str, typer.Option(help="Variable of the stack, e.g. ndvi.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    landcover: Annotated[Path | None, typer.Option(help="Land-cover raster to match on.")] = None,
+    increase_is_degradation: Annotated[
+        bool, typer.Option("--increase-is-degradation", help="E.g. for soil loss.")
+    ] = False,
+) -> None:
+    """Trend inside each control unit and restoration patch vs a matched comparison outside."""
+    from geoeco.workflows.effectiveness import EffectOptions, run_effectiveness
+
+    opts = EffectOptions(increase_is_improvement=not increase_is_degradation)
+    with output_folder(out) as work:
+        result = run_effectiveness(
+            stack, trends, zoning, work, variable=variable, landcover=landcover, options=opts
+        )
+    _emit_json(result.summary())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``geoeco`` console script; geoeco errors exit 2 with a message."""
     try:

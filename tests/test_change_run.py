@@ -139,8 +139,10 @@ def test_change_command(pair, units, tmp_path, capsys) -> None:
     assert (out / "soil_transition.csv").is_file() and (out / "soil_counties.csv").is_file()
 
 
-def test_demo_series_recovers_the_planted_trends_and_grade_changes(tmp_path) -> None:
-    res = run_demo_series(tmp_path, size="small")
+def test_demo_series_recovers_the_planted_trends_and_grade_changes(
+    tmp_path, demo_run_small
+) -> None:
+    res = run_demo_series(tmp_path, size="small", units=demo_run_small / "zones")
     spec = demo_series_spec("small")
     imp, deg = block_mask(spec, "improving"), block_mask(spec, "degrading")
     with rasterio.open(tmp_path / "trends" / "soil_loss_trend_class.tif") as ds:
@@ -156,5 +158,10 @@ def test_demo_series_recovers_the_planted_trends_and_grade_changes(tmp_path) -> 
     assert s["improved_km2"] == pytest.approx(imp.sum() * a)
     assert s["worsened_km2"] == pytest.approx(deg.sum() * a)
     assert res.as_dict()["status"] == "synthetic"
+    # per unit: the small demo's units, each with a change row and an effectiveness row
+    n_units = len(pd.read_parquet(demo_run_small / "zones" / "units.parquet"))
+    assert s["units"] == n_units and res.effectiveness is not None
+    assert len(res.effectiveness.rows) == n_units
+    assert "change/ndvi_effectiveness.csv" in res.as_dict()["change"]["files"]
     with rasterio.open(tmp_path / "series" / "stack" / "ndvi_2001.tif") as ds:
         assert ds.tags()["GEOECO_SYNTHETIC"] == "yes"

@@ -6,7 +6,9 @@ over the demo region's footprint into ``DIR/series/stack/`` (labelled synthetic)
 precipitation stack), grades the first and last year's soil loss by SL 190-2007
 (``DIR/series/grades/soil_loss_grade_<year>.tif``, tolerable loss 1000 t/(km²·a)) and runs
 :func:`~.changes.run_change` between them into ``DIR/change/``, per control unit and county
-when the demo's zoning run is given.
+when the demo's zoning run is given, and then the restoration effectiveness of NDVI's trend
+per control unit (:mod:`.effectiveness`, matched on county, land cover and start value) into
+``DIR/change/ndvi_effectiveness.csv``/``.json``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from geoeco.erosion.grades import water_erosion_grade
 
 from .changes import ChangeOptions, ChangeRunResult, run_change
 from .demo_inputs import check_demo_size
+from .effectiveness import EffectivenessResult, run_effectiveness
 from .progress import Progress, stage
 from .trends import TrendOptions, TrendRunResult, run_trend
 
@@ -39,6 +42,7 @@ class DemoSeriesResult:
     out: Path
     trends: TrendRunResult
     change: ChangeRunResult
+    effectiveness: EffectivenessResult | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Files and headline figures, relative to :attr:`out`."""
@@ -52,7 +56,12 @@ class DemoSeriesResult:
                 "class_area_km2": {v: d["class_area_km2"] for v, d in t["variables"].items()},
             },
             "change": {
-                "files": [f"change/{f}" for f in self.change.outputs],
+                "files": [f"change/{f}" for f in self.change.outputs]
+                + (
+                    []
+                    if self.effectiveness is None
+                    else [f"change/ndvi_effectiveness.{x}" for x in ("csv", "json")]
+                ),
                 "improved_km2": c["improved_km2"],
                 "worsened_km2": c["worsened_km2"],
             },
@@ -105,7 +114,18 @@ def run_demo_series(
         units=units if has_units else None,
         progress=stage(progress, 0.7, 1.0),
     )
-    return DemoSeriesResult(out, trends, change)
+    effect = None
+    if has_units and units is not None:
+        lc = out / "layers" / "landcover.tif"
+        effect = run_effectiveness(
+            stack,
+            out / "trends",
+            units,
+            out / "change",
+            variable="ndvi",
+            landcover=lc if lc.is_file() else None,
+        )
+    return DemoSeriesResult(out, trends, change, effect)
 
 
 __all__ = [
