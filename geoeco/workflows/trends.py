@@ -37,7 +37,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from geoeco.catalog.classes import Provenance
+from geoeco.catalog.classes import Provenance, get_table
 from geoeco.change.trend import (
     DEGRADATION,
     IMPROVEMENT,
@@ -58,12 +58,8 @@ from .stack import YearlyStack, discover_stacks, row_areas_km2, strips
 Direction = Literal["improvement", "degradation"]
 #: Trend class codes → names (0 = nodata).
 CLASS_NAMES = {IMPROVEMENT: "improvement", NO_CHANGE: "no_change", DEGRADATION: "degradation"}
-#: Colours of the trend classes (green, pale yellow, red).
-CLASS_COLOURS = {
-    IMPROVEMENT: (26, 150, 65, 255),
-    NO_CHANGE: (255, 255, 191, 255),
-    DEGRADATION: (215, 25, 28, 255),
-}
+#: Colours of the trend classes (green, pale yellow, red), from the ``Trend-class`` table.
+CLASS_COLOURS = get_table("Trend-class").colormap()
 #: Name fragments whose increase is a degradation (default sign convention).
 DEGRADING_NAMES = ("erosion", "soil_loss", "loss")
 
