@@ -3,7 +3,8 @@
 Owns: durable jobs and their stores (:mod:`.jobs`, :mod:`.job_model`, :mod:`.job_store`,
 SQLite and PostgreSQL), job folders after a crash (:mod:`.job_folders`), the process catalogue
 and its inputs and runners (:mod:`.processes`, :mod:`.process_inputs`,
-:mod:`.process_runners`), PNG tiles (:mod:`.tiles`, :mod:`.run_tiles`) and OGC API Features
+:mod:`.process_runners`; ``trend`` and ``change`` in :mod:`.process_trends`),
+PNG tiles (:mod:`.tiles`, :mod:`.run_tiles`) and OGC API Features
 pages (:mod:`.features`). No web framework: ``geoeco_api`` wraps these.
 
 May import: :mod:`geoeco.workflows` and every room below it.
