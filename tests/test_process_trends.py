@@ -77,6 +77,16 @@ def test_change_process_on_the_demo_with_a_zoning_job(demo_run_small, tmp_path) 
         ("change", {"zoning_job": "b" * 32}, "zoning_job"),
         ("change", {"table": "no-such-table"}, "table"),
         ("trend", {"variable": "../x"}, "variable"),
+        (
+            "trend",
+            {
+                "stack": {"2001": "user.ndvi_2001"},
+                "min_years": 3,
+                "variable": "precipitation",
+                "precipitation": {"2001": "user.precipitation_2001"},
+            },
+            "variable",
+        ),
     ],
 )
 def test_bad_inputs_are_refused_at_submission(store_ctx, process, inputs, field) -> None:

@@ -121,6 +121,8 @@ def check_trend(inp: TrendInputs, ctx: ExecutionContext) -> None:
             _raster_layer(problems, registry, f"{name}.{year}", lid)
     if inp.stack and len(inp.stack) < inp.min_years:
         problems.add("stack", f"{len(inp.stack)} years; a trend needs min_years = {inp.min_years}")
+    if inp.precipitation and inp.variable == "precipitation":
+        problems.add("variable", "the stack cannot be named 'precipitation' with a rain stack")
     if inp.precipitation and not inp.stack:
         problems.add("precipitation", "give the stack too (without one the demo series is used)")
     problems.raise_any()

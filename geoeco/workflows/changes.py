@@ -314,7 +314,8 @@ def run_change(
         opts,
         {**tags, "VARIABLE": variable, "FROM": b.name, "TO": a.name},
     )
-    assert sums.matrix is not None
+    if sums.matrix is None:  # a grid has at least one strip; kept for the type checker
+        raise InvalidInput(f"{b.name}: the raster has no pixels")
     files = [f"{variable}_change.tif", f"{variable}_transition.csv"]
     write_table(_transition_frame(sums.matrix, classes), out_dir / files[1])
     unit_rows: list[dict[str, Any]] = []
