@@ -629,7 +629,10 @@ def demo(
         progress_bar() as cb,
     ):
         result = run_demo(work, size=size, progress=cb, res=res, engine=eng)
-    err.print(f"demo written to {out}: layers/, erosion/, desertification/, evaluation/, zones/")
+    err.print(
+        f"demo written to {out}: layers/, erosion/, desertification/, evaluation/, zones/, "
+        "series/, trends/, change/"
+    )
     _emit_json({**result.as_dict(), "out": str(out)})
     if serve_:
         cache = out / ".service-cache"
@@ -665,6 +668,95 @@ def show_warning(
     if not issubclass(category, GeoecoWarning):
         text = f"{category.__name__}: {text}"
     err.print(f"[yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
+
+
+@app.command("trend")
+def trend(
+    stack: Annotated[Path, typer.Option("--stack", help="Folder of yearly rasters.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    variable: Annotated[
+        list[str] | None, typer.Option("--variable", help="Only this variable (repeatable).")
+    ] = None,
+    precipitation: Annotated[
+        str | None,
+        typer.Option(help="Precipitation variable of the folder: RESTREND of NDVI/FVC/NPP."),
+    ] = None,
+    alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
+    variance: Annotated[str, typer.Option(help="original or hamed_rao.")] = "original",
+    min_years: Annotated[int, typer.Option(help="Fewer valid years: nodata.")] = 10,
+    increase_is: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--increase-is",
+            help="VARIABLE=improvement|degradation (default: degradation for erosion/loss).",
+        ),
+    ] = None,
+) -> None:
+    """Theil-Sen slope, Mann-Kendall p and trend class (1 improvement, 2 none, 3 degradation)."""
+    from geoeco.change.trend import TrendParameters
+    from geoeco.workflows.trends import TrendOptions, parse_directions, run_trend
+
+    params = TrendParameters(alpha=alpha, variance=variance, min_years=min_years)  # type: ignore[arg-type]
+    opts = TrendOptions(
+        params=params,
+        increase_is=parse_directions(increase_is or []),
+        variables=tuple(variable) if variable else None,
+        precipitation=precipitation,
+    )
+    with output_folder(out) as work, progress_bar() as cb:
+        result = run_trend(stack, work, options=opts, progress=cb)
+    _emit_json(_short_summary(result.summary(), out))
+
+
+@app.command("change")
+def change(
+    from_: Annotated[Path, typer.Option("--from", help="Class raster of the first date.")],
+    to: Annotated[Path, typer.Option("--to", help="Class raster of the second date.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    table: Annotated[
+        str | None, typer.Option(help="Class table of the codes (e.g. SL190-2007/water).")
+    ] = None,
+    variable: Annotated[
+        str | None, typer.Option(help="Name of the outputs (default: from the file name).")
+    ] = None,
+    units: Annotated[
+        Path | None,
+        typer.Option(help="Zoning run folder (or units.parquet): per-unit and county tables."),
+    ] = None,
+    higher_is_better: Annotated[
+        bool, typer.Option("--higher-is-better", help="A higher class is an improvement.")
+    ] = False,
+) -> None:
+    """Transition matrix (km²), change map and 'improved by at least one grade' tables."""
+    from geoeco.workflows.changes import ChangeOptions, run_change
+
+    opts = ChangeOptions(table=table, variable=variable, higher_is_worse=not higher_is_better)
+    with output_folder(out) as work, progress_bar() as cb:
+        result = run_change(from_, to, work, options=opts, units=units, progress=cb)
+    _emit_json(_short_summary(result.summary(), out))
+
+
+@app.command("effectiveness")
+def effectiveness(
+    stack: Annotated[Path, typer.Option("--stack", help="Folder of yearly rasters.")],
+    trends: Annotated[Path, typer.Option("--trends", help="Output folder of geoeco trend.")],
+    zoning: Annotated[Path, typer.Option("--zoning", help="Zoning run folder (units).")],
+    variable: Annotated[str, typer.Option(help="Variable of the stack, e.g. ndvi.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    landcover: Annotated[Path | None, typer.Option(help="Land-cover raster to match on.")] = None,
+    increase_is_degradation: Annotated[
+        bool, typer.Option("--increase-is-degradation", help="E.g. for soil loss.")
+    ] = False,
+) -> None:
+    """Trend inside each control unit and restoration patch vs a matched comparison outside."""
+    from geoeco.workflows.effectiveness import EffectOptions, run_effectiveness
+
+    opts = EffectOptions(increase_is_improvement=not increase_is_degradation)
+    with output_folder(out) as work:
+        result = run_effectiveness(
+            stack, trends, zoning, work, variable=variable, landcover=landcover, options=opts
+        )
+    _emit_json(result.summary())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,7 @@ ROOMS = (
     "evaluation",
     "zoning",
     "restoration",
+    "change",
     "maps",
     "query",
     "workflows",

@@ -6,7 +6,8 @@ Owns: ``LayerSpec``/``LayerRegistry`` (:mod:`.layers`), resolving a layer to dat
 the CLI and the service (:mod:`.store`), Tianditu boundaries
 (:mod:`.admin`), Three-North and battle areas (:mod:`.programmes`), national parks
 (:mod:`.parks`), every classification table (:mod:`.classes`), QGIS styles (:mod:`.styles`)
-and the synthetic demo region (:mod:`.demo_region`).
+the synthetic demo region (:mod:`.demo_region`) and its synthetic yearly series with planted
+trends (:mod:`.demo_series`).
 
 May import: :mod:`geoeco.core`.
 """

@@ -39,12 +39,14 @@ RASTER_OUTPUTS: dict[str, tuple[str, str, str, str]] = {
     "erosion_grade": ("土壤侵蚀强度", "Soil-loss grade (SL 190-2007)", "SL190-2007/water", "class"),
     "desertification_degree": ("沙化程度", "Desertification degree", "WangTao-2003", "class"),
     "restoration_rank": ("修复优先级", "Restoration rank", "Restoration-selection", "ramp"),
+    "ndvi_trend": ("植被变化趋势", "NDVI trend (Mann-Kendall)", "Trend-class", "class"),
 }
 #: Where :func:`read_run` finds each raster, relative to the run folder.
 RUN_RASTERS: dict[str, str] = {
     "restoration_rank": "restoration_rank.tif",
     "erosion_grade": "../erosion/erosion_grade.tif",
     "desertification_degree": "../desertification/desertification_degree.tif",
+    "ndvi_trend": "../trends/ndvi_trend_class.tif",
 }
 
 

@@ -13,7 +13,9 @@ summary as a mapping). Built in:
 * ``desertification``: :func:`geoeco.erosion.desertification.run_desertification` on an NDVI
   layer (or the demo NDVI);
 * ``screening``: :func:`geoeco.query.screening.screen_site` of one site on the results of a finished
-  ``zoning`` job (given by its job id), with the printable report.
+  ``zoning`` job (given by its job id), with the printable report;
+* ``trend`` and ``change``: trends of a yearly stack and change between two dates
+  (:mod:`geoeco.service.process_trends`).
 
 Inputs never name server files: rasters are layer ids of the registry, areas are
 administrative codes or GeoJSON geometries. :func:`validate_inputs` checks the JSON itself
@@ -30,7 +32,7 @@ runs the same checks before the run. Other modules may add processes with
 Examples
 --------
 >>> sorted(PROCESSES)
-['desertification', 'erosion', 'screening', 'zoning']
+['change', 'desertification', 'erosion', 'screening', 'trend', 'zoning']
 >>> canonical_inputs("zoning", {"demo_size": "small"})["rules"]
 'default'
 >>> validate_inputs("zoning", {"demo_size": "huge"})  # doctest: +ELLIPSIS
@@ -78,6 +80,14 @@ from .process_runners import (
     _zoning_cells,
     _zoning_layers,
     _zoning_rules,
+)
+from .process_trends import (
+    ChangeInputs,
+    TrendInputs,
+    check_change,
+    check_trend,
+    run_change_process,
+    run_trend_process,
 )
 
 # --------------------------------------------------------------------------------------------
@@ -419,6 +429,45 @@ register_process(
         check=check_screening,
     )
 )
+register_process(
+    Process(
+        id="trend",
+        title="Trends of a yearly stack",
+        description="Theil-Sen slope, Mann-Kendall p and trend class (1 improvement, 2 no "
+        "significant change, 3 degradation), RESTREND with a precipitation stack "
+        "(geoeco.workflows.trends.run_trend). Without a stack it runs on the synthetic series.",
+        inputs_model=TrendInputs,
+        run=run_trend_process,
+        keywords=("trend", "Mann-Kendall", "Theil-Sen", "RESTREND"),
+        layers_used=_layers_of(lambda m: m.layer_ids(), lambda m: False),
+        cells=lambda m, reg: _stack_cells(m.layer_ids(), m.demo_size, reg),
+        check=check_trend,
+    )
+)
+register_process(
+    Process(
+        id="change",
+        title="Change between two dates",
+        description="Transition matrix (km²), change map and 'improved by at least one grade' "
+        "per control unit and county (geoeco.workflows.changes.run_change). Without layers it "
+        "runs on the synthetic series' first and last erosion grades.",
+        inputs_model=ChangeInputs,
+        run=run_change_process,
+        keywords=("change", "transition"),
+        layers_used=_layers_of(lambda m: m.layer_ids(), lambda m: False),
+        cells=lambda m, reg: _stack_cells(m.layer_ids(), m.demo_size, reg),
+        check=check_change,
+    )
+)
+
+
+def _stack_cells(ids: list[str], size: str, registry: LayerRegistry) -> int | None:
+    """Pixels of one layer of a stack, times the layers (the demo series: 60 × 60 × 60)."""
+    if not ids:
+        return 60 * 60 * 60
+    one = _raster_cells(ids[0], size, registry)
+    return None if one is None else one * len(ids)
+
 
 __all__ = [
     "PROCESSES",

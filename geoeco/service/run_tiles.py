@@ -11,7 +11,7 @@ asked for.
 Examples
 --------
 >>> sorted(RUN_OUTPUTS)[:3]
-['desertification_degree', 'erosion_grade', 'redline']
+['desertification_degree', 'erosion_grade', 'ndvi_trend']
 >>> rank_lut()[[0, 255], :3].tolist()
 [[217, 217, 217], [215, 48, 31]]
 """
@@ -37,9 +37,14 @@ RUN_OUTPUTS: dict[str, tuple[str, str | None]] = {
     "restoration_selection": ("restoration_selection.tif", "Restoration-selection"),
     "erosion_grade": ("erosion_grade.tif", "SL190-2007/water"),
     "desertification_degree": ("desertification_degree.tif", "WangTao-2003"),
+    "ndvi_trend": ("ndvi_trend_class.tif", "Trend-class"),
 }
 #: Where the analyses of a demo run lie relative to its ``zones`` folder.
-_SIBLINGS = {"erosion_grade": "../erosion", "desertification_degree": "../desertification"}
+_SIBLINGS = {
+    "erosion_grade": "../erosion",
+    "desertification_degree": "../desertification",
+    "ndvi_trend": "../trends",
+}
 
 
 def output_path(run_dir: str | Path, output: str, *, siblings: bool = False) -> Path | None:

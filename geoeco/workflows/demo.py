@@ -220,6 +220,7 @@ class DemoResult:
     analyses: DemoAnalyses
     evaluation_files: list[str]
     zones: ZoningRunResult | None
+    series: dict[str, Any] | None = None  # trends/ and change/ (demo_change.run_demo_series)
 
     def _rel(self, p: Path) -> str:
         return str(p.relative_to(self.out))
@@ -243,6 +244,7 @@ class DemoResult:
             },
             "evaluation": {"files": list(self.evaluation_files)},
             "zones": None if zones is None else _zones_entry(zones),
+            "series": self.series,
         }
 
 
@@ -295,7 +297,10 @@ def run_demo(
                 engine=eng,
             )
     evaluation = sorted(f"evaluation/{p.name}" for p in (folder / "evaluation").iterdir())
-    return DemoResult(folder, analyses, evaluation, zones)
+    from .demo_change import run_demo_series
+
+    series = run_demo_series(folder, size=size, units=folder / "zones" if zones else None)
+    return DemoResult(folder, analyses, evaluation, zones, series.as_dict())
 
 
 __all__ = [
