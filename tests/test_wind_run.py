@@ -256,3 +256,24 @@ def test_demo_wind_run_is_labelled_synthetic_and_consistent(demo_small_dir, tmp_
         lc = ds.read(1)
     assert float(act[lc == 6].mean()) > 10 * float(act[lc == 2].mean())
     assert len([a for a in res.area_km2_by_grade.values() if a > 0]) >= 4
+
+
+def test_cli_wind_erosion_on_a_tiny_grid(tmp_path, capsys):
+    from geoeco.cli import main
+
+    inp = _hand_inputs(tmp_path)
+    args = ["wind-erosion", "--out", str(tmp_path / "cli")]
+    for name, value in inp.given().items():
+        args += [f"--{name.replace('_', '-')}", str(value)]
+    assert main(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["summary_file"].endswith("summary.json")
+    actual = _read(tmp_path / "cli" / "wind_erosion_actual.tif")[0]
+    assert actual[:2].tolist() == pytest.approx(HAND["actual"], rel=2e-6)
+    grade = _read(tmp_path / "cli" / "wind_erosion_grade.tif")[0]
+    assert grade.filled(0).tolist() == [4, 5, 0, 6]
+    # a partial set of inputs is refused with a message, exit 2, nothing written
+    bad = ["wind-erosion", "--out", str(tmp_path / "bad"), "--wind", "7"]
+    assert main(bad) == 2
+    assert "missing: landcover" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from geoeco.catalog.demo_region import DEFAULT_DEMO_SIZE
 from geoeco.catalog.demo_wind import build_demo_wind_inputs
+from geoeco.core.errors import InvalidInput
+from geoeco.core.windows import parse_factor
 from geoeco.erosion import wind as rweq
 from geoeco.erosion.wind_results import WindErosionResult
 from geoeco.erosion.wind_run import WindInputs, run_wind_erosion
@@ -24,6 +26,63 @@ from .progress import Progress, stage
 
 #: Folder of the demo's wind-erosion outputs (in ``geoeco demo``'s output folder).
 DEMO_WIND_DIR = "wind_erosion"
+
+
+#: The inputs a user gives as text (a number or a raster path each); see WindInputs.
+WIND_INPUT_NAMES = (
+    "landcover",
+    "wind",
+    "temperature",
+    "rain",
+    "etp",
+    "sand",
+    "silt",
+    "clay",
+    "elevation",
+    "organic_matter",
+    "organic_carbon",
+    "calcium_carbonate",
+    "roughness_kr",
+    "fvc",
+    "ndvi",
+    "snow_factor",
+    "rain_days",
+    "pressure",
+)
+_REQUIRED = ("wind", "temperature", "rain", "etp", "sand", "silt", "clay")
+
+
+def wind_inputs(
+    texts: Mapping[str, str | float | None], *, wind_height_m: float = 10.0, year: int = 2021
+) -> WindInputs | None:
+    """:class:`~geoeco.erosion.wind_run.WindInputs` from text values (numbers or paths, as the
+    CLI and the process give them); ``None`` when nothing is given (then the demo runs).
+
+    >>> wind_inputs({}) is None
+    True
+    >>> wind_inputs({"wind": "7"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    geoeco.core.errors.InvalidInput: wind erosion needs landcover ...; missing: landcover, ...
+    """
+    unknown = sorted(set(texts) - set(WIND_INPUT_NAMES))
+    if unknown:
+        raise InvalidInput(f"unknown wind-erosion inputs: {unknown}")
+    given = {n: parse_factor(v) for n, v in texts.items() if v is not None}
+    if not given:
+        return None
+    missing = [n for n in ("landcover", *_REQUIRED) if n not in given]
+    if missing:
+        raise InvalidInput(
+            "wind erosion needs landcover (a raster) and "
+            + ", ".join(_REQUIRED)
+            + "; missing: "
+            + ", ".join(missing)
+        )
+    for n in ("landcover", "ndvi"):
+        if n in given and not isinstance(given[n], str):
+            raise InvalidInput(f"{n} must be a raster path, got the number {given[n]}")
+    return WindInputs(**given, wind_height_m=wind_height_m, year=year)  # type: ignore[arg-type]
 
 
 def demo_wind_inputs(layers: Mapping[str, Path], out_dir: Path) -> WindInputs:
@@ -76,4 +135,11 @@ def wind_erosion_from(
         return run_wind_erosion(demo, out, params=params, progress=stage(progress, 0.3, 1.0))
 
 
-__all__ = ["DEMO_WIND_DIR", "demo_wind_inputs", "run_demo_wind", "wind_erosion_from"]
+__all__ = [
+    "DEMO_WIND_DIR",
+    "WIND_INPUT_NAMES",
+    "demo_wind_inputs",
+    "run_demo_wind",
+    "wind_erosion_from",
+    "wind_inputs",
+]
