@@ -566,7 +566,10 @@ def demo(
         progress_bar() as cb,
     ):
         result = run_demo(work, size=size, progress=cb, res=res, engine=eng)
-    err.print(f"demo written to {out}: layers/, erosion/, desertification/, evaluation/, zones/")
+    err.print(
+        f"demo written to {out}: layers/, erosion/, desertification/, evaluation/, "
+        "wind_erosion/, zones/"
+    )
     _emit_json({**result.as_dict(), "out": str(out)})
     if serve_:
         cache = out / ".service-cache"

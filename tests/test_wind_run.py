@@ -277,3 +277,21 @@ def test_cli_wind_erosion_on_a_tiny_grid(tmp_path, capsys):
     assert main(bad) == 2
     assert "missing: landcover" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_demo_writes_wind_erosion(demo_run_small):
+    """``geoeco demo`` (here its small run) writes wind_erosion/ with the four rasters."""
+    folder = demo_run_small / "wind_erosion"
+    for name in (
+        "wind_erosion_actual.tif",
+        "wind_erosion_potential.tif",
+        "sand_fixation.tif",
+        "wind_erosion_grade.tif",
+    ):
+        assert (folder / name).is_file(), name
+    s = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert s["kind"] == "wind_erosion"
+    assert all(v["status"].startswith("synthetic") for v in s["inputs"].values())
+    with rasterio.open(folder / "wind_erosion_grade.tif") as ds:
+        assert ds.tags()["class_table"].startswith("SL190-2007/wind-modulus")
+        assert ds.colormap(1)[4][:3] != ds.colormap(1)[1][:3]

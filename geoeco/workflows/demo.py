@@ -43,6 +43,7 @@ from .demo_inputs import (
 )
 from .erosion import ErosionOptions, copy_demo_erosion_files, erosion_config
 from .progress import Progress, stage
+from .wind import run_demo_wind
 from .zoning import DEFAULT_RES, ZoningRunResult, run_zoning
 
 
@@ -88,8 +89,9 @@ def build_demo_analyses(
         folder / "evaluation",
         grid_from=written["dem"],
         inputs=demo_evaluation_config(folder),
-        progress=stage(progress, 0.77, 1.0),
+        progress=stage(progress, 0.77, 0.95),
     )
+    run_demo_wind(folder, written, progress=stage(progress, 0.95, 1.0))
     return DemoAnalyses(folder, {k: Path(v) for k, v in written.items()}, ero, des)
 
 
