@@ -295,3 +295,64 @@ def test_demo_writes_wind_erosion(demo_run_small):
     with rasterio.open(folder / "wind_erosion_grade.tif") as ds:
         assert ds.tags()["class_table"].startswith("SL190-2007/wind-modulus")
         assert ds.colormap(1)[4][:3] != ds.colormap(1)[1][:3]
+
+
+ROLES = {
+    "landcover": "land_cover",
+    "fvc": "vegetation",
+    "elevation": "terrain",
+    **dict.fromkeys(("sand", "silt", "clay", "organic_matter", "calcium_carbonate"), "soil"),
+    **dict.fromkeys(JANUARY, "climate"),
+    "roughness_kr": "terrain",
+}
+
+
+def test_wind_erosion_process_on_user_layers(tmp_path):
+    """The process reads registered layers (ids, not paths) and gives the hand values."""
+    from geoeco.catalog.store import UserLayerOptions, UserLayerStore
+    from geoeco.service.process_inputs import ExecutionContext
+    from geoeco.service.processes import execute, prepare
+
+    store = UserLayerStore(tmp_path / "layers", uploads_dir=tmp_path / "uploads")
+    ids = {}
+    for name, path in _hand_inputs(tmp_path).given().items():
+        lid = f"user.w_{name}"
+        opts = UserLayerOptions(role=ROLES[name], layer_id=lid, nodata=-9999.0)
+        store.add_file(path, opts if name != "landcover" else UserLayerOptions(ROLES[name], lid))
+        ids[name] = lid
+    ctx = ExecutionContext(registry=store.registry())
+    sub = prepare("wind_erosion", ids, context=ctx)
+    assert sub.cells == 4 and len(sub.job_id) == 32
+    res = execute("wind_erosion", ids, tmp_path / "job", context=ctx)
+    assert res.summary["kind"] == "wind_erosion"
+    actual = _read(tmp_path / "job" / "wind_erosion_actual.tif")[0]
+    assert actual[:2].tolist() == pytest.approx(HAND["actual"], rel=2e-6)
+
+
+def test_wind_erosion_process_is_checked_at_submission(tmp_path):
+    from geoeco.core.errors import InvalidProcessInputs
+    from geoeco.service.processes import check_inputs, execute
+
+    with pytest.raises(InvalidProcessInputs) as e:
+        check_inputs("wind_erosion", {"wind": 7.0, "landcover": "no.such.layer"})
+    fields = {x["field"]: x["message"] for x in e.value.errors}
+    assert "unknown layer id" in fields["landcover"]
+    assert "missing: temperature, rain, etp, sand, silt, clay" in fields["inputs"]
+    with pytest.raises(InvalidProcessInputs, match="wind_height_m"):
+        check_inputs("wind_erosion", {"wind_height_m": 3.0, **dict.fromkeys(JANUARY, 1.0)})
+    with pytest.raises(InvalidProcessInputs):
+        check_inputs("wind_erosion", {"wind": float("inf")})
+    out = tmp_path / "never"
+    with pytest.raises(InvalidProcessInputs):
+        execute("wind_erosion", {"fvc": 10.0}, out)
+    assert not out.exists()
+
+
+def test_wind_erosion_process_runs_the_demo_without_inputs(tmp_path):
+    from geoeco.service.processes import execute
+
+    res = execute("wind_erosion", {"demo_size": "small"}, tmp_path / "job")
+    for name in ("wind_erosion_actual", "sand_fixation", "wind_erosion_grade"):
+        assert (tmp_path / "job" / f"{name}.tif").is_file()
+    assert res.summary["kind"] == "wind_erosion"
+    assert not [p for p in (tmp_path / "job").iterdir() if p.name.startswith(".geoeco")]
