@@ -356,3 +356,34 @@ def test_wind_erosion_process_runs_the_demo_without_inputs(tmp_path):
         assert (tmp_path / "job" / f"{name}.tif").is_file()
     assert res.summary["kind"] == "wind_erosion"
     assert not [p for p in (tmp_path / "job").iterdir() if p.name.startswith(".geoeco")]
+
+
+def test_rweq_sand_fixation_as_the_windbreak_importance_input(demo_run_small, tmp_path):
+    """Evaluation with sand_fixation_method="rweq" values the windbreak service by the RWEQ
+    sand fixation (the demo's wind_erosion/sand_fixation.tif), and says so; NPP stays the
+    default."""
+    from geoeco.evaluation.config import demo_evaluation_config
+    from geoeco.evaluation.run import run_evaluation
+
+    rweq = demo_run_small / "wind_erosion" / "sand_fixation.tif"
+    cfg = demo_evaluation_config(
+        demo_run_small, sand_fixation_method="rweq", rweq_sand_fixation=str(rweq)
+    )
+    res = run_evaluation(
+        tmp_path / "ev", grid_from=demo_run_small / "layers" / "dem.tif", inputs=cfg
+    )
+    s = res.summary()
+    assert s["services"]["sand_fixation_method"] == "rweq"
+    assert s["units"]["sand_fixation"].startswith("t/(km²·a)")
+    assert "rweq_sand_fixation" in s["inputs"]
+    got = _read(tmp_path / "ev" / "service_sand_fixation.tif")
+    want = _read(rweq)
+    both = ~got.mask & ~want.mask
+    assert both.sum() > 0.8 * want.count()
+    np.testing.assert_allclose(got[both], want[both], rtol=1e-6)
+    default = json.loads((demo_run_small / "evaluation" / "summary.json").read_text("utf-8"))
+    assert default["services"]["sand_fixation_method"] == "npp"
+    assert "rweq_sand_fixation" not in default["inputs"]
+    # without the raster the rweq method is refused, naming the input
+    with pytest.raises(InvalidInput, match="rweq_sand_fixation"):
+        demo_evaluation_config(demo_run_small, sand_fixation_method="rweq")
