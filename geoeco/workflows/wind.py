@@ -85,10 +85,13 @@ def wind_inputs(
     return WindInputs(**given, wind_height_m=wind_height_m, year=year)  # type: ignore[arg-type]
 
 
-def demo_wind_inputs(layers: Mapping[str, Path], out_dir: Path) -> WindInputs:
+def demo_wind_inputs(
+    layers: Mapping[str, Path], out_dir: Path, *, written: Mapping[str, Path] | None = None
+) -> WindInputs:
     """The RWEQ inputs of the demo region: its own layers plus the synthetic ones written
-    into ``out_dir`` (:func:`~geoeco.catalog.demo_wind.build_demo_wind_inputs`)."""
-    extra = build_demo_wind_inputs(dict(layers), out_dir)
+    into ``out_dir`` (:func:`~geoeco.catalog.demo_wind.build_demo_wind_inputs`), or those
+    ``written`` before by it."""
+    extra = dict(written) if written else build_demo_wind_inputs(dict(layers), out_dir)
     given = {
         "landcover": layers["landcover"],
         "temperature": layers["temp_monthly"],
