@@ -11,6 +11,7 @@ import rasterio
 from rasterio.transform import from_origin
 
 from geoeco.core.errors import InvalidInput, UnitsError
+from geoeco.erosion.wind import RweqParameters
 from geoeco.erosion.wind_run import WindInputs, run_wind_erosion
 from tests.test_wind import HAND
 
@@ -231,6 +232,14 @@ def test_bad_inputs_are_refused(tmp_path):
         WindInputs(**base)
     with pytest.raises(InvalidInput, match="wind_height_m"):
         WindInputs(**base, fvc=10.0, wind_height_m=5.0)
+    with pytest.raises(InvalidInput, match="give elevation"):
+        WindInputs(**base, fvc=10.0)
+    standard = RweqParameters(air_density_form="standard")
+    with pytest.raises(InvalidInput, match="standard air density needs pressure"):
+        run_wind_erosion(
+            WindInputs(**base, fvc=10.0, elevation=100.0), tmp_path / "o", params=standard
+        )
+    assert not (tmp_path / "o").exists()
     wrong_bands = _write(tmp_path / "w3.tif", np.ones((3, 1, 4)))
     with pytest.raises(InvalidInput, match="3 bands"):
         run_wind_erosion(_hand_inputs(tmp_path, wind=wrong_bands), tmp_path / "o")
@@ -384,6 +393,9 @@ def test_rweq_sand_fixation_as_the_windbreak_importance_input(demo_run_small, tm
     default = json.loads((demo_run_small / "evaluation" / "summary.json").read_text("utf-8"))
     assert default["services"]["sand_fixation_method"] == "npp"
     assert "rweq_sand_fixation" not in default["inputs"]
-    # without the raster the rweq method is refused, naming the input
+    # without the raster the rweq method is refused, naming the input; the raster without
+    # the method too (it would be ignored)
     with pytest.raises(InvalidInput, match="rweq_sand_fixation"):
         demo_evaluation_config(demo_run_small, sand_fixation_method="rweq")
+    with pytest.raises(InvalidInput, match="set sand_fixation_method"):
+        demo_evaluation_config(demo_run_small, rweq_sand_fixation=str(rweq))

@@ -115,6 +115,16 @@ class WindInputs:
             raise InvalidInput(f"wind_height_m must be 2 or 10, got {self.wind_height_m}")
         if not 1900 <= self.year <= 2200:
             raise InvalidInput(f"year must be in 1900..2200, got {self.year}")
+        if self.elevation is None and self.pressure is None:
+            raise InvalidInput(
+                "give elevation (m, for the fryrear air density) or pressure (kPa, standard)"
+            )
+
+    def check_density(self, params: rweq.RweqParameters) -> None:
+        """Raise unless the input the air-density form of ``params`` needs is given."""
+        need = "elevation" if params.air_density_form == "fryrear" else "pressure"
+        if getattr(self, need) is None:
+            raise InvalidInput(f"the {params.air_density_form} air density needs {need}")
 
     def given(self) -> dict[str, Input]:
         """The inputs given (name -> number or path), land cover first."""
@@ -381,9 +391,11 @@ def run_wind_erosion(
         raise InvalidInput(f"block_size must be in 16..4096, got {block_size}")
     out = Path(out_dir)
     step = progress or (lambda s, f: None)
+    inputs.check_density(params)
     grid = _grid_of(inputs)
     _check_percent_files(inputs)
-    used, record = Provenance(), {}  # type: ignore[var-annotated]
+    used = Provenance()
+    record: dict[str, Any] = {}
     with _open_inputs(inputs, grid, record):
         pass
     spec = WindSpec(inputs, params, inputs.days(), _ndvi_ends(inputs, used))

@@ -166,6 +166,8 @@ class EvaluationConfig(BaseModel):
             missing += [f"{m} (for {s})" for m in self._missing(self.service_inputs(s))]
         if missing:
             raise ValueError(f"missing inputs: {', '.join(missing)}")
+        if self.rweq_sand_fixation is not None and self.sand_fixation_method != "rweq":
+            raise ValueError("rweq_sand_fixation is given: set sand_fixation_method = 'rweq'")
         computed, _ = self.service_plan()
         if (
             "sand_fixation" in computed
