@@ -288,9 +288,23 @@ def test_cli_wind_erosion_on_a_tiny_grid(tmp_path, capsys):
     assert not (tmp_path / "bad").exists()
 
 
-def test_demo_writes_wind_erosion(demo_run_small):
-    """``geoeco demo`` (here its small run) writes wind_erosion/ with the four rasters."""
-    folder = demo_run_small / "wind_erosion"
+@pytest.fixture(scope="module")
+def demo_wind_dir(demo_run_small, tmp_path_factory):
+    """The wind run ``geoeco demo`` adds (run_demo_wind's inputs and run) on the small demo's
+    layers, into a folder of its own (the shared demo cache is left as it is)."""
+    from geoeco.catalog.demo_region import DEMO_VARIABLES
+    from geoeco.workflows.wind import demo_wind_inputs
+
+    out = tmp_path_factory.mktemp("demo_wind")
+    layers = {v: demo_run_small / "layers" / f"{v}.tif" for v in DEMO_VARIABLES}
+    run_wind_erosion(demo_wind_inputs(layers, out), out / "wind_erosion")
+    return out / "wind_erosion"
+
+
+def test_demo_wind_outputs_are_graded_and_labelled(demo_wind_dir):
+    """The demo's wind_erosion/ (geoeco demo writes it; tests/test_cli.py checks the files
+    there): four rasters, grades with the SL 190 wind table and colours, synthetic inputs."""
+    folder = demo_wind_dir
     for name in (
         "wind_erosion_actual.tif",
         "wind_erosion_potential.tif",
@@ -367,14 +381,16 @@ def test_wind_erosion_process_runs_the_demo_without_inputs(tmp_path):
     assert not [p for p in (tmp_path / "job").iterdir() if p.name.startswith(".geoeco")]
 
 
-def test_rweq_sand_fixation_as_the_windbreak_importance_input(demo_run_small, tmp_path):
+def test_rweq_sand_fixation_as_the_windbreak_importance_input(
+    demo_run_small, demo_wind_dir, tmp_path
+):
     """Evaluation with sand_fixation_method="rweq" values the windbreak service by the RWEQ
     sand fixation (the demo's wind_erosion/sand_fixation.tif), and says so; NPP stays the
     default."""
     from geoeco.evaluation.config import demo_evaluation_config
     from geoeco.evaluation.run import run_evaluation
 
-    rweq = demo_run_small / "wind_erosion" / "sand_fixation.tif"
+    rweq = demo_wind_dir / "sand_fixation.tif"
     cfg = demo_evaluation_config(
         demo_run_small, sand_fixation_method="rweq", rweq_sand_fixation=str(rweq)
     )

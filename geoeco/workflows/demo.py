@@ -89,9 +89,8 @@ def build_demo_analyses(
         folder / "evaluation",
         grid_from=written["dem"],
         inputs=demo_evaluation_config(folder),
-        progress=stage(progress, 0.77, 0.95),
+        progress=stage(progress, 0.77, 1.0),
     )
-    run_demo_wind(folder, written, progress=stage(progress, 0.95, 1.0))
     return DemoAnalyses(folder, {k: Path(v) for k, v in written.items()}, ero, des)
 
 
@@ -261,8 +260,9 @@ def run_demo(
     folder = Path(out)
     with using_engine(engine) as eng:
         analyses = build_demo_analyses(
-            folder, size=size, res=res, progress=stage(progress, 0.0, 0.65), engine=eng
+            folder, size=size, res=res, progress=stage(progress, 0.0, 0.6), engine=eng
         )
+        run_demo_wind(folder, analyses.layers, progress=stage(progress, 0.6, 0.65))
         zones = None
         if zoning:
             zones = zone_demo(
