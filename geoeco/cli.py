@@ -630,8 +630,8 @@ def demo(
     ):
         result = run_demo(work, size=size, progress=cb, res=res, engine=eng)
     err.print(
-        f"demo written to {out}: layers/, erosion/, desertification/, evaluation/, zones/, "
-        "series/, trends/, change/"
+        f"demo written to {out}: layers/, erosion/, desertification/, evaluation/, "
+        "wind_erosion/, zones/, series/, trends/, change/"
     )
     _emit_json({**result.as_dict(), "out": str(out)})
     if serve_:
@@ -757,6 +757,49 @@ def effectiveness(
             stack, trends, zoning, work, variable=variable, landcover=landcover, options=opts
         )
     _emit_json(result.summary())
+
+
+WindOpt = Annotated[
+    str | None, typer.Option(help="A number, or a raster (monthly inputs: 12 bands or 1).")
+]
+
+
+@app.command("wind-erosion")
+def wind_erosion(
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    landcover: Annotated[
+        str | None, typer.Option(help="Land-cover raster (codes; sets the grid). Absent: demo.")
+    ] = None,
+    wind: Annotated[str | None, typer.Option(help="Monthly mean wind, m/s (12 bands).")] = None,
+    temperature: Annotated[str | None, typer.Option(help="Monthly air temperature, °C.")] = None,
+    rain: Annotated[str | None, typer.Option(help="Monthly rain, mm.")] = None,
+    etp: Annotated[str | None, typer.Option(help="Monthly potential ET, mm.")] = None,
+    sand: WindOpt = None,
+    silt: WindOpt = None,
+    clay: WindOpt = None,
+    elevation: Annotated[str | None, typer.Option(help="Elevation, m (air density).")] = None,
+    organic_matter: Annotated[str | None, typer.Option(help="Organic matter, %.")] = None,
+    organic_carbon: Annotated[str | None, typer.Option(help="Organic carbon, % (×1.724).")] = None,
+    calcium_carbonate: Annotated[str | None, typer.Option(help="CaCO3, % ([R] default 0).")] = None,
+    roughness_kr: Annotated[str | None, typer.Option(help="Smith–Carson K_r, cm.")] = None,
+    fvc: Annotated[str | None, typer.Option(help="Vegetation cover, percent.")] = None,
+    ndvi: Annotated[str | None, typer.Option(help="NDVI raster (FVC by dimidiate).")] = None,
+    snow_factor: Annotated[str | None, typer.Option(help="Monthly snow factor SD 0..1.")] = None,
+    rain_days: Annotated[str | None, typer.Option(help="Monthly rain days.")] = None,
+    pressure: Annotated[str | None, typer.Option(help="Monthly pressure, kPa.")] = None,
+    wind_height: Annotated[float, typer.Option(help="Height of the wind, m: 10 or 2.")] = 10.0,
+    year: Annotated[int, typer.Option(help="Year (days per month).")] = 2021,
+    demo_size: Annotated[str, typer.Option(help="Demo size without inputs.")] = "small",
+) -> None:
+    """Wind erosion by RWEQ (t/(km²·a)): actual, potential, sand fixation, SL 190-2007 grade."""
+    from geoeco.workflows.wind import WIND_INPUT_NAMES, wind_erosion_from, wind_inputs
+
+    given = locals()
+    texts = {n: given[n] for n in WIND_INPUT_NAMES}
+    inputs = wind_inputs(texts, wind_height_m=wind_height, year=year)
+    with output_folder(out) as work, progress_bar() as cb:
+        result = wind_erosion_from(inputs, work, demo_size=demo_size, progress=cb)
+    _emit_json(_short_summary(result.summary(), out))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -93,6 +93,10 @@ def test_demo_small_runs_and_lists_outputs(demo_run, capsys):
         "erosion/erosion_grade.tif",
         "desertification/desertification_degree.tif",
         "evaluation/importance_max.tif",
+        "wind_erosion/wind_erosion_actual.tif",
+        "wind_erosion/wind_erosion_potential.tif",
+        "wind_erosion/sand_fixation.tif",
+        "wind_erosion/wind_erosion_grade.tif",
         "zones/zones.gpkg",
     ):
         assert (demo_run / sub).exists(), sub

@@ -5,7 +5,8 @@ Owns: R, K, C, P and the RUSLE/CSLE products (:mod:`.factors`), SL 190-2007 grad
 ``ErosionConfig``), one window of it (:mod:`.window`), the erosion run (:mod:`.run`:
 ``run_erosion``), the desertification run
 (:mod:`.desertification`) and what they return (:mod:`.results`: ``ErosionResult``,
-``DesertificationResult``).
+``DesertificationResult``), and RWEQ wind erosion (:mod:`.wind`), its windowed run
+(:mod:`.wind_run`: ``run_wind_erosion``) and result (:mod:`.wind_results`).
 
 May import: :mod:`geoeco.zoning`, :mod:`geoeco.terrain`, :mod:`geoeco.catalog`,
 :mod:`geoeco.core`.

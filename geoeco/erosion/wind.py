@@ -540,6 +540,7 @@ def erodible_fraction(
     sum_tolerance: float = 5.0,
     params: RweqParameters = DEFAULT,
     used: Provenance | None = None,
+    units_checked: bool = False,
 ) -> FloatArray:
     """EF = (29.09 + 0.31·Sa + 0.17·Si + 0.33·Sa/Cl − 2.59·OM − 0.95·CaCO₃)/100 [R], in 0..1.
 
@@ -548,12 +549,17 @@ def erodible_fraction(
     0..1 [I].
 
     Raises :class:`~geoeco.core.errors.UnitsError` for fractions, values outside 0–100, or
-    sand + silt + clay off 100 by more than ``sum_tolerance``.
+    sand + silt + clay off 100 by more than ``sum_tolerance``. ``units_checked=True`` skips the
+    fraction test (a windowed run checks each whole raster once: one window of clay-poor sand
+    may hold only values ≤ 1 %).
 
     >>> round(float(erodible_fraction(80.0, 15.0, 5.0, 1.0, 2.0)), 5)
     0.5723
     """
-    sa, si, cl = (_percent(v, n) for v, n in ((sand, "sand"), (silt, "silt"), (clay, "clay")))
+    sa, si, cl = (
+        _percent(v, n, allow_fraction_like=units_checked)
+        for v, n in ((sand, "sand"), (silt, "silt"), (clay, "clay"))
+    )
     om = _percent(organic_matter, "organic matter", allow_fraction_like=True)
     given = calcium_carbonate is not None
     caco3 = params.calcium_carbonate_percent if calcium_carbonate is None else calcium_carbonate
@@ -570,14 +576,18 @@ def erodible_fraction(
 
 
 def soil_crust_factor(
-    clay: npt.ArrayLike, organic_matter: npt.ArrayLike, params: RweqParameters = DEFAULT
+    clay: npt.ArrayLike,
+    organic_matter: npt.ArrayLike,
+    params: RweqParameters = DEFAULT,
+    *,
+    units_checked: bool = False,
 ) -> FloatArray:
     """SCF = 1/(1 + 0.0066·Cl² + 0.021·OM²), clay and organic matter in percent [R].
 
     >>> round(float(soil_crust_factor(5.0, 1.0)), 5)
     0.84317
     """
-    cl = _percent(clay, "clay")
+    cl = _percent(clay, "clay", allow_fraction_like=units_checked)
     om = _percent(organic_matter, "organic matter", allow_fraction_like=True)
     a, b = params.scf_coefficients
     return np.asarray(1.0 / (1.0 + a * cl * cl + b * om * om), dtype=np.float64)
@@ -659,6 +669,8 @@ def vegetation_factor_landcover(
     classes: Mapping[int, str | None] = DEMO_LANDCOVER_COG,
     params: RweqParameters = DEFAULT,
     used: Provenance | None = None,
+    *,
+    units_checked: bool = False,
 ) -> FloatArray:
     """COG = exp(a·FVC) per land cover, FVC in **percent** (the form used in China) [R].
 
@@ -669,12 +681,13 @@ def vegetation_factor_landcover(
 
     Raises :class:`~geoeco.core.errors.UnitsError` when FVC looks like a fraction (all values
     ≤ 1): with 0–1 the exponent would give COG ≈ 1 everywhere (the vegetation effect vanishes).
+    ``units_checked=True`` skips that test (a windowed run checks the whole raster once).
 
     >>> cog = vegetation_factor_landcover(np.array([10.0, 10.0, 50.0]), np.array([3, 6, 4]))
     >>> cog.round(4).tolist()   # grassland exp(-1.151), sandy exp(-0.658), water
     [0.3163, 0.5179, nan]
     """
-    fvc = _percent(fvc_percent, "FVC")
+    fvc = _percent(fvc_percent, "FVC", allow_fraction_like=units_checked)
     table = {int(k): (np.nan if v is None else params.exponent(v)) for k, v in classes.items()}
     codes = np.ma.masked_equal(np.asarray(landcover), 0)
     a = lookup(codes, table, what="land-cover code")

@@ -68,6 +68,28 @@ SERVICE_INPUTS: dict[str, tuple[str, ...]] = {
 }
 _SENSITIVITY_INPUTS = ("aridity", "wind_days", "texture_class", "fvc", "r", "relief|dem")
 
+#: How the windbreak and sand-fixation service is valued: ``npp`` (S_ws = NPP·K·F_q·D, the
+#: 2015 index, default) or ``rweq`` (RWEQ sand fixation = potential − actual wind erosion in
+#: t/(km²·a), the ``sand_fixation.tif`` of :func:`geoeco.erosion.wind_run.run_wind_erosion`,
+#: given as ``rweq_sand_fixation``; methodology §3.2).
+SandFixationMethod = Literal["npp", "rweq"]
+#: Units of the sand-fixation service valued by RWEQ.
+RWEQ_SAND_FIXATION_UNITS = "t/(km²·a) (RWEQ sand fixation = potential − actual wind erosion)"
+
+
+def service_inputs(service: str, sand_fixation_method: str = "npp") -> tuple[str, ...]:
+    """The inputs one service needs (:data:`SERVICE_INPUTS`; sand fixation by RWEQ needs only
+    the RWEQ raster).
+
+    >>> service_inputs("sand_fixation", "rweq")
+    ('rweq_sand_fixation',)
+    >>> service_inputs("sand_fixation")[0]
+    'npp'
+    """
+    if service == "sand_fixation" and sand_fixation_method == "rweq":
+        return ("rweq_sand_fixation",)
+    return SERVICE_INPUTS[service]
+
 
 class EvaluationConfig(BaseModel):
     """Inputs and settings of an evaluation run; the CLI's ``--config FILE`` is this, in TOML.
@@ -116,6 +138,8 @@ class EvaluationConfig(BaseModel):
     wind_height: float = Field(2.0, gt=0)
     fq: FactorValue | None = None
     slope: FactorValue | None = None
+    sand_fixation_method: SandFixationMethod = "npp"
+    rweq_sand_fixation: FactorValue | None = None
     no_service_landcover: tuple[int, ...] = ()
     # importance
     importance_cuts: tuple[float, ...] = (0.5, 0.8)
@@ -139,11 +163,18 @@ class EvaluationConfig(BaseModel):
         if self.no_service_landcover and self.landcover is None:
             missing.append("landcover (for no_service_landcover)")
         for s in self.services or ():
-            missing += [f"{m} (for {s})" for m in self._missing(SERVICE_INPUTS[s])]
+            missing += [f"{m} (for {s})" for m in self._missing(self.service_inputs(s))]
         if missing:
             raise ValueError(f"missing inputs: {', '.join(missing)}")
+        if self.rweq_sand_fixation is not None and self.sand_fixation_method != "rweq":
+            raise ValueError("rweq_sand_fixation is given: set sand_fixation_method = 'rweq'")
         computed, _ = self.service_plan()
-        if "sand_fixation" in computed and self.fq is None and not isinstance(self.precip, str):
+        if (
+            "sand_fixation" in computed
+            and self.sand_fixation_method == "npp"
+            and self.fq is None
+            and not isinstance(self.precip, str)
+        ):
             raise ValueError("sand_fixation needs precip as a 12-band monthly raster (or fq)")
         for what, groups in (
             ("texture", self.texture_groups),
@@ -163,13 +194,17 @@ class EvaluationConfig(BaseModel):
                 out.append(" or ".join("+".join(opt) for opt in options))
         return out
 
+    def service_inputs(self, service: str) -> tuple[str, ...]:
+        """The inputs ``service`` needs with this config's sand-fixation method."""
+        return service_inputs(service, self.sand_fixation_method)
+
     def service_plan(self) -> tuple[tuple[str, ...], dict[str, str]]:
         """The services to compute, and the skipped ones with the reason (see the module doc)."""
         wanted = SERVICES if self.services is None else self.services
         computed: list[str] = []
         skipped: dict[str, str] = {}
         for s in SERVICES:
-            lack = self._missing(SERVICE_INPUTS[s])
+            lack = self._missing(self.service_inputs(s))
             if s not in wanted:
                 skipped[s] = "not requested"
             elif lack:
@@ -182,7 +217,7 @@ class EvaluationConfig(BaseModel):
 PATH_KEYS = (
     "aridity wind_days texture_class fvc dem relief erosion_texture_group landcover "
     "vegetation_group r k ls c p npp infiltration precip temp_monthly temp_annual "
-    "wind2m_monthly rh_monthly fq slope reference"
+    "wind2m_monthly rh_monthly fq slope rweq_sand_fixation reference"
 ).split()
 
 
@@ -257,9 +292,12 @@ __all__ = [
     "SERVICE_INPUTS",
     "EvaluationConfig",
     "FactorValue",
+    "RWEQ_SAND_FIXATION_UNITS",
+    "SandFixationMethod",
     "Scheme",
     "ServiceName",
     "demo_evaluation_config",
     "load_evaluation_config",
     "make_evaluation_config",
+    "service_inputs",
 ]

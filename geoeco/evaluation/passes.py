@@ -37,16 +37,21 @@ from geoeco.erosion.vegetation import check_cover_units
 from geoeco.terrain.slope import slope_horn
 
 from .area_weights import AreaWeights
-from .config import DOMINANT_SERVICES, EvaluationConfig, FactorValue
+from .config import (
+    DOMINANT_SERVICES,
+    RWEQ_SAND_FIXATION_UNITS,
+    EvaluationConfig,
+    FactorValue,
+)
 from .importance import classify_by_thresholds, cumulative_share_thresholds
 from .names import SENSITIVITY_NAMES, importance_name
 from .pixels import (
     NEUTRAL,
     NORMALISED_FACTORS,
-    SERVICE_FACTORS,
     relief_amplitude,
     relief_window,
     sensitivity_classes,
+    service_factors,
     service_values,
 )
 
@@ -193,13 +198,22 @@ class EvaluationPasses:
 
     # -- inputs ------------------------------------------------------------------------
 
+    def factors(self, service: str) -> tuple[str, ...]:
+        """The factor values ``service`` reads with this run's sand-fixation method."""
+        return service_factors(service, self.cfg.sand_fixation_method)
+
+    def units(self, service: str) -> str:
+        """Units of ``service_<service>.tif`` with this run's sand-fixation method."""
+        rweq = service == "sand_fixation" and self.cfg.sand_fixation_method == "rweq"
+        return RWEQ_SAND_FIXATION_UNITS if rweq else SERVICE_UNITS[service]
+
     def open_sources(self, stack: contextlib.ExitStack, products: dict[str, FactorValue]) -> None:
         """Open every input the sensitivities and services read, on the grid."""
         cfg = self.cfg
         given = {**cfg.model_dump(), **products, "altitude": cfg.dem}
         names = list(_SENSITIVITY_INPUTS)
         for s in self.services:
-            names += [n for n in SERVICE_FACTORS[s] if n not in names]
+            names += [n for n in self.factors(s) if n not in names]
         for name in names:
             value = given[name]
             if value is None or name in self.whole:
@@ -219,7 +233,7 @@ class EvaluationPasses:
     def load_dem(self) -> None:
         """Relief (and slope) from the whole DEM, warped onto the grid bilinearly."""
         cfg = self.cfg
-        need_slope = cfg.slope is None and any("slope" in SERVICE_FACTORS[s] for s in self.services)
+        need_slope = cfg.slope is None and any("slope" in self.factors(s) for s in self.services)
         if cfg.dem is None or (cfg.relief is not None and not need_slope):
             return
         with open_factor(
@@ -320,6 +334,7 @@ class EvaluationPasses:
             landcover=v.get("landcover"),
             no_service_landcover=cfg.no_service_landcover,
             used=self.used,
+            sand_fixation_method=cfg.sand_fixation_method,
         )
         return {
             SENSITIVITY_NAMES["sanding"]: sand[1],
@@ -342,7 +357,7 @@ class EvaluationPasses:
             for s in self.services:
                 ws[s] = stack.enter_context(
                     open_raster_writer(
-                        self.out / f"service_{s}.tif", self.grid, units=SERVICE_UNITS[s]
+                        self.out / f"service_{s}.tif", self.grid, units=self.units(s)
                     )
                 )
             for i, win in enumerate(self.blocks()):

@@ -48,6 +48,20 @@ SERVICE_FACTORS: dict[str, tuple[str, ...]] = {
     "water_conservation": ("npp", "infiltration", "precip_annual", "slope"),
     "biodiversity": ("npp", "precip_annual", "temp_annual", "altitude"),
 }
+
+
+def service_factors(service: str, sand_fixation_method: str = "npp") -> tuple[str, ...]:
+    """The factor values one service reads (:data:`SERVICE_FACTORS`; sand fixation by RWEQ
+    reads the RWEQ raster, see :data:`geoeco.evaluation.config.SandFixationMethod`).
+
+    >>> service_factors("sand_fixation", "rweq"), service_factors("sand_fixation")[2]
+    (('rweq_sand_fixation',), 'fq')
+    """
+    if service == "sand_fixation" and sand_fixation_method == "rweq":
+        return ("rweq_sand_fixation",)
+    return SERVICE_FACTORS[service]
+
+
 #: The normalised factors (range keys) of each service.
 NORMALISED_FACTORS: dict[str, tuple[str, ...]] = {
     "soil_conservation": (),
@@ -146,6 +160,7 @@ def service_values(
     landcover: np.ndarray | None = None,
     no_service_landcover: Collection[int] = (),
     used: Provenance | None = None,
+    sand_fixation_method: str = "npp",
 ) -> dict[str, np.ndarray]:
     """Values of the ``services`` on one window, from the factor values ``v`` (float32).
 
@@ -153,8 +168,9 @@ def service_values(
     (sand fixation S_ws = NPP·K·F_q·D); npp, infiltration, precip_annual, slope (water
     conservation WR = NPP·F_sic·F_pre·(1 − F_slo)); npp, precip_annual, temp_annual, altitude
     (biodiversity S_bio = NPP·F_pre·F_tem·(1 − F_alt)). ``ranges`` holds the reference-extent
-    range of each normalised factor. Pixels whose ``landcover`` is in
-    ``no_service_landcover`` get 0.
+    range of each normalised factor. With ``sand_fixation_method="rweq"`` sand fixation is
+    the RWEQ value ``v["rweq_sand_fixation"]`` (t/(km²·a)) as given. Pixels whose
+    ``landcover`` is in ``no_service_landcover`` get 0.
 
     >>> one = np.ones(2, dtype="float32")
     >>> v = {"npp": 100 * one, "precip_annual": np.array([300.0, 500.0], "float32"),
@@ -176,7 +192,9 @@ def service_values(
     if "soil_conservation" in services:
         ac = factors.soil_conservation(v["r"], v["k"], v["ls"], v["c"], v["p"])
         out["soil_conservation"] = factors.to_t_km2(ac)
-    if "sand_fixation" in services:
+    if "sand_fixation" in services and sand_fixation_method == "rweq":
+        out["sand_fixation"] = np.array(v["rweq_sand_fixation"], dtype="float32", copy=True)
+    elif "sand_fixation" in services:
         d = roughness_factor(v["slope"], used=used).astype("float32")
         out["sand_fixation"] = windbreak_sand_fixation(v["npp"], v["k"], v["fq"], d)
     if "water_conservation" in services:
@@ -206,6 +224,7 @@ __all__ = [
     "NORMALISED_FACTORS",
     "SERVICE_FACTORS",
     "normalise_factor",
+    "service_factors",
     "relief_amplitude",
     "relief_window",
     "sensitivity_classes",

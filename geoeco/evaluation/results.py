@@ -16,7 +16,7 @@ from typing import Any
 from geoeco.core.raster import Grid
 from geoeco.core.windows import engine_info
 
-from .config import DOMINANT_SERVICES, PATH_KEYS, EvaluationConfig
+from .config import DOMINANT_SERVICES, PATH_KEYS, RWEQ_SAND_FIXATION_UNITS, EvaluationConfig
 from .names import SENSITIVITY_NAMES
 
 __all__ = ["EvaluationResult", "ServiceStats"]
@@ -103,9 +103,18 @@ class EvaluationResult:
             "kind": "evaluation",
             "engine": engine_info(),
             "scheme": cfg.scheme,
-            "services": {"computed": list(self.services), "skipped": dict(self.skipped)},
+            "services": {
+                "computed": list(self.services),
+                "skipped": dict(self.skipped),
+                "sand_fixation_method": cfg.sand_fixation_method,
+            },
             "units": {
                 **{s: SERVICE_UNITS[s] for s in self.services},
+                **(
+                    {"sand_fixation": RWEQ_SAND_FIXATION_UNITS}
+                    if cfg.sand_fixation_method == "rweq" and "sand_fixation" in self.services
+                    else {}
+                ),
                 "area": "km² (true ellipsoidal area)",
             },
             "grid": {

@@ -43,6 +43,7 @@ from .process_inputs import (
     ErosionInputs,
     ExecutionContext,
     ScreeningInputs,
+    WindErosionInputs,
     ZoningInputs,
 )
 
@@ -253,6 +254,24 @@ def check_desertification(inp: DesertificationInputs, ctx: ExecutionContext) -> 
         value = getattr(inp, name)
         if value is not None:
             _raster_layer(problems, registry, name, value)
+    problems.raise_any()
+
+
+def check_wind_erosion(inp: WindErosionInputs, ctx: ExecutionContext) -> None:
+    """Layers are known rasters and the inputs form a complete RWEQ run (what
+    :func:`geoeco.workflows.wind.wind_inputs` checks: required inputs, one of FVC and NDVI,
+    one of organic matter and carbon, wind height, land cover and NDVI given as layers)."""
+    from geoeco.workflows.wind import wind_inputs
+
+    problems = Problems("wind_erosion")
+    registry = ctx.layers()
+    for name, value in inp.values().items():
+        if isinstance(value, str):
+            _raster_layer(problems, registry, name, value)
+    try:
+        wind_inputs(inp.values(), wind_height_m=inp.wind_height_m, year=inp.year)
+    except GeoecoError as exc:
+        problems.add("inputs", str(exc))
     problems.raise_any()
 
 

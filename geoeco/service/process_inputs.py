@@ -228,6 +228,58 @@ class DesertificationInputs(_Inputs):
 
 
 # --------------------------------------------------------------------------------------------
+# wind erosion
+_WindValue = Annotated[float, Field(allow_inf_nan=False)] | str | None
+
+
+class WindErosionInputs(_Inputs):
+    """Inputs of the ``wind_erosion`` process: each a number or a raster layer id (monthly
+    inputs: 12-band layers or one value for every month); none at all: the demo region.
+    See :class:`geoeco.erosion.wind_run.WindInputs` for the units."""
+
+    landcover: str | None = Field(default=None, description="Land-cover layer id (the grid).")
+    wind: _WindValue = Field(default=None, description="Monthly mean wind, m/s.")
+    temperature: _WindValue = Field(default=None, description="Monthly air temperature, °C.")
+    rain: _WindValue = Field(default=None, description="Monthly rain, mm.")
+    etp: _WindValue = Field(default=None, description="Monthly potential ET, mm.")
+    sand: _WindValue = Field(default=None, description="Sand, %.")
+    silt: _WindValue = Field(default=None, description="Silt, %.")
+    clay: _WindValue = Field(default=None, description="Clay, %.")
+    elevation: _WindValue = Field(default=None, description="Elevation, m.")
+    organic_matter: _WindValue = Field(default=None, description="Organic matter, %.")
+    organic_carbon: _WindValue = Field(default=None, description="Organic carbon, %.")
+    calcium_carbonate: _WindValue = Field(default=None, description="CaCO3, % ([R] default 0).")
+    roughness_kr: _WindValue = Field(default=None, description="Smith–Carson K_r, cm.")
+    fvc: _WindValue = Field(default=None, description="Vegetation cover, %.")
+    ndvi: str | None = Field(default=None, description="NDVI layer id (FVC by dimidiate).")
+    snow_factor: _WindValue = Field(default=None, description="Monthly snow factor SD, 0..1.")
+    rain_days: _WindValue = Field(default=None, description="Monthly rain days.")
+    pressure: _WindValue = Field(default=None, description="Monthly surface pressure, kPa.")
+    wind_height_m: float = Field(default=10.0, description="Height of the wind, m: 10 or 2.")
+    year: int = Field(default=2021, ge=1900, le=2200, description="Year (days per month).")
+    demo_size: DemoSize = Field(
+        default=DEFAULT_DEMO_SIZE, description="Demo size when no input is given."
+    )
+
+    @field_validator("wind_height_m")
+    @classmethod
+    def _height(cls, v: float) -> float:
+        if v not in (2.0, 10.0):
+            raise ValueError("the wind is given at 10 m or at 2 m")
+        return v
+
+    def values(self) -> dict[str, float | str | None]:
+        """The inputs by name (numbers or layer ids; ``None`` when not given)."""
+        from geoeco.workflows.wind import WIND_INPUT_NAMES
+
+        return {n: getattr(self, n) for n in WIND_INPUT_NAMES}
+
+    def layer_ids(self) -> list[str]:
+        """Every layer id among the inputs."""
+        return [v for v in self.values().values() if isinstance(v, str)]
+
+
+# --------------------------------------------------------------------------------------------
 # screening
 class ScreeningInputs(_Inputs):
     """Inputs of the ``screening`` process."""

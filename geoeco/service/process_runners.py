@@ -28,6 +28,7 @@ from .process_inputs import (
     ErosionInputs,
     ExecutionContext,
     ScreeningInputs,
+    WindErosionInputs,
     ZoningInputs,
 )
 
@@ -198,6 +199,21 @@ def _run_desertification(
         progress=progress,
     )
     return ProcessResult(short_summary(summary.summary()))
+
+
+def _run_wind_erosion(
+    inp: WindErosionInputs, out: Path, progress: Progress, ctx: ExecutionContext
+) -> ProcessResult:
+    from geoeco.workflows.wind import wind_erosion_from, wind_inputs
+
+    registry = ctx.layers()
+    texts = {
+        n: str(_raster(registry, v, ctx)) if isinstance(v, str) else v
+        for n, v in inp.values().items()
+    }
+    inputs = wind_inputs(texts, wind_height_m=inp.wind_height_m, year=inp.year)
+    result = wind_erosion_from(inputs, out, demo_size=inp.demo_size, progress=progress)
+    return ProcessResult(short_summary(result.summary()))
 
 
 def _raster_cells(layer_id: str | None, size: str, registry: LayerRegistry) -> int | None:

@@ -12,6 +12,8 @@ summary as a mapping). Built in:
   the settings :func:`geoeco.workflows.erosion.erosion_config` builds for the CLI too;
 * ``desertification``: :func:`geoeco.erosion.desertification.run_desertification` on an NDVI
   layer (or the demo NDVI);
+* ``wind_erosion``: :func:`geoeco.erosion.wind_run.run_wind_erosion` (RWEQ) on layers or
+  numbers (:func:`geoeco.workflows.wind.wind_erosion_from`; no inputs: the demo region);
 * ``screening``: :func:`geoeco.query.screening.screen_site` of one site on the results of a finished
   ``zoning`` job (given by its job id), with the printable report;
 * ``trend`` and ``change``: trends of a yearly stack and change between two dates
@@ -32,7 +34,7 @@ runs the same checks before the run. Other modules may add processes with
 Examples
 --------
 >>> sorted(PROCESSES)
-['change', 'desertification', 'erosion', 'screening', 'trend', 'zoning']
+['change', 'desertification', 'erosion', 'screening', 'trend', 'wind_erosion', 'zoning']
 >>> canonical_inputs("zoning", {"demo_size": "small"})["rules"]
 'default'
 >>> validate_inputs("zoning", {"demo_size": "huge"})  # doctest: +ELLIPSIS
@@ -62,12 +64,19 @@ from geoeco.core.json_input import check_json_value
 from geoeco.workflows.progress import Progress
 
 from .job_model import make_job_id
-from .process_checks import check_desertification, check_erosion, check_screening, check_zoning
+from .process_checks import (
+    check_desertification,
+    check_erosion,
+    check_screening,
+    check_wind_erosion,
+    check_zoning,
+)
 from .process_inputs import (
     DesertificationInputs,
     ErosionInputs,
     ExecutionContext,
     ScreeningInputs,
+    WindErosionInputs,
     ZoningInputs,
 )
 from .process_runners import (
@@ -76,6 +85,7 @@ from .process_runners import (
     _run_desertification,
     _run_erosion,
     _run_screening,
+    _run_wind_erosion,
     _run_zoning,
     _zoning_cells,
     _zoning_layers,
@@ -410,6 +420,21 @@ register_process(
         layers_used=_layers_of(lambda m: m.layer_ids(), lambda m: m.ndvi is None),
         cells=lambda m, reg: _raster_cells(m.ndvi, m.demo_size, reg),
         check=check_desertification,
+    )
+)
+register_process(
+    Process(
+        id="wind_erosion",
+        title="Wind erosion (RWEQ)",
+        description="Actual and potential wind erosion and sand fixation in t/(km²·a) and the "
+        "SL 190-2007 wind grade (geoeco.erosion.wind_run.run_wind_erosion). Without inputs it "
+        "runs on the demo region with synthetic wind, ETp, snow and CaCO3.",
+        inputs_model=WindErosionInputs,
+        run=_run_wind_erosion,
+        keywords=("wind erosion", "RWEQ", "sand fixation"),
+        layers_used=_layers_of(lambda m: m.layer_ids(), lambda m: not m.layer_ids()),
+        cells=lambda m, reg: _raster_cells(m.landcover, m.demo_size, reg),
+        check=check_wind_erosion,
     )
 )
 register_process(

@@ -7,7 +7,8 @@ as zoning input (:mod:`.demo_inputs`), ``run_demo`` and ``zone_demo`` (:mod:`.de
 one cache of demo builds (:mod:`.demo_cache`), zoning runs opened for queries
 (:mod:`.runs`), erosion and desertification runs from user options (:mod:`.erosion`), trends
 of yearly stacks (:mod:`.stack`, :mod:`.trends`), change between two dates (:mod:`.changes`),
-restoration effectiveness (:mod:`.effectiveness`), the demo's series (:mod:`.demo_change`), and
+restoration effectiveness (:mod:`.effectiveness`), the demo's series (:mod:`.demo_change`), wind
+erosion from user inputs or the demo (:mod:`.wind`), and
 the small shared parts of every run (:mod:`.progress`, :mod:`.summaries`).
 
 May import: :mod:`geoeco.maps`, :mod:`geoeco.query` and every room below them.

@@ -45,6 +45,7 @@ from .demo_inputs import (
 from .erosion import ErosionOptions, copy_demo_erosion_files, erosion_config
 from .input_folders import merge_folder_inputs
 from .progress import Progress, stage
+from .wind import run_demo_wind
 from .zoning import DEFAULT_RES, ZoningRunResult, run_zoning
 
 
@@ -282,8 +283,9 @@ def run_demo(
     folder = Path(out)
     with using_engine(engine) as eng:
         analyses = build_demo_analyses(
-            folder, size=size, res=res, progress=stage(progress, 0.0, 0.65), engine=eng
+            folder, size=size, res=res, progress=stage(progress, 0.0, 0.6), engine=eng
         )
+        run_demo_wind(folder, analyses.layers, progress=stage(progress, 0.6, 0.65))
         zones = None
         if zoning:
             zones = zone_demo(

@@ -310,7 +310,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("process", ["zoning", "erosion", "desertification", "screening"])
+@pytest.mark.parametrize(
+    "process", ["zoning", "erosion", "desertification", "screening", "wind_erosion"]
+)
 def test_malformed_bodies_are_4xx(api: TestClient, process: str) -> None:
     for raw in RAW_BODIES:
         r = api.post(f"/processes/{process}/execution", content=raw.encode("latin-1"), headers=JSON)
