@@ -272,7 +272,7 @@ def test_config_and_input_errors(tmp_path):
         dst.set_band_unit(1, "%")
     dem, cfg = _base(tmp_path, fvc=dunes)
     run_evaluation(tmp_path / "dunes_out", grid_from=dem, inputs=cfg)
-    (index,) = (tmp_path / "dunes_out").glob("sand*_sensitivity_index.tif")
+    index = tmp_path / "dunes_out" / "sensitivity_sanding_index.tif"
     with rasterio.open(index) as src:  # every factor scores 9 (FVC <= 20 %): index 9
         assert src.read(1).tolist() == [[9.0, 9.0, 9.0, 9.0]]
     dem, cfg = _base(tmp_path, c=0.5, p=3.0)  # C·P > 1 → negative retained soil
