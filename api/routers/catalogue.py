@@ -4,7 +4,7 @@
 ``/collections/{id}/items`` and ``/collections/{id}/items/{fid}``. Every layer is a
 collection; raster layers have no items but a tile link, an extent, their grid and legend.
 Each collection and each feature response carries the layer's ``status`` (``real``,
-``approximation``, ``synthetic``), also sent as the ``X-Geoeco-Layer-Status`` header.
+``user``, ``approximation``, ``synthetic``), also sent as the ``X-Geoeco-Layer-Status`` header.
 """
 
 from __future__ import annotations

@@ -31,13 +31,16 @@ from geoeco.catalog.classes import Provenance, get_table
 from geoeco.core.engine import Engine, Window, check_engine, using_engine
 from geoeco.core.errors import InvalidInput
 from geoeco.core.io import RasterWriter, open_raster_writer, raster_info, read_raster, write_raster
+from geoeco.core.provenance import TAG_CLASS_TABLE, derived_tags
 from geoeco.core.raster import Grid, Raster
 from geoeco.core.tile_store import DirTileStore
 from geoeco.core.tile_writes import OutputFile, write_from_tiles
 from geoeco.core.windows import (
     equal_area_factor,
     file_digest,
+    file_status,
     open_factor,
+    output_tags,
     write_json,
 )
 from geoeco.erosion import factors as factors
@@ -104,8 +107,11 @@ def derive_r(cfg: ErosionConfig, out_dir: Path, used: Provenance) -> FactorValue
         )
         grid = src.grid
     dest = out_dir / "r.tif"
+    rain = Path(cfg.r_monthly or cfg.r_daily or "")
     write_raster(
-        Raster.from_array(np.asarray(r, dtype="float32"), grid, units="MJ·mm/(hm²·h·a)"), dest
+        Raster.from_array(np.asarray(r, dtype="float32"), grid, units="MJ·mm/(hm²·h·a)"),
+        dest,
+        tags=derived_tags("erosion: R from rain", {"rain": file_status(rain)}),
     )
     return str(dest)
 
@@ -169,7 +175,9 @@ def run_erosion(
     inputs: dict[str, Any] = {"dem": dem_record}
     step("flow routing and LS", 0.05)
     ls_names = ("ls", "slope", "l", "s") if cfg.model == "csle" else ("ls", "slope")
-    ls_params = _ls_to_files(dem_path, cfg, out, ls_names, tile_pixels)
+    ls_params = _ls_to_files(
+        dem_path, cfg, out, ls_names, tile_pixels, output_tags("erosion: LS", inputs)
+    )
     step("rainfall erosivity", 0.35)
     r_value = derive_r(cfg, out, used)
     lc_tables = read_landcover_table(cfg.landcover_table) if cfg.landcover_table else {}
@@ -192,7 +200,8 @@ def run_erosion(
     _record_inputs(spec, inputs)
     with using_engine(engine) as eng:
         step("soil loss by window", 0.4)
-        totals, compute = _compute_windows(eng, spec, out, used, step)
+        tags = output_tags("erosion", inputs)
+        totals, compute = _compute_windows(eng, spec, out, used, step, tags)
     result = _result(spec, out, totals, compute, ls_params, inputs, used)
     write_json(result.summary(), out / "summary.json")
     step("done", 1.0)
@@ -215,7 +224,12 @@ def _checked_dem(
             f"{dem_path.name}: the DEM must be on a projected grid in metres "
             f"(found {rep.crs}); reproject it first"
         )
-    return dinfo.grid, {"file": dem_path.name, "crs": rep.crs, "sha256": file_digest(dem_path)}
+    return dinfo.grid, {
+        "file": dem_path.name,
+        "crs": rep.crs,
+        "sha256": file_digest(dem_path),
+        "status": file_status(dem_path),
+    }
 
 
 def _fvc_endpoints(cfg: ErosionConfig, used: Provenance) -> tuple[float, float] | None:
@@ -264,20 +278,22 @@ def _factor_units(cfg: ErosionConfig) -> dict[str, str]:
     return factor_units
 
 
-def _output_files(cfg: ErosionConfig) -> dict[str, dict[str, Any]]:
-    """The outputs and their writer options; the factors too, for checking and for the
-    soil-conservation service."""
+def _output_files(cfg: ErosionConfig, tags: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The outputs and their writer options (``tags``: status and lineage); the factors too,
+    for checking and for the soil-conservation service."""
     table = get_table("SL190-2007/water")
+    grade_tags = {**tags, TAG_CLASS_TABLE: f"{table.name} ({table.version})"}
     return {
-        "soil_loss": {"dtype": "float32", "units": "t/(km²·a)"},
-        "potential_loss": {"units": "t/(km²·a)"},
-        "soil_conservation": {"units": "t/(km²·a)"},
-        **{n: {"units": u} for n, u in _factor_units(cfg).items()},
+        "soil_loss": {"dtype": "float32", "units": "t/(km²·a)", "tags": tags},
+        "potential_loss": {"units": "t/(km²·a)", "tags": tags},
+        "soil_conservation": {"units": "t/(km²·a)", "tags": tags},
+        **{n: {"units": u, "tags": tags} for n, u in _factor_units(cfg).items()},
         "erosion_grade": {
             "dtype": "uint8",
             "nodata": 0,
             "colormap": table.colormap(),
-            "tags": {"class_table": f"{table.name} ({table.version})"},
+            "categories": table.category_names(),
+            "tags": {**grade_tags, "class_table": grade_tags[TAG_CLASS_TABLE]},
         },
     }
 
@@ -301,11 +317,16 @@ class _Totals:
 
 
 def _compute_windows(
-    eng: Engine, spec: ErosionSpec, out: Path, used: Provenance, step: Progress
+    eng: Engine,
+    spec: ErosionSpec,
+    out: Path,
+    used: Provenance,
+    step: Progress,
+    tags: dict[str, str],
 ) -> tuple[_Totals, dict[str, Any]]:
-    """Run :func:`erosion_window` over the grid on ``eng``, write the output COGs, add up
-    the sums; return them and the description of the computation."""
-    files = _output_files(spec.cfg)
+    """Run :func:`erosion_window` over the grid on ``eng``, write the output COGs (with
+    ``tags``), add up the sums; return them and the description of the computation."""
+    files = _output_files(spec.cfg, tags)
     windows = list(spec.grid.blocks(spec.cfg.block_size))
     totals = _Totals(np.zeros(len(get_table("SL190-2007/water").classes) + 1, dtype=np.int64))
     on_workers = eng.name != "local"
@@ -412,7 +433,12 @@ _INPUT_FIELDS = (
 
 
 def _ls_to_files(
-    dem_path: Path, cfg: ErosionConfig, out: Path, names: tuple[str, ...], tile_pixels: int
+    dem_path: Path,
+    cfg: ErosionConfig,
+    out: Path,
+    names: tuple[str, ...],
+    tile_pixels: int,
+    tags: dict[str, str],
 ) -> dict[str, Any]:
     """Write LS and its parts as COGs in ``out``; return the LS parameters.
 
@@ -455,7 +481,7 @@ def _ls_to_files(
         "s": ls.s,
     }
     for n in names:
-        write_raster(parts[n], out / f"{n}.tif")
+        write_raster(parts[n], out / f"{n}.tif", tags=tags)
     return dict(ls.params)
 
 
