@@ -119,3 +119,28 @@ def test_class_cogs_name_their_classes_for_gdalinfo(demo_run_small: Path) -> Non
 def test_erosion_outputs_of_the_demo_are_synthetic(demo_run_small: Path, name: str) -> None:
     """Erosion on the demo's DEM (given by path) writes synthetic outputs."""
     assert raster_lineage(demo_run_small / "erosion" / name)["status"] == "synthetic"
+
+
+def test_processes_on_the_demo_say_so_and_keep_provenance(tmp_path: Path) -> None:
+    """The desertification process without an NDVI layer runs on the synthetic demo: its
+    answer says so, states the status, and keeps ``provenance`` (the short job summary used
+    to drop it, with the unverified-parameter flags)."""
+    from geoeco.service.process_inputs import ExecutionContext
+    from geoeco.service.processes import execute
+
+    res = execute("desertification", {"demo_size": "small"}, tmp_path / "d",
+                  context=ExecutionContext())  # fmt: skip
+    s = dict(res.summary)
+    assert s["inputs"] == "synthetic demo region" and s["status"] == "synthetic"
+    full = json.loads((tmp_path / "d" / "summary.json").read_text("utf-8"))
+    assert "provenance" in full and s["provenance"] == full["provenance"]
+    assert raster_lineage(tmp_path / "d" / "desertification_degree.tif")["status"] == "synthetic"
+
+
+def test_short_summary_states_the_least_trusted_input() -> None:
+    from geoeco.workflows.summaries import short_summary
+
+    s = {"kind": "zoning", "zones": {"inputs": {"a": {"status": "user"}, "b": {"status": "real"}}},
+         "provenance": {"unverified": ["x"]}}  # fmt: skip
+    assert short_summary(s) == {"kind": "zoning", "provenance": {"unverified": ["x"]},
+                                "status": "user"}  # fmt: skip
