@@ -102,3 +102,46 @@ def test_full_coverage_reads_nothing_more_and_says_so(demo_run_small: Path, tmp_
     assert s["coverage_share"] == 1.0
     assert s["coverage_missing_km2"] == dict.fromkeys(sorted(RULE_INPUTS), 0.0)
     assert s["coverage"]["note_en"] == "" and not s["coverage"]["partial"]
+
+
+def test_erosion_states_coverage_of_the_dem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Erosion on a DEM of 30 x 10 valid pixels with a K raster covering only its 10 east
+    columns' right half (5 columns): half the DEM's valid area is analysed, and K is named for
+    the other half (150 pixels of 100 m² = 0.015 km²). Erosion does not fail for coverage."""
+    from rasterio.transform import from_origin
+
+    t = from_origin(400000, 4250000, 10, 10)
+    z = np.repeat(((30 - np.arange(30)) * 1.0 + 1000)[:, None], 10, axis=1).astype("float32")
+    k = np.full((30, 10), 0.03, "float32")
+    k[:, :5] = -9999  # nodata on the west half
+    for name, a, nd in (("dem.tif", z, None), ("k.tif", k, -9999)):
+        with rasterio.open(
+            tmp_path / name,
+            "w",
+            driver="GTiff",
+            width=10,
+            height=30,
+            count=1,
+            dtype="float32",
+            crs="EPSG:4546",
+            transform=t,
+            nodata=nd,
+        ) as dst:
+            dst.write(a, 1)  # fmt: skip
+    code = main(["erosion", "--dem", str(tmp_path / "dem.tif"), "--r", "500", "--k",
+                 str(tmp_path / "k.tif"), "--c", "0.2", "--out", str(tmp_path / "e")])  # fmt: skip
+    assert code == 0
+    s = json.loads((tmp_path / "e" / "summary.json").read_text("utf-8"))
+    with rasterio.open(tmp_path / "e" / "ls.tif") as ds:
+        dem_px = int(np.isfinite(ds.read(1, masked=True).filled(np.nan)).sum())
+    with rasterio.open(tmp_path / "e" / "soil_loss.tif") as ds:
+        done = ds.read(1, masked=True).filled(np.nan)
+    analysed = int(np.isfinite(done).sum())
+    assert analysed == int(np.isfinite(done[:, 5:]).sum()) and analysed > 0  # east half only
+    assert s["coverage_share"] == pytest.approx(analysed / dem_px, abs=1e-6)
+    assert 0.4 < s["coverage_share"] < 0.6
+    # 100 m² pixels, within the Gauss-Krüger scale error (< 0.1 %) of the equal-area figure
+    assert s["coverage_missing_km2"]["K"] == pytest.approx((dem_px - analysed) * 1e-4, rel=1e-3)
+    assert s["coverage_missing_km2"]["R"] == 0.0 and s["coverage"]["basis"] == "DEM's valid area"

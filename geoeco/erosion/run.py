@@ -20,7 +20,7 @@ import contextlib
 import dataclasses
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from geoeco.catalog.classes import Provenance, get_table
+from geoeco.core.coverage import Coverage
 from geoeco.core.engine import Engine, Window, check_engine, using_engine
 from geoeco.core.errors import InvalidInput
 from geoeco.core.io import RasterWriter, open_raster_writer, raster_info, read_raster, write_raster
@@ -306,12 +307,17 @@ class _Totals:
     counts: np.ndarray
     loss_sum: float = 0.0
     pot_sum: float = 0.0
+    dem_valid: int = 0
+    missing: dict[str, int] = field(default_factory=dict)
 
     def add(self, res: WindowResult, used: Provenance) -> None:
         """Add one window's sums, and the tables and parameters it used to ``used``."""
         self.counts += res.counts
         self.loss_sum += res.loss_sum
         self.pot_sum += res.pot_sum
+        self.dem_valid += res.dem_valid
+        for k, v in res.missing.items():
+            self.missing[k] = self.missing.get(k, 0) + v
         used.tables.update(res.tables)
         used.parameters.update(res.parameters)
 
@@ -399,6 +405,13 @@ def _result(
         mean_potential_loss_t_km2_a=pot_sum / n_valid if n_valid else None,
         total_soil_conservation_t_a=(pot_sum - loss_sum) * px_km2,
         total_soil_loss_t_a=loss_sum * px_km2,
+        coverage=Coverage.of(
+            aoi_px=totals.dem_valid,
+            analysed_px=n_valid,
+            px_km2=px_km2,
+            missing_px=totals.missing,
+            basis="DEM's valid area",
+        ),
         ls=ls_params,
         config=cfg.model_dump(mode="json", exclude=set(_INPUT_FIELDS)),
         inputs=inputs,

@@ -151,6 +151,12 @@ def screen_site(
         run=ctx.run,
         inside_analysed_area=bool(ov.by_unit),
         outside_share=ov.outside,
+        coverage_share=round(1.0 - ov.outside, 6),
+        coverage_missing_km2=(
+            {"zoning run": round(ov.outside * float(site_al.area) / 1e6, 6)}
+            if kind == "area_km2" and ov.outside > 0
+            else {}
+        ),
         by_class=ov.by_class,
         by_unit=ov.by_unit,
         redline=ov.redline,
@@ -330,6 +336,7 @@ def summary_row(result: ScreeningResult) -> dict[str, Any]:
         "length_km": result.site.length_km,
         "inside_analysed_area": result.inside_analysed_area,
         "outside_share": result.outside_share,
+        "coverage_share": result.coverage_share,
         "share_priority": share.get("1", 0.0),
         "share_key": share.get("2", 0.0),
         "share_general": share.get("3", 0.0),
