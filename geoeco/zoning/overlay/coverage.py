@@ -3,10 +3,13 @@ part of it did not, the area each input leaves without data there.
 
 The denominator (pixels of the area of interest) and the zoned pixels come from pass 2's
 histograms (:class:`~geoeco.zoning.overlay.outputs.Histograms`), so a run that zones its whole
-area reads nothing more. Only when some of the area is left unzoned does
-:func:`with_missing_inputs` read the class inputs once more, window by window, to say which
-input lacks data where the zone is missing (``missing_km2``: unzoned pixels of the area of
-interest where that input is nodata or outside its extent).
+area reads nothing more. Only when some of an area of interest is left unzoned does
+:func:`with_missing_inputs` read the class inputs once more, in the windows holding unzoned
+pixels of the area, to say which input lacks data where the zone is missing (``missing_km2``:
+unzoned pixels of the area of interest where that input is nodata or outside its extent).
+Without an area of interest (the whole grid, e.g. a direct
+:func:`~geoeco.zoning.overlay.run.compute_zones` call) the share is stated and nothing is read
+again: the grid's nodata is nobody's shortfall.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ def with_missing_inputs(
     cov = summary.coverage
     if cov is None or not cov.partial:
         return summary
+    if plan.aoi is None:  # the whole grid is the area: its nodata is no input's shortfall
+        return replace(summary, coverage=replace(cov, missing_km2={}, basis="grid"))
     names = class_inputs(plan)
     counts = dict.fromkeys(names, 0)
     for win in plan.grid.blocks(block_size):
