@@ -152,11 +152,7 @@ def screen_site(
         inside_analysed_area=bool(ov.by_unit),
         outside_share=ov.outside,
         coverage_share=round(1.0 - ov.outside, 6),
-        coverage_missing_km2=(
-            {"zoning run": round(ov.outside * float(site_al.area) / 1e6, 6)}
-            if kind == "area_km2" and ov.outside > 0
-            else {}
-        ),
+        coverage_missing_km2=ov.missing_km2(site_al, kind),
         by_class=ov.by_class,
         by_unit=ov.by_unit,
         redline=ov.redline,
@@ -224,6 +220,12 @@ class _SiteOverlaps:
                 ctx.battles, _overlaps(ctx.battles, site_al, kind, total), kind
             ),
         )
+
+    def missing_km2(self, site_al: Any, kind: Measure) -> dict[str, float]:
+        """The area of an areal site outside the run (``{}`` when none, or not areal)."""
+        if kind != "area_km2" or self.outside <= 0:
+            return {}
+        return {"zoning run": round(self.outside * float(site_al.area) / 1e6, 6)}
 
     def notes(self) -> list[str]:
         """What a reader must know: the site is outside the run, or partly."""
