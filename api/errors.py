@@ -73,6 +73,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     ge.EmptyArea: 422,
     ge.OutsideChina: 422,
     ge.UnitsError: 422,
+    ge.PartialCoverage: 422,
     ge.UnsafeDataSource: 422,
     ge.OversizeRequest: 413,
     ge.ManifestError: 422,

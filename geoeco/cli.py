@@ -127,7 +127,7 @@ def layers_list(
     layers: LayersOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON on standard output.")] = False,
 ) -> None:
-    """List every layer with its kind, status (real / approximation / synthetic) and role."""
+    """List every layer with its kind, status (real / user / approximation / synthetic) and role."""
     reg = _registry(layers)
     rows = [s.summary() for s in reg.list()]
     if as_json:
@@ -173,7 +173,7 @@ def layers_add(
     ] = None,
     title_zh: Annotated[str | None, typer.Option(help="Chinese title.")] = None,
     title_en: Annotated[str | None, typer.Option(help="English title.")] = None,
-    status: Annotated[str, typer.Option(help="real, approximation or synthetic.")] = "real",
+    status: Annotated[str, typer.Option(help="real, user, approximation or synthetic.")] = "real",
     nodata: Annotated[
         float | None, typer.Option(help="Nodata of a raster that declares none.")
     ] = None,
@@ -335,6 +335,20 @@ SchedulerOpt = Annotated[
 ]
 
 
+AllowPartialOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-partial",
+        help="Accept inputs that leave part of the area without data (the summary and the "
+        "map say how much); without it such a run fails naming the inputs.",
+    ),
+]
+MinCoverageOpt = Annotated[
+    float | None,
+    typer.Option(help="Share of the area the inputs must cover, 0-1 (default 0.99)."),
+]
+
+
 @app.command("zone")
 def zone(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
@@ -380,6 +394,8 @@ def zone(
     ] = None,
     engine: ZoneEngineOpt = None,
     scheduler: SchedulerOpt = None,
+    allow_partial: AllowPartialOpt = False,
+    min_coverage: MinCoverageOpt = None,
 ) -> None:
     """Red line, priority / key / general control units, statistics and restoration priorities.
 
@@ -395,8 +411,9 @@ def zone(
             raise typer.BadParameter(f"--input takes NAME=PATH, got {item!r}")
         k, v = item.split("=", 1)
         given[k.strip()] = v.strip()
-    chosen = {"rules": rules, "compare": compare, "sxyd_crs": sxyd_crs, "sxyd_format": sxyd_format}
-    options: dict[str, Any] = {k: v for k, v in chosen.items() if v is not None}
+    chosen: dict[str, Any] = {"rules": rules, "compare": compare, "sxyd_crs": sxyd_crs}
+    chosen.update(sxyd_format=sxyd_format, min_coverage=min_coverage, allow_partial=allow_partial)
+    options = {k: v for k, v in chosen.items() if v is not None and v is not False}
     with (
         output_folder(out) as work,
         get_engine(engine, scheduler=scheduler) as eng,

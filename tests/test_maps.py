@@ -324,3 +324,16 @@ def test_import_geoeco_does_not_import_folium():
     code = "import sys, geoeco, geoeco.maps.overlay; print('folium' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_zone_map_of_the_demo_run_carries_the_synthetic_banner(demo_run_small, tmp_path):
+    """The demo's zoning rests on synthetic layers: its map says so at the top (zh + en);
+    a map without warnings has no banner."""
+    from geoeco.maps.zone import run_banner, write_zone_map
+
+    lines = run_banner(demo_run_small / "zones")
+    assert lines and "合成数据" in lines[0] and "synthetic data" in lines[0]
+    html = write_zone_map(demo_run_small / "zones", tmp_path / "m.html").read_text("utf-8")
+    assert 'class="geoeco-banner"' in html and "synthetic data (demo, not a real place)" in html
+    plain = write_zone_map(demo_run_small / "zones", tmp_path / "p.html", banner=[])
+    assert "geoeco-banner" not in plain.read_text("utf-8")

@@ -442,3 +442,33 @@ def test_raster_overlay_lines_up_on_screen(browser, zone_html):
             checked += 1
     assert checked >= 8
     assert browser.errors() == []
+
+
+def test_warning_banner_is_visible_on_top(browser, tmp_path):
+    """A map of synthetic, partly covered results shows the zh + en banner at the top of the
+    view, not hidden behind the map's panes (the element at its centre is the banner)."""
+    from test_maps import make_units
+
+    from geoeco.maps.banner import banner_lines
+    from geoeco.maps.base import save_map
+    from geoeco.maps.zone import zone_map
+
+    units, _ = make_units()
+    summary = {
+        "synthetic_layers": ["erosion_grade"],
+        "coverage": {"note_zh": "部分覆盖：仅分析了研究区的 83.6%", "note_en": "Partial coverage"},
+    }
+    path = save_map(zone_map(units, banner=banner_lines(summary)), tmp_path / "map.html")
+    browser.open(path)
+    assert browser.errors() == []
+    box = browser.js(
+        "(b => { const r = b.getBoundingClientRect(); const s = getComputedStyle(b);"
+        " const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);"
+        " return {top: r.top, h: r.height, w: r.width, vis: s.visibility, disp: s.display,"
+        " onTop: b.contains(hit), text: b.textContent}; })"
+        "(document.querySelector('.geoeco-banner'))"
+    )
+    assert box["disp"] != "none" and box["vis"] == "visible" and box["onTop"]
+    assert 0 <= box["top"] < 50 and box["h"] > 10 and box["w"] > 100
+    assert "合成数据" in box["text"] and "synthetic data" in box["text"]
+    assert "部分覆盖" in box["text"] and "Partial coverage" in box["text"]

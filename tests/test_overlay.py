@@ -196,7 +196,7 @@ def test_hand_grid_every_zone():
 SUMMARY_RECORD = [
     "rule_set", "class_tables", "grid", "inputs", "skipped_inputs", "ignored_inputs",
     "approximation_layers", "synthetic_layers", "attribute_layers", "area_km2", "redline_km2",
-    "flag_km2", "flag_bits", "redline_cleanup", "compute",
+    "flag_km2", "flag_bits", "redline_cleanup", "compute", "coverage",
 ]  # fmt: skip
 
 
@@ -205,8 +205,15 @@ def test_summary_json_record():
     # same order, JSON lists and plain numbers); the figures are those worked by hand above
     d = compute_zones(rules(), hand_layers(), G).summary.to_dict()
     assert list(d) == SUMMARY_RECORD
-    assert list(d["area_km2"]) == ["priority", "key", "general", "nodata_in_grid", "zoned"]
+    assert list(d["area_km2"]) == [
+        "priority", "key", "general", "nodata_in_grid", "outside_aoi", "nodata_in_aoi", "zoned",
+    ]  # fmt: skip
     assert d["area_km2"]["zoned"] == pytest.approx(0.34)
+    # no AOI: the whole 6 x 6 grid of 0.01 km² is the denominator, 2 pixels stay unzoned
+    assert d["area_km2"]["outside_aoi"] == 0 and d["area_km2"]["nodata_in_aoi"] == pytest.approx(
+        0.02
+    )
+    assert d["coverage"]["share"] == pytest.approx(34 / 36, abs=1e-6)
     assert d["grid"] == {
         "crs": ALBERS_CHINA.to_string(),
         "shape": [6, 6],

@@ -127,7 +127,7 @@ def test_point_in_priority_unit_redline_and_park(tiny: QueryContext) -> None:
     """x=150 m (centre of pixel column 1) lies in unit A, the red line (x < 500) and the
     park (x < 250)."""
     r = lookup_point(tiny, *albers_point(150, 450))
-    assert r.inside_analysed_area and r.message is None
+    assert r.inside_analysed_area and r.message is None and r.coverage_share == 1.0
     assert r.unit is not None and r.unit.code == "ZH62010210001" and r.unit.unit_class == 1
     assert r.unit.county_name == "城关区"
     assert [a.field for a in r.unit.access] == ["KJBJYS", "PWWPFGK", "HJFXFK", "ZYKFXLYQ"]
@@ -176,7 +176,7 @@ def test_nodata_pixel_gives_none(tiny: QueryContext) -> None:
 def test_outside_point_is_a_result_not_an_error(tiny: QueryContext) -> None:
     """x=5000 m is beyond unit C (ends at 3000): no unit, a message, park 4.75 km away."""
     r = lookup_point(tiny, *albers_point(5000, 500))
-    assert not r.inside_analysed_area and r.unit is None
+    assert not r.inside_analysed_area and r.unit is None and r.coverage_share == 0.0
     assert r.message == "outside the analysed area"
     assert r.layers == []  # every raster is outside its grid there
     assert r.nearest_national_park.distance_km == pytest.approx(4.75, rel=1e-6)  # type: ignore[union-attr]

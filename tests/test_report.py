@@ -49,3 +49,24 @@ def test_svg_coordinates_inside_viewbox(tiny: QueryContext) -> None:
     svg = svg_map(r.map)  # type: ignore[arg-type]
     nums = [float(v) for pair in re.findall(r"(-?\d+\.\d),(-?\d+\.\d)", svg) for v in pair]
     assert nums and min(nums) >= 0 and max(nums) <= 460
+
+
+def test_report_banner_for_synthetic_runs_and_partial_sites(tiny: QueryContext) -> None:
+    """The report says at the top, zh + en, when the run rests on synthetic data or covers
+    its area partly, and when the site lies partly outside the run (S4: half outside)."""
+    r = screen_site(tiny, albers_box(2800, 0, 3200, 1000))
+    page = render_report(r)
+    top = page.split("<h1>")[0]
+    assert 'class="geoeco-banner"' in top and "50.0 % of the site lies outside" in top
+    assert "场址有 50.0% 位于分析范围之外" in top
+    cov = {
+        "note_zh": "部分覆盖：仅分析了研究区的 83.6%",
+        "note_en": "Partial coverage: only 83.6 %",
+    }
+    run = {**r.run, "synthetic_layers": ["erosion_grade"], "coverage": cov}
+    top = render_report(r.model_copy(update={"run": run})).split("<h1>")[0]
+    assert "合成数据" in top and "synthetic data (demo, not a real place)" in top
+    assert "Partial coverage: only 83.6 %" in top
+    inside = screen_site(tiny, albers_box(250, 200, 1250, 700))
+    clean_run = {**inside.run, "synthetic_layers": [], "approximation_layers": [], "coverage": None}
+    assert "geoeco-banner" not in render_report(inside.model_copy(update={"run": clean_run}))

@@ -68,6 +68,19 @@ def test_partly_outside_and_battle(tiny: QueryContext) -> None:
     assert any("50.0% of the site lies outside" in n for n in r.notes)
 
 
+def test_coverage_of_sites_by_hand(tiny: QueryContext) -> None:
+    """Coverage is reported, never enforced: S1 is analysed whole; S4 (0.4 km²) half, so
+    0.2 km² of it lies outside the run; S5 not at all (0.01 km² missing); a point outside
+    has coverage 0 and a point inside 1 (issue 14)."""
+    r1, r4, r5 = (screen_site(tiny, s) for s in (S1, S4, S5))
+    assert r1.coverage_share == 1.0 and r1.coverage_missing_km2 == {}
+    assert r4.coverage_share == pytest.approx(0.5, abs=1e-6)
+    assert r4.coverage_missing_km2["zoning run"] == pytest.approx(0.2, rel=1e-6)
+    assert r5.coverage_share == 0.0
+    assert r5.coverage_missing_km2["zoning run"] == pytest.approx(0.01, rel=1e-6)
+    assert any("outside the analysed area" in n for n in r4.notes)
+
+
 def test_outside_site_has_no_verdict(tiny: QueryContext) -> None:
     r = screen_site(tiny, S5, project_type="industry")
     assert not r.inside_analysed_area and r.by_unit == [] and r.outside_share == 1.0

@@ -157,7 +157,7 @@ async def upload_layer(
     ] = None,
     title_zh: Annotated[str | None, Query(max_length=200)] = None,
     title_en: Annotated[str | None, Query(max_length=200)] = None,
-    status: Annotated[Literal["real", "approximation", "synthetic"], Query()] = "real",
+    status: Annotated[Literal["real", "user", "approximation", "synthetic"], Query()] = "real",
     nodata: Annotated[float | None, Query(allow_inf_nan=False)] = None,
     units: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Any:

@@ -201,6 +201,14 @@ class ClassTable(BaseModel):
         """
         return {c.code: hex_rgba(c.colour, alpha) for c in self.classes}
 
+    def category_names(self) -> dict[int, str]:
+        """``{code: "name_zh name_en"}``: the names written into class rasters.
+
+        >>> get_table("ZHGKDYFL").category_names()[2]
+        '重点管控单元 key control'
+        """
+        return {c.code: f"{c.name_zh} {c.name_en}" for c in self.classes}
+
     def scores(self) -> dict[int, float]:
         """Class code → score (for sensitivity factor tables)."""
         return {c.code: float(c.score) for c in self.classes if c.score is not None}

@@ -786,9 +786,12 @@ class _Build:
 
 
 def _tags(var: str, params: Mapping[str, Any]) -> dict[str, str]:
+    """A demo raster's tags: synthetic, made by the demo-region generator (and its params)."""
+    from geoeco.core.provenance import status_tags
+
     return {
+        **status_tags("synthetic", {"process": "demo region", "variable": var}),
         "GEOECO_VARIABLE": var,
-        "GEOECO_STATUS": "synthetic",
         "GEOECO_DEMO": json.dumps(dict(params)),
     }
 

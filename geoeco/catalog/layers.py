@@ -5,7 +5,8 @@ A manifest says what a layer is (titles in Chinese and English, vector or raster
 nodata, classes and colours), where its data come from (a file beside the manifest, a resource
 of an installed package, or a deterministic generator), what role it plays in zoning, where it
 came from and under which licence, and how far to trust it: ``status`` is ``real``,
-``approximation`` or ``synthetic``.
+``user`` (supplied by a user, not vouched for by geoeco), ``approximation`` or ``synthetic``
+(:mod:`geoeco.core.provenance`).
 
 Examples
 --------
@@ -34,9 +35,10 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from geoeco.core.errors import LayerExists, LayerNotFound, ManifestError
+from geoeco.core.provenance import Status
 
 Kind = Literal["vector", "raster"]
-Status = Literal["real", "approximation", "synthetic"]
+# real / user / approximation / synthetic: geoeco.core.provenance defines them
 Role = Literal[
     "admin",  # administrative boundaries (province, city, county)
     "protected",  # national parks, nature reserves, other protected areas -> red line

@@ -89,6 +89,12 @@ class UnitsError(InvalidInput):
     """Values outside the range their declared units allow (e.g. a fraction given as percent)."""
 
 
+class PartialCoverage(InvalidInput):
+    """Inputs that leave too much of the area of interest without data for a run that must
+    cover it (zoning, statistics); the message names the inputs that fall short and how to
+    accept a partial result (``allow_partial``)."""
+
+
 class OversizeRequest(InvalidInput):
     """A request larger than a documented limit (pixels, vertices, area)."""
 
@@ -144,6 +150,7 @@ __all__ = [
     "ManifestError",
     "OutsideChina",
     "OversizeRequest",
+    "PartialCoverage",
     "ProcessInputTooLarge",
     "ProcessNotFound",
     "UnitsError",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -193,11 +193,14 @@ def write_raster(
     compress: str = "deflate",
     tags: dict[str, str] | None = None,
     colormap: dict[int, tuple[int, int, int, int]] | None = None,
+    categories: Mapping[int, str] | None = None,
 ) -> Path:
     """Write a Raster atomically, as a COG by default (tiled, compressed, with overviews).
 
     Masked pixels are written as ``nodata`` (default: 0 for unsigned integers, -9999 for
-    signed, NaN for floats).
+    signed, NaN for floats). ``tags`` are dataset tags (geoeco writes its status and lineage
+    there, :func:`geoeco.core.provenance.status_tags`); ``categories`` (code -> name) become
+    band-1 metadata ``CLASS_<code>`` (:func:`category_tags`).
     """
     dtype = dtype or str(raster.dtype)
     if raster.units is None and colormap:
@@ -243,13 +246,36 @@ def write_raster(
             if raster.band_names:
                 for b, n in enumerate(raster.band_names, start=1):
                     dst.set_band_description(b, n)
-            if tags:
-                dst.update_tags(**tags)
-            if colormap and data.shape[0] == 1 and dtype == "uint8":
-                dst.write_colormap(1, colormap)
+            _describe(dst, tags, colormap if data.shape[0] == 1 and dtype == "uint8" else None)
+            if categories:
+                dst.update_tags(1, **category_tags(categories))
         if cog:
             _to_cog(plain, tmp, blocksize=blocksize, compress=compress)
     return dest
+
+
+def category_tags(categories: Mapping[int, str]) -> dict[str, str]:
+    """Band metadata naming the classes of a class raster: ``CLASS_<code>`` -> name.
+
+    GeoTIFF keeps GDAL category names and raster attribute tables only in a side-car
+    ``.aux.xml`` (checked with GDAL 3.6 and 3.10), which geoeco neither writes nor reads: a
+    COG stays one self-contained file. Band metadata live in the file's own
+    ``GDAL_METADATA`` tag, and ``gdalinfo`` lists them under the band.
+
+    >>> category_tags({1: "优先保护单元 priority protection"})
+    {'CLASS_1': '优先保护单元 priority protection'}
+    """
+    return {f"CLASS_{int(code)}": str(name) for code, name in sorted(categories.items())}
+
+
+def _describe(
+    ds: Any, tags: Mapping[str, str] | None, colormap: dict[int, tuple[int, int, int, int]] | None
+) -> None:
+    """Dataset tags and the colour table (band 1) of a raster being written."""
+    if tags:
+        ds.update_tags(**tags)
+    if colormap:
+        ds.write_colormap(1, colormap)
 
 
 #: Compression of the plain GeoTIFF a COG is made from (deleted afterwards): DEFLATE at level 1
@@ -324,12 +350,14 @@ def open_raster_writer(
     band_names: Sequence[str] | None = None,
     tags: dict[str, str] | None = None,
     colormap: dict[int, tuple[int, int, int, int]] | None = None,
+    categories: Mapping[int, str] | None = None,
     blocksize: int = 512,
     cog: bool = True,
 ) -> Iterator[RasterWriter]:
     """Context manager yielding a :class:`RasterWriter` for ``grid``; COG + rename on exit.
 
     A raster written with a colour map holds classes: its units say ``class`` unless given.
+    ``tags``, ``categories``: as in :func:`write_raster`.
     """
     if units is None and colormap:
         units = "class"
@@ -363,10 +391,9 @@ def open_raster_writer(
                     ds.set_band_unit(b, units)
                 if band_names:
                     ds.set_band_description(b, band_names[b - 1])
-            if tags:
-                ds.update_tags(**tags)
-            if colormap and count == 1 and dtype == "uint8":
-                ds.write_colormap(1, colormap)
+            _describe(ds, tags, colormap if count == 1 and dtype == "uint8" else None)
+            if categories:
+                ds.update_tags(1, **category_tags(categories))
         if cog:
             _to_cog(plain, tmp, blocksize=blocksize, compress="deflate")
 

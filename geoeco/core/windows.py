@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,6 +26,7 @@ from .crs import ALBERS_CHINA
 from .errors import InvalidInput
 from .inspect import inspect_layer_file
 from .io import atomic_path, raster_info
+from .provenance import Status, derived_tags, raster_status, resolve_status
 from .raster import Grid
 
 
@@ -95,9 +96,35 @@ def open_factor(
             "crs": rep.crs,
             "sha256": file_digest(p),
             "resampling": resampling,
+            "status": file_status(p),
         }
     with aligned_source(p, grid, resampling=resampling, name=p.name) as src:
         yield src
+
+
+def file_status(path: str | Path, given: str | None = None) -> Status:
+    """The status of a raster given by path: its geoeco tags, else ``user`` (or ``given``,
+    which may lower but never raise a tagged status; :func:`geoeco.core.provenance.
+    resolve_status`)."""
+    p = Path(path)
+    return resolve_status(given, raster_status(p, name=p.name))
+
+
+def output_tags(
+    process: str, inputs: Mapping[str, Any], *, class_table: str | None = None
+) -> dict[str, str]:
+    """GDAL tags of the rasters a run writes, from its ``inputs`` record (name -> record;
+    records with a ``status`` count, constants do not): the least trusted status of the
+    inputs and their statuses as lineage (:func:`geoeco.core.provenance.derived_tags`).
+
+    >>> output_tags("erosion", {"dem": {"status": "synthetic"}, "R": {"constant": 1.0}})[
+    ...     "GEOECO_STATUS"]
+    'synthetic'
+    """
+    statuses = {
+        n: str(r["status"]) for n, r in inputs.items() if isinstance(r, Mapping) and "status" in r
+    }
+    return derived_tags(process, statuses, class_table=class_table)
 
 
 def file_digest(path: Path, *, limit: int = 64 * 2**20) -> str:

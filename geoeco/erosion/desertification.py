@@ -27,8 +27,15 @@ import numpy as np
 from geoeco.catalog.classes import ClassTable, Provenance, get_table
 from geoeco.core.inspect import inspect_layer_file
 from geoeco.core.io import open_raster_writer, raster_info
+from geoeco.core.provenance import TAG_CLASS_TABLE
 from geoeco.core.raster import Grid
-from geoeco.core.windows import WindowReader, equal_area_factor, open_factor, write_json
+from geoeco.core.windows import (
+    WindowReader,
+    equal_area_factor,
+    open_factor,
+    output_tags,
+    write_json,
+)
 from geoeco.erosion import vegetation as vegetation
 
 from .results import DesertificationResult
@@ -92,7 +99,9 @@ def run_desertification(
                 )
             )
         )
-        counts = _DegreePass(grid, table, chosen, ends, used).run(out, src, sand, block_size, step)
+        tags = output_tags("desertification", inputs)
+        degrees = _DegreePass(grid, table, chosen, ends, used, tags)
+        counts = degrees.run(out, src, sand, block_size, step)
     px_km2 = grid.cell_area / 1e6 * equal_area_factor(grid)
     result = DesertificationResult(
         out_dir=out,
@@ -112,6 +121,12 @@ def run_desertification(
     write_json(result.summary(), out / "summary.json")
     step("done", 1.0)
     return result
+
+
+def _class_table_tags(table: ClassTable) -> dict[str, str]:
+    """The class table of a class raster, under geoeco's tag and the older ``class_table``."""
+    name = f"{table.name} ({table.version})"
+    return {TAG_CLASS_TABLE: name, "class_table": name}
 
 
 def _endpoints(
@@ -138,6 +153,7 @@ class _DegreePass:
     scheme: Scheme
     endpoints: tuple[float, float]
     used: Provenance
+    tags: dict[str, str]  # status and lineage of the outputs
 
     def run(
         self,
@@ -153,14 +169,15 @@ class _DegreePass:
         counts = np.zeros(max(c.code for c in table.classes) + 1, dtype=np.int64)
         n_blocks = sum(1 for _ in grid.blocks(block_size))
         with (
-            open_raster_writer(out / "fvc.tif", grid, units="%") as fvc_w,
+            open_raster_writer(out / "fvc.tif", grid, units="%", tags=self.tags) as fvc_w,
             open_raster_writer(
                 out / "desertification_degree.tif",
                 grid,
                 dtype="uint8",
                 nodata=0,
                 colormap=table.colormap(),
-                tags={"class_table": f"{table.name} ({table.version})"},
+                categories=table.category_names(),
+                tags={**self.tags, **_class_table_tags(table)},
             ) as deg_w,
         ):
             for i, win in enumerate(grid.blocks(block_size)):

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from geoeco.core.coverage import Coverage
 from geoeco.core.raster import Grid
 from geoeco.core.windows import engine_info
 
@@ -85,6 +86,7 @@ class ErosionResult:
     mean_potential_loss_t_km2_a: float | None
     total_soil_conservation_t_a: float
     total_soil_loss_t_a: float
+    coverage: Coverage
     ls: Mapping[str, Any]
     config: Mapping[str, Any]
     inputs: Mapping[str, Any]
@@ -101,6 +103,8 @@ class ErosionResult:
         """The content of ``summary.json``: the figures, the grid, the units and the records."""
         return {
             "kind": "erosion",
+            **self.coverage.leaves(),
+            "coverage": self.coverage.summary(),
             "engine": engine_info(),
             "compute": dict(self.compute),
             "model": self.model,

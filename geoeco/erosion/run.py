@@ -20,7 +20,7 @@ import contextlib
 import dataclasses
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -28,16 +28,20 @@ from typing import Any
 import numpy as np
 
 from geoeco.catalog.classes import Provenance, get_table
+from geoeco.core.coverage import Coverage
 from geoeco.core.engine import Engine, Window, check_engine, using_engine
 from geoeco.core.errors import InvalidInput
 from geoeco.core.io import RasterWriter, open_raster_writer, raster_info, read_raster, write_raster
+from geoeco.core.provenance import TAG_CLASS_TABLE, derived_tags
 from geoeco.core.raster import Grid, Raster
 from geoeco.core.tile_store import DirTileStore
 from geoeco.core.tile_writes import OutputFile, write_from_tiles
 from geoeco.core.windows import (
     equal_area_factor,
     file_digest,
+    file_status,
     open_factor,
+    output_tags,
     write_json,
 )
 from geoeco.erosion import factors as factors
@@ -121,8 +125,11 @@ def derive_r(cfg: ErosionConfig, out_dir: Path, used: Provenance) -> FactorValue
         )
         grid = src.grid
     dest = out_dir / "r.tif"
+    rain = Path(cfg.r_monthly or cfg.r_daily or "")
     write_raster(
-        Raster.from_array(np.asarray(r, dtype="float32"), grid, units="MJ·mm/(hm²·h·a)"), dest
+        Raster.from_array(np.asarray(r, dtype="float32"), grid, units="MJ·mm/(hm²·h·a)"),
+        dest,
+        tags=derived_tags("erosion: R from rain", {"rain": file_status(rain)}),
     )
     return str(dest)
 
@@ -186,7 +193,9 @@ def run_erosion(
     inputs: dict[str, Any] = {"dem": dem_record}
     step("flow routing and LS", 0.05)
     ls_names = ("ls", "slope", "l", "s") if cfg.model == "csle" else ("ls", "slope")
-    ls_params = _ls_to_files(dem_path, cfg, out, ls_names, tile_pixels)
+    ls_params = _ls_to_files(
+        dem_path, cfg, out, ls_names, tile_pixels, output_tags("erosion: LS", inputs)
+    )
     record_ls_defaults(cfg, ls_params, used)
     step("rainfall erosivity", 0.35)
     r_value = derive_r(cfg, out, used)
@@ -212,7 +221,8 @@ def run_erosion(
     _record_inputs(spec, inputs)
     with using_engine(engine) as eng:
         step("soil loss by window", 0.4)
-        totals, compute = _compute_windows(eng, spec, out, used, step)
+        tags = output_tags("erosion", inputs)
+        totals, compute = _compute_windows(eng, spec, out, used, step, tags)
     result = _result(spec, out, totals, compute, ls_params, inputs, used)
     write_json(result.summary(), out / "summary.json")
     step("done", 1.0)
@@ -235,7 +245,12 @@ def _checked_dem(
             f"{dem_path.name}: the DEM must be on a projected grid in metres "
             f"(found {rep.crs}); reproject it first"
         )
-    return dinfo.grid, {"file": dem_path.name, "crs": rep.crs, "sha256": file_digest(dem_path)}
+    return dinfo.grid, {
+        "file": dem_path.name,
+        "crs": rep.crs,
+        "sha256": file_digest(dem_path),
+        "status": file_status(dem_path),
+    }
 
 
 def _fvc_endpoints(cfg: ErosionConfig, used: Provenance) -> tuple[float, float] | None:
@@ -284,20 +299,22 @@ def _factor_units(cfg: ErosionConfig) -> dict[str, str]:
     return factor_units
 
 
-def _output_files(cfg: ErosionConfig) -> dict[str, dict[str, Any]]:
-    """The outputs and their writer options; the factors too, for checking and for the
-    soil-conservation service."""
+def _output_files(cfg: ErosionConfig, tags: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The outputs and their writer options (``tags``: status and lineage); the factors too,
+    for checking and for the soil-conservation service."""
     table = get_table("SL190-2007/water")
+    grade_tags = {**tags, TAG_CLASS_TABLE: f"{table.name} ({table.version})"}
     return {
-        "soil_loss": {"dtype": "float32", "units": "t/(km²·a)"},
-        "potential_loss": {"units": "t/(km²·a)"},
-        "soil_conservation": {"units": "t/(km²·a)"},
-        **{n: {"units": u} for n, u in _factor_units(cfg).items()},
+        "soil_loss": {"dtype": "float32", "units": "t/(km²·a)", "tags": tags},
+        "potential_loss": {"units": "t/(km²·a)", "tags": tags},
+        "soil_conservation": {"units": "t/(km²·a)", "tags": tags},
+        **{n: {"units": u, "tags": tags} for n, u in _factor_units(cfg).items()},
         "erosion_grade": {
             "dtype": "uint8",
             "nodata": 0,
             "colormap": table.colormap(),
-            "tags": {"class_table": f"{table.name} ({table.version})"},
+            "categories": table.category_names(),
+            "tags": {**grade_tags, "class_table": grade_tags[TAG_CLASS_TABLE]},
         },
     }
 
@@ -310,22 +327,32 @@ class _Totals:
     counts: np.ndarray
     loss_sum: float = 0.0
     pot_sum: float = 0.0
+    dem_valid: int = 0
+    missing: dict[str, int] = field(default_factory=dict)
 
     def add(self, res: WindowResult, used: Provenance) -> None:
         """Add one window's sums, and the tables and parameters it used to ``used``."""
         self.counts += res.counts
         self.loss_sum += res.loss_sum
         self.pot_sum += res.pot_sum
+        self.dem_valid += res.dem_valid
+        for k, v in res.missing.items():
+            self.missing[k] = self.missing.get(k, 0) + v
         used.tables.update(res.tables)
         used.parameters.update(res.parameters)
 
 
 def _compute_windows(
-    eng: Engine, spec: ErosionSpec, out: Path, used: Provenance, step: Progress
+    eng: Engine,
+    spec: ErosionSpec,
+    out: Path,
+    used: Provenance,
+    step: Progress,
+    tags: dict[str, str],
 ) -> tuple[_Totals, dict[str, Any]]:
-    """Run :func:`erosion_window` over the grid on ``eng``, write the output COGs, add up
-    the sums; return them and the description of the computation."""
-    files = _output_files(spec.cfg)
+    """Run :func:`erosion_window` over the grid on ``eng``, write the output COGs (with
+    ``tags``), add up the sums; return them and the description of the computation."""
+    files = _output_files(spec.cfg, tags)
     windows = list(spec.grid.blocks(spec.cfg.block_size))
     totals = _Totals(np.zeros(len(get_table("SL190-2007/water").classes) + 1, dtype=np.int64))
     on_workers = eng.name != "local"
@@ -398,6 +425,13 @@ def _result(
         mean_potential_loss_t_km2_a=pot_sum / n_valid if n_valid else None,
         total_soil_conservation_t_a=(pot_sum - loss_sum) * px_km2,
         total_soil_loss_t_a=loss_sum * px_km2,
+        coverage=Coverage.of(
+            aoi_px=totals.dem_valid,
+            analysed_px=n_valid,
+            px_km2=px_km2,
+            missing_px=totals.missing,
+            basis="DEM's valid area",
+        ),
         ls=ls_params,
         config=cfg.model_dump(mode="json", exclude=set(_INPUT_FIELDS)),
         inputs=inputs,
@@ -432,7 +466,12 @@ _INPUT_FIELDS = (
 
 
 def _ls_to_files(
-    dem_path: Path, cfg: ErosionConfig, out: Path, names: tuple[str, ...], tile_pixels: int
+    dem_path: Path,
+    cfg: ErosionConfig,
+    out: Path,
+    names: tuple[str, ...],
+    tile_pixels: int,
+    tags: dict[str, str],
 ) -> dict[str, Any]:
     """Write LS and its parts as COGs in ``out``; return the LS parameters.
 
@@ -479,7 +518,7 @@ def _ls_to_files(
         "s": ls.s,
     }
     for n in names:
-        write_raster(parts[n], out / f"{n}.tif")
+        write_raster(parts[n], out / f"{n}.tif", tags=tags)
     return dict(ls.params)
 
 

@@ -67,6 +67,10 @@ class WindowResult:
     pot_sum: float
     tables: dict[str, dict[str, Any]]
     parameters: dict[str, dict[str, Any]]
+    #: Pixels where the DEM is valid (LS defined): the denominator of the coverage.
+    dem_valid: int = 0
+    #: Per factor input, DEM-valid pixels where it has no data (:func:`missing_factors`).
+    missing: dict[str, int] = field(default_factory=dict)
 
 
 def _factor_inputs(spec: ErosionSpec) -> list[tuple[FactorValue, str, Resampling]]:
@@ -164,7 +168,28 @@ def erosion_window(spec: ErosionSpec, window: Window) -> WindowResult:
         pot_sum=float(np.nansum(arrays["potential_loss"], dtype="float64")),
         tables=used.tables,
         parameters=used.parameters,
+        dem_valid=int(np.count_nonzero(np.isfinite(f.ls["ls"]))),
+        missing=missing_factors(f, np.isfinite(f.ls["ls"])),
     )
+
+
+def missing_factors(f: _WindowFactors, dem_ok: np.ndarray) -> dict[str, int]:
+    """Per factor input of a window, the pixels with a valid DEM where it has no data (NaN;
+    land cover 0): why a pixel of the DEM got no soil loss."""
+
+    def gap(a: np.ndarray | float) -> int:
+        if not isinstance(a, np.ndarray):
+            return 0 if np.isfinite(a) else int(np.count_nonzero(dem_ok))
+        return int(np.count_nonzero(dem_ok & ~np.isfinite(a)))
+
+    out = {"R": gap(f.R), "K": gap(f.K)}
+    if f.lc is not None:
+        out["landcover"] = int(np.count_nonzero(dem_ok & (f.lc == 0)))
+    if f.fvc is not None:
+        out["ndvi"] = gap(f.fvc)
+    if isinstance(f.P, np.ndarray):
+        out["P"] = gap(f.P)
+    return out
 
 
 def _read_factors(spec: ErosionSpec, s: Sources, win: Window, used: Provenance) -> _WindowFactors:

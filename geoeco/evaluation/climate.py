@@ -36,7 +36,7 @@ from geoeco.core.errors import InvalidInput
 from geoeco.core.inspect import inspect_layer_file
 from geoeco.core.io import open_raster_writer, raster_info, read_raster
 from geoeco.core.raster import Grid
-from geoeco.core.windows import file_digest
+from geoeco.core.windows import file_digest, file_status, output_tags
 
 from .config import EvaluationConfig, FactorValue
 from .importance import fq_climatic_factor
@@ -55,7 +55,13 @@ def check_input(
     info = raster_info(p, name=p.name)
     stated = float("nan") if info.nodata is None and info.dtype.startswith("float") else None
     rep = inspect_layer_file(p, allow_outside_china=allow_outside, nodata=stated)
-    inputs[name] = {"file": p.name, "crs": rep.crs, "sha256": file_digest(p), "bands": info.count}
+    inputs[name] = {
+        "file": p.name,
+        "crs": rep.crs,
+        "sha256": file_digest(p),
+        "bands": info.count,
+        "status": file_status(p),
+    }
     assert info.grid is not None
     return info.grid, info.count
 
@@ -99,11 +105,14 @@ def climate_products(
                 monthly = cfg.precip
                 if need_annual:
                     dest = out / "precip_annual.tif"
-                    annual = str(_reduce_bands(cfg.precip, pgrid, dest, cfg.block_size, "sum"))
+                    tags = output_tags("evaluation: annual precipitation", inputs)
+                    annual = str(
+                        _reduce_bands(cfg.precip, pgrid, dest, cfg.block_size, "sum", tags)
+                    )
         if need_annual:
             products["precip_annual"] = annual
     if need_fq:
-        products["fq"] = _fq(cfg, out, used, monthly, check)
+        products["fq"] = _fq(cfg, out, used, monthly, check, inputs)
     if "biodiversity" in todo:
         if cfg.temp_annual is not None:
             products["temp_annual"] = cfg.temp_annual
@@ -111,8 +120,9 @@ def climate_products(
             assert cfg.temp_monthly is not None
             tgrid = check("temp_monthly")
             dest = out / "temp_annual.tif"
+            tags = output_tags("evaluation: annual temperature", inputs)
             products["temp_annual"] = str(
-                _reduce_bands(cfg.temp_monthly, tgrid, dest, cfg.block_size, "mean")
+                _reduce_bands(cfg.temp_monthly, tgrid, dest, cfg.block_size, "mean", tags)
             )
             used.add_param(
                 "biodiversity.temp_annual",
@@ -123,7 +133,12 @@ def climate_products(
 
 
 def _fq(
-    cfg: EvaluationConfig, out: Path, used: Provenance, monthly: str | None, check: Any
+    cfg: EvaluationConfig,
+    out: Path,
+    used: Provenance,
+    monthly: str | None,
+    check: Any,
+    inputs: dict[str, Any],
 ) -> FactorValue:
     if cfg.fq is not None:
         return cfg.fq
@@ -142,7 +157,8 @@ def _fq(
             stack.enter_context(aligned_source(p, cgrid, resampling="bilinear", band=MONTHS))
             for p in paths
         ]
-        w = stack.enter_context(open_raster_writer(dest, cgrid, units="FAO C (1)"))
+        tags = output_tags("evaluation: F_q", inputs)
+        w = stack.enter_context(open_raster_writer(dest, cgrid, units="FAO C (1)", tags=tags))
         for win in cgrid.blocks(cfg.block_size):
             u, t, pr, rh = (np.ma.filled(s.read(win).astype("float64"), np.nan) for s in srcs)
             fq = fq_climatic_factor(u, t, pr, rh, wind_height=cfg.wind_height, used=used)
@@ -151,11 +167,16 @@ def _fq(
 
 
 def _reduce_bands(
-    path: str, grid: Grid, dest: Path, block: int, how: Literal["sum", "mean"]
+    path: str,
+    grid: Grid,
+    dest: Path,
+    block: int,
+    how: Literal["sum", "mean"],
+    tags: dict[str, str],
 ) -> Path:
     """Sum (mm) or mean (°C) of the 12 bands of ``path``; NaN in any month gives NaN."""
     units = "mm" if how == "sum" else "degC"
-    with open_raster_writer(dest, grid, units=units) as w:
+    with open_raster_writer(dest, grid, units=units, tags=tags) as w:
         for win in grid.blocks(block):
             a = read_raster(path, band=MONTHS, window=win, name=Path(path).name).array
             a64 = np.ma.filled(a.astype("float64"), np.nan)

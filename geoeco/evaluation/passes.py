@@ -31,8 +31,9 @@ import numpy as np
 from geoeco.catalog.classes import ClassTable, Provenance, lookup
 from geoeco.core.errors import EmptyArea, InvalidInput
 from geoeco.core.io import open_raster_writer, raster_info, read_raster, write_raster
+from geoeco.core.provenance import TAG_CLASS_TABLE
 from geoeco.core.raster import Grid, Raster
-from geoeco.core.windows import open_factor
+from geoeco.core.windows import open_factor, output_tags
 from geoeco.erosion.vegetation import check_cover_units
 from geoeco.terrain.slope import slope_horn
 
@@ -78,7 +79,9 @@ def classed_writer(
     table: ClassTable,
     tags: dict[str, str] | None = None,
 ) -> Any:
-    """A uint8 class-raster writer (0 = nodata) with the table's colours, entered on ``stack``."""
+    """A uint8 class-raster writer (0 = nodata) with the table's colours and class names,
+    entered on ``stack``; ``tags`` add to its class-table tags."""
+    name = f"{table.name} ({table.version})"
     return stack.enter_context(
         open_raster_writer(
             path,
@@ -86,7 +89,8 @@ def classed_writer(
             dtype="uint8",
             nodata=0,
             colormap=table.colormap(),
-            tags={"class_table": f"{table.name} ({table.version})", **(tags or {})},
+            categories=table.category_names(),
+            tags={"class_table": name, TAG_CLASS_TABLE: name, **(tags or {})},
         )
     )
 
@@ -180,6 +184,10 @@ class EvaluationPasses:
     weights: AreaWeights | None = None
     derived: list[str] = field(default_factory=list)
 
+    def out_tags(self) -> dict[str, str]:
+        """Status and lineage tags of the outputs, from the inputs checked so far."""
+        return output_tags("evaluation", self.inputs)
+
     def blocks(self) -> Iterator[Window]:
         """The windows of the grid, ``block_size`` pixels a side."""
         return self.grid.blocks(self.cfg.block_size)
@@ -265,7 +273,9 @@ class EvaluationPasses:
 
     def _write_whole(self, name: str, units: str) -> None:
         write_raster(
-            Raster.from_array(self.whole[name], self.grid, units=units), self.out / f"{name}.tif"
+            Raster.from_array(self.whole[name], self.grid, units=units),
+            self.out / f"{name}.tif",
+            tags=self.out_tags(),
         )
         self.derived.append(f"{name}.tif")
 
@@ -347,17 +357,20 @@ class EvaluationPasses:
     def pass_values(self, sens_tables: dict[str, ClassTable]) -> None:
         """(B) Write sensitivities and services; tally class areas and service max and sum."""
         n_blocks = sum(1 for _ in self.blocks())
+        tags = self.out_tags()
         with contextlib.ExitStack() as stack:
             ws: dict[str, Any] = {}
             for key, table in sens_tables.items():
-                ws[key] = classed_writer(stack, self.out / f"{key}.tif", self.grid, table)
+                ws[key] = classed_writer(stack, self.out / f"{key}.tif", self.grid, table, tags)
                 ws[f"{key}_index"] = stack.enter_context(
-                    open_raster_writer(self.out / f"{key}_index.tif", self.grid, units="score")
+                    open_raster_writer(
+                        self.out / f"{key}_index.tif", self.grid, units="score", tags=tags
+                    )
                 )
             for s in self.services:
                 ws[s] = stack.enter_context(
                     open_raster_writer(
-                        self.out / f"service_{s}.tif", self.grid, units=self.units(s)
+                        self.out / f"service_{s}.tif", self.grid, units=self.units(s), tags=tags
                     )
                 )
             for i, win in enumerate(self.blocks()):
@@ -424,6 +437,7 @@ class EvaluationPasses:
         code_of = {v[0]: k for k, v in DOMINANT_SERVICES.items()}
         codes = np.array([code_of[s] for s in self.services], dtype=np.uint8)
         n_blocks = sum(1 for _ in self.blocks())
+        tags = {**self.out_tags(), **tags}
         with contextlib.ExitStack() as stack:
             ws = {
                 s: classed_writer(
@@ -443,7 +457,7 @@ class EvaluationPasses:
                 self.out / "importance_dominant.tif",
                 self.grid,
                 dom_table,
-                {"codes": json.dumps({k: v[:2] for k, v in DOMINANT_SERVICES.items()})},
+                {**tags, "codes": json.dumps({k: v[:2] for k, v in DOMINANT_SERVICES.items()})},
             )
             readers = {s: self.service_windows(s) for s in self.services}
             for i, win in enumerate(self.blocks()):

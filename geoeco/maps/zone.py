@@ -36,12 +36,13 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from geoeco.core.errors import InvalidInput
 
+from .banner import add_banner, banner_lines
 from .base import (
     OUTLINE_STYLE,
     OUTLINES,
@@ -131,6 +132,7 @@ def zone_map(
     tianditu_token: str | None = None,
     tolerance: float | None = None,
     max_overlay_size: int = 2048,
+    banner: Sequence[str] | None = None,
 ) -> Any:
     """Zone map: control units by class, reference outlines, class rasters, controls.
 
@@ -155,6 +157,9 @@ def zone_map(
         Simplification tolerance in degrees; default :func:`~geoeco.maps.data.auto_tolerance`.
     max_overlay_size : int
         Long side (pixels) of embedded raster images.
+    banner : list of str, optional
+        Warning lines shown at the top (:func:`geoeco.maps.banner.banner_lines`: synthetic or
+        approximate layers, partial coverage).
 
     Returns
     -------
@@ -187,6 +192,7 @@ def zone_map(
     _call(m, f"geoeco.search(MAP, {units_layer.get_name()});")
     _add_controls(m, _minimap_js(basemap, tianditu_token, context_js, (w, s, e, n)))
     m.fit_bounds([[s, w], [n, e]])
+    add_banner(m, banner or [])
     return m
 
 
@@ -269,16 +275,21 @@ def write_zone_map(
     basemap: str | None = None,
     tianditu_token: str | None = None,
     rasters: Mapping[str, Any] | None = None,
+    banner: Sequence[str] | None = None,
 ) -> Path:
     """Write a self-contained ``map.html`` (assets inlined) for a ``geoeco zone`` run folder.
 
     Reads ``zones.gpkg`` (layers ``units``, ``redline``, ``restoration``), the rasters
     ``restoration_rank.tif`` and, when present, ``../erosion/erosion_grade.tif`` and
     ``../desertification/desertification_degree.tif`` (or ``rasters``: name -> path), and the
-    national parks, Three-North area and battle areas of the built-in registry.
+    national parks, Three-North area and battle areas of the built-in registry. ``banner``:
+    warning lines (default: from the folder's ``summary.json``, :func:`run_banner`).
     """
     run = read_run(Path(run_dir), rasters=rasters)
-    m = zone_map(run.pop("units"), basemap=basemap, tianditu_token=tianditu_token, **run)
+    lines = run_banner(Path(run_dir)) if banner is None else list(banner)
+    m = zone_map(
+        run.pop("units"), basemap=basemap, tianditu_token=tianditu_token, banner=lines, **run
+    )
     return save_map(m, Path(out_html) if out_html else Path(run_dir) / "map.html")
 
 
@@ -296,11 +307,27 @@ def zone_map_from_run(
         basemap=basemap,
         tianditu_token=tianditu_token,
         tile_url_template=tile_url_template,
+        banner=run_banner(Path(run_dir)),
         **run,
     )
 
 
+def run_banner(run_dir: Path) -> list[str]:
+    """The banner lines of a run folder, from its ``summary.json`` (none without one)."""
+    import json
+
+    p = run_dir / "summary.json"
+    if not p.is_file():
+        return []
+    try:
+        summary = json.loads(p.read_text(encoding="utf-8"))
+    except ValueError:
+        return []
+    return banner_lines(summary) if isinstance(summary, dict) else []
+
+
 __all__ = [
+    "run_banner",
     "write_zone_map",
     "zone_map",
     "zone_map_from_run",

@@ -313,6 +313,7 @@ class QueryContext:
                 "res_m": (s.get("grid") or {}).get("res_m"),
                 "approximation_layers": s.get("approximation_layers", []),
                 "synthetic_layers": s.get("synthetic_layers", []),
+                "coverage": s.get("coverage"),
             }
         paths: dict[str, Path] = {}
         if discover:

@@ -113,6 +113,12 @@ class PointResult(_Model):
     lat: float
     input_crs: str = "wgs84"
     inside_analysed_area: bool
+    coverage_share: float = Field(
+        default=0.0,
+        description="1 when the point lies in the analysed area of the run, else 0 (a point "
+        "query never fails for coverage: it says so)",
+    )
+    coverage_missing_km2: dict[str, float] = {}
     message: str | None = None
     unit: UnitInfo | None = None
     redline: RedlineStatus | None = None
@@ -235,6 +241,15 @@ class ScreeningResult(_Model):
     run: dict[str, Any] = {}
     inside_analysed_area: bool
     outside_share: float
+    coverage_share: float = Field(
+        default=0.0,
+        description="Share of the site inside the analysed area of the run (1 - outside_share); "
+        "a screening never fails for coverage: it reports it and notes it",
+    )
+    coverage_missing_km2: dict[str, float] = Field(
+        default={},
+        description="Area of an areal site outside the analysed area, under 'zoning run' (km²)",
+    )
     by_class: list[Overlap] = []
     by_unit: list[Overlap] = []
     redline: list[Overlap] = []

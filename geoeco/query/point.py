@@ -145,6 +145,7 @@ def lookup_point(
         lat=y,
         input_crs=p.input_crs,
         inside_analysed_area=unit is not None,
+        coverage_share=1.0 if unit is not None else 0.0,
         message=None if unit is not None else OUTSIDE,
         unit=unit,
         redline=_redline_status(ctx, pt, values) if unit is not None else None,

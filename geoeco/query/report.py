@@ -28,6 +28,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from geoeco.core.banner import banner_html, banner_lines
+
 from .models import MapData, ScreeningResult
 
 if TYPE_CHECKING:
@@ -357,6 +359,19 @@ def _proximity_table(r: ScreeningResult, lang: Lang) -> str:
     )
 
 
+def _report_banner(r: ScreeningResult) -> list[str]:
+    """The warning lines of a report: the run's synthetic or approximate layers and partial
+    coverage (:func:`geoeco.core.banner.banner_lines`), and a site partly outside the run."""
+    lines = banner_lines(r.run or {})
+    if 0 < r.outside_share < 1:
+        pct = f"{r.outside_share * 100:.1f}"
+        lines.append(
+            f"场址有 {pct}% 位于分析范围之外，统计与研判仅涉及分析范围内部分 — {pct} % of the site "
+            "lies outside the analysed area; statistics and verdicts cover the analysed part only"
+        )
+    return lines
+
+
 def _site_body(r: ScreeningResult, lang: Lang, title: str) -> list[str]:
     """The HTML parts of one site's report, its title first."""
     site_id = html.escape(r.site_id or "")
@@ -388,6 +403,7 @@ def _site_body(r: ScreeningResult, lang: Lang, title: str) -> list[str]:
         f"{html.escape(str(rule or '–'))}</td></tr></table>"
     )
     return [
+        banner_html(_report_banner(r)),
         f"<h1>{html.escape(title)}</h1>{status}",
         f'<div class="top"><div>{map_svg}</div><div>{facts}'
         + (f"<ul class='small'>{notes}</ul>" if notes else "")

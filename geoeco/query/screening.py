@@ -153,6 +153,8 @@ def screen_site(
         run=ctx.run,
         inside_analysed_area=bool(ov.by_unit),
         outside_share=ov.outside,
+        coverage_share=round(1.0 - ov.outside, 6),
+        coverage_missing_km2=ov.missing_km2(site_al, kind),
         by_class=ov.by_class,
         by_unit=ov.by_unit,
         redline=ov.redline,
@@ -220,6 +222,12 @@ class _SiteOverlaps:
                 ctx.battles, _overlaps(ctx.battles, site_al, kind, total), kind
             ),
         )
+
+    def missing_km2(self, site_al: Any, kind: Measure) -> dict[str, float]:
+        """The area of an areal site outside the run (``{}`` when none, or not areal)."""
+        if kind != "area_km2" or self.outside <= 0:
+            return {}
+        return {"zoning run": round(self.outside * float(site_al.area) / 1e6, 6)}
 
     def notes(self) -> list[str]:
         """What a reader must know: the site is outside the run, or partly."""
@@ -332,6 +340,7 @@ def summary_row(result: ScreeningResult) -> dict[str, Any]:
         "length_km": result.site.length_km,
         "inside_analysed_area": result.inside_analysed_area,
         "outside_share": result.outside_share,
+        "coverage_share": result.coverage_share,
         "share_priority": share.get("1", 0.0),
         "share_key": share.get("2", 0.0),
         "share_general": share.get("3", 0.0),

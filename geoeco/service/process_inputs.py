@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from geoeco.catalog.demo_region import DEFAULT_DEMO_SIZE
 from geoeco.catalog.demo_region import Size as DemoSize
 from geoeco.catalog.layers import LayerRegistry
+from geoeco.core.coverage import DEFAULT_MIN_COVERAGE
 from geoeco.core.engine import Engine, EngineName
 from geoeco.core.errors import InvalidInput
 from geoeco.core.geometry import InputCRS
@@ -110,6 +111,19 @@ class ZoningInputs(_Inputs):
     map: bool = Field(
         default=True,
         description="Also write the interactive map.html (needs folium, geoeco[maps]).",
+    )
+    allow_partial: StrictBool = Field(
+        default=False,
+        description="Accept inputs that leave part of the area of interest without data (the "
+        "result states the share, coverage_share); without it such a run fails with "
+        "PartialCoverage naming the inputs.",
+    )
+    min_coverage: float = Field(
+        default=DEFAULT_MIN_COVERAGE,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="Share of the area of interest the inputs must cover (0-1).",
     )
 
     @field_validator("aoi")

@@ -12,7 +12,7 @@ of :func:`geoeco.workflows.zoning.run_zoning` (on the demo region,
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from geoeco.catalog.layers import LayerRegistry
 from geoeco.core.engine import Engine
 from geoeco.core.errors import InvalidInput
 from geoeco.workflows.progress import Progress, stage
-from geoeco.workflows.summaries import short_summary
+from geoeco.workflows.summaries import DEMO_INPUTS, short_summary
 
 from .process_inputs import (
     DesertificationInputs,
@@ -70,7 +70,17 @@ def _zoning_options(inp: ZoningInputs) -> dict[str, Any]:
         "min_unit_km2": inp.min_unit_km2,
         "sxyd_crs": inp.sxyd_crs,
         "write_map": inp.map,
+        "allow_partial": inp.allow_partial,
+        "min_coverage": inp.min_coverage,
     }
+
+
+def _answer(summary: Mapping[str, Any], demo: bool) -> ProcessResult:
+    """A process's answer: the short summary, saying when the run fell back to the demo."""
+    short = short_summary(summary)
+    if demo:
+        short = {"inputs": DEMO_INPUTS, "status": "synthetic", **short}
+    return ProcessResult(short)
 
 
 def _run_zoning(
@@ -106,7 +116,7 @@ def _run_zoning(
             engine=engine,
             **_zoning_options(inp),
         )
-    return ProcessResult(short_summary(result.summary()))
+    return _answer(result.summary(), inp.uses_demo())
 
 
 def _zoning_layers(inp: ZoningInputs, registry: LayerRegistry) -> dict[str, str]:
@@ -182,7 +192,7 @@ def _run_erosion(
             progress=progress,
             engine=engine,
         )
-    return ProcessResult(short_summary(summary.summary()))
+    return _answer(summary.summary(), dem is None)
 
 
 def _run_desertification(
@@ -198,7 +208,7 @@ def _run_desertification(
         demo_size=inp.demo_size,
         progress=progress,
     )
-    return ProcessResult(short_summary(summary.summary()))
+    return _answer(summary.summary(), inp.ndvi is None)
 
 
 def _run_wind_erosion(

@@ -302,7 +302,7 @@ def ls_factor_tiled(
         tiles.route_all(step)
         params = tiles.params_with_tiling()
         step("mosaicking tiles", 0.95)
-        tags = {"geoeco_ls_params": json.dumps(params)}
+        tags = {"geoeco_ls_params": json.dumps(params), **_status_tags(dem)}
         paths = _mosaic(plan.grid, tiles.files, tiles.stored, names, out, tags)
     step("done", 1.0)
     return TiledLSResult(paths, params, plan, len(tiles.files), tiles.largest)
@@ -416,6 +416,13 @@ class _TileRun:
             "overhead": round(plan.overhead, 4),
         }
         return params
+
+
+def _status_tags(dem: str | os.PathLike[str]) -> dict[str, str]:
+    """Status and lineage tags of the LS outputs: those of the DEM (its tags, else user)."""
+    from geoeco.core.windows import file_status, output_tags
+
+    return output_tags("LS", {"dem": {"status": file_status(Path(dem))}})
 
 
 def _tile_outlets(

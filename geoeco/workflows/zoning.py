@@ -36,6 +36,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from geoeco.catalog.layers import LayerRegistry
+from geoeco.core.coverage import DEFAULT_MIN_COVERAGE, Coverage, check_coverage, check_min_coverage
 from geoeco.core.engine import Engine, check_engine, using_engine
 from geoeco.core.errors import InvalidInput
 from geoeco.core.raster import Grid, Raster
@@ -104,8 +105,11 @@ class ZoningOptions:
     write_map: bool = True
     #: Restoration coverage targets: need id -> share of its candidate area (see prioritise).
     restoration_targets: Mapping[str, float] | None = None
+    allow_partial: bool = False
+    min_coverage: float = DEFAULT_MIN_COVERAGE
 
     def __post_init__(self) -> None:
+        check_min_coverage(self.min_coverage)
         if self.sxyd_format not in SXYD_FORMATS:
             raise InvalidInput(
                 f"三线一单 export format must be {' or '.join(SXYD_FORMATS)}, "
@@ -148,6 +152,9 @@ class Zones:
     compare: ZonesResult | None
     drivers: dict[str, Raster]
     restoration_inputs: dict[str, Raster]
+    #: The overlay's zone classes before sliver merging (set by :func:`settle_zones`); the
+    #: comparison with a second rule set compares overlay with overlay.
+    overlay_zone_class: Raster | None = None
 
 
 @dataclass(frozen=True)
@@ -188,11 +195,16 @@ class ZoningRunResult:
     synthetic_layers: list[str]
     map: str
     outputs: list[str] = field(default_factory=list)
+    coverage: Coverage | None = None
 
     def summary(self) -> dict[str, Any]:
-        """The run's summary (``summary.json``), plain JSON values."""
+        """The run's summary (``summary.json``), plain JSON values: ``coverage_share`` and
+        ``coverage_missing_km2`` at the top (:mod:`geoeco.core.coverage`)."""
+        cov = self.coverage
         return {
             "kind": "zoning",
+            **({} if cov is None else cov.leaves()),
+            "coverage": None if cov is None else cov.summary(),
             "engine": engine_info(),
             "compute": self.compute,
             "aoi": self.area.summary(),
@@ -389,6 +401,33 @@ def control_units(plan: ZoningPlan, zones: Zones) -> Any:
     return _membership_columns(units, zones.summary)
 
 
+def settle_zones(plan: ZoningPlan, zones: Zones, units: Any) -> Zones:
+    """Step 3b, one area truth: the zone raster (and its areas in the summary) remade from the
+    final units (:func:`geoeco.zoning.units.raster.units_raster`), so that ``zone_class.tif``,
+    the statistics and the ``units`` layer agree after sliver merging; the overlay's areas
+    stay in the summary as ``area_km2_before_merge``."""
+    from dataclasses import replace
+
+    from geoeco.zoning.units.raster import units_raster, zone_areas
+
+    final = units_raster(units, plan.grid)
+    px = zone_areas(final)
+    km2 = plan.grid.cell_area / 1e6
+    before = zones.summary.area_km2
+    zoned = sum(px.values()) * km2
+    areas = replace(
+        before,
+        priority=px[1] * km2,
+        key=px[2] * km2,
+        general=px[3] * km2,
+        zoned=zoned,
+        nodata_in_grid=plan.grid.width * plan.grid.height * km2 - zoned,
+        nodata_in_aoi=before.nodata_in_aoi + before.zoned - zoned,
+    )
+    summary = replace(zones.summary, area_km2=areas, area_km2_before_merge=before)
+    return replace(zones, zone_class=final, summary=summary, overlay_zone_class=zones.zone_class)
+
+
 def statistics(plan: ZoningPlan, zones: Zones) -> tuple[Any, Any]:
     """Step 4: the area table (county × class × erosion grade × desertification degree) and
     the totals by class."""
@@ -448,7 +487,8 @@ def _comparison(plan: ZoningPlan, zones: Zones, out: Path) -> tuple[Comparison, 
         return None
     zone_b = _rasters(zones.compare)[0]
     cell_km2 = plan.grid.cell_area / 1e6 * equal_area_factor(plan.grid)
-    change, transitions = compare_zones(zones.zone_class, zone_b, cell_km2)
+    zone_a = zones.zone_class if zones.overlay_zone_class is None else zones.overlay_zone_class
+    change, transitions = compare_zones(zone_a, zone_b, cell_km2)
     write_comparison(change, transitions, out)
     comparison = Comparison(
         rules_b=plan.compare.name,
@@ -457,6 +497,16 @@ def _comparison(plan: ZoningPlan, zones: Zones, out: Path) -> tuple[Comparison, 
         transitions_km2=transitions.to_dict(orient="records"),
     )
     return comparison, transitions
+
+
+def _output_tags(plan: ZoningPlan, zones: Zones) -> dict[str, str]:
+    """Status and lineage tags of the run's rasters: the least trusted status of the bound
+    inputs, each input's status, the rule set (:func:`geoeco.core.provenance.derived_tags`)."""
+    from geoeco.core.provenance import derived_tags
+
+    rs = plan.rules
+    statuses = {n: r.status for n, r in zones.summary.inputs.items()}
+    return derived_tags("zoning", statuses, rule_set=rs.name, rule_set_sha256=rs.sha256())
 
 
 def write_outputs(
@@ -477,8 +527,8 @@ def write_outputs(
             strict=True,
         )
     )
-    write_rasters(rasters, out)
-    gpkg = geopackage_layers(units, zones.redline, rest, *tables)
+    write_rasters(rasters, out, _output_tags(plan, zones))
+    gpkg = geopackage_layers(units, zones.redline, rest, *tables, plan.counties)
     compared = _comparison(plan, zones, out)
     if compared is not None:
         gpkg["comparison"] = compared[1]
@@ -530,7 +580,53 @@ def _result(
         synthetic_layers=list(zones.summary.synthetic_layers),
         map=map_note,
         outputs=sorted([*names, *(["map.html"] if map_note == "map.html" else [])]),
+        coverage=zones.summary.coverage,
     )
+
+
+def _classified(
+    plan: ZoningPlan,
+    out: Path,
+    engine: Engine | str | None,
+    registry: LayerRegistry | None,
+    cache_dir: str | Path | None,
+    statuses: Mapping[str, str] | None,
+    step: Progress,
+) -> Zones:
+    """Step 2 on the run's engine, then the coverage check: a run short of the required
+    coverage (without ``allow_partial``) raises, removing ``out`` if this run created it."""
+    import shutil
+
+    created = not out.exists()
+    with contextlib.ExitStack() as stack:
+        eng = stack.enter_context(using_engine(engine))
+        out.mkdir(parents=True, exist_ok=True)
+        cache = Path(cache_dir) if cache_dir else None
+        zones = classify(
+            plan, out, eng, registry=registry, cache_dir=cache, statuses=statuses, step=step
+        )
+    cov = zones.summary.coverage
+    if cov is not None:
+        opts = plan.options
+        try:
+            check_coverage(
+                cov,
+                what="zoning",
+                min_share=opts.min_coverage,
+                allow_partial=opts.allow_partial,
+            )
+        except Exception:
+            if created:
+                shutil.rmtree(out, ignore_errors=True)
+            raise
+    return zones
+
+
+def _banner(zones: Zones) -> list[str]:
+    """The map's warning lines: synthetic or approximate layers, partial coverage."""
+    from geoeco.maps.banner import banner_lines
+
+    return banner_lines(zones.summary.to_dict())
 
 
 def run_zoning(
@@ -554,6 +650,8 @@ def run_zoning(
     restoration_targets: Mapping[str, float] | None = None,
     progress: Progress | None = None,
     engine: Engine | str | None = None,
+    allow_partial: bool = False,
+    min_coverage: float = DEFAULT_MIN_COVERAGE,
 ) -> ZoningRunResult:
     """Zone an area and write every output into ``out_dir``; return the run's result.
 
@@ -573,6 +671,11 @@ def run_zoning(
     (``compute["note"]`` says so). Every engine gives identical outputs; ``compute`` records
     where each step of the rule set's run ran. An engine made here from a name is closed at
     the end; an Engine passed in is left open for reuse.
+
+    A run whose inputs leave more than ``1 - min_coverage`` of the area without a zone raises
+    :class:`~geoeco.core.errors.PartialCoverage` naming the inputs that fall short (and leaves
+    ``out_dir`` as it found it), unless ``allow_partial``; the summary's ``coverage_share`` and
+    ``coverage_missing_km2`` state the coverage either way, and the map says it in words.
     """
     check_engine(engine)
     options = ZoningOptions(
@@ -584,20 +687,17 @@ def run_zoning(
         sxyd_format,
         write_map,
         restoration_targets,
+        allow_partial,
+        min_coverage,
     )
     step = progress or no_progress
     out = Path(out_dir)
     plan = plan_zoning(aoi, rules, compare, inputs, options, demo_size=demo_size)
     step("checking inputs", 0.02)
-    with contextlib.ExitStack() as stack:
-        eng = stack.enter_context(using_engine(engine))
-        out.mkdir(parents=True, exist_ok=True)
-        cache = Path(cache_dir) if cache_dir else None
-        zones = classify(
-            plan, out, eng, registry=registry, cache_dir=cache, statuses=statuses, step=step
-        )
+    zones = _classified(plan, out, engine, registry, cache_dir, statuses, step)
     step("control units", 0.5)
     units = control_units(plan, zones)
+    zones = settle_zones(plan, zones, units)
     step("statistics", 0.7)
     tables = statistics(plan, zones)
     step("restoration priorities", 0.75)
@@ -605,7 +705,7 @@ def run_zoning(
     step("writing outputs", 0.85)
     files = write_outputs(plan, zones, units, tables, rest, out)
     step("web map", 0.95)
-    map_note = write_web_map(out) if options.write_map else "not requested"
+    map_note = write_web_map(out, _banner(zones)) if options.write_map else "not requested"
     result = _result(plan, zones, units, tables[1], rest, out, files, map_note)
     write_json(result.summary(), out / "summary.json")
     step("done", 1.0)
@@ -629,6 +729,7 @@ __all__ = [
     "plan_zoning",
     "restoration",
     "run_zoning",
+    "settle_zones",
     "statistics",
     "write_outputs",
     "zoning_area",

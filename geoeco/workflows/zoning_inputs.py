@@ -18,9 +18,10 @@ import numpy as np
 
 from geoeco.catalog.layers import LayerRegistry, LayerSpec, load_registry
 from geoeco.core.errors import InvalidInput
+from geoeco.core.provenance import check_status
 from geoeco.core.raster import Grid, Raster
 from geoeco.zoning.aoi import AOI
-from geoeco.zoning.overlay.inputs import LayerInput, Status
+from geoeco.zoning.overlay.inputs import LayerInput
 from geoeco.zoning.rules import RuleSet
 
 #: Built-in layers bound to rule-set mask inputs when the caller gives none (the rule set's
@@ -73,13 +74,6 @@ def unbound_inputs(
     return [n for n, i in rules.inputs.items() if getattr(i, "required", True) and n not in have]
 
 
-def _status(value: str | None) -> Status:
-    for s in ("real", "approximation", "synthetic"):
-        if value == s:
-            return s
-    raise InvalidInput(f"status must be real, approximation or synthetic; got {value!r}")
-
-
 def bind_inputs(
     rules: RuleSet,
     grid: Grid,
@@ -96,12 +90,17 @@ def bind_inputs(
     whose ``variable`` is the input's name → the built-in mask layers → user layers by role
     (extra inputs with role ``protected`` or ``development`` join the red line / key control).
 
+    A raster given by path has the status its geoeco tags state, else ``user``; a status in
+    ``statuses`` vouches for an untagged file and can lower, never raise, a tagged one
+    (:func:`geoeco.core.provenance.resolve_status`).
+
     Raster files (given paths and registry layers) are checked here and bound as picklable
     :class:`~geoeco.core.align.AlignedFile` readers that open the file for each read, so that
     the workers of an engine (e.g. Dask) can read their windows themselves. ``stack`` is
     accepted for callers' compatibility: these readers hold nothing open between reads.
     """
     from geoeco.core.align import aligned_file
+    from geoeco.core.windows import file_status
 
     del stack
     reg = registry or load_registry()
@@ -109,7 +108,10 @@ def bind_inputs(
     for name, value in (given or {}).items():
         if isinstance(value, str | Path):
             src = aligned_file(value, grid, resampling="nearest", name=Path(value).name)
-            layers[name] = LayerInput(src, status=_status((statuses or {}).get(name, "real")))
+            given_status = (statuses or {}).get(name)
+            if given_status is not None:
+                check_status(given_status)
+            layers[name] = LayerInput(src, status=file_status(value, given_status))
         else:
             layers[name] = value
     by_variable = _evaluation_layers(reg)

@@ -47,21 +47,28 @@ TABLE_OUTPUTS = (
 COMPARISON_OUTPUTS = ("zone_change.tif", "comparison.csv")
 
 
-def write_rasters(rasters: dict[str, Raster], out: Path) -> None:
+def write_rasters(
+    rasters: dict[str, Raster], out: Path, tags: dict[str, str] | None = None
+) -> None:
     """Write each raster as ``out/<name>``: unsigned and boolean rasters as uint8 with nodata
-    0 (class rasters with their colour table), the rest as float32."""
+    0 (class rasters with their colour table and class names), the rest as float32; every
+    one with ``tags`` (status and lineage, :mod:`geoeco.core.provenance`)."""
     from geoeco.catalog.classes import get_table
     from geoeco.core.io import write_raster
+    from geoeco.core.provenance import TAG_CLASS_TABLE
 
     for fname, r in rasters.items():
         kind = np.dtype(r.dtype).kind
-        cmap = get_table(COLOUR_TABLES[fname]).colormap() if fname in COLOUR_TABLES else None
+        table = get_table(COLOUR_TABLES[fname]) if fname in COLOUR_TABLES else None
+        extra = {} if table is None else {TAG_CLASS_TABLE: f"{table.name} ({table.version})"}
         write_raster(
             r,
             out / fname,
             nodata=0 if kind == "u" else None,
             dtype="uint8" if kind in "ub" else "float32",
-            colormap=cmap,
+            colormap=None if table is None else table.colormap(),
+            categories=None if table is None else table.category_names(),
+            tags={**(tags or {}), **extra},
         )
 
 
@@ -165,23 +172,81 @@ def write_vectors_and_tables(gpkg: dict[str, Any], rest: RestorationResult, out:
     write_table(rest.coverage, out / "restoration_coverage.csv")
 
 
+#: Areas in the written tables are rounded to 0.0001 km² (100 m², a ninth of a 30 m pixel).
+AREA_DECIMALS = 4
+
+
+def _class_names(codes: Any, table: str, zh: bool) -> Any:
+    """The names (zh or en) of class ``codes`` of class table ``table``; "" for 0 (no data)."""
+    from geoeco.catalog.classes import get_table
+
+    names = {c.code: c.name_zh if zh else c.name_en for c in get_table(table).classes}
+    return codes.map(lambda c: names.get(int(c), ""))
+
+
+def readable_statistics(table: Any, counties: Any = None) -> Any:
+    """The statistics as written: whole pixel counts (pixel-centre counts are integers),
+    areas rounded to :data:`AREA_DECIMALS`, and names beside the codes (county name, zone
+    class, erosion grade and desertification degree in Chinese and English).
+
+    The county name comes from the ``name`` column of ``counties`` (keyed by ``code``).
+    """
+    t = table.copy()
+    px = t["pixels"].to_numpy(dtype=float)
+    whole = np.allclose(px, np.rint(px), rtol=0, atol=1e-9)
+    t["pixels"] = np.rint(px).astype(np.int64) if whole else np.round(px, AREA_DECIMALS)
+    t["area_km2"] = t["area_km2"].round(AREA_DECIMALS)
+    names = {} if counties is None else dict(zip(counties["code"], counties["name"], strict=True))
+    t.insert(1, "county_name", t["county"].map(lambda c: names.get(c, "")))
+    for col, table_name in (
+        ("zone_class", "ZHGKDYFL"),
+        ("erosion_grade", "SL190-2007/water"),
+        ("desertification_degree", "WangTao-2003"),
+    ):
+        if col in t:
+            t[f"{col}_zh"] = _class_names(t[col], table_name, True)
+            t[f"{col}_en"] = _class_names(t[col], table_name, False)
+    return t
+
+
+def readable_totals(totals: Any) -> Any:
+    """The class totals as written: zone class names and areas rounded to
+    :data:`AREA_DECIMALS`."""
+    from geoeco.zoning.rules import ZONE_CLASSES
+
+    names = {str(c): n for c, n in ZONE_CLASSES.items()}
+    t = totals.copy()
+    codes = t[t.columns[0]].astype(str)
+    t.insert(1, "class_zh", codes.map(lambda c: names.get(c, ("合计", ""))[0]))
+    t.insert(2, "class_en", codes.map(lambda c: names.get(c, ("", "total"))[1]))
+    t["area_km2"] = t["area_km2"].round(AREA_DECIMALS)
+    return t
+
+
 def geopackage_layers(
-    units: Any, redline: Raster, rest: RestorationResult, table: Any, totals: Any
+    units: Any,
+    redline: Raster,
+    rest: RestorationResult,
+    table: Any,
+    totals: Any,
+    counties: Any = None,
 ) -> dict[str, Any]:
     """The layers of ``zones.gpkg``: units, red line and restoration polygons in CGCS2000, and
-    the statistics, class totals and restoration coverage tables."""
+    the statistics (:func:`readable_statistics`, county names from ``counties``), class
+    totals and restoration coverage tables."""
     return {
         "units": units.to_crs(CGCS2000),
         "redline": redline_layer(redline).to_crs(CGCS2000),
         "restoration": restoration_layer(rest).to_crs(CGCS2000),
-        "statistics": table,
-        "class_totals": totals,
+        "statistics": readable_statistics(table, counties),
+        "class_totals": readable_totals(totals),
         "restoration_coverage": coverage_table(rest),
     }
 
 
-def write_web_map(out: Path) -> str:
+def write_web_map(out: Path, banner: list[str] | None = None) -> str:
     """Write the self-contained ``map.html`` (needs the ``maps`` extra); say what happened.
+    ``banner``: its warning lines (:func:`geoeco.maps.banner.banner_lines`).
 
     The map is a view of the results: if it cannot be drawn the zoning still stands, and the
     summary says why there is no map.
@@ -189,7 +254,7 @@ def write_web_map(out: Path) -> str:
     try:
         from geoeco.maps.zone import write_zone_map
 
-        write_zone_map(out, out / "map.html")
+        write_zone_map(out, out / "map.html", banner=banner)
     except ImportError as exc:
         return f"not written: {exc}"
     except Exception as exc:

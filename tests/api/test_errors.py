@@ -41,6 +41,7 @@ EXPECTED = {
     "EmptyArea": 422,
     "OutsideChina": 422,
     "UnitsError": 422,
+    "PartialCoverage": 422,
     "UnsafeDataSource": 422,
     "OversizeRequest": 413,
     "ManifestError": 422,

@@ -125,6 +125,13 @@ def test_bad_inputs_are_422_problems(tmp_path: Path, plugin: str) -> None:
             422,
         )
         assert body["errors"][0]["field"] == "aoi"
+        # coverage options are checked at submission (issue 14): a strict boolean, a share
+        for bad, field in (
+            ({"allow_partial": "yes"}, "allow_partial"),
+            ({"min_coverage": 1.5}, "min_coverage"),
+        ):
+            body = is_problem(c.post("/processes/zoning/execution", json={"inputs": bad}), 422)
+            assert [e["field"] for e in body["errors"]] == [field]
         is_problem(c.post("/processes/echo/execution", json={"inputs": {"nope": 1}}), 422)
         is_problem(c.post("/processes/echo/execution", json={"inputs": [1, 2]}), 422)
         is_problem(c.post("/processes/echo/execution", json=[1]), 422)

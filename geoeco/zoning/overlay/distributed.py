@@ -38,7 +38,14 @@ from geoeco.zoning.patches.tiled import TiledRedline, TileOps
 
 from .inputs import Window, _Plan
 from .kernels import _PRE_AOI, _finish_kernel
-from .outputs import OUTPUT_FILES, Histograms, Outputs, in_memory_outputs
+from .outputs import (
+    OUTPUT_FILES,
+    Histograms,
+    Outputs,
+    in_memory_outputs,
+    output_categories,
+    plan_tags,
+)
 from .pass1 import _pass_one_window, _PassOneSpec
 from .redline import _pixel_red, _plan_redline
 
@@ -102,6 +109,7 @@ def _task_pass2(
     zone, red_o, flags = (np.empty(pre.shape, np.uint8) for _ in range(3))
     h = Histograms()
     _finish_kernel(pre, red, spec.zlut, spec.flut, spec.nd, zone, red_o, flags, *h.arrays())
+    h.count_aoi(pre)
     if not spec.to_files:
         return h, (zone, red_o, flags)
     for (name, _), a in zip(OUTPUT_FILES, (zone, red_o, flags), strict=True):
@@ -215,15 +223,21 @@ def _write_outputs(
     eng: Engine, plan: _Plan, windows: list[Window], store: DirTileStore, out_dir: Path
 ) -> Outputs:
     """One task per output COG on ``eng``, assembling its stored tiles; the COG paths."""
-    rs = plan.rules
-    tags = {"rule_set": rs.name, "rule_set_sha256": rs.sha256()}
+    tags = plan_tags(plan)
     files = [
         OutputFile(
             "out_" + n,
             str(out_dir / f"{n}.tif"),
             plan.grid,
             tuple(windows),
-            {"dtype": "uint8", "nodata": v, "units": "class", "band_names": [n], "tags": tags},
+            {
+                "dtype": "uint8",
+                "nodata": v,
+                "units": "class",
+                "band_names": [n],
+                "tags": tags,
+                "categories": output_categories(n),
+            },
         )
         for n, v in OUTPUT_FILES
     ]

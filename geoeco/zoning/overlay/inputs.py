@@ -21,13 +21,15 @@ from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
 from geoeco.core.errors import CRSError, EmptyArea, GridMismatch, InvalidInput, LayerNotFound
+from geoeco.core.provenance import STATUSES, Status
 from geoeco.core.raster import Grid, Raster
 from geoeco.zoning.aoi import AOI
 from geoeco.zoning.rules import ClassInput, Criterion, MaskInput, RuleSet
 
-Status = Literal["real", "approximation", "synthetic"]
 Window = tuple[int, int, int, int]
-_RANK = {"real": 0, "approximation": 1, "synthetic": 2}
+#: Trust rank of each status in the overlay: a user's layer counts like a real one (it raises
+#: no flag); approximate and synthetic layers set flag bits 1 and 2.
+_RANK = {"real": 0, "user": 0, "approximation": 1, "synthetic": 2}
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,9 @@ class LayerInput:
     ----------
     data : Raster, reader, callable or GeoDataFrame
         See the module docstring.
-    status : {"real", "approximation", "synthetic"}
-        Trust level from the layer manifest; drives flag bits 1 and 2.
+    status : {"real", "user", "approximation", "synthetic"}
+        Trust level from the layer manifest or the file's tags
+        (:mod:`geoeco.core.provenance`); drives flag bits 1 and 2.
     role : str, optional
         Manifest role; extra layers with role ``protected``/``development`` join the rules.
     column : str, optional
@@ -76,7 +79,7 @@ class _Bound:
 
     @property
     def rank(self) -> int:
-        """Trust rank of the input's status: 0 real, 1 approximation, 2 synthetic."""
+        """Trust rank of the input's status: 0 real or user, 1 approximation, 2 synthetic."""
         return _RANK[self.status]
 
     def read_window(self, win: Window) -> Any:
@@ -150,7 +153,7 @@ def _bind(name: str, li: LayerInput, spec: ClassInput | MaskInput, grid: Grid) -
     kind = common["kind"]
     d = li.data
     if li.status not in _RANK:
-        raise InvalidInput(f"input {name!r}: status must be real, approximation or synthetic")
+        raise InvalidInput(f"input {name!r}: status must be one of {', '.join(STATUSES)}")
     if isinstance(d, Raster):
         d.grid.check_aligned(grid, what=f"input {name!r} and the overlay grid")
         if d.array.ndim != 2:

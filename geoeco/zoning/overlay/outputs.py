@@ -12,11 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from geoeco.core.coverage import Coverage
 from geoeco.core.errors import EmptyArea
+from geoeco.core.provenance import derived_tags
 from geoeco.core.raster import Grid, Raster
 
 from .inputs import Window, _Plan
-from .kernels import FLAG_BITS, _finish_kernel, _finish_luts, _stage_layers
+from .kernels import _PRE_AOI, FLAG_BITS, _finish_kernel, _finish_luts, _stage_layers
 from .pass1 import _buffer
 
 
@@ -31,7 +33,7 @@ class _Sink:
             return
         from geoeco.core.io import open_raster_writer
 
-        tags = {"rule_set": plan.rules.name, "rule_set_sha256": plan.rules.sha256()}
+        tags = plan_tags(plan)
         self.writers = []
         for name, nodata in OUTPUT_FILES:
             p = Path(out_dir) / f"{name}.tif"
@@ -46,6 +48,7 @@ class _Sink:
                         units="class",
                         band_names=[name],
                         tags=tags,
+                        categories=output_categories(name),
                     )
                 )
             )
@@ -90,6 +93,27 @@ class _Sink:
         return in_memory_outputs(self.arrays, self.grid)
 
 
+#: Class tables of the outputs whose codes are classes (the flags are bits).
+OUTPUT_CLASS_TABLES = {"zone_class": "ZHGKDYFL", "redline": "LXBM"}
+
+
+def output_categories(name: str) -> dict[int, str] | None:
+    """Class names written into output ``name`` (``None`` for the flags)."""
+    from geoeco.catalog.classes import get_table
+
+    table = OUTPUT_CLASS_TABLES.get(name)
+    return None if table is None else get_table(table).category_names()
+
+
+def plan_tags(plan: _Plan) -> dict[str, str]:
+    """GDAL tags of the overlay's output files: the rule set, and status and lineage from the
+    statuses of every bound input (the least trusted one, :mod:`geoeco.core.provenance`)."""
+    rs = plan.rules
+    statuses = {n: b.status for n, b in plan.layers.items()}
+    tags = derived_tags("zoning", statuses, rule_set=rs.name, rule_set_sha256=rs.sha256())
+    return {"rule_set": rs.name, "rule_set_sha256": rs.sha256(), **tags}
+
+
 #: The three outputs of a run, ``(zone_class, redline, flags)``: COG paths or Rasters.
 Outputs = tuple[Raster | Path, Raster | Path, Raster | Path]
 
@@ -112,12 +136,18 @@ class Histograms:
     """Pixel counts of the three outputs by value, filled by pass 2 (:func:`_finish_kernel`).
 
     ``zone`` counts every pixel of the grid by zone class (0–3); ``red`` and ``flags`` count the
-    zoned pixels by red-line code and flag byte (0–255).
+    zoned pixels by red-line code and flag byte (0–255); ``aoi`` (one counter) the pixels of the
+    area of interest (:meth:`count_aoi`), the denominator of the coverage.
     """
 
     zone: np.ndarray = field(default_factory=lambda: np.zeros(4, np.int64))
     red: np.ndarray = field(default_factory=lambda: np.zeros(256, np.int64))
     flags: np.ndarray = field(default_factory=lambda: np.zeros(256, np.int64))
+    aoi: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+
+    def count_aoi(self, pre: np.ndarray) -> None:
+        """Add the pixels of a window's pre codes that lie in the area of interest."""
+        self.aoi[0] += np.count_nonzero(pre & np.uint16(_PRE_AOI))
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(zone, red, flags)``, the counters :func:`_finish_kernel` adds to."""
@@ -128,6 +158,7 @@ class Histograms:
         self.zone += other.zone
         self.red += other.red
         self.flags += other.flags
+        self.aoi += other.aoi
 
 
 @dataclass(frozen=True)
@@ -174,13 +205,19 @@ class InputRecord:
 
 @dataclass(frozen=True)
 class ZoneAreas:
-    """Area (km²) of each zone class, of the grid's unzoned pixels, and zoned in total."""
+    """Area (km²) of each zone class, of the grid's unzoned pixels, and zoned in total.
+
+    ``nodata_in_grid`` (every unzoned pixel of the grid) splits into ``outside_aoi`` (grid
+    pixels outside the area of interest) and ``nodata_in_aoi`` (in it, but without data).
+    """
 
     priority: float
     key: float
     general: float
     nodata_in_grid: float
     zoned: float
+    outside_aoi: float = 0.0
+    nodata_in_aoi: float = 0.0
 
     def to_dict(self) -> dict[str, float]:
         """The ``area_km2`` record of the summary."""
@@ -189,6 +226,8 @@ class ZoneAreas:
             "key": self.key,
             "general": self.general,
             "nodata_in_grid": self.nodata_in_grid,
+            "outside_aoi": self.outside_aoi,
+            "nodata_in_aoi": self.nodata_in_aoi,
             "zoned": self.zoned,
         }
 
@@ -241,6 +280,9 @@ class ZoningSummary:
     flag_bits: dict[int, str]
     redline_cleanup: RedlineCleanup
     compute: dict[str, Any] = field(default_factory=dict)
+    coverage: Coverage | None = None
+    #: The overlay's areas when a workflow remade ``area_km2`` from merged units.
+    area_km2_before_merge: ZoneAreas | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready summary (the ``zones`` record of ``summary.json`` plus ``compute``)."""
@@ -260,7 +302,31 @@ class ZoningSummary:
             "flag_bits": self.flag_bits,
             "redline_cleanup": self.redline_cleanup.to_dict(),
             "compute": self.compute,
+            "coverage": None if self.coverage is None else self.coverage.summary(),
+            **(
+                {}
+                if self.area_km2_before_merge is None
+                else {"area_km2_before_merge": self.area_km2_before_merge.to_dict()}
+            ),
         }
+
+
+def class_inputs(plan: _Plan) -> list[str]:
+    """The bound class inputs of ``plan``: those whose nodata can leave a pixel unzoned."""
+    return sorted(n for n, b in plan.layers.items() if b.kind == "class")
+
+
+def zone_coverage(plan: _Plan, hist: Histograms) -> Coverage:
+    """The coverage from pass 2's histograms (every input's missing area 0 until measured)."""
+    grid = plan.grid
+    aoi_px = int(hist.aoi[0])
+    return Coverage.of(
+        aoi_px=aoi_px,
+        analysed_px=int(hist.zone[1:].sum()),
+        px_km2=grid.cell_area / 1e6,
+        missing_px=dict.fromkeys(class_inputs(plan), 0),
+        outside_px=grid.width * grid.height - aoi_px,
+    )
 
 
 def _summary(
@@ -301,11 +367,14 @@ def _summary(
             general=float(hist.zone[3] * km2),
             nodata_in_grid=float(hist.zone[0] * km2),
             zoned=float(hist.zone[1:].sum() * km2),
+            outside_aoi=float((grid.width * grid.height - hist.aoi[0]) * km2),
+            nodata_in_aoi=float((hist.aoi[0] - hist.zone[1:].sum()) * km2),
         ),
         redline_km2={int(c): float(hist.red[c] * km2) for c in np.nonzero(hist.red)[0] if c},
         flag_km2={int(b): float(hist.flags[(bits & b) > 0].sum() * km2) for b in FLAG_BITS},
         flag_bits=FLAG_BITS,
         redline_cleanup=_cleanup(plan, stats, windowed),
+        coverage=zone_coverage(plan, hist),
     )
 
 
@@ -349,4 +418,5 @@ class _PassTwo:
         zone, red_o, flags = (_buffer(slot, i, pre.shape, np.uint8) for i in range(3))
         luts = self.zlut, self.flut
         _finish_kernel(pre, red, *luts, self.nd, zone, red_o, flags, *self.hist.arrays())
+        self.hist.count_aoi(pre)
         self.sink.write(win, zone, red_o, flags)

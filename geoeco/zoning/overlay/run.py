@@ -11,9 +11,9 @@ Inputs are given per rule-set input name, each as
   at pixel centres (``rasterio.features.rasterize``, ``all_touched=False``),
 
 optionally wrapped in :class:`LayerInput` to state the layer's ``status`` (``real``,
-``approximation``, ``synthetic``) and ``role``. Layers passed under names the rule set does not
-declare join the red line if their role is in ``redline.protected.roles`` and key control if it
-is in ``key.roles``.
+``user``, ``approximation``, ``synthetic``) and ``role``. Layers passed under names the rule
+set does not declare join the red line if their role is in ``redline.protected.roles`` and key
+control if it is in ``key.roles``.
 
 **Everything is validated before any pixel is read** (:func:`prepare`): unknown or missing
 inputs (:class:`~geoeco.core.errors.LayerNotFound`), grids that do not match
@@ -119,6 +119,7 @@ from geoeco.core.raster import Grid, Raster
 from geoeco.core.tile_store import MemoryTileStore, SpoolTileStore, TileStore
 from geoeco.zoning.rules import MaskInput, RuleSet, load_rule_set
 
+from .coverage import with_missing_inputs
 from .inputs import (
     Window,
     _aoi_geometry,
@@ -371,7 +372,7 @@ def compute_zones(
             stats = _zones_whole(plan, windows, runner, pass2)
         outputs = pass2.sink.finish()
         t1 = time.perf_counter()
-    summary = _summary(plan, pass2.hist, stats, windowed)
+    summary = with_missing_inputs(plan, _summary(plan, pass2.hist, stats, windowed), *outputs[:1])
     compute.update(compute_s=round(t1 - t0, 3), write_s=round(time.perf_counter() - t1, 3))
     return ZoningResult(*outputs, summary=replace(summary, compute=compute))
 
@@ -475,6 +476,7 @@ def _zones_distributed(
         scratch_dir=scratch_dir,
     )
     summary = _summary(plan, run.hist, run.stats, plan.patch_stage)
+    summary = with_missing_inputs(plan, summary, run.outputs[0])
     compute.update(patches=eng.name if plan.patch_stage else "none", pass2=eng.name, **run.timings)
     return ZoningResult(*run.outputs, summary=replace(summary, compute=compute))
 
