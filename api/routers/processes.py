@@ -162,7 +162,7 @@ def _invalid_inputs(request: Request, detail: str, errors: list[dict[str, Any]])
 
 async def _read_inputs(request: Request, process_id: str) -> dict[str, Any] | JSONResponse:
     raw = await request.body()
-    if not raw.strip():
+    if not raw:  # no body: the defaults; a body of blanks is not JSON (400 below)
         return {}
     try:
         body = loads_json(raw, what="the request body")

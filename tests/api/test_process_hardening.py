@@ -256,6 +256,8 @@ RAW_BODIES = [
     "{not json",
     '{"inputs": {"demo_size": "small"}',  # truncated
     "\xff\xfe",
+    " ",  # blanks are not a body of defaults (schemathesis found " " accepted)
+    "\n\t ",
 ]
 
 # (process, field, bad values): each value is invalid for that field (type, range or meaning)
