@@ -155,13 +155,31 @@ def layers_validate(
     ] = None,
     allow_outside_china: Annotated[bool, typer.Option("--allow-outside-china")] = False,
 ) -> None:
-    """Check a data file (readable, CRS, inside China, raster nodata) and describe it as JSON."""
-    from geoeco.core.inspect import inspect_layer_file
+    """Check a data file (readable, CRS, inside China, raster nodata, GCJ-02) as JSON."""
+    from geoeco.catalog.validate import check_layer_file
 
-    rep = inspect_layer_file(
+    rep = check_layer_file(
         path, name=path.name, allow_outside_china=allow_outside_china, nodata=nodata
     )
+    _warn_notes(rep.notes)
     _emit_json({"valid": True, **rep.as_dict()})
+
+
+def _warn_notes(notes: tuple[str, ...]) -> None:
+    for note in notes:
+        err.print(f"[yellow]warning:[/] {escape(note)}", highlight=False, soft_wrap=True)
+
+
+@layers_app.command("gcj02-to-wgs84")
+def layers_gcj02_to_wgs84(
+    src: Path,
+    dst: Annotated[Path, typer.Argument(help="Output file (.gpkg, .geojson, .shp, .parquet).")],
+) -> None:
+    """Convert a vector file in GCJ-02 (Amap/Tencent) lon/lat to WGS 84."""
+    from geoeco.catalog.gcj02 import convert_gcj02_file
+
+    n = convert_gcj02_file(src, dst, name=src.name)
+    _emit_json({"converted": n, "out": dst.name, "crs": "EPSG:4326"})
 
 
 @layers_app.command("add")
@@ -196,6 +214,7 @@ def layers_add(
     )
     spec = _store(layers).add_file(path, options)
     err.print(f"registered layer [bold]{spec.id}[/] ({spec.kind}, role {spec.role})")
+    _warn_notes(spec.notes)
     _emit_json({"id": spec.id, "manifest": f"{spec.id}.toml", **spec.summary()})
 
 
@@ -349,6 +368,27 @@ MinCoverageOpt = Annotated[
 ]
 
 
+InputsFromOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--inputs-from",
+        help="Folder of `geoeco evaluate --out` or `geoeco demo --out`: its rasters feed "
+        "the inputs --input does not name.",
+    ),
+]
+
+
+def _input_pairs(items: list[str]) -> dict[str, str]:
+    """``NAME=PATH`` options as a mapping (a missing ``=`` is a usage error)."""
+    given: dict[str, str] = {}
+    for item in items:
+        if "=" not in item:
+            raise typer.BadParameter(f"--input takes NAME=PATH, got {item!r}")
+        k, v = item.split("=", 1)
+        given[k.strip()] = v.strip()
+    return given
+
+
 @app.command("zone")
 def zone(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
@@ -367,14 +407,7 @@ def zone(
         list[str] | None,
         typer.Option("--input", help="NAME=RASTER for a rule input (repeatable)."),
     ] = None,
-    inputs_from: Annotated[
-        Path | None,
-        typer.Option(
-            "--inputs-from",
-            help="Folder of `geoeco evaluate --out` or `geoeco demo --out`: its rasters feed "
-            "the inputs --input does not name.",
-        ),
-    ] = None,
+    inputs_from: InputsFromOpt = None,
     budget: Annotated[
         float | None, typer.Option("--budget", help="Restoration budget, km².")
     ] = None,
@@ -405,12 +438,7 @@ def zone(
     from geoeco.core.engine import get_engine
     from geoeco.workflows.demo import zone_or_demo
 
-    given: dict[str, str] = {}
-    for item in input_ or []:
-        if "=" not in item:
-            raise typer.BadParameter(f"--input takes NAME=PATH, got {item!r}")
-        k, v = item.split("=", 1)
-        given[k.strip()] = v.strip()
+    given = _input_pairs(input_ or [])
     chosen: dict[str, Any] = {"rules": rules, "compare": compare, "sxyd_crs": sxyd_crs}
     chosen.update(sxyd_format=sxyd_format, min_coverage=min_coverage, allow_partial=allow_partial)
     options = {k: v for k, v in chosen.items() if v is not None and v is not False}

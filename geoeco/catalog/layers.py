@@ -138,6 +138,8 @@ class LayerSpec(_Frozen):
     classes: tuple[LayerClass, ...] = ()
     attributes: dict[str, Any] = Field(default_factory=dict)
     expect: Expect = Expect()
+    #: Warnings found when the file was registered (e.g. it looks like GCJ-02).
+    notes: tuple[str, ...] = ()
 
     _base_dir: Path | None = PrivateAttr(default=None)
 
@@ -190,6 +192,7 @@ class LayerSpec(_Frozen):
             "title_en": self.title_en,
             "role": self.role,
             "version": self.version,
+            **({"notes": list(self.notes)} if self.notes else {}),
         }
 
 

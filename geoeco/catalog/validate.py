@@ -8,13 +8,35 @@ has a nodata value). Every failure names the file by the name the user gave.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
-from geoeco.core.inspect import inspect_layer_file
+from geoeco.core.inspect import LayerFileReport, inspect_layer_file
 from geoeco.core.userdata import DEFAULT_LIMITS, UserDataLimits, display_name
 
+from .gcj02 import MAX_CHECKED, gcj02_note
 from .layers import FileSource, LayerSpec, dump_manifest, slugify
+
+
+def check_layer_file(
+    path: str | Path,
+    *,
+    name: str,
+    allow_outside_china: bool = False,
+    nodata: float | None = None,
+    limits: UserDataLimits = DEFAULT_LIMITS,
+) -> LayerFileReport:
+    """:func:`~geoeco.core.inspect.inspect_layer_file` plus the registration notes: for lon/lat
+    polygons, a warning with the measured offset when they look like GCJ-02
+    (:func:`geoeco.catalog.gcj02.gcj02_note`; files of more than
+    :data:`~geoeco.catalog.gcj02.MAX_CHECKED` features are not read for it)."""
+    rep = inspect_layer_file(
+        path, name=name, allow_outside_china=allow_outside_china, nodata=nodata, limits=limits
+    )
+    checked = rep.kind == "vector" and (rep.feature_count or 0) <= MAX_CHECKED
+    note = gcj02_note(path, name=name, limits=limits) if checked else None
+    return dataclasses.replace(rep, notes=(*rep.notes, note)) if note else rep
 
 
 def user_layer_spec(
@@ -41,7 +63,7 @@ def user_layer_spec(
     """
     p = Path(path)
     shown = display_name(p, name)
-    rep = inspect_layer_file(
+    rep = check_layer_file(
         p, name=shown, allow_outside_china=allow_outside_china, nodata=nodata, limits=limits
     )
     lid = layer_id or f"user.{slugify(p.name)}"
@@ -58,6 +80,7 @@ def user_layer_spec(
         "provenance": provenance or f"user file {shown}",
         "source": FileSource(path=str(p.resolve())).model_dump(),
         "variable": variable,
+        "notes": rep.notes or None,
         "expect": {"feature_count": rep.feature_count}
         if rep.kind == "vector"
         else {"dtype": rep.dtype, "bands": rep.bands},

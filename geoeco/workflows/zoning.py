@@ -679,17 +679,9 @@ def run_zoning(
     """
     check_engine(engine)
     options = ZoningOptions(
-        res,
-        budget_km2,
-        min_unit_km2,
-        simplify_m,
-        sxyd_crs,
-        sxyd_format,
-        write_map,
-        restoration_targets,
-        allow_partial,
-        min_coverage,
-    )
+        res, budget_km2, min_unit_km2, simplify_m, sxyd_crs, sxyd_format, write_map,
+        restoration_targets, allow_partial, min_coverage,
+    )  # fmt: skip
     step = progress or no_progress
     out = Path(out_dir)
     plan = plan_zoning(aoi, rules, compare, inputs, options, demo_size=demo_size)
