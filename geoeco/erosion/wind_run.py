@@ -61,6 +61,30 @@ OUTPUTS = (
 )
 
 
+#: The inputs of a wind-erosion run, land cover first (each a number or a raster; see
+#: :class:`WindInputs`).
+WIND_INPUT_NAMES = (
+    "landcover",
+    "wind",
+    "temperature",
+    "rain",
+    "etp",
+    "sand",
+    "silt",
+    "clay",
+    "elevation",
+    "organic_matter",
+    "organic_carbon",
+    "calcium_carbonate",
+    "roughness_kr",
+    "fvc",
+    "ndvi",
+    "snow_factor",
+    "rain_days",
+    "pressure",
+)
+
+
 @dataclass(frozen=True)
 class WindInputs:
     """The inputs of a wind-erosion run; each a number or a raster path.
@@ -128,27 +152,7 @@ class WindInputs:
 
     def given(self) -> dict[str, Input]:
         """The inputs given (name -> number or path), land cover first."""
-        names = (
-            "landcover",
-            "wind",
-            "temperature",
-            "rain",
-            "etp",
-            "sand",
-            "silt",
-            "clay",
-            "elevation",
-            "organic_matter",
-            "organic_carbon",
-            "calcium_carbonate",
-            "roughness_kr",
-            "fvc",
-            "ndvi",
-            "snow_factor",
-            "rain_days",
-            "pressure",
-        )
-        return {n: v for n in names if (v := getattr(self, n)) is not None}
+        return {n: v for n in WIND_INPUT_NAMES if (v := getattr(self, n)) is not None}
 
     def days(self) -> np.ndarray:
         """Days of each month of ``year``."""
@@ -448,4 +452,11 @@ def _record(used: Provenance, inputs: WindInputs, params: rweq.RweqParameters) -
     used.add_table(get_table(GRADE_TABLE))
 
 
-__all__ = ["OUTPUTS", "WindInputs", "WindSpec", "run_wind_erosion", "wind_window"]
+__all__ = [
+    "WIND_INPUT_NAMES",
+    "OUTPUTS",
+    "WindInputs",
+    "WindSpec",
+    "run_wind_erosion",
+    "wind_window",
+]

@@ -19,7 +19,7 @@ from geoeco.core.errors import InvalidInput
 from geoeco.core.windows import parse_factor
 from geoeco.erosion import wind as rweq
 from geoeco.erosion.wind_results import WindErosionResult
-from geoeco.erosion.wind_run import WindInputs, run_wind_erosion
+from geoeco.erosion.wind_run import WIND_INPUT_NAMES, WindInputs, run_wind_erosion
 
 from .erosion import demo_layers
 from .progress import Progress, stage
@@ -28,27 +28,6 @@ from .progress import Progress, stage
 DEMO_WIND_DIR = "wind_erosion"
 
 
-#: The inputs a user gives as text (a number or a raster path each); see WindInputs.
-WIND_INPUT_NAMES = (
-    "landcover",
-    "wind",
-    "temperature",
-    "rain",
-    "etp",
-    "sand",
-    "silt",
-    "clay",
-    "elevation",
-    "organic_matter",
-    "organic_carbon",
-    "calcium_carbonate",
-    "roughness_kr",
-    "fvc",
-    "ndvi",
-    "snow_factor",
-    "rain_days",
-    "pressure",
-)
 _REQUIRED = ("wind", "temperature", "rain", "etp", "sand", "silt", "clay")
 
 
