@@ -26,6 +26,12 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("change", {"zoning_job": "../../etc"}, "zoning_job"),
     ("change", {"zoning_job": "0" * 32}, "zoning_job"),
     ("change", {"table": "nope"}, "table"),
+    ("effectiveness", {}, "zoning_job"),
+    ("effectiveness", {"zoning_job": "../../etc"}, "zoning_job"),
+    ("effectiveness", {"zoning_job": "0" * 32}, "zoning_job"),
+    ("effectiveness", {"zoning_job": "0" * 32, "stack": {"1066": "user.x"}}, "stack"),
+    ("effectiveness", {"zoning_job": "0" * 32, "landcover": "no.such"}, "landcover"),
+    ("effectiveness", {"zoning_job": "0" * 32, "variable": "a/../../b"}, "variable"),
 ]
 
 
@@ -42,7 +48,7 @@ def test_bad_inputs_are_4xx_naming_the_input(
         assert str(tmp_path) not in r.text
 
 
-@pytest.mark.parametrize("process", ["trend", "change"])
+@pytest.mark.parametrize("process", ["trend", "change", "effectiveness"])
 def test_malformed_bodies_are_4xx(client: TestClient, process: str) -> None:
     with client as c:
         for raw in RAW_BODIES:
