@@ -72,3 +72,29 @@ def test_trend_job_on_the_synthetic_series(settings: Settings, make_client) -> N
         assert {"ndvi_trend_class.tif", "ndvi_restrend_slope.tif", "summary.json"} <= titles
         tif = next(f["href"] for f in doc["files"] if f["title"] == "soil_loss_p.tif")
         assert c.get(tif).status_code == 200
+
+
+def test_effectiveness_job_on_a_demo_zoning_job(
+    settings: Settings, make_client, demo_run_small
+) -> None:
+    """A synchronous job over HTTP: one row per unit and restoration patch of the zoning job."""
+    import shutil
+
+    import geopandas as gpd
+
+    job = "e5" * 16
+    zones = demo_run_small / "zones"
+    with make_client(settings) as c:
+        shutil.copytree(zones, c.app.state.job_service.results_dir / job)
+        inputs = {"zoning_job": job, "demo_size": "small"}
+        r = c.post("/processes/effectiveness/execution", json={"inputs": inputs})
+        assert r.status_code == 200, r.text[:500]
+        doc = r.json()
+        n_units = len(gpd.read_file(zones / "zones.gpkg", layer="units"))
+        n_patches = len(gpd.read_file(zones / "zones.gpkg", layer="restoration"))
+        assert doc["summary"]["rows"] == n_units + n_patches
+        assert doc["summary"]["summaries"]["unit"]["n"] == n_units
+        titles = {f["title"] for f in doc["files"]}
+        assert {"ndvi_effectiveness.csv", "ndvi_effectiveness.json"} <= titles
+        csv = next(f["href"] for f in doc["files"] if f["title"] == "ndvi_effectiveness.csv")
+        assert c.get(csv).status_code == 200
