@@ -194,3 +194,14 @@ def test_effectiveness_process_on_user_layers_with_patches_and_landcover(tmp_pat
     _check(table, _expected(ndvi, spec, units, patches, bins=5, landcover=lc))
     patch_1 = table[table["id"] == "patch_1"].iloc[0]
     assert patch_1["pixels"] == 400 and patch_1["effect"] > 0.005  # the planted +0.008/a
+
+
+def test_a_zoning_job_gone_after_submission_is_a_clear_error(tmp_path) -> None:
+    from geoeco.core.errors import InvalidInput
+    from geoeco.service.process_effect import EffectivenessInputs, run_effectiveness_process
+
+    ctx = ExecutionContext(runs_dir=tmp_path)
+    inp = EffectivenessInputs(zoning_job="f" * 32, demo_size="small")
+    with pytest.raises(InvalidInput, match="has no units here"):
+        run_effectiveness_process(inp, tmp_path / "o", lambda *a: None, ctx)
+    assert not (tmp_path / "o").exists()

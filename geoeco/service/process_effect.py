@@ -24,6 +24,7 @@ from pydantic import Field, field_validator
 
 from geoeco.catalog.demo_region import DEFAULT_DEMO_SIZE
 from geoeco.catalog.demo_region import Size as DemoSize
+from geoeco.core.errors import InvalidInput
 from geoeco.workflows.progress import Progress, stage
 from geoeco.workflows.summaries import short_summary
 
@@ -106,7 +107,8 @@ def run_effectiveness_process(
 
     var = inp.output_variable()
     units = _units_of(inp.zoning_job, ctx)
-    assert units is not None  # checked at submission
+    if units is None:  # checked at submission; the job may have been dismissed since
+        raise InvalidInput(f"zoning job {inp.zoning_job} has no units here")
     registry = ctx.layers()
     params = TrendParameters(alpha=inp.alpha, min_years=inp.min_years)
     topts = TrendOptions(
