@@ -79,3 +79,10 @@ def test_zone_map_of_the_demo_shows_the_effectiveness_layer(demo_run_small: Path
         assert f"管控单元 unit {code}: " in html
     for _code, zh, en, colour in get_table("Effect-class").legend():
         assert f"{zh} {en}" in html and colour in html
+
+
+def test_the_demos_map_html_has_the_trend_and_effectiveness_layers(demo_run_small: Path) -> None:
+    """``geoeco demo`` writes the zone map again once trends/ and change/ exist."""
+    html = (demo_run_small / "zones" / "map.html").read_text(encoding="utf-8")
+    assert "恢复成效 Restoration effectiveness (NDVI trend vs matched land)" in html
+    assert "植被变化趋势 NDVI trend (Mann-Kendall)" in html
