@@ -2,8 +2,9 @@
 
 The only room that imports folium. Owns: the map frame and offline assets (:mod:`.base`,
 :mod:`.assets`), compact map data (:mod:`.data`), the small JavaScript runtime (:mod:`.js`),
-vector and raster layers (:mod:`.layers`, :mod:`.overlay`), the zone map (:mod:`.zone`) and
-screening / comparison maps (:mod:`.screening`). The public functions are re-exported here.
+vector and raster layers (:mod:`.layers`, :mod:`.overlay`), the zone map (:mod:`.zone`; its
+restoration-effectiveness layer in :mod:`.effect`) and screening / comparison maps
+(:mod:`.screening`). The public functions are re-exported here.
 
 May import: :mod:`geoeco.restoration`, :mod:`geoeco.evaluation` and the rooms below them.
 """

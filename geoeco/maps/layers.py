@@ -244,6 +244,21 @@ def _polygonal(g: Any) -> Any:
     return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
+def read_effectiveness(run_dir: Path) -> Any:
+    """The effectiveness table next to a zoning run (NDVI's first), or ``None``; the variable
+    is in ``table.attrs["variable"]``."""
+    import pandas as pd
+
+    folder = run_dir / ".." / "change"
+    found = sorted(folder.glob("*_effectiveness.csv")) if folder.is_dir() else []
+    if not found:
+        return None
+    path = next((p for p in found if p.name == "ndvi_effectiveness.csv"), found[0])
+    table = pd.read_csv(path, encoding="utf-8-sig", dtype={"id": str, "kind": str})
+    table.attrs["variable"] = path.name.removesuffix("_effectiveness.csv")
+    return table
+
+
 def read_run(
     run_dir: Path,
     *,
@@ -281,6 +296,7 @@ def read_run(
         elif not open_rasters:
             found[key] = None
     out["rasters"] = found
+    out["effectiveness"] = read_effectiveness(run_dir)
     reg = builtin_registry()
     w, s, e, n = (float(v) for v in units.to_crs(4326).total_bounds)
     pad = max(e - w, n - s, 2.0 * context_pad_deg) * 0.5
@@ -303,6 +319,7 @@ __all__ = [
     "encode_outline",
     "encode_units",
     "raster_legend",
+    "read_effectiveness",
     "read_run",
     "standalone_overlay",
     "to_lonlat",

@@ -57,6 +57,7 @@ from .base import (
     save_map,
 )
 from .data import auto_tolerance, to_json
+from .effect import add_effect_layer
 from .layers import (
     RASTER_OUTPUTS,
     class_items,
@@ -127,6 +128,7 @@ def zone_map(
     restoration: Any = None,
     context: Any = None,
     rasters: Mapping[str, Any] | None = None,
+    effectiveness: Any = None,
     tile_url_template: str | None = None,
     basemap: str | None = None,
     tianditu_token: str | None = None,
@@ -149,6 +151,9 @@ def zone_map(
         :class:`~geoeco.core.raster.Raster` or raster path. Without ``tile_url_template`` each is
         warped to Web Mercator and embedded as an ImageOverlay; with it, the values are
         ignored and the layer is ``tile_url_template`` with ``{output}`` replaced by the name.
+    effectiveness : DataFrame, optional
+        Restoration effectiveness rows (:func:`geoeco.maps.layers.read_effectiveness`): the
+        units and ``restoration`` patches coloured by their effect, with a legend.
     tile_url_template : str, optional
         E.g. ``"/jobs/abc/tiles/{output}/{z}/{x}/{y}.png"`` (the API's tile route).
     basemap : {None, "osm", "tianditu"}
@@ -179,6 +184,7 @@ def zone_map(
     ):
         _add_outline(m, key, gdf, col, tol, clip)
     _add_rasters(m, rasters, tile_url_template, max_overlay_size)
+    add_effect_layer(m, effectiveness, u, restoration, tol)
     units_layer = _add_layer(
         m,
         encode_units(u, tolerance=tol, battles=battles),

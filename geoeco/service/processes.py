@@ -17,7 +17,9 @@ summary as a mapping). Built in:
 * ``screening``: :func:`geoeco.query.screening.screen_site` of one site on the results of a finished
   ``zoning`` job (given by its job id), with the printable report;
 * ``trend`` and ``change``: trends of a yearly stack and change between two dates
-  (:mod:`geoeco.service.process_trends`).
+  (:mod:`geoeco.service.process_trends`);
+* ``effectiveness``: restoration effectiveness of a zoning job's units and patches
+  (:mod:`geoeco.service.process_effect`).
 
 Inputs never name server files: rasters are layer ids of the registry, areas are
 administrative codes or GeoJSON geometries. :func:`validate_inputs` checks the JSON itself
@@ -33,8 +35,9 @@ runs the same checks before the run. Other modules may add processes with
 
 Examples
 --------
->>> sorted(PROCESSES)
-['change', 'desertification', 'erosion', 'screening', 'trend', 'wind_erosion', 'zoning']
+>>> sorted(PROCESSES)  # doctest: +NORMALIZE_WHITESPACE
+['change', 'desertification', 'effectiveness', 'erosion', 'screening', 'trend', 'wind_erosion',
+ 'zoning']
 >>> canonical_inputs("zoning", {"demo_size": "small"})["rules"]
 'default'
 >>> validate_inputs("zoning", {"demo_size": "huge"})  # doctest: +ELLIPSIS
@@ -70,6 +73,11 @@ from .process_checks import (
     check_screening,
     check_wind_erosion,
     check_zoning,
+)
+from .process_effect import (
+    EffectivenessInputs,
+    check_effectiveness,
+    run_effectiveness_process,
 )
 from .process_inputs import (
     DesertificationInputs,
@@ -482,6 +490,23 @@ register_process(
         layers_used=_layers_of(lambda m: m.layer_ids(), lambda m: False),
         cells=lambda m, reg: _stack_cells(m.layer_ids(), m.demo_size, reg),
         check=check_change,
+    )
+)
+
+register_process(
+    Process(
+        id="effectiveness",
+        title="Restoration effectiveness",
+        description="Trend inside each control unit and restoration patch of a zoning job "
+        "against a comparison matched on county, land cover and start value "
+        "(geoeco.workflows.effectiveness.run_effectiveness). Without a stack it runs on the "
+        "synthetic series (over the demo region: use a demo zoning job).",
+        inputs_model=EffectivenessInputs,
+        run=run_effectiveness_process,
+        keywords=("restoration", "effectiveness", "trend", "matching"),
+        layers_used=_layers_of(lambda m: m.layer_ids(), lambda m: False),
+        cells=lambda m, reg: _stack_cells(sorted(m.stack.values()), m.demo_size, reg),
+        check=check_effectiveness,
     )
 )
 

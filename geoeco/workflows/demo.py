@@ -302,6 +302,10 @@ def run_demo(
     from .demo_change import run_demo_series
 
     series = run_demo_series(folder, size=size, units=folder / "zones" if zones else None)
+    if zones is not None and (folder / "zones" / "map.html").is_file():
+        from .zoning_outputs import write_web_map
+
+        write_web_map(folder / "zones")  # again: now with the trend and effectiveness layers
     return DemoResult(folder, analyses, evaluation, zones, series.as_dict())
 
 

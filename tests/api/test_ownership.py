@@ -212,6 +212,19 @@ def test_screening_process_cannot_use_another_keys_zoning_job(client: TestClient
     assert client.delete(f"/jobs/{mine.json()['jobID']}", headers=KA).status_code == 200
 
 
+def test_effectiveness_process_cannot_use_another_keys_zoning_job(client: TestClient) -> None:
+    """Another key's zoning job answers like an unknown one; the owner's is accepted."""
+    inputs = {"zoning_job": JA, "demo_size": "small"}
+    h = {"Prefer": "respond-async"}
+    url = "/processes/effectiveness/execution"
+    theirs = client.post(url, json={"inputs": inputs}, headers={**KB, **h})
+    body = assert_problem(theirs, 422, "InvalidProcessInputs")
+    assert [e["field"] for e in body["errors"]] == ["zoning_job"]
+    mine = client.post(url, json={"inputs": inputs}, headers={**KA, **h})
+    assert mine.status_code == 201, mine.text
+    assert client.delete(f"/jobs/{mine.json()['jobID']}", headers=KA).status_code == 200
+
+
 def test_dismiss_with_keys_on(client: TestClient, zones: Path) -> None:
     app = client.app
     jc = "d4" * 16

@@ -313,7 +313,8 @@ CASES = [
 
 
 @pytest.mark.parametrize(
-    "process", ["zoning", "erosion", "desertification", "screening", "wind_erosion"]
+    "process",
+    ["zoning", "erosion", "desertification", "screening", "wind_erosion", "effectiveness"],
 )
 def test_malformed_bodies_are_4xx(api: TestClient, process: str) -> None:
     for raw in RAW_BODIES:

@@ -26,6 +26,12 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("change", {"zoning_job": "../../etc"}, "zoning_job"),
     ("change", {"zoning_job": "0" * 32}, "zoning_job"),
     ("change", {"table": "nope"}, "table"),
+    ("effectiveness", {}, "zoning_job"),
+    ("effectiveness", {"zoning_job": "../../etc"}, "zoning_job"),
+    ("effectiveness", {"zoning_job": "0" * 32}, "zoning_job"),
+    ("effectiveness", {"zoning_job": "0" * 32, "stack": {"1066": "user.x"}}, "stack"),
+    ("effectiveness", {"zoning_job": "0" * 32, "landcover": "no.such"}, "landcover"),
+    ("effectiveness", {"zoning_job": "0" * 32, "variable": "a/../../b"}, "variable"),
 ]
 
 
@@ -42,7 +48,7 @@ def test_bad_inputs_are_4xx_naming_the_input(
         assert str(tmp_path) not in r.text
 
 
-@pytest.mark.parametrize("process", ["trend", "change"])
+@pytest.mark.parametrize("process", ["trend", "change", "effectiveness"])
 def test_malformed_bodies_are_4xx(client: TestClient, process: str) -> None:
     with client as c:
         for raw in RAW_BODIES:
@@ -66,3 +72,29 @@ def test_trend_job_on_the_synthetic_series(settings: Settings, make_client) -> N
         assert {"ndvi_trend_class.tif", "ndvi_restrend_slope.tif", "summary.json"} <= titles
         tif = next(f["href"] for f in doc["files"] if f["title"] == "soil_loss_p.tif")
         assert c.get(tif).status_code == 200
+
+
+def test_effectiveness_job_on_a_demo_zoning_job(
+    settings: Settings, make_client, demo_run_small
+) -> None:
+    """A synchronous job over HTTP: one row per unit and restoration patch of the zoning job."""
+    import shutil
+
+    import geopandas as gpd
+
+    job = "e5" * 16
+    zones = demo_run_small / "zones"
+    with make_client(settings) as c:
+        shutil.copytree(zones, c.app.state.job_service.results_dir / job)
+        inputs = {"zoning_job": job, "demo_size": "small"}
+        r = c.post("/processes/effectiveness/execution", json={"inputs": inputs})
+        assert r.status_code == 200, r.text[:500]
+        doc = r.json()
+        n_units = len(gpd.read_file(zones / "zones.gpkg", layer="units"))
+        n_patches = len(gpd.read_file(zones / "zones.gpkg", layer="restoration"))
+        assert doc["summary"]["rows"] == n_units + n_patches
+        assert doc["summary"]["summaries"]["unit"]["n"] == n_units
+        titles = {f["title"] for f in doc["files"]}
+        assert {"ndvi_effectiveness.csv", "ndvi_effectiveness.json"} <= titles
+        csv = next(f["href"] for f in doc["files"] if f["title"] == "ndvi_effectiveness.csv")
+        assert c.get(csv).status_code == 200
