@@ -177,11 +177,9 @@ def zone_map(
     clip = _padded((w, s, e, n), OUTLINE_PAD_DEG)
     context_js = _add_context(m, context, (w, s, e, n), tol, clip)
     for key, gdf, col in (
-        ("three_north", three_north, "name_zh"),
-        ("battles", battles, "name_zh"),
-        ("parks", parks, "name_zh"),
-        ("restoration", restoration, None),
-    ):
+        ("three_north", three_north, "name_zh"), ("battles", battles, "name_zh"),
+        ("parks", parks, "name_zh"), ("restoration", restoration, None),
+    ):  # fmt: skip
         _add_outline(m, key, gdf, col, tol, clip)
     _add_rasters(m, rasters, tile_url_template, max_overlay_size)
     add_effect_layer(m, effectiveness, u, restoration, tol)
