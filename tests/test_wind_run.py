@@ -415,3 +415,57 @@ def test_rweq_sand_fixation_as_the_windbreak_importance_input(
         demo_evaluation_config(demo_run_small, sand_fixation_method="rweq")
     with pytest.raises(InvalidInput, match="set sand_fixation_method"):
         demo_evaluation_config(demo_run_small, rweq_sand_fixation=str(rweq))
+
+
+def _daily_inputs(tmp_path, year=2021):
+    """The hand month (January) as daily rasters: constant wind, temperature and ET_p per day,
+    the month's rain on its first R_d days (6 for A, 2 for B); no wind after January."""
+    days = 365
+    files = {}
+    for name, row in STATIC.items():
+        files[name] = _write(tmp_path / f"{name}.tif", [row])
+    row = {k: np.asarray(v, dtype="float64") for k, v in JANUARY.items()}
+    jan = np.arange(days) < 31
+    wind = np.where(jan[:, None], row["wind"][None, :], 0.0)
+    temp = np.broadcast_to(row["temperature"], (days, 4))
+    etp = np.broadcast_to(row["etp"] / 31.0, (days, 4))
+    rain = np.zeros((days, 4))
+    for px in range(4):
+        n = int(row["rain_days"][px])
+        rain[:n, px] = row["rain"][px] / n  # all ≥ 0.1 mm: a rain day each
+    for name, a in (("wind", wind), ("temperature", temp), ("rain", rain), ("etp", etp)):
+        files[name] = _write(tmp_path / f"d_{name}.tif", np.asarray(a)[:, None, :])
+    files["landcover"] = _write(tmp_path / "lc.tif", [[3, 1, 4, 3]], nodata=0, dtype="uint8")
+    return WindInputs(**files, year=year)
+
+
+def test_daily_weather_inputs_give_the_monthly_result(tmp_path):
+    """Daily rasters (365 bands) that hold the hand month day by day give pixel A's hand
+    values (snow factor 1, the default) and the same rasters as the monthly run without a
+    snow layer; a mix of daily and monthly inputs and a monthly rain-day layer are refused."""
+    d = tmp_path / "d"
+    d.mkdir()
+    run_wind_erosion(_daily_inputs(d), tmp_path / "daily")
+    actual = _read(tmp_path / "daily" / "wind_erosion_actual.tif")[0]
+    assert float(actual[0]) == pytest.approx(HAND["actual"][0], rel=2e-6)
+    m = tmp_path / "m"
+    m.mkdir()
+    monthly = _hand_inputs(m, snow_factor=None)
+    run_wind_erosion(monthly, tmp_path / "monthly")
+    for name in ("wind_erosion_actual", "wind_erosion_potential", "sand_fixation"):
+        a = _read(tmp_path / "daily" / f"{name}.tif")
+        b = _read(tmp_path / "monthly" / f"{name}.tif")
+        assert (a.mask == b.mask).all()
+        np.testing.assert_allclose(a.compressed(), b.compressed(), rtol=1e-9)
+    s = json.loads((tmp_path / "daily" / "summary.json").read_text(encoding="utf-8"))
+    assert s["provenance"]["parameters"]["weather_inputs"]["value"] == "daily"
+    mixed = _daily_inputs(d)
+    with pytest.raises(InvalidInput, match="must all have one band per day"):
+        run_wind_erosion(
+            WindInputs(**{**mixed.given(), "temperature": monthly.temperature}), tmp_path / "x"
+        )
+    with pytest.raises(InvalidInput, match="rain_days is for monthly inputs"):
+        run_wind_erosion(
+            WindInputs(**{**mixed.given(), "rain_days": monthly.rain_days}), tmp_path / "y"
+        )
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

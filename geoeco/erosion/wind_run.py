@@ -50,6 +50,10 @@ Progress = Any
 
 #: Monthly inputs: one value per month (12 bands) or one value for every month.
 MONTHLY = ("wind", "temperature", "rain", "etp", "snow_factor", "rain_days", "pressure")
+#: Inputs that may also be daily rasters (one band per day of ``year``): all four, or none.
+DAILY = ("wind", "temperature", "rain", "etp")
+#: Window side (pixels) at most, with daily inputs (a year of days per pixel in memory).
+DAILY_BLOCK = 64
 #: Inputs given in percent whose whole raster is checked once for fraction-like values.
 PERCENT = ("sand", "silt", "clay", "fvc")
 GRADE_TABLE = "SL190-2007/wind-modulus"
@@ -158,18 +162,60 @@ class WindInputs:
         """Days of each month of ``year``."""
         return np.array([calendar.monthrange(self.year, m)[1] for m in range(1, 13)], float)
 
+    def dates(self) -> np.ndarray:
+        """Every day of ``year`` (the bands of daily inputs, in order)."""
+        start = np.datetime64(f"{self.year}-01-01")
+        return np.arange(start, start + np.timedelta64(365 + calendar.isleap(self.year), "D"))
+
+    def daily(self) -> bool:
+        """Whether the weather inputs are daily rasters; refuses a mix of daily and monthly.
+
+        Daily: ``wind``, ``temperature``, ``rain`` and ``etp`` each have one band per day of
+        ``year``; rain days are then counted from the daily rain, so ``rain_days`` and the
+        monthly ``snow_factor`` are refused, and ``pressure`` must be one band.
+        """
+        n_days = 365 + calendar.isleap(self.year)
+        counts = {n: _band_count(getattr(self, n)) for n in DAILY}
+        daily = [n for n, c in counts.items() if c == n_days]
+        if not daily:
+            return False
+        if len(daily) < len(DAILY):
+            raise InvalidInput(
+                f"daily inputs: {', '.join(DAILY)} must all have one band per day of "
+                f"{self.year} ({n_days}); got band counts {counts}"
+            )
+        for name in ("rain_days", "snow_factor"):
+            if getattr(self, name) is not None:
+                raise InvalidInput(
+                    f"{name} is for monthly inputs; with daily inputs rain days are counted "
+                    "from the daily rain and the snow factor is RweqParameters.snow_factor"
+                )
+        if _band_count(self.pressure) not in (0, 1):
+            raise InvalidInput("with daily inputs pressure must be one band (or a number)")
+        return True
+
 
 def _resampling(name: str) -> Resampling:
     return "nearest" if name == "landcover" else "bilinear"
 
 
-def _bands(value: Input, name: str) -> int | list[int]:
-    """Band(s) to read: 1, or the 12 months of a monthly raster."""
+def _band_count(value: Input | None) -> int:
+    """Bands of a raster input (0 for a number or no input)."""
+    if value is None or isinstance(value, int | float):
+        return 0
+    return raster_info(Path(value), name=Path(value).name).count
+
+
+def _bands(value: Input, name: str, n_days: int = 0) -> int | list[int]:
+    """Band(s) to read: 1, the 12 months of a monthly raster, or the ``n_days`` days of a
+    daily one."""
     if isinstance(value, int | float):
         return 1
     count = raster_info(Path(value), name=Path(value).name).count
     if name in MONTHLY and count == 12:
         return list(range(1, 13))
+    if name in DAILY and n_days and count == n_days:
+        return list(range(1, n_days + 1))
     if count != 1:
         raise InvalidInput(
             f"{name}: {Path(value).name} has {count} bands; give 1"
@@ -202,7 +248,7 @@ def _open_inputs(
                 grid,
                 resampling=_resampling(name),
                 name=Path(value).name,
-                band=_bands(value, name),
+                band=_bands(value, name, len(inputs.dates())),
             )
             srcs[name] = stack.enter_context(src)
         yield srcs
@@ -250,12 +296,16 @@ class WindSpec:
     params: rweq.RweqParameters
     days: np.ndarray
     ndvi_ends: tuple[float, float] | None
+    #: The days of the year when the weather inputs are daily, else None (monthly).
+    dates: np.ndarray | None = None
 
 
 def _weather(
     spec: WindSpec, srcs: dict[str, WindowReader], win: tuple[int, int, int, int]
 ) -> np.ndarray:
-    """Monthly WF (12, h, w) in kg/m on one window."""
+    """Monthly WF (12, h, w) in kg/m on one window (from daily or monthly inputs)."""
+    if spec.dates is not None:
+        return _weather_daily(spec, srcs, win)
     shape = (win[2], win[3])
     m = {n: _monthly(_read(srcs, n, win), shape) for n in MONTHLY}
     elev = _read(srcs, "elevation", win)
@@ -274,6 +324,27 @@ def _weather(
         wind_is_2m=spec.inputs.wind_height_m == 2.0,
         params=spec.params,
     )
+
+
+def _weather_daily(
+    spec: WindSpec, srcs: dict[str, WindowReader], win: tuple[int, int, int, int]
+) -> np.ndarray:
+    """Monthly WF (12, h, w) in kg/m from daily wind, temperature, rain and ET_p."""
+    assert spec.dates is not None
+    wind, temp, rain, etp = (_read(srcs, n, win) for n in DAILY)
+    elev = _read(srcs, "elevation", win)
+    wf, _ = rweq.weather_factor_daily(
+        wind,
+        temp,
+        rain,
+        etp,
+        spec.dates,
+        elevation_km=None if elev is None else elev / 1000.0,
+        pressure_kpa=_read(srcs, "pressure", win),
+        wind_is_2m=spec.inputs.wind_height_m == 2.0,
+        params=spec.params,
+    )
+    return wf
 
 
 def _soil_and_cover(
@@ -388,7 +459,8 @@ def run_wind_erosion(
     ``summary.json``; return the :class:`~geoeco.erosion.wind_results.WindErosionResult`.
 
     ``block_size`` is the window side in pixels (memory ≈ 12 months × a few float64 arrays
-    of one window). Raises :class:`~geoeco.core.errors.GeoecoError` leaves for bad inputs
+    of one window; with daily weather inputs at most :data:`DAILY_BLOCK`, as a year of days
+    per pixel is held). Raises :class:`~geoeco.core.errors.GeoecoError` leaves for bad inputs
     before any output is written.
     """
     if not 16 <= block_size <= 4096:
@@ -402,7 +474,11 @@ def run_wind_erosion(
     record: dict[str, Any] = {}
     with _open_inputs(inputs, grid, record):
         pass
-    spec = WindSpec(inputs, params, inputs.days(), _ndvi_ends(inputs, used))
+    dates = inputs.dates() if inputs.daily() else None
+    spec = WindSpec(inputs, params, inputs.days(), _ndvi_ends(inputs, used), dates)
+    used.add_param("weather_inputs", "monthly" if dates is None else "daily", source="given")
+    if dates is not None:  # a year of days per pixel: smaller windows
+        block_size = min(block_size, DAILY_BLOCK)
     _record(used, inputs, params)
     out.mkdir(parents=True, exist_ok=True)
     windows = list(grid.blocks(block_size))
