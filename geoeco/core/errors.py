@@ -107,6 +107,15 @@ class DataSourceError(GeoecoError, OSError):
     """A file that is missing, unreadable or not in a supported format."""
 
 
+class RemoteSourceError(DataSourceError):
+    """A public catalog, or one of its items or assets, that cannot be reached or lacks what a
+    recipe needs (message names the catalog, collection and item; see :mod:`geoeco.inputs`).
+
+    >>> str(RemoteSourceError("catalog 'pc', collection 'c', item 'i': HTTP 404"))
+    "catalog 'pc', collection 'c', item 'i': HTTP 404"
+    """
+
+
 class GeoecoWarning(UserWarning):
     """Recoverable conditions worth telling the user about (e.g. repaired geometries)."""
 
@@ -128,6 +137,7 @@ __all__ = [
     "ManifestError",
     "OutsideChina",
     "OversizeRequest",
+    "RemoteSourceError",
     "UnitsError",
     "UnsafeDataSource",
 ]

@@ -45,6 +45,7 @@ EXPECTED = {
     "OversizeRequest": 413,
     "ManifestError": 422,
     "DataSourceError": 422,
+    "RemoteSourceError": 502,
 }
 
 
