@@ -484,7 +484,9 @@ def _group_composite(
     lattice = lattice_for(group[0][2], target, reader.options.margin_px)
     layers = [np.full(lattice.shape, np.nan, dtype="float32") for _ in range(n_steps)]
     used: list[str] = []
-    for step, item, head in group:
+    overlapping = [g for g in group if place(g[2], lattice) is not None]
+    reader.progress.items_planned(len(overlapping) * len(_roles(recipe)))
+    for step, item, head in overlapping:
         got = _read_item(recipe, item, head, lattice, reader, catalog)
         if got is None:
             continue
@@ -518,7 +520,6 @@ def read_steps(
         for item in step.items:
             where = _where(catalog, item, recipe.assets[main].key)
             heads.append((i, item, reader.header(_href(recipe, item, main, where), where)))
-    reader.progress.items_planned(len(heads) * len(_roles(recipe)))
     out = np.full(target.shape, np.nan, dtype="float32")
     used: list[str] = []
     resampling: Resampling = "nearest"

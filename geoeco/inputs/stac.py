@@ -34,6 +34,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pystac
+from pystac.stac_io import RetryStacIO
 from pystac_client import Client
 from pystac_client.exceptions import APIError
 from pystac_client.stac_api_io import StacApiIO
@@ -141,6 +142,16 @@ def to_catalog_item(item: pystac.Item, collection: str) -> CatalogItem:
     )
 
 
+def _retry(retries: int, backoff_s: float) -> Retry:
+    return Retry(
+        total=retries,
+        backoff_factor=backoff_s,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=None,
+        raise_on_status=False,
+    )
+
+
 class TrustedStacIO(StacApiIO):
     """pystac(-client) I/O that only reads inside a catalog's allow-list, with retries."""
 
@@ -152,14 +163,7 @@ class TrustedStacIO(StacApiIO):
         backoff_s: float = 0.5,
         timeout_s: float = 30.0,
     ) -> None:
-        retry = Retry(
-            total=retries,
-            backoff_factor=backoff_s,
-            status_forcelist=(429, 500, 502, 503, 504),
-            allowed_methods=None,
-            raise_on_status=False,
-        )
-        super().__init__(max_retries=retry, timeout=timeout_s)
+        super().__init__(max_retries=_retry(retries, backoff_s), timeout=timeout_s)
         self.catalog = catalog
         self.requests = 0
 
@@ -182,6 +186,27 @@ class TrustedStacIO(StacApiIO):
             check_href(href, self.catalog, what="a catalog file")
             self.requests += 1
         return super().read_text(source, *args, **kwargs)
+
+
+class TrustedStaticIO(RetryStacIO):
+    """pystac I/O for static catalogs: allow-listed reads only, HTTP retries with back-off."""
+
+    def __init__(self, catalog: CatalogConfig, *, retries: int = 3, backoff_s: float = 0.5) -> None:
+        super().__init__(retry=_retry(retries, backoff_s))
+        self.catalog = catalog
+        self.requests = 0
+
+    def read_text_from_href(self, href: str) -> str:
+        """Refuse ``href`` unless allow-listed; read it (counted in ``requests``)."""
+        check_href(href, self.catalog, what="a catalog file")
+        self.requests += 1
+        try:
+            return str(super().read_text_from_href(href))
+        except OSError as exc:
+            raise RemoteSourceError(f"catalog {self.catalog.name!r}: {href!r}: {exc}") from None
+        except Exception as exc:  # RetryStacIO wraps HTTP errors in a bare Exception
+            cause = exc.__cause__ or exc
+            raise RemoteSourceError(f"catalog {self.catalog.name!r}: {href!r}: {cause}") from None
 
 
 def _datetime_range(start: date | None, end: date | None) -> str | None:
@@ -220,7 +245,13 @@ class StacCatalog:
         if config.kind == "files":
             raise RemoteSourceError(f"catalog {config.name!r} is a file tree, not a STAC catalog")
         self.config = config
-        self.io = TrustedStacIO(config, retries=retries, backoff_s=backoff_s, timeout_s=timeout_s)
+        self.io: TrustedStacIO | TrustedStaticIO
+        if config.kind == "api":
+            self.io = TrustedStacIO(
+                config, retries=retries, backoff_s=backoff_s, timeout_s=timeout_s
+            )
+        else:
+            self.io = TrustedStaticIO(config, retries=retries, backoff_s=backoff_s)
         self._root: pystac.Catalog | None = None
 
     def _fail(self, what: str, exc: Exception) -> RemoteSourceError:
@@ -232,7 +263,7 @@ class StacCatalog:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # pystac-client: "no conformance" notes
-                    if self.config.kind == "api":
+                    if isinstance(self.io, TrustedStacIO):
                         self._root = Client.open(self.config.url, stac_io=self.io)
                     else:
                         self._root = pystac.Catalog.from_file(self.config.url, stac_io=self.io)
@@ -383,6 +414,7 @@ __all__ = [
     "StacCatalog",
     "Step",
     "TrustedStacIO",
+    "TrustedStaticIO",
     "bbox_intersects",
     "check_assets",
     "search_range",
