@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urljoin
 
 import numpy as np
@@ -38,7 +38,7 @@ from .config import CatalogConfig, check_href
 from .derive import days_in_months, weibull_days_above
 from .recipes import EditionsRule, Recipe, SeasonRule, get_recipe
 from .remote import AssetReader, RemoteOptions, StepsRead, read_steps
-from .signing import signer_for
+from .signing import Signer, signer_for
 from .stac import BBox, CatalogItem, StacCatalog, Step, search_range, select_items
 from .zarr_reader import read_zarr_months
 
@@ -103,6 +103,21 @@ def grid_lonlat_bbox(grid: Grid, *, margin_deg: float = 0.01) -> BBox:
     return (w - margin_deg, s - margin_deg, e + margin_deg, n + margin_deg)
 
 
+def grid_footprint(grid: Grid, *, points_per_side: int = 16) -> Any:
+    """The grid's outline in lon/lat as a shapely polygon (edges densified)."""
+    from rasterio.warp import transform
+    from shapely.geometry import Polygon
+
+    left, bottom, right, top = grid.bounds
+    t = np.linspace(0.0, 1.0, points_per_side, endpoint=False)
+    xs = np.concatenate([left + (right - left) * t, np.full_like(t, right),
+                         right - (right - left) * t, np.full_like(t, left)])  # fmt: skip
+    ys = np.concatenate([np.full_like(t, top), top - (top - bottom) * t,
+                         np.full_like(t, bottom), bottom + (top - bottom) * t])  # fmt: skip
+    lon, lat = transform(grid.crs, WGS84, xs.tolist(), ys.tolist())
+    return Polygon(zip(lon, lat, strict=True))
+
+
 def _cached_search(
     catalog: StacCatalog, recipe: Recipe, bbox: BBox, year: int, cache: WindowCache
 ) -> tuple[CatalogItem, ...]:
@@ -126,14 +141,17 @@ def _stac_steps(
     stac = StacCatalog(catalog, retries=options.retries, backoff_s=options.retry_delay_s,
                        timeout_s=options.timeout_s)  # fmt: skip
     bbox = grid_lonlat_bbox(grid)
-    items = _cached_search(stac, recipe, bbox, year, cache)
+    found = _cached_search(stac, recipe, bbox, year, cache)
+    area = grid_footprint(grid).buffer(0.01)
+    items = [i for i in found if i.footprint_intersects(area)]
     steps = select_items(recipe.temporal, items, year)
     if not steps:
         rule = recipe.temporal.kind
         raise RemoteSourceError(
             f"catalog {catalog.name!r} ({catalog.url}), collection {recipe.collection!r}: no "
             f"item for {year} under the {rule} rule covers lon/lat "
-            f"{', '.join(f'{v:.3f}' for v in bbox)} ({len(items)} items found before the rule)"
+            f"{', '.join(f'{v:.3f}' for v in bbox)} ({len(items)} items meet the area before "
+            "the rule)"
         )
     return steps
 
@@ -266,6 +284,7 @@ def fetch_input(
     options: RemoteOptions | None = None,
     out: str | os.PathLike[str] | None = None,
     aoi_mask: np.ndarray | None = None,
+    signer: Signer | None = None,
 ) -> FetchedInput:
     """Fetch one input onto ``grid`` for ``year`` from ``catalog`` (see the module docstring).
 
@@ -286,6 +305,8 @@ def fetch_input(
         Also write the values as a COG here.
     aoi_mask : bool array, optional
         Pixels of ``grid`` inside the area of interest (coverage is measured there).
+    signer : Signer, optional
+        Replaces the catalog's configured signing step.
 
     Raises
     ------
@@ -296,7 +317,7 @@ def fetch_input(
     """
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     cache = cache or WindowCache(None)
-    reader = AssetReader(signer=signer_for(catalog), cache=cache, options=options,
+    reader = AssetReader(signer=signer or signer_for(catalog), cache=cache, options=options,
                          progress=progress or NullProgress())  # fmt: skip
     if recipe.derive is not None:
         return _fetch_derived(recipe, grid, year, catalog, reader, out, aoi_mask)

@@ -77,6 +77,15 @@ class CatalogItem:
     end: datetime
     properties: Mapping[str, Scalar] = field(default_factory=dict)
     assets: Mapping[str, str] = field(default_factory=dict)
+    geometry: Mapping[str, Any] | None = None
+
+    def footprint_intersects(self, area: Any) -> bool:
+        """True when the item's footprint (its GeoJSON geometry, else its box) meets ``area``
+        (a shapely geometry in lon/lat)."""
+        from shapely.geometry import box, shape
+
+        geom = shape(self.geometry) if self.geometry else box(*self.bbox)
+        return bool(geom.intersects(area))
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (for the search cache)."""
@@ -88,6 +97,7 @@ class CatalogItem:
             "end": self.end.isoformat(),
             "properties": dict(self.properties),
             "assets": dict(self.assets),
+            "geometry": None if self.geometry is None else dict(self.geometry),
         }
 
     @classmethod
@@ -102,6 +112,7 @@ class CatalogItem:
             datetime.fromisoformat(d["end"]),
             dict(d.get("properties", {})),
             {str(k): str(v) for k, v in d.get("assets", {}).items()},
+            d.get("geometry"),
         )
 
 
@@ -139,6 +150,7 @@ def to_catalog_item(item: pystac.Item, collection: str) -> CatalogItem:
         end,
         props,
         assets,
+        item.geometry,
     )
 
 
@@ -232,6 +244,8 @@ class StacCatalog:
         Which catalog, its kind and allow-list.
     retries, backoff_s, timeout_s
         HTTP retry count, back-off factor (seconds, doubled per retry) and timeout.
+    page_size : int
+        Items per page of an API search (further pages follow ``next`` links).
     """
 
     def __init__(
@@ -241,10 +255,12 @@ class StacCatalog:
         retries: int = 3,
         backoff_s: float = 0.5,
         timeout_s: float = 30.0,
+        page_size: int = 100,
     ) -> None:
         if config.kind == "files":
             raise RemoteSourceError(f"catalog {config.name!r} is a file tree, not a STAC catalog")
         self.config = config
+        self.page_size = page_size
         self.io: TrustedStacIO | TrustedStaticIO
         if config.kind == "api":
             self.io = TrustedStacIO(
@@ -304,7 +320,7 @@ class StacCatalog:
             collections=[collection],
             bbox=list(bbox),
             datetime=_datetime_range(start, end),
-            limit=100,
+            limit=self.page_size,
         )
         for item in search.items():
             reduced = to_catalog_item(item, collection)

@@ -3,7 +3,8 @@ from the recipes' documented structure (collection ids, asset keys, dtypes, scal
 fill values, projections and tile grids of the issue-17 research notes).
 
 * ``modis-13Q1-061``: subsets of the real MODIS sinusoidal tiles h26v05 (columns 3800–4799)
-  and h27v05 (columns 0–999), rows 700–1299, on the real 231.656 m lattice; Terra composites
+  and h27v05 (columns 0–999), rows 700–1299, on the real 231.656 m lattice, 128-px blocks
+  (the real 4800-px tiles have 512-px blocks: about as many per side); Terra composites
   of DOY 097/113/129 of 2021, an Aqua item and a December item (neither may be read);
   int16 NDVI (scale 1e-4, fill −3000), int8 pixel reliability, uint16 VI quality.
 * ``modis-17A3HGF-061``: h26v05 subset (463.313 m), Terra 2021 and 2020, Aqua 2021.
@@ -96,9 +97,23 @@ def _lonlat_bbox(transform: Affine, shape: tuple[int, int], crs: str) -> list[fl
     return [float(np.min(lon)), float(np.min(lat)), float(np.max(lon)), float(np.max(lat))]
 
 
-def _item(item_id: str, bbox: list[float], start: str, end: str, props: dict) -> pystac.Item:
+def _outline(transform: Affine, shape: tuple[int, int], crs: str) -> dict:
+    """The raster's outline in lon/lat (edges densified), as STAC item geometries are."""
+    h, w = shape
+    t = np.linspace(0.0, 1.0, 16, endpoint=False)
+    cols = np.concatenate([w * t, np.full_like(t, w), w - w * t, np.zeros_like(t)])
+    rows = np.concatenate([np.zeros_like(t), h * t, np.full_like(t, h), h - h * t])
+    x, y = transform * (cols, rows)
+    lon, lat = Transformer.from_crs(crs, 4326, always_xy=True).transform(x, y)
+    ring = [[float(a), float(b)] for a, b in zip(lon, lat, strict=True)]
+    return {"type": "Polygon", "coordinates": [ring + [ring[0]]]}
+
+
+def _item(item_id: str, bbox: list[float], start: str, end: str, props: dict,
+          geom: dict | None = None) -> pystac.Item:  # fmt: skip
     w, s, e, n = bbox
-    geom = {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+    if geom is None:
+        geom = {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
     p = {"start_datetime": start, "end_datetime": end, **props}
     return pystac.Item(item_id, geom, bbox, None, p)
 
@@ -162,13 +177,16 @@ def _ndvi_item(root, coll, fx, prefix, doy, h, ndvi, rel, k) -> None:
     end = start.replace(hour=23, minute=59, second=59) + (datetime(2021, 1, 16) - datetime(2021, 1, 1))
     plat = "aqua" if prefix == "MYD13Q1" else "terra"
     item = _item(iid, _lonlat_bbox(t, ndvi.shape, SINU), start.isoformat(), end.isoformat(),
-                 {"platform": plat, "modis:horizontal-tile": h, "modis:vertical-tile": 5})  # fmt: skip
+                 {"platform": plat, "modis:horizontal-tile": h, "modis:vertical-tile": 5},
+                 _outline(t, ndvi.shape, SINU))  # fmt: skip
     folder = root / coll.id / iid
     for key, arr, nd in (("250m_16_days_NDVI", ndvi, -3000),
                          ("250m_16_days_pixel_reliability", rel, -1),
                          ("250m_16_days_VI_Quality", np.full(ndvi.shape, 2116, "uint16"), 65535)):
         path = folder / f"{iid}_{key}.tif"
-        write_cog(path, arr, t, SINU, nodata=nd)
+        # 128-px blocks on a 1000-px tile: about as many blocks per side as PC's 512-px
+        # blocks on a 4800-px tile, so a county covers the same share of blocks
+        write_cog(path, arr, t, SINU, nodata=nd, block=128)
         _add_asset(item, key, path, fx)
     coll.add_item(item)
 
@@ -187,7 +205,7 @@ def build_npp(root: Path, fx: Fixture) -> pystac.Collection:
                            ("MYD17A3HGF.A2021001.h26v05.061.2022020000000", 2021, raw + 2000)):
         plat = "aqua" if iid.startswith("MYD") else "terra"
         item = _item(iid, _lonlat_bbox(t, shape, SINU), f"{year}-01-01T00:00:00Z",
-                     f"{year}-12-31T23:59:59Z", {"platform": plat})  # fmt: skip
+                     f"{year}-12-31T23:59:59Z", {"platform": plat}, _outline(t, shape, SINU))  # fmt: skip
         path = root / coll.id / iid / f"{iid}_Npp_500m.tif"
         write_cog(path, np.where(raw >= 32761, raw, arr).astype("int16"), t, SINU, nodata=32767)
         _add_asset(item, "Npp_500m", path, fx)
@@ -235,7 +253,7 @@ def build_s2(root: Path, fx: Fixture) -> pystac.Collection:
             scl[200:300, 200:300] = 9  # cloud, high probability
         props = {"platform": "sentinel-2", "eo:cloud_cover": cloud, "s2:processing_baseline": pb}
         item = _item(iid, _lonlat_bbox(t10, (1000, 1000), "EPSG:32649"), f"{day}T03:25:41Z",
-                     f"{day}T03:25:41Z", props)  # fmt: skip
+                     f"{day}T03:25:41Z", props, _outline(t10, (1000, 1000), "EPSG:32649"))  # fmt: skip
         folder = root / coll.id / iid
         for key, arr, t in (("B04", np.full((1000, 1000), red, "uint16"), t10),
                             ("B08", np.full((1000, 1000), nir, "uint16"), t10), ("SCL", scl, t20)):
