@@ -110,10 +110,22 @@ def grid_footprint(grid: Grid, *, points_per_side: int = 16) -> Any:
 
     left, bottom, right, top = grid.bounds
     t = np.linspace(0.0, 1.0, points_per_side, endpoint=False)
-    xs = np.concatenate([left + (right - left) * t, np.full_like(t, right),
-                         right - (right - left) * t, np.full_like(t, left)])  # fmt: skip
-    ys = np.concatenate([np.full_like(t, top), top - (top - bottom) * t,
-                         np.full_like(t, bottom), bottom + (top - bottom) * t])  # fmt: skip
+    xs = np.concatenate(
+        [
+            left + (right - left) * t,
+            np.full_like(t, right),
+            right - (right - left) * t,
+            np.full_like(t, left),
+        ]
+    )
+    ys = np.concatenate(
+        [
+            np.full_like(t, top),
+            top - (top - bottom) * t,
+            np.full_like(t, bottom),
+            bottom + (top - bottom) * t,
+        ]
+    )
     lon, lat = transform(grid.crs, WGS84, xs.tolist(), ys.tolist())
     return Polygon(zip(lon, lat, strict=True))
 
@@ -124,8 +136,15 @@ def _cached_search(
     assert recipe.collection is not None
     start, end = search_range(recipe.temporal, year)
     bbox_text = ",".join(f"{v:.4f}" for v in bbox)
-    key = cache_key("search", catalog.config.url, recipe.collection, bbox_text, str(start),
-                    str(end), recipe.version)  # fmt: skip
+    key = cache_key(
+        "search",
+        catalog.config.url,
+        recipe.collection,
+        bbox_text,
+        str(start),
+        str(end),
+        recipe.version,
+    )
     hit = cache.get_json(key)
     if hit is not None:
         return tuple(CatalogItem.from_json(d) for d in hit)
@@ -135,11 +154,19 @@ def _cached_search(
 
 
 def _stac_steps(
-    recipe: Recipe, grid: Grid, year: int, catalog: CatalogConfig, cache: WindowCache,
+    recipe: Recipe,
+    grid: Grid,
+    year: int,
+    catalog: CatalogConfig,
+    cache: WindowCache,
     options: RemoteOptions,
-) -> list[Step]:  # fmt: skip
-    stac = StacCatalog(catalog, retries=options.retries, backoff_s=options.retry_delay_s,
-                       timeout_s=options.timeout_s)  # fmt: skip
+) -> list[Step]:
+    stac = StacCatalog(
+        catalog,
+        retries=options.retries,
+        backoff_s=options.retry_delay_s,
+        timeout_s=options.timeout_s,
+    )
     bbox = grid_lonlat_bbox(grid)
     found = _cached_search(stac, recipe, bbox, year, cache)
     area = grid_footprint(grid).buffer(0.01)
@@ -169,8 +196,9 @@ def _vrt_steps(recipe: Recipe, catalog: CatalogConfig) -> tuple[list[Step], list
         rel = key.format(depth=name)
         href = urljoin(root, rel) if "://" in root else os.path.join(root, rel)
         check_href(href, catalog, what=f"recipe {recipe.id!r} file {rel!r}")
-        item = CatalogItem(rel, recipe.id, (-180.0, -90.0, 180.0, 90.0), epoch, epoch, {},
-                           {key: href})  # fmt: skip
+        item = CatalogItem(
+            rel, recipe.id, (-180.0, -90.0, 180.0, 90.0), epoch, epoch, {}, {key: href}
+        )
         steps.append(Step(name or "static", (item,)))
     return steps, weights
 
@@ -204,8 +232,9 @@ def _read(
     if recipe.reader == "gdal-vrt":
         steps, weights = _vrt_steps(recipe, catalog)
         how = "weighted" if len(steps) > 1 else "max"
-        read = read_steps(recipe, steps, grid, reader, catalog=catalog.name, how=how,
-                          weights=weights)  # fmt: skip
+        read = read_steps(
+            recipe, steps, grid, reader, catalog=catalog.name, how=how, weights=weights
+        )
         return read, steps, "thickness-weighted mean" if how == "weighted" else "single"
     steps = _stac_steps(recipe, grid, year, catalog, reader.cache, reader.options)
     how = recipe.temporal.composite if isinstance(recipe.temporal, SeasonRule) else "max"
@@ -252,8 +281,9 @@ def _items_used(steps: Sequence[Step], used: Sequence[str], recipe: Recipe) -> l
             out.append(ItemUse(id=item_id))
             continue
         assets = {k: v for k, v in it.assets.items() if k in keys}
-        out.append(ItemUse(id=it.id, start=it.start.isoformat(), end=it.end.isoformat(),
-                           assets=assets))  # fmt: skip
+        out.append(
+            ItemUse(id=it.id, start=it.start.isoformat(), end=it.end.isoformat(), assets=assets)
+        )
     return out
 
 
@@ -317,35 +347,67 @@ def fetch_input(
     """
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     cache = cache or WindowCache(None)
-    reader = AssetReader(signer=signer or signer_for(catalog), cache=cache, options=options,
-                         progress=progress or NullProgress())  # fmt: skip
+    reader = AssetReader(
+        signer=signer or signer_for(catalog),
+        cache=cache,
+        options=options,
+        progress=progress or NullProgress(),
+    )
     if recipe.derive is not None:
         return _fetch_derived(recipe, grid, year, catalog, reader, out, aoi_mask)
     read, steps, how = _read(recipe, grid, year, catalog, reader)
     raster = _convert(read.raster, recipe)
     labels = tuple(s.label for s in steps) or tuple(raster.band_names or ())
-    return _finish(recipe, raster, year, catalog, labels, _items_used(steps, read.items_used,
-                   recipe), how, read.resampling, out, aoi_mask)  # fmt: skip
+    return _finish(
+        recipe,
+        raster,
+        year,
+        catalog,
+        labels,
+        _items_used(steps, read.items_used, recipe),
+        how,
+        read.resampling,
+        out,
+        aoi_mask,
+    )
 
 
 def _fetch_derived(
-    recipe: Recipe, grid: Grid, year: int, catalog: CatalogConfig, reader: AssetReader,
-    out: str | os.PathLike[str] | None, aoi_mask: np.ndarray | None,
-) -> FetchedInput:  # fmt: skip
+    recipe: Recipe,
+    grid: Grid,
+    year: int,
+    catalog: CatalogConfig,
+    reader: AssetReader,
+    out: str | os.PathLike[str] | None,
+    aoi_mask: np.ndarray | None,
+) -> FetchedInput:
     """A derived recipe: fetch its base with the derived temporal rule, then apply the method."""
     assert recipe.derive is not None
     base = get_recipe(recipe.derive.from_recipe).model_copy(update={"temporal": recipe.temporal})
     read, _, _ = _read(base, grid, year, catalog, reader)
     labels = tuple(read.raster.band_names or ())
     monthly = np.ma.filled(read.raster.array.astype("float64"), np.nan)
-    days = weibull_days_above(monthly, days_in_months(labels), k=recipe.derive.k,
-                              threshold=recipe.derive.threshold)  # fmt: skip
+    days = weibull_days_above(
+        monthly, days_in_months(labels), k=recipe.derive.k, threshold=recipe.derive.threshold
+    )
     raster = Raster(np.ma.masked_invalid(days), grid, units="days", name=recipe.id)
     items = [ItemUse(id=i) for i in read.items_used]
-    method = (f"{recipe.derive.method}: k={recipe.derive.k:g}, threshold "
-              f"{recipe.derive.threshold:g} m/s [R]")  # fmt: skip
-    fetched = _finish(recipe, raster, year, catalog, labels, items, "sum over months",
-                      read.resampling, out, aoi_mask)  # fmt: skip
+    method = (
+        f"{recipe.derive.method}: k={recipe.derive.k:g}, threshold "
+        f"{recipe.derive.threshold:g} m/s [R]"
+    )
+    fetched = _finish(
+        recipe,
+        raster,
+        year,
+        catalog,
+        labels,
+        items,
+        "sum over months",
+        read.resampling,
+        out,
+        aoi_mask,
+    )
     record = fetched.record.model_copy(
         update={"derived_from": base.id, "derivation": method, "collection": base.collection}
     )
@@ -353,10 +415,17 @@ def _fetch_derived(
 
 
 def _finish(
-    recipe: Recipe, raster: Raster, year: int, catalog: CatalogConfig, labels: tuple[str, ...],
-    items: Sequence[ItemUse], how: str, resampling: str, out: str | os.PathLike[str] | None,
+    recipe: Recipe,
+    raster: Raster,
+    year: int,
+    catalog: CatalogConfig,
+    labels: tuple[str, ...],
+    items: Sequence[ItemUse],
+    how: str,
+    resampling: str,
+    out: str | os.PathLike[str] | None,
     aoi_mask: np.ndarray | None,
-) -> FetchedInput:  # fmt: skip
+) -> FetchedInput:
     """Write the COG when asked and build the record."""
     file = file_sha = None
     if out is not None:
@@ -364,18 +433,40 @@ def _finish(
         file, file_sha = str(path), _sha256_file(path)
     cover = coverage_share(raster, aoi_mask)
     record = InputRecord(
-        recipe=recipe.id, recipe_version=recipe.version, title=recipe.title, tag=recipe.tag,
-        year=year, catalog=catalog.name, catalog_url=catalog.url, collection=recipe.collection,
-        temporal_rule=recipe.temporal.kind, steps=labels, items=tuple(items), composite=how,
-        resampling=resampling, units=raster.units or recipe.units,
+        recipe=recipe.id,
+        recipe_version=recipe.version,
+        title=recipe.title,
+        tag=recipe.tag,
+        year=year,
+        catalog=catalog.name,
+        catalog_url=catalog.url,
+        collection=recipe.collection,
+        temporal_rule=recipe.temporal.kind,
+        steps=labels,
+        items=tuple(items),
+        composite=how,
+        resampling=resampling,
+        units=raster.units or recipe.units,
         decoding=recipe.decode_note() if recipe.assets else "derived",
-        licence=recipe.licence, attribution=_attribution(recipe, year), citation=recipe.citation,
-        coverage=round(cover, 6), missing_share=round(1.0 - cover, 6),
-        data_sha256=_sha256_array(raster), file=file, file_sha256=file_sha,
-        sources=dict(recipe.sources), fetched_at=datetime.now(UTC).isoformat(timespec="seconds"),
-    )  # fmt: skip
+        licence=recipe.licence,
+        attribution=_attribution(recipe, year),
+        citation=recipe.citation,
+        coverage=round(cover, 6),
+        missing_share=round(1.0 - cover, 6),
+        data_sha256=_sha256_array(raster),
+        file=file,
+        file_sha256=file_sha,
+        sources=dict(recipe.sources),
+        fetched_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
     return FetchedInput(raster, record)
 
 
-__all__ = ["FetchedInput", "InputRecord", "ItemUse", "coverage_share", "fetch_input",
-           "grid_lonlat_bbox"]  # fmt: skip
+__all__ = [
+    "FetchedInput",
+    "InputRecord",
+    "ItemUse",
+    "coverage_share",
+    "fetch_input",
+    "grid_lonlat_bbox",
+]

@@ -156,8 +156,9 @@ class AssetHeader:
     def from_json(cls, d: dict[str, Any]) -> AssetHeader:
         """Inverse of :meth:`to_json`."""
         t = [float(x) for x in d["transform"]]
-        return cls((t[0], t[1], t[2], t[3], t[4], t[5]), d["width"], d["height"], d["crs_wkt"],
-                   d["dtype"])  # fmt: skip
+        return cls(
+            (t[0], t[1], t[2], t[3], t[4], t[5]), d["width"], d["height"], d["crs_wkt"], d["dtype"]
+        )
 
 
 class AssetReader:
@@ -433,9 +434,13 @@ def _where(catalog: str, item: CatalogItem, asset: str) -> Where:
 
 
 def _read_item(
-    recipe: Recipe, item: CatalogItem, head: AssetHeader, lattice: Grid, reader: AssetReader,
+    recipe: Recipe,
+    item: CatalogItem,
+    head: AssetHeader,
+    lattice: Grid,
+    reader: AssetReader,
     catalog: str,
-) -> tuple[Placement, np.ndarray] | None:  # fmt: skip
+) -> tuple[Placement, np.ndarray] | None:
     """Decoded values of the part of ``item`` inside ``lattice`` (None: no overlap)."""
     pl = place(head, lattice)
     if pl is None:

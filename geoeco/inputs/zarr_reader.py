@@ -119,13 +119,19 @@ def read_zarr_months(
         values = values[:, ::-1, :]
         t = block.grid.transform
         flipped = Affine(t.a, 0.0, t.c, 0.0, -t.e, t.f + t.e * block.grid.height)
-        block = ZarrBlock(block.time_idx, block.labels, block.rows, block.cols,
-                          Grid(flipped, block.grid.width, block.grid.height, WGS84))  # fmt: skip
+        block = ZarrBlock(
+            block.time_idx,
+            block.labels,
+            block.rows,
+            block.cols,
+            Grid(flipped, block.grid.width, block.grid.height, WGS84),
+        )
     resampling = choose_resampling(recipe.resampling, block.grid, target)
     src = Raster(np.ma.masked_invalid(values), block.grid)
     warped = align_to(src, target, resampling=resampling)
-    raster = Raster(warped.array, target, units=recipe.units, name=recipe.id,
-                    band_names=block.labels)  # fmt: skip
+    raster = Raster(
+        warped.array, target, units=recipe.units, name=recipe.id, band_names=block.labels
+    )
     return StepsRead(raster, tuple(f"{var}@{m}" for m in block.labels), resampling)
 
 
@@ -138,8 +144,15 @@ def _fetch_block(
 ) -> tuple[ZarrBlock, np.ndarray]:
     """Plan (from the cached plan when present) and read the block, through the cache."""
     var = recipe.assets["value"].key
-    plan_key = cache_key("zarr-plan", store_href, var, repr(target.bounds), target.crs.to_wkt(),
-                         repr(months), recipe.version)  # fmt: skip
+    plan_key = cache_key(
+        "zarr-plan",
+        store_href,
+        var,
+        repr(target.bounds),
+        target.crs.to_wkt(),
+        repr(months),
+        recipe.version,
+    )
     data_key = cache_key("zarr-data", plan_key)
     plan = reader.cache.get_json(plan_key)
     raw = reader.cache.get_array(data_key) if plan is not None else None
@@ -175,8 +188,13 @@ def _block_to_json(b: ZarrBlock) -> dict[str, Any]:
 
 def _block_from_json(d: dict[str, Any]) -> ZarrBlock:
     grid = Grid(Affine(*d["transform"]), d["shape"][1], d["shape"][0], WGS84)
-    return ZarrBlock(tuple(d["time_idx"]), tuple(d["labels"]), (d["rows"][0], d["rows"][1]),
-                     (d["cols"][0], d["cols"][1]), grid)  # fmt: skip
+    return ZarrBlock(
+        tuple(d["time_idx"]),
+        tuple(d["labels"]),
+        (d["rows"][0], d["rows"][1]),
+        (d["cols"][0], d["cols"][1]),
+        grid,
+    )
 
 
 __all__ = ["ZarrBlock", "plan_block", "read_zarr_months"]

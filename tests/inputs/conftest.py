@@ -45,14 +45,19 @@ def static_http(base: str) -> CatalogConfig:
 
 @pytest.fixture
 def api_http(base: str) -> CatalogConfig:
-    return CatalogConfig(name="loopback-api", kind="api", url=base + "api",
-                         allowed_prefixes=(base,))  # fmt: skip
+    return CatalogConfig(
+        name="loopback-api", kind="api", url=base + "api", allowed_prefixes=(base,)
+    )
 
 
 @pytest.fixture
 def soil_http(base: str) -> CatalogConfig:
-    return CatalogConfig(name="loopback-soilgrids", kind="files", url=base + "soilgrids/",
-                         allowed_prefixes=(base + "soilgrids/",))  # fmt: skip
+    return CatalogConfig(
+        name="loopback-soilgrids",
+        kind="files",
+        url=base + "soilgrids/",
+        allowed_prefixes=(base + "soilgrids/",),
+    )
 
 
 @pytest.fixture

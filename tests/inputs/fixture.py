@@ -77,10 +77,20 @@ def write_cog(path: Path, data: np.ndarray, transform: Affine, crs: str, nodata=
     """A tiled, DEFLATE-compressed COG of one band."""
     path.parent.mkdir(parents=True, exist_ok=True)
     plain = path.with_suffix(".plain.tif")
-    profile = dict(driver="GTiff", width=data.shape[1], height=data.shape[0], count=1,
-                   dtype=str(data.dtype), crs=CRS.from_user_input(crs).to_wkt(),
-                   transform=transform, nodata=nodata, tiled=True, blockxsize=block,
-                   blockysize=block, compress="deflate")  # fmt: skip
+    profile = {
+        "driver": "GTiff",
+        "width": data.shape[1],
+        "height": data.shape[0],
+        "count": 1,
+        "dtype": str(data.dtype),
+        "crs": CRS.from_user_input(crs).to_wkt(),
+        "transform": transform,
+        "nodata": nodata,
+        "tiled": True,
+        "blockxsize": block,
+        "blockysize": block,
+        "compress": "deflate",
+    }
     with rasterio.open(plain, "w", **profile) as dst:
         dst.write(data, 1)
     rio_copy(plain, path, driver="COG", BLOCKSIZE=block, COMPRESS="DEFLATE")
@@ -109,8 +119,9 @@ def _outline(transform: Affine, shape: tuple[int, int], crs: str) -> dict:
     return {"type": "Polygon", "coordinates": [ring + [ring[0]]]}
 
 
-def _item(item_id: str, bbox: list[float], start: str, end: str, props: dict,
-          geom: dict | None = None) -> pystac.Item:  # fmt: skip
+def _item(
+    item_id: str, bbox: list[float], start: str, end: str, props: dict, geom: dict | None = None
+) -> pystac.Item:
     w, s, e, n = bbox
     if geom is None:
         geom = {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
@@ -164,8 +175,17 @@ def build_modis_ndvi(root: Path, fx: Fixture) -> pystac.Collection:
             fx.ndvi_full[doy], fx.ndvi_reliability[doy] = full, rel
         prefix = "MYD13Q1" if doy == "2021105" else "MOD13Q1"
         for h, cols in ((26, (0, 1000)), (27, (1000, 2000))):
-            _ndvi_item(root, coll, fx, prefix, doy, h, full[:, cols[0] : cols[1]],
-                       rel[:, cols[0] : cols[1]], k)  # fmt: skip
+            _ndvi_item(
+                root,
+                coll,
+                fx,
+                prefix,
+                doy,
+                h,
+                full[:, cols[0] : cols[1]],
+                rel[:, cols[0] : cols[1]],
+                k,
+            )
     return coll
 
 
@@ -174,15 +194,24 @@ def _ndvi_item(root, coll, fx, prefix, doy, h, ndvi, rel, k) -> None:
     t = _sinu_transform(h, 5, col0, MODIS_ROWS[0], 4800)
     iid = f"{prefix}.A{doy}.h{h}v05.061.2021200000000"
     start = datetime.strptime(doy, "%Y%j").replace(tzinfo=UTC)
-    end = start.replace(hour=23, minute=59, second=59) + (datetime(2021, 1, 16) - datetime(2021, 1, 1))
+    end = start.replace(hour=23, minute=59, second=59) + (
+        datetime(2021, 1, 16) - datetime(2021, 1, 1)
+    )
     plat = "aqua" if prefix == "MYD13Q1" else "terra"
-    item = _item(iid, _lonlat_bbox(t, ndvi.shape, SINU), start.isoformat(), end.isoformat(),
-                 {"platform": plat, "modis:horizontal-tile": h, "modis:vertical-tile": 5},
-                 _outline(t, ndvi.shape, SINU))  # fmt: skip
+    item = _item(
+        iid,
+        _lonlat_bbox(t, ndvi.shape, SINU),
+        start.isoformat(),
+        end.isoformat(),
+        {"platform": plat, "modis:horizontal-tile": h, "modis:vertical-tile": 5},
+        _outline(t, ndvi.shape, SINU),
+    )
     folder = root / coll.id / iid
-    for key, arr, nd in (("250m_16_days_NDVI", ndvi, -3000),
-                         ("250m_16_days_pixel_reliability", rel, -1),
-                         ("250m_16_days_VI_Quality", np.full(ndvi.shape, 2116, "uint16"), 65535)):
+    for key, arr, nd in (
+        ("250m_16_days_NDVI", ndvi, -3000),
+        ("250m_16_days_pixel_reliability", rel, -1),
+        ("250m_16_days_VI_Quality", np.full(ndvi.shape, 2116, "uint16"), 65535),
+    ):
         path = folder / f"{iid}_{key}.tif"
         # 128-px blocks on a 1000-px tile: about as many blocks per side as PC's 512-px
         # blocks on a 4800-px tile, so a county covers the same share of blocks
@@ -200,12 +229,20 @@ def build_npp(root: Path, fx: Fixture) -> pystac.Collection:
     raw[40:80, 100:200] = 32765  # barren: no NPP
     raw[200:220, 0:500] = 32767  # fill
     fx.npp_raw, fx.npp_transform = raw, t
-    for iid, year, arr in (("MOD17A3HGF.A2021001.h26v05.061.2022020000000", 2021, raw),
-                           ("MOD17A3HGF.A2020001.h26v05.061.2021020000000", 2020, raw + 1000),
-                           ("MYD17A3HGF.A2021001.h26v05.061.2022020000000", 2021, raw + 2000)):
+    for iid, year, arr in (
+        ("MOD17A3HGF.A2021001.h26v05.061.2022020000000", 2021, raw),
+        ("MOD17A3HGF.A2020001.h26v05.061.2021020000000", 2020, raw + 1000),
+        ("MYD17A3HGF.A2021001.h26v05.061.2022020000000", 2021, raw + 2000),
+    ):
         plat = "aqua" if iid.startswith("MYD") else "terra"
-        item = _item(iid, _lonlat_bbox(t, shape, SINU), f"{year}-01-01T00:00:00Z",
-                     f"{year}-12-31T23:59:59Z", {"platform": plat}, _outline(t, shape, SINU))  # fmt: skip
+        item = _item(
+            iid,
+            _lonlat_bbox(t, shape, SINU),
+            f"{year}-01-01T00:00:00Z",
+            f"{year}-12-31T23:59:59Z",
+            {"platform": plat},
+            _outline(t, shape, SINU),
+        )
         path = root / coll.id / iid / f"{iid}_Npp_500m.tif"
         write_cog(path, np.where(raw >= 32761, raw, arr).astype("int16"), t, SINU, nodata=32767)
         _add_asset(item, "Npp_500m", path, fx)
@@ -235,9 +272,30 @@ def build_dem(root: Path, fx: Fixture) -> pystac.Collection:
 S2_ORIGIN = (670000.0, 4213000.0)
 #: (id, date, processing baseline, cloud %, red DN, nir DN)
 S2_SCENES = (
-    ("S2A_MSIL2A_20210610T032541_R018_T49SFJ_20210610T070000", "2021-06-10", "03.01", 10, 1000, 3000),
-    ("S2B_MSIL2A_20210715T032539_R018_T49SFJ_20210715T070000", "2021-07-15", "04.00", 20, 2000, 5000),
-    ("S2A_MSIL2A_20210801T032541_R018_T49SFJ_20210801T070000", "2021-08-01", "04.00", 80, 1000, 9000),
+    (
+        "S2A_MSIL2A_20210610T032541_R018_T49SFJ_20210610T070000",
+        "2021-06-10",
+        "03.01",
+        10,
+        1000,
+        3000,
+    ),
+    (
+        "S2B_MSIL2A_20210715T032539_R018_T49SFJ_20210715T070000",
+        "2021-07-15",
+        "04.00",
+        20,
+        2000,
+        5000,
+    ),
+    (
+        "S2A_MSIL2A_20210801T032541_R018_T49SFJ_20210801T070000",
+        "2021-08-01",
+        "04.00",
+        80,
+        1000,
+        9000,
+    ),
 )
 
 
@@ -252,11 +310,20 @@ def build_s2(root: Path, fx: Fixture) -> pystac.Collection:
         if pb == "04.00" and cloud < 60:
             scl[200:300, 200:300] = 9  # cloud, high probability
         props = {"platform": "sentinel-2", "eo:cloud_cover": cloud, "s2:processing_baseline": pb}
-        item = _item(iid, _lonlat_bbox(t10, (1000, 1000), "EPSG:32649"), f"{day}T03:25:41Z",
-                     f"{day}T03:25:41Z", props, _outline(t10, (1000, 1000), "EPSG:32649"))  # fmt: skip
+        item = _item(
+            iid,
+            _lonlat_bbox(t10, (1000, 1000), "EPSG:32649"),
+            f"{day}T03:25:41Z",
+            f"{day}T03:25:41Z",
+            props,
+            _outline(t10, (1000, 1000), "EPSG:32649"),
+        )
         folder = root / coll.id / iid
-        for key, arr, t in (("B04", np.full((1000, 1000), red, "uint16"), t10),
-                            ("B08", np.full((1000, 1000), nir, "uint16"), t10), ("SCL", scl, t20)):
+        for key, arr, t in (
+            ("B04", np.full((1000, 1000), red, "uint16"), t10),
+            ("B08", np.full((1000, 1000), nir, "uint16"), t10),
+            ("SCL", scl, t20),
+        ):
             write_cog(folder / f"{key}.tif", arr, t, "EPSG:32649", nodata=0)
             _add_asset(item, key, folder / f"{key}.tif", fx)
         coll.add_item(item)
@@ -273,8 +340,13 @@ def build_worldcover(root: Path, fx: Fixture) -> pystac.Collection:
         arr = np.full((1800, 1800), south, "uint8")
         arr[:900] = north
         arr[:, :30] = 0
-        item = _item(iid, [111.0, 36.0, 114.0, 39.0], f"{year}-01-01T00:00:00Z",
-                     f"{year}-12-31T23:59:59Z", {"esa_worldcover:product_version": ver})  # fmt: skip
+        item = _item(
+            iid,
+            [111.0, 36.0, 114.0, 39.0],
+            f"{year}-01-01T00:00:00Z",
+            f"{year}-12-31T23:59:59Z",
+            {"esa_worldcover:product_version": ver},
+        )
         path = root / coll.id / iid / f"{iid}_Map.tif"
         write_cog(path, arr, t, "EPSG:4326", nodata=0, block=512)
         _add_asset(item, "map", path, fx)
@@ -346,20 +418,25 @@ def build_soilgrids(root: Path) -> Path:
                     t = Affine(250.0, 0.0, x0 + j * 50000, 0.0, -250.0, y0 - i * 50000)
                     write_cog(base / prop / name / f"tile_{i}_{j}.tif", arr, t, IGH, nodata=-32768)
                     sources.append(_vrt_source(f"{name}/tile_{i}_{j}.tif", i, j))
-            vrt = (f'<VRTDataset rasterXSize="400" rasterYSize="400">\n<SRS>{escape(wkt)}</SRS>\n'
-                   f"<GeoTransform>{x0}, 250, 0, {y0}, 0, -250</GeoTransform>\n"
-                   '<VRTRasterBand dataType="Int16" band="1">\n<NoDataValue>-32768</NoDataValue>\n'
-                   + "".join(sources) + "</VRTRasterBand>\n</VRTDataset>\n")  # fmt: skip
+            vrt = (
+                f'<VRTDataset rasterXSize="400" rasterYSize="400">\n<SRS>{escape(wkt)}</SRS>\n'
+                f"<GeoTransform>{x0}, 250, 0, {y0}, 0, -250</GeoTransform>\n"
+                '<VRTRasterBand dataType="Int16" band="1">\n<NoDataValue>-32768</NoDataValue>\n'
+                + "".join(sources)
+                + "</VRTRasterBand>\n</VRTDataset>\n"
+            )
             (base / prop / f"{name}.vrt").write_text(vrt)
     return base
 
 
 def _vrt_source(rel: str, i: int, j: int) -> str:
-    return (f'<SimpleSource><SourceFilename relativeToVRT="1">{rel}</SourceFilename>'
-            "<SourceBand>1</SourceBand>"
-            '<SrcRect xOff="0" yOff="0" xSize="200" ySize="200"/>'
-            f'<DstRect xOff="{j * 200}" yOff="{i * 200}" xSize="200" ySize="200"/>'
-            "</SimpleSource>\n")  # fmt: skip
+    return (
+        f'<SimpleSource><SourceFilename relativeToVRT="1">{rel}</SourceFilename>'
+        "<SourceBand>1</SourceBand>"
+        '<SrcRect xOff="0" yOff="0" xSize="200" ySize="200"/>'
+        f'<DstRect xOff="{j * 200}" yOff="{i * 200}" xSize="200" ySize="200"/>'
+        "</SimpleSource>\n"
+    )
 
 
 def build_fixture(root: Path) -> Fixture:

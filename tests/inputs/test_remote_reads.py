@@ -46,7 +46,9 @@ def _reference_ndvi(fx: Fixture, grid: Grid) -> np.ndarray:
         layers.append(np.where(ok, raw * 1e-4, np.nan))
     full = np.nanmax(np.stack(layers), axis=0)
     g = Grid(fx.ndvi_lattice, full.shape[1], full.shape[0], SINU)
-    out = align_to(Raster(np.ma.masked_invalid(full.astype("float32")), g), grid, resampling="bilinear")
+    out = align_to(
+        Raster(np.ma.masked_invalid(full.astype("float32")), g), grid, resampling="bilinear"
+    )
     return np.ma.filled(out.array, np.nan)
 
 
@@ -54,14 +56,18 @@ def test_county_inside_one_tile_reads_only_its_windows(
     fx: Fixture, server: FixtureServer, static_http: CatalogConfig, cache
 ) -> None:
     grid = albers_grid(*COUNTY, 20000, 250)
-    got = fetch_input("modis-13q1.ndvi", grid, year=2021, catalog=static_http, cache=cache,
-                      options=FAST)  # fmt: skip
+    got = fetch_input(
+        "modis-13q1.ndvi", grid, year=2021, catalog=static_http, cache=cache, options=FAST
+    )
     hits = _tif_hits(server)
     assert hits and all(h.range is not None and h.status == 206 for h in hits if h.method == "GET")
     paths = {h.path.rsplit("/", 1)[1] for h in hits}
     # only NDVI and reliability of the three Terra dates of h26 (the county is inside h26)
-    expected = {f"MOD13Q1.A{d}.h26v05.061.2021200000000_250m_16_days_{k}.tif"
-                for d in NDVI_DATES for k in ("NDVI", "pixel_reliability")}  # fmt: skip
+    expected = {
+        f"MOD13Q1.A{d}.h26v05.061.2021200000000_250m_16_days_{k}.tif"
+        for d in NDVI_DATES
+        for k in ("NDVI", "pixel_reliability")
+    }
     assert paths == expected
     for name in (n for n in expected if n.endswith("NDVI.tif")):  # reliability files are
         sent = sum(h.nbytes for h in hits if h.path.endswith(name))  # 10 KB: header-sized
@@ -110,8 +116,7 @@ def test_dem_mosaic_of_two_degree_tiles_matches_the_untiled_source(
     assert fx.dem_full is not None
     src = Raster.from_array(fx.dem_full, Grid(fx.dem_transform, 720, 360, "EPSG:4326"))
     ref = align_to(src, grid, resampling=got.record.resampling)  # type: ignore[arg-type]
-    np.testing.assert_allclose(got.raster.array.filled(np.nan), ref.array.filled(np.nan),
-                               rtol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(got.raster.array.filled(np.nan), ref.array.filled(np.nan), rtol=1e-6)
     assert got.record.coverage == 1.0 and got.record.units == "m"
 
 
@@ -147,17 +152,23 @@ def test_sentinel2_utm_ndvi_with_baseline_offset_scl_and_cloud_rule(
     assert np.isclose(arr, 0.6, atol=1e-6).mean() > 0.8
     requested = {h.path.split("/")[-2] for h in _tif_hits(server)}
     assert not any("20210801" in r for r in requested)
-    assert {"B04.tif", "B08.tif", "SCL.tif"} == {h.path.rsplit("/", 1)[1] for h in _tif_hits(server)}
+    assert {"B04.tif", "B08.tif", "SCL.tif"} == {
+        h.path.rsplit("/", 1)[1] for h in _tif_hits(server)
+    }
 
 
-@pytest.mark.parametrize(("year", "klass", "item"), [(2019, 10, "2020_v100"), (2022, 40, "2021_v200")])
+@pytest.mark.parametrize(
+    ("year", "klass", "item"), [(2019, 10, "2020_v100"), (2022, 40, "2021_v200")]
+)
 def test_worldcover_edition_by_year(
     server: FixtureServer, static_http: CatalogConfig, year: int, klass: int, item: str
 ) -> None:
     grid = albers_grid(*COUNTY, 10000, 250)
     got = fetch_input("esa-worldcover.map", grid, year=year, catalog=static_http, options=FAST)
     assert set(np.unique(got.raster.array.compressed()).tolist()) == {klass}
-    assert {h.path.split("/")[-2] for h in _tif_hits(server)} == {f"ESA_WorldCover_10m_{item}_N36E111"}
+    assert {h.path.split("/")[-2] for h in _tif_hits(server)} == {
+        f"ESA_WorldCover_10m_{item}_N36E111"
+    }
     edition_year = item[:4]
     assert f"({edition_year})" in got.record.attribution
 
@@ -170,8 +181,11 @@ def test_terraclimate_zarr_reads_one_chunk_per_variable_year(
     assert got.raster.band_names == tuple(f"2021-{m:02d}" for m in range(1, 13))
     for band, m in enumerate(range(1, 13)):
         assert np.allclose(got.raster.array[band], terraclimate_value("ppt", 2021, m))
-    zarr = [h.path.split("terraclimate.zarr/")[1] for h in server.log.snapshot()
-            if "terraclimate.zarr/" in h.path and h.status == 200]  # fmt: skip
+    zarr = [
+        h.path.split("terraclimate.zarr/")[1]
+        for h in server.log.snapshot()
+        if "terraclimate.zarr/" in h.path and h.status == 200
+    ]
     data = {
         p
         for p in zarr
@@ -197,15 +211,25 @@ def test_soilgrids_vrt_depth_weighted_and_unit_converted(
     assert got.raster.units == "%" and got.record.coverage == 1.0
     vrts = [h for h in server.log.snapshot() if h.path.endswith(".vrt")]
     assert {h.path.rsplit("/", 1)[1] for h in vrts} == {
-        "sand_0-5cm_mean.vrt", "sand_5-15cm_mean.vrt", "sand_15-30cm_mean.vrt"}  # fmt: skip
+        "sand_0-5cm_mean.vrt",
+        "sand_5-15cm_mean.vrt",
+        "sand_15-30cm_mean.vrt",
+    }
     assert not any("/silt/" in h.path or "/clay/" in h.path for h in server.log.snapshot())
 
 
 def test_progress_reports_items_and_bytes(static_http: CatalogConfig, cache) -> None:
     progress = ProgressTotals()
     grid = albers_grid(*SEAM, 30000, 250)
-    fetch_input("modis-13q1.ndvi", grid, year=2021, catalog=static_http, cache=cache,
-                progress=progress, options=FAST)  # fmt: skip
+    fetch_input(
+        "modis-13q1.ndvi",
+        grid,
+        year=2021,
+        catalog=static_http,
+        cache=cache,
+        progress=progress,
+        options=FAST,
+    )
     # 3 dates × 2 tiles × (NDVI + reliability)
     assert (progress.planned, progress.done) == (12, 12)
     assert progress.remote_bytes > 0 and progress.cached_bytes == 0
