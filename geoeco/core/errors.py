@@ -108,8 +108,9 @@ class DataSourceError(GeoecoError, OSError):
 
 
 class RemoteSourceError(DataSourceError):
-    """A public catalog, or one of its items or assets, that cannot be reached or lacks what a
-    recipe needs (message names the catalog, collection and item; see :mod:`geoeco.inputs`).
+    """A public catalog, item or tile that is unreachable or missing.
+
+    Raised by :mod:`geoeco.inputs`; the message names the catalog, collection and item.
 
     >>> str(RemoteSourceError("catalog 'pc', collection 'c', item 'i': HTTP 404"))
     "catalog 'pc', collection 'c', item 'i': HTTP 404"
