@@ -79,6 +79,9 @@ STATUS_CODES: dict[type[Exception], int] = {
     ge.ManifestError: 422,
     ge.DataSourceError: 422,
     ge.RemoteSourceError: 502,
+    ge.InvalidProcessInputs: 422,
+    ge.ProcessInputTooLarge: 413,
+    ge.ProcessNotFound: 404,
 }
 
 #: Problem type names of HTTP-level errors, by status.

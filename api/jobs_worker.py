@@ -43,12 +43,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Any
 
 from geoeco.core import errors as ge
+from geoeco.core.engine import EngineName
 from geoeco.service.job_folders import remove_stale_job_folders, staging_name, staging_prefix
 from geoeco.service.job_model import (
     TERMINAL,
@@ -76,83 +74,6 @@ log = logging.getLogger("geoeco_api.jobs")
 _LIVE_TOKENS: set[str] = set()
 
 
-class JobSettings(BaseSettings):
-    """Settings of the job system (env prefix ``GEOECO_``; to be merged into ``Settings``)."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="GEOECO_", env_file=".env", extra="ignore", env_ignore_empty=True
-    )
-
-    job_store_url: str | None = Field(
-        default=None,
-        description="Job store: sqlite:///path or postgresql://...; default SQLite file "
-        "`<jobs dir>/jobs.sqlite3`.",
-    )
-    job_run_workers: bool = Field(
-        default=True, description="Run job workers inside each API process (else: only queue)."
-    )
-    job_time_limit_s: float = Field(
-        default=3600.0, gt=0, description="Longest a job may run before it is killed and failed."
-    )
-    job_max_attempts: int = Field(
-        default=2, ge=1, description="Attempts of a job whose worker died before it fails."
-    )
-    job_retention_days: float = Field(
-        default=30.0, ge=0, description="Finished jobs older than this are deleted; 0 = keep."
-    )
-    job_sync_max_cells: int = Field(
-        default=250_000,
-        ge=0,
-        description="Largest run (grid cells) executed synchronously; larger -> async job.",
-    )
-    job_sync_timeout_s: float = Field(
-        default=60.0,
-        ge=0,
-        description="How long a synchronous request waits before it is answered as async.",
-    )
-    job_stale_after_s: float = Field(
-        default=60.0, gt=0, description="A running job without heartbeat this long is recovered."
-    )
-    job_poll_interval_s: float = Field(
-        default=0.5, gt=0, description="How often an idle worker polls the store."
-    )
-    job_plugins: str = Field(
-        default="",
-        description="Comma-separated modules imported by workers (they may register processes).",
-    )
-    engine: Literal["local", "dask"] = Field(
-        default="local",
-        description="Where erosion and zoning jobs compute their windows: in the job process, "
-        "or on Dask workers.",
-    )
-    dask_scheduler: str | None = Field(
-        default=None,
-        description="Address of an existing Dask scheduler (tcp://host:8786) for engine=dask; "
-        "unset: each job starts a local cluster.",
-    )
-
-    @property
-    def plugin_modules(self) -> tuple[str, ...]:
-        """``job_plugins`` split on commas."""
-        return tuple(p.strip() for p in self.job_plugins.split(",") if p.strip())
-
-
-def job_settings_for(settings: Settings) -> JobSettings:
-    """JobSettings from the environment, overridden by fields of ``settings`` of the same name.
-
-    Once the fields are merged into :class:`~geoeco_api.settings.Settings` this keeps working.
-    """
-    given = {k: getattr(settings, k) for k in JobSettings.model_fields if hasattr(settings, k)}
-    return JobSettings(**given)
-
-
-def store_url_for(settings: Settings, job_settings: JobSettings) -> str:
-    """The job store URL (default: SQLite in the jobs folder)."""
-    if job_settings.job_store_url:
-        return job_settings.job_store_url
-    return "sqlite:///" + str((settings.job_store_dir / "jobs.sqlite3").resolve())
-
-
 @dataclass(frozen=True)
 class WorkerConfig:
     """What a job child process needs (picklable)."""
@@ -162,7 +83,7 @@ class WorkerConfig:
     cache_dir: Path | None = None
     layers_dir: Path | None = None
     plugins: tuple[str, ...] = ()
-    engine: str = "local"
+    engine: EngineName = "local"
     dask_scheduler: str | None = None
 
 
@@ -242,13 +163,13 @@ def _child_main(job_id: str, attempt: int) -> None:
     cfg.results_dir.mkdir(parents=True, exist_ok=True)
     tmp = cfg.results_dir / staging_name(job_id, attempt)
     tmp.mkdir()
-    last = [0.0, ""]
+    last_time, last_step = [0.0], [""]
 
     def progress(step: str, fraction: float) -> None:
         now = time.monotonic()
-        if step == last[1] and now - last[0] < 0.5 and fraction < 1.0:
+        if step == last_step[0] and now - last_time[0] < 0.5 and fraction < 1.0:
             return
-        last[0], last[1] = now, step
+        last_time[0], last_step[0] = now, step
         if not store.update_progress(job_id, attempt, fraction, step):
             raise _Stop
 
@@ -262,7 +183,7 @@ def _child_main(job_id: str, attempt: int) -> None:
             engine=cfg.engine,
             scheduler=cfg.dask_scheduler,
         )
-        result = execute(job.process_id, job.inputs, tmp, progress, context=ctx)
+        result = execute(job.process_id, job.inputs, tmp, progress, context=ctx).summary
         files = result_manifest(tmp)
         final = cfg.results_dir / job_id
         publish(tmp, final)
@@ -501,42 +422,34 @@ class JobRunner:
 # ------------------------------------------------------------------------------------------
 # the service object the routers use
 class JobService:
-    """The store, the results folder and (optionally) this process's runner."""
+    """The store, the results folder and (optionally) this process's runner, as ``settings``
+    say (``start_workers`` overrides ``settings.job_run_workers``)."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        job_settings: JobSettings | None = None,
-        *,
-        start_workers: bool | None = None,
-    ) -> None:
+    def __init__(self, settings: Settings, *, start_workers: bool | None = None) -> None:
         self.settings = settings
-        self.job_settings = job_settings or job_settings_for(settings)
-        js = self.job_settings
         self.results_dir = settings.job_store_dir
         self.results_dir.mkdir(parents=True, exist_ok=True)
-        self.store = open_store(store_url_for(settings, js))
+        self.store = open_store(settings.store_url)
         self.config = WorkerConfig(
             store_url=self.store.url,
             results_dir=self.results_dir.resolve(),
             cache_dir=settings.cache_dir,
             layers_dir=settings.user_layers_dir,
-            plugins=js.plugin_modules,
-            engine=js.engine,
-            dask_scheduler=js.dask_scheduler,
+            plugins=settings.plugin_modules,
+            engine=settings.engine,
+            dask_scheduler=settings.dask_scheduler,
         )
         self.runner: JobRunner | None = None
-        if start_workers if start_workers is not None else js.job_run_workers:
+        if start_workers if start_workers is not None else settings.job_run_workers:
+            days = settings.job_retention_days
             self.runner = JobRunner(
                 self.config,
                 max_workers=settings.max_concurrent_jobs,
-                time_limit_s=js.job_time_limit_s,
-                max_attempts=js.job_max_attempts,
-                stale_after_s=js.job_stale_after_s,
-                poll_s=js.job_poll_interval_s,
-                retention=timedelta(days=js.job_retention_days)
-                if js.job_retention_days > 0
-                else None,
+                time_limit_s=settings.job_time_limit_s,
+                max_attempts=settings.job_max_attempts,
+                stale_after_s=settings.job_stale_after_s,
+                poll_s=settings.job_poll_interval_s,
+                retention=timedelta(days=days) if days > 0 else None,
             ).start()
 
     def close(self) -> None:
@@ -620,13 +533,12 @@ def main(argv: list[str] | None = None) -> int:
         overrides["jobs_dir"] = args.jobs_dir
     if args.workers is not None:
         overrides["max_concurrent_jobs"] = args.workers
-    settings = Settings(**overrides)
-    js = job_settings_for(settings)
     if args.store:
-        js = js.model_copy(update={"job_store_url": args.store})
-    for mod in js.plugin_modules:
+        overrides["job_store_url"] = args.store
+    settings = Settings(**overrides)
+    for mod in settings.plugin_modules:
         importlib.import_module(mod)
-    service = JobService(settings, js, start_workers=True)
+    service = JobService(settings, start_workers=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     signal.signal(signal.SIGINT, lambda *a: stop.set())
@@ -645,11 +557,8 @@ if __name__ == "__main__":
 __all__ = [
     "JobRunner",
     "JobService",
-    "JobSettings",
     "WorkerConfig",
-    "job_settings_for",
     "main",
     "problem_for",
     "publish",
-    "store_url_for",
 ]

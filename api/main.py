@@ -110,11 +110,12 @@ def document_execution(schema: dict[str, Any]) -> None:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    if app.openapi_schema is None:
-        schema = FastAPI.openapi(app)
-        document_execution(schema)
-        document_common_problems(schema)
-    return app.openapi_schema  # type: ignore[return-value]
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    schema = FastAPI.openapi(app)  # sets app.openapi_schema to this object
+    document_execution(schema)
+    document_common_problems(schema)
+    return schema
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -135,7 +136,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(rate_limit)],
     )
     app.state.settings = s
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    # FastAPI's documented way to extend the schema is to replace the method
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]  # (see above)
     if settings is not None:
         app.dependency_overrides[get_settings] = lambda: s
 

@@ -1,4 +1,5 @@
-"""The service's one settings class: every ``GEOECO_*`` environment variable, in one place.
+"""The service's one settings class: every ``GEOECO_*`` environment variable, in one place
+(the HTTP service's limits and folders, and the job system's store, workers and engine).
 
 Only the API reads the environment; the library takes everything as arguments. List-valued
 settings (``cors_origins``, ``api_keys``) are comma-separated strings, split by properties,
@@ -13,17 +14,23 @@ Examples
 False
 >>> Settings(admin_keys="root").admin_key_set, Settings(admin_keys="root").keys_enabled
 (frozenset({'root'}), False)
+>>> Settings(job_plugins="a.b, c").plugin_modules, Settings(job_store_url="sqlite:///j").store_url
+(('a.b', 'c'), 'sqlite:///j')
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 import platformdirs
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from geoeco.catalog.demo_region import DEFAULT_DEMO_SIZE
+from geoeco.catalog.demo_region import Size as DemoSize
+from geoeco.catalog.store import UserLayerStore
+from geoeco.core.engine import EngineName
+from geoeco.core.uploads import ZipLimits
 from geoeco.core.userdata import DEFAULT_LIMITS, UserDataLimits
 
 _LIM = DEFAULT_LIMITS
@@ -104,8 +111,8 @@ class Settings(BaseSettings):
     root_path: str = Field(
         default="", description="ASGI root path when served behind a proxy under a prefix."
     )
-    query_demo_size: Literal["small", "full"] = Field(
-        default="full",
+    query_demo_size: DemoSize = Field(
+        default=DEFAULT_DEMO_SIZE,
         description="Demo run answering queries and screenings without `run`: `full` (about "
         "100 km at 90 m, built in about 1 min on first use) or `small` (about 10 km at 30 m).",
     )
@@ -165,6 +172,54 @@ class Settings(BaseSettings):
         default=True, description="Structured JSON logs (one line per request) on stderr."
     )
     log_level: str = Field(default="INFO", description="Level of the `geoeco_api` loggers.")
+    # -- the job system -------------------------------------------------------------------
+    job_store_url: str | None = Field(
+        default=None,
+        description="Job store: sqlite:///path or postgresql://...; default SQLite file "
+        "`<jobs dir>/jobs.sqlite3`.",
+    )
+    job_run_workers: bool = Field(
+        default=True, description="Run job workers inside each API process (else: only queue)."
+    )
+    job_time_limit_s: float = Field(
+        default=3600.0, gt=0, description="Longest a job may run before it is killed and failed."
+    )
+    job_max_attempts: int = Field(
+        default=2, ge=1, description="Attempts of a job whose worker died before it fails."
+    )
+    job_retention_days: float = Field(
+        default=30.0, ge=0, description="Finished jobs older than this are deleted; 0 = keep."
+    )
+    job_sync_max_cells: int = Field(
+        default=250_000,
+        ge=0,
+        description="Largest run (grid cells) executed synchronously; larger -> async job.",
+    )
+    job_sync_timeout_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long a synchronous request waits before it is answered as async.",
+    )
+    job_stale_after_s: float = Field(
+        default=60.0, gt=0, description="A running job without heartbeat this long is recovered."
+    )
+    job_poll_interval_s: float = Field(
+        default=0.5, gt=0, description="How often an idle worker polls the store."
+    )
+    job_plugins: str = Field(
+        default="",
+        description="Comma-separated modules imported by workers (they may register processes).",
+    )
+    engine: EngineName = Field(
+        default="local",
+        description="Where erosion and zoning jobs compute their windows: in the job process, "
+        "or on Dask workers.",
+    )
+    dask_scheduler: str | None = Field(
+        default=None,
+        description="Address of an existing Dask scheduler (tcp://host:8786) for engine=dask; "
+        "unset: each job starts a local cluster.",
+    )
 
     @property
     def user_layers_dir(self) -> Path:
@@ -180,6 +235,34 @@ class Settings(BaseSettings):
     def uploads_dir(self) -> Path:
         """Folder of uploaded layer files (``<data_dir>/uploads``)."""
         return self.data_dir / "uploads"
+
+    @property
+    def store_url(self) -> str:
+        """The job store URL (``job_store_url``, default SQLite in :attr:`job_store_dir`)."""
+        if self.job_store_url:
+            return self.job_store_url
+        return "sqlite:///" + str((self.job_store_dir / "jobs.sqlite3").resolve())
+
+    @property
+    def plugin_modules(self) -> tuple[str, ...]:
+        """``job_plugins`` split on commas."""
+        return tuple(_split(self.job_plugins))
+
+    @property
+    def user_layer_store(self) -> UserLayerStore:
+        """The user layers (:attr:`user_layers_dir`) and uploads (:attr:`uploads_dir`), with
+        the limits of uploaded files."""
+        zip_limits = ZipLimits(
+            max_files=self.max_upload_files,
+            max_total_bytes=self.max_upload_unpacked_bytes,
+            max_ratio=self.max_upload_ratio,
+        )
+        return UserLayerStore(
+            self.user_layers_dir,
+            uploads_dir=self.uploads_dir,
+            limits=self.user_data_limits,
+            zip_limits=zip_limits,
+        )
 
     @property
     def user_data_limits(self) -> UserDataLimits:

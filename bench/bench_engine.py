@@ -21,7 +21,8 @@ Each run is split by its progress callback into the *prep* phase (DEM checks, fl
 LS, R from daily rain, NDVI endpoints; always in the driver) and the *window* phase (the
 per-window algebra on the engine, the driver writing the seven output COGs window by window and
 converting them to COGs at the end). Repeats keep the fastest run. *Compute only* times the
-kernel (:func:`geoeco.erosion.run.erosion_window`) over every window on the engine with its arrays
+kernel (:func:`geoeco.erosion.window.erosion_window`) over every window on the engine with its
+arrays
 dropped in the worker: the parallel part without the driver's writes.
 
 The **I/O floor** is the window phase's unavoidable I/O in one process: every input read
@@ -53,7 +54,7 @@ from typing import Any
 
 
 def _config(layers: Path, block: int) -> Any:
-    from geoeco.erosion.run import make_config
+    from geoeco.erosion.config import make_config
 
     settings = tomllib.loads(
         (files("geoeco") / "data" / "demo_erosion.toml").read_text(encoding="utf-8")
@@ -111,7 +112,7 @@ def run_once(dem: Path, cfg: Any, out: Path, engine: Any, pids: dict[str, int]) 
                 sampler.phase = "window"
 
         t0 = time.perf_counter()
-        summary = run_erosion(dem, cfg, out, engine=engine, progress=progress)
+        summary = run_erosion(dem, cfg, out, engine=engine, progress=progress).summary()
         t1 = time.perf_counter()
     mb = 2**20
     return {
@@ -133,7 +134,7 @@ def io_floor(dem: Path, cfg: Any, ref_out: Path, scratch: Path) -> dict[str, flo
 
     from geoeco.core.align import aligned_source
     from geoeco.core.io import open_raster_writer, raster_info, read_raster
-    from geoeco.erosion.run import ErosionSpec, _factor_inputs
+    from geoeco.erosion.window import ErosionSpec, _factor_inputs
 
     grid = raster_info(dem).grid
     spec = ErosionSpec(
@@ -195,7 +196,7 @@ def identical(a: Path, b: Path, outputs: list[str]) -> bool:
 
 def _kernel_only(spec: Any, window: Any) -> Any:
     """The erosion kernel without shipping its arrays back (the compute phase alone)."""
-    from geoeco.erosion.run import erosion_window
+    from geoeco.erosion.window import erosion_window
 
     return erosion_window(spec, window).counts
 
@@ -204,12 +205,9 @@ def kernel_spec(dem: Path, cfg: Any, ref_out: Path) -> Any:
     """The ErosionSpec run_erosion builds, on the reference run's R and LS files."""
     from geoeco.catalog.classes import Provenance
     from geoeco.core.io import raster_info
-    from geoeco.erosion.run import (
-        ErosionSpec,
-        _bt_tables,
-        _ndvi_endpoints_of,
-        read_landcover_table,
-    )
+    from geoeco.erosion.config import read_landcover_table
+    from geoeco.erosion.run import _ndvi_endpoints_of
+    from geoeco.erosion.window import ErosionSpec, _bt_tables
 
     return ErosionSpec(
         cfg=cfg,

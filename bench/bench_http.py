@@ -119,17 +119,18 @@ def county_site() -> tuple[dict[str, Any], float, float]:
     import shapely
 
     from geoeco.core.geometry import area_km2
+    from geoeco.workflows.demo_inputs import demo_aoi
     from geoeco.zoning.aoi import resolve_aoi
 
-    county = resolve_aoi("610802").to_crs(4490)
-    demo = resolve_aoi(None, demo_size="full").to_crs(4490)
+    county = resolve_aoi("610802").lonlat
+    demo = demo_aoi("full").lonlat
     clip = shapely.intersection(county, demo)
     return shapely.geometry.mapping(clip), area_km2(clip), area_km2(county)
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     """Run the three measurements against one server."""
-    from geoeco.zoning.aoi import resolve_aoi
+    from geoeco.workflows.demo_inputs import demo_aoi
 
     data = Path(tempfile.mkdtemp(prefix="geoeco-bench-"))
     cache = Path(args.cache_dir) if args.cache_dir else data / "cache"
@@ -138,7 +139,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     proc = start_server(port, cache, data, args.workers)
     try:
         await wait_ready(base, proc)
-        w, s, e, n = resolve_aoi(None, demo_size="full").to_crs(4490).bounds
+        w, s, e, n = demo_aoi("full").lonlat.bounds
         rng = random.Random(0)
 
         def point(c: httpx.AsyncClient) -> Any:

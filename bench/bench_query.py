@@ -26,7 +26,8 @@ import shapely
 
 
 def _build_demo(out: Path) -> Path:
-    from geoeco.workflows.demo import demo_zoning_inputs, run_demo
+    from geoeco.workflows.demo import run_demo
+    from geoeco.workflows.demo_inputs import demo_zoning_inputs
     from geoeco.workflows.zoning import run_zoning
 
     run_demo(out, size="small", zoning=False)

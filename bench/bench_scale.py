@@ -121,7 +121,7 @@ def e2e_child(args: argparse.Namespace) -> None:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "stages_started_s": stages,
         "units": summary.get("units", {}).get("count") if isinstance(summary, dict) else None,
-        "outputs": sorted(str(Path(p).relative_to(out)) for p in _paths(result))[:40],
+        "outputs": sorted(str(Path(p).relative_to(out)) for p in _paths(result.as_dict()))[:40],
     }
     Path(args.json).write_text(json.dumps(report, indent=2))
 

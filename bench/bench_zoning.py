@@ -37,7 +37,7 @@ run (so the ratios between engines are measured under the same load). ``dask:N``
 reopen in the workers), started and warmed up (numba kernels loaded) before the clock starts.
 On Dask every per-tile step runs on the workers (``geoeco.zoning.overlay.distributed``): pass 1 with
 sweep 1 of the patch stage, sweeps 2 and 3, pass 2, then one task per output COG. Each zones
-row splits the time into the **compute phase** (``summary["compute"]["compute_s"]``: pass 1,
+row splits the time into the **compute phase** (``summary.compute["compute_s"]``: pass 1,
 patch stage and pass 2, until every output tile is computed) and the **write phase**
 (``write_s``: assembling the three COGs), and gives the start-up time and each worker's peak
 RSS. On the local engine the window writes overlap pass 2 (a writer thread) and the write
@@ -328,7 +328,7 @@ def phase_zones(
         peaks = eng.client.run(_worker_peak_mb)
         extra["worker_peak_rss_mb"] = sorted(round(v) for v in peaks.values())
         eng.close()
-    extra["compute"] = res.summary["compute"]
+    extra["compute"] = res.summary.compute
     extra["pixel_sha256"] = _pixel_digests([res.zone_class, res.redline, res.flags])
     if prof is not None:
         import io
@@ -348,10 +348,13 @@ def phase_zones(
         "seconds": dt,
         "rss_before_mb": before,
         **timings,
-        "area_km2": sm["area_km2"],
-        "redline_km2_total": sum(sm["redline_km2"].values()),
-        "redline_cleanup": {k: sm["redline_cleanup"][k] for k in ("removed_km2", "filled_km2")},
-        "method": sm["redline_cleanup"]["method"],
+        "area_km2": sm.area_km2.to_dict(),
+        "redline_km2_total": sum(sm.redline_km2.values()),
+        "redline_cleanup": {
+            "removed_km2": sm.redline_cleanup.removed_km2,
+            "filled_km2": sm.redline_cleanup.filled_km2,
+        },
+        "method": sm.redline_cleanup.method,
         **extra,
     }
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,6 +21,11 @@ from rich.table import Table
 
 from geoeco.core.errors import GeoecoError
 from geoeco.core.staging import output_folder
+
+if TYPE_CHECKING:  # imported where used, so that `geoeco --help` starts fast
+    from geoeco.catalog.layers import LayerRegistry
+    from geoeco.catalog.store import UserLayerStore
+    from geoeco.query.context import QueryContext
 
 app = typer.Typer(
     help="geoeco: ecological control zones for China.",
@@ -62,11 +67,14 @@ def default_user_layers_dir() -> Path:
     return Path(platformdirs.user_data_dir("geoeco")) / "layers"
 
 
-def _registry(layers_dir: Path | None):  # type: ignore[no-untyped-def]
-    from geoeco.catalog.layers import load_registry
+def _store(layers_dir: Path | None) -> UserLayerStore:
+    from geoeco.catalog.store import UserLayerStore
 
-    d = layers_dir or default_user_layers_dir()
-    return load_registry(d) if d.is_dir() else load_registry()
+    return UserLayerStore(layers_dir or default_user_layers_dir())
+
+
+def _registry(layers_dir: Path | None) -> LayerRegistry:
+    return _store(layers_dir).registry()
 
 
 def _emit_json(obj: Any) -> None:
@@ -154,11 +162,9 @@ def layers_add(
     layers: LayersOpt = None,
 ) -> None:
     """Validate a file and register it as a user layer (writes its manifest to the folder)."""
-    from geoeco.catalog.layers import load_registry
-    from geoeco.catalog.validate import user_layer_spec, write_user_manifest
+    from geoeco.catalog.store import UserLayerOptions
 
-    spec = user_layer_spec(
-        path,
+    options = UserLayerOptions(
         role=role,
         layer_id=layer_id,
         title_zh=title_zh,
@@ -167,18 +173,21 @@ def layers_add(
         nodata=nodata,
         units=units,
         allow_outside_china=allow_outside_china,
-        name=path.name,
     )
-    d = layers or default_user_layers_dir()
-    existing = load_registry(d) if d.is_dir() else load_registry()
-    existing.register(spec)  # refuses an id that is taken, built-in or user
-    d.mkdir(parents=True, exist_ok=True)
-    dest = write_user_manifest(spec, d)
+    spec = _store(layers).add_file(path, options)
     err.print(f"registered layer [bold]{spec.id}[/] ({spec.kind}, role {spec.role})")
-    _emit_json({"id": spec.id, "manifest": dest.name, **spec.summary()})
+    _emit_json({"id": spec.id, "manifest": f"{spec.id}.toml", **spec.summary()})
 
 
 FactorOpt = Annotated[str | None, typer.Option(help="A number or a raster path.")]
+# The names and defaults of these options are defined once, by the science
+# (geoeco.erosion.run.EROSION_MODELS, geoeco.terrain.routing.ROUTING_METHODS,
+# geoeco.terrain.ls.LS_METHODS); the command passes the text on and the erosion config checks
+# it. The help repeats them so that `geoeco --help` need not import numba (a test keeps them
+# equal: tests/test_cli.py::test_erosion_help_names_the_library_definitions).
+MODEL_HELP = "rusle or csle (default: the config's, else rusle)."
+ROUTING_HELP = "d8 or mfd (default: the config's, else d8, or mfd for ls-method invest)."
+LS_METHOD_HELP = "dg, lstool or invest (default: the config's, else lstool)."
 
 
 @app.command("erosion")
@@ -196,9 +205,9 @@ def erosion(
         Path | None, typer.Option(help="Land-cover CSV with lucode, usle_c, usle_p columns.")
     ] = None,
     p: FactorOpt = None,
-    model: Annotated[str | None, typer.Option(help="rusle or csle.")] = None,
-    routing: Annotated[str | None, typer.Option(help="d8 or mfd.")] = None,
-    ls_method: Annotated[str | None, typer.Option(help="dg, lstool or invest.")] = None,
+    model: Annotated[str | None, typer.Option(help=MODEL_HELP)] = None,
+    routing: Annotated[str | None, typer.Option(help=ROUTING_HELP)] = None,
+    ls_method: Annotated[str | None, typer.Option(help=LS_METHOD_HELP)] = None,
     config: Annotated[Path | None, typer.Option(help="TOML with everything else.")] = None,
     allow_outside_china: Annotated[bool, typer.Option("--allow-outside-china")] = False,
     engine: Annotated[
@@ -218,24 +227,23 @@ def erosion(
     """Soil loss (RUSLE/CSLE, t/(km²·a)) and its SL 190-2007 grade on the DEM's grid."""
     from geoeco.core.engine import get_engine
     from geoeco.core.windows import parse_factor
-    from geoeco.erosion.run import load_config, make_config, run_erosion
+    from geoeco.erosion.run import run_erosion
+    from geoeco.workflows.erosion import ErosionOptions, erosion_config
 
-    flags: dict[str, object] = {
-        "r": parse_factor(r),
-        "k": parse_factor(k),
-        "c": parse_factor(c),
-        "p": parse_factor(p),
-        "ndvi": str(ndvi) if ndvi else None,
-        "landcover": str(landcover) if landcover else None,
-        "landcover_table": {"path": str(table)} if table else None,
-        "model": model,
-        "routing": routing,
-        "ls_method": ls_method,
-        "allow_outside_china": allow_outside_china or None,
-    }
-    if p is None and table is not None:
-        flags["p_method"] = "table"
-    cfg = load_config(config, **flags) if config else make_config(None, **flags)
+    options = ErosionOptions(
+        r=parse_factor(r),
+        k=parse_factor(k),
+        c=parse_factor(c),
+        p=parse_factor(p),
+        ndvi=str(ndvi) if ndvi else None,
+        landcover=str(landcover) if landcover else None,
+        landcover_table=str(table) if table else None,
+        model=model,
+        routing=routing,
+        ls_method=ls_method,
+        allow_outside_china=allow_outside_china,
+    )
+    cfg = erosion_config(options, config=config)  # checked before any output is made
     if dem is None:
         raise typer.BadParameter("--dem is required")
     with (
@@ -243,8 +251,8 @@ def erosion(
         get_engine(engine, scheduler=scheduler) as eng,
         progress_bar() as cb,
     ):
-        summary = run_erosion(dem, cfg, work, progress=cb, engine=eng)
-    _emit_json(_short_summary(summary, out))
+        result = run_erosion(dem, cfg, work, progress=cb, engine=eng)
+    _emit_json(_short_summary(result.summary(), out))
 
 
 @app.command("desertification")
@@ -258,10 +266,10 @@ def desertification(
     from geoeco.erosion.desertification import run_desertification
 
     with output_folder(out) as work, progress_bar() as cb:
-        summary = run_desertification(
+        result = run_desertification(
             ndvi, work, bare_sand=bare_sand, progress=cb, allow_outside_china=allow_outside_china
         )
-    _emit_json(_short_summary(summary, out))
+    _emit_json(_short_summary(result.summary(), out))
 
 
 @app.command("evaluate")
@@ -276,15 +284,16 @@ def evaluate(
 
     cfg = load_evaluation_config(config)
     with output_folder(out) as work, progress_bar() as cb:
-        summary = run_evaluation(work, grid_from=grid_from, inputs=cfg, progress=cb)
-    _emit_json(_short_summary(summary, out))
+        result = run_evaluation(work, grid_from=grid_from, inputs=cfg, progress=cb)
+    _emit_json(_short_summary(result.summary(), out))
 
 
 ZoneEngineOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--engine",
-        help="Where the zoning windows are read and classified: local (this process) or dask.",
+        help="Where the zoning windows are read and classified: local (this process; default) "
+        "or dask.",
     ),
 ]
 SchedulerOpt = Annotated[
@@ -306,7 +315,9 @@ def zone(
             "Default: the demo region."
         ),
     ] = None,
-    rules: Annotated[str, typer.Option(help="Rule set name or TOML file.")] = "default",
+    rules: Annotated[
+        str | None, typer.Option(help="Rule set name or TOML file (default: default).")
+    ] = None,
     layers: LayersOpt = None,
     input_: Annotated[
         list[str] | None,
@@ -316,22 +327,29 @@ def zone(
         float | None, typer.Option("--budget", help="Restoration budget, km².")
     ] = None,
     compare: Annotated[str | None, typer.Option(help="A second rule set to compare.")] = None,
-    res: Annotated[float, typer.Option(help="Grid resolution in metres (equal-area).")] = 90.0,
+    res: Annotated[
+        float | None,
+        typer.Option(
+            help="Grid resolution in metres (equal-area; default 90, on the demo its grid's)."
+        ),
+    ] = None,
     sxyd_crs: Annotated[
-        str, typer.Option(help="三线一单 export CRS: cgcs2000 or gk.")
-    ] = "cgcs2000",
+        str | None, typer.Option(help="三线一单 export CRS: cgcs2000 (default) or gk.")
+    ] = None,
     sxyd_format: Annotated[
-        str, typer.Option(help="三线一单 export: gpkg (full texts) or shp (with .cpg).")
-    ] = "gpkg",
-    engine: ZoneEngineOpt = "local",
+        str | None,
+        typer.Option(help="三线一单 export: gpkg (full texts; default) or shp (with .cpg)."),
+    ] = None,
+    engine: ZoneEngineOpt = None,
     scheduler: SchedulerOpt = None,
 ) -> None:
     """Red line, priority / key / general control units, statistics and restoration priorities.
 
-    Without --aoi it runs on the demo region (building its layers and evaluations first).
+    Without --aoi and --input it runs on the demo region (building its layers and evaluations
+    into OUT/inputs first).
     """
     from geoeco.core.engine import get_engine
-    from geoeco.workflows.zoning import run_zoning
+    from geoeco.workflows.demo import zone_or_demo
 
     given: dict[str, str] = {}
     for item in input_ or []:
@@ -339,43 +357,26 @@ def zone(
             raise typer.BadParameter(f"--input takes NAME=PATH, got {item!r}")
         k, v = item.split("=", 1)
         given[k.strip()] = v.strip()
+    chosen = {"rules": rules, "compare": compare, "sxyd_crs": sxyd_crs, "sxyd_format": sxyd_format}
+    options: dict[str, Any] = {k: v for k, v in chosen.items() if v is not None}
     with (
         output_folder(out) as work,
         get_engine(engine, scheduler=scheduler) as eng,
         progress_bar() as cb,
     ):
-        if aoi is None and not given:
-            from geoeco.workflows.demo import run_demo
-
-            result = run_demo(
-                work / "inputs",
-                size="full",
-                zoning=False,
-                progress=lambda s, f: cb(s, 0.5 * f),
-                engine=eng,
-            )
-            from geoeco.workflows.demo import demo_zoning_inputs
-
-            given = {k: str(v) for k, v in demo_zoning_inputs(Path(result["out"])).items()}
-            statuses = dict.fromkeys(given, "synthetic")
-        else:
-            statuses = None
-        summary = run_zoning(
+        result = zone_or_demo(
             work,
             aoi=aoi,
-            rules=rules,
             inputs=given or None,
-            statuses=statuses,
+            demo_analyses=work / "inputs",
             registry=_registry(layers),
             res=res,
             budget_km2=budget,
-            compare=compare,
-            sxyd_crs=sxyd_crs,
-            sxyd_format=sxyd_format,
             progress=cb,
             engine=eng,
+            **options,
         )
-    _emit_json(_short_summary(summary, out))
+    _emit_json(_short_summary(result.summary(), out))
 
 
 RunOpt = Annotated[
@@ -385,7 +386,7 @@ RunOpt = Annotated[
 CrsOpt = Annotated[str, typer.Option(help="wgs84, cgcs2000 or gcj02.")]
 
 
-def _context(run: Path):  # type: ignore[no-untyped-def]
+def _context(run: Path) -> QueryContext:
     from geoeco.core.errors import DataSourceError
     from geoeco.query.context import QueryContext
 
@@ -411,32 +412,6 @@ def query(
     _emit_json(result.model_dump(mode="json"))
 
 
-def _geojson_site(path: Path, crs: str) -> object:
-    """The site in a GeoJSON file, checked as screening checks it (the file itself when it
-    holds several features: a batch); every error names the file."""
-    from geoeco.core.errors import DataSourceError, InvalidGeometry
-    from geoeco.core.geometry import parse_geometry
-    from geoeco.core.json_input import loads_json
-
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataSourceError(f"{path.name}: cannot read ({exc.strerror})") from None
-    try:
-        site = loads_json(raw, what="the file")
-        if not isinstance(site, dict):
-            raise InvalidGeometry(f"expected a GeoJSON object, found {type(site).__name__}")
-        feats = site.get("features")
-        if feats is not None and not isinstance(feats, list):
-            raise InvalidGeometry("'features' must be an array of GeoJSON Features")
-        if feats is not None and len(feats) > 1:
-            return path
-        parse_geometry(site, crs=crs)
-    except GeoecoError as exc:
-        raise type(exc)(f"{path.name}: {exc}") from None
-    return site
-
-
 @app.command("screen")
 def screen(
     geometry: Annotated[
@@ -452,21 +427,17 @@ def screen(
     report: Annotated[Path | None, typer.Option(help="Write a printable HTML report.")] = None,
 ) -> None:
     """Screen a site: overlaps, zonal statistics, proximity and the compliance verdict."""
-    from geoeco.query.screening import screen_batch, screen_site
+    from geoeco.query.models import ScreeningResult
+    from geoeco.query.sites import screen_file
 
     if (geometry is None) == (wkt is None):
         raise typer.BadParameter("give exactly one of --geometry FILE or --wkt WKT")
-    site: object = wkt
-    if geometry is not None:
-        is_json = geometry.suffix.lower() in (".geojson", ".json")
-        site = _geojson_site(geometry, crs) if is_json else geometry
-    ctx = _context(run)
-    if geometry is not None:
-        if isinstance(site, Path):
-            rows = screen_batch(ctx, site, buffer_m=buffer, project_type=project_type, crs=crs)
-            _emit_json(json.loads(rows.to_json(orient="records", force_ascii=False)))
-            return
-    result = screen_site(ctx, site, buffer_m=buffer, project_type=project_type, crs=crs)
+    site: str | Path = geometry if geometry is not None else str(wkt)
+    types = project_type
+    result = screen_file(lambda: _context(run), site, buffer_m=buffer, project_type=types, crs=crs)
+    if not isinstance(result, ScreeningResult):  # a batch: one row per site
+        _emit_json(json.loads(result.to_json(orient="records", force_ascii=False)))
+        return
     if report is not None:
         from geoeco.query.report import write_report
 
@@ -545,11 +516,9 @@ def rules_list(
 
 
 def _short_summary(summary: dict[str, Any], out: Path) -> dict[str, Any]:
-    keep = {
-        k: v
-        for k, v in summary.items()
-        if k not in ("provenance", "inputs", "config", "zones", "restoration")
-    }
+    from geoeco.workflows.summaries import short_summary
+
+    keep = short_summary(summary)
     keep["out"] = str(out)
     keep["summary_file"] = str(out / "summary.json")
     return keep
@@ -558,7 +527,10 @@ def _short_summary(summary: dict[str, Any], out: Path) -> dict[str, Any]:
 @app.command("demo")
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("geoeco-demo"),
-    size: Annotated[str, typer.Option(help="full (about 100 km) or small (about 10 km).")] = "full",
+    size: Annotated[
+        str | None,
+        typer.Option(help="full (about 100 km; default) or small (about 10 km)."),
+    ] = None,
     serve_: Annotated[
         bool, typer.Option("--serve", help="Then serve the results over HTTP until stopped.")
     ] = False,
@@ -573,29 +545,32 @@ def demo(
         ),
     ] = None,
     engine: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--engine",
-            help="Where the erosion and zoning windows run: local (this process) or dask.",
+            help="Where the erosion and zoning windows run: local (this process; default) or dask.",
         ),
-    ] = "local",
+    ] = None,
     scheduler: SchedulerOpt = None,
 ) -> None:
     """Build the demo region (Yulin: Mu Us sandy land, loess hills) and run every analysis on it."""
+    from geoeco.catalog.demo_region import DEFAULT_DEMO_SIZE
     from geoeco.core.engine import get_engine
     from geoeco.workflows.demo import run_demo
+    from geoeco.workflows.demo_cache import adopt_demo_run
 
+    size = size or DEFAULT_DEMO_SIZE
     with (
         output_folder(out) as work,
         get_engine(engine, scheduler=scheduler) as eng,
         progress_bar() as cb,
     ):
-        result = {**run_demo(work, size=size, progress=cb, res=res, engine=eng), "out": str(out)}
+        result = run_demo(work, size=size, progress=cb, res=res, engine=eng)
     err.print(f"demo written to {out}: layers/, erosion/, desertification/, evaluation/, zones/")
-    _emit_json(result)
+    _emit_json({**result.as_dict(), "out": str(out)})
     if serve_:
         cache = out / ".service-cache"
-        _link_demo_run(out, cache, size)
+        adopt_demo_run(out, cache, size)  # the service answers on this run: no second build
         base = f"http://{host}:{port}"
         _serve(
             host=host,
@@ -608,19 +583,6 @@ def demo(
                 f"point query: {base}/query/point?lon=109.73&lat=38.28",
             ],
         )
-
-
-def _link_demo_run(out: Path, cache: Path, size: str) -> None:
-    """Let the service use this demo run as its cached demo (no second build)."""
-    from geoeco import __version__
-    from geoeco.workflows.demo_cache import demo_run_dir
-
-    target = demo_run_dir(cache, size)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    (out / ".complete").write_text(__version__, encoding="utf-8")
-    if target.is_symlink() or target.exists():
-        return
-    target.symlink_to(out.resolve(), target_is_directory=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -640,7 +602,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         # usage errors (typer ships its own copy of click, so test the shape, not the class)
         if hasattr(exc, "show") and hasattr(exc, "exit_code") and hasattr(exc, "format_message"):
-            exc.show(file=sys.stderr)  # type: ignore[attr-defined]
+            exc.show(file=sys.stderr)
             return 2
         if _state["debug"]:
             raise

@@ -46,18 +46,20 @@ parks[["name_zh", "name_en", "official_area_km2", "approx_area_km2"]]""",
 slope length, SL 190-2007 grades), desertification (Wang Tao 2003), sensitivity and importance,
 and zoning (default rules, compared with the `focused` rule set).""",
     """out = Path("demo-quickstart")
-result = geoeco.run_demo(out, size="small")
-result["erosion"]["area_km2_by_grade"]""",
+result = geoeco.run_demo(out, size="small")  # a DemoResult; as_dict() is what `geoeco demo` prints
+listing = result.as_dict()
+listing["erosion"]["area_km2_by_grade"]""",
     """erosion = json.loads((out / "erosion" / "summary.json").read_text(encoding="utf-8"))
 print(f"mean soil loss {erosion['mean_soil_loss_t_km2_a']:.0f} t/(km²·a)")
 print("tables used:", list(erosion["provenance"]["class_tables"]))
 print("unverified parameters:", erosion["provenance"]["unverified"])""",
-    """result["desertification"]["area_km2_by_degree"]""",
+    """listing["desertification"]["area_km2_by_degree"]""",
     """md:## Ecological control zones""",
-    """zones = json.loads((out / "zones" / "summary.json").read_text(encoding="utf-8"))
-print("class areas (km²):", zones["class_totals_km2"])
-print("red line by type (km²):", zones["zones"]["redline_km2"])
-print("results depend on synthetic layers:", zones["synthetic_layers"])""",
+    """zones = result.zones  # the zoning run's result; zones.summary() is zones/summary.json
+print("area of interest:", zones.area.label, f"{zones.area.area_km2:.1f} km²")
+print("class areas (km²):", zones.class_totals_km2)
+print("red line by type (km²):", zones.zones["redline_km2"])
+print("results depend on synthetic layers:", zones.synthetic_layers)""",
     """import geopandas as gpd
 
 units = gpd.read_file(out / "zones" / "zones.gpkg", layer="units")
@@ -91,13 +93,14 @@ import geopandas as gpd
 import shapely
 
 import geoeco
-from geoeco.catalog.validate import user_layer_spec, write_user_manifest
+from geoeco.catalog.store import UserLayerOptions, UserLayerStore
 
 work = Path("byol")
 out = work / "demo"
 geoeco.run_demo(out, size="small", zoning=False)  # the demo's evaluations are our inputs""",
     """md:A nature reserve of our own: a 3 km disc inside the demo region. Registering it checks the
-file (readable, CRS present, inside China) and writes a manifest into our layers folder.""",
+file (readable, CRS present, inside China) and writes a manifest into our layers folder (the
+store `geoeco layers add` and the service's uploads use).""",
     """import rasterio
 
 with rasterio.open(out / "layers" / "dem.tif") as ds:
@@ -108,17 +111,19 @@ reserve = gpd.GeoDataFrame({"name": ["示范保护区 demo reserve"]},
                            geometry=[shapely.Point(cx, cy).buffer(3000)], crs=crs).to_crs(4490)
 reserve_file = work / "reserve.gpkg"
 reserve.to_file(reserve_file)
-spec = user_layer_spec(reserve_file, role="protected", layer_id="user.reserve",
-                       title_zh="示范保护区", title_en="Demo reserve")
-manifest = write_user_manifest(spec, work / "layers", overwrite=True)
-registry = geoeco.load_registry(work / "layers")
+store = UserLayerStore(work / "layers")
+options = UserLayerOptions(role="protected", layer_id="user.reserve",
+                           title_zh="示范保护区", title_en="Demo reserve")
+spec = store.add_file(reserve_file, options)
+registry = store.registry()
 registry.get("user.reserve").summary()""",
-    """from geoeco.workflows.demo import demo_zoning_inputs
+    """from geoeco.workflows.demo_inputs import demo_zoning_inputs
 
 inputs = demo_zoning_inputs(out)
-summary = geoeco.run_zoning(out / "zones", inputs=inputs, demo_size="small", res=30.0,
-                            statuses=dict.fromkeys(inputs, "synthetic"), registry=registry)
-summary["zones"]["redline_km2"]""",
+zoned = geoeco.run_zoning(out / "zones", aoi=geoeco.demo_aoi("small"), inputs=inputs,
+                          res=30.0, statuses=dict.fromkeys(inputs, "synthetic"),
+                          registry=registry)
+zoned.zones["redline_km2"]""",
     """md:The reserve joined the red line (role `protected`). Now screen a wind farm next to it.""",
     """ctx = geoeco.QueryContext.open(out)
 site = gpd.GeoSeries([shapely.box(cx + 2500, cy - 1000, cx + 4500, cy + 1000)], crs=crs)

@@ -257,3 +257,45 @@ def test_screen_geometry_file_not_utf8(tmp_path, capsys):
     site.write_bytes(b"\xff\xfe{}")
     code, out, err = _run(capsys, "screen", "--geometry", str(site), "--run", str(tmp_path))
     assert code == 2 and out == "" and "site.json: the file is not UTF-8 text" in err
+
+
+def test_erosion_help_names_the_library_definitions(capsys, tmp_path):
+    """The CLI passes --model, --routing and --ls-method on unchecked (the erosion config
+    checks them); its help names them without importing the science (fast start), so this
+    keeps the help equal to the one definition of each."""
+    from geoeco import cli
+    from geoeco.erosion.config import DEFAULT_MODEL, EROSION_MODELS
+    from geoeco.terrain.ls import DEFAULT_LS_METHOD, LS_METHODS
+    from geoeco.terrain.routing import ROUTING_METHODS
+
+    def names(values):
+        return ", ".join(values[:-1]) + " or " + values[-1]
+
+    assert cli.MODEL_HELP.startswith(f"{names(EROSION_MODELS)} (")
+    assert cli.MODEL_HELP.endswith(f"else {DEFAULT_MODEL}).")
+    assert cli.ROUTING_HELP.startswith(f"{names(ROUTING_METHODS)} (")
+    assert cli.LS_METHOD_HELP.startswith(f"{names(LS_METHODS)} (")
+    assert cli.LS_METHOD_HELP.endswith(f"else {DEFAULT_LS_METHOD}).")
+    code, _, _ = _run(capsys, "erosion", "--help")
+    assert code == 0
+    # and a bad name is refused by the erosion config, naming the field (exit 2, no output)
+    out_dir = tmp_path / "x"
+    code, out, err = _run(
+        capsys, "erosion", "--out", str(out_dir), "--ls-method", "usle", "--r", "1"
+    )
+    assert code == 2 and out == "" and "ls_method" in err and not out_dir.exists()
+
+
+def test_geoeco_starts_without_the_science():
+    """`geoeco --help` imports neither numba nor the analyses (the CLI imports them per
+    command)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, geoeco.cli\n"
+        "heavy = ('numba', 'geoeco.terrain', 'geoeco.erosion')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

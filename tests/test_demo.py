@@ -280,6 +280,8 @@ def test_bad_requests_are_refused(tmp_path):
         demo_grid("full", 1)  # 1e10 pixels
     with pytest.raises(InvalidInput, match="unknown demo variable"):
         generate_demo_layer({"variable": "lai", "size": "small"}, tmp_path)
+    with pytest.raises(InvalidInput, match="full' or 'small', got 'huge'"):
+        generate_demo_layer({"variable": "dem", "size": "huge"}, tmp_path)
     assert not any(tmp_path.iterdir())
 
 

@@ -21,7 +21,8 @@ import rasterio
 
 from geoeco.core.engine import DaskEngine, LocalEngine, get_engine
 from geoeco.core.errors import DataSourceError, InvalidInput
-from geoeco.erosion.run import make_config, run_erosion
+from geoeco.erosion.config import make_config
+from geoeco.erosion.run import run_erosion
 
 distributed = pytest.importorskip("distributed", reason="engine 'dask' needs dask.distributed")
 
@@ -120,8 +121,8 @@ def test_erosion_dask_equals_local(client, demo_small_dir, tmp_path, changes):
     dem = demo_small_dir / "dem.tif"
     local = run_erosion(dem, cfg, tmp_path / "local")
     dask = run_erosion(dem, cfg, tmp_path / "dask", engine=DaskEngine(client=client))
-    assert local["compute"]["name"] == "local"
-    assert dask["compute"] == {
+    assert local.compute["name"] == "local"
+    assert dask.compute == {
         "name": "dask",
         "scheduler": "local",
         "workers": 2,
@@ -131,9 +132,9 @@ def test_erosion_dask_equals_local(client, demo_small_dir, tmp_path, changes):
         "writes": "dask",  # each output file written by one task on a worker
     }
     assert not [p for p in (tmp_path / "dask").iterdir() if p.name.startswith(".")]  # no scratch
-    assert _numbers(local) == _numbers(dask)
-    assert local["area_km2_total"] > 50  # the demo is ~100 km², not an empty run
-    for f in local["outputs"]:
+    assert _numbers(local.summary()) == _numbers(dask.summary())
+    assert local.area_km2_total > 50  # the demo is ~100 km², not an empty run
+    for f in local.outputs:
         with rasterio.open(tmp_path / "local" / f) as a, rasterio.open(tmp_path / "dask" / f) as b:
             x, y = a.read(), b.read()
             assert str(a.profile) == str(b.profile), f  # str: nodata NaN != NaN
@@ -144,7 +145,7 @@ def test_erosion_engine_by_name(demo_small_dir, tmp_path):
     """``engine="local"`` is the default path; a bad name is refused before any work."""
     cfg = _demo_config(demo_small_dir)
     s = run_erosion(demo_small_dir / "dem.tif", cfg, tmp_path / "o", engine="local")
-    assert s["compute"] == {
+    assert s.compute == {
         "name": "local",
         "workers": 1,
         "threads_per_worker": 1,
@@ -239,7 +240,7 @@ def test_service_jobs_can_compute_on_dask(client, demo_small_dir, tmp_path):
     inputs = {"demo_size": "small"}
     a = execute("erosion", inputs, tmp_path / "local", lambda s, f: None)
     b = execute("erosion", inputs, tmp_path / "dask", lambda s, f: None, context=ctx)
-    assert a["mean_soil_loss_t_km2_a"] == b["mean_soil_loss_t_km2_a"]
+    assert a.summary["mean_soil_loss_t_km2_a"] == b.summary["mean_soil_loss_t_km2_a"]
     full = json.loads((tmp_path / "dask" / "summary.json").read_text(encoding="utf-8"))
     assert full["compute"]["name"] == "dask"  # it really ran on the cluster
     la = read_raster(tmp_path / "local" / "soil_loss.tif").array

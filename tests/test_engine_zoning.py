@@ -140,7 +140,7 @@ def _layers(files, reader=FileReader):
 
 
 def _numbers(summary):
-    return {k: v for k, v in summary.items() if k != "compute"}
+    return {k: v for k, v in summary.to_dict().items() if k != "compute"}
 
 
 def _arrays(res):
@@ -195,7 +195,7 @@ def test_dask_pass_one_equals_local(client, files, tmp_path, patch_mode, to_file
         task_px=BLOCK,
         **kw,
     )
-    compute = {k: v for k, v in dask.summary["compute"].items() if k not in TIMINGS}
+    compute = {k: v for k, v in dask.summary.compute.items() if k not in TIMINGS}
     assert compute == {
         "name": "dask",
         "scheduler": "local",
@@ -205,16 +205,16 @@ def test_dask_pass_one_equals_local(client, files, tmp_path, patch_mode, to_file
         "windows": 9,
         "window_px": BLOCK,
     }
-    assert {"compute_s", "write_s"} <= set(dask.summary["compute"])
-    assert local.summary["compute"]["name"] == "local"
+    assert {"compute_s", "write_s"} <= set(dask.summary.compute)
+    assert local.summary.compute["name"] == "local"
     assert _numbers(dask.summary) == _numbers(local.summary)
     for a, b in zip(_arrays(local), _arrays(dask), strict=True):
         np.testing.assert_array_equal(a, b)
-    area = dask.summary["area_km2"]
-    assert area["zoned"] + area["nodata_in_grid"] == pytest.approx(63.0)  # 6300 px x 0.01 km²
+    area = dask.summary.area_km2
+    assert area.zoned + area.nodata_in_grid == pytest.approx(63.0)  # 6300 px x 0.01 km²
     # the case is not degenerate: all three classes and some red line are present
-    assert min(area["priority"], area["key"], area["general"]) > 0
-    assert sum(dask.summary["redline_km2"].values()) > 0
+    assert min(area.priority, area.key, area.general) > 0
+    assert sum(dask.summary.redline_km2.values()) > 0
 
 
 @pytest.mark.parametrize("task_px, windows", [(None, 1), (48, 4), (64, 4)])
@@ -227,7 +227,7 @@ def test_task_size_does_not_change_results(client, files, task_px, windows):
     dask = compute_zones(
         rs, _layers(files), G, engine=DaskEngine(client=client), task_px=task_px, **kw
     )
-    c = dask.summary["compute"]
+    c = dask.summary.compute
     assert (c["patches"], c["windows"]) == ("dask", windows)
     assert c["window_px"] == (2048 if task_px is None else task_px)
     assert _numbers(dask.summary) == _numbers(local.summary)
@@ -243,7 +243,7 @@ def test_in_memory_input_falls_back_to_local_with_a_note(client, files):
     layers["ero"] = read_raster(files["ero"])
     local = compute_zones(rs, layers, G, aoi=AOI, block_size=BLOCK)
     res = compute_zones(rs, layers, G, aoi=AOI, block_size=BLOCK, engine=DaskEngine(client=client))
-    c = res.summary["compute"]
+    c = res.summary.compute
     assert (c["name"], c["requested"], c["pass1"]) == ("local", "dask", "local")
     assert "ero (in-memory Raster)" in c["note"]
     assert _numbers(res.summary) == _numbers(local.summary)

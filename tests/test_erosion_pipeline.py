@@ -13,8 +13,9 @@ from rasterio.transform import from_origin
 
 from geoeco.core.errors import CRSError, InvalidInput, UnitsError
 from geoeco.core.io import read_raster
+from geoeco.erosion.config import make_config
 from geoeco.erosion.desertification import run_desertification
-from geoeco.erosion.run import make_config, run_erosion
+from geoeco.erosion.run import run_erosion
 
 ORIGIN = (400000.0, 4250000.0)  # EPSG:4546 (GK CM 111E): near Yulin, inside China
 
@@ -72,13 +73,14 @@ def test_constant_factors_on_a_plane_match_the_closed_form(tmp_path):
     np.testing.assert_allclose(
         loss.array.filled(np.nan), 100 * 500 * 0.03 * 0.2 * 0.5 * ls.array.filled(np.nan), rtol=1e-5
     )
-    assert s["mean_soil_loss_t_km2_a"] == pytest.approx(float(loss.array.mean()), rel=1e-6)
+    assert s.mean_soil_loss_t_km2_a == pytest.approx(float(loss.array.mean()), rel=1e-6)
     # areas: 60 x 12 pixels of 100 m² = 0.072 km² (GK distortion at 1.1° from CM < 1e-3)
-    assert s["area_km2_total"] == pytest.approx(0.072, rel=1e-3)
-    assert sum(s["area_km2_by_grade"].values()) == pytest.approx(s["area_km2_total"], rel=1e-9)
-    assert "SL190-2007/water" in s["provenance"]["class_tables"]
+    assert s.area_km2_total == pytest.approx(0.072, rel=1e-3)
+    assert sum(s.area_km2_by_grade.values()) == pytest.approx(s.area_km2_total, rel=1e-9)
+    assert "SL190-2007/water" in s.provenance["class_tables"]
     on_disk = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     assert on_disk["units"]["soil_loss"] == "t/(km²·a)"
+    assert on_disk == json.loads(json.dumps(s.summary()))  # the file is the result's summary
 
 
 def test_grades_follow_sl190_with_the_tolerable_loss(tmp_path):
@@ -106,8 +108,8 @@ def test_factor_rasters_on_another_grid_are_aligned_and_masks_propagate(tmp_path
     grade = read_raster(tmp_path / "o" / "erosion_grade.tif")
     assert loss.grid.res == (10.0, 10.0)
     assert loss.array.mask[9:18, 9:18].all() and grade.array.mask[9:18, 9:18].all()
-    assert int(loss.array.mask.sum()) == 81 and s["nodata_pixels"] == 81
-    assert s["inputs"]["K"]["file"] == "k.tif"
+    assert int(loss.array.mask.sum()) == 81 and s.nodata_pixels == 81
+    assert s.inputs["K"]["file"] == "k.tif"
 
 
 def test_bad_inputs_give_clear_errors(tmp_path):
@@ -147,7 +149,7 @@ def test_desertification_from_an_ndvi_ramp(tmp_path):
     assert counts[1:].tolist() == [400, 200, 130, 130, 140]
     fvc = read_raster(tmp_path / "d" / "fvc.tif").array
     np.testing.assert_allclose(fvc[0], np.arange(100), atol=1e-4)
-    areas = list(s["area_km2_by_degree"].values())
+    areas = list(s.area_km2_by_degree.values())
     assert areas[0] == pytest.approx(400 * 100 / 1e6, rel=1e-3)
 
 
@@ -177,7 +179,7 @@ def test_csle_with_user_b_and_t_tables(tmp_path):
     ls = read_raster(tmp_path / "o" / "ls.tif").array
     np.testing.assert_allclose(loss[:20] / ls[:20], 100 * 100 * 0.02 * 0.281, rtol=1e-4)
     np.testing.assert_allclose(loss[20:] / ls[20:], 100 * 100 * 0.02 * 0.05, rtol=1e-4)
-    assert "user/T" in s["provenance"]["tables"] and "t.tif" in s["outputs"]
+    assert "user/T" in s.provenance["tables"] and "t.tif" in s.outputs
 
 
 def test_potential_loss_and_soil_conservation(tmp_path):
@@ -191,7 +193,7 @@ def test_potential_loss_and_soil_conservation(tmp_path):
     cons = read_raster(tmp_path / "o" / "soil_conservation.tif").array
     np.testing.assert_allclose(pot, 100 * 500 * 0.03 * ls, rtol=1e-5)
     np.testing.assert_allclose(cons, 0.9 * pot, rtol=1e-5)
-    assert s["mean_soil_loss_t_hm2_a"] == pytest.approx(s["mean_soil_loss_t_km2_a"] / 100)
+    assert s.mean_soil_loss_t_hm2_a == pytest.approx(s.mean_soil_loss_t_km2_a / 100)
 
 
 def test_basin_tiled_routing_gives_the_same_soil_loss(tmp_path):
@@ -207,7 +209,7 @@ def test_basin_tiled_routing_gives_the_same_soil_loss(tmp_path):
     cfg = make_config({"r": 300.0, "k": 0.02, "c": 0.3, "ls_method": "dg"})
     whole = run_erosion(dem, cfg, tmp_path / "whole")
     tiled = run_erosion(dem, cfg, tmp_path / "tiled", tile_pixels=800)
-    assert "tiling" in tiled["ls"] and "tiling" not in whole["ls"]
+    assert "tiling" in tiled.ls and "tiling" not in whole.ls
     a = read_raster(tmp_path / "whole" / "soil_loss.tif").array
     b = read_raster(tmp_path / "tiled" / "soil_loss.tif").array
     np.testing.assert_array_equal(a.mask, b.mask)

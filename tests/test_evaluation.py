@@ -24,8 +24,9 @@ from geoeco.core.errors import InvalidInput, UnitsError
 from geoeco.core.io import read_raster, write_raster
 from geoeco.core.raster import Grid
 from geoeco.core.windows import equal_area_factor
+from geoeco.erosion.config import make_config
 from geoeco.erosion.desertification import run_desertification
-from geoeco.erosion.run import make_config, run_erosion
+from geoeco.erosion.run import run_erosion
 from geoeco.evaluation.area_weights import area_weights
 from geoeco.evaluation.config import SERVICES, demo_evaluation_config, make_evaluation_config
 from geoeco.evaluation.pixels import relief_amplitude, relief_window
@@ -114,11 +115,11 @@ def test_sensitivity_classes_by_hand(tmp_path):
     np.testing.assert_allclose(ss, 2187**0.25, rtol=1e-6)
     assert _read(tmp_path / "clay/water_erosion_sensitivity.tif")[0].tolist() == [4, 4, 4, 4]
     # summary: 4 pixels of 100 m² (GK 1.3° from its meridian: area factor 1.0003)
-    area = s["area_km2"]["water_erosion_sensitivity"]
+    area = s.area_km2["water_erosion_sensitivity"]
     assert area["4 高度敏感 highly sensitive"] == pytest.approx(4e-4, rel=1e-3)
     assert area["1 不敏感 not sensitive"] == 0.0
-    assert "EcoZoning-interim/water-erosion/r" in s["provenance"]["unverified"]
-    assert s["provenance"]["parameters"]["water_erosion.r_table_divisor"]["value"] == 17.02
+    assert "EcoZoning-interim/water-erosion/r" in s.provenance["unverified"]
+    assert s.provenance["parameters"]["water_erosion.r_table_divisor"]["value"] == 17.02
 
 
 def test_sanding_constant_inputs_score_nine(tmp_path):
@@ -135,7 +136,7 @@ def test_sanding_constant_inputs_score_nine(tmp_path):
     with rasterio.open(tmp_path / "red/sanding_sensitivity.tif") as ds:
         assert ds.tags()["class_table"].startswith("RedLine-2017/sanding")
         assert ds.colormap(1)[3][:3] == (165, 0, 38)  # '#a50026' of 极敏感
-    assert "RedLine-2017/sanding" in s["provenance"]["tables"]
+    assert "RedLine-2017/sanding" in s.provenance["tables"]
 
 
 # -------------------------------------------------------------------------- importance
@@ -175,17 +176,17 @@ def test_importance_and_dominant_by_hand(tmp_path):
     assert _read(out / "importance_max.tif")[0].tolist() == [3, 2, 2, 3]
     assert _read(out / "importance_dominant.tif")[0].tolist() == [1, 3, 1, 2]
     # value thresholds: the histogram's lower bin edges of 500 and 300 (bin width 500/65536)
-    t = s["importance"]["thresholds"]["soil_conservation"]
+    t = s.thresholds["soil_conservation"]
     assert t[0] == pytest.approx(500, abs=500 / 65536) and t[1] == pytest.approx(300, abs=0.01)
-    assert s["importance"]["thresholds"]["water_conservation"][0] is None  # no pixel ≤ 0.5
-    assert s["normalisation"]["ranges"]["infiltration"] == [2.0, 10.0]
-    assert s["reference_extent"]["name"] == "whole input grid"
+    assert s.thresholds["water_conservation"][0] is None  # no pixel ≤ 0.5
+    assert s.ranges["infiltration"] == [2.0, 10.0]
+    assert s.reference_extent == "whole input grid"
     # areas: each classified output covers the 4 pixels (4·100 m² times the GK area factor)
     px = 1e-4 * equal_area_factor(read_raster(dem).grid)
-    for key, total in s["area_km2_total"].items():
+    for key, total in s.area_km2_total.items():
         assert total == pytest.approx(4 * px, rel=1e-9), key
-        assert sum(s["area_km2"][key].values()) == pytest.approx(total, rel=1e-12)
-    assert s["area_km2"]["importance_dominant"]["1 水土保持 soil conservation"] == pytest.approx(
+        assert sum(s.area_km2[key].values()) == pytest.approx(total, rel=1e-12)
+    assert s.area_km2["importance_dominant"]["1 水土保持 soil conservation"] == pytest.approx(
         2 * px
     )
 
@@ -213,9 +214,9 @@ def test_fq_one_month_through_the_pipeline(tmp_path):
     np.testing.assert_allclose(
         _read(tmp_path / "out/service_sand_fixation.tif"), 100 * 0.03 * fq, rtol=1e-6
     )
-    assert s["provenance"]["parameters"]["Fq.negative_months"]["tag"] == "I"
-    assert {"wind2m_monthly", "temp_monthly", "rh_monthly", "precip", "fq"} <= set(s["inputs"])
-    assert len(s["inputs"]["rh_monthly"]["sha256"]) == 64
+    assert s.provenance["parameters"]["Fq.negative_months"]["tag"] == "I"
+    assert {"wind2m_monthly", "temp_monthly", "rh_monthly", "precip", "fq"} <= set(s.inputs)
+    assert len(s.inputs["rh_monthly"]["sha256"]) == 64
 
 
 def test_area_weights_per_pixel_mercator():
@@ -310,20 +311,20 @@ def test_biodiversity_by_hand(tmp_path):
     assert _read(out / "importance_water_conservation.tif")[0].tolist() == [1, 1, 1, 2]
     assert _read(out / "importance_max.tif")[0].tolist() == [1, 3, 1, 2]
     assert _read(out / "importance_dominant.tif")[0].tolist() == [1, 4, 1, 3]
-    ranges = s["normalisation"]["ranges"]
+    ranges = s.ranges
     assert ranges["altitude"] == [1000.0, 1400.0] and ranges["temp_annual"] == [5.0, 9.0]
     assert ranges["precip_annual"] == [300.0, 500.0]
-    t_bio = s["importance"]["thresholds"]["biodiversity"]  # bins of 20/65536 over [0, 20]
+    t_bio = s.thresholds["biodiversity"]  # bins of 20/65536 over [0, 20]
     assert t_bio[0] == pytest.approx(20, abs=20 / 65536) and t_bio[1] == pytest.approx(15)
-    assert s["importance"]["thresholds"]["sand_fixation"] == [None, None]
-    assert s["importance"]["dominant_codes"]["4"]["red_line_type"] == 12
+    assert s.thresholds["sand_fixation"] == [None, None]
+    assert s.summary()["importance"]["dominant_codes"]["4"]["red_line_type"] == 12
     px = 1e-4 * equal_area_factor(read_raster(dem).grid)
-    dom = s["area_km2"]["importance_dominant"]
+    dom = s.area_km2["importance_dominant"]
     assert dom["4 生物多样性维护 biodiversity maintenance"] == pytest.approx(px)
     assert dom["1 水土保持 soil conservation"] == pytest.approx(2 * px)
-    assert s["services"] == {"computed": list(SERVICES), "skipped": {}}
-    assert {"temp_monthly", "dem"} <= set(s["inputs"])
-    assert s["provenance"]["parameters"]["biodiversity.temp_annual"]["tag"] == "I"
+    assert s.services == SERVICES and s.skipped == {}
+    assert {"temp_monthly", "dem"} <= set(s.inputs)
+    assert s.provenance["parameters"]["biodiversity.temp_annual"]["tag"] == "I"
 
 
 def test_services_are_optional(tmp_path):
@@ -349,21 +350,19 @@ def test_services_are_optional(tmp_path):
     )
     s = run_evaluation(tmp_path / "out", grid_from=dem, inputs=cfg)
     out = tmp_path / "out"
-    assert s["services"]["computed"] == ["soil_conservation"]
-    assert set(s["services"]["skipped"]) == {"sand_fixation", "water_conservation", "biodiversity"}
+    assert list(s.services) == ["soil_conservation"]
+    assert set(s.skipped) == {"sand_fixation", "water_conservation", "biodiversity"}
     assert _read(out / "importance_max.tif")[0].tolist() == [3, 1, 2, 1]
     assert _read(out / "importance_dominant.tif")[0].tolist() == [1, 1, 1, 1]
     assert not (out / "service_sand_fixation.tif").exists()
-    assert "slope.tif" not in s["outputs"] and list(s["importance"]["thresholds"]) == [
-        "soil_conservation"
-    ]
-    assert s["normalisation"]["ranges"] == {}
+    assert "slope.tif" not in s.outputs and list(s.thresholds) == ["soil_conservation"]
+    assert s.ranges == {}
     # sensitivities only: no importance raster at all
     _, cfg = _base(tmp_path, services=())
     s = run_evaluation(tmp_path / "none", grid_from=dem, inputs=cfg)
-    assert not any(f.startswith(("service_", "importance_")) for f in s["outputs"])
+    assert not any(f.startswith(("service_", "importance_")) for f in s.outputs)
     assert not (tmp_path / "none/importance_max.tif").exists()
-    assert s["area_km2_total"]["sanding_sensitivity"] > 0
+    assert s.area_km2_total["sanding_sensitivity"] > 0
     # a requested service needs its inputs
     with pytest.raises(InvalidInput, match=r"npp \(for biodiversity\).*dem \(for biodiversity\)"):
         _base(tmp_path, npp=None, services=("water_conservation", "biodiversity"))
@@ -407,7 +406,7 @@ def test_demo_outputs_are_plausible(demo_eval, demo_small_dir):
     80 %), within a bin; class areas sum to the analysed area."""
     out, s = demo_eval
     ev = out / "evaluation"
-    for f in s["outputs"] + ["summary.json"]:
+    for f in [*s.outputs, "summary.json"]:
         assert (ev / f).exists(), f
     lc = _read(demo_small_dir / "landcover.tif")
     npp = _read(demo_small_dir / "npp.tif")
@@ -431,14 +430,15 @@ def test_demo_outputs_are_plausible(demo_eval, demo_small_dir):
     # areas: the demo has no nodata, so every output covers the whole grid
     grid = read_raster(demo_small_dir / "dem.tif").grid
     whole = grid.width * grid.height * grid.cell_area / 1e6 * equal_area_factor(grid)
-    for key, total in s["area_km2_total"].items():
+    for key, total in s.area_km2_total.items():
         assert total == pytest.approx(whole, rel=1e-9), key
-        assert sum(s["area_km2"][key].values()) == pytest.approx(total, rel=1e-12)
+        assert sum(s.area_km2[key].values()) == pytest.approx(total, rel=1e-12)
     on_disk = json.loads((ev / "summary.json").read_text(encoding="utf-8"))
     assert on_disk["reference_extent"]["name"] == "whole input grid"
     assert on_disk["area_weights"]["method"] == "constant"  # GK scale spread ~6e-5
     assert "/" not in json.dumps(on_disk["inputs"]).replace("m/s", "")  # file names only
     assert on_disk["provenance"]["parameters"]["relief.window_px"]["value"] == [33, 33]
+    assert on_disk == json.loads(json.dumps(s.summary(), default=float))  # the file is the result's
 
 
 def test_demo_biodiversity_matches_numpy(demo_eval, demo_small_dir):
@@ -472,11 +472,11 @@ def test_demo_biodiversity_matches_numpy(demo_eval, demo_small_dir):
     expected[(lc == 4) | (lc == 5)] = 0.0
     got = _read(ev / "service_biodiversity.tif")
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4 * np.nanmax(expected))
-    assert s["services"]["computed"] == list(SERVICES)
-    dom = s["area_km2"]["importance_dominant"]["4 生物多样性维护 biodiversity maintenance"]
+    assert list(s.services) == list(SERVICES)
+    dom = s.area_km2["importance_dominant"]["4 生物多样性维护 biodiversity maintenance"]
     assert dom > 0
     assert np.all(_read(ev / "importance_max.tif") >= _read(ev / "importance_biodiversity.tif"))
-    assert (ev / "temp_annual.tif").exists() and "temp_annual.tif" in s["outputs"]
+    assert (ev / "temp_annual.tif").exists() and "temp_annual.tif" in s.outputs
 
 
 def test_demo_windowed_equals_whole_and_reference_reuse(demo_eval, demo_small_dir, tmp_path):
@@ -489,12 +489,12 @@ def test_demo_windowed_equals_whole_and_reference_reuse(demo_eval, demo_small_di
         out, layers=demo_small_dir, block_size=50, area_weights="per-pixel"
     )
     s2 = run_evaluation(tmp_path / "w50", grid_from=demo_small_dir / "dem.tif", inputs=cfg)
-    for f in s["outputs"]:
+    for f in s.outputs:
         a = read_raster(out / "evaluation" / f).array
         b = read_raster(tmp_path / "w50" / f).array
         assert np.array_equal(a.mask, b.mask) and np.array_equal(a.filled(0), b.filled(0)), f
-    assert s2["importance"]["thresholds"] == s["importance"]["thresholds"]
-    assert s2["grid_area_km2"] == pytest.approx(s["grid_area_km2"], rel=1e-8)
+    assert s2.thresholds == s.thresholds
+    assert s2.grid_area_km2 == pytest.approx(s.grid_area_km2, rel=1e-8)
     # crop
     dem = read_raster(demo_small_dir / "dem.tif", window=(100, 60, 120, 150))
     crop = write_raster(dem, tmp_path / "crop_dem.tif")
@@ -502,7 +502,7 @@ def test_demo_windowed_equals_whole_and_reference_reuse(demo_eval, demo_small_di
         out, layers=demo_small_dir, reference=str(out / "evaluation" / "summary.json")
     )
     s3 = run_evaluation(tmp_path / "crop", grid_from=crop, inputs=cfg)
-    assert s3["reference_extent"]["name"] == "whole input grid (from summary.json)"
+    assert s3.reference_extent == "whole input grid (from summary.json)"
     for f in [f"importance_{k}.tif" for k in (*SERVICES, "max", "dominant")] + [
         "sanding_sensitivity.tif",
         "service_water_conservation.tif",
@@ -510,6 +510,4 @@ def test_demo_windowed_equals_whole_and_reference_reuse(demo_eval, demo_small_di
         whole = read_raster(out / "evaluation" / f).array[100:220, 60:210]
         part = read_raster(tmp_path / "crop" / f).array
         assert np.array_equal(whole.filled(0), part.filled(0)), f
-    assert not math.isclose(
-        s3["area_km2_total"]["importance_max"], s["area_km2_total"]["importance_max"]
-    )
+    assert not math.isclose(s3.area_km2_total["importance_max"], s.area_km2_total["importance_max"])

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 
-from geoeco.core.errors import InvalidInput
+from geoeco.core.errors import InvalidInput, InvalidProcessInputs, ProcessNotFound
 from geoeco.service.job_model import (
     JobProblem,
     ResultFile,
@@ -34,14 +34,7 @@ from geoeco.service.job_model import (
 from geoeco.service.job_store import JobStore
 from geoeco.service.job_store_sqlite import SQLiteJobStore
 from geoeco.service.jobs import open_store
-from geoeco.service.process_inputs import InvalidProcessInputs
-from geoeco.service.processes import (
-    ProcessNotFound,
-    canonical_inputs,
-    estimate_cells,
-    get_process,
-    job_identity,
-)
+from geoeco.service.processes import canonical_inputs, estimate_cells, get_process, job_identity
 
 PG_URL = os.environ.get("GEOECO_TEST_POSTGRES_URL")
 
@@ -343,7 +336,8 @@ def test_result_manifest_and_media_types(tmp_path) -> None:  # type: ignore[no-u
 # -- the process catalogue -------------------------------------------------------------------
 def test_catalogue_descriptions() -> None:
     d = get_process("zoning").describe()
-    assert d["inputs"]["demo_size"]["schema"]["enum"] == ["small", "full"]
+    # the demo sizes, in the order of their one definition (catalog.demo_region.Size)
+    assert d["inputs"]["demo_size"]["schema"]["enum"] == ["full", "small"]
     assert d["inputs"]["demo_size"]["minOccurs"] == 0
     assert set(d["outputs"]) == {"summary", "files"}
     assert get_process("screening").describe()["inputs"]["zoning_job"]["minOccurs"] == 1

@@ -235,13 +235,14 @@ def test_failed_demo_and_zone_runs_leave_no_out_folder(
 ) -> None:
     import geoeco.workflows.demo as demo_run
 
-    def failing_run_demo(out, **kwargs):  # type: ignore[no-untyped-def]
+    def failing_build(out, **kwargs):  # type: ignore[no-untyped-def]
         Path(out).mkdir(parents=True, exist_ok=True)
         (Path(out) / "layers").mkdir()
         (Path(out) / "layers" / "dem.tif").write_bytes(b"half written")
         raise InvalidInput("the demo build failed")
 
-    monkeypatch.setattr(demo_run, "run_demo", failing_run_demo)
+    # both commands build the demo's analyses with this one function
+    monkeypatch.setattr(demo_run, "build_demo_analyses", failing_build)
     code = main([command, "--out", str(tmp_path / "out")])
     _, err = capsys.readouterr()
     assert code == 2 and "the demo build failed" in err

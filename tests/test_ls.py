@@ -16,6 +16,8 @@ from affine import Affine
 from geoeco.core.errors import CRSError, InvalidInput, OversizeRequest
 from geoeco.core.raster import Grid, Raster
 from geoeco.terrain.ls import (
+    DEFAULT_LS_METHOD,
+    LSOptions,
     l_dg,
     l_invest,
     l_lstool,
@@ -310,6 +312,28 @@ def test_bad_input():
     )
     with pytest.raises(InvalidInput, match="square"):
         ls_factor(rect)
+
+
+def test_ls_options_apply_the_documented_defaults():
+    """Defaults as the module docstring states them: lstool when no method is given (the one
+    default, DEFAULT_LS_METHOD); D8 and McCool with the CSLE breaks for dg and lstool; MFD,
+    InVEST's m and l_max 122 (no S breaks) for invest."""
+    assert LSOptions.of().method == DEFAULT_LS_METHOD == "lstool"
+    dg = LSOptions.of("dg")
+    assert (dg.method, dg.routing, dg.m_mode, dg.s_breaks, dg.l_max) == (
+        "dg",
+        "d8",
+        "mccool",
+        (5.14, 10.0),
+        None,
+    )
+    inv = LSOptions.of("invest", l_max=50)
+    assert (inv.routing, inv.m_mode, inv.s_breaks, inv.l_max) == ("mfd", "invest", None, 50.0)
+    assert LSOptions.of("lstool", s_breaks=(4, 12)).s_breaks == (4.0, 12.0)
+    with pytest.raises(InvalidInput, match="lstool.*D8"):
+        LSOptions.of("lstool", routing="mfd")
+    p = LSOptions.of("lstool").params(10.0)
+    assert p["cutoff"] == [0.5, 0.7] and p["cutoff_slope_pct"] == 5.0 and p["x"] is None
 
 
 def test_raster_wrappers_keep_grid_and_units():

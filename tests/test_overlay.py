@@ -7,6 +7,7 @@ Grid: 6x6 pixels of 100 m in ALBERS_CHINA, top-left corner (0, 4_000_000), so on
 from __future__ import annotations
 
 import copy
+import json
 
 import geopandas as gpd
 import numpy as np
@@ -28,7 +29,8 @@ from geoeco.core.raster import Grid, Raster
 from geoeco.zoning.overlay import kernels, redline
 from geoeco.zoning.overlay import run as overlay
 from geoeco.zoning.overlay.inputs import LayerInput
-from geoeco.zoning.overlay.run import compute_zones, compute_zones_vector, prepare
+from geoeco.zoning.overlay.run import compute_zones, prepare
+from geoeco.zoning.overlay.vector import compute_zones_vector
 from geoeco.zoning.patches.grid import clean_patches, patch_codes
 from geoeco.zoning.rules import parse_rule_set
 
@@ -181,13 +183,49 @@ def test_hand_grid_every_zone():
     res = compute_zones(rules(), hand_layers(), G)
     assert res.zone_class.array.filled(0).tolist() == EXPECTED_ZONE
     assert res.redline.array.filled(0).tolist() == EXPECTED_RED
-    a = res.summary["area_km2"]
+    a = res.summary.area_km2
     # 13, 4, 17 pixels of 0.01 km²
-    assert a["priority"] == pytest.approx(0.13)
-    assert a["key"] == pytest.approx(0.04)
-    assert a["general"] == pytest.approx(0.17)
-    assert a["nodata_in_grid"] == pytest.approx(0.02)
-    assert res.summary["redline_km2"] == pytest.approx({11: 0.04, 21: 0.03, 12: 0.04})
+    assert a.priority == pytest.approx(0.13)
+    assert a.key == pytest.approx(0.04)
+    assert a.general == pytest.approx(0.17)
+    assert a.nodata_in_grid == pytest.approx(0.02)
+    assert res.summary.redline_km2 == pytest.approx({11: 0.04, 21: 0.03, 12: 0.04})
+
+
+#: The ``zones`` record of ``summary.json`` (with ``compute``, which the run keeps apart).
+SUMMARY_RECORD = [
+    "rule_set", "class_tables", "grid", "inputs", "skipped_inputs", "ignored_inputs",
+    "approximation_layers", "synthetic_layers", "attribute_layers", "area_km2", "redline_km2",
+    "flag_km2", "flag_bits", "redline_cleanup", "compute",
+]  # fmt: skip
+
+
+def test_summary_json_record():
+    # the typed summary serialises to the record summary.json has always held (same keys,
+    # same order, JSON lists and plain numbers); the figures are those worked by hand above
+    d = compute_zones(rules(), hand_layers(), G).summary.to_dict()
+    assert list(d) == SUMMARY_RECORD
+    assert list(d["area_km2"]) == ["priority", "key", "general", "nodata_in_grid", "zoned"]
+    assert d["area_km2"]["zoned"] == pytest.approx(0.34)
+    assert d["grid"] == {
+        "crs": ALBERS_CHINA.to_string(),
+        "shape": [6, 6],
+        "res": [100.0, 100.0],
+        "cell_area_m2": 10_000.0,
+    }
+    assert d["inputs"]["parks"] == {
+        "kind": "mask",
+        "source": "vector",
+        "status": "approximation",
+        "role": "protected",
+        "version": None,
+        "notes": [],
+    }
+    assert d["approximation_layers"] == ["parks"] and d["compute"]["name"] == "local"
+    assert list(d["redline_cleanup"]) == [
+        "min_patch_km2", "max_hole_km2", "removed_km2", "filled_km2", "code_by", "method",
+    ]  # fmt: skip
+    json.dumps(d)  # JSON-ready as it is
 
 
 def test_flags_by_hand():
@@ -208,8 +246,8 @@ def test_flags_by_hand():
     ji = np.zeros((6, 6), int)
     ji[0] = 8
     assert (f & 12).tolist() == np.where(zone == 0, 0, tn + ji).tolist()
-    assert res.summary["approximation_layers"] == ["parks"]
-    assert res.summary["flag_km2"][4] == pytest.approx(0.18)  # 18 zoned pixels in cols 0-2
+    assert res.summary.approximation_layers == ("parks",)
+    assert res.summary.flag_km2[4] == pytest.approx(0.18)  # 18 zoned pixels in cols 0-2
 
 
 def test_synthetic_flag_and_most_reliable_trigger():
@@ -290,8 +328,8 @@ def test_min_patch_and_hole_filling_hand_drawn():
     red = res.redline.array.filled(0)
     assert (red != 0).tolist() == expect.tolist()
     assert red[1, 1] == 11  # the filled hole takes the patch code
-    assert res.summary["redline_cleanup"]["removed_km2"] == pytest.approx(0.03)
-    assert res.summary["redline_cleanup"]["filled_km2"] == pytest.approx(0.01)
+    assert res.summary.redline_cleanup.removed_km2 == pytest.approx(0.03)
+    assert res.summary.redline_cleanup.filled_km2 == pytest.approx(0.01)
     # removed red-line pixels stay priority (class 3 >= 2), the filled hole becomes priority
     assert res.zone_class.array[5, 0] == 1 and res.zone_class.array[1, 1] == 1
 
@@ -364,8 +402,8 @@ def test_extra_layers_by_role():
     res = compute_zones(rules(), lay, G)
     assert res.zone_class.array.filled(0).tolist() == EXPECTED_ZONE
     assert res.redline.array[4, 0] == 12
-    assert res.summary["ignored_inputs"] == ["photo"]
-    assert res.summary["skipped_inputs"] == ["dev"]
+    assert res.summary.ignored_inputs == ("photo",)
+    assert res.summary.skipped_inputs == ("dev",)
 
 
 def test_errors_before_any_pixel_is_read():
@@ -410,7 +448,7 @@ def test_aoi_masks_pixels():
     res = compute_zones(rules(), hand_layers(), G, aoi=aoi)
     z = res.zone_class.array.filled(0)
     assert z[:3].tolist() == EXPECTED_ZONE[:3] and not z[3:].any()
-    assert res.summary["area_km2"]["zoned"] == pytest.approx(0.18)
+    assert res.summary.area_km2.zoned == pytest.approx(0.18)
 
 
 def test_default_rule_set_runs_on_its_inputs():
@@ -438,7 +476,7 @@ def test_default_rule_set_runs_on_its_inputs():
     z = res.zone_class.array.filled(0)
     assert (z[:2, :2] == 1).all() and z[3, 3] == 2 and (z == 3).sum() == 11
     assert (res.redline.array.filled(0)[:2, :2] == 11).all()
-    assert "sensitivity_salinisation" in res.summary["skipped_inputs"]
+    assert "sensitivity_salinisation" in res.summary.skipped_inputs
 
 
 # ------------------------------------------------------------------------------------------
@@ -514,10 +552,10 @@ def test_raster_and_vector_modes_agree(aligned):
     ras = compute_zones(rs, layers, g, aoi=aoi, block_size=64).summary
     vec = compute_zones_vector(rs, layers, crs=ALBERS_CHINA, aoi=aoi).summary
     for k in ("priority", "key", "general"):
-        assert ras["area_km2"][k] == pytest.approx(vec["area_km2"][k], rel=0.005), k
+        assert getattr(ras.area_km2, k) == pytest.approx(getattr(vec.area_km2, k), rel=0.005), k
     for code in (11, 12, 22):
-        assert ras["redline_km2"].get(code, 0) == pytest.approx(
-            vec["redline_km2"].get(code, 0), rel=0.005
+        assert ras.redline_km2.get(code, 0) == pytest.approx(
+            vec.redline_km2.get(code, 0), rel=0.005
         ), code
     if aligned:
         # Without an AOI both modes are exact on pixel-aligned boxes (areas by hand):
@@ -531,8 +569,8 @@ def test_raster_and_vector_modes_agree(aligned):
         vec = compute_zones_vector(rs, layers, crs=ALBERS_CHINA).summary
         for s_ in (ras, vec):
             for k, v in expect.items():
-                assert s_["area_km2"][k] == pytest.approx(v, rel=1e-9), k
-            assert s_["redline_km2"] == pytest.approx(red, rel=1e-9)
+                assert getattr(s_.area_km2, k) == pytest.approx(v, rel=1e-9), k
+            assert s_.redline_km2 == pytest.approx(red, rel=1e-9)
 
 
 # ------------------------------------------------------------------------------------------

@@ -415,11 +415,11 @@ def test_compute_zones_windowed_equals_whole_grid(block, tmp_path):
             x, y = getattr(whole, name).array, getattr(win, name).array
             assert np.array_equal(x.filled(0), y.filled(0)) and np.array_equal(x.mask, y.mask)
         sw, sn = whole.summary, win.summary
-        assert sw["area_km2"] == sn["area_km2"] and sw["redline_km2"] == sn["redline_km2"]
-        cw, cn = sw["redline_cleanup"], sn["redline_cleanup"]
-        assert (cw["removed_km2"], cw["filled_km2"]) == (cn["removed_km2"], cn["filled_km2"])
-        assert cw["removed_km2"] > 0 and cw["filled_km2"] > 0  # the clean-up did something
-        assert cn["method"].startswith("tiled") and cw["method"].startswith("whole-grid")
+        assert sw.area_km2 == sn.area_km2 and sw.redline_km2 == sn.redline_km2
+        cw, cn = sw.redline_cleanup, sn.redline_cleanup
+        assert (cw.removed_km2, cw.filled_km2) == (cn.removed_km2, cn.filled_km2)
+        assert cw.removed_km2 > 0 and cw.filled_km2 > 0  # the clean-up did something
+        assert cn.method.startswith("tiled") and cw.method.startswith("whole-grid")
     assert list(tmp_path.iterdir()) == []  # the spool file is gone
 
 

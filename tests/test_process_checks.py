@@ -12,13 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from geoeco.core.errors import InvalidFields, InvalidInput
-from geoeco.erosion.run import ConfigConflict, check_landcover_codes, make_config
-from geoeco.service.process_inputs import (
-    ExecutionContext,
+from geoeco.core.errors import (
+    InvalidFields,
+    InvalidInput,
     InvalidProcessInputs,
     ProcessInputTooLarge,
 )
+from geoeco.erosion.config import ConfigConflict, make_config
+from geoeco.erosion.run import check_landcover_codes
+from geoeco.service.process_inputs import ExecutionContext
 from geoeco.service.processes import check_inputs, execute, prepare
 
 SQUARE = {
@@ -87,7 +89,7 @@ def test_erosion_config_conflicts_name_every_setting() -> None:
 
 def test_landcover_codes_against_the_demo_table() -> None:
     # the demo's table (geoeco/data/demo_landcover_factors.csv) has codes 1-7
-    from geoeco.service.process_checks import demo_erosion_dir
+    from geoeco.workflows.erosion import demo_erosion_dir
 
     table = {"path": str(demo_erosion_dir() / "demo_landcover_factors.csv")}
     cfg = make_config(

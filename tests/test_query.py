@@ -242,7 +242,8 @@ def test_bbox_builtin_layer() -> None:
 def build_demo_run(out: Path) -> Path:
     """The small demo with zoning (importance_biodiversity copied from water conservation
     while the biodiversity service is missing, as the brief allows); returns the zones dir."""
-    from geoeco.workflows.demo import demo_zoning_inputs, run_demo
+    from geoeco.workflows.demo import run_demo
+    from geoeco.workflows.demo_inputs import demo_zoning_inputs
     from geoeco.workflows.zoning import run_zoning
 
     run_demo(out, size="small", zoning=False)

@@ -8,6 +8,7 @@ score = 0.4·(grade − 1)/5 + 0.4·(degree − 1)/4 + 0.2·battle (levels of re
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 
@@ -33,7 +34,7 @@ from geoeco.restoration.ranking import (
     select_budget,
     select_targets,
 )
-from geoeco.restoration.run import coverage_table, prioritise, prioritise_windows
+from geoeco.restoration.run import NoCandidates, coverage_table, prioritise, prioritise_windows
 from geoeco.restoration.scoring import nearness, need_masks, restoration_score
 
 ZONE = np.array([[2, 2, 2, 1], [2, 2, 2, 3], [2, 2, 0, 3], [1, 2, 2, 2]], dtype="uint8")
@@ -113,8 +114,8 @@ def test_budget_selection_and_coverage_by_hand() -> None:
     res = prioritise(hand_inputs(), config=hand_config(), budget_km2=6.0)
     sel = res.selection.filled(0)
     assert sel.tolist() == [[2, 1, 2, 0], [1, 1, 2, 0], [2, 2, 0, 0], [0, 2, 1, 1]]
-    assert res.params["selected_km2"] == 6.0 and res.params["eligible_km2"] == 11.0
-    assert not res.params["budget_exceeds_eligible"]
+    assert res.params.selected_km2 == 6.0 and res.params.eligible_km2 == 11.0
+    assert not res.params.budget_exceeds_eligible
     # the budget selection is exactly "rank >= 1 − 6/11"
     rank = res.rank.filled(-1)
     assert ((rank >= 1 - 6 / 11 - 1e-6) == (sel == 2)).all()
@@ -155,7 +156,7 @@ def test_budget_rounds_down_to_whole_cells() -> None:
     # 4.5 km² of 1 km² cells → 4 cells: (0,0) (1,2) (2,0) (2,1)
     res = prioritise(hand_inputs(), config=hand_config(), budget_km2=4.5)
     assert np.argwhere(res.selection.filled(0) == 2).tolist() == [[0, 0], [1, 2], [2, 0], [2, 1]]
-    assert res.params["selected_km2"] == 4.0
+    assert res.params.selected_km2 == 4.0
 
 
 def test_budget_larger_than_eligible_selects_all_and_says_so() -> None:
@@ -163,8 +164,8 @@ def test_budget_larger_than_eligible_selects_all_and_says_so() -> None:
         res = prioritise(hand_inputs(), config=hand_config(), budget_km2=100.0)
     sel = res.selection.filled(0)
     assert ((sel == 2) == (ZONE == 2)).all()  # all 11 key-control cells, nothing else
-    assert res.params["budget_exceeds_eligible"] is True
-    assert res.params["selected_cells"] == 11 and res.params["notes"]
+    assert res.params.budget_exceeds_eligible is True
+    assert res.params.selected_cells == 11 and res.params.notes
 
 
 def test_non_key_cells_never_selected() -> None:
@@ -175,7 +176,7 @@ def test_non_key_cells_never_selected() -> None:
     # eligible classes are configurable: general control (3) as well
     cfg = hand_config().model_copy(update={"eligible_classes": (2, 3)})
     res3 = prioritise(hand_inputs(), config=cfg, budget_km2=13.0)
-    assert res3.params["eligible_cells"] == 13
+    assert res3.params.eligible_cells == 13
     assert (res3.selection.filled(0)[ZONE == 1] == 0).all()
 
 
@@ -196,7 +197,7 @@ def test_targets_greedy_by_hand() -> None:
     assert t.loc["desertification_extreme", "selected_km2"] == 2
     assert bool(t.loc["desertification_extreme", "met"]) is True
     assert t.loc["battle", "met"] is None  # no target
-    assert res.params["mode"] == "targets"
+    assert res.params.mode == "targets"
     # the array function gives the same selection
     masks = need_masks({k: v.array for k, v in hand_inputs().items()}, hand_config())
     s = select_targets(res.score.filled(np.nan), masks, targets)
@@ -224,17 +225,42 @@ def test_targets_bad_input() -> None:
 def test_weights_and_rule_recorded() -> None:
     res = prioritise(hand_inputs(), config=hand_config())
     p = res.params
-    assert p["weights"]["erosion"] == 0.4 and p["weights"]["sensitivity"] == 0.0
-    assert p["weights_used"] == pytest.approx(
-        {"erosion": 0.4, "desertification": 0.4, "battle": 0.2}
-    )
-    assert p["tag"] == "I" and p["score_levels"] == SCORE_LEVELS
-    assert "not modelled" in p["connectivity"] and p["eligible_classes"] == [2]
+    assert p.weights["erosion"] == 0.4 and p.weights["sensitivity"] == 0.0
+    assert p.weights_used == pytest.approx({"erosion": 0.4, "desertification": 0.4, "battle": 0.2})
+    assert p.tag == "I" and p.score_levels == SCORE_LEVELS
+    assert "not modelled" in p.connectivity and p.eligible_classes == (2,)
     # default weights renormalised over the components with inputs: 0.25, 0.25, 0.10 / 0.60
     pd_ = prioritise(hand_inputs()).params
-    assert pd_["weights_used"] == pytest.approx(
+    assert pd_.weights_used == pytest.approx(
         {"erosion": 0.25 / 0.6, "desertification": 0.25 / 0.6, "battle": 0.1 / 0.6}
     )
+
+
+#: The ``restoration`` record of ``summary.json`` (besides ``budget_km2``), in its order.
+PARAMS_RECORD = [
+    "rule", "tag", "config_version", "config_source", "weights", "weights_used",
+    "components_without_inputs", "levels", "d0_m", "d_max_m", "nearness", "fvc_max",
+    "eligible_classes", "inputs", "needs", "score_levels", "rank", "tie_rule", "connectivity",
+    "mode", "selection_method", "budget_km2", "targets", "cell_area_km2", "equal_area_factor",
+    "zone_cells", "eligible_cells", "missing_cells", "eligible_km2", "selected_cells",
+    "selected_km2", "budget_exceeds_eligible", "notes",
+]  # fmt: skip
+
+
+def test_params_json_record() -> None:
+    # the typed params serialise to the record summary.json has always held: same keys in
+    # the same order, sequences as JSON lists; the counts are those of the budget case above
+    res = prioritise(hand_inputs(), config=hand_config(), budget_km2=6.0)
+    d = res.params.to_dict()
+    assert list(d) == PARAMS_RECORD
+    assert d["eligible_classes"] == [2] and d["notes"] == [] and d["mode"] == "budget"
+    assert (d["zone_cells"], d["eligible_cells"], d["selected_cells"]) == (11, 11, 6)
+    assert d["inputs"] == ["battle", "desertification", "erosion", "zone_class"]
+    json.dumps(d)  # JSON-ready as it is
+    assert NoCandidates("no restoration candidates: none").to_dict() == {
+        "note": "no restoration candidates: none",
+        "selected_km2": 0.0,
+    }
 
 
 def test_deterministic_and_window_independent() -> None:
@@ -277,10 +303,10 @@ def test_deterministic_and_window_independent() -> None:
     r = base[str({"budget_km2": 40.0})]
     rk = r.rank.filled(np.nan)
     np.testing.assert_array_equal(rank_map(whole), rk)
-    lower = np.round(rk[~np.isnan(rk)] * r.params["eligible_cells"])
+    lower = np.round(rk[~np.isnan(rk)] * r.params.eligible_cells)
     assert np.unique(lower).size == lower.size
     # budget 40 km² of 0.25 km² cells → 160 cells, or all candidates if fewer
-    assert r.params["selected_cells"] == min(160, r.params["eligible_cells"])
+    assert r.params.selected_cells == min(160, r.params.eligible_cells)
     t = base[str({"targets": targets})].coverage.set_index("need")
     assert t.loc[list(targets), "met"].astype(bool).all()
     # class inputs only: scores take few values (massive ties), still strip-independent
@@ -367,7 +393,7 @@ def test_missing_data_is_not_a_zero() -> None:
     inputs = hand_inputs() | {"erosion": ras(ero)}
     res = prioritise(inputs, config=hand_config())
     assert np.isnan(res.score.filled(np.nan)[1, 0]) and res.selection.filled(0)[1, 0] == 0
-    assert res.params["missing_cells"] == 1 and res.params["eligible_cells"] == 10
+    assert res.params.missing_cells == 1 and res.params.eligible_cells == 10
 
 
 def test_input_errors() -> None:
@@ -419,7 +445,7 @@ def test_score_keys_and_windowed_sink() -> None:
             hand_inputs(), grid(), config=hand_config(), budget_km2=3, block_rows=3, sink=sink
         )
     assert seen == [(3, 0, 1, 4), (0, 0, 3, 4)]
-    assert params["selected_cells"] == 3 and table.iloc[0]["selected_km2"] == 3.0
+    assert params.selected_cells == 3 and table.iloc[0]["selected_km2"] == 3.0
 
 
 def _reference_greedy(keys: np.ndarray, masks: list[np.ndarray], needed: list[int]) -> np.ndarray:

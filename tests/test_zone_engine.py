@@ -23,9 +23,9 @@ import rasterio
 
 from geoeco.core.crs import CGCS2000
 from geoeco.core.errors import InvalidInput
-from geoeco.workflows.demo import demo_zoning_inputs, run_demo
+from geoeco.workflows.demo import run_demo
+from geoeco.workflows.demo_inputs import demo_aoi, demo_zoning_inputs
 from geoeco.workflows.zoning import run_zoning
-from geoeco.zoning.aoi import resolve_aoi
 
 try:
     import distributed  # noqa: F401
@@ -87,8 +87,10 @@ def zoned(tmp_path_factory, demo60, dask_engine):
         "compare": "focused",
         "write_map": False,
     }
-    local = run_zoning(base / "local", **kw)
-    dask = None if dask_engine is None else run_zoning(base / "dask", engine=dask_engine, **kw)
+    local = run_zoning(base / "local", **kw).summary()
+    dask = None
+    if dask_engine is not None:
+        dask = run_zoning(base / "dask", engine=dask_engine, **kw).summary()
     return base, local, dask
 
 
@@ -135,13 +137,13 @@ def test_file_inputs_are_bound_as_picklable_readers(demo60):
     argument does) and read the same pixels; their repr shows no server path."""
     import contextlib
 
-    from geoeco.workflows.zoning import bind_inputs
+    from geoeco.workflows.zoning_inputs import bind_inputs
     from geoeco.zoning.aoi import analysis_grid
     from geoeco.zoning.rules import load_rule_set
 
     demo, _ = demo60
     rs = load_rule_set("default")
-    grid = analysis_grid(resolve_aoi(None, demo_size="small"), RES)
+    grid = analysis_grid(demo_aoi("small"), RES)
     given = {k: v for k, v in demo_zoning_inputs(demo).items() if k in rs.inputs}
     with contextlib.ExitStack() as stack:
         layers = bind_inputs(rs, grid, stack, given=given)
@@ -190,8 +192,8 @@ def test_cli_zone_on_dask(zoned, demo60, dask_engine, tmp_path, capsys):
     base, _, _ = zoned
     demo, _ = demo60
     aoi = tmp_path / "aoi.gpkg"
-    area = resolve_aoi(None, demo_size="small")
-    gpd.GeoDataFrame(geometry=[area.geometry], crs=CGCS2000).to_file(aoi, driver="GPKG")
+    area = demo_aoi("small")
+    gpd.GeoDataFrame(geometry=[area.lonlat], crs=CGCS2000).to_file(aoi, driver="GPKG")
     inputs = [f"--input={k}={v}" for k, v in demo_zoning_inputs(demo).items()]
     addr = dask_engine.client.scheduler.address
     out = tmp_path / "z"
@@ -221,8 +223,8 @@ def test_zoning_process_uses_the_context_engine(zoned, demo60, dask_engine, tmp_
     that cluster (its summary says so) and gives run_zoning's local rasters. The demo inputs
     come from the cache folder, pre-filled with this module's demo run."""
     from geoeco.service.process_inputs import ExecutionContext
-    from geoeco.service.process_runners import demo_inputs_dir
     from geoeco.service.processes import execute
+    from geoeco.workflows.demo_cache import demo_inputs_dir
 
     base, _, _ = zoned
     demo, _ = demo60
@@ -237,7 +239,7 @@ def test_zoning_process_uses_the_context_engine(zoned, demo60, dask_engine, tmp_
     res = execute(
         "zoning", {"demo_size": "small", "res": RES, "map": False}, tmp_path / "p", context=ctx
     )
-    assert res["compute"]["name"] == "dask" and "note" not in res["compute"]
+    assert res.summary["compute"]["name"] == "dask" and "note" not in res.summary["compute"]
     full = json.loads((tmp_path / "p" / "summary.json").read_text(encoding="utf-8"))
     assert full["compute"]["pass1"] == "dask"
     for f in ZONE_RASTERS:
@@ -274,4 +276,6 @@ def test_run_demo_at_a_resolution(demo60, dask_engine):
         assert s["compute"]["name"] == name, sub
     zs = json.loads((demo / "zones" / "summary.json").read_text(encoding="utf-8"))
     assert zs["grid"]["res_m"] == RES
-    assert result["zones"]["class_totals_km2"] == zs["class_totals_km2"]
+    assert result.zones is not None
+    assert result.zones.class_totals_km2 == zs["class_totals_km2"]
+    assert result.as_dict()["zones"]["class_totals_km2"] == zs["class_totals_km2"]

@@ -141,6 +141,6 @@ def test_from_overlay_result():
     res = compute_zones(rules(), hand_layers(), G6)
     t = area_table(res.zone_class, grid=G6)
     tot = class_totals(t).set_index("zone_class")["area_km2"]
-    a = res.summary["area_km2"]
-    assert tot["1"] == pytest.approx(a["priority"]) and tot["2"] == pytest.approx(a["key"])
-    assert tot["total"] == pytest.approx(a["zoned"]) == pytest.approx(0.34)
+    a = res.summary.area_km2
+    assert tot["1"] == pytest.approx(a.priority) and tot["2"] == pytest.approx(a.key)
+    assert tot["total"] == pytest.approx(a.zoned) == pytest.approx(0.34)

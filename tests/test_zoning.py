@@ -71,12 +71,12 @@ def test_class_areas_match_the_hand_layout(case):
     pri = inside & (inputs["importance_water_conservation"] == 3)
     key = inside & ~pri & (inputs["erosion_grade"] >= 3)
     gen = inside & ~pri & ~key
-    totals = s["class_totals_km2"]
+    totals = s.class_totals_km2
     assert totals["1"] == pytest.approx(pri.sum() * 0.01, abs=1e-9)
     assert totals["2"] == pytest.approx(key.sum() * 0.01, abs=1e-9)
     assert totals["3"] == pytest.approx(gen.sum() * 0.01, abs=1e-9)
     assert totals["total"] == pytest.approx(inside.sum() * 0.01, abs=1e-9)
-    assert {str(k): v for k, v in s["zones"]["redline_km2"].items()} == {
+    assert {str(k): v for k, v in s.zones["redline_km2"].items()} == {
         "11": pytest.approx(pri.sum() * 0.01)
     }
 
@@ -97,21 +97,23 @@ def test_units_are_coded_measured_and_carry_access_lists(case):
             or col in pyogrio.read_info(out / "units_sxyd.gpkg")["fields"]
         )
     assert units["in_three_north"].all()  # Yulin lies in the Three-North programme area
-    assert s["approximation_layers"]  # the built-in programme/park layers are approximations
+    assert s.approximation_layers  # the built-in programme/park layers are approximations
 
 
 def test_outputs_exist_and_tables_add_up(case):
     out, s, *_ = case
     layers = set(pyogrio.list_layers(out / "zones.gpkg")[:, 0])
     assert {"units", "redline", "restoration", "statistics", "class_totals"} <= layers
-    for f in s["outputs"]:
+    for f in s.outputs:
         assert (out / f).exists(), f
     stats = gpd.pd.read_csv(out / "statistics.csv")
-    assert stats["area_km2"].sum() == pytest.approx(s["class_totals_km2"]["total"], rel=1e-9)
+    assert stats["area_km2"].sum() == pytest.approx(s.class_totals_km2["total"], rel=1e-9)
     sx = gpd.read_file(out / "units_sxyd.gpkg")
     assert {"HJZHGKDYBM", "ZHGKDYFL", "KJBJYS", "PWWPFGK", "HJFXFK", "ZYKFXLYQ"} <= set(sx.columns)
     saved = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    assert saved["rule_set"]["sha256"] == s["rule_set"]["sha256"]
+    assert saved["rule_set"]["sha256"] == s.rule_set["sha256"]
+    # the typed result is what summary.json holds
+    assert saved == json.loads(json.dumps(s.summary(), default=str))
 
 
 def test_restoration_selects_only_key_cells_within_budget(case):
@@ -177,9 +179,7 @@ def test_scenario_comparison_gives_a_transition_table_and_raster(tmp_path):
         res=100.0,
     )
     key = inside & (arrays["importance_water_conservation"] != 3) & (arrays["erosion_grade"] >= 3)
-    trans = {
-        (t["class_a"], t["class_b"]): t["area_km2"] for t in s["comparison"]["transitions_km2"]
-    }
+    trans = {(t["class_a"], t["class_b"]): t["area_km2"] for t in s.comparison.transitions_km2}
     assert trans[(2, 3)] == pytest.approx(key.sum() * 0.01)
     assert trans[(2, 2)] == 0
     assert sum(trans.values()) == pytest.approx(inside.sum() * 0.01)
@@ -206,9 +206,41 @@ def test_sxyd_export_as_shapefile_in_gauss_kruger(tmp_path):
         sxyd_format="shp",
         write_map=False,
     )
-    assert "units_sxyd.shp" in s["outputs"]
+    assert "units_sxyd.shp" in s.outputs
     assert (tmp_path / "units_sxyd.cpg").read_text().strip().upper().startswith("UTF")
     sx = gpd.read_file(tmp_path / "units_sxyd.shp")
     assert sx.crs.to_epsg() == 4546
     assert all(len(c) <= 10 for c in sx.columns)
     assert sx["HJZHGKDYBM"].str.match(r"^ZH610802[123]\d{4}$").all()
+
+
+def _class_rasters(area):  # type: ignore[no-untyped-def]
+    grid = analysis_grid(area, 100.0)
+    return {n: Raster.from_array(np.ones(grid.shape, np.uint8), grid) for n in CLASS_INPUTS}
+
+
+def test_run_zoning_reprojects_the_area_once(tmp_path, monkeypatch):
+    """The AOI is made once (one reprojection, lon-lat to the analysis CRS) and read as it is
+    by the grid, the overlay, the counties and the summary."""
+    import geoeco.zoning.aoi as aoi_mod
+
+    rasters = _class_rasters(resolve_aoi(AOI_BOX))
+    calls = []
+    real = aoi_mod._reproject
+    monkeypatch.setattr(
+        aoi_mod, "_reproject", lambda g, s, d: calls.append((s, d)) or real(g, s, d)
+    )
+    result = run_zoning(tmp_path / "o", aoi=AOI_BOX, inputs=rasters, res=100.0, write_map=False)
+    assert len(calls) == 1
+    assert (
+        result.area.summary()
+        == json.loads((tmp_path / "o" / "summary.json").read_text(encoding="utf-8"))["aoi"]
+    )
+
+
+def test_bad_options_fail_before_any_output(tmp_path):
+    rasters = _class_rasters(resolve_aoi(AOI_BOX))
+    for bad in ({"sxyd_format": "kml"}, {"sxyd_crs": "utm"}):
+        with pytest.raises(InvalidInput, match="三线一单 export"):
+            run_zoning(tmp_path / "o", aoi=AOI_BOX, inputs=rasters, res=100.0, **bad)
+    assert not (tmp_path / "o").exists()

@@ -44,7 +44,7 @@ def _url(request: Request, name: str, **params: Any) -> str:
 
 def _links(request: Request, spec: LayerSpec) -> list[dict[str, Any]]:
     cid = spec.id
-    links = [
+    links: list[dict[str, Any]] = [
         {
             "rel": "self",
             "type": "application/json",

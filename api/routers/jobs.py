@@ -37,7 +37,7 @@ import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
@@ -57,7 +57,7 @@ from geoeco.service.tiles import EMPTY_TILE, MAX_ZOOM
 
 from ..deps import SettingsDep, get_settings
 from ..errors import problem_response, problem_responses
-from ..jobs_worker import JobService, job_settings_for
+from ..jobs_worker import JobService
 from ..security import is_admin, key_in, require_api_key
 from ..settings import Settings
 from .tiles import ColormapQuery, RescaleQuery, parse_rescale
@@ -74,8 +74,7 @@ def _service_for(app: FastAPI, settings: Settings) -> JobService:
     with _LOCK:
         svc = getattr(app.state, "job_service", None)
         if svc is None:
-            js = getattr(app.state, "job_settings", None) or job_settings_for(settings)
-            svc = app.state.job_service = JobService(settings, js)
+            svc = app.state.job_service = JobService(settings)
         return svc
 
 
@@ -439,7 +438,10 @@ def get_job_file(
     return FileResponse(path, media_type=media, filename=name)
 
 
-OutputName = Literal[tuple(RUN_OUTPUTS)]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # the names are known at run time only (geoeco.service.run_tiles)
+    OutputName = str
+else:
+    OutputName = Literal[tuple(RUN_OUTPUTS)]
 
 
 def output_tile_response(
@@ -594,6 +596,7 @@ __all__ = [
     "CallerDep",
     "JobServiceDep",
     "OGC_EXC",
+    "OutputName",
     "access_code",
     "can_read",
     "created_response",

@@ -17,14 +17,15 @@ import threading
 from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path as FsPath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from geoeco import __version__
-from geoeco.service.run_tiles import RUN_OUTPUTS, output_path
+from geoeco.service.run_tiles import output_path
 from geoeco.service.tiles import MAX_ZOOM
+from geoeco.workflows.runs import ZoningRunFolder, job_zoning_run
 
 from ..deps import SettingsDep
 from ..errors import problem_response, problem_responses, server_side
@@ -33,6 +34,7 @@ from .jobs import (
     AccessQuery,
     Caller,
     CallerDep,
+    OutputName,
     get_job_service,
     job_not_ready,
     no_such_job,
@@ -40,12 +42,11 @@ from .jobs import (
     visible_job,
     with_access,
 )
-from .query import RunRef, demo_run
+from .query import demo_run
 from .tiles import ColormapQuery, RescaleQuery
 
 router = APIRouter(tags=["maps"])
 
-OutputName = Literal[tuple(RUN_OUTPUTS)]  # type: ignore[valid-type]
 _MEDIA = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 _HTML_CACHE: OrderedDict[tuple[Any, ...], str] = OrderedDict()
 _HTML_LOCK = threading.Lock()
@@ -115,10 +116,10 @@ def _render(zones_dir: FsPath, tile_template: str, assets: str) -> str:
 
 
 def map_page(
-    ref: RunRef, tile_template: str, request: Request, settings: Settings
+    ref: ZoningRunFolder, tile_template: str, request: Request, settings: Settings
 ) -> HTMLResponse | JSONResponse:
     """The rendered map of a run (cached per run, zones.gpkg mtime and root path)."""
-    gpkg = ref.zones_dir / "zones.gpkg"
+    gpkg = ref.zones_gpkg
     try:
         mtime = gpkg.stat().st_mtime_ns
     except OSError:
@@ -179,7 +180,7 @@ def job_map(
     if not (folder / "zones.gpkg").is_file():
         return problem_response(404, f"job {job_id} has no zones.gpkg", instance=request.url.path)
     template = with_access(f"/jobs/{job.id}/tiles/{{output}}/{{z}}/{{x}}/{{y}}.png", job, settings)
-    return map_page(RunRef(job.id, folder, False), template, request, settings)
+    return map_page(job_zoning_run(job.id, folder), template, request, settings)
 
 
 @router.get(

@@ -27,16 +27,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
-from geoeco.core.errors import GeoecoError, InvalidJSON, InvalidJSONValue, LayerNotFound
-from geoeco.core.json_input import loads_json
-from geoeco.service.process_inputs import ExecutionContext, InvalidProcessInputs
-from geoeco.service.processes import (
-    PROCESSES,
+from geoeco.core.errors import (
+    GeoecoError,
+    InvalidJSON,
+    InvalidJSONValue,
+    InvalidProcessInputs,
+    LayerNotFound,
     ProcessNotFound,
-    Submission,
-    get_process,
-    prepare,
 )
+from geoeco.core.json_input import loads_json
+from geoeco.service.process_inputs import ExecutionContext
+from geoeco.service.processes import PROCESSES, Submission, get_process, prepare
 
 from ..deps import registry_for
 from ..errors import problem_response, problem_responses, problem_type, status_for
@@ -243,9 +244,9 @@ async def execute_process(
         sub = await asyncio.to_thread(_submission, svc, process_id, inputs, api_key)
     except GeoecoError as exc:
         return _input_problem(request, exc)
-    js = svc.job_settings
+    settings = svc.settings
     cells = sub.cells
-    async_mode = _wants_async(prefer) or cells is None or cells > js.job_sync_max_cells
+    async_mode = _wants_async(prefer) or cells is None or cells > settings.job_sync_max_cells
     job, started, token = await asyncio.to_thread(
         svc.submit, process_id, sub.job_id, sub.inputs, svc.owner_of(api_key)
     )
@@ -256,7 +257,7 @@ async def execute_process(
             headers["Preference-Applied"] = "respond-async"
         code = 201 if started else 200
         return created_response(job, request, token, status_code=code, headers=headers)
-    done = await svc.wait(job.id, js.job_sync_timeout_s)
+    done = await svc.wait(job.id, settings.job_sync_timeout_s)
     if done is None:  # purged in between: extremely unlikely
         return problem_response(500, "the job disappeared while it ran", instance=request.url.path)
     link = {"Link": f'<{location}>; rel="monitor"'} | ({JOB_TOKEN_HEADER: token} if token else {})

@@ -1,13 +1,13 @@
 """Point queries and site screening on a zoning run: ``/query/point``, ``/screen[/batch]``.
 
 Which run answers: without ``run`` (or ``run=demo``) the synthetic demo region's run, built
-once into ``GEOECO_CACHE_DIR`` on first use (:func:`geoeco.workflows.demo_cache.ensure_demo_run`;
-size
-``GEOECO_QUERY_DEMO_SIZE``, ``full`` by default); with ``run=<job id>`` the results of that
-successful ``zoning`` job. Opened runs (:class:`geoeco.query.point.QueryContext`) are kept in an LRU
-of ``GEOECO_QUERY_CACHE_RUNS`` entries per process, keyed by the run and the modification time
-of its ``zones.gpkg`` (a job rerun after a dismissal is reopened), so warm point queries cost
-well under a millisecond of library time.
+once into ``GEOECO_CACHE_DIR`` on first use (:func:`geoeco.workflows.runs.demo_zoning_run`;
+size ``GEOECO_QUERY_DEMO_SIZE``, ``full`` by default); with ``run=<job id>`` the results of
+that successful ``zoning`` job. Opened runs are kept in an LRU of ``GEOECO_QUERY_CACHE_RUNS``
+entries per process (:class:`geoeco.workflows.runs.OpenedRuns`, keyed by the run and the
+modification time of its ``zones.gpkg``: a job rerun after a dismissal is reopened), so warm
+point queries cost well under a millisecond of library time. Sites are read and checked by
+:mod:`geoeco.query.sites`.
 
 Limits: request body (``GEOECO_MAX_BODY_BYTES``, 413), vertices of a site
 (``GEOECO_MAX_VERTICES``, 413), area of a site and of its buffer (``GEOECO_MAX_SYNC_AREA_KM2``,
@@ -17,28 +17,24 @@ Limits: request body (``GEOECO_MAX_BODY_BYTES``, 413), vertices of a site
 
 from __future__ import annotations
 
-import math
 import threading
-from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from shapely.geometry import shape
 
 from geoeco.core.errors import OversizeRequest
+from geoeco.core.geometry import InputCRS
 from geoeco.query.compliance import load_compliance, project_types
 from geoeco.query.context import QueryContext
 from geoeco.query.models import PointResult, ScreeningResult
 from geoeco.query.point import lookup_point
 from geoeco.query.report import render_report
-from geoeco.query.screening import MAX_BUFFER_M, screen_batch, screen_site
+from geoeco.query.screening import MAX_BUFFER_M, screen_site
+from geoeco.query.sites import check_geojson, screen_features
 from geoeco.service.job_model import is_job_id
-from geoeco.workflows.demo_cache import ensure_demo_run
+from geoeco.workflows.runs import OpenedRuns, ZoningRunFolder, demo_zoning_run, job_zoning_run
 
 from ..bodies import ClosedBody
 from ..deps import SettingsDep
@@ -48,53 +44,28 @@ from .jobs import OGC_EXC, Caller, get_job_service, job_not_ready, no_such_job, 
 
 router = APIRouter(tags=["queries"])
 
-InputCRS = Literal["wgs84", "cgcs2000", "gcj02"]
-#: The project types of the built-in compliance rules (``GET /screen/project-types``).
-ProjectType = Literal[tuple(project_types(load_compliance()))]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # the project types are known at run time only (the compliance rules)
+    ProjectType = str
+else:
+    #: The project types of the built-in compliance rules (``GET /screen/project-types``).
+    ProjectType = Literal[tuple(project_types(load_compliance()))]
 RUN_PATTERN = r"^(demo|[0-9a-f]{32})$"
 RUN_DESCRIPTION = (
     "Zoning run to query: `demo` (default; the synthetic demo region's run) or the id of a "
     "successful `zoning` job."
-)
-GEOMETRY_TYPES = frozenset(
-    {
-        "Point",
-        "MultiPoint",
-        "LineString",
-        "MultiLineString",
-        "Polygon",
-        "MultiPolygon",
-        "GeometryCollection",
-        "Feature",
-    }
 )
 
 
 # --------------------------------------------------------------------------- which run
 
 
-@dataclass(frozen=True)
-class RunRef:
-    """A zoning run the service can open: its id, folder and whether it is the demo."""
-
-    id: str
-    folder: Path
-    demo: bool
-
-    @property
-    def zones_dir(self) -> Path:
-        """The folder holding ``zones.gpkg`` and the zoning rasters."""
-        return self.folder / "zones" if self.demo else self.folder
-
-
-def demo_run(settings: Settings) -> RunRef:
+def demo_run(settings: Settings) -> ZoningRunFolder:
     """The demo run of ``settings.query_demo_size``, built into the cache folder if needed."""
     with server_side("the demo run"):
-        folder = ensure_demo_run(settings.cache_dir, settings.query_demo_size)
-    return RunRef(f"demo-{settings.query_demo_size}", folder, True)
+        return demo_zoning_run(settings.cache_dir, settings.query_demo_size)
 
 
-def job_run(job_id: str, request: Request, settings: Settings) -> RunRef | JSONResponse:
+def job_run(job_id: str, request: Request, settings: Settings) -> ZoningRunFolder | JSONResponse:
     """The results folder of a successful zoning job, or the problem response saying why not."""
     svc = get_job_service(request, settings)
     # with keys on, only the key that ran the job (or an admin key) may query it
@@ -122,13 +93,13 @@ def job_run(job_id: str, request: Request, settings: Settings) -> RunRef | JSONR
             title="Result missing",
             instance=where,
         )
-    return RunRef(job.id, folder, False)
+    return job_zoning_run(job.id, folder)
 
 
 def resolve_run(
     run: str | None, request: Request, settings: Settings, *, location: str = "query"
-) -> RunRef | JSONResponse:
-    """``run`` (``None``/``demo`` or a job id) as a :class:`RunRef` or a problem response."""
+) -> ZoningRunFolder | JSONResponse:
+    """``run`` (``None``/``demo`` or a job id) as its folder, or a problem response."""
     if run is None or run == "demo":
         return demo_run(settings)
     if not is_job_id(run):
@@ -136,61 +107,22 @@ def resolve_run(
     return job_run(run, request, settings)
 
 
-class RunCache:
-    """A small thread-safe LRU of opened runs; one loader at a time per key."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[Any, Any] = OrderedDict()
-        self._lock = threading.Lock()
-        self._key_locks: dict[Any, threading.Lock] = {}
-
-    def get(self, key: Any, load: Callable[[], Any]) -> Any:
-        """The cached value of ``key``, loading it once when missing."""
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-            klock = self._key_locks.setdefault(key, threading.Lock())
-        with klock:
-            with self._lock:
-                if key in self._items:
-                    return self._items[key]
-            value = load()
-            with self._lock:
-                self._items[key] = value
-                while len(self._items) > self.size:
-                    self._items.popitem(last=False)
-                self._key_locks.pop(key, None)
-            return value
-
-
 _CACHE_LOCK = threading.Lock()
 
 
-def _cache(request: Request, settings: Settings) -> RunCache:
+def _opened_runs(request: Request, settings: Settings) -> OpenedRuns:
     state = request.app.state
     with _CACHE_LOCK:
-        cache = getattr(state, "query_runs", None)
-        if cache is None or cache.size != settings.query_cache_runs:
-            cache = state.query_runs = RunCache(settings.query_cache_runs)
-    return cache
+        runs = getattr(state, "query_runs", None)
+        if runs is None or runs.size != settings.query_cache_runs:
+            runs = state.query_runs = OpenedRuns(settings.query_cache_runs)
+    return runs
 
 
-def open_run(ref: RunRef, request: Request, settings: Settings) -> QueryContext:
-    """The opened :class:`QueryContext` of ``ref`` (from the per-app LRU)."""
-    gpkg = ref.zones_dir / "zones.gpkg"
-    try:
-        mtime = gpkg.stat().st_mtime_ns
-    except OSError:
-        mtime = 0
-    key = (ref.id, str(ref.folder), mtime)
-
-    def load() -> QueryContext:
-        with server_side(f"run {ref.id!r}"):
-            return QueryContext.open(ref.folder)
-
-    return _cache(request, settings).get(key, load)
+def open_run(ref: ZoningRunFolder, request: Request, settings: Settings) -> QueryContext:
+    """The opened :class:`QueryContext` of ``ref`` (from the app's opened runs)."""
+    with server_side(f"run {ref.id!r}"):
+        return _opened_runs(request, settings).open(ref)
 
 
 def context_for(
@@ -204,24 +136,6 @@ def context_for(
 
 
 # --------------------------------------------------------------------------- models
-
-
-def _check_geojson(g: Any) -> None:
-    """Raise ``ValueError`` unless ``g`` is a GeoJSON geometry or Feature shapely can read."""
-    if not isinstance(g, dict):
-        raise ValueError("must be a GeoJSON object")
-    kind = g.get("type")
-    if kind not in GEOMETRY_TYPES:
-        raise ValueError(f"type must be a GeoJSON geometry type or 'Feature', got {kind!r}"[:200])
-    geom = g.get("geometry") if kind == "Feature" else g
-    if kind == "Feature" and geom is None:
-        raise ValueError("the Feature has no geometry")
-    if not isinstance(geom, dict) or geom.get("type") not in GEOMETRY_TYPES - {"Feature"}:
-        raise ValueError("the Feature's geometry is not a GeoJSON geometry")
-    try:
-        shape(geom)
-    except Exception as exc:  # shapely raises many kinds on malformed coordinates
-        raise ValueError(f"not a valid GeoJSON geometry: {str(exc)[:200]}") from None
 
 
 class ScreenRequest(ClosedBody):
@@ -266,7 +180,7 @@ class ScreenRequest(ClosedBody):
     @field_validator("geometry")
     @classmethod
     def _geojson(cls, v: dict[str, Any]) -> dict[str, Any]:
-        _check_geojson(v)
+        check_geojson(v)
         return v
 
 
@@ -363,12 +277,6 @@ def screen(
     return result
 
 
-def _row(record: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()
-    }
-
-
 @router.post(
     "/screen/batch",
     name="screen_batch",
@@ -402,54 +310,15 @@ def screen_many(
     ctx = context_for(run, request, settings)
     if isinstance(ctx, JSONResponse):
         return ctx
-    rows: list[dict[str, Any] | None] = [None] * n
-    good: list[int] = []
-    for i, f in enumerate(body.features):
-        sid = _site_id(f, id_field, i)
-        try:
-            if not isinstance(f, dict) or f.get("type") != "Feature":
-                raise ValueError("not a GeoJSON Feature")
-            _check_geojson(f)
-        except ValueError as exc:
-            rows[i] = {
-                "site_id": sid,
-                "ok": False,
-                "error_type": "InvalidGeometry",
-                "error": str(exc),
-            }
-            continue
-        good.append(i)
-    if good:
-        feats = []
-        for i in good:
-            f = dict(body.features[i])
-            if f.get("id") is None:
-                f["id"] = _site_id(f, id_field, i)
-            feats.append(f)
-        fc = {"type": "FeatureCollection", "features": feats}
-        df = screen_batch(
-            ctx, fc, buffer_m=buffer_m, project_type=project_type, crs=crs, id_field=id_field
-        )
-        for i, rec in zip(good, df.to_dict(orient="records"), strict=True):
-            rows[i] = _row(rec)
-    cols = list(_row(rows[good[0]]).keys()) if good else ["site_id", "ok", "error_type", "error"]
-    out = [{c: r.get(c) for c in cols} | r for r in rows if r is not None]
-    return BatchResult(
-        run=ctx.run,
-        count=n,
-        ok=sum(1 for r in out if r.get("ok")),
-        rows=out,
+    rows = screen_features(
+        ctx,
+        body.features,
+        buffer_m=buffer_m,
+        project_type=project_type,
+        crs=crs,
+        id_field=id_field,
     )
-
-
-def _site_id(f: Any, id_field: str | None, i: int) -> str:
-    if isinstance(f, dict):
-        props = f.get("properties") if isinstance(f.get("properties"), dict) else {}
-        if id_field and id_field in props:
-            return str(props[id_field])
-        if f.get("id") is not None:
-            return str(f["id"])
-    return str(i)
+    return BatchResult(run=ctx.run, count=n, ok=sum(1 for r in rows if r.get("ok")), rows=rows)
 
 
 @router.get(
@@ -469,8 +338,6 @@ def list_project_types() -> dict[str, Any]:
 
 
 __all__ = [
-    "RunCache",
-    "RunRef",
     "context_for",
     "demo_run",
     "job_run",

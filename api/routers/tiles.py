@@ -9,7 +9,7 @@ transparent PNG with the header ``X-Tile-Empty: true``.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
@@ -22,7 +22,10 @@ router = APIRouter(tags=["tiles"])
 
 _COLORMAPS = ", ".join(sorted(RAMPS))
 #: A colour ramp name, ``_r`` appended to reverse it.
-Colormap = Literal[tuple(sorted([*RAMPS, *(f"{r}_r" for r in RAMPS)]))]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # the names are known at run time only (the ramps table)
+    Colormap = str
+else:
+    Colormap = Literal[tuple(sorted([*RAMPS, *(f"{r}_r" for r in RAMPS)]))]
 # at most 30 digits and a 2-digit exponent: every match is a finite float
 _NUMBER = r"[-+]?(?:\d{1,30}(?:\.\d{0,30})?|\.\d{1,30})(?:[eE][-+]?\d{1,2})?"
 #: Two decimal numbers separated by a comma (that min < max is checked by :func:`parse_rescale`).

@@ -10,6 +10,9 @@ example::
     curl -X POST --data-binary @parks.zip -H "X-API-Key: $KEY" \\
       "http://host/uploads?role=protected&layer_id=user.parks&filename=parks.zip"
 
+The route receives the bytes; everything else is the user-layer store's
+(:class:`geoeco.catalog.store.UserLayerStore`, the one ``geoeco layers add`` uses).
+
 Safety (:mod:`geoeco.core.uploads`): the format comes from the file's first bytes, never from the
 name (GDAL opens by content: a ".tif" holding VRT XML would otherwise read any server file or
 URL); zips are checked member by member (no absolute paths, ``..``, links or devices; at most
@@ -30,9 +33,6 @@ on the next request. Any failure removes the upload folder again.
 from __future__ import annotations
 
 import asyncio
-import re
-import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -41,21 +41,13 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from geoeco.catalog.layers import LayerSpec, parse_manifest, slugify
-from geoeco.catalog.validate import user_layer_spec, write_user_manifest
-from geoeco.core.errors import InvalidInput, LayerExists, LayerNotFound, OversizeRequest
-from geoeco.core.uploads import (
-    STORED_NAME,
-    ZipLimits,
-    find_data_file,
-    safe_extract_zip,
-    sniff_format,
-)
+from geoeco.catalog.layers import LayerSpec
+from geoeco.catalog.store import INCOMING, USER_ID, UserLayerOptions, UserLayerStore
+from geoeco.core.errors import OversizeRequest
 
-from ..deps import SettingsDep, registry_for
+from ..deps import SettingsDep
 from ..errors import problem_responses
 from ..security import ApiKeyDep, BodySizeLimitMiddleware
-from ..settings import Settings
 
 router = APIRouter(tags=["uploads"])
 
@@ -71,8 +63,6 @@ UploadRole = Literal[
     "erosion_factor",
     "reference",
 ]
-USER_ID = r"^user\.[a-z0-9_]+(\.[a-z0-9_]+)*$"
-_ID_RE = re.compile(USER_ID)
 _ROUTE_PREFIX = "/uploads"
 
 
@@ -90,35 +80,14 @@ class UploadBodyLimit:
         await inner(scope, receive, send)
 
 
-def _upload_dir(settings: Settings, layer_id: str) -> Path:
-    return settings.uploads_dir / layer_id
-
-
-def _is_upload(spec: LayerSpec, settings: Settings) -> bool:
-    p = spec.file_path()
-    if p is None:
-        return False
-    try:
-        p.resolve().relative_to(settings.uploads_dir.resolve())
-    except ValueError:
-        return False
-    return True
-
-
-def _describe(spec: LayerSpec, settings: Settings, request: Request) -> dict[str, Any]:
-    folder = _upload_dir(settings, spec.id)
-    created = None
-    try:
-        created = datetime.fromtimestamp(folder.stat().st_mtime, UTC).isoformat()
-    except OSError:
-        pass
-    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
+def _describe(spec: LayerSpec, store: UserLayerStore, request: Request) -> dict[str, Any]:
+    info = store.upload_info(spec.id)
     return {
         **spec.summary(),
         "variable": spec.variable,
         "crs": spec.crs,
-        "created": created,
-        "bytes": size,
+        "created": info.created,
+        "bytes": info.bytes,
         "links": [
             {
                 "href": str(request.url_for("collection", collection_id=spec.id)),
@@ -130,10 +99,9 @@ def _describe(spec: LayerSpec, settings: Settings, request: Request) -> dict[str
     }
 
 
-async def _receive_to(request: Request, dest: Path, limit: int) -> tuple[int, bytes]:
-    """Stream the body into ``dest``; return its size and first 64 bytes."""
+async def _receive_to(request: Request, dest: Path, limit: int) -> None:
+    """Stream the body into ``dest`` (:class:`OversizeRequest` past ``limit`` bytes)."""
     n = 0
-    head = b""
     with dest.open("xb") as f:
         async for chunk in request.stream():
             if not chunk:
@@ -143,41 +111,7 @@ async def _receive_to(request: Request, dest: Path, limit: int) -> tuple[int, by
                 raise OversizeRequest(
                     f"the upload is more than {limit:,} bytes (GEOECO_MAX_UPLOAD_BYTES)"
                 )
-            if len(head) < 64:
-                head += chunk[: 64 - len(head)]
             await asyncio.to_thread(f.write, chunk)
-    return n, head
-
-
-def _ingest(
-    raw: Path,
-    head: bytes,
-    folder: Path,
-    settings: Settings,
-    *,
-    shown: str,
-    options: dict[str, Any],
-) -> LayerSpec:
-    """Unpack / place the file, validate it and write the manifest (runs in a thread)."""
-    fmt = sniff_format(head)
-    if fmt == "zip":
-        limits = ZipLimits(
-            max_files=settings.max_upload_files,
-            max_total_bytes=settings.max_upload_unpacked_bytes,
-            max_ratio=settings.max_upload_ratio,
-        )
-        files = safe_extract_zip(raw, folder / "data", limits)
-        raw.unlink()
-        data, _ = find_data_file(folder / "data", files)
-    else:
-        data = folder / STORED_NAME[fmt]
-        raw.rename(data)
-    variable = options.pop("variable")
-    spec = user_layer_spec(data, name=shown, limits=settings.user_data_limits, **options)
-    if variable is not None:
-        spec = LayerSpec.model_validate({**spec.model_dump(), "variable": variable})
-    write_user_manifest(spec, settings.user_layers_dir)
-    return spec
 
 
 @router.post(
@@ -229,68 +163,32 @@ async def upload_layer(
 ) -> Any:
     """Validate and register the file; answer the new layer's description (201)."""
     del api_key
-    shown = (filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:200] or "upload"
-    lid = layer_id or "user." + slugify(shown)
-    if not _ID_RE.match(lid):
-        raise InvalidInput(f"cannot make a layer id from {shown!r}; give layer_id=user.<name>")
-    if lid in registry_for(settings):
-        raise LayerExists(f"layer id {lid!r} is taken; choose another layer_id")
-    folder = _upload_dir(settings, lid)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        folder.mkdir()
-    except FileExistsError:
-        raise LayerExists(f"layer id {lid!r} is being uploaded or is taken") from None
-    ok = False
-    try:
-        raw = folder / ".incoming"
-        n, head = await _receive_to(request, raw, settings.max_upload_bytes)
-        if n == 0:
-            raise InvalidInput("the request body is empty; send the file as the body")
-        options = {
-            "role": role,
-            "layer_id": lid,
-            "title_zh": title_zh or Path(shown).stem or lid,
-            "title_en": title_en or Path(shown).stem or lid,
-            "status": status,
-            "nodata": nodata,
-            "units": units,
-            "variable": variable,
-            "provenance": f"uploaded file {shown}",
-        }
-        spec = await asyncio.to_thread(
-            _ingest, raw, head, folder, settings, shown=shown, options=options
-        )
-        ok = True
-    finally:
-        if not ok:
-            shutil.rmtree(folder, ignore_errors=True)
-    body = _describe(spec, settings, request)
+    store = settings.user_layer_store
+    lid, shown = store.upload_id(layer_id, filename)
+    options = UserLayerOptions(
+        role=role,
+        title_zh=title_zh,
+        title_en=title_en,
+        status=status,
+        nodata=nodata,
+        units=units,
+        variable=variable,
+    )
+    with store.reserve_upload(lid) as folder:  # removed again if anything below fails
+        await _receive_to(request, folder / INCOMING, settings.max_upload_bytes)
+        spec = await asyncio.to_thread(store.add_upload, folder, options, shown=shown)
+    body = _describe(spec, store, request)
     location = str(request.url_for("collection", collection_id=spec.id))
     return JSONResponse(body, status_code=201, headers={"Location": location})
-
-
-def _uploaded_specs(settings: Settings) -> list[LayerSpec]:
-    out = []
-    folder = settings.user_layers_dir
-    if not folder.is_dir():
-        return out
-    for p in sorted(folder.glob("user.*.toml")):
-        try:
-            spec = parse_manifest(p.read_text(encoding="utf-8"), name=p.name)
-        except Exception:  # a broken manifest is not ours to list
-            continue
-        if _is_upload(spec, settings):
-            out.append(spec)
-    return out
 
 
 @router.get("/uploads", name="list_uploads", summary="Layers uploaded through the API")
 def list_uploads(request: Request, settings: SettingsDep) -> dict[str, Any]:
     """Id, kind, role, status, titles, CRS, upload time and size of each uploaded layer."""
-    specs = _uploaded_specs(settings)
+    store = settings.user_layer_store
+    specs = store.uploads()
     return {
-        "uploads": [_describe(s, settings, request) for s in specs],
+        "uploads": [_describe(s, store, request) for s in specs],
         "numberReturned": len(specs),
     }
 
@@ -308,11 +206,7 @@ def delete_upload(
 ) -> dict[str, Any]:
     """Only layers uploaded through the API can be removed here (not other user layers)."""
     del api_key
-    spec = next((s for s in _uploaded_specs(settings) if s.id == layer_id), None)
-    if spec is None:
-        raise LayerNotFound(f"no uploaded layer {layer_id!r}; see GET /uploads")
-    (settings.user_layers_dir / f"{layer_id}.toml").unlink(missing_ok=True)
-    shutil.rmtree(_upload_dir(settings, layer_id), ignore_errors=True)
+    settings.user_layer_store.remove_upload(layer_id)
     return {"id": layer_id, "deleted": True}
 
 

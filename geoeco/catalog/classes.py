@@ -454,9 +454,9 @@ def cumshare_table(cuts: Iterable[float]) -> ClassTable:
         zh, en = names[code - 1]
         colour = _CUM_COLOURS[round((code - 1) * 5 / (n - 1))]
         classes.append(
-            {"code": code, "name_zh": zh, "name_en": en, "colour": colour, "interval": interval}
+            ClassDef(code=code, name_zh=zh, name_en=en, colour=colour, interval=interval)
         )
-    known = {
+    known: dict[tuple[float, ...], tuple[Tag, str]] = {
         (0.5, 0.8): ("R", "2017 red-line guideline 50 %/80 % rule (not seen in a source)"),
         (0.5, 0.75, 0.9): ("V", "Ouyang et al. 2016, Science 352:1455, via CX-201803.01078"),
     }
@@ -469,7 +469,7 @@ def cumshare_table(cuts: Iterable[float]) -> ClassTable:
         indicator="cumulative share of the service total (high to low)",
         units="fraction",
         kind="interval",
-        classes=tuple(ClassDef(**c) for c in classes),
+        classes=tuple(classes),
         notes="[I] A pixel's share counts all pixels of equal or higher value; ties share a class.",
     )
 
@@ -606,11 +606,14 @@ def score(
     if len(s) != len(t.classes):
         raise InvalidInput(f"{t.name} has no scores; it cannot be used as a factor table")
     lut = np.array([np.nan] + [s[c.code] for c in t.classes], dtype=np.float32)
-    return lut[classify(values, t, used=used, **kw)]
+    scores: np.ndarray = lut[classify(values, t, used=used, **kw)]
+    return scores
 
 
-def lookup(codes: Any, table: Mapping[int, float], *, what: str = "code") -> np.ndarray:
+def lookup(codes: Any, table: Mapping[int, float | str], *, what: str = "code") -> np.ndarray:
     """Map integer ``codes`` to float values (NaN where nodata); unknown codes raise.
+
+    The table's values go through ``float()`` (a :class:`FactorTable`'s may be numeric text).
 
     >>> lookup(np.array([1, 2, 1]), {1: 0.5, 2: 1.0}).tolist()
     [0.5, 1.0, 0.5]

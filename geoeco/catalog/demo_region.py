@@ -75,7 +75,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, get_args
 
 import numpy as np
 from affine import Affine
@@ -85,6 +85,8 @@ from geoeco.core.io import atomic_path, open_raster_writer, write_raster
 from geoeco.core.raster import Grid, Raster
 
 from .sources import raster_generator
+
+Progress = Callable[[str, float], None]
 
 __all__ = [
     "DEMO_CRS",
@@ -146,6 +148,10 @@ CROP, FOREST, GRASS, WATER, BUILT, SAND, BARE = range(1, 8)
 BEDROCK, CLAY, GRAVEL, LOAM, SANDY = range(1, 6)
 
 Size = Literal["full", "small"]
+#: The demo region's sizes (:data:`Size`) and the one used when none is given, by every demo
+#: entry point (``geoeco demo``, the processes' demo inputs, the service's demo run).
+DEMO_SIZES: tuple[Size, ...] = get_args(Size)
+DEFAULT_DEMO_SIZE: Size = "full"
 #: extent (m), default fine resolution (m), climate grid (m), daily-rain grid (m)
 _SIZES: dict[str, tuple[float, float, float, float]] = {
     "full": (100_000.0, 90.0, 1000.0, 10_000.0),
@@ -178,6 +184,15 @@ def _centre() -> tuple[float, float]:
 
     x, y = Transformer.from_crs(4490, DEMO_CRS, always_xy=True).transform(*_LONLAT)
     return float(round(x)), float(round(y))
+
+
+def _as_size(size: object) -> Size:
+    """``size`` as a :data:`Size`; :class:`InvalidInput` unless it is ``full`` or ``small``."""
+    if size == "full":
+        return "full"
+    if size == "small":
+        return "small"
+    raise InvalidInput(f"demo size must be 'full' or 'small', got {size!r}")
 
 
 def _size_params(size: str, res: float | None) -> tuple[float, float, float, float]:
@@ -260,7 +275,8 @@ def _noise(
     by = np.asarray(ys, dtype=float)[:, None] * ky
     cx = np.concatenate([amp * np.cos(ax), amp * np.sin(ax)], axis=1)
     cy = np.concatenate([np.cos(by), -np.sin(by)], axis=1)
-    return cy @ cx.T
+    noise: np.ndarray = cy @ cx.T
+    return noise
 
 
 # --------------------------------------------------------------------------- the landscape
@@ -283,16 +299,18 @@ def _st(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _sand_warp(seed: int, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    return 2500 * _noise(seed, "sand-line", xs, ys, 8000, 40000) + 1000 * _noise(
+    warp: np.ndarray = 2500 * _noise(seed, "sand-line", xs, ys, 8000, 40000) + 1000 * _noise(
         seed, "sand-line-2", xs, ys, 2000, 8000
     )
+    return warp
 
 
 def _sandiness(seed: int, warp0: float, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """0 on loess … 1 on sand: a logistic step (1.5 km scale) across the warped sand line."""
     s, _ = _st(xs, ys)
     d = s - _SMALL_ST[0] + _sand_warp(seed, xs, ys) - warp0
-    return 1.0 / (1.0 + np.exp(np.clip(d / 1500.0, -50, 50)))
+    sandiness: np.ndarray = 1.0 / (1.0 + np.exp(np.clip(d / 1500.0, -50, 50)))
+    return sandiness
 
 
 def _warp0(seed: int) -> float:
@@ -411,7 +429,8 @@ def _slope_deg(z: np.ndarray, res: float) -> np.ndarray:
     g, h, i = z[2:, :-2], z[2:, 1:-1], z[2:, 2:]
     gx = ((c + 2 * f + i) - (a + 2 * d + g)) / (8 * res)
     gy = ((g + 2 * h + i) - (a + 2 * b + c)) / (8 * res)
-    return np.degrees(np.arctan(np.hypot(gx, gy)))
+    slope: np.ndarray = np.degrees(np.arctan(np.hypot(gx, gy)))
+    return slope
 
 
 def _annual_precip(seed: int, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
@@ -586,7 +605,9 @@ _UNITS = {
 _MONTHS = tuple(f"{m:02d}" for m in range(1, 13))
 
 
-def _colormap(classes: tuple[tuple[int, str, str, str], ...]) -> dict[int, tuple[int, ...]]:
+def _colormap(
+    classes: tuple[tuple[int, str, str, str], ...],
+) -> dict[int, tuple[int, int, int, int]]:
     return {c: (int(h[1:3], 16), int(h[3:5], 16), int(h[5:7], 16), 255) for c, _, _, h in classes}
 
 
@@ -616,7 +637,7 @@ def build_demo_region(
     size: Size = "full",
     res: float | None = None,
     seed: int = DEMO_SEED,
-    progress: Callable[[str, float], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Path]:
     """Build (or reuse) the synthetic demo region as COGs ``out_dir/<variable>.tif``.
 
@@ -662,69 +683,106 @@ def build_demo_region(
     (out / "demo_region.json").unlink(missing_ok=True)
     step = progress or (lambda _name, _frac: None)
     step("landscape", 0.0)
+    build = _Build(out, params, {v: hashlib.sha256() for v in DEMO_VARIABLES})
     grid = demo_grid(size, res)
-    w = _world(seed)
-    sums = {v: hashlib.sha256() for v in DEMO_VARIABLES}
-    paths = {v: out / f"{v}.tif" for v in DEMO_VARIABLES}
-    xs, ys = _centres(grid, halo=1)
-    with contextlib.ExitStack() as stack:
-        writers = {}
-        for v in FINE_VARIABLES:
-            dtype, nodata = _dtype_nodata(v)
-            cls = {"landcover": LANDCOVER_CLASSES, "texture_class": TEXTURE_CLASSES}.get(v)
-            writers[v] = stack.enter_context(
-                open_raster_writer(
-                    paths[v],
-                    grid,
-                    dtype=dtype,
-                    nodata=nodata,
-                    units=_UNITS[v],
-                    band_names=(v,),
-                    tags=_tags(v, params),
-                    colormap=_colormap(cls) if cls else None,
-                )
-            )
-        rows = max(16, 500_000 // (grid.width + 2))  # bounded memory: ~0.5 Mpx strips
-        for r0 in range(0, grid.height, rows):
-            h = min(rows, grid.height - r0)
-            block = _fine_block(w, xs, ys[r0 : r0 + h + 2], res)
-            for v, arr in block.items():
-                a = arr.astype(_dtype_nodata(v)[0])
-                sums[v].update(np.ascontiguousarray(a).tobytes())
-                writers[v].write((r0, 0, h, grid.width), a)
-            step("landscape", 0.8 * (r0 + h) / grid.height)
-        step("writing", 0.8)
+    build.fine(grid, _world(seed), res, step)
     step("climate", 0.85)
-    cgrid = _coarse_grid(grid, cres)
-    for v, arr in _climate(seed, cgrid).items():
-        a = arr.astype("float32")
-        sums[v].update(a.tobytes())
-        names = _MONTHS if a.ndim == 3 else (v,)
-        _write(a, cgrid, paths[v], v, names, params)
+    cgrid = build.climate(seed, _coarse_grid(grid, cres))
     step("daily rain", 0.95)
-    rgrid = _coarse_grid(grid, rres)
-    rain, dates = _rain_daily(seed, rgrid)
-    rain = rain.astype("float32")
-    sums["rain_daily"].update(rain.tobytes())
-    _write(rain, rgrid, paths["rain_daily"], "rain_daily", dates, params)
-    del rain
-    meta = {
-        "params": params,
-        "crs": DEMO_CRS,
-        "status": "synthetic",
-        "grids": {
-            name: _grid_json(g)
-            for name, g in (("fine", grid), ("climate", cgrid), ("rain_daily", rgrid))
-        },
-        "files": {
-            v: {"file": paths[v].name, "units": _UNITS[v], "data_sha256": sums[v].hexdigest()}
-            for v in DEMO_VARIABLES
-        },
-    }
-    with atomic_path(out / "demo_region.json") as tmp:
-        tmp.write_text(json.dumps(meta, indent=1, ensure_ascii=False), encoding="utf-8")
+    rgrid = build.rain(seed, _coarse_grid(grid, rres))
+    build.metadata({"fine": grid, "climate": cgrid, "rain_daily": rgrid})
     step("done", 1.0)
-    return paths
+    return build.paths
+
+
+class _Digest(Protocol):
+    """What the build needs of a :mod:`hashlib` hash."""
+
+    def update(self, data: bytes, /) -> None:
+        """Add ``data`` to the hash."""
+
+    def hexdigest(self) -> str:
+        """The hash so far, in hexadecimal."""
+        ...
+
+
+@dataclass(frozen=True)
+class _Build:
+    """One build of the demo region into ``out``: the files, and the SHA-256 of the data
+    written to each (``sums``, recorded in ``demo_region.json``)."""
+
+    out: Path
+    params: Mapping[str, Any]
+    sums: dict[str, _Digest]
+
+    @property
+    def paths(self) -> dict[str, Path]:
+        """The file of every variable of :data:`DEMO_VARIABLES`."""
+        return {v: self.out / f"{v}.tif" for v in DEMO_VARIABLES}
+
+    def fine(self, grid: Grid, w: _World, res: float, step: Progress) -> None:
+        """Write the fine-grid variables, in strips of about 0.5 Mpx (bounded memory)."""
+        paths = self.paths
+        xs, ys = _centres(grid, halo=1)
+        with contextlib.ExitStack() as stack:
+            writers = {}
+            for v in FINE_VARIABLES:
+                dtype, nodata = _dtype_nodata(v)
+                cls = {"landcover": LANDCOVER_CLASSES, "texture_class": TEXTURE_CLASSES}.get(v)
+                writers[v] = stack.enter_context(
+                    open_raster_writer(
+                        paths[v],
+                        grid,
+                        dtype=dtype,
+                        nodata=nodata,
+                        units=_UNITS[v],
+                        band_names=(v,),
+                        tags=_tags(v, self.params),
+                        colormap=_colormap(cls) if cls else None,
+                    )
+                )
+            rows = max(16, 500_000 // (grid.width + 2))
+            for r0 in range(0, grid.height, rows):
+                h = min(rows, grid.height - r0)
+                block = _fine_block(w, xs, ys[r0 : r0 + h + 2], res)
+                for v, arr in block.items():
+                    a = arr.astype(_dtype_nodata(v)[0])
+                    self.sums[v].update(np.ascontiguousarray(a).tobytes())
+                    writers[v].write((r0, 0, h, grid.width), a)
+                step("landscape", 0.8 * (r0 + h) / grid.height)
+            step("writing", 0.8)
+
+    def climate(self, seed: int, cgrid: Grid) -> Grid:
+        """Write the climate variables on the coarse climate grid; return that grid."""
+        for v, arr in _climate(seed, cgrid).items():
+            a = arr.astype("float32")
+            self.sums[v].update(a.tobytes())
+            names = _MONTHS if a.ndim == 3 else (v,)
+            _write(a, cgrid, self.paths[v], v, names, self.params)
+        return cgrid
+
+    def rain(self, seed: int, rgrid: Grid) -> Grid:
+        """Write the daily rain (one band per day) on its grid; return that grid."""
+        rain, dates = _rain_daily(seed, rgrid)
+        rain = rain.astype("float32")
+        self.sums["rain_daily"].update(rain.tobytes())
+        _write(rain, rgrid, self.paths["rain_daily"], "rain_daily", dates, self.params)
+        return rgrid
+
+    def metadata(self, grids: Mapping[str, Grid]) -> None:
+        """Write ``demo_region.json`` last: parameters, grids, and each file's data SHA-256."""
+        meta = {
+            "params": self.params,
+            "crs": DEMO_CRS,
+            "status": "synthetic",
+            "grids": {name: _grid_json(g) for name, g in grids.items()},
+            "files": {
+                v: {"file": p.name, "units": _UNITS[v], "data_sha256": self.sums[v].hexdigest()}
+                for v, p in self.paths.items()
+            },
+        }
+        with atomic_path(self.out / "demo_region.json") as tmp:
+            tmp.write_text(json.dumps(meta, indent=1, ensure_ascii=False), encoding="utf-8")
 
 
 def _tags(var: str, params: Mapping[str, Any]) -> dict[str, str]:
@@ -765,7 +823,7 @@ def generate_demo_layer(params: Mapping[str, Any], cache_dir: Path) -> Path:
     var = params.get("variable")
     if var not in DEMO_VARIABLES:
         raise InvalidInput(f"unknown demo variable {var!r}; known: {', '.join(DEMO_VARIABLES)}")
-    size = str(params.get("size", "full"))
+    size = _as_size(params.get("size", "full"))
     res, seed = params.get("res"), int(params.get("seed", DEMO_SEED))
     folder = f"demo_{size}"
     if res is not None or seed != DEMO_SEED:

@@ -29,7 +29,7 @@ import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
@@ -53,7 +53,7 @@ Role = Literal[
     "evaluation",  # an output of the science engine (soil loss grade, sensitivity, ...)
     "reference",  # context only
 ]
-ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
+ROLES: tuple[str, ...] = get_args(Role)
 
 _ID = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
 _COLOR = r"^#[0-9a-fA-F]{6}$"
@@ -232,6 +232,7 @@ class LayerRegistry:
     """An immutable set of layers by id: ``get``, ``list``, and ``register`` returning a new one."""
 
     __slots__ = ("_specs",)
+    _specs: Mapping[str, LayerSpec]
 
     def __init__(self, specs: Mapping[str, LayerSpec] | None = None) -> None:
         object.__setattr__(self, "_specs", MappingProxyType(dict(specs or {})))

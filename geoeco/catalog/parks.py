@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,10 @@ from geoeco.core.errors import DataSourceError, InvalidInput
 from .admin import check_county_entries, counties_equal_area
 from .programmes import load_rule, to_4490
 from .sources import vector_generator
+
+if TYPE_CHECKING:
+    from geopandas import GeoDataFrame
+    from shapely.geometry.base import BaseGeometry
 
 #: Relative tolerance on the area of each fitted part (the layer requirement is 10 %).
 AREA_RTOL = 0.002
@@ -70,7 +74,7 @@ def disc(
     *,
     project: Project | None = None,
     n: int = DISC_VERTICES,
-):  # type: ignore[no-untyped-def]
+) -> BaseGeometry:
     """A ``n``-gon disc of ``radius`` around ``center`` (x, y), optionally projected.
 
     With ``project`` (e.g. :func:`aeqd_to_albers`), ``center`` is ignored: the disc is built
@@ -89,14 +93,14 @@ def disc(
 
 
 def fit_disc(
-    host,
+    host: BaseGeometry,
     center: tuple[float, float],
     *,
     target_m2: float,
     project: Project | None,
     rtol: float = AREA_RTOL,
     max_iter: int = 60,
-):  # type: ignore[no-untyped-def]
+) -> tuple[BaseGeometry, float]:
     """``(host ∩ disc, radius)`` with the disc radius bisected so the area is ``target_m2``.
 
     ``host`` and the result are in the plane of ``project``'s output (or of ``center`` when
@@ -137,7 +141,7 @@ def fit_disc(
     return best
 
 
-def _max_aeqd_distance(host, project: Project) -> float:  # type: ignore[no-untyped-def]
+def _max_aeqd_distance(host: BaseGeometry, project: Project) -> float:
     """Upper bound of the ground distance from the disc centre to the host (bisection bracket)."""
     for r in 1e3 * 2.0 ** np.arange(0, 13):  # 1 km .. 4096 km
         if shapely.covers(disc((0, 0), float(r), project=project).buffer(1.0), host):
@@ -145,7 +149,7 @@ def _max_aeqd_distance(host, project: Project) -> float:  # type: ignore[no-unty
     raise InvalidInput("host counties lie more than 4,000 km from the reference point")
 
 
-def _host_geometry(entries: list[Mapping[str, Any]], *, what: str):  # type: ignore[no-untyped-def]
+def _host_geometry(entries: list[Mapping[str, Any]], *, what: str) -> BaseGeometry:
     codes = check_county_entries(entries, what=what)
     geo = counties_equal_area()["geometry"]
     pieces = []
@@ -225,7 +229,7 @@ def park_host_counties() -> pd.DataFrame:
 
 
 @vector_generator("national_parks")
-def national_parks(params: Mapping[str, Any]):  # type: ignore[no-untyped-def]
+def national_parks(params: Mapping[str, Any]) -> GeoDataFrame:
     """Generator ``national_parks``: the first five parks, one feature each, EPSG:4490.
 
     Attributes ``park_id``, ``name_zh``, ``name_en``, ``provinces``, ``established``,

@@ -28,10 +28,10 @@ True
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,10 @@ from .admin import (
     county_kind,
 )
 from .sources import vector_generator
+
+if TYPE_CHECKING:
+    from geopandas import GeoDataFrame
+    from shapely.geometry.base import BaseGeometry
 
 #: Tolerance (m, in ALBERS_CHINA) of the simplification applied to dissolved outlines.
 DEFAULT_SIMPLIFY_M = 100.0
@@ -68,7 +72,9 @@ def load_rule(name: str) -> dict[str, Any]:
         raise DataSourceError(f"built-in rule {name!r} is not valid TOML ({exc})") from None
 
 
-def dissolve_equal_area(geoms, *, simplify_m: float = DEFAULT_SIMPLIFY_M):  # type: ignore[no-untyped-def]
+def dissolve_equal_area(
+    geoms: Iterable[BaseGeometry], *, simplify_m: float = DEFAULT_SIMPLIFY_M
+) -> tuple[BaseGeometry, BaseGeometry]:
     """Union of ALBERS_CHINA geometries, simplified by ``simplify_m`` metres (0: not at all).
 
     Returns ``(outline_albers, outline_4490)``.
@@ -85,7 +91,7 @@ def dissolve_equal_area(geoms, *, simplify_m: float = DEFAULT_SIMPLIFY_M):  # ty
     return union, geo
 
 
-def to_4490(geom):  # type: ignore[no-untyped-def]
+def to_4490(geom: BaseGeometry) -> BaseGeometry:
     """A geometry in ALBERS_CHINA transformed to EPSG:4490 lon/lat.
 
     >>> from shapely import Point
@@ -102,7 +108,7 @@ def to_4490(geom):  # type: ignore[no-untyped-def]
 # --------------------------------------------------------------------------- Three-North
 
 
-def _province_units(prov: Mapping[str, Any], cty) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _province_units(prov: Mapping[str, Any], cty: GeoDataFrame) -> np.ndarray:
     what = f"three_north rule, {prov['name']}"
     pcode = str(prov["code"])
     in_prov = cty["province_code"].to_numpy() == pcode
@@ -117,15 +123,19 @@ def _province_units(prov: Mapping[str, Any], cty) -> np.ndarray:  # type: ignore
             raise DataSourceError(f"{what}: an included unit lies outside the province")
     else:
         raise DataSourceError(f"{what}: scope must be 'whole' or 'listed', got {scope!r}")
-    return keep & ~_entries_mask(prov.get("exclude", []), cty, what=what)
+    units: np.ndarray = keep & ~_entries_mask(prov.get("exclude", []), cty, what=what)
+    return units
 
 
-def _entries_mask(entries, cty, *, what: str) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _entries_mask(entries: list[Mapping[str, Any]], cty: GeoDataFrame, *, what: str) -> np.ndarray:
     prefs = [e for e in entries if str(e["code"]).endswith("00")]
     cnts = [e for e in entries if not str(e["code"]).endswith("00")]
     pcodes = check_prefecture_entries(prefs, what=what)
     ccodes = check_county_entries(cnts, what=what)
-    return cty["city_code"].isin(pcodes).to_numpy() | cty["code"].isin(ccodes).to_numpy()
+    mask: np.ndarray = (
+        cty["city_code"].isin(pcodes).to_numpy() | cty["code"].isin(ccodes).to_numpy()
+    )
+    return mask
 
 
 @lru_cache(maxsize=1)
@@ -143,7 +153,7 @@ def _three_north_table() -> pd.DataFrame:
                 f"not {prov['name']}"
             )
         keep |= _province_units(prov, cty)
-    sel = cty.loc[keep, ["code", "name", "province_code", "city_code", "area_km2"]]
+    sel: pd.DataFrame = cty.loc[keep, ["code", "name", "province_code", "city_code", "area_km2"]]
     sel = sel.sort_values("code").reset_index(drop=True)
     sel.insert(4, "kind", county_kind(sel["code"]))
     sel.insert(5, "counted", sel["kind"].eq("county"))
@@ -167,7 +177,7 @@ def three_north_counties() -> pd.DataFrame:
 
 
 @vector_generator("three_north")
-def three_north_area(params: Mapping[str, Any]):  # type: ignore[no-untyped-def]
+def three_north_area(params: Mapping[str, Any]) -> GeoDataFrame:
     """Generator ``three_north``: the programme area as one dissolved feature in EPSG:4490.
 
     Attributes: ``name_zh``, ``name_en``, ``status`` (``approximation``),
@@ -235,7 +245,7 @@ def battle_counties() -> pd.DataFrame:
 
 
 @vector_generator("battle_areas")
-def battle_areas(params: Mapping[str, Any]):  # type: ignore[no-untyped-def]
+def battle_areas(params: Mapping[str, Any]) -> GeoDataFrame:
     """Generator ``battle_areas``: one dissolved feature per battle, EPSG:4490.
 
     Attributes ``battle_id``, ``name_zh``, ``name_en``, ``provinces``, ``status``,

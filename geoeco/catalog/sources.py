@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
@@ -32,6 +32,10 @@ from geoeco.core.errors import DataSourceError, InvalidInput
 from geoeco.core.io import read_vector
 
 from .layers import FileSource, GeneratedSource, LayerSpec, PackageSource
+
+if TYPE_CHECKING:
+    from geopandas import GeoDataFrame
+    from shapely.geometry.base import BaseGeometry
 
 VectorGenerator = Callable[[Mapping[str, Any]], Any]
 RasterGenerator = Callable[[Mapping[str, Any], Path], Path]
@@ -104,7 +108,7 @@ _KINDS = {
 }
 
 
-def clean_vector(gdf, geometry_type: str | None):  # type: ignore[no-untyped-def]
+def clean_vector(gdf: GeoDataFrame, geometry_type: str | None) -> tuple[GeoDataFrame, CleanReport]:
     """Drop features of the wrong geometry type and repair invalid ones.
 
     Returns ``(GeoDataFrame, CleanReport)``. Repairs keep only the parts of the declared type
@@ -131,14 +135,15 @@ def clean_vector(gdf, geometry_type: str | None):  # type: ignore[no-untyped-def
     return out, CleanReport(n0, int((~keep).sum()), n_invalid, int(empty.sum()))
 
 
-def _polygonal(g):  # type: ignore[no-untyped-def]
+def _polygonal(g: BaseGeometry) -> BaseGeometry:
+    """The polygonal part of a repaired geometry (an empty polygon when it has none)."""
     if g.geom_type in _POLY:
         return g
     parts = [p for p in shapely.get_parts(g) if p.geom_type in _POLY]
     return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
-def read_layer_vector_report(spec: LayerSpec):  # type: ignore[no-untyped-def]
+def read_layer_vector_report(spec: LayerSpec) -> tuple[GeoDataFrame, CleanReport]:
     """``(GeoDataFrame, CleanReport)`` for a vector layer; cached per layer id and version."""
     if spec.kind != "vector":
         raise InvalidInput(f"layer {spec.id!r} is a raster, not a vector layer")
@@ -152,7 +157,13 @@ def read_layer_vector_report(spec: LayerSpec):  # type: ignore[no-untyped-def]
 
 
 @lru_cache(maxsize=32)
-def _read_vector_cached(layer_id, version, source_json, file_path, geometry_type):  # type: ignore[no-untyped-def]
+def _read_vector_cached(
+    layer_id: str,
+    version: str,
+    source_json: str,
+    file_path: str,
+    geometry_type: str | None,
+) -> tuple[GeoDataFrame, CleanReport]:
     from pydantic import TypeAdapter
 
     from .layers import Source
@@ -173,7 +184,7 @@ def _read_vector_cached(layer_id, version, source_json, file_path, geometry_type
     return gdf, report
 
 
-def read_layer_vector(spec: LayerSpec):  # type: ignore[no-untyped-def]
+def read_layer_vector(spec: LayerSpec) -> GeoDataFrame:
     """The GeoDataFrame of a vector layer (a copy; cleaned as its manifest declares)."""
     gdf, _ = read_layer_vector_report(spec)
     return gdf.copy()
@@ -196,7 +207,7 @@ def layer_raster_path(spec: LayerSpec, *, cache_dir: str | Path | None = None) -
         raise InvalidInput(
             f"layer {spec.id!r} is generated on demand; give a cache folder to build it in"
         )
-    gen = _lookup(RASTER_GENERATORS, src.generator, "raster generator")
+    gen: RasterGenerator = _lookup(RASTER_GENERATORS, src.generator, "raster generator")
     return gen(src.params, Path(cache_dir))
 
 

@@ -30,11 +30,15 @@ def user_layer_spec(
     version: str = "1",
     nodata: float | None = None,
     units: str | None = None,
+    variable: str | None = None,
     allow_outside_china: bool = False,
     name: str | None = None,
     limits: UserDataLimits = DEFAULT_LIMITS,
 ) -> LayerSpec:
-    """Validate ``path`` and build its manifest (the file is referenced by absolute path)."""
+    """Validate ``path`` and build its manifest (the file is referenced by absolute path).
+
+    ``variable`` names the rule-set input a raster provides (role ``evaluation``).
+    """
     p = Path(path)
     shown = display_name(p, name)
     rep = inspect_layer_file(
@@ -53,6 +57,7 @@ def user_layer_spec(
         "licence": licence,
         "provenance": provenance or f"user file {shown}",
         "source": FileSource(path=str(p.resolve())).model_dump(),
+        "variable": variable,
         "expect": {"feature_count": rep.feature_count}
         if rep.kind == "vector"
         else {"dtype": rep.dtype, "bands": rep.bands},

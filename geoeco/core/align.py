@@ -125,7 +125,7 @@ class AlignedSource:
     def read(self, window: tuple[int, int, int, int] | None = None) -> np.ma.MaskedArray:
         """Masked values of ``window`` = ``(row_off, col_off, height, width)`` on the grid."""
         win = Window(window[1], window[0], window[3], window[2]) if window else None
-        a = self._vrt.read(self.band, window=win, masked=True)
+        a: np.ma.MaskedArray = self._vrt.read(self.band, window=win, masked=True)
         if a.dtype.kind == "f":
             a = np.ma.masked_invalid(a)
         return a

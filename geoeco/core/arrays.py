@@ -26,7 +26,8 @@ def as_float(values: Any, dtype: Any = None) -> np.ndarray:
     """
     if isinstance(values, np.ma.MaskedArray):
         dt = np.dtype(dtype) if dtype is not None else np.result_type(values.dtype, np.float32)
-        return values.astype(dt).filled(np.nan)
+        filled: np.ndarray = np.ma.filled(values.astype(dt), np.nan)
+        return filled
     arr = np.asarray(values)
     if dtype is not None:
         return arr.astype(dtype, copy=False)

@@ -28,12 +28,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
+from numpy.typing import ArrayLike
 from pyproj import CRS
 from pyproj.crs import ProjectedCRS
 from pyproj.crs.coordinate_operation import AlbersEqualAreaConversion
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from geopandas import GeoDataFrame
 
 CGCS2000 = CRS.from_epsg(4490)
 WGS84 = CRS.from_epsg(4326)
@@ -106,7 +112,7 @@ def _offsets(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(inside, dlon, 0.0), np.where(inside, dlat, 0.0)
 
 
-def in_china_envelope(lon: np.ndarray | float, lat: np.ndarray | float) -> np.ndarray:
+def in_china_envelope(lon: ArrayLike, lat: ArrayLike) -> np.ndarray:
     """True where (lon, lat) lies in :data:`CHINA_BOUNDS` (GCJ-02 leaves other places alone)."""
     lon = np.asarray(lon, dtype="float64")
     lat = np.asarray(lat, dtype="float64")
@@ -163,7 +169,7 @@ def geoms_wgs84_to_gcj02(geoms: object) -> object:
     return _transform_geoms(geoms, wgs84_to_gcj02)
 
 
-def to_gcj02_frame(gdf, *, inverse: bool = False):  # type: ignore[no-untyped-def]
+def to_gcj02_frame(gdf: GeoDataFrame, *, inverse: bool = False) -> GeoDataFrame:
     """GeoDataFrame converted from WGS 84/CGCS2000 to GCJ-02 (or back with ``inverse=True``).
 
     The input must be geographic (it is first transformed to EPSG:4326 if it is not); the
@@ -192,7 +198,9 @@ class Gcj02Check:
     reason: str
 
 
-def detect_gcj02(data, reference, *, key: str | None = None, min_matches: int = 5) -> Gcj02Check:  # type: ignore[no-untyped-def]
+def detect_gcj02(
+    data: GeoDataFrame, reference: GeoDataFrame, *, key: str | None = None, min_matches: int = 5
+) -> Gcj02Check:
     """Flag data that look like GCJ-02 by comparing them with a trusted WGS 84/CGCS2000 reference.
 
     Coordinates alone cannot reveal GCJ-02 (it is a plausible lon-lat everywhere), so the test
@@ -242,7 +250,7 @@ def detect_gcj02(data, reference, *, key: str | None = None, min_matches: int = 
     return Gcj02Check(likely, n, raw, converted, reason)
 
 
-def pd_frame(gdf):  # type: ignore[no-untyped-def]
+def pd_frame(gdf: GeoDataFrame) -> pd.DataFrame:
     """A plain pandas frame of a GeoDataFrame (geometry kept as an ordinary column)."""
     import pandas as pd
 

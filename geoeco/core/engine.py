@@ -38,6 +38,8 @@ from .errors import DataSourceError, InvalidInput
 
 Window = tuple[int, int, int, int]
 T = TypeVar("T")
+#: An item :meth:`Engine.map_windows` hands to its kernel: a window, or any picklable task.
+W = TypeVar("W")
 EngineName = Literal["local", "dask"]
 ENGINES: tuple[str, ...] = ("local", "dask")
 
@@ -53,11 +55,11 @@ class Engine(Protocol):
     def map_windows(
         self,
         kernel: Callable[..., T],
-        windows: Iterable[Window],
+        windows: Iterable[W],
         *args: Any,
         ordered: bool = True,
         ahead: int | None = None,
-    ) -> Iterator[tuple[Window, T]]:
+    ) -> Iterator[tuple[W, T]]:
         """Yield ``(window, kernel(*args, window))`` for every window.
 
         In window order when ``ordered`` (the default), else as results complete. ``ahead``:
@@ -91,11 +93,11 @@ class LocalEngine:
     def map_windows(
         self,
         kernel: Callable[..., T],
-        windows: Iterable[Window],
+        windows: Iterable[W],
         *args: Any,
         ordered: bool = True,
         ahead: int | None = None,
-    ) -> Iterator[tuple[Window, T]]:
+    ) -> Iterator[tuple[W, T]]:
         """Yield ``(window, kernel(*args, window))`` in window order (``ordered`` and
         ``ahead`` are moot)."""
         for w in windows:
@@ -243,11 +245,11 @@ class DaskEngine:
     def map_windows(
         self,
         kernel: Callable[..., T],
-        windows: Iterable[Window],
+        windows: Iterable[W],
         *args: Any,
         ordered: bool = True,
         ahead: int | None = None,
-    ) -> Iterator[tuple[Window, T]]:
+    ) -> Iterator[tuple[W, T]]:
         """Submit ``kernel(*args, window)`` per window; yield ``(window, result)``.
 
         A bounded number of tasks is in flight; results are released as soon as they are
@@ -260,11 +262,11 @@ class DaskEngine:
             client.scatter(a, broadcast=True, hash=False) if _shipped_once(a) else a for a in args
         ]  # hash=False: a fresh key, never one a previous call is releasing
 
-        def submit(w: Window) -> Any:
+        def submit(w: W) -> Any:
             return client.submit(kernel, *shipped, w, pure=False)
 
         if ordered:
-            queue: collections.deque[tuple[Window, Any]] = collections.deque()
+            queue: collections.deque[tuple[W, Any]] = collections.deque()
             for w in todo:
                 queue.append((w, submit(w)))
                 if len(queue) >= slots:
@@ -285,7 +287,7 @@ class DaskEngine:
 
         from distributed import as_completed
 
-        futures: dict[Any, Window] = {}
+        futures: dict[Any, W] = {}
         for w in todo:
             futures[submit(w)] = w
             if len(futures) >= slots:

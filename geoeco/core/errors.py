@@ -121,6 +121,21 @@ class GeoecoWarning(UserWarning):
     """Recoverable conditions worth telling the user about (e.g. repaired geometries)."""
 
 
+class InvalidProcessInputs(InvalidFields):
+    """Process inputs that do not validate; ``errors`` lists ``{field, message, code}``."""
+
+
+class ProcessInputTooLarge(OversizeRequest, InvalidProcessInputs):
+    """Process inputs beyond a size limit (area, pixels, vertices); ``errors`` as above.
+
+    :class:`~geoeco.core.errors.OversizeRequest` comes first, so the API's table maps it to 413.
+    """
+
+
+class ProcessNotFound(GeoecoError, LookupError):
+    """A process id that the catalogue does not know."""
+
+
 __all__ = [
     "CRSError",
     "DataSourceError",
@@ -133,11 +148,14 @@ __all__ = [
     "InvalidInput",
     "InvalidJSON",
     "InvalidJSONValue",
+    "InvalidProcessInputs",
     "LayerExists",
     "LayerNotFound",
     "ManifestError",
     "OutsideChina",
     "OversizeRequest",
+    "ProcessInputTooLarge",
+    "ProcessNotFound",
     "RemoteSourceError",
     "UnitsError",
     "UnsafeDataSource",

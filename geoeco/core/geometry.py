@@ -423,46 +423,23 @@ def parse_geometry(
     ([109.9945, 37.9994], 'converted from GCJ-02 to WGS')
     """
     geom, props, fid, named = to_shapely(obj)
-    in_crs = normalise_crs(crs)
-    if named is not None:
-        named_crs = normalise_crs(named)
-        if named_crs == "gcj02" or (in_crs == "gcj02" and named_crs != "gcj02"):
-            raise CRSError(f"the input names CRS {named!r} but crs={crs!r} was given")
-        if in_crs == "wgs84":
-            in_crs = named_crs
+    in_crs = _input_crs(crs, named)
     if geom is None or geom.is_empty:
         raise EmptyArea("the geometry is empty; give at least one coordinate")
+    _check_coordinates(geom, max_vertices)
     notes: list[str] = []
-    n = int(shapely.get_num_coordinates(geom))
-    if max_vertices is not None and n > max_vertices:
-        raise OversizeRequest(
-            f"the geometry has {n} vertices; at most {max_vertices} are accepted "
-            "(simplify it, or split it and screen the parts as a batch)"
-        )
-    if not np.all(np.isfinite(shapely.get_coordinates(geom))):
-        raise InvalidGeometry("the geometry has non-finite coordinates (NaN or infinity)")
     geom, swapped, msg = _check_swap(geom, swap)
     if msg:
         notes.append(msg)
     if in_crs == "gcj02":
         from .crs import geoms_gcj02_to_wgs84
 
-        geom = geoms_gcj02_to_wgs84(geom)  # type: ignore[assignment]
+        geom = geoms_gcj02_to_wgs84(geom)
         notes.append("converted from GCJ-02 to WGS 84 before analysis")
-    repaired = False
-    if not geom.is_valid:
-        reason = shapely.is_valid_reason(geom)
-        if not repair:
-            raise InvalidGeometry(f"invalid geometry: {reason}; repair it or pass repair=True")
-        areal = geom.geom_type in ("Polygon", "MultiPolygon")
-        fixed = shapely.make_valid(geom)
-        geom = _polygonal_part(fixed) if areal else fixed
-        repaired = True
-        notes.append(
-            f"invalid geometry ({reason}) repaired with make_valid into a {geom.geom_type}"
-        )
-        if geom.is_empty:
-            raise EmptyArea(f"the geometry is empty after repairing it ({reason})")
+    repaired = not geom.is_valid
+    if repaired:
+        geom, note = _repaired(geom, repair)
+        notes.append(note)
     if max_area_km2 is not None and geom.geom_type in ("Polygon", "MultiPolygon"):
         a = area_km2(geom)
         if a > max_area_km2:
@@ -471,6 +448,46 @@ def parse_geometry(
                 "accepted in one request (split it, or run a zoning job for large areas)"
             )
     return ParsedGeometry(geom, in_crs, tuple(notes), swapped, repaired, props, fid)
+
+
+def _input_crs(crs: str | int | None, named: str | int | None) -> InputCRS:
+    """The CRS of the coordinates: ``crs``, or the one the input names when ``crs`` is the
+    default WGS 84; a named CRS that disagrees about GCJ-02 raises :class:`CRSError`."""
+    in_crs = normalise_crs(crs)
+    if named is None:
+        return in_crs
+    named_crs = normalise_crs(named)
+    if "gcj02" in (named_crs, in_crs):
+        raise CRSError(f"the input names CRS {named!r} but crs={crs!r} was given")
+    return named_crs if in_crs == "wgs84" else in_crs
+
+
+def _check_coordinates(geom: BaseGeometry, max_vertices: int | None) -> None:
+    """Refuse more than ``max_vertices`` vertices, and non-finite coordinates."""
+    n = int(shapely.get_num_coordinates(geom))
+    if max_vertices is not None and n > max_vertices:
+        raise OversizeRequest(
+            f"the geometry has {n} vertices; at most {max_vertices} are accepted "
+            "(simplify it, or split it and screen the parts as a batch)"
+        )
+    if not np.all(np.isfinite(shapely.get_coordinates(geom))):
+        raise InvalidGeometry("the geometry has non-finite coordinates (NaN or infinity)")
+
+
+def _repaired(geom: BaseGeometry, repair: bool) -> tuple[BaseGeometry, str]:
+    """An invalid geometry made valid (an areal one keeps its polygons), with a note giving
+    GEOS's reason; :class:`InvalidGeometry` when ``repair`` is off, :class:`EmptyArea` when
+    nothing is left."""
+    reason = shapely.is_valid_reason(geom)
+    if not repair:
+        raise InvalidGeometry(f"invalid geometry: {reason}; repair it or pass repair=True")
+    areal = geom.geom_type in ("Polygon", "MultiPolygon")
+    fixed = shapely.make_valid(geom)
+    geom = _polygonal_part(fixed) if areal else fixed
+    note = f"invalid geometry ({reason}) repaired with make_valid into a {geom.geom_type}"
+    if geom.is_empty:
+        raise EmptyArea(f"the geometry is empty after repairing it ({reason})")
+    return geom, note
 
 
 def parse_point(

@@ -18,6 +18,7 @@ from pyproj import CRS, Transformer
 
 from .crs import CHINA_BOUNDS
 from .errors import CRSError, DataSourceError, InvalidInput, OutsideChina
+from .raster import as_bounds
 from .userdata import (
     DEFAULT_LIMITS,
     RASTER_SUFFIXES,
@@ -73,9 +74,10 @@ def detect_kind(path: Path, name: str) -> str:
 
 def _lonlat_bounds(bounds: tuple[float, ...], crs: CRS) -> tuple[float, float, float, float]:
     if crs.is_geographic and crs.to_epsg() in (4326, 4490, 4610, 4214):
-        return tuple(float(b) for b in bounds)  # type: ignore[return-value]
+        return as_bounds(bounds)
     t = Transformer.from_crs(crs, CRS.from_epsg(4326), always_xy=True)
-    return tuple(float(b) for b in t.transform_bounds(*bounds, densify_pts=21))  # type: ignore[return-value]
+    left, bottom, right, top = as_bounds(bounds)
+    return as_bounds(t.transform_bounds(left, bottom, right, top, densify_pts=21))
 
 
 def _check_china(name: str, lonlat: tuple[float, float, float, float]) -> None:

@@ -20,7 +20,7 @@ import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import rasterio
@@ -34,6 +34,10 @@ from .userdata import (
     read_user_vector,
     user_raster_info,
 )
+
+if TYPE_CHECKING:
+    from geopandas import GeoDataFrame
+    from rasterio.io import DatasetReader, DatasetWriter
 
 
 @contextlib.contextmanager
@@ -63,7 +67,7 @@ def read_vector(
     layer: str | None = None,
     name: str | None = None,
     bbox: tuple[float, float, float, float] | None = None,
-):  # type: ignore[no-untyped-def]
+) -> GeoDataFrame:
     """Read a vector file into a GeoDataFrame, through :func:`geoeco.core.userdata.read_user_vector`
     (GeoParquet through pyarrow, the rest via pyogrio; the library's default limits)."""
     return read_user_vector(path, layer=layer, name=name, bbox=bbox)
@@ -72,7 +76,9 @@ def read_vector(
 _SHP_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
 
 
-def write_vector(gdf, path: str | os.PathLike[str], *, layer: str | None = None) -> Path:  # type: ignore[no-untyped-def]
+def write_vector(
+    gdf: GeoDataFrame, path: str | os.PathLike[str], *, layer: str | None = None
+) -> Path:
     """Write a GeoDataFrame atomically; the format follows the suffix (.gpkg, .shp, .parquet ...).
 
     * GeoPackage: the layer is ``layer`` or the file's stem; writing a further layer into an
@@ -99,7 +105,7 @@ def write_vector(gdf, path: str | os.PathLike[str], *, layer: str | None = None)
     return dest
 
 
-def _write_shapefile(gdf, dest: Path) -> Path:  # type: ignore[no-untyped-def]
+def _write_shapefile(gdf: GeoDataFrame, dest: Path) -> Path:
     import shutil
 
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -119,7 +125,10 @@ def _write_shapefile(gdf, dest: Path) -> Path:  # type: ignore[no-untyped-def]
 # --------------------------------------------------------------------------- rasters
 
 
-def _open(path: str | os.PathLike[str], name: str | None):  # type: ignore[no-untyped-def]
+def _open(
+    path: str | os.PathLike[str], name: str | None
+) -> contextlib.AbstractContextManager[DatasetReader]:
+    """The raster opened through the gate (:func:`geoeco.core.userdata.open_user_raster`)."""
     return open_user_raster(path, name=name)
 
 
@@ -280,7 +289,7 @@ class RasterWriter:
     Use :func:`open_raster_writer`. Memory stays bounded by the window size.
     """
 
-    def __init__(self, ds, grid: Grid, dtype: str, nodata: float) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ds: DatasetWriter, grid: Grid, dtype: str, nodata: float) -> None:
         self._ds = ds
         self.grid = grid
         self.dtype = dtype

@@ -19,8 +19,9 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from affine import Affine
@@ -45,7 +46,7 @@ def as_crs(crs: CRS | str | int | None, *, what: str = "data") -> CRS:
         raise CRSError(f"{what}: {crs!r} is not a coordinate reference system") from exc
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Grid:
     """A north-up pixel grid: affine transform, size and CRS.
 
@@ -64,9 +65,11 @@ class Grid:
     height: int
     crs: CRS = field(compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "crs", as_crs(self.crs, what="grid"))
-        object.__setattr__(self, "transform", Affine(*tuple(self.transform)[:6]))
+    def __init__(self, transform: Affine, width: int, height: int, crs: CRS | str | int) -> None:
+        object.__setattr__(self, "width", width)
+        object.__setattr__(self, "height", height)
+        object.__setattr__(self, "crs", as_crs(crs, what="grid"))
+        object.__setattr__(self, "transform", Affine(*tuple(transform)[:6]))
         if self.transform.b != 0 or self.transform.d != 0:
             raise GridMismatch("rotated grids are not supported; warp to a north-up grid first")
         if self.width <= 0 or self.height <= 0:
@@ -154,6 +157,16 @@ class Grid:
         )
 
 
+def as_bounds(values: Iterable[Any]) -> tuple[float, float, float, float]:
+    """Four numbers ``(left, bottom, right, top)`` as floats (ValueError unless four).
+
+    >>> as_bounds(np.array([1, 2, 3, 4]))
+    (1.0, 2.0, 3.0, 4.0)
+    """
+    left, bottom, right, top = (float(v) for v in values)
+    return left, bottom, right, top
+
+
 def _readonly(a: np.ma.MaskedArray) -> np.ma.MaskedArray:
     a.flags.writeable = False
     mask = np.ma.getmaskarray(a)
@@ -162,11 +175,19 @@ def _readonly(a: np.ma.MaskedArray) -> np.ma.MaskedArray:
     return a
 
 
-@dataclass(frozen=True)
+class _Same:
+    """Marker of :meth:`Raster.with_array`: keep the raster's own value."""
+
+
+_SAME = _Same()
+
+
+@dataclass(frozen=True, init=False)
 class Raster:
     """Georeferenced values on a :class:`Grid`: a masked array (nodata masked) plus metadata.
 
-    ``array`` is 2-D ``(rows, cols)`` or 3-D ``(bands, rows, cols)``; it is read-only.
+    ``array`` is 2-D ``(rows, cols)`` or 3-D ``(bands, rows, cols)``; it is read-only. A plain
+    array given is masked where it is NaN.
     """
 
     array: np.ma.MaskedArray
@@ -175,13 +196,26 @@ class Raster:
     name: str | None = None
     band_names: tuple[str, ...] | None = None
 
-    def __post_init__(self) -> None:
-        a = self.array
-        if not isinstance(a, np.ma.MaskedArray):
-            a = np.ma.masked_invalid(np.asarray(a))
-        if a.ndim not in (2, 3) or a.shape[-2:] != self.grid.shape:
-            raise GridMismatch(f"array shape {a.shape} does not fit grid shape {self.grid.shape}")
+    def __init__(
+        self,
+        array: np.ndarray,
+        grid: Grid,
+        units: str | None = None,
+        name: str | None = None,
+        band_names: tuple[str, ...] | None = None,
+    ) -> None:
+        a = (
+            array
+            if isinstance(array, np.ma.MaskedArray)
+            else np.ma.masked_invalid(np.asarray(array))
+        )
+        if a.ndim not in (2, 3) or a.shape[-2:] != grid.shape:
+            raise GridMismatch(f"array shape {a.shape} does not fit grid shape {grid.shape}")
         object.__setattr__(self, "array", _readonly(a))
+        object.__setattr__(self, "grid", grid)
+        object.__setattr__(self, "units", units)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "band_names", band_names)
 
     @classmethod
     def from_array(
@@ -222,8 +256,18 @@ class Raster:
         """Plain array with masked pixels set to ``fill`` (a copy)."""
         return np.ma.filled(self.array, fill)
 
-    def with_array(self, array: np.ndarray | np.ma.MaskedArray, **changes: object) -> Raster:
-        """A new Raster on the same grid with other values (and optionally units/name)."""
-        kw = {"units": self.units, "name": self.name, "band_names": None}
-        kw.update(changes)
-        return Raster(array, self.grid, **kw)  # type: ignore[arg-type]
+    def with_array(
+        self,
+        array: np.ndarray,
+        *,
+        units: str | None | _Same = _SAME,
+        name: str | None | _Same = _SAME,
+    ) -> Raster:
+        """A new Raster on the same grid with other values (and optionally units/name); it
+        has no band names."""
+        return Raster(
+            array,
+            self.grid,
+            units=self.units if isinstance(units, _Same) else units,
+            name=self.name if isinstance(name, _Same) else name,
+        )

@@ -95,7 +95,7 @@ def is_abandoned(name: str, prefix: str) -> bool:
 
 def remove_abandoned(parent: str | os.PathLike[str], prefix: str) -> list[Path]:
     """Delete the staging folders ``parent/<prefix>...`` of ended processes; return them."""
-    removed = []
+    removed: list[Path] = []
     try:
         entries = sorted(Path(parent).iterdir())
     except OSError:

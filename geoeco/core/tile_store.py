@@ -70,7 +70,7 @@ class SpoolTileStore:
         a = np.asarray(array)
         raw = np.packbits(a, axis=None) if a.dtype.kind == "b" else np.ascontiguousarray(a)
         self._f.seek(self._end)
-        self._f.write(memoryview(raw).cast("B"))
+        self._f.write(raw.data.cast("B"))
         self._index[key, index] = (self._end, a.dtype, a.shape)
         self._end += raw.nbytes
 
@@ -83,7 +83,7 @@ class SpoolTileStore:
         packed = dtype.kind == "b"
         buf = np.empty((count + 7) // 8 if packed else count, np.uint8 if packed else dtype)
         self._f.seek(off)
-        self._f.readinto(memoryview(buf).cast("B"))
+        self._f.readinto(buf.data.cast("B"))
         if packed:
             return np.unpackbits(buf, count=count).view(bool).reshape(shape)
         return buf.reshape(shape)
@@ -147,7 +147,8 @@ class DirTileStore:
         path = self._path(key, index)
         try:
             with open(path, "rb") as f:
-                return np.load(f, allow_pickle=False)
+                array: np.ndarray = np.load(f, allow_pickle=False)
+                return array
         except FileNotFoundError:
             return None
 

@@ -67,10 +67,13 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import DataSourceError, InvalidInput, OversizeRequest, UnsafeDataSource
-from .raster import Grid
+from .raster import Grid, as_bounds
+
+if TYPE_CHECKING:
+    from geopandas import GeoDataFrame
 
 #: Formats geoeco reads, by the name :func:`sniff_format` gives them -> the GDAL driver used.
 FORMAT_DRIVERS: dict[str, str | None] = {
@@ -555,10 +558,10 @@ def user_raster_info(
             count=ds.count,
             dtype=ds.dtypes[0],
             nodata=ds.nodata,
-            block_shape=tuple(ds.block_shapes[0]),  # type: ignore[arg-type]
+            block_shape=tuple(ds.block_shapes[0]),
             band_names=tuple(ds.descriptions),
             units=tuple(ds.units),
-            bounds=tuple(ds.bounds),  # type: ignore[arg-type]
+            bounds=tuple(ds.bounds),
         )
 
 
@@ -612,9 +615,9 @@ def _check_features(n: int, shown: str, limits: UserDataLimits) -> None:
         )
 
 
-def _gdal_info(  # type: ignore[no-untyped-def]
+def _gdal_info(
     src: _VectorSource, shown: str, layer: str | None, limits: UserDataLimits, *, bounds: bool
-):
+) -> dict[str, Any]:
     """pyogrio's ``read_info`` (offline), the driver checked and the features counted."""
     import pyogrio
 
@@ -633,7 +636,8 @@ def _gdal_info(  # type: ignore[no-untyped-def]
             f"{shown}: GDAL opened it as {meta.get('driver')}, not {want}; refused"
         )
     _check_features(int(meta.get("features") or 0), shown, limits)
-    return meta
+    info: dict[str, Any] = meta
+    return info
 
 
 def _parquet_rows(src: _VectorSource, shown: str, limits: UserDataLimits) -> None:
@@ -668,7 +672,7 @@ def read_user_vector(
     layer: str | None = None,
     bbox: tuple[float, float, float, float] | None = None,
     limits: UserDataLimits = DEFAULT_LIMITS,
-):  # type: ignore[no-untyped-def]
+) -> GeoDataFrame:
     """Read a vector file through the gate into a GeoDataFrame (GeoParquet via pyarrow)."""
     import geopandas as gpd
 
@@ -711,7 +715,7 @@ def user_vector_info(
             None,
             gdf.crs,
             n,
-            tuple(float(b) for b in gdf.total_bounds) if n else None,  # type: ignore[arg-type]
+            as_bounds(gdf.total_bounds) if n else None,
             ",".join(sorted(set(gdf.geom_type.dropna()))) or None,
         )
     meta = _gdal_info(src, shown, layer, limits, bounds=True)
@@ -721,7 +725,7 @@ def user_vector_info(
         meta.get("driver"),
         meta.get("crs"),
         int(meta.get("features") or 0),
-        tuple(float(b) for b in tb) if tb is not None else None,  # type: ignore[arg-type]
+        as_bounds(tb) if tb is not None else None,
         meta.get("geometry_type"),
     )
 

@@ -1,8 +1,8 @@
 """Shared plumbing of the analysis pipelines: factor inputs, provenance, windowed summaries.
 
-A factor is given as a number or as a raster file; :class:`FactorInput` holds either, and
-:func:`open_factor` turns it into something that can be read window by window on the target
-grid (a constant, or a raster warped onto the grid with the resampling its kind calls for).
+A factor is given as a number or as a raster file; :func:`open_factor` turns it into a
+:class:`WindowReader`, read window by window on the target grid (a :class:`Constant`, or a
+raster warped onto the grid with the resampling its kind calls for).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import shapely
@@ -27,6 +27,15 @@ from .errors import InvalidInput
 from .inspect import inspect_layer_file
 from .io import atomic_path, raster_info
 from .raster import Grid
+
+
+class WindowReader(Protocol):
+    """A factor on the target grid, read one window ``(row, col, height, width)`` at a time:
+    a :class:`Constant` or a :class:`geoeco.core.align.AlignedSource` (masked values)."""
+
+    def read(self, window: tuple[int, int, int, int]) -> np.ndarray:
+        """The window's values (a masked array where the input has nodata)."""
+        ...
 
 
 class Constant:
@@ -64,8 +73,8 @@ def open_factor(
     resampling: Resampling = "bilinear",
     allow_outside_china: bool = False,
     inputs: dict[str, Any] | None = None,
-) -> Iterator[Any]:
-    """Yield an object with ``read(window)`` for a constant or a raster path (validated)."""
+) -> Iterator[WindowReader]:
+    """Yield a :class:`WindowReader` for a constant or a raster path (validated)."""
     if value is None:
         raise InvalidInput(f"factor {name} is missing: give a number or a raster")
     if isinstance(value, int | float):

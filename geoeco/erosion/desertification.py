@@ -18,17 +18,20 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from geoeco.catalog.classes import Provenance, get_table
+from geoeco.catalog.classes import ClassTable, Provenance, get_table
 from geoeco.core.inspect import inspect_layer_file
 from geoeco.core.io import open_raster_writer, raster_info
-from geoeco.core.windows import engine_info, equal_area_factor, open_factor, write_json
+from geoeco.core.raster import Grid
+from geoeco.core.windows import WindowReader, equal_area_factor, open_factor, write_json
 from geoeco.erosion import vegetation as vegetation
 
+from .results import DesertificationResult
 from .run import _ndvi_endpoints_of
 
 Scheme = Literal["WangTao-2003", "Chen2019-cover-baresand"]
@@ -44,35 +47,30 @@ def run_desertification(
     allow_outside_china: bool = False,
     block_size: int = 1024,
     progress: Callable[[str, float], None] | None = None,
-) -> dict[str, Any]:
-    """Write ``fvc.tif``, ``desertification_degree.tif`` and ``summary.json``; return the summary.
+) -> DesertificationResult:
+    """Write ``fvc.tif``, ``desertification_degree.tif`` and ``summary.json``.
 
     ``scheme`` defaults to Wang Tao (2003), or to Chen (2019) when ``bare_sand`` is given.
+    Returns the areas and records as a :class:`~geoeco.erosion.results.DesertificationResult`,
+    whose :meth:`~geoeco.erosion.results.DesertificationResult.summary` is ``summary.json``.
     """
     step = progress or (lambda s, f: None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ndvi = Path(ndvi)
-    scheme = scheme or ("Chen2019-cover-baresand" if bare_sand else "WangTao-2003")
+    chosen: Scheme = scheme or ("Chen2019-cover-baresand" if bare_sand else "WangTao-2003")
     used = Provenance()
     info = raster_info(ndvi, name=ndvi.name)
     stated = float("nan") if info.nodata is None and info.dtype.startswith("float") else None
     inspect_layer_file(ndvi, allow_outside_china=allow_outside_china, nodata=stated)
     grid = info.grid
-    assert grid is not None
+    assert grid is not None  # inspect_layer_file refuses a raster without CRS
     step("NDVI end points over the reference extent", 0.05)
-    if endpoints is None:
-        endpoints = _ndvi_endpoints_of(ndvi, used)
-        ends_source = "5 % / 95 % cumulative NDVI over the reference extent (whole NDVI raster)"
-    else:
-        ends_source = "given"
-    used.add_param("fvc.ndvi_soil", endpoints[0], source=ends_source)
-    used.add_param("fvc.ndvi_veg", endpoints[1], source=ends_source)
-    table_name = "WangTao-2003" if scheme == "WangTao-2003" else "Chen2019-cover-baresand/cover"
-    table = get_table(table_name)
-    counts = np.zeros(max(c.code for c in table.classes) + 1, dtype=np.int64)
+    ends = _endpoints(ndvi, endpoints, used)
+    table = get_table(
+        "WangTao-2003" if chosen == "WangTao-2003" else "Chen2019-cover-baresand/cover"
+    )
     inputs: dict[str, Any] = {}
-    n_blocks = sum(1 for _ in grid.blocks(block_size))
     with contextlib.ExitStack() as stack:
         src = stack.enter_context(
             open_factor(
@@ -92,8 +90,68 @@ def run_desertification(
                 )
             )
         )
-        fvc_w = stack.enter_context(open_raster_writer(out / "fvc.tif", grid, units="%"))
-        deg_w = stack.enter_context(
+        counts = _DegreePass(grid, table, chosen, ends, used).run(out, src, sand, block_size, step)
+    px_km2 = grid.cell_area / 1e6 * equal_area_factor(grid)
+    result = DesertificationResult(
+        out_dir=out,
+        scheme=chosen,
+        grid=grid,
+        ndvi_endpoints=ends,
+        endpoints_given=endpoints is not None,
+        area_km2_by_degree={
+            f"{c.code} {c.name_zh} {c.name_en}": float(counts[c.code]) * px_km2
+            for c in table.classes
+        },
+        area_km2_total=float(counts[1:].sum()) * px_km2,
+        nodata_pixels=int(counts[0]),
+        inputs=inputs,
+        provenance={**used.to_dict(), "class_tables": {table.name: table.describe()}},
+    )
+    write_json(result.summary(), out / "summary.json")
+    step("done", 1.0)
+    return result
+
+
+def _endpoints(
+    ndvi: Path, given: tuple[float, float] | None, used: Provenance
+) -> tuple[float, float]:
+    """The NDVI end points, given or found over the reference extent (the whole NDVI
+    raster), recorded in ``used``."""
+    if given is None:
+        ends = _ndvi_endpoints_of(ndvi, used)
+        source = "5 % / 95 % cumulative NDVI over the reference extent (whole NDVI raster)"
+    else:
+        ends, source = given, "given"
+    used.add_param("fvc.ndvi_soil", ends[0], source=source)
+    used.add_param("fvc.ndvi_veg", ends[1], source=source)
+    return ends
+
+
+@dataclass(frozen=True)
+class _DegreePass:
+    """The walk over the grid: cover and degree of each window, written and counted."""
+
+    grid: Grid
+    table: ClassTable
+    scheme: Scheme
+    endpoints: tuple[float, float]
+    used: Provenance
+
+    def run(
+        self,
+        out: Path,
+        src: WindowReader,
+        sand: WindowReader | None,
+        block_size: int,
+        step: Callable[[str, float], None],
+    ) -> np.ndarray:
+        """Write ``fvc.tif`` and ``desertification_degree.tif``; return the pixel count per
+        degree code (index 0 = nodata)."""
+        table, grid = self.table, self.grid
+        counts = np.zeros(max(c.code for c in table.classes) + 1, dtype=np.int64)
+        n_blocks = sum(1 for _ in grid.blocks(block_size))
+        with (
+            open_raster_writer(out / "fvc.tif", grid, units="%") as fvc_w,
             open_raster_writer(
                 out / "desertification_degree.tif",
                 grid,
@@ -101,38 +159,22 @@ def run_desertification(
                 nodata=0,
                 colormap=table.colormap(),
                 tags={"class_table": f"{table.name} ({table.version})"},
-            )
-        )
-        for i, win in enumerate(grid.blocks(block_size)):
-            fvc = vegetation.fvc_dimidiate(np.ma.filled(src.read(win), np.nan), *endpoints)
-            if scheme == "WangTao-2003":
-                deg = vegetation.desertification_wangtao(fvc, used=used)
-            else:
-                bs = None if sand is None else np.ma.filled(sand.read(win), np.nan)
-                deg = vegetation.desertification_chen2019(fvc, bs, used=used)
-            fvc_w.write(win, np.ma.masked_invalid(fvc))
-            deg_w.write(win, deg)
-            counts += np.bincount(deg.ravel(), minlength=counts.size)[: counts.size]
-            step("cover and degree by window", 0.1 + 0.85 * (i + 1) / n_blocks)
-    px_km2 = grid.cell_area / 1e6 * equal_area_factor(grid)
-    summary = {
-        "kind": "desertification",
-        "engine": engine_info(),
-        "scheme": scheme,
-        "units": {"fvc": "%", "area": "km² (Albers equal-area, CGCS2000)"},
-        "grid": {"crs": grid.crs.to_string(), "res_m": grid.res[0], "shape": list(grid.shape)},
-        "reference_extent": "whole NDVI raster" if ends_source != "given" else "n/a (given)",
-        "ndvi_endpoints": list(endpoints),
-        "area_km2_by_degree": {
-            f"{c.code} {c.name_zh} {c.name_en}": float(counts[c.code]) * px_km2
-            for c in table.classes
-        },
-        "area_km2_total": float(counts[1:].sum()) * px_km2,
-        "nodata_pixels": int(counts[0]),
-        "inputs": inputs,
-        "provenance": {**used.to_dict(), "class_tables": {table.name: table.describe()}},
-        "outputs": ["fvc.tif", "desertification_degree.tif"],
-    }
-    write_json(summary, out / "summary.json")
-    step("done", 1.0)
-    return summary
+            ) as deg_w,
+        ):
+            for i, win in enumerate(grid.blocks(block_size)):
+                fvc, deg = self.window(src, sand, win)
+                fvc_w.write(win, np.ma.masked_invalid(fvc))
+                deg_w.write(win, deg)
+                counts += np.bincount(deg.ravel(), minlength=counts.size)[: counts.size]
+                step("cover and degree by window", 0.1 + 0.85 * (i + 1) / n_blocks)
+        return counts
+
+    def window(
+        self, src: WindowReader, sand: WindowReader | None, win: tuple[int, int, int, int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Vegetation cover (percent) and desertification degree of one window."""
+        fvc = vegetation.fvc_dimidiate(np.ma.filled(src.read(win), np.nan), *self.endpoints)
+        if self.scheme == "WangTao-2003":
+            return fvc, vegetation.desertification_wangtao(fvc, used=self.used)
+        bs = None if sand is None else np.ma.filled(sand.read(win), np.nan)
+        return fvc, vegetation.desertification_chen2019(fvc, bs, used=self.used)

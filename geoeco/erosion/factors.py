@@ -23,7 +23,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -107,7 +107,8 @@ def soil_conservation(
     res = product([r, k, ls], out)
     if res.shape != cp.shape:
         res = np.broadcast_to(res, np.broadcast_shapes(res.shape, cp.shape)).copy()
-    return np.multiply(res, cp, out=res)
+    retained: np.ndarray = np.multiply(res, cp, out=res)
+    return retained
 
 
 def to_t_km2(a: ArrayLike) -> np.ndarray:
@@ -149,6 +150,38 @@ def zhang_alpha(beta: ArrayLike) -> np.ndarray:
     21.586
     """
     return 21.586 * as_float(beta) ** -7.1891
+
+
+@overload
+def rain_erosivity_daily(
+    daily: ArrayLike,
+    dates: ArrayLike,
+    *,
+    threshold: float = ...,
+    pd12: ArrayLike | None = ...,
+    py12: ArrayLike | None = ...,
+    alpha: ArrayLike | None = ...,
+    beta: ArrayLike | None = ...,
+    require_full_years: bool = ...,
+    return_annual: Literal[False] = ...,
+    used: Provenance | None = ...,
+) -> np.ndarray: ...
+
+
+@overload
+def rain_erosivity_daily(
+    daily: ArrayLike,
+    dates: ArrayLike,
+    *,
+    threshold: float = ...,
+    pd12: ArrayLike | None = ...,
+    py12: ArrayLike | None = ...,
+    alpha: ArrayLike | None = ...,
+    beta: ArrayLike | None = ...,
+    require_full_years: bool = ...,
+    return_annual: Literal[True],
+    used: Provenance | None = ...,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 
 
 def rain_erosivity_daily(
@@ -200,7 +233,42 @@ def rain_erosivity_daily(
     189.643
     """
     d = as_float(daily)
-    dd = _years(dates, d.shape[0])
+    uniq, blocks = _year_blocks(dates, d.shape[0], require_full_years)
+    nan_any, total, n_erosive = _erosive_totals(d, blocks, threshold)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_d = as_float(pd12) if pd12 is not None else total / n_erosive
+        p_y = as_float(py12) if py12 is not None else total / len(uniq)
+        b = as_float(beta) if beta is not None else zhang_beta(p_d, p_y)
+        a = as_float(alpha) if alpha is not None else zhang_alpha(b)
+    annual = _annual_erosivity(d, blocks, threshold, a, b)
+    annual[:, n_erosive == 0] = 0.0
+    annual[:, nan_any] = np.nan
+    record(
+        used,
+        **{
+            "R.method": ("Zhang Wenbo 2002 daily model", "V"),
+            "R.threshold_mm": (threshold, "V"),
+            "R.alpha_beta": ("given" if beta is not None else "from P_d12/P_y12", "V"),
+            "R.long_term_means": ("given" if pd12 is not None else "from series", "R"),
+        },
+    )
+    mean: np.ndarray = annual.mean(axis=0)
+    if return_annual:
+        return mean, uniq, annual
+    return mean
+
+
+def _year_blocks(
+    dates: ArrayLike, n_days: int, require_full_years: bool
+) -> tuple[np.ndarray, list[slice]]:
+    """The calendar years of ``dates`` and the slice of days of each (one date per day).
+
+    >>> days = np.arange("2000-12-30", "2001-01-03", dtype="datetime64[D]")
+    >>> years, blocks = _year_blocks(days, 4, False)
+    >>> years.tolist(), [(int(b.start), int(b.stop)) for b in blocks]
+    ([2000, 2001], [(0, 2), (2, 4)])
+    """
+    dd = _years(dates, n_days)
     years = dd.astype("datetime64[Y]").astype(int) + 1970
     uniq, starts, counts = np.unique(years, return_index=True, return_counts=True)
     if require_full_years:
@@ -213,45 +281,42 @@ def rain_erosivity_daily(
                 f"years {bad} are incomplete; give whole calendar years of daily "
                 "rain or pass require_full_years=False"
             )
+    return uniq, [slice(s, s + c) for s, c in zip(starts, counts, strict=True)]
+
+
+def _erosive_totals(
+    d: np.ndarray, blocks: list[slice], threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pixel: any NaN day, total erosive rain (mm) and number of erosive days.
+
+    One year in memory at a time.
+    """
     spatial = d.shape[1:]
     nan_any = np.zeros(spatial, dtype=bool)
     total = np.zeros(spatial)
     n_erosive = np.zeros(spatial)
-    blocks = [slice(s, s + c) for s, c in zip(starts, counts, strict=True)]
-    for sl in blocks:  # pass 1: erosive totals, one year in memory at a time
+    for sl in blocks:
         blk = d[sl]
         nan_any |= np.isnan(blk).any(axis=0)
         with np.errstate(invalid="ignore"):
             ero = blk >= threshold
         total += np.where(ero, blk, 0).sum(axis=0)
         n_erosive += ero.sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p_d = as_float(pd12) if pd12 is not None else total / n_erosive
-        p_y = as_float(py12) if py12 is not None else total / len(uniq)
-        b = as_float(beta) if beta is not None else zhang_beta(p_d, p_y)
-        a = as_float(alpha) if alpha is not None else zhang_alpha(b)
-    annual = np.empty((len(uniq), *spatial))
-    for i, sl in enumerate(blocks):  # pass 2: Σ D^β per year
+    return nan_any, total, n_erosive
+
+
+def _annual_erosivity(
+    d: np.ndarray, blocks: list[slice], threshold: float, a: np.ndarray, b: np.ndarray
+) -> np.ndarray:
+    """``α·Σ D^β`` over the erosive days of each year, shaped (years, ...)."""
+    annual = np.empty((len(blocks), *d.shape[1:]))
+    for i, sl in enumerate(blocks):
         blk = d[sl]
         with np.errstate(invalid="ignore"):
             ero = np.where(blk >= threshold, blk, 0.0)
             np.power(ero, b, out=ero, where=ero > 0)
         annual[i] = a * ero.sum(axis=0)
-    annual[:, n_erosive == 0] = 0.0
-    annual[:, nan_any] = np.nan
-    record(
-        used,
-        **{
-            "R.method": ("Zhang Wenbo 2002 daily model", "V"),
-            "R.threshold_mm": (threshold, "V"),
-            "R.alpha_beta": ("given" if beta is not None else "from P_d12/P_y12", "V"),
-            "R.long_term_means": ("given" if pd12 is not None else "from series", "R"),
-        },
-    )
-    mean = annual.mean(axis=0)
-    if return_annual:
-        return mean, uniq, annual
-    return mean
+    return annual
 
 
 def rain_erosivity_fournier(
@@ -383,7 +448,7 @@ def k_epic(
         f_org = 1 - 0.25 * c / (c + np.exp(3.72 - 2.95 * c))
         sn1 = 1 - san / 100
         f_hi = 1 - 0.7 * sn1 / (sn1 + np.exp(-5.51 + 22.9 * sn1))
-    k = f_sand * f_silt * f_org * f_hi
+    k: np.ndarray = f_sand * f_silt * f_org * f_hi
     if si or zhang_correction:
         k *= EPIC_TO_SI
     if zhang_correction:
@@ -449,7 +514,7 @@ def c_cai(fvc: ArrayLike, *, used: Provenance | None = None) -> np.ndarray:
     f = as_float(fvc)
     _check_fvc_percent(f)
     with np.errstate(divide="ignore", invalid="ignore"):
-        c = np.log10(f)
+        c: np.ndarray = np.log10(f)
         c *= -0.3436
         c += 0.6508
     c[f <= 0.1] = 1.0
@@ -489,6 +554,7 @@ def p_from_table(
 def _from_table(
     codes: ArrayLike, table: Mapping[int, float] | FactorTable, what: str, used: Provenance | None
 ) -> np.ndarray:
+    values: Mapping[int, float | str]
     if isinstance(table, FactorTable):
         record(used, table)
         values = table.values
@@ -497,7 +563,7 @@ def _from_table(
         values = table
     if any(isinstance(v, str) for v in values.values()):
         raise InvalidInput(f"the {what} table has non-numeric entries")
-    return lookup(codes, values, what="land-cover code")  # type: ignore[arg-type]
+    return lookup(codes, values, what="land-cover code")
 
 
 def p_wener(
@@ -546,7 +612,7 @@ def csle_bet(
     record(used, tt, bt)
     codes = as_float(landuse)
     crop = np.isin(codes, list(tt.values))
-    t = np.where(crop, lookup(np.where(crop, codes, np.nan), tt.values), 1.0)  # type: ignore[arg-type]
+    t = np.where(crop, lookup(np.where(crop, codes, np.nan), tt.values), 1.0)
     numeric = {k: (np.nan if isinstance(v, str) else float(v)) for k, v in bt.values.items()}
     full = {**numeric, **dict.fromkeys(tt.values, 1.0)}
     b = lookup(codes, full, what="land-use code")

@@ -52,7 +52,7 @@ def tolerable_loss_from_regions(
     """
     t = table if isinstance(table, FactorTable) else get_factor_table(table)
     record(used, t)
-    return lookup(regions, t.values, what="erosion-region code")  # type: ignore[arg-type]
+    return lookup(regions, t.values, what="erosion-region code")
 
 
 def water_erosion_grade(

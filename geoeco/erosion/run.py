@@ -17,30 +17,24 @@ parameters ([R] items listed as unverified), inputs with checksums, and the engi
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import tempfile
-import tomllib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from geoeco.catalog.classes import FactorTable, Provenance, get_table
-from geoeco.core.align import Resampling, aligned_source, mutual_mask
+from geoeco.catalog.classes import Provenance, get_table
 from geoeco.core.engine import Engine, Window, check_engine, using_engine
-from geoeco.core.errors import InvalidFields, InvalidInput, ManifestError
-from geoeco.core.io import open_raster_writer, raster_info, read_raster, write_raster
+from geoeco.core.errors import InvalidInput
+from geoeco.core.io import RasterWriter, open_raster_writer, raster_info, read_raster, write_raster
 from geoeco.core.raster import Grid, Raster
 from geoeco.core.tile_store import DirTileStore
 from geoeco.core.tile_writes import OutputFile, write_from_tiles
 from geoeco.core.windows import (
-    Constant,
-    engine_info,
     equal_area_factor,
     file_digest,
     open_factor,
@@ -49,254 +43,22 @@ from geoeco.core.windows import (
 from geoeco.erosion import factors as factors
 from geoeco.erosion import grades as grades
 from geoeco.erosion import vegetation as vegetation
-from geoeco.terrain.ls import check_ls_args, ls_factor
+from geoeco.erosion.results import ErosionResult
+from geoeco.terrain.ls import ls_factor
+
+from .config import (
+    ConfigConflict,
+    ErosionConfig,
+    FactorValue,
+    LandcoverTable,
+    Texture,
+    load_config,
+    make_config,
+    read_landcover_table,
+)
+from .window import ErosionSpec, WindowResult, _bt_tables, _factor_inputs, erosion_window
 
 Progress = Callable[[str, float], None]
-FactorValue = float | str
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class LandcoverTable(_Model):
-    """A land-cover factor table (CSV) and its column names (InVEST-style defaults)."""
-
-    path: str
-    code: str = "lucode"
-    c: str | None = "usle_c"
-    p: str | None = "usle_p"
-
-
-class Texture(_Model):
-    """Soil texture rasters (percent) and organic carbon (percent) for EPIC K."""
-
-    sand: FactorValue
-    silt: FactorValue
-    clay: FactorValue
-    soc: FactorValue
-    zhang_correction: bool = False
-
-
-class ErosionConfig(_Model):
-    """Everything that controls an erosion run; the CLI's ``--config FILE`` is this, in TOML.
-
-    Factors are a number or a raster path. R may instead come from monthly rain
-    (``r_monthly``, 12 bands in mm; ``r_monthly_method`` fournier or wischmeier) or daily rain
-    (``r_daily``, one band per day, band descriptions ISO dates, Zhang Wenbo's model); K from
-    ``texture``; C from ``ndvi`` (FVC by the dimidiate model, then Cai) or ``landcover`` +
-    ``landcover_table``; P from the table or Wener's formula on ``cropland_codes``.
-    """
-
-    model: Literal["rusle", "csle"] = "rusle"
-    routing: Literal["d8", "mfd"] | None = None
-    ls_method: Literal["dg", "lstool", "invest"] = "lstool"
-    l_max: float | None = None
-    channel_threshold_cells: int | None = None
-    s_breaks: tuple[float, float] | None = None
-    cutoff: tuple[float, float] = (0.5, 0.7)
-    r: FactorValue | None = None
-    r_monthly: str | None = None
-    r_monthly_method: Literal["fournier", "wischmeier"] = "fournier"
-    fournier_alpha: float = 0.1833
-    fournier_beta: float = 1.9957
-    r_daily: str | None = None
-    k: FactorValue | None = None
-    texture: Texture | None = None
-    c: FactorValue | None = None
-    ndvi: str | None = None
-    ndvi_endpoints: tuple[float, float] | None = None
-    landcover: str | None = None
-    landcover_table: LandcoverTable | None = None
-    c_method: Literal["value", "ndvi", "fvc", "table"] | None = None
-    fvc: str | None = None
-    p: FactorValue | None = None
-    p_method: Literal["value", "table", "wener"] = "value"
-    cropland_codes: tuple[int, ...] = (1,)
-    e: float = 1.0
-    t_factors: dict[int, float] | None = None
-    b_factors: dict[int, float | Literal["cai"]] | None = None
-    tolerable_loss: float = Field(200.0, gt=0)
-    erosion_regions: str | None = None
-    allow_outside_china: bool = False
-    block_size: int = Field(1024, ge=64)
-
-    @model_validator(mode="after")
-    def _one_source_each(self) -> ErosionConfig:
-        if self.model == "rusle" and self.c_method is None:
-            chosen = next((m for m in ("value", "ndvi", "fvc", "table") if self._has_c(m)), None)
-            object.__setattr__(self, "c_method", chosen)
-        problems = _conflicts(self)
-        if problems:
-            raise ConfigConflict(problems)
-        return self
-
-    def _has_c(self, method: str) -> bool:
-        """Whether the input of C method ``method`` is given."""
-        if method == "table":
-            t = self.landcover_table
-            return self.landcover is not None and t is not None and t.c is not None
-        return {"value": self.c, "ndvi": self.ndvi, "fvc": self.fvc}[method] is not None
-
-
-class ConfigConflict(ValueError):
-    """Settings of an erosion config that contradict each other or lack a partner.
-
-    ``problems`` lists ``(fields, message)``: the settings involved and what is wrong.
-    """
-
-    def __init__(self, problems: list[tuple[tuple[str, ...], str]]) -> None:
-        super().__init__("; ".join(m for _, m in problems))
-        self.problems = problems
-
-
-_LS_FIELDS = ("ls_method", "routing", "s_breaks", "channel_threshold_cells", "l_max", "cutoff")
-
-
-def _conflicts(cfg: ErosionConfig) -> list[tuple[tuple[str, ...], str]]:
-    """Every contradiction or missing partner among the settings (see :class:`ConfigConflict`);
-    the run would fail on each of them."""
-    out: list[tuple[tuple[str, ...], str]] = []
-    if sum(x is not None for x in (cfg.r, cfg.r_monthly, cfg.r_daily)) != 1:
-        out.append((("r", "r_monthly", "r_daily"), "give exactly one of r, r_monthly, r_daily"))
-    if (cfg.k is None) == (cfg.texture is None):
-        out.append((("k", "texture"), "give exactly one of k, texture"))
-    if cfg.model == "rusle" and cfg.c_method is None:
-        msg = "C is missing: give c, ndvi, fvc (percent), or landcover + landcover_table"
-        out.append((("c", "ndvi", "fvc", "landcover", "landcover_table"), msg))
-    elif cfg.model == "rusle" and not cfg._has_c(cfg.c_method):  # type: ignore[arg-type]
-        out.append((("c_method",), f"c_method={cfg.c_method!r} lacks its input"))
-    if cfg.model == "csle" and (cfg.landcover is None or cfg.ndvi is None):
-        msg = "csle needs landcover (for B/T) and ndvi (FVC for B)"
-        out.append((("model", "landcover", "ndvi"), msg))
-    if cfg.p_method == "table" and (cfg.landcover_table is None or cfg.landcover is None):
-        msg = "p_method='table' needs landcover and landcover_table"
-        out.append((("p_method", "landcover", "landcover_table"), msg))
-    if cfg.p_method == "wener" and cfg.landcover is None:
-        out.append(
-            (("p_method", "landcover"), "p_method='wener' needs landcover (to find cropland)")
-        )
-    if cfg.p is not None and cfg.p_method != "value":
-        msg = f"p is given but p_method={cfg.p_method!r} takes P from elsewhere; give one of them"
-        out.append((("p", "p_method"), msg))
-    if cfg.ls_method == "lstool" and cfg.routing == "mfd":
-        msg = "ls_method 'lstool' follows D8 paths; it cannot use routing 'mfd'"
-        out.append((("ls_method", "routing"), msg))
-    else:
-        try:
-            check_ls_args(
-                cfg.ls_method,
-                cfg.routing,
-                cfg.s_breaks,
-                cfg.channel_threshold_cells,
-                cfg.l_max,
-                cfg.cutoff,
-                None,
-            )
-        except InvalidInput as exc:
-            out.append((_LS_FIELDS, str(exc)))
-    return out
-
-
-def load_config(path: str | Path, **overrides: Any) -> ErosionConfig:
-    """Read a TOML config; relative paths in it resolve against its folder; CLI flags override."""
-    p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ManifestError(f"{p.name}: cannot read config ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ManifestError(f"{p.name}: not valid TOML ({exc})") from None
-    return make_config(data, base=p.parent, **overrides)
-
-
-_PATH_KEYS = (
-    "r",
-    "r_monthly",
-    "r_daily",
-    "k",
-    "c",
-    "ndvi",
-    "fvc",
-    "landcover",
-    "p",
-    "erosion_regions",
-)
-
-
-def make_config(
-    data: dict[str, Any] | None = None, *, base: Path | None = None, **overrides: Any
-) -> ErosionConfig:
-    """Validate a config dict (plus non-None overrides); messages name every bad field."""
-    merged = dict(data or {})
-    merged.update({k: v for k, v in overrides.items() if v is not None})
-    if base is not None:
-        for key in _PATH_KEYS:
-            v = merged.get(key)
-            if isinstance(v, str) and not Path(v).is_absolute():
-                merged[key] = str(base / v)
-        for sub in ("texture", "landcover_table"):
-            d = merged.get(sub)
-            if isinstance(d, dict):
-                d = dict(d)
-                for k2, v in d.items():
-                    if (
-                        k2 in ("sand", "silt", "clay", "soc", "path")
-                        and isinstance(v, str)
-                        and not Path(v).is_absolute()
-                    ):
-                        d[k2] = str(base / v)
-                merged[sub] = d
-    try:
-        return ErosionConfig.model_validate(merged)
-    except ValidationError as exc:
-        errors = _config_errors(exc)
-        text = "; ".join(
-            e["message"] if e["code"] == "conflict" else f"{e['field']}: {e['message']}"
-            for e in errors
-        )
-        raise InvalidFields(f"erosion config: {text}", errors) from None
-
-
-def _config_errors(exc: ValidationError) -> list[dict[str, Any]]:
-    """``{field, fields, message, code}`` per problem; a conflict lists every setting involved."""
-    out: list[dict[str, Any]] = []
-    for e in exc.errors():
-        cause = (e.get("ctx") or {}).get("error")
-        if isinstance(cause, ConfigConflict):
-            out += [
-                {"field": f[0], "fields": list(f), "message": m, "code": "conflict"}
-                for f, m in cause.problems
-            ]
-            continue
-        field = ".".join(str(x) for x in e["loc"]) or "config"
-        top = str(e["loc"][0]) if e["loc"] else "config"
-        out.append({"field": field, "fields": [top], "message": e["msg"], "code": e["type"]})
-    return out
-
-
-def read_landcover_table(t: LandcoverTable) -> dict[str, dict[int, float]]:
-    """Columns ``c`` and ``p`` of a land-cover CSV as ``{code: value}`` dicts."""
-    p = Path(t.path)
-    try:
-        with open(p, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
-    except OSError:
-        raise InvalidInput(f"land-cover table {p.name!r} cannot be read") from None
-    out: dict[str, dict[int, float]] = {}
-    for key, col in (("c", t.c), ("p", t.p)):
-        if col is None:
-            continue
-        if rows and (t.code not in rows[0] or col not in rows[0]):
-            raise InvalidInput(
-                f"land-cover table {p.name!r} has no column {t.code!r} or {col!r}; "
-                f"columns are {', '.join(rows[0])}"
-            )
-        try:
-            out[key] = {int(float(r[t.code])): float(r[col]) for r in rows if r[col] != ""}
-        except ValueError as exc:
-            raise InvalidInput(f"land-cover table {p.name!r}: {exc}") from None
-    return out
 
 
 # ----------------------------------------------------------------------------------- R
@@ -351,174 +113,6 @@ def derive_r(cfg: ErosionConfig, out_dir: Path, used: Provenance) -> FactorValue
 # ------------------------------------------------------------------------ the kernel
 
 
-@dataclass(frozen=True)
-class ErosionSpec:
-    """What :func:`erosion_window` needs: configuration, grid, paths and small numbers only.
-
-    It is pickled into every task, so it never holds raster data: the kernel opens the
-    inputs itself (``r`` is a number or the path of the R raster already on disk, ``ls_files``
-    the LS rasters written by the driver).
-    """
-
-    cfg: ErosionConfig
-    grid: Grid
-    r: FactorValue
-    ls_files: tuple[tuple[str, str], ...]
-    lc_tables: dict[str, dict[int, float]] = field(default_factory=dict)
-    fvc_ends: tuple[float, float] | None = None
-    bt_tables: dict[str, FactorTable] = field(default_factory=dict)
-
-
-@dataclass
-class WindowResult:
-    """One window's outputs: arrays by output name (NaN = nodata, grade 0 = nodata), the
-    grade histogram (index = grade code), sums for the means, and the provenance recorded."""
-
-    arrays: dict[str, np.ndarray]
-    counts: np.ndarray
-    loss_sum: float
-    pot_sum: float
-    tables: dict[str, dict[str, Any]]
-    parameters: dict[str, dict[str, Any]]
-
-
-def _factor_inputs(spec: ErosionSpec) -> list[tuple[FactorValue, str, Resampling]]:
-    """``(value, name, resampling)`` of every factor input, in the order they are recorded."""
-    cfg = spec.cfg
-    out: list[tuple[FactorValue, str, Resampling]] = [(spec.r, "R", "bilinear")]
-    if cfg.texture is not None:
-        out += [(getattr(cfg.texture, n), n, "bilinear") for n in ("sand", "silt", "clay", "soc")]
-    if cfg.k is not None:
-        out.append((cfg.k, "K", "bilinear"))
-    if cfg.c is not None:
-        out.append((cfg.c, "C", "bilinear"))
-    if cfg.ndvi is not None:
-        out.append((cfg.ndvi, "ndvi", "bilinear"))
-    if cfg.fvc is not None:
-        out.append((cfg.fvc, "fvc", "bilinear"))
-    if cfg.landcover:
-        out.append((cfg.landcover, "landcover", "nearest"))
-    if cfg.p is not None and cfg.p_method == "value":
-        out.append((cfg.p, "P", "bilinear"))
-    if cfg.erosion_regions:
-        out.append((cfg.erosion_regions, "erosion_regions", "nearest"))
-    return out
-
-
-@contextlib.contextmanager
-def _open_inputs(spec: ErosionSpec) -> Iterator[dict[str, Any]]:
-    """Every factor input opened on the grid (no re-validation: the driver checked them)."""
-    with contextlib.ExitStack() as stack:
-        srcs: dict[str, Any] = {}
-        for value, name, resampling in _factor_inputs(spec):
-            if isinstance(value, int | float):
-                srcs[name] = Constant(float(value), name)
-            else:
-                srcs[name] = stack.enter_context(
-                    aligned_source(value, spec.grid, resampling=resampling, name=Path(value).name)
-                )
-        yield srcs
-
-
-def erosion_window(spec: ErosionSpec, window: Window) -> WindowResult:
-    """Soil loss, potential loss, conservation, factors and grade of one window.
-
-    A pure function of its arguments (it reads files, writes none), safe to run in any
-    process: this is the task :func:`run_erosion` hands to its engine.
-
-    >>> from affine import Affine
-    >>> g = Grid(Affine(30, 0, 0, 0, -30, 60), 2, 2, "EPSG:4546")
-    >>> import tempfile
-    >>> d = Path(tempfile.mkdtemp())
-    >>> _ = write_raster(Raster.from_array(np.full((2, 2), 2.0, "float32"), g), d / "ls.tif")
-    >>> _ = write_raster(Raster.from_array(np.zeros((2, 2), "float32"), g), d / "slope.tif")
-    >>> cfg = make_config({"r": 100.0, "k": 0.05, "c": 0.5, "p": 1.0})
-    >>> files = (("ls", str(d / "ls.tif")), ("slope", str(d / "slope.tif")))
-    >>> res = erosion_window(ErosionSpec(cfg, g, 100.0, files), (0, 0, 2, 1))
-    >>> res.arrays["soil_loss"].ravel().tolist()  # 100 * 0.05 * 2 * 0.5 * 1 t/(hm²·a) * 100
-    [500.0, 500.0]
-    >>> res.counts.tolist()  # 500 t/(km²·a) is grade 2 (light) with tolerable loss 200
-    [0, 0, 2, 0, 0, 0, 0]
-    """
-    cfg = spec.cfg
-    used = Provenance()
-    table = get_table("SL190-2007/water")
-    win = window
-    with _open_inputs(spec) as s:
-        R = np.ma.filled(s["R"].read(win), np.nan).astype("float32")
-        if cfg.texture is not None:
-            t = {n: np.ma.filled(s[n].read(win), np.nan) for n in ("sand", "silt", "clay", "soc")}
-            K = factors.k_epic(
-                t["sand"],
-                t["silt"],
-                t["clay"],
-                t["soc"],
-                zhang_correction=cfg.texture.zhang_correction,
-                used=used,
-            )
-        else:
-            K = np.ma.filled(s["K"].read(win), np.nan)
-        lc = None if "landcover" not in s else np.ma.filled(s["landcover"].read(win), 0)
-        lc = None if lc is None else lc.astype("int32")
-        fvc = None
-        if "ndvi" in s:
-            assert spec.fvc_ends is not None
-            fvc = vegetation.fvc_dimidiate(
-                np.ma.filled(s["ndvi"].read(win), np.nan), spec.fvc_ends[0], spec.fvc_ends[1]
-            )
-        lsw = {n: read_raster(p, window=win).filled(np.nan) for n, p in spec.ls_files}
-        P = _p_factor(cfg, win, s.get("P"), lc, spec.lc_tables, lsw["slope"], used)
-        LS = lsw["ls"]
-        if cfg.model == "rusle":
-            if cfg.c_method == "value":
-                C = np.ma.filled(s["C"].read(win), np.nan)
-            elif cfg.c_method == "fvc":
-                C = factors.c_cai(np.ma.filled(s["fvc"].read(win), np.nan), used=used)
-            elif cfg.c_method == "ndvi":
-                C = factors.c_cai(fvc, used=used)
-            else:
-                C = factors.c_from_table(lc, spec.lc_tables["c"], used=used)
-            a = factors.rusle(R, K, LS, C, P)
-            parts = {"k": K, "c": C, "p": P}
-            potential = factors.potential_loss(R, K, LS)
-        else:
-            B, E, T = factors.csle_bet(lc, fvc=fvc, e=cfg.e, used=used, **spec.bt_tables)
-            L, S = lsw["l"], lsw["s"]
-            a = factors.csle(R, K, L, S, B, E, T)
-            parts = {"k": K, "b": B, "e": E, "t": T}
-            potential = factors.potential_loss(R, K, L * S)
-        modulus = factors.to_t_km2(a).astype("float32")
-        mask = mutual_mask(modulus, np.ma.masked_equal(lc, 0) if lc is not None else modulus)
-        modulus[mask] = np.nan
-        if "erosion_regions" in s:
-            regions = np.ma.filled(s["erosion_regions"].read(win), 0)
-            grade = grades.water_erosion_grade(
-                modulus, regions=regions, out_of_range="nodata", used=used
-            )
-        else:
-            grade = grades.water_erosion_grade(
-                modulus, tolerable=cfg.tolerable_loss, out_of_range="nodata", used=used
-            )
-    # potential loss R·K·L·S and soil conservation (potential − actual), t/(km²·a)
-    pot = factors.to_t_km2(potential).astype("float32")
-    pot[mask] = np.nan
-    arrays = {"soil_loss": modulus, "potential_loss": pot, "soil_conservation": pot - modulus}
-    for n, v in parts.items():
-        v = np.broadcast_to(np.asarray(v, dtype="float32"), modulus.shape).copy()
-        v[mask] = np.nan
-        arrays[n] = v
-    arrays["erosion_grade"] = np.asarray(grade)
-    valid = np.isfinite(modulus)
-    return WindowResult(
-        arrays=arrays,
-        counts=np.bincount(grade.ravel(), minlength=len(table.classes) + 1).astype(np.int64),
-        loss_sum=float(modulus[valid].sum(dtype="float64")),
-        pot_sum=float(np.nansum(pot, dtype="float64")),
-        tables=used.tables,
-        parameters=used.parameters,
-    )
-
-
 # ------------------------------------------------------------------------------ the run
 
 
@@ -550,7 +144,7 @@ def run_erosion(
     progress: Progress | None = None,
     tile_pixels: int = 25_000_000,
     engine: Engine | str | None = None,
-) -> dict[str, Any]:
+) -> ErosionResult:
     """Compute soil loss and its SL 190-2007 grade; write the rasters and ``summary.json``.
 
     Flow routing and LS run here (whole DEM, or basin tiles above ``tile_pixels``); the
@@ -563,14 +157,53 @@ def run_erosion(
     engine gives identical rasters and summaries. An engine made here from a name is closed
     at the end; an Engine passed in is left open for reuse.
 
-    Returns the summary (also written to ``out_dir/summary.json``).
+    Returns the figures and records as an :class:`~geoeco.erosion.results.ErosionResult`,
+    whose :meth:`~geoeco.erosion.results.ErosionResult.summary` is ``out_dir/summary.json``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     step = progress or (lambda s, f: None)
     used = Provenance()
-    inputs: dict[str, Any] = {}
     dem_path = Path(dem)
+    grid, dem_record = _checked_dem(dem_path, cfg, engine)
+    inputs: dict[str, Any] = {"dem": dem_record}
+    step("flow routing and LS", 0.05)
+    ls_names = ("ls", "slope", "l", "s") if cfg.model == "csle" else ("ls", "slope")
+    ls_params = _ls_to_files(dem_path, cfg, out, ls_names, tile_pixels)
+    step("rainfall erosivity", 0.35)
+    r_value = derive_r(cfg, out, used)
+    lc_tables = read_landcover_table(cfg.landcover_table) if cfg.landcover_table else {}
+    fvc_ends = _fvc_endpoints(cfg, used)
+    used.add_param(
+        "tolerable_loss",
+        cfg.tolerable_loss,
+        tag="V",
+        source="SL 190-2007 (200 for the northern arid/semi-arid area)",
+    )
+    spec = ErosionSpec(
+        cfg=cfg,
+        grid=grid,
+        r=r_value,
+        ls_files=tuple((n, str(out / f"{n}.tif")) for n in ls_names),
+        lc_tables=lc_tables,
+        fvc_ends=fvc_ends,
+        bt_tables=_bt_tables(cfg),
+    )
+    _record_inputs(spec, inputs)
+    with using_engine(engine) as eng:
+        step("soil loss by window", 0.4)
+        totals, compute = _compute_windows(eng, spec, out, used, step)
+    result = _result(spec, out, totals, compute, ls_params, inputs, used)
+    write_json(result.summary(), out / "summary.json")
+    step("done", 1.0)
+    return result
+
+
+def _checked_dem(
+    dem_path: Path, cfg: ErosionConfig, engine: Engine | str | None
+) -> tuple[Grid, dict[str, str]]:
+    """The DEM's grid and its input record; refuse an engine that is none or a DEM that is
+    not a checked file on a projected grid in metres."""
     from geoeco.core.inspect import inspect_layer_file
 
     dinfo = raster_info(dem_path, name=dem_path.name)
@@ -582,75 +215,64 @@ def run_erosion(
             f"{dem_path.name}: the DEM must be on a projected grid in metres "
             f"(found {rep.crs}); reproject it first"
         )
-    inputs["dem"] = {"file": dem_path.name, "crs": rep.crs, "sha256": file_digest(dem_path)}
+    return dinfo.grid, {"file": dem_path.name, "crs": rep.crs, "sha256": file_digest(dem_path)}
 
-    step("flow routing and LS", 0.05)
-    grid = dinfo.grid
-    ls_names = ("ls", "slope", "l", "s") if cfg.model == "csle" else ("ls", "slope")
-    ls_params = _ls_to_files(dem_path, cfg, out, ls_names, tile_pixels)
-    step("rainfall erosivity", 0.35)
-    r_value = derive_r(cfg, out, used)
-    lc_tables = read_landcover_table(cfg.landcover_table) if cfg.landcover_table else {}
-    fvc_ends = None
-    if cfg.ndvi is not None:
-        fvc_ends = cfg.ndvi_endpoints or _ndvi_endpoints_of(Path(cfg.ndvi), used)
-        used.add_param(
-            "fvc.ndvi_soil",
-            fvc_ends[0],
-            tag="V",
-            source="5 % cumulative NDVI (reference extent: the NDVI raster)"
-            if cfg.ndvi_endpoints is None
-            else "given",
-        )
-        used.add_param(
-            "fvc.ndvi_veg",
-            fvc_ends[1],
-            tag="V",
-            source="95 % cumulative NDVI" if cfg.ndvi_endpoints is None else "given",
-        )
+
+def _fvc_endpoints(cfg: ErosionConfig, used: Provenance) -> tuple[float, float] | None:
+    """NDVI of bare soil and full cover (given, or 5 % / 95 % over the NDVI raster), recorded;
+    None without NDVI."""
+    if cfg.ndvi is None:
+        return None
+    fvc_ends = cfg.ndvi_endpoints or _ndvi_endpoints_of(Path(cfg.ndvi), used)
     used.add_param(
-        "tolerable_loss",
-        cfg.tolerable_loss,
+        "fvc.ndvi_soil",
+        fvc_ends[0],
         tag="V",
-        source="SL 190-2007 (200 for the northern arid/semi-arid area)",
+        source="5 % cumulative NDVI (reference extent: the NDVI raster)"
+        if cfg.ndvi_endpoints is None
+        else "given",
     )
-    table = get_table("SL190-2007/water")
-    factor_units = {"k": "t·hm²·h/(hm²·MJ·mm)", "c": "1", "p": "1"}
-    if cfg.model == "csle":
-        factor_units = {"k": factor_units["k"], "b": "1", "e": "1", "t": "1"}
-    spec = ErosionSpec(
-        cfg=cfg,
-        grid=grid,
-        r=r_value,
-        ls_files=tuple((n, str(out / f"{n}.tif")) for n in ls_names),
-        lc_tables=lc_tables,
-        fvc_ends=fvc_ends,
-        bt_tables=_bt_tables(cfg),
+    used.add_param(
+        "fvc.ndvi_veg",
+        fvc_ends[1],
+        tag="V",
+        source="95 % cumulative NDVI" if cfg.ndvi_endpoints is None else "given",
     )
-    # validate and record every input once, here (workers open them without re-checking)
+    return fvc_ends
+
+
+def _record_inputs(spec: ErosionSpec, inputs: dict[str, Any]) -> None:
+    """Validate every factor input once and record it in ``inputs`` (workers open them
+    without re-checking)."""
     for value, name, resampling in _factor_inputs(spec):
         with open_factor(
             value,
-            grid,
+            spec.grid,
             name=name,
             resampling=resampling,
-            allow_outside_china=cfg.allow_outside_china,
+            allow_outside_china=spec.cfg.allow_outside_china,
             inputs=inputs,
         ):
             pass
-    counts = np.zeros(len(table.classes) + 1, dtype=np.int64)
-    loss_sum = 0.0
-    pot_sum = 0.0
-    windows = list(grid.blocks(cfg.block_size))
-    n_blocks = len(windows)
 
-    # the outputs and their writer options; the factors themselves too, for checking and
-    # for the soil-conservation service
-    files: dict[str, dict[str, Any]] = {
+
+def _factor_units(cfg: ErosionConfig) -> dict[str, str]:
+    """The factors written beside the soil loss, with their units."""
+    factor_units = {"k": "t·hm²·h/(hm²·MJ·mm)", "c": "1", "p": "1"}
+    if cfg.model == "csle":
+        factor_units = {"k": factor_units["k"], "b": "1", "e": "1", "t": "1"}
+    return factor_units
+
+
+def _output_files(cfg: ErosionConfig) -> dict[str, dict[str, Any]]:
+    """The outputs and their writer options; the factors too, for checking and for the
+    soil-conservation service."""
+    table = get_table("SL190-2007/water")
+    return {
         "soil_loss": {"dtype": "float32", "units": "t/(km²·a)"},
         "potential_loss": {"units": "t/(km²·a)"},
         "soil_conservation": {"units": "t/(km²·a)"},
-        **{n: {"units": u} for n, u in factor_units.items()},
+        **{n: {"units": u} for n, u in _factor_units(cfg).items()},
         "erosion_grade": {
             "dtype": "uint8",
             "nodata": 0,
@@ -658,17 +280,45 @@ def run_erosion(
             "tags": {"class_table": f"{table.name} ({table.version})"},
         },
     }
+
+
+@dataclass
+class _Totals:
+    """Sums over the windows: the grade histogram (index = grade code) and the soil loss and
+    potential loss (t/(km²·a), summed over valid pixels)."""
+
+    counts: np.ndarray
+    loss_sum: float = 0.0
+    pot_sum: float = 0.0
+
+    def add(self, res: WindowResult, used: Provenance) -> None:
+        """Add one window's sums, and the tables and parameters it used to ``used``."""
+        self.counts += res.counts
+        self.loss_sum += res.loss_sum
+        self.pot_sum += res.pot_sum
+        used.tables.update(res.tables)
+        used.parameters.update(res.parameters)
+
+
+def _compute_windows(
+    eng: Engine, spec: ErosionSpec, out: Path, used: Provenance, step: Progress
+) -> tuple[_Totals, dict[str, Any]]:
+    """Run :func:`erosion_window` over the grid on ``eng``, write the output COGs, add up
+    the sums; return them and the description of the computation."""
+    files = _output_files(spec.cfg)
+    windows = list(spec.grid.blocks(spec.cfg.block_size))
+    totals = _Totals(np.zeros(len(get_table("SL190-2007/water").classes) + 1, dtype=np.int64))
+    on_workers = eng.name != "local"
     with contextlib.ExitStack() as stack:
-        eng = stack.enter_context(using_engine(engine))
-        step("soil loss by window", 0.4)
-        on_workers = eng.name != "local"
-        writers: dict[str, Any] = {}
+        writers: dict[str, RasterWriter] = {}
+        results: Iterator[tuple[Window, WindowResult]]
         if on_workers:  # windows leave their outputs in a shared folder; a task per file
             store = DirTileStore(stack.enter_context(_scratch(out)))
-            results = eng.map_windows(_window_to_store, list(enumerate(windows)), (spec, store))
+            tasks = eng.map_windows(_window_to_store, list(enumerate(windows)), (spec, store))
+            results = ((item[1], res) for item, res in tasks)
         else:
             writers = {
-                n: stack.enter_context(open_raster_writer(out / f"{n}.tif", grid, **kw))
+                n: stack.enter_context(open_raster_writer(out / f"{n}.tif", spec.grid, **kw))
                 for n, kw in files.items()
             }
             results = eng.map_windows(erosion_window, windows, spec)
@@ -676,20 +326,16 @@ def run_erosion(
             for name, values in res.arrays.items():
                 w = writers[name]
                 w.write(win, values if name == "erosion_grade" else np.ma.masked_invalid(values))
-            counts += res.counts
-            loss_sum += res.loss_sum
-            pot_sum += res.pot_sum
-            used.tables.update(res.tables)
-            used.parameters.update(res.parameters)
-            step("soil loss by window", 0.4 + 0.5 * (i + 1) / n_blocks)
-        compute = {**eng.describe(), "windows": n_blocks, "window_px": cfg.block_size}
+            totals.add(res, used)
+            step("soil loss by window", 0.4 + 0.5 * (i + 1) / len(windows))
+        compute = {**eng.describe(), "windows": len(windows), "window_px": spec.cfg.block_size}
         if on_workers:
             step("writing the COGs", 0.9)
             jobs = [
                 OutputFile(
                     "ero_" + n,
                     str(out / f"{n}.tif"),
-                    grid,
+                    spec.grid,
                     tuple(windows),
                     kw,
                     n != "erosion_grade",
@@ -698,69 +344,71 @@ def run_erosion(
             ]
             list(eng.map_windows(write_from_tiles, jobs, store, ordered=False))
             compute["writes"] = eng.name
+    return totals, compute
 
+
+def _result(
+    spec: ErosionSpec,
+    out: Path,
+    totals: _Totals,
+    compute: dict[str, Any],
+    ls_params: dict[str, Any],
+    inputs: dict[str, Any],
+    used: Provenance,
+) -> ErosionResult:
+    """The run's figures (equal-area km², means over the valid pixels) and records."""
+    cfg, grid, counts = spec.cfg, spec.grid, totals.counts
+    table = get_table("SL190-2007/water")
     px_km2 = grid.cell_area / 1e6 * equal_area_factor(grid)
     n_valid = int(counts[1:].sum())
-    summary = {
-        "kind": "erosion",
-        "engine": engine_info(),
-        "compute": compute,
-        "model": cfg.model,
-        "units": {
-            "soil_loss": "t/(km²·a)",
-            "mean_soil_loss_t_hm2_a": "t/(hm²·a) (= t/(km²·a) / 100)",
-            "area": "km² (Albers equal-area, CGCS2000)",
-        },
-        "grid": {
-            "crs": grid.crs.to_string(),
-            "res_m": grid.res[0],
-            "shape": list(grid.shape),
-            "bounds": list(grid.bounds),
-        },
-        "area_km2_by_grade": {
+    loss_sum, pot_sum = totals.loss_sum, totals.pot_sum
+    r_file = ["r.tif"] if (out / "r.tif").exists() and cfg.r is None else []
+    return ErosionResult(
+        out_dir=out,
+        model=cfg.model,
+        grid=grid,
+        compute=compute,
+        area_km2_by_grade={
             f"{c.code} {c.name_zh} {c.name_en}": float(counts[c.code]) * px_km2
             for c in table.classes
         },
-        "area_km2_total": n_valid * px_km2,
-        "nodata_pixels": int(counts[0]),
-        "mean_soil_loss_t_km2_a": loss_sum / n_valid if n_valid else None,
-        "mean_soil_loss_t_hm2_a": loss_sum / n_valid / 100 if n_valid else None,
-        "mean_potential_loss_t_km2_a": pot_sum / n_valid if n_valid else None,
-        "total_soil_conservation_t_a": (pot_sum - loss_sum) * px_km2,
-        "total_soil_loss_t_a": loss_sum * px_km2,
-        "ls": ls_params,
-        "config": cfg.model_dump(
-            mode="json",
-            exclude={
-                "r",
-                "k",
-                "c",
-                "p",
-                "r_monthly",
-                "r_daily",
-                "ndvi",
-                "landcover",
-                "erosion_regions",
-                "texture",
-                "landcover_table",
-            },
-        ),
-        "inputs": inputs,
-        "provenance": {**used.to_dict(), "class_tables": {table.name: table.describe()}},
-        "outputs": [
+        area_km2_total=n_valid * px_km2,
+        nodata_pixels=int(counts[0]),
+        mean_soil_loss_t_km2_a=loss_sum / n_valid if n_valid else None,
+        mean_potential_loss_t_km2_a=pot_sum / n_valid if n_valid else None,
+        total_soil_conservation_t_a=(pot_sum - loss_sum) * px_km2,
+        total_soil_loss_t_a=loss_sum * px_km2,
+        ls=ls_params,
+        config=cfg.model_dump(mode="json", exclude=set(_INPUT_FIELDS)),
+        inputs=inputs,
+        provenance={**used.to_dict(), "class_tables": {table.name: table.describe()}},
+        outputs=(
             "soil_loss.tif",
             "erosion_grade.tif",
             "potential_loss.tif",
             "soil_conservation.tif",
             "ls.tif",
             "slope.tif",
-        ]
-        + [f"{n}.tif" for n in factor_units]
-        + (["r.tif"] if (out / "r.tif").exists() and cfg.r is None else []),
-    }
-    write_json(summary, out / "summary.json")
-    step("done", 1.0)
-    return summary
+            *(f"{n}.tif" for n in _factor_units(cfg)),
+            *r_file,
+        ),
+    )
+
+
+#: Config fields left out of the summary's ``config`` (inputs: recorded under ``inputs``).
+_INPUT_FIELDS = (
+    "r",
+    "k",
+    "c",
+    "p",
+    "r_monthly",
+    "r_daily",
+    "ndvi",
+    "landcover",
+    "erosion_regions",
+    "texture",
+    "landcover_table",
+)
 
 
 def _ls_to_files(
@@ -770,27 +418,36 @@ def _ls_to_files(
 
     A DEM up to ``tile_pixels`` is routed whole; a larger one basin by basin
     (:func:`geoeco.terrain.ls_tiled.ls_factor_tiled`: memory follows the largest tile, and tiles
-    that
-    follow true divides give the whole-DEM result).
+    that follow true divides give the whole-DEM result).
     """
-    kw = {
-        "method": cfg.ls_method,
-        "routing": cfg.routing,
-        "s_breaks": cfg.s_breaks,
-        "channel_threshold_cells": cfg.channel_threshold_cells,
-        "l_max": cfg.l_max,
-        "cutoff": cfg.cutoff,
-    }
     info = raster_info(dem_path, name=dem_path.name)
-    assert info.grid is not None
+    assert info.grid is not None  # run_erosion checked the DEM's grid
     if info.grid.width * info.grid.height > tile_pixels:
         from geoeco.terrain.ls_tiled import ls_factor_tiled
 
         res = ls_factor_tiled(
-            dem_path, out, outputs=names, budget_pixels=tile_pixels, name=dem_path.name, **kw
+            dem_path,
+            out,
+            outputs=names,
+            budget_pixels=tile_pixels,
+            name=dem_path.name,
+            method=cfg.ls_method,
+            routing=cfg.routing,
+            s_breaks=cfg.s_breaks,
+            channel_threshold_cells=cfg.channel_threshold_cells,
+            l_max=cfg.l_max,
+            cutoff=cfg.cutoff,
         )
         return dict(res.params)
-    ls = ls_factor(read_raster(dem_path, name=dem_path.name, units="m"), **kw)
+    ls = ls_factor(
+        read_raster(dem_path, name=dem_path.name, units="m"),
+        method=cfg.ls_method,
+        routing=cfg.routing,
+        s_breaks=cfg.s_breaks,
+        channel_threshold_cells=cfg.channel_threshold_cells,
+        l_max=cfg.l_max,
+        cutoff=cfg.cutoff,
+    )
     parts = {
         "ls": ls.ls,
         "slope": ls.slope_deg.with_array(ls.slope_deg.array, units="degree"),
@@ -800,26 +457,6 @@ def _ls_to_files(
     for n in names:
         write_raster(parts[n], out / f"{n}.tif")
     return dict(ls.params)
-
-
-def _p_factor(
-    cfg: ErosionConfig,
-    win: tuple[int, int, int, int],
-    p_src: Any,
-    lc: np.ndarray | None,
-    tables: dict[str, dict[int, float]],
-    slope_deg: np.ndarray,
-    used: Provenance,
-) -> np.ndarray | float:
-    if cfg.p_method == "table":
-        return factors.p_from_table(lc, tables["p"], used=used)
-    if cfg.p_method == "wener":
-        slope_pct = np.tan(np.radians(slope_deg)) * 100.0
-        crop = np.isin(lc, cfg.cropland_codes)
-        return factors.p_wener(slope_pct, crop, used=used)
-    if p_src is not None:
-        return np.ma.filled(p_src.read(win), np.nan)
-    return 1.0
 
 
 def check_landcover_codes(cfg: ErosionConfig, codes: Sequence[int]) -> None:
@@ -843,29 +480,11 @@ def check_landcover_codes(cfg: ErosionConfig, codes: Sequence[int]) -> None:
     used = Provenance()
     if cfg.model == "csle":
         fvc = np.full(lc.shape, 50.0)
-        factors.csle_bet(lc, fvc=fvc, e=cfg.e, used=used, **_bt_tables(cfg))  # type: ignore[arg-type]
+        factors.csle_bet(lc, fvc=fvc, e=cfg.e, used=used, **_bt_tables(cfg))
     elif cfg.c_method == "table":
         factors.c_from_table(lc, tables["c"], used=used)
     if cfg.p_method == "table":
         factors.p_from_table(lc, tables["p"], used=used)
-
-
-def _bt_tables(cfg: ErosionConfig) -> dict[str, FactorTable]:
-    """User B/T tables from the config (code → value; B may be "cai" = Cai's formula on FVC)."""
-    out: dict[str, FactorTable] = {}
-    for key, values in (("t_table", cfg.t_factors), ("b_table", cfg.b_factors)):
-        if values:
-            out[key] = FactorTable(
-                name=f"user/{key[0].upper()}",
-                version="config",
-                source="erosion config",
-                tag="I",
-                units="1",
-                key="land-use code",
-                values=dict(values),
-                origin="user",
-            )
-    return out
 
 
 def _ndvi_endpoints_of(path: Path, used: Provenance) -> tuple[float, float]:

@@ -135,7 +135,7 @@ def fvc_dimidiate(
         record(used, **{"FVC.ndvi_soil": (soil, "V"), "FVC.ndvi_veg": (veg, "V")})
     if not veg > soil:
         raise InvalidInput(f"NDVI_veg ({veg:g}) must be greater than NDVI_soil ({soil:g})")
-    f = v - v.dtype.type(soil)
+    f: np.ndarray = v - v.dtype.type(soil)
     f *= v.dtype.type(100.0 / (veg - soil))
     np.clip(f, 0, 100, out=f)
     return f

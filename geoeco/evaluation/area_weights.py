@@ -50,7 +50,8 @@ class AreaWeights:
         rows, cols = _lattice(h, self.step), _lattice(w, self.step)
         s = _areal_scale(self.grid, r0 + rows, c0 + cols)
         scale = _interp_matrix(h, rows) @ s @ _interp_matrix(w, cols).T
-        return self.grid.cell_area / 1e6 / scale
+        areas: np.ndarray = self.grid.cell_area / 1e6 / scale
+        return areas
 
     def tally(self, classes: np.ndarray, n: int, w: np.ndarray | None) -> np.ndarray:
         """Area (km²) of codes 0..n in ``classes`` (``w`` from :meth:`window`)."""

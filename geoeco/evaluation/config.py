@@ -166,7 +166,8 @@ class EvaluationConfig(BaseModel):
     def service_plan(self) -> tuple[tuple[str, ...], dict[str, str]]:
         """The services to compute, and the skipped ones with the reason (see the module doc)."""
         wanted = SERVICES if self.services is None else self.services
-        computed, skipped = [], {}
+        computed: list[str] = []
+        skipped: dict[str, str] = {}
         for s in SERVICES:
             lack = self._missing(SERVICE_INPUTS[s])
             if s not in wanted:

@@ -159,7 +159,8 @@ def roughness_factor(slope_deg: Any, *, used: Provenance | None = None) -> np.nd
     2.0
     """
     record(used, **{"D.formula": ("1/cos(slope)", "R")})
-    return 1.0 / np.cos(np.deg2rad(as_float(slope_deg)))
+    d: np.ndarray = 1.0 / np.cos(np.deg2rad(as_float(slope_deg)))
+    return d
 
 
 def windbreak_sand_fixation(npp: Any, k: Any, fq: Any, d: Any) -> np.ndarray:
@@ -181,7 +182,8 @@ def _passes(values: Any) -> Callable[[], Iterable[Any]]:
     if isinstance(values, np.ndarray):
         return lambda: [values]
     if callable(values):
-        return values
+        factory: Callable[[], Iterable[Any]] = values
+        return factory
     if iter(values) is values:
         raise InvalidInput(
             "a one-shot iterator can be read only once: pass value_range=, a list "

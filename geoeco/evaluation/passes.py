@@ -227,7 +227,8 @@ class EvaluationPasses:
             allow_outside_china=cfg.allow_outside_china,
             inputs=self.inputs,
         ) as src:
-            dem = np.ma.filled(src.read().astype("float32"), np.nan)
+            whole = (0, 0, self.grid.height, self.grid.width)
+            dem = np.ma.filled(src.read(whole).astype("float32"), np.nan)
         if cfg.relief is None:
             size = relief_window(cfg.relief_window_m, self.grid.res)
             self.whole["relief"] = relief_amplitude(dem, size)

@@ -69,7 +69,7 @@ def relief_amplitude(dem: Any, size: int | tuple[int, int]) -> np.ndarray:
     nan = np.isnan(z)
     hi = maximum_filter(np.where(nan, -np.inf, z), size=size, mode="nearest")
     lo = minimum_filter(np.where(nan, np.inf, z), size=size, mode="nearest")
-    out = (hi - lo).astype(np.float32)
+    out: np.ndarray = (hi - lo).astype(np.float32)
     out[nan] = np.nan
     return out
 

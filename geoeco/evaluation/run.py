@@ -111,15 +111,11 @@ import numpy as np
 
 from geoeco.catalog.classes import ClassTable, Provenance, cumshare_table, get_table
 from geoeco.core.errors import InvalidInput
-from geoeco.core.windows import engine_info, write_json
+from geoeco.core.windows import write_json
 
 from .area_weights import area_weights
 from .climate import check_input, climate_products
-from .config import (
-    DOMINANT_SERVICES,
-    PATH_KEYS,
-    EvaluationConfig,
-)
+from .config import EvaluationConfig
 from .passes import (
     EvaluationPasses,
     dominant_table,
@@ -127,15 +123,9 @@ from .passes import (
     load_reference,
     range_names,
 )
+from .results import EvaluationResult, ServiceStats
 
 Progress = Callable[[str, float], None]
-
-_UNITS = {
-    "soil_conservation": "t/(km²·a)",
-    "sand_fixation": "NPP (g C m⁻² a⁻¹) · K (t·hm²·h/(hm²·MJ·mm)) · F_q · D",
-    "water_conservation": "NPP (g C m⁻² a⁻¹) · normalised factors",
-    "biodiversity": "NPP (g C m⁻² a⁻¹) · normalised factors",
-}
 
 
 def run_evaluation(
@@ -144,10 +134,12 @@ def run_evaluation(
     grid_from: str | Path,
     inputs: EvaluationConfig,
     progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> EvaluationResult:
     """Sensitivity, services and importance on the grid of ``grid_from``; see the module doc.
 
-    Writes the rasters and ``summary.json`` to ``out_dir`` and returns the summary.
+    Writes the rasters and ``summary.json`` to ``out_dir``; returns the areas, thresholds and
+    records as an :class:`~geoeco.evaluation.results.EvaluationResult`, whose
+    :meth:`~geoeco.evaluation.results.EvaluationResult.summary` is ``summary.json``.
     """
     cfg = inputs
     out = Path(out_dir)
@@ -196,10 +188,10 @@ def run_evaluation(
     ref_name = ref["name"] if ref else "whole input grid"
     tags = {"reference_extent": ref_name}
     run.pass_importance(imp_table, thresholds, tags)
-    summary = _summary(run, sens_tables, imp_table, thresholds, ref_name, skipped)
-    write_json(summary, out / "summary.json")
+    result = _result(run, sens_tables, imp_table, thresholds, ref_name, skipped)
+    write_json(result.summary(), out / "summary.json")
     step("done", 1.0)
-    return summary
+    return result
 
 
 def _record_choices(cfg: EvaluationConfig, services: tuple[str, ...], used: Provenance) -> None:
@@ -249,16 +241,17 @@ def _record_choices(cfg: EvaluationConfig, services: tuple[str, ...], used: Prov
         add("importance_dominant.ties", f"first of {', '.join(services)}", tag="I")
 
 
-def _summary(
+def _result(
     run: EvaluationPasses,
     sens_tables: dict[str, ClassTable],
     imp_table: ClassTable,
     thresholds: dict[str, np.ndarray],
     ref_name: str,
     skipped: dict[str, str],
-) -> dict[str, Any]:
-    cfg, grid, services = run.cfg, run.grid, run.services
-    assert run.weights is not None
+) -> EvaluationResult:
+    """The run's areas per class of every classified output, statistics and records."""
+    services = run.services
+    assert run.weights is not None  # run_evaluation sets them before the passes
     tables: dict[str, ClassTable] = {
         **sens_tables,
         **{f"importance_{s}": imp_table for s in services},
@@ -275,69 +268,53 @@ def _summary(
         }
         totals[key] = float(np.sum(a[1:]))
         nodata[key] = float(a[0])
+    return EvaluationResult(
+        out_dir=run.out,
+        config=run.cfg,
+        grid=run.grid,
+        services=services,
+        skipped=skipped,
+        reference_extent=ref_name,
+        area_weights=run.weights.describe(),
+        importance_table=imp_table.name,
+        ranges={k: json_floats(v) for k, v in run.ranges.items()},
+        thresholds={s: json_floats(thresholds[s]) for s in services},
+        service_stats=_service_stats(run, totals),
+        area_km2=area_by_class,
+        area_km2_total=totals,
+        nodata_area_km2=nodata,
+        inputs=run.inputs,
+        provenance={
+            **run.used.to_dict(),
+            "class_tables": {t.name: t.describe() for t in tables.values()},
+        },
+        outputs=_outputs(run, sens_tables),
+    )
+
+
+def _service_stats(run: EvaluationPasses, totals: dict[str, float]) -> dict[str, ServiceStats]:
+    """Maximum and area-weighted mean of each service value (``totals``: area per output)."""
+    assert run.weights is not None  # run_evaluation sets them before the passes
     px = 1.0 if run.weights.method == "per-pixel" else run.weights.pixel_km2
-    service_stats = {}
-    for s in services:
+    stats = {}
+    for s in run.services:
         area = totals[f"importance_{s}"]
-        service_stats[s] = {
-            "max": run.vmax.get(s),
-            "area_weighted_mean": run.vsum.get(s, 0.0) * px / area if area else None,
-        }
+        stats[s] = ServiceStats(
+            max=run.vmax.get(s),
+            area_weighted_mean=run.vsum.get(s, 0.0) * px / area if area else None,
+        )
+    return stats
+
+
+def _outputs(run: EvaluationPasses, sens_tables: dict[str, ClassTable]) -> tuple[str, ...]:
+    """The rasters the run wrote: sensitivities, services, importance and derived inputs."""
+    services = run.services
     outputs = [f"{k}.tif" for k in sens_tables] + [f"{k}_index.tif" for k in sens_tables]
     outputs += [f"service_{s}.tif" for s in services]
     if services:
         outputs += [f"importance_{k}.tif" for k in (*services, "max", "dominant")]
     outputs += run.derived
-    return {
-        "kind": "evaluation",
-        "engine": engine_info(),
-        "scheme": cfg.scheme,
-        "services": {"computed": list(services), "skipped": skipped},
-        "units": {
-            **{s: _UNITS[s] for s in services},
-            "area": "km² (true ellipsoidal area)",
-        },
-        "grid": {
-            "crs": grid.crs.to_string(),
-            "res_m": list(grid.res),
-            "shape": list(grid.shape),
-            "bounds": list(grid.bounds),
-        },
-        "reference_extent": {
-            "name": ref_name,
-            "bounds": None if cfg.reference else list(grid.bounds),
-        },
-        "area_weights": run.weights.describe(),
-        "normalisation": {
-            "method": "min-max over the reference extent",
-            "ranges": {k: json_floats(v) for k, v in run.ranges.items()},
-        },
-        "importance": {
-            "table": imp_table.name,
-            "cuts": list(cfg.importance_cuts),
-            "method": f"streaming histogram, {run.weights.method} pixel area"
-            if not cfg.reference
-            else "thresholds of the reference summary",
-            "bins": cfg.histogram_bins,
-            "thresholds": {s: json_floats(thresholds[s]) for s in services},
-            "dominant_codes": {
-                str(k): {"service": v[0], "red_line_type": v[1], "name_zh": v[2]}
-                for k, v in DOMINANT_SERVICES.items()
-            },
-        },
-        "service_stats": service_stats,
-        "area_km2": area_by_class,
-        "area_km2_total": totals,
-        "nodata_area_km2": nodata,
-        "grid_area_km2": totals["sanding_sensitivity"] + nodata["sanding_sensitivity"],
-        "config": cfg.model_dump(mode="json", exclude=set(PATH_KEYS)),
-        "inputs": run.inputs,
-        "provenance": {
-            **run.used.to_dict(),
-            "class_tables": {t.name: t.describe() for t in tables.values()},
-        },
-        "outputs": outputs,
-    }
+    return tuple(outputs)
 
 
 __all__ = [

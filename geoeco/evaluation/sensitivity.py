@@ -32,7 +32,8 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, NamedTuple
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
@@ -48,7 +49,8 @@ _FACTORS = {
 }
 
 
-class Sensitivity(NamedTuple):
+@dataclass(frozen=True)
+class Sensitivity:
     """Index (float32, NaN = nodata) and its classes (uint8, 0 = nodata)."""
 
     index: np.ndarray

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -126,7 +126,14 @@ def asset_dir(dest: str | Path) -> tuple[Path, dict[str, str]]:
     return folder, mapping
 
 
-def _replace(html: str, repl_script, repl_link, sources: Mapping[str, str]) -> str:  # type: ignore[no-untyped-def]
+def _replace(
+    html: str,
+    repl_script: Callable[[str], str],
+    repl_link: Callable[[str], str],
+    sources: Mapping[str, str],
+) -> str:
+    """``html`` with each script and stylesheet link to one of ``sources`` replaced."""
+
     def script(m: re.Match[str]) -> str:
         url = m.group("url")
         return repl_script(url) if url in sources else m.group(0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from .assets import MAPS_EXTRA, inline_assets, localize_assets
@@ -36,7 +37,8 @@ OUTLINE_STYLE = {"fill": False, "interactive": False, "pane": "geoeco-outlines"}
 UNIT_STYLE = {"color": "#404040", "weight": 0.4, "fillOpacity": 0.65}
 
 
-def _folium():  # type: ignore[no-untyped-def]
+def _folium() -> ModuleType:
+    """The folium package (with its plugins), or an ImportError naming the ``maps`` extra."""
     try:
         import folium
         import folium.plugins
@@ -53,6 +55,7 @@ def _elements() -> dict[str, type]:
     folium = _folium()
     from branca.element import Element, Figure, MacroElement
     from folium.elements import JSCSSMixin
+    from folium.map import Layer
     from folium.template import Template
 
     from .js import CSS, JS
@@ -64,23 +67,30 @@ def _elements() -> dict[str, type]:
                 Element(f"<style>{CSS}</style><script>{JS}</script>"), name="geoeco_runtime"
             )
 
-    class DataLayer(folium.map.Layer):  # type: ignore[misc, name-defined]
+    class WithRuntime(MacroElement):
+        """An element that adds geoeco's runtime (CSS and JS, once) to the page it renders in."""
+
+        def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # as branca's MacroElement.render, which returns None unlike Element.render
+            add_runtime(self)
+            super().render(**kwargs)  # type: ignore[no-untyped-call]  # branca's MacroElement.render is not annotated
+
+    class DataLayer(WithRuntime, Layer):
+        """A geoeco polygon layer drawn by the runtime from delta-encoded data."""
+
         _template = Template(
             "{% macro script(this, kwargs) %}var {{ this.get_name() }} = geoeco.{{ this.kind }}("
             "{{ this._parent.get_name() }}, {{ this.data_js }}, {{ this.style|tojson }}, "
             "{{ this.layer_name|tojson }});{% endmacro %}"
         )
 
-        def __init__(self, data_js: str, *, kind: str, name: str, style: Any, show: bool = True):
+        def __init__(
+            self, data_js: str, *, kind: str, name: str, style: Any, show: bool = True
+        ) -> None:
             super().__init__(name=name, overlay=True, control=True, show=show)
             self._name = "GeoecoLayer"
             self.data_js, self.kind, self.style = data_js, kind, style
 
-        def render(self, **kwargs: Any) -> None:
-            add_runtime(self)
-            super().render(**kwargs)
-
-    class Call(MacroElement):  # type: ignore[misc]
+    class Call(WithRuntime):
         """One line of JS after the map's layers: ``{{js}}`` with ``MAP`` = the parent map."""
 
         _template = Template(
@@ -88,16 +98,12 @@ def _elements() -> dict[str, type]:
             "{{ this.js.replace('MAP', this._parent.get_name()) }}{% endmacro %}"
         )
 
-        def __init__(self, js: str):
-            super().__init__()
+        def __init__(self, js: str) -> None:
+            super().__init__()  # type: ignore[no-untyped-call]  # branca's MacroElement.__init__ is not annotated
             self._name = "GeoecoCall"
             self.js = js
 
-        def render(self, **kwargs: Any) -> None:
-            add_runtime(self)
-            super().render(**kwargs)
-
-    class LayerMiniMap(JSCSSMixin, MacroElement):  # type: ignore[misc]
+    class LayerMiniMap(JSCSSMixin, MacroElement):
         """leaflet-minimap over a geoeco polygon layer (works offline) or a tile URL."""
 
         _template = Template(
@@ -109,8 +115,8 @@ def _elements() -> dict[str, type]:
         default_js = folium.plugins.MiniMap.default_js
         default_css = folium.plugins.MiniMap.default_css
 
-        def __init__(self, layer_js: str):
-            super().__init__()
+        def __init__(self, layer_js: str) -> None:
+            super().__init__()  # type: ignore[no-untyped-call]  # branca's MacroElement.__init__ is not annotated
             self._name = "GeoecoMiniMap"
             self.layer_js = layer_js
 
@@ -240,7 +246,7 @@ def map_html(m: Any, *, assets: str = "inline") -> str:
     A base URL such as ``"/maps/assets/"`` points the scripts at the files of
     :func:`geoeco.maps.assets.asset_dir` served there.
     """
-    html = m.get_root().render()
+    html: str = m.get_root().render()
     if assets == "inline":
         return inline_assets(html)
     if assets == "cdn":

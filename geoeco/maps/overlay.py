@@ -51,7 +51,7 @@ def zoom_resolution(zoom: int) -> float:
     >>> round(zoom_resolution(0), 4)
     156543.0339
     """
-    return 2 * ORIGIN_SHIFT / (256 * 2**zoom)
+    return 2 * ORIGIN_SHIFT / (256 * 2.0**zoom)
 
 
 def mercator_grid(
@@ -275,14 +275,18 @@ def ramp_overlay(
     with np.errstate(invalid="ignore"):
         idx = np.where(np.isnan(v), 0, 1 + np.minimum((t * steps).astype(np.int64), steps - 1))
     lo, hi = np.array(hex_rgba(low, alpha), float), np.array(hex_rgba(high, alpha), float)
-    palette = [(0, 0, 0, 0)] + [
-        tuple(int(round(x)) for x in lo + (hi - lo) * (i + 0.5) / steps) for i in range(steps)
-    ]
+    palette = [(0, 0, 0, 0)] + [_rgba(lo + (hi - lo) * (i + 0.5) / steps) for i in range(steps)]
     return Overlay(
-        palette_png(idx.astype(np.uint8), palette),  # type: ignore[arg-type]
+        palette_png(idx.astype(np.uint8), palette),
         latlon_bounds(merc.grid),
         merc.grid,
     )
+
+
+def _rgba(c: np.ndarray) -> tuple[int, int, int, int]:
+    """An RGBA colour (four 0–255 floats) rounded to integers."""
+    r, g, b, a = (int(round(x)) for x in c)
+    return r, g, b, a
 
 
 __all__ = [

@@ -58,10 +58,9 @@ def screening_map(
     m = _new_map(basemap, tianditu_token)
     u = to_lonlat(units, what="units") if units is not None and len(units) else None
     if u is not None:
-        data = encode_units(u, tolerance=0.0)
         layer = _add_layer(
             m,
-            data,
+            encode_units(u, tolerance=0.0),
             kind="units",
             name="重叠管控单元 Overlapping units",
             style=UNIT_STYLE,
@@ -72,19 +71,34 @@ def screening_map(
         folium.GeoJson(
             geo.iloc[[1]].__geo_interface__,
             name="缓冲区 Buffer",
-            style_function=lambda _: {
-                "color": "#2166ac",
-                "weight": 2,
-                "dashArray": "6 4",
-                "fillOpacity": 0.05,
-            },
+            style_function=lambda _: dict(_BUFFER_STYLE),
         ).add_to(m)
     site_layer = folium.GeoJson(
         geo.iloc[[0]].__geo_interface__,
         name="场址 Site",
-        style_function=lambda _: {"color": "#000000", "weight": 3, "fillOpacity": 0.1},
+        style_function=lambda _: dict(_SITE_STYLE),
         marker=folium.CircleMarker(radius=7, color="#000000", fill=True, fill_opacity=0.9),
     ).add_to(m)
+    _add_distances(m, distances, title)
+    if lookup:
+        _call(
+            m,
+            f"{site_layer.get_name()}.bindPopup({to_json(_dict_html(lookup))}, "
+            "{maxWidth: 440}).openPopup();",
+        )
+    w, s, e, n = (float(v) for v in geo.total_bounds)
+    _add_controls(m, _minimap_js(basemap, tianditu_token, None, (w, s, e, n)))
+    m.fit_bounds([[s, w], [n, e]])
+    return m
+
+
+#: Styles of the site's buffer (dashed blue) and of the site (black).
+_BUFFER_STYLE = {"color": "#2166ac", "weight": 2, "dashArray": "6 4", "fillOpacity": 0.05}
+_SITE_STYLE = {"color": "#000000", "weight": 3, "fillOpacity": 0.1}
+
+
+def _add_distances(m: Any, distances: Sequence[tuple[str, float]], title: str) -> None:
+    """The distance table as a panel at the top right of the map (names escaped)."""
     rows = "".join(
         f"<tr><td>{_html.escape(str(nm))}</td><td>{float(d):,.2f}</td></tr>" for nm, d in distances
     )
@@ -98,16 +112,6 @@ def screening_map(
         "var d=L.DomUtil.create('div','geoeco-legend geoeco-distances leaflet-control');"
         f"d.innerHTML={to_json(panel)};return d;}};c.addTo(MAP);}})();",
     )
-    if lookup:
-        _call(
-            m,
-            f"{site_layer.get_name()}.bindPopup({to_json(_dict_html(lookup))}, "
-            "{maxWidth: 440}).openPopup();",
-        )
-    w, s, e, n = (float(v) for v in geo.total_bounds)
-    _add_controls(m, _minimap_js(basemap, tianditu_token, None, (w, s, e, n)))
-    m.fit_bounds([[s, w], [n, e]])
-    return m
 
 
 def _dict_html(d: Mapping[str, Any], depth: int = 0) -> str:

@@ -102,7 +102,11 @@ def _add_outline(
 OUTLINE_PAD_DEG, MINIMAP_PAD_DEG = 1.0, 8.0
 
 
-def _padded(b: tuple[float, float, float, float], pad_deg: float) -> tuple[float, ...]:
+#: A lon-lat box ``(west, south, east, north)`` in degrees.
+Bounds = tuple[float, float, float, float]
+
+
+def _padded(b: Bounds, pad_deg: float) -> Bounds:
     """``b`` grown by ``max(pad_deg, half its larger side)`` on every side.
 
     >>> _padded((100.0, 30.0, 101.0, 30.5), 1.0)
@@ -161,13 +165,7 @@ def zone_map(
     tol = auto_tolerance((w, s, e, n)) if tolerance is None else float(tolerance)
     m = _new_map(basemap, tianditu_token)
     clip = _padded((w, s, e, n), OUTLINE_PAD_DEG)
-    context_js = None
-    if context is not None and len(context):
-        # the minimap's context: coarse admin lines over a wide area around the units
-        wide = _padded((w, s, e, n), MINIMAP_PAD_DEG)
-        ctx = encode_outline(context, tolerance=(wide[2] - wide[0]) / 300, clip=wide, lines=True)
-        context_js = to_json(ctx) if ctx["g"] else None
-        _add_outline(m, "context", context, None, tol, clip)
+    context_js = _add_context(m, context, (w, s, e, n), tol, clip)
     for key, gdf, col in (
         ("three_north", three_north, "name_zh"),
         ("battles", battles, "name_zh"),
@@ -176,38 +174,54 @@ def zone_map(
     ):
         _add_outline(m, key, gdf, col, tol, clip)
     _add_rasters(m, rasters, tile_url_template, max_overlay_size)
-    data = encode_units(u, tolerance=tol, battles=battles)
-    classes = class_items("ZHGKDYFL")
     units_layer = _add_layer(
         m,
-        data,
+        encode_units(u, tolerance=tol, battles=battles),
         kind="units",
         name="管控单元 Control units",
         style=UNIT_STYLE,
-        legend={"title": "管控单元类别 Unit class", "items": classes},
+        legend={"title": "管控单元类别 Unit class", "items": class_items("ZHGKDYFL")},
     )
     if redline is not None and len(redline):
-        rl = encode_outline(to_lonlat(redline, what="red line"), tolerance=tol, column="LXBM")
-        present = sorted({int(v) for v in rl["v"]})
-        codes, lx_items = class_items("LXBM", codes=True)
-        items = [it for code, it in zip(codes, lx_items, strict=True) if code in present]
-        style = {
-            "by": "v",
-            "colours": {str(c): it[0] for c, it in zip(codes, lx_items, strict=True)},
-            "base": {**OUTLINE_STYLE, "weight": 2, "fill": True, "fillOpacity": 0.15},
-        }
-        _add_layer(
-            m,
-            rl,
-            kind="polys",
-            name="生态保护红线 Ecological red line",
-            style=style,
-            legend={"title": "生态保护红线类型 Red-line type (LXBM)", "items": items},
-        )
+        _add_redline(m, redline, tol)
     _call(m, f"geoeco.search(MAP, {units_layer.get_name()});")
     _add_controls(m, _minimap_js(basemap, tianditu_token, context_js, (w, s, e, n)))
     m.fit_bounds([[s, w], [n, e]])
     return m
+
+
+def _add_context(
+    m: Any, context: Any, bounds: Bounds, tolerance: float, clip: Bounds
+) -> str | None:
+    """Admin boundaries: outlines clipped around the units on the map, and coarse lines over a
+    wide area for the minimap (their JSON, returned; ``None`` without context)."""
+    if context is None or not len(context):
+        return None
+    wide = _padded(bounds, MINIMAP_PAD_DEG)
+    ctx = encode_outline(context, tolerance=(wide[2] - wide[0]) / 300, clip=wide, lines=True)
+    _add_outline(m, "context", context, None, tolerance, clip)
+    return to_json(ctx) if ctx["g"] else None
+
+
+def _add_redline(m: Any, redline: Any, tolerance: float) -> None:
+    """The red line, coloured by type (LXBM), with a legend of the types present."""
+    rl = encode_outline(to_lonlat(redline, what="red line"), tolerance=tolerance, column="LXBM")
+    present = sorted({int(v) for v in rl["v"]})
+    codes, lx_items = class_items("LXBM", codes=True)
+    items = [it for code, it in zip(codes, lx_items, strict=True) if code in present]
+    style = {
+        "by": "v",
+        "colours": {str(c): it[0] for c, it in zip(codes, lx_items, strict=True)},
+        "base": {**OUTLINE_STYLE, "weight": 2, "fill": True, "fillOpacity": 0.15},
+    }
+    _add_layer(
+        m,
+        rl,
+        kind="polys",
+        name="生态保护红线 Ecological red line",
+        style=style,
+        legend={"title": "生态保护红线类型 Red-line type (LXBM)", "items": items},
+    )
 
 
 def _add_rasters(

@@ -33,10 +33,10 @@ from geoeco.core.io import read_toml
 from geoeco.zoning.access import load_access_lists
 
 from .context import OUTSIDE
-from .models import ProjectVerdict, Tag, Verdict, VerdictPart, worst_verdict
+from .models import ProjectVerdict, Scope, Tag, Verdict, VerdictPart, worst_verdict
 
-SCOPES: tuple[str, ...] = ("redline", "national_park", "priority", "key", "general")
-_CLASS_SCOPE = {1: "priority", 2: "key", 3: "general"}
+SCOPES: tuple[Scope, ...] = ("redline", "national_park", "priority", "key", "general")
+_CLASS_SCOPE: dict[int, Scope] = {1: "priority", 2: "key", 3: "general"}
 
 
 # --------------------------------------------------------------------------- rules
@@ -125,8 +125,10 @@ def _builtin_rules() -> ComplianceRules:
     return _parse_rules(tomllib.loads(text), "built-in compliance.toml")
 
 
-def load_compliance(source: str | Path | Mapping[str, Any] | None = None) -> ComplianceRules:
-    """Compliance rules: the built-in ones, or a TOML file / dict of the same shape."""
+def load_compliance(
+    source: ComplianceRules | str | Path | Mapping[str, Any] | None = None,
+) -> ComplianceRules:
+    """Compliance rules: the built-in ones, given ones, or a TOML file / dict of that shape."""
     if source is None:
         return _builtin_rules()
     if isinstance(source, ComplianceRules):
@@ -194,7 +196,7 @@ def verdicts(
                 ae = lists.text(cls, "spatial_layout", "en")
             parts.append(
                 VerdictPart(
-                    scope=s,  # type: ignore[arg-type]
+                    scope=s,
                     verdict=r.verdict,
                     reason_zh=r.reason_zh,
                     reason_en=r.reason_en,

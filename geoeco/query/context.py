@@ -119,7 +119,8 @@ class _PreparedGeoms:
     def intersects(self, rows: np.ndarray, geom: Any) -> np.ndarray:
         """Whether each geometry in ``rows`` intersects ``geom`` (prepared test, locked)."""
         with self.lock:
-            return shapely.intersects(self.geoms[rows], geom)
+            hit: np.ndarray = shapely.intersects(self.geoms[rows], geom)
+        return hit
 
 
 @dataclass
@@ -190,7 +191,8 @@ class IndexedLayer:
         cand = np.sort(tree.query(geom))
         if len(cand) == 0:
             return cand
-        return cand[prep.intersects(cand, geom)]
+        rows: np.ndarray = cand[prep.intersects(cand, geom)]
+        return rows
 
     def feature_id(self, i: int) -> str:
         """The id of row ``i`` (``id_col`` or the row number)."""

@@ -27,12 +27,15 @@ Verdict = Literal["allowed", "conditional", "restricted", "forbidden"]
 #: Verdicts from least to most severe.
 VERDICT_ORDER: tuple[Verdict, ...] = ("allowed", "conditional", "restricted", "forbidden")
 Scope = Literal["redline", "national_park", "priority", "key", "general"]
+#: How a site's overlaps are measured: area (km²) of an areal site, length (km) of a line,
+#: number of points of a point site.
+Measure = Literal["area_km2", "length_km", "points"]
 Tag = Literal["V", "R", "I"]
 
 
 def worst_verdict(verdicts: Iterable[str]) -> Verdict | None:
     """The most severe of ``verdicts`` (``None`` for none)."""
-    ranks = [VERDICT_ORDER.index(v) for v in verdicts]  # type: ignore[arg-type]
+    ranks = [VERDICT_ORDER.index(v) for v in verdicts]
     return VERDICT_ORDER[max(ranks)] if ranks else None
 
 
@@ -130,7 +133,7 @@ class Overlap(_Model):
     key: str
     name_zh: str | None = None
     name_en: str | None = None
-    measure: Literal["area_km2", "length_km", "points"] = "area_km2"
+    measure: Measure = "area_km2"
     amount: float
     share: float
     extra: dict[str, Any] = {}

@@ -30,7 +30,7 @@ from geoeco.core.geometry import from_albers
 from geoeco.zoning.rules import REDLINE_CODES, ZONE_CLASSES
 
 from .context import IndexedLayer, QueryContext, redline_reason
-from .models import MapData, Overlap, ProximityItem
+from .models import MapData, Measure, Overlap, ProximityItem
 
 #: Overlaps smaller than this are numerical slivers of shared edges and are ignored
 #: (1 m² for areas, 1 m for lines, in km² / km).
@@ -40,15 +40,20 @@ SLIVER = {"area_km2": 1e-6, "length_km": 1e-3, "points": 0.5}
 # --------------------------------------------------------------------------- overlaps
 
 
-def _measure(geom: Any, kind: str) -> np.ndarray | float:
+def _measure(geom: Any, kind: Measure) -> np.ndarray | float:
+    """Area (km²), length (km) or number of points of a geometry (or of each of an array)."""
+    m: np.ndarray | float
     if kind == "area_km2":
-        return shapely.area(geom) / 1e6
-    if kind == "length_km":
-        return shapely.length(geom) / 1e3
-    return shapely.get_num_coordinates(geom) * 1.0
+        m = shapely.area(geom) / 1e6
+    elif kind == "length_km":
+        m = shapely.length(geom) / 1e3
+    else:
+        m = shapely.get_num_coordinates(geom) * 1.0
+    return m
 
 
-def _kind(site_al: Any) -> str:
+def _kind(site_al: Any) -> Measure:
+    """How a site is measured: by area, by length if it has no area, else by points."""
     if site_al.area > 0:
         return "area_km2"
     if site_al.length > 0:
@@ -57,7 +62,7 @@ def _kind(site_al: Any) -> str:
 
 
 def _overlaps(
-    layer: IndexedLayer | None, site_al: Any, kind: str, total: float
+    layer: IndexedLayer | None, site_al: Any, kind: Measure, total: float
 ) -> list[tuple[int, float, float]]:
     """(row, amount, share) for every feature overlapping the site by a positive amount."""
     if layer is None or total <= 0:
@@ -84,7 +89,7 @@ def _polys(g: Any) -> Any:
 
 
 def _feature_overlaps(
-    layer: IndexedLayer | None, hits: list[tuple[int, float, float]], kind: str
+    layer: IndexedLayer | None, hits: list[tuple[int, float, float]], kind: Measure
 ) -> list[Overlap]:
     if layer is None:
         return []
@@ -93,7 +98,7 @@ def _feature_overlaps(
             key=layer.feature_id(i),
             name_zh=layer.text(i, "name_zh"),
             name_en=layer.text(i, "name_en"),
-            measure=kind,  # type: ignore[arg-type]
+            measure=kind,
             amount=a,
             share=s,
             extra={"status": layer.text(i, "status")} if layer.text(i, "status") else {},
@@ -103,7 +108,7 @@ def _feature_overlaps(
 
 
 def _unit_overlaps(
-    ctx: QueryContext, hits: list[tuple[int, float, float]], kind: str
+    ctx: QueryContext, hits: list[tuple[int, float, float]], kind: Measure
 ) -> tuple[list[Overlap], list[Overlap]]:
     u = ctx.units
     classes = u.column("unit_class")
@@ -112,7 +117,7 @@ def _unit_overlaps(
             key=u.feature_id(i),
             name_zh=u.text(i, "name_zh"),
             name_en=u.text(i, "name_en"),
-            measure=kind,  # type: ignore[arg-type]
+            measure=kind,
             amount=a,
             share=s,
             extra={
@@ -133,7 +138,7 @@ def _unit_overlaps(
             key=str(c),
             name_zh=ZONE_CLASSES.get(c, ("", ""))[0],
             name_en=ZONE_CLASSES.get(c, ("", ""))[1],
-            measure=kind,  # type: ignore[arg-type]
+            measure=kind,
             amount=a,
             share=min(1.0, s),
         )
@@ -142,7 +147,9 @@ def _unit_overlaps(
     return by_class, by_unit
 
 
-def _redline_overlaps(ctx: QueryContext, site_al: Any, kind: str, total: float) -> list[Overlap]:
+def _redline_overlaps(
+    ctx: QueryContext, site_al: Any, kind: Measure, total: float
+) -> list[Overlap]:
     layer = ctx.redline
     hits = _overlaps(layer, site_al, kind, total)
     if layer is None:
@@ -162,7 +169,7 @@ def _redline_overlaps(ctx: QueryContext, site_al: Any, kind: str, total: float) 
                 key=str(code),
                 name_zh=zh,
                 name_en=en,
-                measure=kind,  # type: ignore[arg-type]
+                measure=kind,
                 amount=a,
                 share=s,
                 extra={"reason_zh": rz, "reason_en": re_},
@@ -190,6 +197,8 @@ def _proximity(ctx: QueryContext, site_al: Any, buffer_al: Any) -> list[Proximit
             continue
         dist = shapely.distance(layer.albers[idx], site_al) / 1000.0
         for i, d in zip(idx.tolist(), np.atleast_1d(dist).tolist(), strict=True):
+            zh: str | None
+            en: str | None
             if name == "redline":
                 code = int(layer.column("LXBM")[i])
                 zh, en = REDLINE_CODES.get(code, ("", ""))
@@ -252,9 +261,9 @@ def _map_data(ctx: QueryContext, site_al: Any, buffer_al: Any | None) -> MapData
         props = [{k: _plain(v) for k, v in p.items()} for p in props]
         return _fc(geoms, props)
 
-    vb = from_albers(view).bounds
+    w, s, e, n = (float(v) for v in from_albers(view).bounds)
     return MapData(
-        bbox=tuple(float(v) for v in vb),  # type: ignore[arg-type]
+        bbox=(w, s, e, n),
         site=_fc([from_albers(site_al)], [{}]),
         buffer=None if buffer_al is None else _fc([from_albers(buffer_al)], [{}]),
         units=clip(ctx.units, ("code", "unit_class")) or _fc([], []),

@@ -1,8 +1,7 @@
 """Spatial queries on a zoning run: point lookup and paged features in a bounding box.
 
 :class:`QueryContext` opens a run folder (the ``out_dir`` of
-:func:`geoeco.workflows.zoning.run_zoning`)
-once and keeps everything a query needs in memory:
+:func:`geoeco.workflows.zoning.run_zoning`) once and keeps everything a query needs in memory:
 
 * the ``units`` and ``redline`` layers of ``zones.gpkg`` in an :class:`shapely.STRtree`
   (lon-lat, for point-in-polygon) and in :data:`~geoeco.core.crs.ALBERS_CHINA` (for areas);
@@ -14,10 +13,10 @@ once and keeps everything a query needs in memory:
   :class:`~geoeco.query.zonal.RasterLayer` with its class table (from the raster's
   ``class_table`` tag).
 
-The context and its :class:`IndexedLayer` live in :mod:`geoeco.query.context` (re-exported
-here). A warm :func:`lookup_point` then costs a few tens of microseconds per index plus one pixel
-read per raster (``bench/bench_query.py``). A point outside every unit is a normal answer
-(``inside_analysed_area=False``, ``unit=None``), not an error.
+The context and its :class:`~geoeco.query.context.IndexedLayer` live in
+:mod:`geoeco.query.context`. A warm :func:`lookup_point` then costs a few tens of microseconds
+per index plus one pixel read per raster (``bench/bench_query.py``). A point outside every unit
+is a normal answer (``inside_analysed_area=False``, ``unit=None``), not an error.
 
 Examples
 --------
@@ -139,42 +138,8 @@ def lookup_point(
     if len(hit) > 1:
         codes = ", ".join(ctx.units.feature_id(int(i)) for i in hit)
         notes.append(f"the point lies on a boundary shared by units {codes}; the first is given")
-    values = []
-    for tr, group in ctx.point_plan():
-        xy = tr.transform(x, y)
-        values.extend((i, _layer_value(r, xy)) for i, r in group)
-    values = [v for _, v in sorted(values, key=lambda t: t[0])]
-    redline = None
-    if unit is not None:
-        red = next((v for v in values if v.layer == "redline"), None)
-        code = red.class_code if red is not None else None
-        if red is None and ctx.redline is not None:
-            rh = ctx.redline.hits(pt)
-            code = int(ctx.redline.column("LXBM")[int(rh[0])]) if len(rh) else None
-        if code:
-            zh, en = REDLINE_CODES.get(code, ("", ""))
-            rz, re_ = redline_reason(code)
-            redline = RedlineStatus(
-                inside=True, lxbm=code, type_zh=zh, type_en=en, reason_zh=rz, reason_en=re_
-            )
-        else:
-            redline = RedlineStatus(inside=False)
+    values = _layer_values(ctx, x, y)
     park = _member(ctx.parks, pt, ("name_zh", "name_en"))
-    battle = _member(ctx.battles, pt, ("name_zh", "name_en"))
-    near = park
-    if park is None and ctx.parks is not None:
-        n = nearest(ctx.parks, shapely.Point(*ctx.to_albers().transform(x, y)))
-        if n is not None:
-            i, d = n
-            near = FeatureRef(
-                layer=ctx.parks.name,
-                id=ctx.parks.feature_id(i),
-                name_zh=ctx.parks.text(i, "name_zh"),
-                name_en=ctx.parks.text(i, "name_en"),
-                status=ctx.parks.text(i, "status"),
-                distance_km=d,
-                inside=False,
-            )
     return PointResult(
         lon=x,
         lat=y,
@@ -182,12 +147,57 @@ def lookup_point(
         inside_analysed_area=unit is not None,
         message=None if unit is not None else OUTSIDE,
         unit=unit,
-        redline=redline,
+        redline=_redline_status(ctx, pt, values) if unit is not None else None,
         national_park=park,
-        battle=battle,
-        nearest_national_park=near,
+        battle=_member(ctx.battles, pt, ("name_zh", "name_en")),
+        nearest_national_park=park if park is not None else _nearest_park(ctx, x, y),
         layers=values if unit is not None else [v for v in values if v.value is not None],
         notes=notes,
+    )
+
+
+def _layer_values(ctx: QueryContext, x: float, y: float) -> list[LayerValue]:
+    """The value of every raster of the run at lon-lat ``(x, y)``, in the run's layer order."""
+    values: list[tuple[int, LayerValue]] = []
+    for tr, group in ctx.point_plan():
+        xy = tr.transform(x, y)
+        values.extend((i, _layer_value(r, xy)) for i, r in group)
+    return [v for _, v in sorted(values, key=lambda t: t[0])]
+
+
+def _redline_status(ctx: QueryContext, pt: Any, values: list[LayerValue]) -> RedlineStatus:
+    """Whether a point of the analysed area is in the red line, and its type and reason: from
+    the red-line raster's value there, else from the red-line polygons."""
+    red = next((v for v in values if v.layer == "redline"), None)
+    code = red.class_code if red is not None else None
+    if red is None and ctx.redline is not None:
+        rh = ctx.redline.hits(pt)
+        code = int(ctx.redline.column("LXBM")[int(rh[0])]) if len(rh) else None
+    if not code:
+        return RedlineStatus(inside=False)
+    zh, en = REDLINE_CODES.get(code, ("", ""))
+    rz, re_ = redline_reason(code)
+    return RedlineStatus(
+        inside=True, lxbm=code, type_zh=zh, type_en=en, reason_zh=rz, reason_en=re_
+    )
+
+
+def _nearest_park(ctx: QueryContext, x: float, y: float) -> FeatureRef | None:
+    """The national park nearest to lon-lat ``(x, y)`` (outside every park), with its distance."""
+    if ctx.parks is None:
+        return None
+    n = nearest(ctx.parks, shapely.Point(*ctx.to_albers().transform(x, y)))
+    if n is None:
+        return None
+    i, d = n
+    return FeatureRef(
+        layer=ctx.parks.name,
+        id=ctx.parks.feature_id(i),
+        name_zh=ctx.parks.text(i, "name_zh"),
+        name_en=ctx.parks.text(i, "name_en"),
+        status=ctx.parks.text(i, "status"),
+        distance_km=d,
+        inside=False,
     )
 
 
@@ -281,6 +291,28 @@ def features_in_bbox(
     >>> page.number_matched, page.number_returned, page.features[0]["id"]
     (2, 1, 'ZH62000010001')
     """
+    x0, y0, x1, y1 = _lonlat_bbox(bbox, crs)
+    if limit < 0 or offset < 0:
+        raise InvalidInput(f"limit and offset must be >= 0, got {limit}, {offset}")
+    limit = min(int(limit), MAX_PAGE)
+    lyr = _resolve_layer(layer, ctx, registry)
+    matched = lyr.hits(shapely.box(x0, y0, x1, y1))
+    page = matched[offset : offset + limit]
+    cols = _columns(lyr, properties)
+    feats = _features(lyr, page, cols, simplify_m)
+    return FeaturePage(
+        layer=layer,
+        bbox=(x0, y0, x1, y1),
+        features=feats,
+        number_matched=len(matched),
+        number_returned=len(feats),
+        limit=limit,
+        offset=offset,
+    )
+
+
+def _lonlat_bbox(bbox: Sequence[float], crs: str | int | None) -> tuple[float, float, float, float]:
+    """``(minlon, minlat, maxlon, maxlat)`` checked, in WGS 84 (GCJ-02 corners converted)."""
     if len(bbox) != 4:
         raise InvalidInput(
             f"bbox needs 4 numbers (minlon, minlat, maxlon, maxlat), got {len(bbox)}"
@@ -293,45 +325,42 @@ def features_in_bbox(
 
         xs, ys = gcj02_to_wgs84(np.array([x0, x1, x0, x1]), np.array([y0, y0, y1, y1]))
         x0, x1, y0, y1 = float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max())
-    if limit < 0 or offset < 0:
-        raise InvalidInput(f"limit and offset must be >= 0, got {limit}, {offset}")
-    limit = min(int(limit), MAX_PAGE)
-    lyr = _resolve_layer(layer, ctx, registry)
-    matched = lyr.hits(shapely.box(x0, y0, x1, y1))
-    page = matched[offset : offset + limit]
+    return x0, y0, x1, y1
+
+
+def _columns(lyr: IndexedLayer, properties: Sequence[str] | None) -> list[str]:
+    """The property columns to return: ``properties`` (checked), default every column."""
     cols = [c for c in lyr.frame.columns if c != lyr.frame.geometry.name]
-    if properties is not None:
-        unknown = [c for c in properties if c not in cols]
-        if unknown:
-            raise InvalidInput(f"unknown properties {unknown}; the layer has: {', '.join(cols)}")
-        cols = list(properties)
+    if properties is None:
+        return cols
+    unknown = [c for c in properties if c not in cols]
+    if unknown:
+        raise InvalidInput(f"unknown properties {unknown}; the layer has: {', '.join(cols)}")
+    return list(properties)
+
+
+def _features(
+    lyr: IndexedLayer, page: np.ndarray, cols: list[str], simplify_m: float | None
+) -> list[dict[str, Any]]:
+    """The rows ``page`` of ``lyr`` as GeoJSON features (lon-lat), optionally simplified."""
     geoms = lyr.lonlat[page]
     if simplify_m:
         geoms = shapely.simplify(geoms, simplify_m / 111_000.0, preserve_topology=True)
     sub = lyr.frame.iloc[page]
     feats = []
     for k, (i, g) in enumerate(zip(page.tolist(), geoms, strict=True)):
-        props = {c: json_value(sub[c].iloc[k]) for c in cols}
         feats.append(
             {
                 "type": "Feature",
                 "id": lyr.feature_id(i),
                 "geometry": shapely.geometry.mapping(g),
-                "properties": props,
+                "properties": {c: json_value(sub[c].iloc[k]) for c in cols},
             }
         )
-    return FeaturePage(
-        layer=layer,
-        bbox=(x0, y0, x1, y1),
-        features=feats,
-        number_matched=len(matched),
-        number_returned=len(feats),
-        limit=limit,
-        offset=offset,
-    )
+    return feats
 
 
-def _doctest_units():  # type: ignore[no-untyped-def]
+def _doctest_units() -> Any:
     """Two 0.01° units at 105°E 38°N (priority and general), for the doctests."""
     import geopandas as gpd
 

@@ -89,23 +89,25 @@ def _num(v: float | None, nd: int = 3) -> str:
 
 
 def _rings(geom: Mapping[str, Any]) -> Iterable[tuple[str, list[list[float]]]]:
-    kind, c = geom.get("type"), geom.get("coordinates")
+    """The rings, lines and points of a GeoJSON geometry, each as a list of ``[x, y]``."""
+    kind = geom.get("type")
+    c: Any = geom.get("coordinates")  # nested lists of positions, by geometry type
     if kind == "Polygon":
-        for r in c:  # type: ignore[union-attr]
+        for r in c:
             yield "ring", r
     elif kind == "MultiPolygon":
-        for p in c:  # type: ignore[union-attr]
+        for p in c:
             for r in p:
                 yield "ring", r
     elif kind == "LineString":
-        yield "line", c  # type: ignore[misc]
+        yield "line", c
     elif kind == "MultiLineString":
-        for ln in c:  # type: ignore[union-attr]
+        for ln in c:
             yield "line", ln
     elif kind == "Point":
-        yield "point", [c]  # type: ignore[list-item]
+        yield "point", [c]
     elif kind == "MultiPoint":
-        for p in c:  # type: ignore[union-attr]
+        for p in c:
             yield "point", [p]
     elif kind == "GeometryCollection":
         for g in geom.get("geometries", []):

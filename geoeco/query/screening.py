@@ -23,8 +23,8 @@
 :func:`screen_batch` screens many sites (GeoJSON FeatureCollection, vector file, CSV or
 DataFrame with WKT) into one row per site; a bad site's error is reported in its row.
 
-The compliance rules and verdicts live in :mod:`geoeco.query.compliance` and the overlap, proximity
-and map helpers in :mod:`geoeco.query.overlaps`; their names are re-exported here.
+The compliance rules and verdicts live in :mod:`geoeco.query.compliance` and the overlap,
+proximity and map helpers in :mod:`geoeco.query.overlaps`.
 
 Examples
 --------
@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +48,11 @@ import pandas as pd
 import shapely
 
 from geoeco.core.crs import ALBERS_CHINA
-from geoeco.core.errors import GeoecoError, InvalidInput
+from geoeco.core.errors import GeoecoError, InvalidInput, OversizeRequest
 from geoeco.core.geometry import (
     MAX_AREA_KM2,
     MAX_VERTICES,
+    ParsedGeometry,
     SwapPolicy,
     iter_features,
     parse_geometry,
@@ -64,7 +66,7 @@ from .compliance import (
     verdicts,
 )
 from .context import OUTSIDE, QueryContext
-from .models import ScreeningResult, SiteInfo
+from .models import Measure, Overlap, ScreeningResult, SiteInfo, ZonalStat
 from .overlaps import (
     _feature_overlaps,
     _kind,
@@ -124,22 +126,60 @@ def screen_site(
     -------
     ScreeningResult
     """
-    from geoeco.core.errors import OversizeRequest
-
-    rs = load_compliance(rules)  # type: ignore[arg-type]
+    rs = load_compliance(rules)
     types = [project_type] if isinstance(project_type, str) else project_type
     for t in types or []:
         rs.project(t)
+    p, site_al, buffer_al = _footprint(
+        geometry, buffer_m, crs=crs, swap=swap, max_vertices=max_vertices, max_area_km2=max_area_km2
+    )
+    kind = _kind(site_al)
+    ov = _SiteOverlaps.of(ctx, site_al, kind)
+    notes = list(p.notes) + ov.notes()
+    zstats = _zonal(ctx, site_al, buffer_al, kind, notes) if zonal else []
+    return ScreeningResult(
+        site_id=site_id if site_id is not None else p.id,
+        site=SiteInfo(
+            geometry=shapely.geometry.mapping(p.geometry),
+            geometry_type=p.geometry.geom_type,
+            area_km2=float(site_al.area) / 1e6,
+            length_km=float(site_al.length) / 1e3 if kind == "length_km" else 0.0,
+            buffer_m=float(buffer_m),
+            input_crs=p.input_crs,
+            notes=list(p.notes),
+        ),
+        run=ctx.run,
+        inside_analysed_area=bool(ov.by_unit),
+        outside_share=ov.outside,
+        by_class=ov.by_class,
+        by_unit=ov.by_unit,
+        redline=ov.redline,
+        national_parks=ov.parks,
+        battles=ov.battles,
+        zonal=zstats,
+        proximity=_proximity(ctx, site_al, buffer_al) if buffer_al is not None else [],
+        verdicts=verdicts(ov.touched(), types, rules=rs),
+        notes=notes,
+        map=_map_data(ctx, site_al, buffer_al) if map_data else None,
+    )
+
+
+def _footprint(
+    geometry: Any,
+    buffer_m: float,
+    *,
+    crs: str | int | None,
+    swap: SwapPolicy,
+    max_vertices: int | None,
+    max_area_km2: float | None,
+) -> tuple[ParsedGeometry, Any, Any | None]:
+    """The parsed site, its footprint in Albers metres and the buffer around it (``None`` for
+    ``buffer_m = 0``); the buffer's area must stay under ``max_area_km2`` too."""
     if not (isinstance(buffer_m, int | float) and 0 <= buffer_m <= MAX_BUFFER_M):
         raise InvalidInput(f"buffer_m must be between 0 and {MAX_BUFFER_M:g} m, got {buffer_m!r}")
     p = parse_geometry(
-        geometry,
-        crs=crs,
-        swap=swap,
-        max_vertices=max_vertices,
-        max_area_km2=max_area_km2,
+        geometry, crs=crs, swap=swap, max_vertices=max_vertices, max_area_km2=max_area_km2
     )
-    notes = list(p.notes)
     site_al = to_albers(p.geometry)
     buffer_al = site_al.buffer(buffer_m, quad_segs=16) if buffer_m > 0 else None
     if buffer_al is not None and max_area_km2 is not None and buffer_al.area / 1e6 > max_area_km2:
@@ -147,68 +187,77 @@ def screen_site(
             f"the site with its {buffer_m:g} m buffer covers {buffer_al.area / 1e6:,.0f} km²; "
             f"at most {max_area_km2:,.0f} km² are accepted"
         )
-    kind = _kind(site_al)
-    total = float(_measure(site_al, kind))
-    unit_hits = _overlaps(ctx.units, site_al, kind, total)
-    by_class, by_unit = _unit_overlaps(ctx, unit_hits, kind)
-    inside_share = sum(o.share for o in by_unit)
-    outside = max(0.0, 1.0 - inside_share)
-    if outside < 1e-9:
-        outside = 0.0
-    red = _redline_overlaps(ctx, site_al, kind, total)
-    parks = _feature_overlaps(ctx.parks, _overlaps(ctx.parks, site_al, kind, total), kind)
-    battles = _feature_overlaps(ctx.battles, _overlaps(ctx.battles, site_al, kind, total), kind)
-    if not by_unit:
-        notes.append(f"{OUTSIDE}: the site overlaps no control unit of this run")
-    elif outside > 0:
-        notes.append(
-            f"{outside:.1%} of the site lies outside the analysed area; statistics and "
-            "verdicts cover the analysed part only"
+    return p, site_al, buffer_al
+
+
+@dataclass(frozen=True)
+class _SiteOverlaps:
+    """What the site's footprint overlaps: units (by class and one by one), the share outside
+    every unit, red-line types, national parks and battle areas."""
+
+    by_class: list[Overlap]
+    by_unit: list[Overlap]
+    outside: float
+    redline: list[Overlap]
+    parks: list[Overlap]
+    battles: list[Overlap]
+
+    @classmethod
+    def of(cls, ctx: QueryContext, site_al: Any, kind: Measure) -> _SiteOverlaps:
+        """The overlaps of ``site_al`` (Albers metres; ``kind`` says how it is measured)."""
+        total = float(_measure(site_al, kind))
+        by_class, by_unit = _unit_overlaps(ctx, _overlaps(ctx.units, site_al, kind, total), kind)
+        outside = max(0.0, 1.0 - sum(o.share for o in by_unit))
+        return cls(
+            by_class=by_class,
+            by_unit=by_unit,
+            outside=0.0 if outside < 1e-9 else outside,
+            redline=_redline_overlaps(ctx, site_al, kind, total),
+            parks=_feature_overlaps(ctx.parks, _overlaps(ctx.parks, site_al, kind, total), kind),
+            battles=_feature_overlaps(
+                ctx.battles, _overlaps(ctx.battles, site_al, kind, total), kind
+            ),
         )
-    touched: dict[str, list[str]] = {}
-    if by_unit:
-        if red:
-            touched["redline"] = [o.key for o in red]
-        if parks:
-            touched["national_park"] = [o.key for o in parks]
-        for o in by_unit:
-            touched.setdefault(_CLASS_SCOPE[int(o.extra["unit_class"])], []).append(o.key)
-    zstats = []
-    if zonal and ctx.rasters:
-        area_geom = site_al if kind == "area_km2" else buffer_al
-        if area_geom is not None:
-            if kind != "area_km2":
-                notes.append("zonal statistics are over the buffer (the site has no area)")
-            zstats = zonal_stats(area_geom, ctx.rasters, crs=ALBERS_CHINA)
-        else:
-            notes.append("no zonal statistics: the site has no area; give buffer_m > 0")
-    prox = _proximity(ctx, site_al, buffer_al) if buffer_al is not None else []
-    length_km = float(site_al.length) / 1e3 if kind == "length_km" else 0.0
-    return ScreeningResult(
-        site_id=site_id if site_id is not None else p.id,
-        site=SiteInfo(
-            geometry=shapely.geometry.mapping(p.geometry),
-            geometry_type=p.geometry.geom_type,
-            area_km2=float(site_al.area) / 1e6,
-            length_km=length_km,
-            buffer_m=float(buffer_m),
-            input_crs=p.input_crs,
-            notes=list(p.notes),
-        ),
-        run=ctx.run,
-        inside_analysed_area=bool(by_unit),
-        outside_share=outside,
-        by_class=by_class,
-        by_unit=by_unit,
-        redline=red,
-        national_parks=parks,
-        battles=battles,
-        zonal=zstats,
-        proximity=prox,
-        verdicts=verdicts(touched, types, rules=rs),
-        notes=notes,
-        map=_map_data(ctx, site_al, buffer_al) if map_data else None,
-    )
+
+    def notes(self) -> list[str]:
+        """What a reader must know: the site is outside the run, or partly."""
+        if not self.by_unit:
+            return [f"{OUTSIDE}: the site overlaps no control unit of this run"]
+        if self.outside > 0:
+            return [
+                f"{self.outside:.1%} of the site lies outside the analysed area; statistics and "
+                "verdicts cover the analysed part only"
+            ]
+        return []
+
+    def touched(self) -> dict[str, list[str]]:
+        """The compliance scopes the site touches (red line, national park, unit classes),
+        each with the keys of what it touches; nothing outside the analysed area."""
+        touched: dict[str, list[str]] = {}
+        if self.by_unit:
+            if self.redline:
+                touched["redline"] = [o.key for o in self.redline]
+            if self.parks:
+                touched["national_park"] = [o.key for o in self.parks]
+            for o in self.by_unit:
+                touched.setdefault(_CLASS_SCOPE[int(o.extra["unit_class"])], []).append(o.key)
+        return touched
+
+
+def _zonal(
+    ctx: QueryContext, site_al: Any, buffer_al: Any | None, kind: Measure, notes: list[str]
+) -> list[ZonalStat]:
+    """Zonal statistics of the run's rasters over the footprint, or over the buffer of a site
+    without area (``notes`` says so, or that there is neither)."""
+    if not ctx.rasters:
+        return []
+    area_geom = site_al if kind == "area_km2" else buffer_al
+    if area_geom is None:
+        notes.append("no zonal statistics: the site has no area; give buffer_m > 0")
+        return []
+    if kind != "area_km2":
+        notes.append("zonal statistics are over the buffer (the site has no area)")
+    return zonal_stats(area_geom, ctx.rasters, crs=ALBERS_CHINA)
 
 
 # --------------------------------------------------------------------------- batch
@@ -233,12 +282,7 @@ def _iter_sites(
     if isinstance(sites, pd.DataFrame):
         geo = hasattr(sites, "geometry") and getattr(sites, "_geometry_column_name", None)
         if geo:
-            gcrs = crs
-            if sites.crs is not None:
-                sites = sites.to_crs(4490)
-                gcrs = "cgcs2000" if crs in (None, "wgs84", "cgcs2000", 4326, 4490) else crs
-            for n, (i, row) in enumerate(sites.iterrows()):
-                yield _row_id(row, id_field, n, i), row.geometry, gcrs
+            yield from _geo_rows(sites, id_field=id_field, crs=crs)
             return
         if wkt_column not in sites.columns:
             raise InvalidInput(
@@ -251,6 +295,19 @@ def _iter_sites(
     for n, (fid, geom, props) in enumerate(iter_features(sites)):
         sid = str(props[id_field]) if id_field and id_field in props else fid
         yield (sid if sid is not None else str(n)), geom, crs
+
+
+def _geo_rows(
+    gdf: Any, *, id_field: str | None, crs: str | int | None
+) -> Iterator[tuple[str, Any, str | int | None]]:
+    """``(site id, geometry, crs)`` of every row of a GeoDataFrame; one with a CRS is
+    reprojected to CGCS2000 lon-lat first."""
+    gcrs = crs
+    if gdf.crs is not None:
+        gdf = gdf.to_crs(4490)
+        gcrs = "cgcs2000" if crs in (None, "wgs84", "cgcs2000", 4326, 4490) else crs
+    for n, (i, row) in enumerate(gdf.iterrows()):
+        yield _row_id(row, id_field, n, i), row.geometry, gcrs
 
 
 def _row_id(row: Any, id_field: str | None, n: int, index: Any) -> str:
@@ -320,9 +377,7 @@ def screen_batch(
     pandas.DataFrame
         Columns of :func:`summary_row`, including ``verdict_<type>`` per project type.
     """
-    from geoeco.core.errors import OversizeRequest
-
-    rs = load_compliance(rules)  # type: ignore[arg-type]
+    rs = load_compliance(rules)
     types = [project_type] if isinstance(project_type, str) else list(project_type or [])
     for t in types:
         rs.project(t)

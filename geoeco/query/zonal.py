@@ -113,7 +113,7 @@ class _WindowSource:
     def __new__(cls, layer: RasterLayer) -> Any:
         from exactextract.raster import RasterSource
 
-        class _Src(RasterSource):  # type: ignore[misc]
+        class _Src(RasterSource):  # type: ignore[misc]  # exactextract has no types: its RasterSource is Any
             def __init__(self) -> None:
                 super().__init__()
 
@@ -132,7 +132,7 @@ class _WindowSource:
             def read_window(self, x0: int, y0: int, nx: int, ny: int) -> np.ndarray:
                 from geoeco.core.io import read_raster
 
-                r = read_raster(layer.path, window=(y0, x0, ny, nx), name=layer.name)  # type: ignore[arg-type]
+                r = read_raster(layer.file(), window=(y0, x0, ny, nx), name=layer.name)
                 return np.ma.masked_invalid(r.array.astype("float64"))
 
         return _Src()
@@ -156,14 +156,14 @@ class RasterLayer:
     _source: Any = field(default=None, repr=False, init=False)
     _ops: list[Any] | None = field(default=None, repr=False, init=False)
     _inv: tuple[float, ...] = field(default=(), repr=False, init=False)
-    _mask: np.ndarray | None = field(default=None, repr=False, init=False)
+    _pixels: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, init=False)
 
     def __post_init__(self) -> None:
         # point-lookup state, built now so that threads sharing the layer only read it
         t = ~self.grid.transform
         self._inv = (t.a, t.b, t.c, t.d, t.e, t.f)
         if self._array is not None:
-            self._mask = np.ma.getmaskarray(self._array)
+            self._pixels = (np.ma.getdata(self._array), np.ma.getmaskarray(self._array))
 
     @classmethod
     def open(
@@ -254,11 +254,10 @@ class RasterLayer:
 
                 if self._array is not None:
                     a = self._array
-                    if a.dtype.kind != "f":
-                        a = a.astype("float64")
+                    values = a if a.dtype.kind == "f" else a.astype("float64")
                     # no srs_wkt: geometries are projected to the grid CRS before the call,
                     # and exactextract would otherwise re-parse and compare the WKT each call
-                    self._source = NumPyRasterSource(a, *self.grid.bounds, name=self.name)
+                    self._source = NumPyRasterSource(values, *self.grid.bounds, name=self.name)
                 else:
                     self._source = _WindowSource(self)
             return self._source
@@ -284,19 +283,25 @@ class RasterLayer:
         if not (0 <= row < self.grid.height and 0 <= col < self.grid.width):
             return None
         r, c = int(row), int(col)
-        if self._array is not None:
-            if self._mask[r, c]:  # type: ignore[index]
+        if self._pixels is not None:
+            data, mask = self._pixels
+            if mask[r, c]:
                 return None
-            v = self._array.data[r, c]
+            v = float(data[r, c])
         else:
             from geoeco.core.io import read_raster
 
-            a = read_raster(self.path, window=(r, c, 1, 1), name=self.name).array  # type: ignore[arg-type]
-            if np.ma.getmaskarray(a)[0, 0]:
+            arr = read_raster(self.file(), window=(r, c, 1, 1), name=self.name).array
+            if np.ma.getmaskarray(arr)[0, 0]:
                 return None
-            v = a.data[0, 0]
-        v = float(v)
+            v = float(arr.data[0, 0])
         return None if np.isnan(v) else v
+
+    def file(self) -> Path:
+        """The raster's file (a layer whose pixels are not held in memory has one)."""
+        if self.path is None:
+            raise InvalidInput(f"raster {self.name!r} has neither its pixels in memory nor a file")
+        return self.path
 
 
 def _tags(path: str | Path) -> dict[str, str]:

@@ -41,12 +41,12 @@ class Weights(BaseModel):
     """Component weights (≥ 0); they are divided by their sum over the components used."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    erosion: float = Field(0.25, ge=0)
-    desertification: float = Field(0.25, ge=0)
-    sensitivity: float = Field(0.15, ge=0)
-    importance_gain: float = Field(0.15, ge=0)
-    protected_nearness: float = Field(0.10, ge=0)
-    battle: float = Field(0.10, ge=0)
+    erosion: float = Field(default=0.25, ge=0)
+    desertification: float = Field(default=0.25, ge=0)
+    sensitivity: float = Field(default=0.15, ge=0)
+    importance_gain: float = Field(default=0.15, ge=0)
+    protected_nearness: float = Field(default=0.10, ge=0)
+    battle: float = Field(default=0.10, ge=0)
 
 
 def _lin(n: int) -> tuple[float, ...]:
@@ -80,7 +80,7 @@ class Need(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     id: str = Field(min_length=1)
     input: NeedInput
-    min_code: int = Field(1, ge=1)
+    min_code: int = Field(default=1, ge=1)
     max_code: int | None = None
     name_zh: str = ""
     name_en: str = ""
@@ -106,9 +106,9 @@ class RestorationConfig(BaseModel):
     eligible_classes: tuple[int, ...] = (2,)
     weights: Weights = Weights()
     levels: Levels = Levels()
-    d0_m: float = Field(5000.0, gt=0)
-    d_max_m: float = Field(20000.0, gt=0)
-    fvc_max: float = Field(100.0, gt=0)
+    d0_m: float = Field(default=5000.0, gt=0)
+    d_max_m: float = Field(default=20000.0, gt=0)
+    fvc_max: float = Field(default=100.0, gt=0)
     needs: tuple[Need, ...] = ()
 
     @field_validator("eligible_classes")

@@ -211,7 +211,7 @@ class _Ranker:
         sel = np.zeros(k.size, dtype=bool)
         gflat = groups.ravel() if groups is not None else None
         for g, p in self.picks.items():
-            gm = valid if g == 0 else (gflat == g) & valid  # type: ignore[operator]
+            gm = valid if g == 0 else (gflat == g) & valid
             sel |= gm & (k > p.key)
             at = np.flatnonzero(gm & (k == p.key))
             if at.size:

@@ -18,7 +18,7 @@ Three outputs, as Marxan / Zonation / prioritizr give them (anchors §(e)):
 Candidates are cells whose control class (``zone_class``: 1 priority protection, 2 key control,
 3 general control, 0 nodata) is in ``eligible_classes`` (default key control only) and whose
 active inputs all have data. A missing input never becomes a zero: such cells are left out and
-counted in ``params["missing_cells"]``. The protected-area and battle masks are flags: nodata
+counted in ``params.missing_cells``. The protected-area and battle masks are flags: nodata
 there means "outside".
 
 Ranking, ties and selection (a Zonation removal order by 16-bit score key, then row-major pixel
@@ -27,7 +27,8 @@ solver and no connectivity term) are described in :mod:`geoeco.restoration.ranki
 :mod:`geoeco.restoration.scoring`; the rule in :mod:`geoeco.restoration.config`. This module
 runs the whole computation (:func:`prioritise`, :func:`prioritise_windows`, which reads the grid
 in strips twice with O(65 536 + strip) memory, its result independent of the strip height) and
-reports it (:func:`coverage_table`). Every public name of those modules is re-exported here.
+reports it (:func:`coverage_table`, :class:`RestorationParams`); import the other modules'
+names from them.
 
 Areas: all cells have the same area (an equal-area grid such as ``ALBERS_CHINA``). ``cell
 area`` is the grid's pixel area times :func:`geoeco.core.windows.equal_area_factor` (1 on Albers)
@@ -53,8 +54,8 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -155,6 +156,70 @@ def _table(
 # ------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, kw_only=True)
+class RestorationParams:
+    """How a restoration run scored, ranked and selected, and what it found (:meth:`to_dict`
+    is its JSON form, the ``restoration`` record of ``summary.json``).
+
+    Areas are km² (``cell_area_km2`` per cell), counts are cells: ``zone_cells`` of the
+    eligible control classes, ``eligible_cells`` of them with data in every scored input
+    (``missing_cells`` without), ``selected_cells`` selected.
+    """
+
+    rule: str = "restoration priority score = sum(w_c * x_c) / sum(w_c)"
+    tag: str
+    config_version: str
+    config_source: str
+    weights: dict[str, float]
+    weights_used: dict[str, float]
+    components_without_inputs: tuple[str, ...]
+    levels: dict[str, Any]
+    d0_m: float
+    d_max_m: float
+    nearness: str = "exp(-d/d0) for d <= d_max else 0; d = distance to protected cells (m)"
+    fvc_max: float
+    eligible_classes: tuple[int, ...]
+    inputs: tuple[str, ...]
+    needs: tuple[str, ...]
+    score_levels: int = SCORE_LEVELS
+    rank: str = "share of candidate cells with lower priority (Zonation removal order)"
+    tie_rule: str = "score key round(score*65535) high first, then row-major pixel order"
+    connectivity: str = "not modelled (no boundary-length modifier)"
+    mode: Mode
+    selection_method: str
+    budget_km2: float | None
+    targets: dict[str, float]
+    cell_area_km2: float
+    equal_area_factor: float
+    zone_cells: int
+    eligible_cells: int
+    missing_cells: int
+    eligible_km2: float
+    selected_cells: int
+    selected_km2: float
+    budget_exceeds_eligible: bool
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready record, keys in field order (sequences as lists)."""
+        return {
+            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+            for f in fields(self)
+        }
+
+
+@dataclass(frozen=True)
+class NoCandidates:
+    """The params of a run that had nothing to restore (no candidate cell), and why."""
+
+    note: str
+    selected_km2: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready record."""
+        return {"note": self.note, "selected_km2": self.selected_km2}
+
+
 @dataclass(frozen=True)
 class RestorationResult:
     """Score (float32), rank (float32) and selection (uint8 0/1/2) Rasters, coverage, params."""
@@ -163,14 +228,24 @@ class RestorationResult:
     rank: Raster
     selection: Raster
     coverage: pd.DataFrame
-    params: dict[str, Any]
+    params: RestorationParams | NoCandidates
 
 
 Sink = Callable[[Window, np.ndarray, np.ndarray, np.ndarray], None]
 
+#: How the cells are selected: under an area budget, coverage targets, both, or not at all.
+Mode = Literal["budget", "targets", "targets+budget", "rank only"]
+_SELECTION_METHODS: dict[Mode, str] = {
+    "budget": "top cells by rank",
+    "targets": "greedy by marginal contribution to unmet targets",
+    "targets+budget": "greedy by marginal contribution, capped by the budget",
+    "rank only": "none",
+}
 
-def _strips(height: int, rows: int) -> list[int]:
-    return list(range(0, height, max(1, rows)))
+
+def _strips(height: int, width: int, rows: int) -> list[Window]:
+    """Full-width strips of ``rows`` rows covering a grid, top first."""
+    return [(r0, 0, min(rows, height - r0), width) for r0 in range(0, height, max(1, rows))]
 
 
 def _cell_area_km2(grid: Grid, cell_area_km2: float | None) -> tuple[float, float]:
@@ -199,7 +274,7 @@ def prioritise_windows(
     block_rows: int = 256,
     sink: Sink | None = None,
     _stacklevel: int = 2,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+) -> tuple[pd.DataFrame, RestorationParams]:
     """Bounded-memory :func:`prioritise`: read full-width strips of ``block_rows`` rows twice.
 
     ``inputs`` are Rasters, arrays or window readers (``read(window)``) on ``grid``. ``sink``
@@ -210,29 +285,13 @@ def prioritise_windows(
     """
     config, weights, needs = _prepare(inputs, config)
     area, ea_factor = _cell_area_km2(grid, cell_area_km2)
-    shape = grid.shape
-    readers = {k: _as_reader(v, shape, k, grid) for k, v in inputs.items()}
-    sc = _Scorer(readers, shape, grid.res, config, weights, needs)
+    readers = {k: _as_reader(v, grid.shape, k, grid) for k, v in inputs.items()}
+    sc = _Scorer(readers, grid.shape, grid.res, config, weights, needs)
     ids = [n.id for n in needs]
     tlist = _target_list(targets, ids)
-    budget = _budget_cells(budget_km2, area)
-    W = grid.width
-    starts = _strips(grid.height, block_rows)
-
-    def win(r0: int) -> Window:
-        return (r0, 0, min(block_rows, grid.height - r0), W)
-
+    strips = _strips(grid.height, grid.width, block_rows)
     ranker = _Ranker(grouped=bool(tlist))
-    need_tot = np.zeros(len(needs), dtype=np.int64)
-    n_zone = 0
-    for r0 in starts:
-        st = sc.strip(win(r0))
-        groups = _group_ids(st.needs, tlist)
-        ranker.add(st.keys, groups)
-        valid = st.keys >= 0
-        n_zone += int(st.zone_ok.sum())
-        for j, m in enumerate(st.needs):
-            need_tot[j] += int((m & valid).sum())
+    n_zone, need_tot = _rank_pass(sc, strips, tlist, ranker)
     n = ranker.n
     if n == 0:
         raise EmptyArea(
@@ -240,15 +299,7 @@ def prioritise_windows(
             f"{list(config.eligible_classes)}, none with data in every scored input"
         )
     notes: list[str] = []
-    if tlist:
-        needed = [_needed(s, int(need_tot[i])) for i, s in tlist]
-        takes = _greedy(ranker.ghist, needed, budget)
-        mode = "targets+budget" if budget is not None else "targets"
-    elif budget is not None:
-        takes = {0: min(budget, n)}
-        mode = "budget"
-    else:
-        takes, mode = {}, "rank only"
+    takes, mode = _takes(ranker, tlist, need_tot, _budget_cells(budget_km2, area))
     exceeds = budget_km2 is not None and not tlist and budget_km2 > n * area * (1 + 1e-12)
     if exceeds:
         msg = (
@@ -258,72 +309,125 @@ def prioritise_windows(
         notes.append(msg)
         warnings.warn(msg, GeoecoWarning, stacklevel=_stacklevel)
     ranker.plan(takes)
-    got = np.zeros(len(needs), dtype=np.int64)
-    n_sel = 0
-    for r0 in reversed(starts):
-        w = win(r0)
+    n_sel, got = _select_pass(sc, strips, tlist, ranker, sink)
+    tmap = {ids[i]: s for i, s in tlist}
+    names = {nd.id: (nd.name_zh, nd.name_en) for nd in needs}
+    table = _table(
+        ["eligible", *ids], [n, *need_tot.tolist()], [n_sel, *got.tolist()], area, tmap, names
+    )
+    unmet = [str(r.need) for r in table.itertuples() if r.met is False]
+    if unmet:
+        msg = f"targets not met within the budget: {', '.join(unmet)}"
+        notes.append(msg)
+        warnings.warn(msg, GeoecoWarning, stacklevel=_stacklevel)
+    return table, RestorationParams(
+        **_rule_params(config, weights),
+        inputs=tuple(sorted(inputs)),
+        needs=tuple(ids),
+        mode=mode,
+        selection_method=_SELECTION_METHODS[mode],
+        budget_km2=budget_km2,
+        targets=tmap,
+        cell_area_km2=area,
+        equal_area_factor=ea_factor,
+        zone_cells=n_zone,
+        eligible_cells=n,
+        missing_cells=n_zone - n,
+        eligible_km2=n * area,
+        selected_cells=n_sel,
+        selected_km2=n_sel * area,
+        budget_exceeds_eligible=bool(exceeds),
+        notes=tuple(notes),
+    )
+
+
+def _rank_pass(
+    sc: _Scorer, strips: list[Window], tlist: list[tuple[int, float]], ranker: _Ranker
+) -> tuple[int, np.ndarray]:
+    """First pass: every strip's score keys into ``ranker``; the cells of eligible control
+    classes and, per need, the candidate cells that have it."""
+    need_tot = np.zeros(len(sc.needs), dtype=np.int64)
+    n_zone = 0
+    for w in strips:
         st = sc.strip(w)
-        groups = _group_ids(st.needs, tlist)
-        lower, sel = ranker.apply(st.keys, groups)
+        ranker.add(st.keys, _group_ids(st.needs, tlist))
+        valid = st.keys >= 0
+        n_zone += int(st.zone_ok.sum())
+        for j, m in enumerate(st.needs):
+            need_tot[j] += int((m & valid).sum())
+    return n_zone, need_tot
+
+
+def _takes(
+    ranker: _Ranker, tlist: list[tuple[int, float]], need_tot: np.ndarray, budget: int | None
+) -> tuple[dict[int, int], Mode]:
+    """Cells to take from each need group, and the selection mode (see :func:`prioritise`)."""
+    if tlist:
+        needed = [_needed(s, int(need_tot[i])) for i, s in tlist]
+        takes = _greedy(ranker.ghist, needed, budget)
+        return takes, "targets+budget" if budget is not None else "targets"
+    if budget is not None:
+        return {0: min(budget, ranker.n)}, "budget"
+    return {}, "rank only"
+
+
+def _select_pass(
+    sc: _Scorer,
+    strips: list[Window],
+    tlist: list[tuple[int, float]],
+    ranker: _Ranker,
+    sink: Sink | None,
+) -> tuple[int, np.ndarray]:
+    """Second pass, bottom strip first: rank and selection of every strip (to ``sink``); the
+    selected cells and, per need, the selected cells that have it."""
+    n = ranker.n
+    got = np.zeros(len(sc.needs), dtype=np.int64)
+    n_sel = 0
+    for w in reversed(strips):
+        st = sc.strip(w)
+        lower, sel = ranker.apply(st.keys, _group_ids(st.needs, tlist))
         n_sel += int(sel.sum())
         for j, m in enumerate(st.needs):
             got[j] += int((m & sel).sum())
         if sink is not None:
             rank = np.where(lower >= 0, lower / max(n, 1), np.nan).astype(np.float32)
             sink(w, st.score, rank, _codes_of(lower, sel))
-    tmap = {ids[i]: s for i, s in tlist}
-    names = {nd.id: (nd.name_zh, nd.name_en) for nd in needs}
-    table = _table(
-        ["eligible", *ids], [n, *need_tot.tolist()], [n_sel, *got.tolist()], area, tmap, names
-    )
-    unmet = [r.need for r in table.itertuples() if r.met is False]
-    if unmet:
-        msg = f"targets not met within the budget: {', '.join(unmet)}"
-        notes.append(msg)
-        warnings.warn(msg, GeoecoWarning, stacklevel=_stacklevel)
-    params = {
-        "rule": "restoration priority score = sum(w_c * x_c) / sum(w_c)",
+    return n_sel, got
+
+
+class _RuleParams(TypedDict):
+    """The fields of :class:`RestorationParams` that come from the rule (the configuration)."""
+
+    tag: str
+    config_version: str
+    config_source: str
+    weights: dict[str, float]
+    weights_used: dict[str, float]
+    components_without_inputs: tuple[str, ...]
+    levels: dict[str, Any]
+    d0_m: float
+    d_max_m: float
+    fvc_max: float
+    eligible_classes: tuple[int, ...]
+
+
+def _rule_params(config: RestorationConfig, weights: Mapping[str, float]) -> _RuleParams:
+    """The rule a run used: its configuration and the weights of the components with inputs."""
+    return {
         "tag": config.tag,
         "config_version": config.version,
         "config_source": config.source,
         "weights": config.weights.model_dump(),
-        "weights_used": weights,
-        "components_without_inputs": [
+        "weights_used": dict(weights),
+        "components_without_inputs": tuple(
             c for c in COMPONENTS if c not in weights and getattr(config.weights, c) > 0
-        ],
+        ),
         "levels": config.levels.model_dump(),
         "d0_m": config.d0_m,
         "d_max_m": config.d_max_m,
-        "nearness": "exp(-d/d0) for d <= d_max else 0; d = distance to protected cells (m)",
         "fvc_max": config.fvc_max,
-        "eligible_classes": list(config.eligible_classes),
-        "inputs": sorted(inputs),
-        "needs": ids,
-        "score_levels": SCORE_LEVELS,
-        "rank": "share of candidate cells with lower priority (Zonation removal order)",
-        "tie_rule": "score key round(score*65535) high first, then row-major pixel order",
-        "connectivity": "not modelled (no boundary-length modifier)",
-        "mode": mode,
-        "selection_method": {
-            "budget": "top cells by rank",
-            "targets": "greedy by marginal contribution to unmet targets",
-            "targets+budget": "greedy by marginal contribution, capped by the budget",
-            "rank only": "none",
-        }[mode],
-        "budget_km2": budget_km2,
-        "targets": tmap,
-        "cell_area_km2": area,
-        "equal_area_factor": ea_factor,
-        "zone_cells": n_zone,
-        "eligible_cells": n,
-        "missing_cells": n_zone - n,
-        "eligible_km2": n * area,
-        "selected_cells": n_sel,
-        "selected_km2": n_sel * area,
-        "budget_exceeds_eligible": bool(exceeds),
-        "notes": notes,
+        "eligible_classes": tuple(config.eligible_classes),
     }
-    return table, params
 
 
 def prioritise(
@@ -354,7 +458,7 @@ def prioritise(
     RestorationResult
         ``score`` and ``rank`` (float32, NaN outside candidates), ``selection`` (uint8: 0 not a
         candidate, 1 not selected, 2 selected), ``coverage`` (:func:`coverage_table` columns)
-        and ``params`` (weights used, rule, counts, notes).
+        and ``params`` (:class:`RestorationParams`: weights used, rule, counts, notes).
 
     Examples
     --------
@@ -364,7 +468,7 @@ def prioritise(
     >>> rz = Raster.from_array(np.array([[2, 2]], "uint8"), g, nodata=0)
     >>> re = Raster.from_array(np.array([[6, 3]], "uint8"), g, nodata=0)
     >>> res = prioritise({"zone_class": rz, "erosion": re}, budget_km2=1.0)
-    >>> res.selection.array.tolist(), res.params["weights_used"]
+    >>> res.selection.array.tolist(), res.params.weights_used
     ([[2, 1]], {'erosion': 1.0})
     """
     zone = inputs.get("zone_class")
@@ -400,6 +504,8 @@ def prioritise(
 
 
 __all__ = [
+    "NoCandidates",
+    "RestorationParams",
     "RestorationResult",
     "coverage_table",
     "prioritise",

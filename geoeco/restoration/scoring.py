@@ -75,9 +75,8 @@ def _flag(a: Any) -> np.ndarray:
     if isinstance(a, np.ma.MaskedArray):
         a = a.filled(0)
     arr = np.asarray(a)
-    if arr.dtype.kind == "f":
-        return np.nan_to_num(arr, nan=0.0) != 0
-    return arr != 0
+    flag: np.ndarray = (np.nan_to_num(arr, nan=0.0) if arr.dtype.kind == "f" else arr) != 0
+    return flag
 
 
 def _lookup(codes: np.ndarray, levels: tuple[float, ...], name: str) -> np.ndarray:
@@ -87,7 +86,8 @@ def _lookup(codes: np.ndarray, levels: tuple[float, ...], name: str) -> np.ndarr
             f"classes; set levels.{name} in the restoration config"
         )
     lut = np.array((np.nan, *levels), dtype=np.float64)
-    return lut[codes]
+    values: np.ndarray = lut[codes]
+    return values
 
 
 def _edt(mask: np.ndarray, sampling: tuple[float, float]) -> np.ndarray:
@@ -221,7 +221,8 @@ class _Scorer:
         cfg, lv = self.cfg, self.cfg.levels
         zone = _codes(self.r["zone_class"](win), "zone_class")
         zone_ok = np.isin(zone, cfg.eligible_classes)
-        codes = {n: self.codes(n, win) for n in (*_CLASS_INPUTS, "importance", "battle")}
+        read = {n: self.codes(n, win) for n in (*_CLASS_INPUTS, "importance", "battle")}
+        codes = {n: c for n, c in read.items() if c is not None}  # the inputs given
         total = np.zeros(zone.shape)
         ok = zone_ok.copy()
         for comp, wt in self.w.items():
@@ -231,11 +232,11 @@ class _Scorer:
                 parts = [
                     _lookup(codes[n], getattr(lv, n), n)
                     for n in ("sanding_sensitivity", "water_sensitivity")
-                    if codes[n] is not None
+                    if n in codes
                 ]
                 x = parts[0] if len(parts) == 1 else np.fmax(parts[0], parts[1])
             elif comp == "importance_gain":
-                imp = _lookup(codes["importance"], lv.importance, "importance")  # type: ignore[arg-type]
+                imp = _lookup(codes["importance"], lv.importance, "importance")
                 fvc = as_float(_plain(self.r["fvc"](win)), np.float64)
                 with np.errstate(invalid="ignore"):
                     bad = (fvc < 0) | (fvc > cfg.fvc_max * (1 + 1e-6))
@@ -249,15 +250,15 @@ class _Scorer:
             elif comp == "protected_nearness":
                 x = _nearness_from_distance(self._distance(win), cfg.d0_m, cfg.d_max_m)
             else:  # battle
-                x = codes["battle"].astype(np.float64)  # type: ignore[union-attr]
+                x = codes["battle"].astype(np.float64)
             ok &= ~np.isnan(x)
             total += wt * np.nan_to_num(x)
         score = np.where(ok, np.clip(total, 0.0, 1.0), np.nan).astype(np.float32)
-        needs = []
+        needs: list[np.ndarray] = []
         for nd in self.needs:
             c = codes[nd.input]
             hi = nd.max_code if nd.max_code is not None else np.iinfo(np.int64).max
-            needs.append((c >= nd.min_code) & (c <= hi))  # type: ignore[operator]
+            needs.append((c >= nd.min_code) & (c <= hi))
         return _Strip(score, score_keys(score), zone_ok, needs)
 
 
@@ -298,8 +299,8 @@ def restoration_score(
     shape = np.shape(_plain(inputs["zone_class"]))
     if len(shape) != 2:
         raise InvalidInput(f"zone_class must be 2-D, got shape {shape}")
-    readers = {k: _as_reader(v, shape, k, None) for k, v in inputs.items()}  # type: ignore[arg-type]
-    sc = _Scorer(readers, shape, res, config, weights, [])  # type: ignore[arg-type]
+    readers = {k: _as_reader(v, shape, k, None) for k, v in inputs.items()}
+    sc = _Scorer(readers, shape, res, config, weights, [])
     return sc.strip((0, 0, shape[0], shape[1])).score
 
 
@@ -314,8 +315,8 @@ def need_masks(
     """
     config, weights, needs = _prepare(inputs, config)
     shape = np.shape(_plain(inputs["zone_class"]))
-    readers = {k: _as_reader(v, shape, k, None) for k, v in inputs.items()}  # type: ignore[arg-type]
-    sc = _Scorer(readers, shape, None, config, weights, needs)  # type: ignore[arg-type]
+    readers = {k: _as_reader(v, shape, k, None) for k, v in inputs.items()}
+    sc = _Scorer(readers, shape, None, config, weights, needs)
     win = (0, 0, shape[0], shape[1])
     return {n.id: m for n, m in zip(needs, sc.strip(win).needs, strict=True)}
 

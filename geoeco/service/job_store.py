@@ -10,6 +10,7 @@ True
 
 from __future__ import annotations
 
+import builtins
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -91,6 +92,14 @@ _RESET = (
 )
 
 
+def _stamp(text: str) -> datetime:
+    """A timestamp of a column that is never NULL (``created``, ``updated``)."""
+    t = _parse_ts(text)
+    if t is None:
+        raise ValueError("a job row lacks its created or updated time")
+    return t
+
+
 def _row_to_job(row: Sequence[Any]) -> Job:
     d = dict(zip(_COLUMNS, row, strict=True))
     return Job(
@@ -101,8 +110,8 @@ def _row_to_job(row: Sequence[Any]) -> Job:
         attempt=int(d["attempt"]),
         progress=float(d["progress"]),
         message=d["message"],
-        created=_parse_ts(d["created"]),
-        updated=_parse_ts(d["updated"]),
+        created=_stamp(d["created"]),
+        updated=_stamp(d["updated"]),
         started=_parse_ts(d["started"]),
         finished=_parse_ts(d["finished"]),
         worker=d["worker"],
@@ -317,7 +326,7 @@ class JobStore(ABC):
                 "WHERE id=? AND attempt=? AND status='running'",
                 (p, message[:500], now, now, job_id, attempt),
             )
-            return cur.rowcount == 1
+            return bool(cur.rowcount == 1)
 
     def heartbeat(self, worker: str) -> int:
         """Mark every running job of ``worker`` as alive now; returns how many."""
@@ -355,7 +364,7 @@ class JobStore(ABC):
                     attempt,
                 ),
             )
-            return cur.rowcount == 1
+            return bool(cur.rowcount == 1)
 
     def fail(self, job_id: str, attempt: int, problem: JobProblem) -> bool:
         """Mark an accepted or running attempt failed with ``problem``; False if it was not."""
@@ -367,7 +376,7 @@ class JobStore(ABC):
                 "failure=? WHERE id=? AND attempt=? AND status IN ('accepted', 'running')",
                 (problem.title[:500], now, now, problem.model_dump_json(), job_id, attempt),
             )
-            return cur.rowcount == 1
+            return bool(cur.rowcount == 1)
 
     def release(self, job_id: str, attempt: int, worker: str, message: str) -> bool:
         """Give a running attempt back to the queue unchanged (e.g. on a clean shutdown)."""
@@ -379,7 +388,7 @@ class JobStore(ABC):
                 "WHERE id=? AND attempt=? AND worker=? AND status='running'",
                 (message, now, job_id, attempt, worker),
             )
-            return cur.rowcount == 1
+            return bool(cur.rowcount == 1)
 
     def retry_or_fail(
         self, job: Job, *, reason: str, max_attempts: int, problem_type: str = "about:blank"
@@ -431,7 +440,7 @@ class JobStore(ABC):
         is_alive: Callable[[str | None], bool] = pid_alive,
         stale_after: timedelta = timedelta(seconds=60),
         now: datetime | None = None,
-    ) -> list[Job]:
+    ) -> builtins.list[Job]:  # (``list`` here is the method above)
         """Re-queue or fail every running job whose worker is gone; never leave it running.
 
         A worker is gone when ``is_alive(worker)`` says so (on the same host: its process has
@@ -468,7 +477,7 @@ class JobStore(ABC):
             )
         return self.get(job_id)
 
-    def purge(self, older_than: timedelta, *, now: datetime | None = None) -> list[str]:
+    def purge(self, older_than: timedelta, *, now: datetime | None = None) -> builtins.list[str]:
         """Delete finished jobs (successful, failed, dismissed) older than ``older_than``.
 
         Age counts from ``finished``. Returns the ids deleted; remove their folders with

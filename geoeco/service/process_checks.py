@@ -8,8 +8,8 @@ contradiction the run would hit, without reading a pixel. :func:`geoeco.service.
 runs it when a job is submitted (so a bad request fails at once) and
 :func:`geoeco.service.processes.execute` runs the same check before the run itself.
 
-Errors are :class:`~geoeco.service.process_inputs.InvalidProcessInputs` (or
-:class:`~geoeco.service.process_inputs.ProcessInputTooLarge` when a size limit is exceeded) whose
+Errors are :class:`~geoeco.core.errors.InvalidProcessInputs` (or
+:class:`~geoeco.core.errors.ProcessInputTooLarge` when a size limit is exceeded) whose
 ``errors`` name each input involved.
 
 What is *not* known without reading data stays a run-time failure: the land-cover codes of a
@@ -19,33 +19,32 @@ user layer (the demo's codes are known and checked), values out of range inside 
 >>> check_erosion(inputs, ExecutionContext())  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-geoeco.service.process_inputs.InvalidProcessInputs: inputs of process 'erosion': r: give ...
+geoeco.core.errors.InvalidProcessInputs: inputs of process 'erosion': r: give ...
 """
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from geoeco.catalog.layers import LayerRegistry
-from geoeco.core.errors import GeoecoError, InvalidFields, OversizeRequest
+from geoeco.core.errors import (
+    GeoecoError,
+    InvalidFields,
+    InvalidProcessInputs,
+    OversizeRequest,
+    ProcessInputTooLarge,
+)
+from geoeco.erosion.config import ErosionConfig
 
 from .process_inputs import (
     DesertificationInputs,
     ErosionInputs,
     ExecutionContext,
-    InvalidProcessInputs,
-    ProcessInputTooLarge,
     ScreeningInputs,
     ZoningInputs,
 )
-
-#: The demo region's erosion settings, in the package data (``geoeco/data``).
-DEMO_EROSION_FILES = ("demo_erosion.toml", "demo_landcover_factors.csv")
 
 
 @dataclass
@@ -89,37 +88,24 @@ def _raster_layer(problems: Problems, registry: LayerRegistry, name: str, layer_
 
 # --------------------------------------------------------------------------------------------
 # erosion
-def demo_erosion_dir() -> Path:
-    """The folder of the demo's erosion settings (:data:`DEMO_EROSION_FILES`)."""
-    return Path(str(files("geoeco") / "data"))
+def erosion_config(inp: ErosionInputs) -> ErosionConfig:
+    """The configuration the run builds (:func:`geoeco.workflows.erosion.erosion_config`):
+    the inputs over the demo's settings when there is no ``dem``; layer ids stand for their
+    files (no file is needed to validate)."""
+    from geoeco.workflows.erosion import demo_erosion_dir, demo_erosion_settings
+    from geoeco.workflows.erosion import erosion_config as config_of
 
-
-def erosion_config(inp: ErosionInputs, factor: Callable[[Any], Any], base: Path | None) -> Any:
-    """The run's :class:`~geoeco.erosion.run.ErosionConfig`: the inputs over the demo's settings
-    in ``base`` (``None``: a user DEM, no settings). ``factor`` turns a layer id into the path
-    the run reads (the check passes ids through: no file is needed to validate)."""
-    from geoeco.erosion.run import make_config
-
-    flags: dict[str, Any] = {
-        "r": factor(inp.r),
-        "k": factor(inp.k),
-        "c": factor(inp.c),
-        "p": factor(inp.p),
-        "ndvi": factor(inp.ndvi),
-        "landcover": factor(inp.landcover),
-        "model": inp.model,
-        "routing": inp.routing,
-        "ls_method": inp.ls_method,
-    }
-    if base is None:
-        return make_config(None, **flags)
-    settings = tomllib.loads((base / DEMO_EROSION_FILES[0]).read_text(encoding="utf-8"))
-    return make_config(settings, base=base, **flags)
+    options = inp.erosion_options()
+    if inp.dem is not None:
+        return config_of(options)
+    return config_of(options, settings=demo_erosion_settings(), base=demo_erosion_dir())
 
 
 def _config_problems(problems: Problems, inp: ErosionInputs, exc: InvalidFields) -> None:
     """Config errors named by the inputs involved (those given first)."""
-    demo = _demo_settings() if inp.dem is None else {}
+    from geoeco.workflows.erosion import demo_erosion_settings
+
+    demo = demo_erosion_settings() if inp.dem is None else {}
     inputs = set(ErosionInputs.model_fields)
     given = {f for f in inputs if getattr(inp, f) is not None and f != "demo_size"}
     for e in exc.errors:
@@ -130,11 +116,6 @@ def _config_problems(problems: Problems, inp: ErosionInputs, exc: InvalidFields)
         if from_demo:
             message += f" (the demo region's settings give {', '.join(from_demo)})"
         problems.add(named[0] if named else "inputs", message, str(e.get("code", "invalid")))
-
-
-def _demo_settings() -> dict[str, Any]:
-    path = demo_erosion_dir() / DEMO_EROSION_FILES[0]
-    return tomllib.loads(path.read_text(encoding="utf-8"))
 
 
 def _dem_header(problems: Problems, registry: LayerRegistry, layer_id: str) -> None:
@@ -171,7 +152,7 @@ def check_erosion(inp: ErosionInputs, ctx: ExecutionContext) -> None:
                 _dem_header(problems, registry, value)
     demo = inp.dem is None
     try:
-        cfg = erosion_config(inp, lambda v: v, demo_erosion_dir() if demo else None)
+        cfg: ErosionConfig | None = erosion_config(inp)
     except InvalidFields as exc:
         _config_problems(problems, inp, exc)
         cfg = None
@@ -194,18 +175,12 @@ def check_erosion(inp: ErosionInputs, ctx: ExecutionContext) -> None:
 def _zoning_area(problems: Problems, inp: ZoningInputs, ctx: ExecutionContext) -> None:
     """The run's area of interest and grid: geometry, code, area limit, pixel limit, and a
     drawn area must overlap a county of the built-in boundaries (the run's units need one)."""
-    from geoeco.core.geometry import parse_geometry
-    from geoeco.workflows.zoning import counties_for
-    from geoeco.zoning.aoi import AOI, analysis_grid, aoi_from_code, demo_aoi
+    from geoeco.workflows.zoning import zoning_area
+    from geoeco.workflows.zoning_inputs import counties_for
+    from geoeco.zoning.aoi import analysis_grid
 
     try:
-        if isinstance(inp.aoi, dict):
-            geom = parse_geometry(inp.aoi, crs="wgs84", max_area_km2=None).geometry
-            area = AOI(geom, "geometry", "geometry")
-        elif isinstance(inp.aoi, str):
-            area = aoi_from_code(inp.aoi)
-        else:
-            area = demo_aoi(inp.demo_size)
+        area = zoning_area(inp.aoi, demo_size=inp.demo_size)
     except OversizeRequest as exc:
         problems.oversize("aoi", str(exc))
         return
@@ -214,7 +189,7 @@ def _zoning_area(problems: Problems, inp: ZoningInputs, ctx: ExecutionContext) -
         return
     limit = ctx.max_aoi_km2
     if limit is not None and inp.aoi is not None:
-        km2 = area.area_km2()
+        km2 = area.area_km2
         if km2 > limit:
             problems.oversize(
                 "aoi",
@@ -235,8 +210,8 @@ def _zoning_area(problems: Problems, inp: ZoningInputs, ctx: ExecutionContext) -
 def check_zoning(inp: ZoningInputs, ctx: ExecutionContext) -> None:
     """The area and grid, the ``layers`` (known raster layers named by rule-set inputs) and
     that every required input of the rule sets has data."""
-    from geoeco.workflows.demo import demo_zoning_inputs
-    from geoeco.workflows.zoning import ATTRIBUTE_INPUTS, unbound_inputs
+    from geoeco.workflows.demo_inputs import demo_zoning_inputs
+    from geoeco.workflows.zoning_inputs import ATTRIBUTE_INPUTS, unbound_inputs
     from geoeco.zoning.rules import load_rule_set
 
     problems = Problems("zoning")
@@ -320,12 +295,10 @@ def check_screening(inp: ScreeningInputs, ctx: ExecutionContext) -> None:
 
 
 __all__ = [
-    "DEMO_EROSION_FILES",
     "Problems",
     "check_desertification",
     "check_erosion",
     "check_screening",
     "check_zoning",
-    "demo_erosion_dir",
     "erosion_config",
 ]

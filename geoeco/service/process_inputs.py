@@ -11,33 +11,29 @@ Everything here is re-exported by :mod:`geoeco.service.processes` (import it fro
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from geoeco.catalog.demo_region import DEFAULT_DEMO_SIZE
+from geoeco.catalog.demo_region import Size as DemoSize
 from geoeco.catalog.layers import LayerRegistry
-from geoeco.core.errors import InvalidFields, OversizeRequest
+from geoeco.core.engine import Engine, EngineName
+from geoeco.core.errors import InvalidInput
+from geoeco.core.geometry import InputCRS
+from geoeco.erosion.config import DEFAULT_MODEL, ErosionModel
+from geoeco.terrain.ls import DEFAULT_LS_METHOD
+from geoeco.terrain.ls import Method as LSMethod
+from geoeco.terrain.routing import RoutingMethod
+from geoeco.workflows.demo_inputs import demo_resolution
+from geoeco.workflows.erosion import ErosionOptions, FactorValue
+from geoeco.workflows.zoning import DEFAULT_RES, DEFAULT_RULES, SxydCrs
+from geoeco.zoning.aoi import normalise_code
 
 from .job_model import is_job_id
-
-Progress = Callable[[str, float], None]
-DemoSize = Literal["small", "full"]
-_CODE = re.compile(r"^(156)?\d{6}$")
-
-
-class InvalidProcessInputs(InvalidFields):
-    """Process inputs that do not validate; ``errors`` lists ``{field, message, code}``."""
-
-
-class ProcessInputTooLarge(OversizeRequest, InvalidProcessInputs):
-    """Process inputs beyond a size limit (area, pixels, vertices); ``errors`` as above.
-
-    :class:`~geoeco.core.errors.OversizeRequest` comes first, so the API's table maps it to 413.
-    """
 
 
 @dataclass(frozen=True)
@@ -56,11 +52,11 @@ class ExecutionContext:
     registry: LayerRegistry | None = None
     cache_dir: Path | None = None
     runs_dir: Path | None = None
-    engine: str = "local"
+    engine: EngineName = "local"
     scheduler: str | None = None
     max_aoi_km2: float | None = None
 
-    def compute_engine(self) -> Any:
+    def compute_engine(self) -> Engine | None:
         """The engine windows run on (:func:`geoeco.core.engine.get_engine`); local by default."""
         if self.engine == "local":
             return None
@@ -90,23 +86,22 @@ class ZoningInputs(_Inputs):
         "geometry or Feature in WGS 84 lon-lat. Absent: the synthetic demo region.",
     )
     demo_size: DemoSize = Field(
-        default="full",
+        default=DEFAULT_DEMO_SIZE,
         description="Demo region size when no aoi is given: small (about 10 km) or full "
         "(about 100 km).",
     )
-    rules: str = Field(default="default", description="Built-in rule set name.")
+    rules: str = Field(default=DEFAULT_RULES, description="Built-in rule set name.")
     compare: str | None = Field(default=None, description="A second built-in rule set.")
     res: float | None = Field(
         default=None,
         ge=10,
         le=5000,
-        description="Grid resolution in metres (default 30 for the small demo, else 90).",
+        description="Grid resolution in metres (default: without aoi the demo grid's, 30 for "
+        f"the small demo and 90 for the full one; else {DEFAULT_RES:g}).",
     )
     budget_km2: float | None = Field(default=None, gt=0, description="Restoration budget, km².")
     min_unit_km2: float = Field(default=0.1, ge=0, description="Smallest control unit, km².")
-    sxyd_crs: Literal["cgcs2000", "gk"] = Field(
-        default="cgcs2000", description="CRS of the 三线一单 export."
-    )
+    sxyd_crs: SxydCrs = Field(default="cgcs2000", description="CRS of the 三线一单 export.")
     layers: dict[str, str] = Field(
         default_factory=dict,
         description="Rule-set input name -> raster layer id of the registry. Absent inputs "
@@ -120,8 +115,11 @@ class ZoningInputs(_Inputs):
     @field_validator("aoi")
     @classmethod
     def _aoi_shape(cls, v: Any) -> Any:
-        if isinstance(v, str) and not _CODE.match(v.strip()):
-            raise ValueError("a text aoi must be a 6- or 9-digit administrative code")
+        if isinstance(v, str):
+            try:
+                normalise_code(v)
+            except InvalidInput:
+                raise ValueError("a text aoi must be a 6- or 9-digit administrative code") from None
         if isinstance(v, dict) and "type" not in v:
             raise ValueError("a GeoJSON aoi needs a 'type' member")
         return v.strip() if isinstance(v, str) else v
@@ -139,7 +137,7 @@ class ZoningInputs(_Inputs):
         """The grid resolution used."""
         if self.res is not None:
             return self.res
-        return 30.0 if self.aoi is None and self.demo_size == "small" else 90.0
+        return demo_resolution(self.demo_size) if self.aoi is None else DEFAULT_RES
 
     def uses_demo(self) -> bool:
         """Whether the run builds the demo's evaluation inputs."""
@@ -156,7 +154,9 @@ class ErosionInputs(_Inputs):
     """Inputs of the ``erosion`` process (factors: a number or a raster layer id)."""
 
     dem: str | None = Field(default=None, description="DEM layer id; absent: the demo DEM.")
-    demo_size: DemoSize = Field(default="full", description="Demo size when no dem is given.")
+    demo_size: DemoSize = Field(
+        default=DEFAULT_DEMO_SIZE, description="Demo size when no dem is given."
+    )
     r: _NonNegative | str | None = Field(
         default=None, description="R factor, MJ·mm/(hm²·h·a): number (>= 0) or layer id."
     )
@@ -171,14 +171,44 @@ class ErosionInputs(_Inputs):
     )
     ndvi: str | None = Field(default=None, description="NDVI layer id (C from cover).")
     landcover: str | None = Field(default=None, description="Land-cover layer id.")
-    model: Literal["rusle", "csle"] | None = None
-    routing: Literal["d8", "mfd"] | None = None
-    ls_method: Literal["dg", "lstool", "invest"] | None = None
+    model: ErosionModel | None = Field(
+        default=None,
+        description=f"Soil-loss model (default: the demo's settings, else {DEFAULT_MODEL}).",
+    )
+    routing: RoutingMethod | None = Field(
+        default=None,
+        description="Flow routing (default: the demo's settings, else d8, or mfd for the "
+        "invest LS method).",
+    )
+    ls_method: LSMethod | None = Field(
+        default=None,
+        description="Slope-length method (default: the demo's settings, else "
+        f"{DEFAULT_LS_METHOD}).",
+    )
 
     def layer_ids(self) -> list[str]:
         """Every layer id among the inputs."""
         vals = [self.dem, self.r, self.k, self.c, self.p, self.ndvi, self.landcover]
         return [v for v in vals if isinstance(v, str)]
+
+    def erosion_options(
+        self, factor: Callable[[FactorValue | None], FactorValue | None] | None = None
+    ) -> ErosionOptions:
+        """The run's :class:`~geoeco.workflows.erosion.ErosionOptions`; ``factor`` turns a
+        layer id into the path the run reads (default: ids stay, as checks need no file)."""
+        f = factor or (lambda v: v)
+        ndvi, landcover = f(self.ndvi), f(self.landcover)
+        return ErosionOptions(
+            r=f(self.r),
+            k=f(self.k),
+            c=f(self.c),
+            p=f(self.p),
+            ndvi=None if ndvi is None else str(ndvi),
+            landcover=None if landcover is None else str(landcover),
+            model=self.model,
+            routing=self.routing,
+            ls_method=self.ls_method,
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -187,7 +217,9 @@ class DesertificationInputs(_Inputs):
     """Inputs of the ``desertification`` process."""
 
     ndvi: str | None = Field(default=None, description="NDVI layer id; absent: the demo NDVI.")
-    demo_size: DemoSize = Field(default="full", description="Demo size when no ndvi is given.")
+    demo_size: DemoSize = Field(
+        default=DEFAULT_DEMO_SIZE, description="Demo size when no ndvi is given."
+    )
     bare_sand: str | None = Field(default=None, description="Bare-sand share layer id (%).")
 
     def layer_ids(self) -> list[str]:
@@ -202,7 +234,7 @@ class ScreeningInputs(_Inputs):
 
     zoning_job: str = Field(description="Id of a successful zoning job whose results to use.")
     geometry: dict[str, Any] | str = Field(description="The site: GeoJSON or WKT.")
-    crs: Literal["wgs84", "cgcs2000", "gcj02"] = "wgs84"
+    crs: InputCRS = Field(default="wgs84", description="CRS of the coordinates.")
     buffer_m: float = Field(default=0.0, ge=0, le=50_000, description="Proximity buffer, m.")
     project_type: list[str] | None = Field(
         default=None, description="Project types to judge (default: every type)."

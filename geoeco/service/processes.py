@@ -1,15 +1,17 @@
 """The process catalogue: analyses that can run as jobs (OGC API - Processes style).
 
 Each :class:`Process` has an id, a description, an input model (a pydantic model whose JSON
-Schema is published), its outputs, and a function that runs it into a folder. Built in:
+Schema is published), its outputs, and a function that runs it into a folder and returns a
+:class:`~geoeco.service.process_runners.ProcessResult` (or, for a plugin's process, its JSON
+summary as a mapping). Built in:
 
-* ``zoning``: :func:`geoeco.workflows.zoning.run_zoning`. With no ``aoi`` and no ``layers`` it runs
-  on the
-  synthetic demo region (``demo_size`` small or full), building the demo's evaluation inputs
-  first as ``geoeco zone`` does;
-* ``erosion``: :func:`geoeco.erosion.run.run_erosion` on a DEM layer (or the demo DEM);
-* ``desertification``: :func:`geoeco.erosion.desertification.run_desertification` on an NDVI layer
-  (or the demo NDVI);
+* ``zoning``: :func:`geoeco.workflows.zoning.run_zoning`. With no ``aoi`` and no ``layers`` it
+  zones the synthetic demo region (``demo_size`` small or full) on the demo's analyses, as
+  ``geoeco zone`` does (:func:`geoeco.workflows.demo.zone_demo`);
+* ``erosion``: :func:`geoeco.erosion.run.run_erosion` on a DEM layer (or the demo DEM), with
+  the settings :func:`geoeco.workflows.erosion.erosion_config` builds for the CLI too;
+* ``desertification``: :func:`geoeco.erosion.desertification.run_desertification` on an NDVI
+  layer (or the demo NDVI);
 * ``screening``: :func:`geoeco.query.screening.screen_site` of one site on the results of a finished
   ``zoning`` job (given by its job id), with the printable report.
 
@@ -34,7 +36,7 @@ Examples
 >>> validate_inputs("zoning", {"demo_size": "huge"})  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-geoeco.service.process_inputs.InvalidProcessInputs: inputs of process 'zoning': demo_size: Input ...
+geoeco.core.errors.InvalidProcessInputs: inputs of process 'zoning': demo_size: Input should ...
 """
 
 from __future__ import annotations
@@ -48,8 +50,14 @@ from pydantic import BaseModel, ValidationError
 
 from geoeco import __version__
 from geoeco.catalog.layers import LayerRegistry
-from geoeco.core.errors import GeoecoError, InvalidInput, InvalidJSONValue
+from geoeco.core.errors import (
+    InvalidInput,
+    InvalidJSONValue,
+    InvalidProcessInputs,
+    ProcessNotFound,
+)
 from geoeco.core.json_input import check_json_value
+from geoeco.workflows.progress import Progress
 
 from .job_model import make_job_id
 from .process_checks import check_desertification, check_erosion, check_screening, check_zoning
@@ -57,12 +65,11 @@ from .process_inputs import (
     DesertificationInputs,
     ErosionInputs,
     ExecutionContext,
-    InvalidProcessInputs,
-    Progress,
     ScreeningInputs,
     ZoningInputs,
 )
 from .process_runners import (
+    ProcessResult,
     _raster_cells,
     _run_desertification,
     _run_erosion,
@@ -72,11 +79,6 @@ from .process_runners import (
     _zoning_layers,
     _zoning_rules,
 )
-
-
-class ProcessNotFound(GeoecoError, LookupError):
-    """A process id that the catalogue does not know."""
-
 
 # --------------------------------------------------------------------------------------------
 # the catalogue
@@ -111,7 +113,7 @@ class Process:
     title: str
     description: str
     inputs_model: type[BaseModel]
-    run: Callable[[Any, Path, Progress, ExecutionContext], dict[str, Any]]
+    run: Callable[[Any, Path, Progress, ExecutionContext], ProcessResult | Mapping[str, Any]]
     version: str = "1.0.0"
     keywords: tuple[str, ...] = ()
     outputs: dict[str, dict[str, Any]] = field(
@@ -325,8 +327,9 @@ def execute(
     progress: Progress | None = None,
     *,
     context: ExecutionContext | None = None,
-) -> dict[str, Any]:
-    """Run a process into ``out_dir`` and return its JSON summary.
+) -> ProcessResult:
+    """Run a process into ``out_dir`` and return its result (:attr:`ProcessResult.summary`
+    is the JSON object a job's results show).
 
     ``progress(step, fraction)`` is called as the run advances (fraction 0-1). The inputs
     are checked first, as :func:`prepare` checks them (:func:`check_inputs`).
@@ -337,10 +340,14 @@ def execute(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cb = progress or (lambda s, f: None)
-    return proc.run(model, out, cb, ctx)
+    result = proc.run(model, out, cb, ctx)
+    # a plugin's process may return its summary as a plain JSON object
+    return result if isinstance(result, ProcessResult) else ProcessResult(dict(result))
 
 
-def _layers_of(ids: Callable[[Any], list[str]], demo: Callable[[Any], bool]):  # type: ignore[no-untyped-def]
+def _layers_of(
+    ids: Callable[[Any], list[str]], demo: Callable[[Any], bool]
+) -> Callable[[Any, LayerRegistry], dict[str, str]]:
     def used(model: Any, registry: LayerRegistry) -> dict[str, str]:
         names = set(ids(model))
         if demo(model):
@@ -416,7 +423,7 @@ register_process(
 __all__ = [
     "PROCESSES",
     "Process",
-    "ProcessNotFound",
+    "ProcessResult",
     "Submission",
     "canonical_inputs",
     "check_inputs",

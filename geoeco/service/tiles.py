@@ -37,6 +37,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from affine import Affine
@@ -51,6 +52,10 @@ from rasterio.windows import from_bounds as window_from_bounds
 from geoeco.catalog.layers import LayerSpec
 from geoeco.core.errors import InvalidInput
 from geoeco.core.userdata import open_user_raster
+
+#: A tile's bounds in EPSG:3857: (left, bottom, right, top). Datasets (``ds``) are rasterio's,
+#: which has no type information.
+Bounds = tuple[float, float, float, float]
 
 #: Half the side of the Web Mercator square (metres): the world spans ±HALF_WORLD.
 HALF_WORLD = 20037508.342789244
@@ -205,7 +210,7 @@ def encode_png(rgba: np.ndarray, *, level: int = 6) -> bytes:
 EMPTY_TILE = encode_png(EMPTY_TILE_ARRAY)
 
 
-def _open(path: Path, name: str | None):  # type: ignore[no-untyped-def]
+def _open(path: Path, name: str | None) -> Any:
     """The raster opened through :func:`geoeco.core.userdata.open_user_raster` (the one gate)."""
     return open_user_raster(path, name=name)
 
@@ -245,7 +250,7 @@ def value_range(path: str | Path, *, band: int = 1) -> tuple[float, float]:
     return _range_cached(str(p), _mtime(p), band)
 
 
-def _overlaps(ds, bounds: tuple[float, float, float, float]) -> bool:  # type: ignore[no-untyped-def]
+def _overlaps(ds: Any, bounds: tuple[float, float, float, float]) -> bool:
     if ds.crs is None:
         raise InvalidInput("raster has no CRS; tiles need a georeferenced raster")
     lim = 85.06
@@ -255,7 +260,7 @@ def _overlaps(ds, bounds: tuple[float, float, float, float]) -> bool:  # type: i
         return False
     mx0, my0, mx1, my1 = transform_bounds("EPSG:4326", WEB_MERCATOR, left, bottom, right, top)
     x0, y0, x1, y1 = bounds
-    return mx0 < x1 and mx1 > x0 and my0 < y1 and my1 > y0
+    return bool(mx0 < x1 and mx1 > x0 and my0 < y1 and my1 > y0)
 
 
 def read_tile(
@@ -296,7 +301,7 @@ def read_tile(
     return arr
 
 
-def _source_window(ds, bounds: tuple[float, float, float, float]) -> Window:  # type: ignore[no-untyped-def]
+def _source_window(ds: Any, bounds: tuple[float, float, float, float]) -> Window:
     """The window of ``ds`` (its pixels) that tile ``bounds`` (EPSG:3857) covers, clipped."""
     full = Window(0, 0, ds.width, ds.height)
     try:
@@ -313,7 +318,9 @@ def _source_window(ds, bounds: tuple[float, float, float, float]) -> Window:  # 
         return Window(0, 0, 0, 0)
 
 
-def _read_warped(ds, band: int, bounds, size: int, rs: Resampling, src_nodata):  # type: ignore[no-untyped-def]
+def _read_warped(
+    ds: Any, band: int, bounds: Bounds, size: int, rs: Resampling, src_nodata: float | None
+) -> np.ma.MaskedArray:
     kw: dict[str, object] = {
         "crs": WEB_MERCATOR,
         "transform": from_bounds(*bounds, size, size),
@@ -327,13 +334,22 @@ def _read_warped(ds, band: int, bounds, size: int, rs: Resampling, src_nodata): 
         kw["add_alpha"] = True
     with WarpedVRT(ds, **kw) as vrt:
         if src_nodata is not None:
-            return vrt.read(band, masked=True)
+            masked: np.ma.MaskedArray = vrt.read(band, masked=True)
+            return masked
         data = vrt.read(band)
         alpha = vrt.read(vrt.count)
         return np.ma.MaskedArray(data, mask=alpha == 0)
 
 
-def _read_decimated(ds, win: Window, band: int, bounds, size: int, rs: Resampling, src_nodata):  # type: ignore[no-untyped-def]
+def _read_decimated(
+    ds: Any,
+    win: Window,
+    band: int,
+    bounds: Bounds,
+    size: int,
+    rs: Resampling,
+    src_nodata: float | None,
+) -> np.ma.MaskedArray:
     """Read ``win`` at most ``2 * size`` pixels across, then warp that array onto the tile.
 
     Values are warped as float64 with NaN for masked pixels (exact for integer classes under
@@ -341,7 +357,7 @@ def _read_decimated(ds, win: Window, band: int, bounds, size: int, rs: Resamplin
     kernel and gives float64).
     """
     if win.width < 1 or win.height < 1:
-        return np.ma.masked_all((size, size), np.float64)
+        return np.ma.masked_array(np.zeros((size, size)), mask=True)
     scale = max(win.width, win.height) / (2 * size)
     out_h, out_w = max(1, math.ceil(win.height / scale)), max(1, math.ceil(win.width / scale))
     if src_nodata is not None:

@@ -159,7 +159,7 @@ class BasinTiles:
         labels = self.labels(tile.window)
         lut = np.zeros(max(int(labels.max()), max(tile.basin_ids)) + 1, dtype=bool)
         lut[list(tile.basin_ids)] = True
-        mask = lut[labels]
+        mask: np.ndarray = lut[labels]
         return mask if valid is None else mask & valid
 
 
@@ -312,7 +312,8 @@ def merge_small_basins(labels: np.ndarray, min_cells: int) -> np.ndarray:
     keep = uniq > 0
     lut = np.zeros(n + 1, dtype=np.int32)
     lut[uniq[keep][np.argsort(first[keep])]] = np.arange(1, keep.sum() + 1, dtype=np.int32)
-    return lut[merged]
+    renumbered: np.ndarray = lut[merged]
+    return renumbered
 
 
 # ------------------------------------------------------------------------ tile packing

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 import numpy as np
 from numba import njit
@@ -45,17 +45,23 @@ from geoeco.core.errors import InvalidInput, UnitsError
 from geoeco.core.raster import Raster
 from geoeco.terrain import routing as _routing
 
+from .routing import RoutingMethod
 from .slope import cellsize_of, horn_gradient
 
 __all__ = [
     "DEFAULT_CUTOFF",
+    "DEFAULT_LS_METHOD",
     "DEFAULT_S_BREAKS",
     "INVEST_L_MAX",
+    "LSOptions",
     "LSResult",
+    "LS_METHODS",
+    "Method",
     "l_dg",
     "l_invest",
     "l_lstool",
     "ls_factor",
+    "ls_from_options",
     "ls_invest",
     "m_invest",
     "m_mccool",
@@ -67,6 +73,13 @@ __all__ = [
 ]
 
 Method = Literal["dg", "lstool", "invest"]
+#: The slope-length methods (:data:`Method`): the one list the erosion config, the API's
+#: process inputs and the CLI's help take them from.
+LS_METHODS: tuple[Method, ...] = get_args(Method)
+#: The LS method used when none is given, here and in every run (``geoeco erosion``, the
+#: ``erosion`` process, :class:`geoeco.erosion.run.ErosionConfig`): LS-TOOL's cumulative
+#: slope length, which the erosion run has always used.
+DEFAULT_LS_METHOD: Method = "lstool"
 MMode = Literal["mccool", "table", "invest"]
 
 #: CSLE break angles (degrees): McCool low/high below/above 5.14°, Liu from 10°.
@@ -93,7 +106,8 @@ def m_mccool(slope_deg: np.ndarray) -> np.ndarray:
     """
     s = np.sin(_rad(slope_deg))
     beta = (s / 0.0896) / (3.0 * s**0.8 + 0.56)
-    return beta / (1.0 + beta)
+    m: np.ndarray = beta / (1.0 + beta)
+    return m
 
 
 def m_table(slope_deg: np.ndarray) -> np.ndarray:
@@ -143,7 +157,8 @@ def s_invest(slope_deg: np.ndarray) -> np.ndarray:
     """
     s = np.sin(_rad(slope_deg))
     pct = 100.0 * np.tan(_rad(slope_deg))
-    return np.where(pct < 9.0, 10.8 * s + 0.03, 16.8 * s - 0.50)
+    out: np.ndarray = np.where(pct < 9.0, 10.8 * s + 0.03, 16.8 * s - 0.50)
+    return out
 
 
 def x_from_aspect(aspect_deg: np.ndarray) -> np.ndarray:
@@ -187,7 +202,8 @@ def l_dg(
         a = np.where(channel, 0.0, a)
     m = np.asarray(m, dtype=np.float64)
     num = (a + d * d) ** (m + 1.0) - a ** (m + 1.0)
-    return num / (d ** (m + 2.0) * np.asarray(x, dtype=np.float64) ** m * 22.13**m)
+    out: np.ndarray = num / (d ** (m + 2.0) * np.asarray(x, dtype=np.float64) ** m * 22.13**m)
+    return out
 
 
 def l_invest(flow_acc: np.ndarray, slope_deg: np.ndarray, cellsize: float) -> np.ndarray:
@@ -205,7 +221,8 @@ def l_invest(flow_acc: np.ndarray, slope_deg: np.ndarray, cellsize: float) -> np
     x = np.abs(np.sin(th)) + np.abs(np.cos(th))
     m = m_invest(slope_deg)
     num = (ca + d * d) ** (m + 1.0) - ca ** (m + 1.0)
-    return num / (d ** (m + 2.0) * x**m * 22.13**m)
+    out: np.ndarray = num / (d ** (m + 2.0) * x**m * 22.13**m)
+    return out
 
 
 def ls_invest(
@@ -216,7 +233,10 @@ def ls_invest(
     >>> ls_invest(np.array([0.0]), np.array([1.0]), 30.0).round(4)  # S = 0.03
     array([0.0319])
     """
-    return s_invest(slope_deg) * np.minimum(l_invest(flow_acc, slope_deg, cellsize), l_max)
+    out: np.ndarray = s_invest(slope_deg) * np.minimum(
+        l_invest(flow_acc, slope_deg, cellsize), l_max
+    )
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -324,7 +344,8 @@ def l_lstool(lam_in: np.ndarray, lam_out: np.ndarray, m: np.ndarray) -> np.ndarr
     lam_in = np.asarray(lam_in, dtype=np.float64)
     lam_out = np.asarray(lam_out, dtype=np.float64)
     m = np.asarray(m, dtype=np.float64)
-    return (lam_out ** (m + 1.0) - lam_in ** (m + 1.0)) / ((lam_out - lam_in) * 22.13**m)
+    out: np.ndarray = (lam_out ** (m + 1.0) - lam_in ** (m + 1.0)) / ((lam_out - lam_in) * 22.13**m)
+    return out
 
 
 @dataclass(frozen=True)
@@ -355,7 +376,7 @@ def check_ls_args(
     cutoff: tuple[float, float],
     m_mode: str | None,
 ) -> tuple[str, tuple[float, float] | None, str, float | None]:
-    if method not in ("dg", "lstool", "invest"):
+    if method not in LS_METHODS:
         raise InvalidInput(f"LS method must be 'dg', 'lstool' or 'invest', got {method!r}")
     if routing is None:
         routing = "mfd" if method == "invest" else "d8"
@@ -403,11 +424,105 @@ def check_ls_args(
     return routing, breaks, m_mode, None if l_max is None else float(l_max)
 
 
+@dataclass(frozen=True)
+class LSOptions:
+    """How LS is computed: the slope-length method and its settings, checked and completed.
+
+    Make it with :meth:`LSOptions.of` (which applies the defaults and refuses contradictions,
+    :func:`check_ls_args`); :func:`ls_factor` and
+    :func:`geoeco.terrain.ls_tiled.ls_factor_tiled` take the same settings as keywords.
+
+    Attributes
+    ----------
+    method : {"dg", "lstool", "invest"}
+        Slope-length formulation (module docstring).
+    routing : {"d8", "mfd"}
+        Flow routing; given as ``None`` it is ``"d8"``, or ``"mfd"`` for ``method="invest"``
+        (as InVEST). ``"lstool"`` needs ``"d8"``.
+    s_breaks : (float, float) or None
+        S break angles in degrees, given as ``None`` ``(5.14, 10.0)`` (CSLE); ``None`` for
+        ``"invest"`` (which cannot change them).
+    m_mode : {"mccool", "table", "invest"}
+        Which m (:func:`m_mccool`, :func:`m_table`, :func:`m_invest`); given as ``None``
+        McCool, or InVEST's for ``method="invest"`` (which cannot be changed).
+    l_max : float or None
+        Cap on L; none by default, 122 for ``"invest"``.
+    channel_threshold_cells : int or None
+        Cells with at least this flow accumulation are channels (slope length restarts).
+    cutoff : (float, float)
+        LS-TOOL deposition cut-off ratios below / from 5 % slope (``"lstool"`` only).
+    mfd_exponent : float
+        MFD slope exponent (Freeman 1991; 1.1 as InVEST/pygeoprocessing).
+
+    Examples
+    --------
+    >>> o = LSOptions.of("invest")
+    >>> o.routing, o.m_mode, o.l_max, o.s_breaks
+    ('mfd', 'invest', 122.0, None)
+    """
+
+    method: Method
+    routing: RoutingMethod
+    s_breaks: tuple[float, float] | None
+    m_mode: MMode
+    l_max: float | None
+    channel_threshold_cells: int | None = None
+    cutoff: tuple[float, float] = DEFAULT_CUTOFF
+    mfd_exponent: float = 1.1
+
+    @classmethod
+    def of(
+        cls,
+        method: Method = DEFAULT_LS_METHOD,
+        routing: RoutingMethod | None = None,
+        s_breaks: tuple[float, float] | None = None,
+        channel_threshold_cells: int | None = None,
+        l_max: float | None = None,
+        cutoff: tuple[float, float] = DEFAULT_CUTOFF,
+        m_mode: MMode | None = None,
+        mfd_exponent: float = 1.1,
+    ) -> LSOptions:
+        """The options with their defaults applied; :class:`InvalidInput` if they conflict."""
+        route_by, breaks, m, cap = check_ls_args(
+            method, routing, s_breaks, channel_threshold_cells, l_max, cutoff, m_mode
+        )
+        return cls(
+            method=method,
+            routing=cast(RoutingMethod, route_by),  # check_ls_args let only "d8" or "mfd" pass
+            s_breaks=breaks,
+            m_mode=cast(MMode, m),  # check_ls_args let only a key of _M_FUNCS pass
+            l_max=cap,
+            channel_threshold_cells=channel_threshold_cells,
+            cutoff=cutoff,
+            mfd_exponent=mfd_exponent,
+        )
+
+    def params(self, cellsize: float) -> dict[str, Any]:
+        """The JSON record of these options (:attr:`LSResult.params`) for cells of this size."""
+        lstool = self.method == "lstool"
+        return {
+            "method": self.method,
+            "routing": self.routing,
+            "mfd_exponent": float(self.mfd_exponent) if self.routing == "mfd" else None,
+            "fill": "priority-flood (pyflwdir.dem.fill_depressions)",
+            "slope": "Horn 3x3 on the filled DEM",
+            "cellsize_m": cellsize,
+            "s_formula": "invest (McCool, 9 %)" if self.method == "invest" else "csle",
+            "s_breaks_deg": list(self.s_breaks) if self.s_breaks is not None else None,
+            "m_mode": self.m_mode,
+            "x": {"dg": "aspect", "invest": "slope angle"}.get(self.method),
+            "channel_threshold_cells": self.channel_threshold_cells,
+            "l_max": self.l_max,
+            "cutoff": list(self.cutoff) if lstool else None,
+            "cutoff_slope_pct": CUTOFF_SLOPE_PCT if lstool else None,
+        }
+
+
 def ls_factor(
     dem: Raster,
     *,
-    method: Method = "dg",
-    routing: Literal["d8", "mfd"] | None = None,
+    method: Method = DEFAULT_LS_METHOD,
+    routing: RoutingMethod | None = None,
     s_breaks: tuple[float, float] | None = None,
     channel_threshold_cells: int | None = None,
     l_max: float | None = None,
@@ -424,31 +539,13 @@ def ls_factor(
     ----------
     dem : Raster
         Elevation in metres on a projected grid with square cells.
-    method : {"dg", "lstool", "invest"}
-        Slope-length formulation (module docstring).
-    routing : {"d8", "mfd"}, optional
-        Flow routing; default ``"d8"``, or ``"mfd"`` for ``method="invest"`` (as InVEST).
-        ``"lstool"`` needs ``"d8"``.
-    s_breaks : (float, float), optional
-        S break angles in degrees, default ``(5.14, 10.0)`` (CSLE). Not with ``"invest"``.
-    channel_threshold_cells : int, optional
-        Cells with at least this flow accumulation are channels (slope length restarts).
-    l_max : float, optional
-        Cap on L; default none, 122 for ``"invest"``.
-    cutoff : (float, float)
-        LS-TOOL deposition cut-off ratios below / from 5 % slope (``"lstool"`` only).
-    m_mode : {"mccool", "table", "invest"}, optional
-        Which m (:func:`m_mccool`, :func:`m_table`, :func:`m_invest`); default McCool, or
-        InVEST's for ``method="invest"`` (which cannot be changed).
-    mfd_exponent : float
-        MFD slope exponent (Freeman 1991; 1.1 as InVEST/pygeoprocessing).
+    method, routing, s_breaks, channel_threshold_cells, l_max, cutoff, m_mode, mfd_exponent
+        How LS is computed, with their defaults (``method``: :data:`DEFAULT_LS_METHOD`): see
+        :class:`LSOptions`.
     max_pixels : int
         Refuse DEMs with more pixels (:class:`~geoeco.core.errors.OversizeRequest`).
     outlets, keep : ndarray of bool, optional
-        For a window of a larger DEM (:mod:`geoeco.terrain.ls_tiled`): where the depression filling
-        may drain out, and which cells to route (see :func:`geoeco.terrain.routing.route`). Cells
-        outside ``keep`` still enter the Horn slope of their neighbours with their filled
-        elevation, but get no LS (masked).
+        For a window of a larger DEM: see :func:`ls_from_options`.
 
     Returns
     -------
@@ -464,9 +561,64 @@ def ls_factor(
     >>> [round(float(v), 3) for v in r.l.array[:, 1]]  # λ = 10, 20, 30, 40 m down the slope
     [0.663, 1.235, 1.614, 1.923]
     """
-    routing, breaks, m_mode, l_cap = check_ls_args(
-        method, routing, s_breaks, channel_threshold_cells, l_max, cutoff, m_mode
+    options = LSOptions.of(
+        method, routing, s_breaks, channel_threshold_cells, l_max, cutoff, m_mode, mfd_exponent
     )
+    return ls_from_options(dem, options, max_pixels=max_pixels, outlets=outlets, keep=keep)
+
+
+def ls_from_options(
+    dem: Raster,
+    options: LSOptions,
+    *,
+    max_pixels: int = _routing.MAX_ROUTING_PIXELS,
+    outlets: np.ndarray | None = None,
+    keep: np.ndarray | None = None,
+) -> LSResult:
+    """LS factor of a projected DEM (metres) with checked options (:func:`ls_factor`).
+
+    ``outlets`` and ``keep`` (arrays of bool) serve a window of a larger DEM
+    (:mod:`geoeco.terrain.ls_tiled`): where the depression filling may drain out, and which
+    cells to route (see :func:`geoeco.terrain.routing.route`). Cells outside ``keep`` still
+    enter the Horn slope of their neighbours with their filled elevation, but get no LS
+    (masked).
+    """
+    xres, yres = _dem_cellsize(dem)
+    rt = _routing.route(
+        dem.array,
+        method=options.routing,
+        cellsize=(xres, yres),
+        exponent=options.mfd_exponent,
+        max_pixels=max_pixels,
+        outlets=outlets,
+        keep=keep,
+    )
+    valid = rt.flowdir != _routing.NODATA_DIR
+    gx, gs = horn_gradient(rt.filled, (xres, yres), dtype=np.float32)
+    channel = None
+    if options.channel_threshold_cells is not None:
+        channel = rt.flow_acc >= options.channel_threshold_cells
+    lam = None
+    if options.method == "lstool":
+        lam = _slope_lengths(rt, gx, gs, (xres, yres), channel, options.cutoff)
+    parts = _ls_by_row_blocks(options, rt.flow_acc, gx, gs, lam, channel, valid, float(xres))
+    del gx, gs, lam
+
+    def wrap(a: np.ndarray, units: str, name: str) -> Raster:
+        return Raster(np.ma.MaskedArray(a, mask=~valid), dem.grid, units=units, name=name)
+
+    return LSResult(
+        ls=wrap(parts["ls"], "1", "ls"),
+        l=wrap(parts["l"], "1", "l"),
+        s=wrap(parts["s"], "1", "s"),
+        slope_deg=wrap(parts["slope"], "degree", "slope"),
+        flow_acc=wrap(rt.flow_acc, "cells", "flow_accumulation"),
+        params=options.params(float(xres)),
+    )
+
+
+def _dem_cellsize(dem: Raster) -> tuple[float, float]:
+    """``(xres, yres)`` of a DEM fit for LS: projected, square cells, metres, one band."""
     xres, yres = cellsize_of(dem)
     if abs(xres - yres) > 1e-6 * xres:
         raise InvalidInput(
@@ -476,79 +628,75 @@ def ls_factor(
         raise UnitsError(f"DEM elevations must be in metres, got units {dem.units!r}")
     if dem.array.ndim != 2:
         raise InvalidInput("the DEM must be a single band")
-    d = float(xres)
-    rt = _routing.route(
-        dem.array,
-        method=routing,
-        cellsize=(xres, yres),
-        exponent=mfd_exponent,
-        max_pixels=max_pixels,
-        outlets=outlets,
-        keep=keep,
+    return xres, yres
+
+
+def _slope_lengths(
+    rt: _routing.Routing,
+    gx: np.ndarray,
+    gs: np.ndarray,
+    cellsize: tuple[float, float],
+    channel: np.ndarray | None,
+    cutoff: tuple[float, float],
+) -> tuple[np.ndarray, np.ndarray]:
+    """LS-TOOL's ``(λ_in, λ_out)`` along the D8 paths of ``rt`` (:func:`slope_length_lstool`)."""
+    slope_all = np.degrees(np.arctan(np.hypot(gx, gs))).astype(np.float32)
+    return slope_length_lstool(
+        rt.flowdir, rt.order, slope_all, cellsize, channel=channel, cutoff=cutoff
     )
-    valid = rt.flowdir != _routing.NODATA_DIR
-    gx, gs = horn_gradient(rt.filled, (xres, yres), dtype=np.float32)
-    channel = None
-    if channel_threshold_cells is not None:
-        channel = rt.flow_acc >= channel_threshold_cells
-    lam = None
-    if method == "lstool":
-        slope_all = np.degrees(np.arctan(np.hypot(gx, gs))).astype(np.float32)
-        lam = slope_length_lstool(
-            rt.flowdir, rt.order, slope_all, (xres, yres), channel=channel, cutoff=cutoff
-        )
-        del slope_all
-    shape = rt.filled.shape
+
+
+def _ls_by_row_blocks(
+    options: LSOptions,
+    flow_acc: np.ndarray,
+    gx: np.ndarray,
+    gs: np.ndarray,
+    lam: tuple[np.ndarray, np.ndarray] | None,
+    channel: np.ndarray | None,
+    valid: np.ndarray,
+    d: float,
+) -> dict[str, np.ndarray]:
+    """Slope, S, L and LS (float32, NaN outside ``valid``), computed in blocks of rows."""
+    shape = flow_acc.shape
     out = {k: np.full(shape, np.nan, dtype=np.float32) for k in ("ls", "l", "s", "slope")}
     for r0 in range(0, shape[0], _BLOCK_ROWS):
         b = slice(r0, r0 + _BLOCK_ROWS)
         slope = np.degrees(np.arctan(np.hypot(gx[b], gs[b]).astype(np.float64)))
-        if method == "invest":
-            s = s_invest(slope)
-            ll = l_invest(rt.flow_acc[b], slope, d)
-        else:
-            s = s_factor(slope, breaks)  # type: ignore[arg-type]
-            m = _M_FUNCS[m_mode](slope)
-            if method == "dg":
-                x = _x_from_gradient(gx[b], gs[b])
-                ch = None if channel is None else channel[b]
-                ll = l_dg(rt.flow_acc[b], m, d, x=x, channel=ch)
-            else:
-                assert lam is not None
-                ll = l_lstool(lam[0][b], lam[1][b], m)
-        if l_cap is not None:
-            ll = np.minimum(ll, l_cap)
+        rows_lam = None if lam is None else (lam[0][b], lam[1][b])
+        rows_channel = None if channel is None else channel[b]
+        s, ll = _s_and_l(options, slope, flow_acc[b], gx[b], gs[b], rows_lam, rows_channel, d)
         vb = valid[b]
         out["slope"][b] = np.where(vb, slope, np.nan)
         out["s"][b] = np.where(vb, s, np.nan)
         out["l"][b] = np.where(vb, ll, np.nan)
         out["ls"][b] = np.where(vb, s * ll, np.nan)
-    del gx, gs, lam
-    params: dict[str, Any] = {
-        "method": method,
-        "routing": routing,
-        "mfd_exponent": float(mfd_exponent) if routing == "mfd" else None,
-        "fill": "priority-flood (pyflwdir.dem.fill_depressions)",
-        "slope": "Horn 3x3 on the filled DEM",
-        "cellsize_m": d,
-        "s_formula": "invest (McCool, 9 %)" if method == "invest" else "csle",
-        "s_breaks_deg": list(breaks) if breaks is not None else None,
-        "m_mode": m_mode,
-        "x": {"dg": "aspect", "invest": "slope angle"}.get(method),
-        "channel_threshold_cells": channel_threshold_cells,
-        "l_max": l_cap,
-        "cutoff": list(cutoff) if method == "lstool" else None,
-        "cutoff_slope_pct": CUTOFF_SLOPE_PCT if method == "lstool" else None,
-    }
+    return out
 
-    def wrap(a: np.ndarray, units: str, name: str) -> Raster:
-        return Raster(np.ma.MaskedArray(a, mask=~valid), dem.grid, units=units, name=name)
 
-    return LSResult(
-        ls=wrap(out["ls"], "1", "ls"),
-        l=wrap(out["l"], "1", "l"),
-        s=wrap(out["s"], "1", "s"),
-        slope_deg=wrap(out["slope"], "degree", "slope"),
-        flow_acc=wrap(rt.flow_acc, "cells", "flow_accumulation"),
-        params=params,
-    )
+def _s_and_l(
+    options: LSOptions,
+    slope: np.ndarray,
+    flow_acc: np.ndarray,
+    gx: np.ndarray,
+    gs: np.ndarray,
+    lam: tuple[np.ndarray, np.ndarray] | None,
+    channel: np.ndarray | None,
+    d: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """S and L (capped at ``l_max``) of some cells by the options' method."""
+    if options.method == "invest":
+        s = s_invest(slope)
+        ll = l_invest(flow_acc, slope, d)
+    else:
+        assert options.s_breaks is not None  # LSOptions.of sets them for dg and lstool
+        s = s_factor(slope, options.s_breaks)
+        m = _M_FUNCS[options.m_mode](slope)
+        if options.method == "dg":
+            x = _x_from_gradient(gx, gs)
+            ll = l_dg(flow_acc, m, d, x=x, channel=channel)
+        else:
+            assert lam is not None  # ls_from_options computes λ for lstool
+            ll = l_lstool(lam[0], lam[1], m)
+    if options.l_max is not None:
+        ll = np.minimum(ll, options.l_max)
+    return s, ll

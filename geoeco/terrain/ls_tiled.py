@@ -54,27 +54,28 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from geoeco.core.errors import CRSError, EmptyArea, InvalidInput
 from geoeco.core.io import open_raster_writer, raster_info, read_raster, write_raster
-from geoeco.core.raster import Raster
+from geoeco.core.raster import Grid, Raster
 
 from .basins import (
     DEFAULT_COARSE_PIXELS,
     DEFAULT_HALO,
     DEFAULT_TILE_PIXELS,
     BasinTiles,
+    Tile,
     basins_from_layer,
     derive_basins,
 )
-from .ls import DEFAULT_CUTOFF, Method, MMode, check_ls_args, ls_factor
-from .routing import MAX_ROUTING_PIXELS
+from .ls import DEFAULT_CUTOFF, DEFAULT_LS_METHOD, LSOptions, Method, MMode, ls_from_options
+from .routing import MAX_ROUTING_PIXELS, RoutingMethod
 
 __all__ = ["OUTPUTS", "TiledLSResult", "ls_factor_tiled", "window_outlets"]
 
@@ -160,6 +161,7 @@ def _plan(
     halo: int,
     name: str,
 ) -> BasinTiles:
+    """The tiling as given, derived from the DEM, or built from a basin layer."""
     if isinstance(basins, BasinTiles):
         return basins
     if basins is None:
@@ -179,7 +181,7 @@ def _plan(
 
 
 def _mosaic(
-    grid: Any,
+    grid: Grid,
     tile_files: list[tuple[tuple[int, int, int, int], Path]],
     stored: Sequence[str],
     names: Sequence[str],
@@ -229,8 +231,8 @@ def ls_factor_tiled(
     out_dir: str | os.PathLike[str],
     *,
     basins: BasinTiles | Any | None = None,
-    method: Method = "dg",
-    routing: Literal["d8", "mfd"] | None = None,
+    method: Method = DEFAULT_LS_METHOD,
+    routing: RoutingMethod | None = None,
     s_breaks: tuple[float, float] | None = None,
     channel_threshold_cells: int | None = None,
     l_max: float | None = None,
@@ -260,7 +262,7 @@ def ls_factor_tiled(
         (:func:`geoeco.terrain.basins.derive_basins` with ``factor``, ``coarse_pixels``,
         ``min_area_km2``). Pixels outside every polygon of a layer get no value.
     method, routing, s_breaks, channel_threshold_cells, l_max, cutoff, m_mode, mfd_exponent
-        As :func:`geoeco.terrain.ls.ls_factor`.
+        As :func:`geoeco.terrain.ls.ls_factor` (see :class:`geoeco.terrain.ls.LSOptions`).
     budget_pixels, max_pixels, halo
         Tile window budget, routing limit and halo (:mod:`geoeco.terrain.basins`).
     outputs : sequence of str
@@ -274,15 +276,14 @@ def ls_factor_tiled(
     -------
     TiledLSResult
     """
-    names = list(dict.fromkeys(outputs))
-    bad = [n for n in names if n not in OUTPUTS]
-    if bad or not names:
-        raise InvalidInput(f"outputs must be some of {sorted(OUTPUTS)}, got {list(outputs)!r}")
-    check_ls_args(method, routing, s_breaks, channel_threshold_cells, l_max, cutoff, m_mode)
+    names = _output_names(outputs)
+    options = LSOptions.of(
+        method, routing, s_breaks, channel_threshold_cells, l_max, cutoff, m_mode, mfd_exponent
+    )
     dem_p = Path(dem)
     shown = name or dem_p.name
     step = progress or (lambda s, f: None)
-    info = raster_info(dem_p, name=shown)
+    grid = raster_info(dem_p, name=shown).grid
     plan = _plan(
         dem_p,
         basins,
@@ -294,93 +295,156 @@ def ls_factor_tiled(
         halo=halo,
         name=shown,
     )
-    if info.grid is None:
-        raise CRSError(f"{shown}: the DEM has no CRS")
-    plan.grid.check_aligned(info.grid, what="the basin tiles and the DEM")
-    shape = info.grid.shape
+    _check_tiling(plan, grid, shown)
     out = Path(out_dir)
+    with _tile_folder(out) as tmp:
+        tiles = _TileRun(dem_p, shown, plan, options, max_pixels, names, tmp)
+        tiles.route_all(step)
+        params = tiles.params_with_tiling()
+        step("mosaicking tiles", 0.95)
+        tags = {"geoeco_ls_params": json.dumps(params)}
+        paths = _mosaic(plan.grid, tiles.files, tiles.stored, names, out, tags)
+    step("done", 1.0)
+    return TiledLSResult(paths, params, plan, len(tiles.files), tiles.largest)
+
+
+def _output_names(outputs: Sequence[str]) -> list[str]:
+    """The distinct names in ``outputs``, checked against :data:`OUTPUTS`."""
+    names = list(dict.fromkeys(outputs))
+    bad = [n for n in names if n not in OUTPUTS]
+    if bad or not names:
+        raise InvalidInput(f"outputs must be some of {sorted(OUTPUTS)}, got {list(outputs)!r}")
+    return names
+
+
+def _check_tiling(plan: BasinTiles, grid: Grid | None, name: str) -> None:
+    """Refuse a DEM without CRS (``grid`` None) or a tiling on another grid than the DEM's."""
+    if grid is None:
+        raise CRSError(f"{name}: the DEM has no CRS")
+    plan.grid.check_aligned(grid, what="the basin tiles and the DEM")
+
+
+@contextlib.contextmanager
+def _tile_folder(out: Path) -> Iterator[Path]:
+    """A scratch folder for the per-tile files inside ``out`` (made if needed), removed at
+    the end."""
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".ls_tiles.", dir=out))
-    stored = ["flow_acc"] + [n for n in names if n != "flow_acc"]
-    params: dict[str, Any] = {}
-    tile_files: list[tuple[tuple[int, int, int, int], Path]] = []
-    largest = 0
     try:
-        for k, tile in enumerate(plan.tiles):
-            step("flow routing and LS by basin tile", k / max(len(plan.tiles), 1))
-            d = read_raster(dem_p, window=tile.window, name=shown)
-            valid = ~np.ma.getmaskarray(d.array)
-            keep = plan.tile_mask(tile, valid)
-            if not keep.any():
-                continue
-            outlets = window_outlets(valid, tile.window, shape)
-            if not outlets.any():
-                # no way out inside the window (basins cut off from their outlets, e.g. a
-                # basin layer that misses it): let the window's edge drain, as a clipped DEM
-                outlets = outlets | window_outlets(valid, (0, 0, *valid.shape), valid.shape)
-            res = ls_factor(
-                d,
-                method=method,
-                routing=routing,
-                s_breaks=s_breaks,
-                channel_threshold_cells=channel_threshold_cells,
-                l_max=l_max,
-                cutoff=cutoff,
-                m_mode=m_mode,
-                mfd_exponent=mfd_exponent,
-                max_pixels=max_pixels,
-                outlets=outlets,
-                keep=keep,
-            )
-            params = res.params
-            largest = max(largest, tile.window_pixels)
-            parts = {
-                "flow_acc": res.flow_acc,
-                "ls": res.ls,
-                "l": res.l,
-                "s": res.s,
-                "slope": res.slope_deg,
-            }
-            stack = np.stack(
-                [np.ma.filled(parts[n].array.astype(np.float64), np.nan) for n in stored]
-            )
-            del res, parts
-            stack[:, ~keep] = np.nan
-            rows, cols = np.nonzero(keep.any(axis=1))[0], np.nonzero(keep.any(axis=0))[0]
-            own = (
-                int(rows[0]),
-                int(cols[0]),
-                int(rows[-1] - rows[0] + 1),
-                int(cols[-1] - cols[0] + 1),
-            )
-            sub = stack[:, own[0] : own[0] + own[2], own[1] : own[1] + own[3]]
-            path = tmp / f"tile_{k:06d}.tif"
-            write_raster(
-                Raster(np.ma.masked_invalid(sub), d.grid.window(*own), name=f"tile {k}"),
-                path,
-                cog=False,
-                compress="zstd",
-            )
-            r0, c0 = tile.window[:2]
-            tile_files.append(((r0 + own[0], c0 + own[1], own[2], own[3]), path))
-            del stack, d, keep, valid, outlets
-        if not tile_files:
-            raise EmptyArea(f"{shown}: no valid DEM pixel inside the basins")
-        params = dict(params)
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@dataclass
+class _TileRun:
+    """Routing the tiles of a plan one by one into per-tile files of the pixels each owns.
+
+    ``stored`` are the bands of every tile file (flow accumulation first: it is finite
+    exactly on the owned pixels); ``files`` the owned window of each routed tile and its
+    file; ``params`` the LS parameters; ``largest`` the pixels of the largest window routed.
+    """
+
+    dem: Path
+    shown: str
+    plan: BasinTiles
+    options: LSOptions
+    max_pixels: int
+    names: list[str]
+    tmp: Path
+    files: list[tuple[tuple[int, int, int, int], Path]] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    largest: int = 0
+
+    @property
+    def stored(self) -> list[str]:
+        """Bands of the tile files: ``flow_acc`` first, then the other outputs."""
+        return ["flow_acc"] + [n for n in self.names if n != "flow_acc"]
+
+    def route_all(self, step: Progress) -> None:
+        """Route every tile; :class:`EmptyArea` when no tile holds a valid pixel."""
+        tiles = self.plan.tiles
+        for k, tile in enumerate(tiles):
+            step("flow routing and LS by basin tile", k / max(len(tiles), 1))
+            self.route(k, tile)
+        if not self.files:
+            raise EmptyArea(f"{self.shown}: no valid DEM pixel inside the basins")
+
+    def route(self, k: int, tile: Tile) -> None:
+        """Route tile ``k`` on its window and write the pixels it owns (none: nothing)."""
+        d = read_raster(self.dem, window=tile.window, name=self.shown)
+        valid = ~np.ma.getmaskarray(d.array)
+        keep = self.plan.tile_mask(tile, valid)
+        if not keep.any():
+            return
+        outlets = _tile_outlets(valid, tile.window, self.plan.grid.shape)
+        res = ls_from_options(
+            d, self.options, max_pixels=self.max_pixels, outlets=outlets, keep=keep
+        )
+        self.params = res.params
+        self.largest = max(self.largest, tile.window_pixels)
+        parts = {
+            "flow_acc": res.flow_acc,
+            "ls": res.ls,
+            "l": res.l,
+            "s": res.s,
+            "slope": res.slope_deg,
+        }
+        stack = np.stack(
+            [np.ma.filled(parts[n].array.astype(np.float64), np.nan) for n in self.stored]
+        )
+        del res, parts
+        path = self.tmp / f"tile_{k:06d}.tif"
+        own = _write_owned(stack, keep, d.grid, path, f"tile {k}")
+        r0, c0 = tile.window[:2]
+        self.files.append(((r0 + own[0], c0 + own[1], own[2], own[3]), path))
+
+    def params_with_tiling(self) -> dict[str, Any]:
+        """The LS parameters plus a ``tiling`` entry describing the plan as routed."""
+        plan = self.plan
+        params = dict(self.params)
         params["tiling"] = {
             "basins": plan.source,
             "factor": plan.factor,
-            "tiles": len(tile_files),
+            "tiles": len(self.files),
             "budget_pixels": plan.budget_pixels,
             "halo": plan.halo,
-            "largest_window_pixels": largest,
+            "largest_window_pixels": self.largest,
             "overhead": round(plan.overhead, 4),
         }
-        step("mosaicking tiles", 0.95)
-        paths = _mosaic(
-            plan.grid, tile_files, stored, names, out, {"geoeco_ls_params": json.dumps(params)}
-        )
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    step("done", 1.0)
-    return TiledLSResult(paths, params, plan, len(tile_files), largest)
+        return params
+
+
+def _tile_outlets(
+    valid: np.ndarray, window: tuple[int, int, int, int], shape: tuple[int, int]
+) -> np.ndarray:
+    """Where a tile's depression filling may drain out (:func:`window_outlets`)."""
+    outlets = window_outlets(valid, window, shape)
+    if not outlets.any():
+        # no way out inside the window (basins cut off from their outlets, e.g. a
+        # basin layer that misses it): let the window's edge drain, as a clipped DEM
+        outlets = outlets | window_outlets(valid, (0, 0, *valid.shape), valid.shape)
+    return outlets
+
+
+def _write_owned(
+    stack: np.ndarray, keep: np.ndarray, grid: Grid, path: Path, name: str
+) -> tuple[int, int, int, int]:
+    """Write the bounding box of the ``keep`` pixels of ``stack`` (bands × rows × cols; NaN
+    elsewhere) to ``path``; return that box as a window of ``grid``."""
+    stack[:, ~keep] = np.nan
+    rows, cols = np.nonzero(keep.any(axis=1))[0], np.nonzero(keep.any(axis=0))[0]
+    own = (
+        int(rows[0]),
+        int(cols[0]),
+        int(rows[-1] - rows[0] + 1),
+        int(cols[-1] - cols[0] + 1),
+    )
+    sub = stack[:, own[0] : own[0] + own[2], own[1] : own[1] + own[3]]
+    write_raster(
+        Raster(np.ma.masked_invalid(sub), grid.window(*own), name=name),
+        path,
+        cog=False,
+        compress="zstd",
+    )
+    return own

@@ -49,7 +49,7 @@ array([[1., 1., 1.],
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from numba import njit
@@ -66,7 +66,9 @@ __all__ = [
     "MAX_ROUTING_PIXELS",
     "NODATA_DIR",
     "OUTLET",
+    "ROUTING_METHODS",
     "Routing",
+    "RoutingMethod",
     "check_routing_size",
     "d8",
     "d8_downstream",
@@ -77,6 +79,9 @@ __all__ = [
 ]
 
 RoutingMethod = Literal["d8", "mfd"]
+#: The flow-routing methods (:data:`RoutingMethod`). Without one, LS routes ``d8``, or ``mfd``
+#: for the ``invest`` method (:func:`geoeco.terrain.ls.check_ls_args`).
+ROUTING_METHODS: tuple[RoutingMethod, ...] = get_args(RoutingMethod)
 
 #: D8 codes in neighbour order E, SE, S, SW, W, NW, N, NE.
 D8_CODES = np.array([1, 2, 4, 8, 16, 32, 64, 128], dtype=np.uint8)
@@ -266,7 +271,8 @@ def _receiver(code: int, idx: int, nr: int, nc: int, k_of: np.ndarray) -> int:
     c = idx % nc + _DC[k]
     if r < 0 or r >= nr or c < 0 or c >= nc:
         return -1
-    return r * nc + c
+    j: int = r * nc + c
+    return j
 
 
 @njit(cache=True, nogil=True)

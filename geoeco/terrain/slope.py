@@ -64,7 +64,7 @@ def as_float_dem(
     a = np.asarray(np.ma.getdata(dem))
     if a.ndim != 2:
         raise InvalidInput(f"a DEM must be a 2-D array, got {a.ndim} dimensions")
-    out = a.astype(dtype, copy=True)
+    out: np.ndarray = a.astype(dtype, copy=True)
     mask = np.ma.getmask(dem)
     if mask is not np.ma.nomask:
         out[mask] = np.nan
@@ -83,10 +83,12 @@ def _zn(z: np.ndarray, r: int, c: int, dr: int, dc: int) -> float:
     nr, nc = z.shape
     r1, c1 = r + dr, c + dc
     if 0 <= r1 < nr and 0 <= c1 < nc and not np.isnan(z[r1, c1]):
-        return z[r1, c1]
+        v: float = z[r1, c1]
+        return v
     r2, c2 = r - dr, c - dc
     if 0 <= r2 < nr and 0 <= c2 < nc and not np.isnan(z[r2, c2]):
-        return 2.0 * z[r, c] - z[r2, c2]
+        w: float = 2.0 * z[r, c] - z[r2, c2]
+        return w
     return np.nan
 
 
@@ -157,8 +159,8 @@ def horn_gradient(
     xres, yres = _res(cellsize)
     src = np.asarray(np.ma.getdata(dem)).dtype
     z = as_float_dem(dem, dtype=np.float64 if src == np.float64 else np.float32)
-    gx = np.empty(z.shape, dtype=dtype)
-    gs = np.empty(z.shape, dtype=dtype)
+    gx: np.ndarray = np.empty(z.shape, dtype=dtype)
+    gs: np.ndarray = np.empty(z.shape, dtype=dtype)
     _horn_kernel(z, xres, yres, gx, gs)
     return gx, gs
 
@@ -173,7 +175,8 @@ def slope_horn(dem: np.ndarray, cellsize: CellSize) -> np.ndarray:
     45.0
     """
     gx, gs = horn_gradient(dem, cellsize)
-    return np.degrees(np.arctan(np.hypot(gx, gs)))
+    slope: np.ndarray = np.degrees(np.arctan(np.hypot(gx, gs)))
+    return slope
 
 
 def aspect(dem: np.ndarray, cellsize: CellSize) -> np.ndarray:
@@ -190,7 +193,7 @@ def aspect(dem: np.ndarray, cellsize: CellSize) -> np.ndarray:
     """
     gx, gs = horn_gradient(dem, cellsize)
     # downhill vector: east = -dz/dx, north = -dz/dnorth = +dz/dsouth
-    out = np.degrees(np.arctan2(-gx, gs)) % 360.0
+    out: np.ndarray = np.degrees(np.arctan2(-gx, gs)) % 360.0
     flat = (gx == 0) & (gs == 0)
     out[flat] = -1.0
     return out

@@ -1,7 +1,11 @@
 """Whole runs that chain the rooms: the zoning run and the demo, end to end.
 
 Owns: ``run_zoning`` (:mod:`.zoning`: inputs -> zones, units, statistics, restoration, map,
-summary), ``run_demo`` (:mod:`.demo`) and the cached demo run (:mod:`.demo_cache`).
+summary; its inputs :mod:`.zoning_inputs` and files :mod:`.zoning_outputs`), the demo region
+as zoning input (:mod:`.demo_inputs`), ``run_demo`` and ``zone_demo`` (:mod:`.demo`), the
+one cache of demo builds (:mod:`.demo_cache`), zoning runs opened for queries
+(:mod:`.runs`), erosion and desertification runs from user options (:mod:`.erosion`), and
+the small shared parts of every run (:mod:`.progress`, :mod:`.summaries`).
 
 May import: :mod:`geoeco.maps`, :mod:`geoeco.query` and every room below them.
 """

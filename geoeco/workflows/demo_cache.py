@@ -1,19 +1,23 @@
-"""The demo region's full run (analyses + zoning), built once per size and engine version.
+"""The one cache of demo builds: the demo's analyses and its full run, built once per size and
+engine version.
 
-A service answering point queries and screenings "on the demo" needs a finished zoning run of
-the synthetic demo region (:func:`geoeco.workflows.demo.run_demo`). :func:`ensure_demo_run` builds
-it into ``<cache_dir>/demo-run/<size>-<version>/`` the first time and returns that folder
-afterwards (a ``.complete`` marker says it is whole).
+* ``<cache_dir>/demo-inputs/<size>-<version>/``: the demo's analyses
+  (:func:`geoeco.workflows.demo.build_demo_analyses`), which the ``zoning`` process zones
+  when it is given no area (:func:`ensure_demo_inputs`);
+* ``<cache_dir>/demo-run/<size>-<version>/``: a finished :func:`geoeco.workflows.demo.run_demo`
+  (analyses and ``zones/``), which answers point queries, screenings and the demo map "on the
+  demo" (:func:`ensure_demo_run`, :func:`geoeco.workflows.runs.demo_zoning_run`); ``geoeco
+  demo --serve`` lends the service its own run instead (:func:`adopt_demo_run`).
 
-:func:`build_once` is how every cached build works (this one and the job processes' demo
-inputs): the builder holds a lock file ``<target>.lock`` (``flock``, released by the system
-even when the builder is killed) so other processes wait instead of building the same thing
-again, builds into a staging folder ``.<target>.build-<host>-<pid>-<random>`` beside the
-target (:mod:`geoeco.core.staging`) and renames it into place. Before building it deletes the
-staging folders of builders that died (:func:`remove_abandoned_builds` does that for a whole
-cache when a service starts); a folder of a live builder is never touched.
+A ``.complete`` marker says a build is whole. :func:`build_once` is how every cached build
+works: the builder holds a lock file ``<target>.lock`` (``flock``, released by the system even
+when the builder is killed) so other processes wait instead of building the same thing again,
+builds into a staging folder ``.<target>.build-<host>-<pid>-<random>`` beside the target
+(:mod:`geoeco.core.staging`) and renames it into place. Before building it deletes the staging
+folders of builders that died (:func:`remove_abandoned_builds` does that for a whole cache when
+a service starts); a folder of a live builder is never touched.
 
-Building takes about 20 s for ``small`` (≈ 10 km at 30 m) and about 1 min for ``full``
+Building the run takes about 20 s for ``small`` (≈ 10 km at 30 m) and about 1 min for ``full``
 (≈ 100 km at 90 m) on one core.
 """
 
@@ -27,15 +31,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from geoeco import __version__
-from geoeco.core.errors import InvalidInput
+from geoeco.core.engine import Engine
 from geoeco.core.staging import is_abandoned, make_staging, remove_abandoned
+
+from .demo_inputs import check_demo_size
 
 try:  # POSIX; elsewhere builders are serialised within a process only
     import fcntl
 except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # the module is absent there: None says so
 
-DEMO_SIZES = ("small", "full")
 #: Folders of a cache that hold builds made by :func:`build_once`.
 CACHE_BUILD_FOLDERS = ("demo-run", "demo-inputs")
 _BUILD = ".build-"
@@ -49,9 +54,16 @@ def demo_run_dir(cache_dir: str | Path, size: str = "full") -> Path:
     >>> demo_run_dir("/c", "small").parts[-2:]  # doctest: +ELLIPSIS
     ('demo-run', 'small-...')
     """
-    if size not in DEMO_SIZES:
-        raise InvalidInput(f"demo size must be one of {DEMO_SIZES}, got {size!r}")
-    return Path(cache_dir) / "demo-run" / f"{size}-{__version__}"
+    return Path(cache_dir) / "demo-run" / f"{check_demo_size(size)}-{__version__}"
+
+
+def demo_inputs_dir(cache_dir: str | Path, size: str = "full") -> Path:
+    """Folder of the cached demo analyses of ``size`` (it may not exist yet).
+
+    >>> demo_inputs_dir("/c", "small").parts[-2:]  # doctest: +ELLIPSIS
+    ('demo-inputs', 'small-...')
+    """
+    return Path(cache_dir) / "demo-inputs" / f"{check_demo_size(size)}-{__version__}"
 
 
 def is_complete(folder: str | Path) -> bool:
@@ -136,11 +148,46 @@ def ensure_demo_run(
     )
 
 
+def ensure_demo_inputs(
+    cache_dir: str | Path,
+    size: str = "full",
+    *,
+    progress: Callable[[str, float], None] | None = None,
+    engine: Engine | str | None = None,
+) -> Path:
+    """The folder of the demo's analyses of ``size`` (what
+    :func:`geoeco.workflows.demo.zone_demo` zones), built if needed; their erosion computes on
+    ``engine``."""
+    from .demo import build_demo_analyses
+
+    target = build_once(
+        demo_inputs_dir(cache_dir, size),
+        lambda tmp: build_demo_analyses(tmp, size=size, progress=progress, engine=engine),
+    )
+    if progress is not None:
+        progress("demo inputs ready", 1.0)
+    return target
+
+
+def adopt_demo_run(folder: str | Path, cache_dir: str | Path, size: str = "full") -> Path:
+    """Let a cache use ``folder`` (the output of ``geoeco demo`` of ``size``) as its demo run:
+    ``folder`` is marked complete and linked as :func:`demo_run_dir` (an existing entry is
+    kept). Returns the cache's demo run folder."""
+    target = demo_run_dir(cache_dir, size)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    (Path(folder) / ".complete").write_text(__version__, encoding="utf-8")
+    if not (target.is_symlink() or target.exists()):
+        target.symlink_to(Path(folder).resolve(), target_is_directory=True)
+    return target
+
+
 __all__ = [
     "CACHE_BUILD_FOLDERS",
-    "DEMO_SIZES",
+    "adopt_demo_run",
     "build_once",
+    "demo_inputs_dir",
     "demo_run_dir",
+    "ensure_demo_inputs",
     "ensure_demo_run",
     "is_complete",
     "remove_abandoned_builds",

@@ -261,11 +261,15 @@ def assign_access(units: pd.DataFrame, lists: AccessLists | None = None) -> pd.D
     return out
 
 
+#: The texts of each language, and what joins a class text and its add-ons' texts.
+_LANG_SEPARATORS: tuple[tuple[Lang, str], ...] = (("zh", ""), ("en", " "))
+
+
 def _compose(lists: AccessLists, unit_class: int, addons: list[Addon]) -> list[str]:
     out: list[str] = []
     for d in DIMENSIONS:
-        for lang, sep in (("zh", ""), ("en", " ")):
-            parts = [lists.text(unit_class, d.key, lang)]  # type: ignore[arg-type]
+        for lang, sep in _LANG_SEPARATORS:
+            parts = [lists.text(unit_class, d.key, lang)]
             for a in addons:
                 t = getattr(a, d.key)
                 if t is not None:
@@ -290,11 +294,12 @@ def _admin_lookup(
     if isinstance(admin_names, str):
         if admin_names != "builtin":
             raise InvalidInput(f"admin_names must be a mapping or 'builtin', got {admin_names!r}")
-        from geoeco.catalog.admin import admin_units
+        from geoeco.catalog.admin import AdminLevel, admin_units
 
         names: dict[str, str] = {}
-        for level in ("province", "city"):
-            a = admin_units(level)  # type: ignore[arg-type]
+        levels: tuple[AdminLevel, ...] = ("province", "city")
+        for level in levels:
+            a = admin_units(level)
             a = a[a["code"].notna()]
             names.update(dict(zip(a["code"].astype(str), a["name"].astype(str), strict=True)))
         admin_names = names
@@ -323,12 +328,12 @@ def _remark(units: pd.DataFrame, lang: Lang) -> list[str]:
 
 
 def to_sxyd_fields(
-    units,  # type: ignore[no-untyped-def]
+    units: Any,
     *,
     lang: Lang = "zh",
     admin_names: Mapping[str, str] | Literal["builtin"] | None = None,
     include_area: bool = False,
-):
+) -> Any:
     """The units as a 三线一单 composite-unit table: fields :data:`SXYD_FIELDS` + geometry.
 
     ``HJZHGKDYBM`` = ``code``; ``HJZHGKDYMC`` = ``name_zh`` (or ``name_en``); ``ZHGKDYFL`` =
@@ -392,7 +397,7 @@ def truncate_utf8(text: str, max_bytes: int = SHP_TEXT_BYTES) -> tuple[str, bool
     return keep + _ELLIPSIS, True
 
 
-def _export_crs(gdf, crs: Literal["cgcs2000", "gk"] | int) -> int:  # type: ignore[no-untyped-def]
+def _export_crs(gdf: Any, crs: Literal["cgcs2000", "gk"] | int) -> int:
     if crs == "cgcs2000" or crs == 4490:
         return 4490
     if crs == "gk":
@@ -417,7 +422,7 @@ def _export_crs(gdf, crs: Literal["cgcs2000", "gk"] | int) -> int:  # type: igno
     )
 
 
-def to_output_crs(units, crs: Literal["cgcs2000", "gk"] | int = "cgcs2000"):  # type: ignore[no-untyped-def]
+def to_output_crs(units: Any, crs: Literal["cgcs2000", "gk"] | int = "cgcs2000") -> Any:
     """``units`` reprojected for delivery: CGCS2000 geographic or a 3-degree Gauss–Krüger zone.
 
     ``crs`` as in :func:`write_sxyd`. Long straight edges are densified to 1 km steps first so
@@ -441,7 +446,7 @@ def to_output_crs(units, crs: Literal["cgcs2000", "gk"] | int = "cgcs2000"):  # 
 
 
 def write_sxyd(
-    units,  # type: ignore[no-untyped-def]
+    units: Any,
     path: str | os.PathLike[str],
     *,
     crs: Literal["cgcs2000", "gk"] | int = "cgcs2000",
@@ -472,7 +477,7 @@ def write_sxyd(
     return write_vector(_shp_truncate(table, lang), dest)
 
 
-def _shp_truncate(table, lang: Lang):  # type: ignore[no-untyped-def]
+def _shp_truncate(table: Any, lang: Lang) -> Any:
     out = table.copy()
     text_cols = ["HJZHGKDYMC", "PROV", "CITY", "AREA"] + [d.field for d in DIMENSIONS]
     cut_any = np.zeros(len(out), dtype=bool)

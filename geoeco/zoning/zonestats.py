@@ -98,7 +98,7 @@ def _county_centre(frame: Any, wgrid: Grid) -> np.ndarray:
         return np.zeros(wgrid.shape, np.int64)
     idx = np.sort(idx)
     shapes = zip(frame.geometry.values[idx], (idx + 1).tolist(), strict=True)
-    return rasterize(
+    out: np.ndarray = rasterize(
         shapes,
         out_shape=wgrid.shape,
         transform=wgrid.transform,
@@ -106,6 +106,7 @@ def _county_centre(frame: Any, wgrid: Grid) -> np.ndarray:
         all_touched=False,
         dtype="int32",
     ).astype(np.int64)
+    return out
 
 
 def _county_exact(frame: Any, wgrid: Grid) -> list[tuple[int, np.ndarray, np.ndarray]]:

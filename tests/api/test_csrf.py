@@ -26,7 +26,6 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from geoeco_api.jobs_worker import JobSettings
 from geoeco_api.main import create_app
 from geoeco_api.settings import Settings
 
@@ -63,8 +62,7 @@ def c(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Test
         cors_origins=ALLOWED,
         log_json=False,
     )
-    app = create_app(settings)
-    app.state.job_settings = JobSettings(job_run_workers=False)  # jobs stay accepted
+    app = create_app(settings.model_copy(update={"job_run_workers": False}))  # jobs stay accepted
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 

@@ -46,6 +46,9 @@ EXPECTED = {
     "ManifestError": 422,
     "DataSourceError": 422,
     "RemoteSourceError": 502,
+    "InvalidProcessInputs": 422,
+    "ProcessInputTooLarge": 413,
+    "ProcessNotFound": 404,
 }
 
 

@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 import rasterio
 from fastapi.testclient import TestClient
-from geoeco_api.jobs_worker import JobSettings
 from geoeco_api.main import create_app
 from geoeco_api.settings import Settings
 from rasterio.enums import Resampling
@@ -64,8 +63,7 @@ def client(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path, zones: 
         query_demo_size="small",
         log_json=False,
     )
-    app = create_app(s)
-    app.state.job_settings = JobSettings(job_run_workers=False)
+    app = create_app(s.model_copy(update={"job_run_workers": False}))
     with TestClient(app, raise_server_exceptions=False) as c:
         svc = app.state.job_service
         svc.store.submit(new_job(JOB, "zoning", {"demo_size": "small"}))

@@ -18,7 +18,6 @@ from typing import Any
 import geopandas as gpd
 import pytest
 from fastapi.testclient import TestClient
-from geoeco_api.jobs_worker import JobSettings
 from geoeco_api.main import create_app
 from geoeco_api.routers.jobs import access_code
 from geoeco_api.settings import Settings
@@ -77,8 +76,7 @@ def client(
         admin_keys="root",
         log_json=False,
     )
-    app = create_app(settings)
-    app.state.job_settings = JobSettings(job_run_workers=False)
+    app = create_app(settings.model_copy(update={"job_run_workers": False}))
     with TestClient(app, raise_server_exceptions=False) as c:
         _finished_zoning_job(app, JA, key_digest("ka"), zones)
         _finished_zoning_job(app, JB, key_digest("kb"), zones)
@@ -224,8 +222,7 @@ def open_client(tmp_path: Path) -> Iterator[TestClient]:
         admin_keys="root",
         log_json=False,
     )
-    app = create_app(settings)
-    app.state.job_settings = JobSettings(job_run_workers=False)  # jobs stay accepted
+    app = create_app(settings.model_copy(update={"job_run_workers": False}))  # jobs stay accepted
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from geoeco_api.jobs_worker import JobSettings
 from geoeco_api.main import create_app
 from geoeco_api.settings import Settings
 
@@ -39,8 +38,9 @@ def _imported() -> None:
 
 
 def _client(settings: Settings) -> TestClient:
-    app = create_app(settings)
-    app.state.job_settings = JobSettings(job_run_workers=False, job_sync_timeout_s=0)
+    app = create_app(
+        settings.model_copy(update={"job_run_workers": False, "job_sync_timeout_s": 0})
+    )
     return TestClient(app, raise_server_exceptions=False)
 
 

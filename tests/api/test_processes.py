@@ -17,7 +17,6 @@ import pytest
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
-from geoeco_api.jobs_worker import JobSettings  # noqa: E402
 from geoeco_api.main import create_app  # noqa: E402
 from geoeco_api.settings import Settings  # noqa: E402
 
@@ -75,9 +74,10 @@ def make_client(tmp_path: Path, plugin: str, **extra: Any) -> TestClient:
         api_keys=keys,
         max_concurrent_jobs=2,
     )
-    app = create_app(settings)
-    app.state.job_settings = JobSettings(
-        job_plugins=plugin, job_poll_interval_s=0.1, job_sync_timeout_s=30, **extra
+    app = create_app(
+        settings.model_copy(
+            update=dict(job_plugins=plugin, job_poll_interval_s=0.1, job_sync_timeout_s=30, **extra)
+        )
     )
     return TestClient(app)
 
@@ -105,7 +105,8 @@ def test_catalogue_routes(tmp_path: Path, plugin: str) -> None:
         ids = [p["id"] for p in c.get("/processes").json()["processes"]]
         assert {"zoning", "erosion", "desertification", "screening", "echo"} <= set(ids)
         d = c.get("/processes/zoning").json()
-        assert d["inputs"]["demo_size"]["schema"]["enum"] == ["small", "full"]
+        # the demo sizes, in the order of their one definition (catalog.demo_region.Size)
+        assert d["inputs"]["demo_size"]["schema"]["enum"] == ["full", "small"]
         assert d["outputs"]["files"]["schema"]["type"] == "array"
         assert "async-execute" in d["jobControlOptions"]
         assert any(lk["rel"].endswith("/execute") for lk in d["links"])

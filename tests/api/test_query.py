@@ -19,7 +19,6 @@ import pytest
 import rasterio
 import shapely
 from fastapi.testclient import TestClient
-from geoeco_api.jobs_worker import JobSettings
 from geoeco_api.main import create_app
 from geoeco_api.settings import Settings
 from pyproj import Transformer
@@ -58,8 +57,7 @@ def make_settings(tmp_path: Path, cache: Path, **kw: Any) -> Settings:
 
 def make_client(settings: Settings) -> TestClient:
     """A client whose app runs no job workers (jobs are put into the store by hand)."""
-    app = create_app(settings)
-    app.state.job_settings = JobSettings(job_run_workers=False)
+    app = create_app(settings.model_copy(update={"job_run_workers": False}))
     return TestClient(app, raise_server_exceptions=False)
 
 
@@ -106,10 +104,10 @@ def test_point_is_cached_and_warm(client: TestClient, zones: Path) -> None:
     pt = units.geometry.iloc[0].representative_point()
     client.get("/query/point", params={"lon": pt.x, "lat": pt.y})
     cache = client.app.state.query_runs  # type: ignore[attr-defined]
-    n = len(cache._items)
+    n = len(cache)
     for _ in range(5):
         assert client.get("/query/point", params={"lon": pt.x, "lat": pt.y}).status_code == 200
-    assert len(cache._items) == n == 1  # opened once, reused
+    assert len(cache) == n == 1  # opened once, reused
 
 
 def test_point_outside_is_200_with_message(client: TestClient) -> None:

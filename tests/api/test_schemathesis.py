@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 
 schemathesis = pytest.importorskip("schemathesis")
 from fastapi import FastAPI  # noqa: E402
-from geoeco_api.jobs_worker import JobService, JobSettings  # noqa: E402
+from geoeco_api.jobs_worker import JobService  # noqa: E402
 from geoeco_api.main import create_app  # noqa: E402
 from geoeco_api.settings import Settings  # noqa: E402
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
@@ -139,10 +139,11 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
             query_demo_size="small",
             max_batch_sites=20,
             log_json=False,
+            job_run_workers=False,
+            job_sync_timeout_s=0,
         )
     )
-    app.state.job_settings = JobSettings(job_run_workers=False, job_sync_timeout_s=0)
-    svc = app.state.job_service = JobService(app.state.settings, app.state.job_settings)
+    svc = app.state.job_service = JobService(app.state.settings)
     svc.store.submit(new_job(JOB, "zoning", {"demo_size": "small", "fuzz": 1}))
     assert svc.store.claim("fuzz-worker").id == JOB
     shutil.copytree(ensure_demo_run(cache, "small") / "zones", svc.results_dir / JOB)

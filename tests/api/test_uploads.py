@@ -23,7 +23,6 @@ import pytest
 import rasterio
 import shapely
 from fastapi.testclient import TestClient
-from geoeco_api.jobs_worker import JobSettings
 from geoeco_api.main import create_app
 from geoeco_api.settings import Settings
 from rasterio.transform import from_origin
@@ -60,8 +59,7 @@ def settings_for(tmp_path: Path, cache: Path | None = None, **kw: Any) -> Settin
 
 
 def client_for(settings: Settings, **job: Any) -> TestClient:
-    app = create_app(settings)
-    app.state.job_settings = JobSettings(**({"job_run_workers": False} | job))
+    app = create_app(settings.model_copy(update={"job_run_workers": False} | job))
     return TestClient(app, raise_server_exceptions=False)
 
 

@@ -31,14 +31,14 @@ from typing import Any
 import numpy as np
 
 from geoeco.core.engine import Engine
-from geoeco.core.raster import Raster
 from geoeco.core.tile_store import DirTileStore
 from geoeco.core.tile_writes import OutputFile, write_from_tiles
 from geoeco.zoning.patches.join import BorderValues, TileEdges
-from geoeco.zoning.patches.tiled import TileOps
+from geoeco.zoning.patches.tiled import TiledRedline, TileOps
 
 from .inputs import Window, _Plan
 from .kernels import _PRE_AOI, _finish_kernel
+from .outputs import OUTPUT_FILES, Histograms, Outputs, in_memory_outputs
 from .pass1 import _pass_one_window, _PassOneSpec
 from .redline import _pixel_red, _plan_redline
 
@@ -51,9 +51,6 @@ TASK_PX = 2048
 #: Tasks in flight per worker thread: the tasks here are short (tens of ms) and return a few
 #: kB (their tiles go to the store), so more of them ahead hides the round trip to the driver.
 AHEAD = 6
-
-#: The three outputs: name and the nodata value of the written file.
-OUTPUTS: tuple[tuple[str, int], ...] = (("zone_class", 0), ("redline", 255), ("flags", 255))
 
 
 @dataclass(frozen=True)
@@ -88,8 +85,9 @@ def _task_pass1(spec: _ZoneTasks, item: tuple[int, Window]) -> TileEdges | None:
 
 def _task_pass2(
     spec: _ZoneTasks, item: tuple[int, Window, BorderValues]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, ...] | None]:
-    """The outputs of a tile and their histograms (zone, red line, flags)."""
+) -> tuple[Histograms, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """The histograms of a tile's outputs, and the outputs unless they are stored for the
+    write tasks."""
     t, _win, codes = item
     store = spec.store
     pre = store.get("pre", t)
@@ -102,13 +100,13 @@ def _task_pass2(
         assert bits is not None
         red = _pixel_red(spec.plan, bits)
     zone, red_o, flags = (np.empty(pre.shape, np.uint8) for _ in range(3))
-    hist = np.zeros(4, np.int64), np.zeros(256, np.int64), np.zeros(256, np.int64)
-    _finish_kernel(pre, red, spec.zlut, spec.flut, spec.nd, zone, red_o, flags, *hist)
+    h = Histograms()
+    _finish_kernel(pre, red, spec.zlut, spec.flut, spec.nd, zone, red_o, flags, *h.arrays())
     if not spec.to_files:
-        return (*hist, (zone, red_o, flags))
-    for (name, _), a in zip(OUTPUTS, (zone, red_o, flags), strict=True):
+        return h, (zone, red_o, flags)
+    for (name, _), a in zip(OUTPUT_FILES, (zone, red_o, flags), strict=True):
         store.put("out_" + name, t, a)
-    return (*hist, None)
+    return h, None
 
 
 def _sweeps_on(eng: Engine) -> Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[Any]]:
@@ -119,6 +117,17 @@ def _sweeps_on(eng: Engine) -> Callable[[Callable[[Any], Any], Iterable[Any]], I
         return (r for _, r in eng.map_windows(_run_item, tasks, None, ahead=AHEAD))
 
     return run
+
+
+@dataclass(frozen=True)
+class DistributedRun:
+    """What :func:`compute_distributed` gives back: the three outputs, their histograms, the
+    patch-stage counts (``removed_px``, ``filled_px``) and the ``compute`` timings (s)."""
+
+    outputs: Outputs
+    hist: Histograms
+    stats: dict[str, int]
+    timings: dict[str, float]
 
 
 def compute_distributed(
@@ -132,10 +141,13 @@ def compute_distributed(
     nd: int,
     out_dir: str | Path | None,
     scratch_dir: str | Path | None,
-) -> tuple[list[Any], tuple[np.ndarray, np.ndarray, np.ndarray], dict[str, int], dict[str, Any]]:
-    """Run the whole raster phase on ``eng``; return the outputs (COG paths or Rasters), the
-    histograms, the patch-stage counts and the ``compute`` timings."""
-    rs, grid = plan.rules, plan.grid
+) -> DistributedRun:
+    """Run the whole raster phase on ``eng``, tile by tile (see the module docstring).
+
+    ``windows`` are the tiles (``block_size`` a side), ``luts`` pass 2's lookup tables and ``nd``
+    the red line's and flags' value where the zone is 0. The outputs are COGs in ``out_dir``, or
+    Rasters; the tiles travel through a temporary folder in ``scratch_dir`` (else ``out_dir``).
+    """
     t0 = time.perf_counter()
     scratch = scratch_dir or out_dir
     if scratch is not None:
@@ -143,72 +155,22 @@ def compute_distributed(
     with tempfile.TemporaryDirectory(prefix="geoeco-zones-", dir=scratch) as tmp:
         store = DirTileStore(tmp)
         tiled = _plan_redline(plan, block_size, store) if plan.patch_stage else None
-        spec = _ZoneTasks(
-            pass1,
-            None if tiled is None else tiled.ops,
-            store,
-            luts[0],
-            luts[1],
-            nd,
-            out_dir is not None,
-        )
-        items = list(enumerate(windows))
-        for t, (_, edges) in enumerate(eng.map_windows(_task_pass1, items, spec, ahead=AHEAD)):
-            if tiled is not None:
-                tiled.add_edges(t, edges)
+        ops = None if tiled is None else tiled.ops
+        spec = _ZoneTasks(pass1, ops, store, luts[0], luts[1], nd, out_dir is not None)
+        _pass_one(eng, spec, windows, tiled)
         t1 = time.perf_counter()
         stats = {"removed_px": 0, "filled_px": 0}
         if tiled is not None:
             tiled.finish(_sweeps_on(eng))
             stats = dict(tiled.stats)
         t2 = time.perf_counter()
-        zone_px, red_px, flag_px = (
-            np.zeros(4, np.int64),
-            np.zeros(256, np.int64),
-            np.zeros(256, np.int64),
-        )
-        arrays = None if out_dir is not None else [np.zeros(grid.shape, np.uint8) for _ in OUTPUTS]
-        items2 = (
-            (t, w, None if tiled is None else tiled.code_values(t)) for t, w in enumerate(windows)
-        )
-        for (t, _w, _c), (zh, rh, fh, out) in eng.map_windows(
-            _task_pass2, items2, spec, ahead=AHEAD if out_dir is not None else None
-        ):
-            zone_px += zh
-            red_px += rh
-            flag_px += fh
-            if arrays is not None and out is not None:
-                r, c, h, w = windows[t]
-                for arr, a in zip(arrays, out, strict=True):
-                    arr[r : r + h, c : c + w] = a
+        hist, arrays = _pass_two(eng, spec, windows, tiled)
         t3 = time.perf_counter()
         if out_dir is not None:
-            tags = {"rule_set": rs.name, "rule_set_sha256": rs.sha256()}
-            files = [
-                OutputFile(
-                    "out_" + n,
-                    str(Path(out_dir) / f"{n}.tif"),
-                    grid,
-                    tuple(windows),
-                    {
-                        "dtype": "uint8",
-                        "nodata": v,
-                        "units": "class",
-                        "band_names": [n],
-                        "tags": tags,
-                    },
-                )
-                for n, v in OUTPUTS
-            ]
-            list(eng.map_windows(write_from_tiles, files, store, ordered=False))
-            outputs: list[Any] = [Path(f.path) for f in files]
+            outputs = _write_outputs(eng, plan, windows, store, Path(out_dir))
         else:
-            assert arrays is not None
-            nodata = arrays[0] == 0
-            outputs = [
-                Raster(np.ma.MaskedArray(a, mask=nodata), grid, "class", n)
-                for a, (n, _) in zip(arrays, OUTPUTS, strict=True)
-            ]
+            assert arrays is not None  # pass 2 assembles the outputs when there are no files
+            outputs = in_memory_outputs(arrays, plan.grid)
         t4 = time.perf_counter()
     timings = {
         "pass1_s": round(t1 - t0, 3),
@@ -217,7 +179,57 @@ def compute_distributed(
         "compute_s": round(t3 - t0, 3),
         "write_s": round(t4 - t3, 3),
     }
-    return outputs, (zone_px, red_px, flag_px), stats, timings
+    return DistributedRun(outputs, hist, stats, timings)
+
+
+def _pass_one(
+    eng: Engine, spec: _ZoneTasks, windows: list[Window], tiled: TiledRedline | None
+) -> None:
+    """Pass 1 and sweep 1 of every tile on ``eng``; their edge records joined here in order."""
+    items = list(enumerate(windows))
+    for t, (_, edges) in enumerate(eng.map_windows(_task_pass1, items, spec, ahead=AHEAD)):
+        if tiled is not None:
+            tiled.add_edges(t, edges)
+
+
+def _pass_two(
+    eng: Engine, spec: _ZoneTasks, windows: list[Window], tiled: TiledRedline | None
+) -> tuple[Histograms, list[np.ndarray] | None]:
+    """Pass 2 of every tile on ``eng``: the histograms summed here and, when no files are
+    written, the outputs assembled on the whole grid."""
+    hist = Histograms()
+    grid = spec.plan.grid
+    arrays = None if spec.to_files else [np.zeros(grid.shape, np.uint8) for _ in OUTPUT_FILES]
+    items = ((t, w, None if tiled is None else tiled.code_values(t)) for t, w in enumerate(windows))
+    ahead = AHEAD if spec.to_files else None
+    for (t, _w, _c), (h, out) in eng.map_windows(_task_pass2, items, spec, ahead=ahead):
+        hist.add(h)
+        if arrays is not None and out is not None:
+            r, c, rows, cols = windows[t]
+            for arr, a in zip(arrays, out, strict=True):
+                arr[r : r + rows, c : c + cols] = a
+    return hist, arrays
+
+
+def _write_outputs(
+    eng: Engine, plan: _Plan, windows: list[Window], store: DirTileStore, out_dir: Path
+) -> Outputs:
+    """One task per output COG on ``eng``, assembling its stored tiles; the COG paths."""
+    rs = plan.rules
+    tags = {"rule_set": rs.name, "rule_set_sha256": rs.sha256()}
+    files = [
+        OutputFile(
+            "out_" + n,
+            str(out_dir / f"{n}.tif"),
+            plan.grid,
+            tuple(windows),
+            {"dtype": "uint8", "nodata": v, "units": "class", "band_names": [n], "tags": tags},
+        )
+        for n, v in OUTPUT_FILES
+    ]
+    list(eng.map_windows(write_from_tiles, files, store, ordered=False))
+    zone, red, flags = (Path(f.path) for f in files)
+    return zone, red, flags
 
 
 def _run_item(_spec: None, item: tuple[Any, ...]) -> Any:
@@ -226,4 +238,4 @@ def _run_item(_spec: None, item: tuple[Any, ...]) -> Any:
     return fn(arg)
 
 
-__all__ = ["OUTPUTS", "TASK_PX", "compute_distributed"]
+__all__ = ["TASK_PX", "DistributedRun", "compute_distributed"]

@@ -10,9 +10,9 @@ per window, rasterising polygon inputs at pixel centres.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 import shapely
@@ -20,8 +20,9 @@ from rasterio.features import rasterize
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
-from geoeco.core.errors import CRSError, EmptyArea, GridMismatch, InvalidInput
+from geoeco.core.errors import CRSError, EmptyArea, GridMismatch, InvalidInput, LayerNotFound
 from geoeco.core.raster import Grid, Raster
+from geoeco.zoning.aoi import AOI
 from geoeco.zoning.rules import ClassInput, Criterion, MaskInput, RuleSet
 
 Status = Literal["real", "approximation", "synthetic"]
@@ -75,7 +76,15 @@ class _Bound:
 
     @property
     def rank(self) -> int:
+        """Trust rank of the input's status: 0 real, 1 approximation, 2 synthetic."""
         return _RANK[self.status]
+
+    def read_window(self, win: Window) -> Any:
+        """The input's values in window ``win`` (raster and reader sources; a vector source is
+        rasterised instead)."""
+        if self.read is None:
+            raise TypeError(f"input {self.name!r} is a vector layer: rasterise it, do not read it")
+        return self.read(win)
 
 
 @dataclass
@@ -101,17 +110,44 @@ def _is_frame(obj: Any) -> bool:
     return hasattr(obj, "geometry") and hasattr(obj, "crs") and hasattr(obj, "iloc")
 
 
-def _bind(name: str, li: LayerInput, spec: ClassInput | MaskInput | None, grid: Grid) -> _Bound:
-    kind: Literal["class", "mask"] = "class" if isinstance(spec, ClassInput) else "mask"
-    n = spec.n_classes if isinstance(spec, ClassInput) and spec.n_classes else 255
-    common = {
+class _Common(TypedDict):
+    """The fields of a :class:`_Bound` that do not depend on the kind of source."""
+
+    name: str
+    kind: Literal["class", "mask"]
+    status: Status
+    n_classes: int
+    role: str | None
+    version: str | None
+
+
+def _common(name: str, li: LayerInput, spec: ClassInput | MaskInput) -> _Common:
+    """What input ``name`` is (class or mask, number of classes) and what it says of itself."""
+    return {
         "name": name,
-        "kind": kind,
+        "kind": "class" if isinstance(spec, ClassInput) else "mask",
         "status": li.status,
-        "n_classes": n,
+        "n_classes": (spec.n_classes if isinstance(spec, ClassInput) else None) or 255,
         "role": li.role,
         "version": li.version,
     }
+
+
+def _used_inputs(rs: RuleSet, layers: Mapping[str, Any]) -> set[str]:
+    """The inputs the rule set uses; :class:`LayerNotFound` if a required one is not given."""
+    used: set[str] = set().union(*rs.referenced_inputs().values())
+    missing = [n for n in sorted(used) if n not in layers and rs.inputs[n].required]
+    if missing:
+        raise LayerNotFound(
+            f"rule set {rs.name!r} needs input(s) {', '.join(missing)}; given: "
+            f"{', '.join(sorted(layers)) or 'none'}"
+        )
+    return used
+
+
+def _bind(name: str, li: LayerInput, spec: ClassInput | MaskInput, grid: Grid) -> _Bound:
+    common = _common(name, li, spec)
+    kind = common["kind"]
     d = li.data
     if li.status not in _RANK:
         raise InvalidInput(f"input {name!r}: status must be real, approximation or synthetic")
@@ -140,16 +176,18 @@ def _bind(name: str, li: LayerInput, spec: ClassInput | MaskInput | None, grid: 
     )
 
 
-def _bind_frame(name: str, li: LayerInput, spec: Any, grid: Grid, common: dict) -> _Bound:
+def _bind_frame(
+    name: str, li: LayerInput, spec: ClassInput | MaskInput, grid: Grid, common: _Common
+) -> _Bound:
     gdf = li.data
     if gdf.crs is None:
         raise CRSError(f"input {name!r}: vector layer has no CRS")
     notes = []
     if isinstance(spec, MaskInput) and spec.select:
-        for col, val in spec.select.items():
-            if col not in gdf.columns:
-                raise InvalidInput(f"input {name!r}: column {col!r} (from `select`) not found")
-            gdf = gdf[gdf[col] == val]
+        for key, val in spec.select.items():
+            if key not in gdf.columns:
+                raise InvalidInput(f"input {name!r}: column {key!r} (from `select`) not found")
+            gdf = gdf[gdf[key] == val]
     if common["kind"] == "class":
         col = li.column
         if col is None or col not in gdf.columns:
@@ -178,6 +216,11 @@ def _bind_frame(name: str, li: LayerInput, spec: Any, grid: Grid, common: dict) 
 
 
 def _aoi_geometry(aoi: Any, grid: Grid) -> Any:
+    if isinstance(aoi, AOI):  # resolved once (geoeco.zoning.aoi): valid, not empty
+        geom = aoi.to_crs(grid.crs)
+        if not geom.intersects(box(*grid.bounds)):
+            raise EmptyArea(f"{aoi.label}: the area of interest does not overlap the grid")
+        return geom
     if aoi is None or isinstance(aoi, Raster) or (hasattr(aoi, "read") and not _is_frame(aoi)):
         if isinstance(aoi, Raster):
             aoi.grid.check_aligned(grid, what="AOI mask and the overlay grid")
@@ -199,10 +242,6 @@ def _aoi_geometry(aoi: Any, grid: Grid) -> Any:
     return geom
 
 
-def _required(spec: ClassInput | MaskInput) -> bool:
-    return spec.required
-
-
 # ------------------------------------------------------------------------------------------
 # per-window evaluation
 # ------------------------------------------------------------------------------------------
@@ -218,7 +257,7 @@ def _rasterize(frame: Any, values: Any, wgrid: Grid) -> np.ndarray:
         return np.zeros(out_shape, np.uint8)
     geoms = frame.geometry.values[np.sort(idx)]
     vals = np.ones(len(geoms), np.uint8) if values is None else np.asarray(values)[np.sort(idx)]
-    return rasterize(
+    burnt: np.ndarray = rasterize(
         zip(geoms, vals.astype(np.uint8).tolist(), strict=True),
         out_shape=out_shape,
         transform=wgrid.transform,
@@ -226,6 +265,7 @@ def _rasterize(frame: Any, values: Any, wgrid: Grid) -> np.ndarray:
         all_touched=False,
         dtype="uint8",
     )
+    return burnt
 
 
 class _Window:
@@ -245,7 +285,7 @@ class _Window:
                 codes = _rasterize(b.frame, b.frame[b.column].to_numpy(), self.wgrid)
                 valid = codes > 0
             else:
-                a = self._reads[name] if name in self._reads else b.read(self.win)  # type: ignore[misc]
+                a = self._reads[name] if name in self._reads else b.read_window(self.win)
                 data = np.ma.getdata(a)
                 if data.dtype == np.uint8:  # the usual case, in as few passes as possible
                     mask = np.ma.getmask(a)
@@ -314,7 +354,7 @@ class _Window:
         if a is None:
             return np.ones(self.wgrid.shape, bool)
         if isinstance(a, BaseGeometry):
-            return (
+            inside: np.ndarray = (
                 rasterize(
                     [(a, 1)],
                     out_shape=self.wgrid.shape,
@@ -325,6 +365,7 @@ class _Window:
                 )
                 > 0
             )
+            return inside
         r0, c0, h, w = self.win
         arr = a.array[r0 : r0 + h, c0 : c0 + w] if isinstance(a, Raster) else a.read(self.win)
         return np.ma.filled(arr, 0).astype(bool)

@@ -76,7 +76,7 @@ def _pre_tables(plan: _Plan) -> _PreTables | None:
     luts = np.zeros((len(names), 256), np.uint32)
 
     def crit(c: Criterion) -> np.ndarray:
-        t = nz & (v >= c.min_class)
+        t: np.ndarray = nz & (v >= c.min_class)
         return t & (v <= c.max_class) if c.max_class is not None else t
 
     def add(name: str, sel: np.ndarray, value: int) -> None:
@@ -104,13 +104,8 @@ def _pre_tables(plan: _Plan) -> _PreTables | None:
             add(c.input, ~nz, 1 << _K_KUNK)
     for m in plan.development:
         add(m, nz, 1 << (_K_KEY + rank(m)))
-    att = rs.attributes
-    attrs = [(FLAG_THREE_NORTH, att.three_north)] + [
-        (FLAG_BATTLES[b], name) for b, name in att.battles.items()
-    ]
-    for flag, name in attrs:
-        if name and name in layers:
-            add(name, nz, (flag >> 2) << _K_ATTR)
+    for flag, name in _attribute_inputs(plan):
+        add(name, nz, (flag >> 2) << _K_ATTR)
     for name, b in layers.items():
         if b.kind == "class":
             add(name, v > b.n_classes, 1 << _K_BAD)
@@ -128,11 +123,21 @@ def _pre_tables(plan: _Plan) -> _PreTables | None:
 
 
 @njit(cache=True, nogil=True)
-def _pre_kernel(data, masks, has_mask, luts, aoi, has_aoi, dec, pre, bits):  # type: ignore[no-untyped-def]  # pragma: no cover - numba
+def _pre_kernel(
+    data: np.ndarray,
+    masks: np.ndarray,
+    has_mask: np.ndarray,
+    luts: np.ndarray,
+    aoi: np.ndarray,
+    has_aoi: bool,
+    dec: np.ndarray,
+    pre: np.ndarray,
+    bits: np.ndarray,
+) -> np.int64:  # pragma: no cover - numba
     """Pass 1 of one window from stacked uint8 planes; returns 1 if a class code is too high."""
     k, h, w = data.shape
     acc = np.zeros(w, np.uint32)
-    bad = 0
+    bad = np.int64(0)
     keep = _K_KEEP_OUTSIDE
     for y in range(h):
         acc[:] = 0
@@ -148,9 +153,9 @@ def _pre_kernel(data, masks, has_mask, luts, aoi, has_aoi, dec, pre, bits):  # t
                     acc[x] |= lut[row[x]]
         for x in range(w):
             a = np.int64(acc[x])
-            p = _PRE_AOI
+            p = np.int64(_PRE_AOI)
             if has_aoi and not aoi[y, x]:
-                p = 0
+                p = np.int64(0)
                 a &= keep
             bad |= a
             b = a & 0xFFFF
@@ -163,7 +168,19 @@ def _pre_kernel(data, masks, has_mask, luts, aoi, has_aoi, dec, pre, bits):  # t
 
 
 @njit(cache=True, nogil=True)
-def _finish_kernel(pre, red, zlut, flut, nd, zone, red_out, flags, zone_px, red_px, flag_px):  # type: ignore[no-untyped-def]  # pragma: no cover - numba
+def _finish_kernel(
+    pre: np.ndarray,
+    red: np.ndarray,
+    zlut: np.ndarray,
+    flut: np.ndarray,
+    nd: int,
+    zone: np.ndarray,
+    red_out: np.ndarray,
+    flags: np.ndarray,
+    zone_px: np.ndarray,
+    red_px: np.ndarray,
+    flag_px: np.ndarray,
+) -> None:  # pragma: no cover - numba
     """Pass 2 of one window: outputs through the lookup tables, plus their histograms.
 
     ``red``/``flags`` get ``nd`` where the zone is 0; the red and flag histograms count only
@@ -185,11 +202,20 @@ def _finish_kernel(pre, red, zlut, flut, nd, zone, red_out, flags, zone_px, red_
             else:
                 f = flut[idx]
                 if z != 1:
-                    r = 0
+                    r = np.int64(0)
                 red_out[y, x] = r
                 flags[y, x] = f
                 red_px[r] += 1
                 flag_px[f] += 1
+
+
+def _attribute_inputs(plan: _Plan) -> list[tuple[int, str]]:
+    """``(flag bit, input name)`` of the attribute masks given (Three-North, battles)."""
+    att = plan.rules.attributes
+    pairs = [(FLAG_THREE_NORTH, att.three_north)] + [
+        (FLAG_BATTLES[b], name) for b, name in att.battles.items()
+    ]
+    return [(flag, name) for flag, name in pairs if name and name in plan.layers]
 
 
 def _stage_layers(plan: _Plan) -> tuple[list[str], list[str], list[str]]:

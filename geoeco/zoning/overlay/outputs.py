@@ -1,19 +1,23 @@
 """Outputs of the zoning overlay (:mod:`geoeco.zoning.overlay.run`): the sink that collects or
-writes the
-output windows, and the JSON-ready summary."""
+writes the output windows, the output histograms, and the typed summary of a run
+(:class:`ZoningSummary`, JSON through :meth:`ZoningSummary.to_dict`)."""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from geoeco.core.errors import EmptyArea
 from geoeco.core.raster import Grid, Raster
 
 from .inputs import Window, _Plan
-from .kernels import FLAG_BITS, _stage_layers
+from .kernels import FLAG_BITS, _finish_kernel, _finish_luts, _stage_layers
+from .pass1 import _buffer
 
 
 class _Sink:
@@ -29,7 +33,7 @@ class _Sink:
 
         tags = {"rule_set": plan.rules.name, "rule_set_sha256": plan.rules.sha256()}
         self.writers = []
-        for name, nodata in (("zone_class", 0), ("redline", 255), ("flags", 255)):
+        for name, nodata in OUTPUT_FILES:
             p = Path(out_dir) / f"{name}.tif"
             self.paths.append(p)
             self.writers.append(
@@ -77,84 +81,272 @@ class _Sink:
         with contextlib.suppress(Exception):
             self.drain()
 
-    def finish(self) -> list[Any]:
+    def finish(self) -> Outputs:
+        """The three outputs: COG paths (after the last write), or masked in-memory Rasters."""
         if self.out_dir is not None:
             self.drain()
-            return list(self.paths)
-        zone = self.arrays[0]
-        nd = zone == 0
-        names = ("zone_class", "redline", "flags")
-        return [
-            Raster(np.ma.MaskedArray(a, mask=nd), self.grid, "class", n)
-            for a, n in zip(self.arrays, names, strict=True)
-        ]
+            zone, red, flags = self.paths
+            return zone, red, flags
+        return in_memory_outputs(self.arrays, self.grid)
+
+
+#: The three outputs of a run, ``(zone_class, redline, flags)``: COG paths or Rasters.
+Outputs = tuple[Raster | Path, Raster | Path, Raster | Path]
+
+#: The three outputs: name and the nodata value of the written file.
+OUTPUT_FILES: tuple[tuple[str, int], ...] = (("zone_class", 0), ("redline", 255), ("flags", 255))
+
+
+def in_memory_outputs(arrays: Sequence[np.ndarray], grid: Grid) -> Outputs:
+    """Whole-grid output arrays as Rasters, all three masked where the zone class is 0."""
+    nodata = arrays[0] == 0
+    zone, red, flags = (
+        Raster(np.ma.MaskedArray(a, mask=nodata), grid, "class", n)
+        for a, (n, _) in zip(arrays, OUTPUT_FILES, strict=True)
+    )
+    return zone, red, flags
+
+
+@dataclass
+class Histograms:
+    """Pixel counts of the three outputs by value, filled by pass 2 (:func:`_finish_kernel`).
+
+    ``zone`` counts every pixel of the grid by zone class (0–3); ``red`` and ``flags`` count the
+    zoned pixels by red-line code and flag byte (0–255).
+    """
+
+    zone: np.ndarray = field(default_factory=lambda: np.zeros(4, np.int64))
+    red: np.ndarray = field(default_factory=lambda: np.zeros(256, np.int64))
+    flags: np.ndarray = field(default_factory=lambda: np.zeros(256, np.int64))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(zone, red, flags)``, the counters :func:`_finish_kernel` adds to."""
+        return self.zone, self.red, self.flags
+
+    def add(self, other: Histograms) -> None:
+        """Add the counts of ``other`` (one tile's) to these."""
+        self.zone += other.zone
+        self.red += other.red
+        self.flags += other.flags
+
+
+@dataclass(frozen=True)
+class GridRecord:
+    """The analysis grid: CRS (PROJ string), shape (rows, columns), pixel size and area (m²)."""
+
+    crs: str
+    shape: tuple[int, int]
+    res: tuple[float, float]
+    cell_area_m2: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``grid`` record of the summary."""
+        return {
+            "crs": self.crs,
+            "shape": list(self.shape),
+            "res": list(self.res),
+            "cell_area_m2": self.cell_area_m2,
+        }
+
+
+@dataclass(frozen=True)
+class InputRecord:
+    """How one input was bound: class or mask, source type, status, role, version, notes."""
+
+    kind: str
+    source: str
+    status: str
+    role: str | None
+    version: str | None
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record of this input in the summary's ``inputs``."""
+        return {
+            "kind": self.kind,
+            "source": self.source,
+            "status": self.status,
+            "role": self.role,
+            "version": self.version,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class ZoneAreas:
+    """Area (km²) of each zone class, of the grid's unzoned pixels, and zoned in total."""
+
+    priority: float
+    key: float
+    general: float
+    nodata_in_grid: float
+    zoned: float
+
+    def to_dict(self) -> dict[str, float]:
+        """The ``area_km2`` record of the summary."""
+        return {
+            "priority": self.priority,
+            "key": self.key,
+            "general": self.general,
+            "nodata_in_grid": self.nodata_in_grid,
+            "zoned": self.zoned,
+        }
+
+
+@dataclass(frozen=True)
+class RedlineCleanup:
+    """What the red-line patch stage did: its limits (km²), the area removed and filled, how."""
+
+    min_patch_km2: float
+    max_hole_km2: float
+    removed_km2: float
+    filled_km2: float
+    code_by: str
+    method: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``redline_cleanup`` record of the summary."""
+        return {
+            "min_patch_km2": self.min_patch_km2,
+            "max_hole_km2": self.max_hole_km2,
+            "removed_km2": self.removed_km2,
+            "filled_km2": self.filled_km2,
+            "code_by": self.code_by,
+            "method": self.method,
+        }
+
+
+@dataclass(frozen=True)
+class ZoningSummary:
+    """What a raster zoning run did and found; :meth:`to_dict` is its JSON form.
+
+    Areas are km² on the equal-area grid. ``redline_km2`` is by red-line code (LXBM),
+    ``flag_km2`` by flag bit (:data:`~geoeco.zoning.overlay.kernels.FLAG_BITS`, also in
+    ``flag_bits``). ``compute`` says where each step ran and how long it took (the engine's
+    own description, so its keys depend on the engine).
+    """
+
+    rule_set: dict[str, Any]
+    class_tables: dict[str, str]
+    grid: GridRecord
+    inputs: dict[str, InputRecord]
+    skipped_inputs: tuple[str, ...]
+    ignored_inputs: tuple[str, ...]
+    approximation_layers: tuple[str, ...]
+    synthetic_layers: tuple[str, ...]
+    attribute_layers: tuple[str, ...]
+    area_km2: ZoneAreas
+    redline_km2: dict[int, float]
+    flag_km2: dict[int, float]
+    flag_bits: dict[int, str]
+    redline_cleanup: RedlineCleanup
+    compute: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready summary (the ``zones`` record of ``summary.json`` plus ``compute``)."""
+        return {
+            "rule_set": self.rule_set,
+            "class_tables": self.class_tables,
+            "grid": self.grid.to_dict(),
+            "inputs": {n: r.to_dict() for n, r in self.inputs.items()},
+            "skipped_inputs": list(self.skipped_inputs),
+            "ignored_inputs": list(self.ignored_inputs),
+            "approximation_layers": list(self.approximation_layers),
+            "synthetic_layers": list(self.synthetic_layers),
+            "attribute_layers": list(self.attribute_layers),
+            "area_km2": self.area_km2.to_dict(),
+            "redline_km2": dict(self.redline_km2),
+            "flag_km2": dict(self.flag_km2),
+            "flag_bits": self.flag_bits,
+            "redline_cleanup": self.redline_cleanup.to_dict(),
+            "compute": self.compute,
+        }
 
 
 def _summary(
-    plan: _Plan,
-    zone_px: np.ndarray,
-    red_px: np.ndarray,
-    flag_px: np.ndarray,
-    stats: dict[str, int],
-    windowed: bool = False,
-) -> dict[str, Any]:
+    plan: _Plan, hist: Histograms, stats: Mapping[str, int], windowed: bool = False
+) -> ZoningSummary:
+    """The summary of a run of ``plan`` from its output histograms and patch-stage counts.
+
+    Raises :class:`~geoeco.core.errors.EmptyArea` when no pixel could be zoned.
+    """
+    if hist.zone[1:].sum() == 0:
+        raise EmptyArea("no pixel of the area of interest could be zoned (all nodata)")
     rs, grid = plan.rules, plan.grid
     km2 = grid.cell_area / 1e6
     _, pri, key = _stage_layers(plan)
     consulted = set(pri) | set(key)
-    inputs = {
-        n: {
-            "kind": b.kind,
-            "source": b.source,
-            "status": b.status,
-            "role": b.role,
-            "version": b.version,
-            "notes": b.notes,
-        }
-        for n, b in sorted(plan.layers.items())
-    }
+    layers = plan.layers
     bits = np.arange(256)
-    return {
-        "rule_set": rs.describe(),
-        "class_tables": rs.class_tables(),
-        "grid": {
-            "crs": grid.crs.to_string(),
-            "shape": list(grid.shape),
-            "res": list(grid.res),
-            "cell_area_m2": grid.cell_area,
+    return ZoningSummary(
+        rule_set=rs.describe(),
+        class_tables=rs.class_tables(),
+        grid=GridRecord(grid.crs.to_string(), grid.shape, grid.res, grid.cell_area),
+        inputs={
+            n: InputRecord(b.kind, b.source, b.status, b.role, b.version, tuple(b.notes))
+            for n, b in sorted(layers.items())
         },
-        "inputs": inputs,
-        "skipped_inputs": plan.skipped,
-        "ignored_inputs": plan.ignored,
-        "approximation_layers": sorted(
-            n for n in consulted if plan.layers[n].status == "approximation"
+        skipped_inputs=tuple(plan.skipped),
+        ignored_inputs=tuple(plan.ignored),
+        approximation_layers=tuple(
+            sorted(n for n in consulted if layers[n].status == "approximation")
         ),
-        "synthetic_layers": sorted(n for n in consulted if plan.layers[n].status == "synthetic"),
-        "attribute_layers": sorted(
-            n for n, b in plan.layers.items() if n not in consulted and b.kind == "mask"
+        synthetic_layers=tuple(sorted(n for n in consulted if layers[n].status == "synthetic")),
+        attribute_layers=tuple(
+            sorted(n for n, b in layers.items() if n not in consulted and b.kind == "mask")
         ),
-        "area_km2": {
-            "priority": float(zone_px[1] * km2),
-            "key": float(zone_px[2] * km2),
-            "general": float(zone_px[3] * km2),
-            "nodata_in_grid": float(zone_px[0] * km2),
-            "zoned": float(zone_px[1:].sum() * km2),
-        },
-        "redline_km2": {int(c): float(red_px[c] * km2) for c in np.nonzero(red_px)[0] if c},
-        "flag_km2": {int(b): float(flag_px[(bits & b) > 0].sum() * km2) for b in FLAG_BITS},
-        "flag_bits": FLAG_BITS,
-        "redline_cleanup": {
-            "min_patch_km2": rs.redline.min_patch_km2,
-            "max_hole_km2": rs.redline.max_hole_km2,
-            "removed_km2": stats["removed_px"] * km2,
-            "filled_km2": stats["filled_px"] * km2,
-            "code_by": rs.redline.code_by,
-            "method": (
-                f"{'tiled' if windowed else 'whole-grid'} connected components "
-                f"(scipy.ndimage), {rs.redline.connectivity}-connected patches, "
-                f"{12 - rs.redline.connectivity}-connected holes"
-            )
-            if plan.patch_stage
-            else "per pixel, windowed",
-        },
-    }
+        area_km2=ZoneAreas(
+            priority=float(hist.zone[1] * km2),
+            key=float(hist.zone[2] * km2),
+            general=float(hist.zone[3] * km2),
+            nodata_in_grid=float(hist.zone[0] * km2),
+            zoned=float(hist.zone[1:].sum() * km2),
+        ),
+        redline_km2={int(c): float(hist.red[c] * km2) for c in np.nonzero(hist.red)[0] if c},
+        flag_km2={int(b): float(hist.flags[(bits & b) > 0].sum() * km2) for b in FLAG_BITS},
+        flag_bits=FLAG_BITS,
+        redline_cleanup=_cleanup(plan, stats, windowed),
+    )
+
+
+def _cleanup(plan: _Plan, stats: Mapping[str, int], windowed: bool) -> RedlineCleanup:
+    """The ``redline_cleanup`` record: the rule set's limits, what the patch stage changed."""
+    rl = plan.rules.redline
+    km2 = plan.grid.cell_area / 1e6
+    method = (
+        f"{'tiled' if windowed else 'whole-grid'} connected components (scipy.ndimage), "
+        f"{rl.connectivity}-connected patches, {12 - rl.connectivity}-connected holes"
+    )
+    return RedlineCleanup(
+        min_patch_km2=rl.min_patch_km2,
+        max_hole_km2=rl.max_hole_km2,
+        removed_km2=stats["removed_px"] * km2,
+        filled_km2=stats["filled_px"] * km2,
+        code_by=rl.code_by,
+        method=method if plan.patch_stage else "per pixel, windowed",
+    )
+
+
+class _PassTwo:
+    """Pass 2 into a sink: a window's outputs through the lookup tables, counted and written.
+
+    ``nd`` is the nodata of the red line and flags where the zone is 0 (255 in files, 0 in
+    memory). Two sets of output buffers alternate, as the sink writes one window while the
+    next is computed.
+    """
+
+    def __init__(self, plan: _Plan, sink: _Sink, nd: int) -> None:
+        self.zlut, self.flut = _finish_luts(plan)
+        self.nd, self.sink = nd, sink
+        self.hist = Histograms()
+        self._slots: list[dict[Any, np.ndarray]] = [{}, {}]
+        self._count = 0
+
+    def __call__(self, win: Window, pre: np.ndarray, red: np.ndarray) -> None:
+        """Finish, count and write window ``win`` from its pre codes and cleaned red line."""
+        slot = self._slots[self._count % 2]
+        self._count += 1
+        zone, red_o, flags = (_buffer(slot, i, pre.shape, np.uint8) for i in range(3))
+        luts = self.zlut, self.flut
+        _finish_kernel(pre, red, *luts, self.nd, zone, red_o, flags, *self.hist.arrays())
+        self.sink.write(win, zone, red_o, flags)

@@ -1,12 +1,10 @@
 """Pass 1 of the zoning overlay (:mod:`geoeco.zoning.overlay.run`) for one window: read the inputs
-and
-condense them into pre codes and red-line reason bits.
+and condense them into pre codes and red-line reason bits.
 
 ``_pre`` is the plain numpy reference; ``_pre_fast`` runs ``_pre_kernel`` on the window's
 stacked uint8 planes. ``_pass_one_window`` is the task an engine (e.g. Dask) runs per window;
 it is pickled by reference, so it stays importable as
-``geoeco.zoning.overlay.pass1._pass_one_window``
-(and, re-exported, from :mod:`geoeco.zoning.overlay.run`).
+``geoeco.zoning.overlay.pass1._pass_one_window``.
 """
 
 from __future__ import annotations
@@ -16,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 from shapely.geometry.base import BaseGeometry
 
 from geoeco.core.engine import Engine, LocalEngine
@@ -31,8 +30,7 @@ from .kernels import (
     _PRE_POS_KEY,
     _PRE_POS_PRI,
     _PRE_UNKNOWN,
-    FLAG_BATTLES,
-    FLAG_THREE_NORTH,
+    _attribute_inputs,
     _pre_kernel,
     _PreTables,
 )
@@ -65,13 +63,15 @@ def _read_all(
 ) -> tuple[dict[str, Any], _Stacked | None]:
     """Read every raster/reader input of a window (run in the prefetch thread); with
     ``tables``, also stack them as the kernel's uint8 planes (``None`` if one is not uint8)."""
-    reads = {n: b.read(win) for n, b in plan.layers.items() if b.source != "vector"}  # type: ignore[misc]
+    reads = {n: b.read_window(win) for n, b in plan.layers.items() if b.source != "vector"}
     if tables is None:
         return reads, None
     return reads, _stack(tables, win, reads, {} if buffers is None else buffers)
 
 
-def _buffer(buffers: dict[Any, np.ndarray], key: Any, shape: tuple[int, ...], dtype: Any):  # type: ignore[no-untyped-def]
+def _buffer(
+    buffers: dict[Any, np.ndarray], key: Any, shape: tuple[int, ...], dtype: DTypeLike
+) -> np.ndarray:
     """An array of ``shape`` kept in ``buffers`` for reuse (no page faults for each window)."""
     a = buffers.get((key, shape))
     if a is None:
@@ -193,13 +193,8 @@ def _pre(
         np.bitwise_and(pre, np.uint16(~_PRE_UNKNOWN & 0xFFFF), out=pre, where=~aoi)
         np.bitwise_or(pre, np.uint16(_PRE_AOI), out=pre, where=aoi)
     np.bitwise_or(pre, np.uint16(_PRE_CAND), out=pre, where=bits != 0)
-    att = rs.attributes
-    attrs = [(FLAG_THREE_NORTH, att.three_north)] + [
-        (FLAG_BATTLES[b], name) for b, name in att.battles.items()
-    ]
-    for flag, name in attrs:
-        if name and name in layers:
-            np.bitwise_or(pre, np.uint16(flag << _PRE_ATTR_SHIFT), out=pre, where=w.mask(name))
+    for flag, name in _attribute_inputs(plan):
+        np.bitwise_or(pre, np.uint16(flag << _PRE_ATTR_SHIFT), out=pre, where=w.mask(name))
     return pre, bits
 
 
@@ -239,8 +234,8 @@ def _pass_one_window(spec: _PassOneSpec, win: Window) -> tuple[np.ndarray, np.nd
     """Pass 1 of one window, ``(pre, bits)`` (uint16 each): the task an engine runs. Reads
     the inputs itself, writes nothing."""
     reads, stacked = _read_all(spec.plan, win, spec.tables, {})
-    if stacked is not None:
-        return _pre_fast(spec.plan, spec.tables, win, reads, stacked)  # type: ignore[arg-type]
+    if stacked is not None and spec.tables is not None:
+        return _pre_fast(spec.plan, spec.tables, win, reads, stacked)
     return _pre(spec.plan, win, reads)
 
 

@@ -50,10 +50,15 @@ one window at a time, so memory follows the window size, except for two things:
 * results returned in memory are whole-grid arrays; give ``out_dir`` to stream them into COGs
   through :func:`geoeco.core.io.open_raster_writer` instead.
 
-Engines. ``engine="dask"`` (or any :class:`~geoeco.core.engine.Engine`) runs pass 1 window by window
-as tasks that read their inputs themselves (picklable, file-backed readers; otherwise pass 1
-runs here and ``summary["compute"]["note"]`` says why). The driver consumes the results in
-window order and runs the patch stage and pass 2 itself, so the outputs are identical.
+Engines. On a cluster engine (``engine="dask"`` or any :class:`~geoeco.core.engine.Engine`)
+with the tiled patch stage (or rules without one), every step is a task per tile
+(:mod:`geoeco.zoning.overlay.distributed`): pass 1 with sweep 1, sweeps 2 and 3, pass 2, then
+one task per output COG; only the joins of the tiles' edge records run here. With the
+whole-grid patch stage (small grids) only pass 1 runs there, and the driver consumes its
+results in window order. Each task reads its inputs itself, so every input (and a reader AOI)
+must be a picklable reader that opens its file in the worker, or a GeoDataFrame; with an
+in-memory Raster or an unpicklable reader/closure everything runs locally and
+``summary.compute["note"]`` says why. The results are identical whichever engine ran.
 
 Outputs (uint8):
 
@@ -73,9 +78,10 @@ Outputs (uint8):
 In files, ``zone_class`` has nodata 0 and ``redline`` and ``flags`` have nodata 255 where
 ``zone_class`` is 0. In memory, all three are masked where ``zone_class`` is 0.
 
-The exact vector mode (:func:`compute_zones_vector`, :class:`VectorZoning`) lives in
-:mod:`geoeco.zoning.overlay.vector` and the patch clean-up (:func:`clean_patches`,
-:func:`patch_codes`) in :mod:`geoeco.zoning.patches.grid`; both are re-exported here.
+The exact vector mode (:func:`~geoeco.zoning.overlay.vector.compute_zones_vector`) lives in
+:mod:`geoeco.zoning.overlay.vector` and the patch clean-up
+(:func:`~geoeco.zoning.patches.grid.clean_patches`,
+:func:`~geoeco.zoning.patches.grid.patch_codes`) in :mod:`geoeco.zoning.patches.grid`.
 
 Examples
 --------
@@ -101,14 +107,14 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from geoeco.core.engine import Engine, check_engine, using_engine
-from geoeco.core.errors import CRSError, EmptyArea, InvalidInput, LayerNotFound, OversizeRequest
+from geoeco.core.errors import CRSError, InvalidInput, OversizeRequest
 from geoeco.core.raster import Grid, Raster
 from geoeco.core.tile_store import MemoryTileStore, SpoolTileStore, TileStore
 from geoeco.zoning.rules import MaskInput, RuleSet, load_rule_set
@@ -120,7 +126,7 @@ from .inputs import (
     _bind,
     _Bound,
     _Plan,
-    _required,
+    _used_inputs,
 )
 from .kernels import (
     _PRE_AOI,
@@ -129,21 +135,17 @@ from .kernels import (
     _pre_kernel,
     _pre_tables,
 )
-from .outputs import _Sink, _summary
+from .outputs import ZoningSummary, _PassTwo, _Sink, _summary
 from .pass1 import (
-    _buffer,
     _pass_one_runner,
     _pass_one_window,
     _PassOneSpec,
     _pre,
     _pre_fast,
     _read_all,
+    _Stacked,
 )
 from .redline import _pixel_red, _plan_redline, _TiledRed, _whole_grid_red, _WholeRed
-
-if TYPE_CHECKING:  # re-exported lazily below: overlay_vector imports this module
-    from .vector import VectorZoning, compute_zones_vector
-
 
 NODATA_REDLINE_FLAGS = 255
 DEFAULT_MAX_PATCH_PIXELS = 4_000_000_000
@@ -158,7 +160,7 @@ class ZoningResult:
     zone_class: Raster | Path
     redline: Raster | Path
     flags: Raster | Path
-    summary: dict[str, Any]
+    summary: ZoningSummary
 
 
 def prepare(
@@ -179,15 +181,9 @@ def prepare(
     if not grid.crs.is_projected:
         raise CRSError("the overlay grid must be projected (equal-area, e.g. ALBERS_CHINA)")
     aoi_geom = _aoi_geometry(aoi, grid)
-    used = set().union(*rs.referenced_inputs().values())
+    used = _used_inputs(rs, layers)
     bound: dict[str, _Bound] = {}
     skipped: list[str] = []
-    missing = [n for n in sorted(used) if n not in layers and _required(rs.inputs[n])]
-    if missing:
-        raise LayerNotFound(
-            f"rule set {rs.name!r} needs input(s) {', '.join(missing)}; given: "
-            f"{', '.join(sorted(layers)) or 'none'}"
-        )
     for n in sorted(used):
         if n in layers:
             bound[n] = _bind(n, _as_layer_input(layers[n]), rs.inputs[n], grid)
@@ -203,7 +199,7 @@ def prepare(
         else:
             ignored.append(n)
             continue
-        bound[n] = _bind(n, li, MaskInput(role=li.role), grid)  # type: ignore[arg-type]
+        bound[n] = _bind(n, li, MaskInput(), grid)
     ignored += sorted(n for n in set(layers) & set(rs.inputs) if n not in used)
     rl = rs.redline
     patch_stage = rl.min_patch_km2 > 0 or rl.max_hole_km2 > 0 or rl.code_by == "patch"
@@ -238,7 +234,7 @@ def _pre_windows(
     ``kernel``: use :func:`_pre_kernel` where every input is uint8 (or a vector), else
     :func:`_pre` (plain numpy, the reference). ``engine``: run :func:`_pass_one_window` there
     instead (results still come in window order)."""
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     tables = _pre_tables(plan) if kernel else None
     if engine is not None:
@@ -246,24 +242,26 @@ def _pre_windows(
         for t, (win, (pre, bits)) in enumerate(engine.map_windows(_pass_one_window, windows, spec)):
             yield t, win, pre, bits
         return
+    if not windows:
+        return
     slots: list[dict[Any, np.ndarray]] = [{}, {}]  # window t stacks into slots[t % 2]
     with ThreadPoolExecutor(1, thread_name_prefix="geoeco-read") as pool:
-        nxt = pool.submit(_read_all, plan, windows[0], tables, slots[0]) if windows else None
+
+        def read(t: int) -> Future[tuple[dict[str, Any], _Stacked | None]]:
+            return pool.submit(_read_all, plan, windows[t], tables, slots[t % 2])
+
+        nxt = read(0)
         for t, win in enumerate(windows):
-            reads, stacked = nxt.result()  # type: ignore[union-attr]
-            nxt = (
-                pool.submit(_read_all, plan, windows[t + 1], tables, slots[(t + 1) % 2])
-                if t + 1 < len(windows)
-                else None
-            )
+            reads, stacked = nxt.result()
+            if t + 1 < len(windows):
+                nxt = read(t + 1)
             try:
-                if stacked is not None:
-                    yield (t, win, *_pre_fast(plan, tables, win, reads, stacked))  # type: ignore[arg-type]
+                if stacked is not None and tables is not None:
+                    yield (t, win, *_pre_fast(plan, tables, win, reads, stacked))
                 else:
                     yield (t, win, *_pre(plan, win, reads))
             except BaseException:
-                if nxt is not None:
-                    nxt.cancel()
+                nxt.cancel()  # the next window's read (a no-op once it is done)
                 raise
 
 
@@ -318,7 +316,7 @@ def compute_zones(
     layers : mapping of input name → Raster, reader, callable or GeoDataFrame or LayerInput
     grid : Grid
         The equal-area analysis grid every raster input is aligned to.
-    aoi : shapely geometry (grid CRS), GeoDataFrame, or boolean mask Raster, optional
+    aoi : AOI, shapely geometry (grid CRS), GeoDataFrame, or boolean mask Raster, optional
         Pixels whose centre is outside are nodata (0). Default: the whole grid.
     block_size : int
         Window size for reading and writing, and tile size of the windowed patch stage.
@@ -328,48 +326,30 @@ def compute_zones(
     max_patch_pixels : int
         Size limit of the red-line patch stage (see the module docstring).
     patch_mode : {"auto", "whole", "windowed"}
-        How the patch stage runs: on the whole grid in memory, or tile by tile with the per-pixel
-        state spooled to a temporary file. ``auto``: whole grid up to
-        :data:`WHOLE_GRID_PATCH_PIXELS` pixels, windowed above. Both give identical results.
+        The patch stage on the whole grid in memory, or tile by tile with the per-pixel state
+        spooled to a temporary file; ``auto``: whole grid up to :data:`WHOLE_GRID_PATCH_PIXELS`
+        pixels, windowed above. Both give identical results.
     scratch_dir : path, optional
         Folder of the windowed patch stage's temporary spool file (up to about 10 bytes per
         pixel, deleted at the end). Default: ``out_dir``, else the system's temporary folder.
         On a cluster engine the per-tile files go there, so every worker must see it.
     engine : Engine or {"local", "dask"}, optional
-        Where the per-window work runs (see :mod:`geoeco.core.engine`); default local. On a cluster
-        engine with the tiled patch stage (or rules without one), every step is a task per
-        tile (:mod:`geoeco.zoning.overlay.distributed`): pass 1 with sweep 1, sweeps 2 and 3, pass
-        2,
-        then one task per output COG; only the joins of the tiles' edge records run here.
-        With the whole-grid patch stage (small grids) only pass 1 runs there. Each task reads
-        its inputs itself, so every input (and a reader AOI) must be a picklable reader that
-        opens its file in the worker, or a GeoDataFrame; with an in-memory Raster or an
-        unpicklable reader/closure everything runs locally and ``summary["compute"]["note"]``
-        says why. The results are identical whichever engine ran. An engine made here from a
-        name is closed here.
+        Where the per-window work runs (:mod:`geoeco.core.engine`; default local), see
+        "Engines" in the module docstring. An engine made here from a name is closed here.
     task_px : int, optional
-        Tile size (pixels a side) of one task on a cluster engine; default
-        ``max(block_size, 2048)`` (:data:`geoeco.zoning.overlay.distributed.TASK_PX`). Larger tiles
-        mean fewer tasks and less overhead per pixel, smaller ones less memory per worker.
+        Tile size (pixels a side) of one task on a cluster engine; default ``max(block_size,
+        2048)`` (:data:`geoeco.zoning.overlay.distributed.TASK_PX`). Larger tiles: fewer tasks
+        and less overhead per pixel; smaller ones: less memory per worker.
 
     Returns
     -------
     ZoningResult
-        The three outputs and a JSON-ready ``summary``.
+        The three outputs and their :class:`~geoeco.zoning.overlay.outputs.ZoningSummary`
+        (``summary.to_dict()`` is its JSON form).
     """
     plan = prepare(rules, layers, grid, aoi=aoi, max_patch_pixels=max_patch_pixels)
-    if patch_mode not in ("auto", "whole", "windowed"):
-        raise InvalidInput(f"patch_mode must be auto, whole or windowed, got {patch_mode!r}")
-    windowed = plan.patch_stage and (
-        patch_mode == "windowed"
-        or (patch_mode == "auto" and grid.width * grid.height > WHOLE_GRID_PATCH_PIXELS)
-    )
-    zlut, flut = _finish_luts(plan)
+    windowed = _windowed(plan, patch_mode)
     nd = NODATA_REDLINE_FLAGS if out_dir is not None else 0
-    zone_px = np.zeros(4, np.int64)
-    red_px = np.zeros(256, np.int64)
-    flag_px = np.zeros(256, np.int64)
-    stats = {"removed_px": 0, "filled_px": 0}
     windows = list(grid.blocks(block_size))
     check_engine(engine)
     t0 = time.perf_counter()
@@ -378,79 +358,125 @@ def compute_zones(
         runner, compute = _pass_one_runner(plan, eng)
         compute.update(windows=len(windows), window_px=block_size)
         if runner is not None and (windowed or not plan.patch_stage):
-            from .distributed import TASK_PX
-
-            tile = max(block_size, TASK_PX) if task_px is None else int(task_px)
-            if tile < 1:
-                raise InvalidInput(f"task_px must be a positive number of pixels, got {task_px}")
-            tiles = list(grid.blocks(tile))
-            compute.update(windows=len(tiles), window_px=tile)
-            return _zones_distributed(
-                plan, tiles, tile, runner, compute, (zlut, flut), nd, out_dir, scratch_dir
+            tile = _task_tile(block_size, task_px)
+            return _zones_distributed(plan, tile, runner, compute, nd, out_dir, scratch_dir)
+        pass2 = _PassTwo(plan, _Sink(grid, out_dir, stack, plan), nd)
+        if not plan.patch_stage:
+            stats = _zones_per_pixel(plan, windows, runner, pass2)
+        elif windowed:
+            stats = _zones_tiled(
+                plan, windows, block_size, runner, pass2, stack, out_dir, scratch_dir
             )
-        sink = _Sink(grid, out_dir, stack, plan)
-
-        slots: list[dict[Any, np.ndarray]] = [{}, {}]  # the sink writes one window at a time
-        count = [0]
-
-        def emit(win: Window, pre: np.ndarray, red: np.ndarray) -> None:
-            slot = slots[count[0] % 2]
-            count[0] += 1
-            zone, red_o, flags = (_buffer(slot, i, pre.shape, np.uint8) for i in range(3))
-            _finish_kernel(pre, red, zlut, flut, nd, zone, red_o, flags, zone_px, red_px, flag_px)
-            sink.write(win, zone, red_o, flags)
-
-        if not plan.patch_stage:  # single pass, per-pixel codes
-            for _, win, pre, bits in _pre_windows(plan, windows, engine=runner):
-                emit(win, pre, _pixel_red(plan, bits))
         else:
-            if windowed:
-                if out_dir is not None:
-                    Path(out_dir).mkdir(parents=True, exist_ok=True)
-                store: TileStore = stack.enter_context(SpoolTileStore(scratch_dir or out_dir))
-                red_of = _patch_stage_tiled(plan, windows, block_size, store, runner)
-            else:
-                store = MemoryTileStore()
-                red_of = _patch_stage_whole(plan, windows, store, runner)
-            for t, win in enumerate(windows):
-                emit(win, store.get("pre", t), red_of(win))  # type: ignore[arg-type]
-            stats = red_of.stats  # type: ignore[attr-defined]
-        outputs = sink.finish()
+            stats = _zones_whole(plan, windows, runner, pass2)
+        outputs = pass2.sink.finish()
         t1 = time.perf_counter()
-    if zone_px[1:].sum() == 0:
-        raise EmptyArea("no pixel of the area of interest could be zoned (all nodata)")
-    summary = _summary(plan, zone_px, red_px, flag_px, stats, windowed)
-    t2 = time.perf_counter()
-    compute.update(compute_s=round(t1 - t0, 3), write_s=round(t2 - t1, 3))
-    summary["compute"] = compute
-    return ZoningResult(*outputs, summary=summary)
+    summary = _summary(plan, pass2.hist, stats, windowed)
+    compute.update(compute_s=round(t1 - t0, 3), write_s=round(time.perf_counter() - t1, 3))
+    return ZoningResult(*outputs, summary=replace(summary, compute=compute))
+
+
+def _windowed(plan: _Plan, patch_mode: str) -> bool:
+    """Whether the red-line patch stage of ``plan`` runs tile by tile (``patch_mode``, checked)."""
+    if patch_mode not in ("auto", "whole", "windowed"):
+        raise InvalidInput(f"patch_mode must be auto, whole or windowed, got {patch_mode!r}")
+    grid = plan.grid
+    return plan.patch_stage and (
+        patch_mode == "windowed"
+        or (patch_mode == "auto" and grid.width * grid.height > WHOLE_GRID_PATCH_PIXELS)
+    )
+
+
+def _task_tile(block_size: int, task_px: int | None) -> int:
+    """Pixels a side of one task's tile on a cluster engine (``task_px``, checked, or the
+    default)."""
+    from .distributed import TASK_PX
+
+    tile = max(block_size, TASK_PX) if task_px is None else int(task_px)
+    if tile < 1:
+        raise InvalidInput(f"task_px must be a positive number of pixels, got {task_px}")
+    return tile
+
+
+def _zones_per_pixel(
+    plan: _Plan, windows: list[Window], engine: Engine | None, pass2: _PassTwo
+) -> dict[str, int]:
+    """Single pass: each window's red line coded per pixel, finished as pass 1 yields it."""
+    for _, win, pre, bits in _pre_windows(plan, windows, engine=engine):
+        pass2(win, pre, _pixel_red(plan, bits))
+    return {"removed_px": 0, "filled_px": 0}
+
+
+def _zones_whole(
+    plan: _Plan, windows: list[Window], engine: Engine | None, pass2: _PassTwo
+) -> dict[str, int]:
+    """Pass 1, the patch stage on the whole grid in memory, pass 2; the patch-stage counts."""
+    store = MemoryTileStore()
+    red_of = _patch_stage_whole(plan, windows, store, engine)
+    _finish_windows(windows, store, red_of, pass2)
+    return red_of.stats
+
+
+def _zones_tiled(
+    plan: _Plan,
+    windows: list[Window],
+    block_size: int,
+    engine: Engine | None,
+    pass2: _PassTwo,
+    stack: contextlib.ExitStack,
+    out_dir: str | Path | None,
+    scratch_dir: str | Path | None,
+) -> dict[str, int]:
+    """Pass 1 spooled to a temporary file (closed with ``stack``), the tiled patch stage,
+    pass 2; the patch-stage counts."""
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    store = stack.enter_context(SpoolTileStore(scratch_dir or out_dir))
+    red_of = _patch_stage_tiled(plan, windows, block_size, store, engine)
+    _finish_windows(windows, store, red_of, pass2)
+    return red_of.stats
+
+
+def _finish_windows(
+    windows: list[Window], store: TileStore, red_of: _WholeRed | _TiledRed, pass2: _PassTwo
+) -> None:
+    """Pass 2 of every window from its stored pre codes and its part of the cleaned red line."""
+    for t, win in enumerate(windows):
+        pre = store.get("pre", t)
+        if pre is None:
+            raise KeyError(f"window {t}: pass 1 has not stored its pre codes")
+        pass2(win, pre, red_of(win))
 
 
 def _zones_distributed(
     plan: _Plan,
-    windows: list[Window],
-    block_size: int,
+    tile: int,
     eng: Engine,
     compute: dict[str, Any],
-    luts: tuple[np.ndarray, np.ndarray],
     nd: int,
     out_dir: str | Path | None,
     scratch_dir: str | Path | None,
 ) -> ZoningResult:
-    """Every step on ``eng`` (:mod:`geoeco.zoning.overlay.distributed`)."""
+    """Every step on ``eng``, tile by tile (:mod:`geoeco.zoning.overlay.distributed`)."""
     from .distributed import compute_distributed
 
-    tables = _pre_tables(plan)
-    spec = _PassOneSpec(plan, tables)
-    outputs, (zone_px, red_px, flag_px), stats, timings = compute_distributed(
-        plan, windows, block_size, eng, spec, luts, nd=nd, out_dir=out_dir, scratch_dir=scratch_dir
+    tiles = list(plan.grid.blocks(tile))
+    compute.update(windows=len(tiles), window_px=tile)
+    spec = _PassOneSpec(plan, _pre_tables(plan))
+    run = compute_distributed(
+        plan,
+        tiles,
+        tile,
+        eng,
+        spec,
+        _finish_luts(plan),
+        nd=nd,
+        out_dir=out_dir,
+        scratch_dir=scratch_dir,
     )
-    if zone_px[1:].sum() == 0:
-        raise EmptyArea("no pixel of the area of interest could be zoned (all nodata)")
-    summary = _summary(plan, zone_px, red_px, flag_px, stats, plan.patch_stage)
-    compute.update(patches=eng.name if plan.patch_stage else "none", pass2=eng.name, **timings)
-    summary["compute"] = compute
-    return ZoningResult(*outputs, summary=summary)
+    summary = _summary(plan, run.hist, run.stats, plan.patch_stage)
+    compute.update(patches=eng.name if plan.patch_stage else "none", pass2=eng.name, **run.timings)
+    return ZoningResult(*run.outputs, summary=replace(summary, compute=compute))
 
 
 def _patch_stage_whole(
@@ -483,22 +509,8 @@ def _patch_stage_tiled(
     return _TiledRed(tiled.finish())
 
 
-_VECTOR_NAMES = frozenset({"VectorZoning", "compute_zones_vector"})
-
-
-def __getattr__(name: str) -> Any:
-    """Re-export the vector mode on first use (an eager import would be circular)."""
-    if name in _VECTOR_NAMES:
-        from geoeco.zoning.overlay import vector as overlay_vector
-
-        return getattr(overlay_vector, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 __all__ = [
-    "VectorZoning",
     "ZoningResult",
     "compute_zones",
-    "compute_zones_vector",
     "prepare",
 ]

@@ -129,7 +129,8 @@ def patch_codes(
     else:
         lut[:] = fallback
     lut[0] = 0
-    return lut[lab]
+    coded: np.ndarray = lut[lab]
+    return coded
 
 
 def bit_codes(rs: RuleSet) -> list[int | None]:

@@ -62,7 +62,8 @@ def edges_of(lab: np.ndarray, st: np.ndarray, bar: np.ndarray | None) -> TileEdg
     if bar is not None:
         for x, bl in zip(pos, (bar[0], bar[-1], bar[:, 0], bar[:, -1]), strict=True):
             x[bl] = -2
-    return TileEdges(b, st[b], *pos)
+    top, bottom, left, right = pos
+    return TileEdges(b, st[b], top, bottom, left, right)
 
 
 class Joiner:

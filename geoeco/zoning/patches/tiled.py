@@ -139,7 +139,8 @@ class TileOps:
         """Sweep 2: fill a background part that is closed and at most the maximum hole."""
         if st.shape[1] < 2:
             return np.zeros(len(st), bool)
-        return (st[:, 1] == 0) & (st[:, 0] <= self.max_hole_px + 1e-9)
+        fill: np.ndarray = (st[:, 1] == 0) & (st[:, 0] <= self.max_hole_px + 1e-9)
+        return fill
 
     def decide_code(self, votes: np.ndarray) -> np.ndarray:
         """Sweep 3: the code with most votes (ties: first listed; no vote: the fallback)."""
@@ -243,9 +244,9 @@ class TileOps:
             removed = int(np.count_nonzero(mask)) - int(np.count_nonzero(out))
         if self.code_by != "patch":
             store.put("final", t, final)
-            e = np.zeros(0, np.int32)
+            empty = np.zeros(0, np.int32)
             none = np.zeros((0, 1), np.int64)
-            return TileEdges(e, none, e, e, e, e, removed, filled)
+            return TileEdges(empty, none, empty, empty, empty, empty, removed, filled)
         k = max(len(self.order), 1)
         vote_bits = [(i, self.order.index(c)) for i, c in enumerate(self.bit_codes) if c]
 
@@ -391,12 +392,14 @@ class TiledRedline:
 
     def red(self, window: Window) -> np.ndarray:
         """uint8 red-line codes of one tile (``window`` must be one of :attr:`tiles`)."""
-        t = self._index[tuple(window)]  # type: ignore[index]
+        r0, c0, h, w = window  # a list works too
+        t = self._index[(r0, c0, h, w)]
         return self.ops.red(self.store, t, self.code_values(t))
 
     def final_mask(self, window: Window) -> np.ndarray:
         """The cleaned red-line mask of one tile."""
-        return self.red(window) != 0
+        mask: np.ndarray = self.red(window) != 0
+        return mask
 
 
 def _sweep2_task(item: tuple[TileOps, TileStore, int, BorderValues]) -> TileEdges:

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
@@ -36,6 +37,8 @@ from geoeco.zoning.rules import REDLINE_CODES
 
 #: Red-line patch type codes (LXBM, methodology §4.1): code -> (zh, en), from the class table.
 LXBM: dict[int, tuple[str, str]] = REDLINE_CODES
+#: Attribute columns of the units: column name → one value per unit (array or list).
+Columns = dict[str, Any]
 #: Graded drivers: name -> (column stem, number of grades, name of the dominant-grade column).
 GRADED_DRIVERS: dict[str, tuple[str, int, str]] = {
     "erosion_grade": ("erosion_g", 6, "erosion_grade_main"),  # SL 190-2007, 1 slight … 6 severe
@@ -88,7 +91,8 @@ def _project(geoms: np.ndarray, src: CRS, dst: CRS | int, step: float) -> np.nda
         x, y = tr.transform(xy[:, 0], xy[:, 1])
         return np.column_stack([x, y])
 
-    return shapely.transform(shapely.segmentize(geoms, step), f)
+    out: np.ndarray = shapely.transform(shapely.segmentize(geoms, step), f)
+    return out
 
 
 def unit_areas(geoms: np.ndarray, crs: CRS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -144,7 +148,7 @@ def count_table(final: np.ndarray, n: int, codes: Any = None) -> np.ndarray:
     return out.reshape(n + 1, k)
 
 
-def redline_columns(final: np.ndarray, rl: np.ndarray, n: int, px: np.ndarray) -> dict:
+def redline_columns(final: np.ndarray, rl: np.ndarray, n: int, px: np.ndarray) -> Columns:
     """Red-line share per unit, the dominant LXBM code (zh/en) and the share of every code.
 
     ``final`` unit ids 1..n, ``rl`` LXBM codes (0 none), ``px`` pixels per unit.
@@ -154,7 +158,7 @@ def redline_columns(final: np.ndarray, rl: np.ndarray, n: int, px: np.ndarray) -
     lut[codes] = np.arange(1, len(codes) + 1)
     tab = count_table(final, n, (lut, rl))
     tab = tab[1:, 1:]
-    out: dict = {"redline_share": tab.sum(axis=1) / px}
+    out: Columns = {"redline_share": tab.sum(axis=1) / px}
     main = np.where(tab.sum(axis=1) > 0, np.asarray(codes)[tab.argmax(axis=1)], 0)
     out["redline_main"] = main
     out["redline_main_zh"] = [LXBM[m][0] if m else "" for m in main.tolist()]
@@ -166,7 +170,7 @@ def redline_columns(final: np.ndarray, rl: np.ndarray, n: int, px: np.ndarray) -
 
 def driver_columns(
     name: str, values: np.ma.MaskedArray, final: np.ndarray, n: int, px: np.ndarray
-) -> dict:
+) -> Columns:
     """Summary columns of one driver over the units (see
     :func:`geoeco.zoning.units.build.build_units`).
 
@@ -192,7 +196,7 @@ def driver_columns(
             raise InvalidInput(f"driver {name!r} holds values outside 0..{k}")
         tab = np.bincount(fl * (k + 1) + vals, minlength=(n + 1) * (k + 1))
         tab = tab.reshape(n + 1, k + 1)[1:, 1:]
-        out: dict = {f"{stem}{g}_share": tab[:, g - 1] / px for g in range(1, k + 1)}
+        out: Columns = {f"{stem}{g}_share": tab[:, g - 1] / px for g in range(1, k + 1)}
         out[main_col] = np.where(tab.sum(axis=1) > 0, tab.argmax(axis=1) + 1, 0)
         return out
     if values.dtype.kind == "f" and name not in ("park", "battle"):
@@ -212,13 +216,13 @@ def driver_columns(
 
 
 def identity_columns(
-    table,  # type: ignore[no-untyped-def]
+    table: pd.DataFrame,
     county: np.ndarray,
     unit_class: np.ndarray,
     *,
     prefix: str,
     serial_digits: int,
-) -> dict:
+) -> Columns:
     """Code, names, class and administrative columns of units sorted by county, class, order.
 
     ``county`` indexes the rows of ``table`` (``code``, ``name``, optional
@@ -229,7 +233,7 @@ def identity_columns(
     serial = _serials(codes, unit_class)
     cz = [CLASS_NAMES[int(c)][0] for c in unit_class]
     ce = [CLASS_NAMES[int(c)][1] for c in unit_class]
-    data: dict = {
+    data: Columns = {
         "code": [
             unit_code(c, int(k), int(s), prefix=prefix, serial_digits=serial_digits)
             for c, k, s in zip(codes, unit_class, serial, strict=True)

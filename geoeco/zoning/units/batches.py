@@ -85,13 +85,18 @@ def _scan_classes(
     return cls, rl, bad_c, bad_r, n
 
 
-def _check_scan(bad_c: np.ndarray, bad_r: np.ndarray, promoted: int, outside: int) -> None:
+def _check_codes(bad_c: np.ndarray, bad_r: np.ndarray) -> None:
+    """Refuse zone classes other than 0–3 and red-line codes other than 0 and LXBM codes."""
     if bad_c.size:
         raise InvalidInput(f"zone_class holds {bad_c[:5].tolist()}; expected 0 (none) or 1, 2, 3")
     if bad_r.size:
         raise InvalidInput(
             f"redline holds {bad_r[:5].tolist()}; expected 0 or an LXBM code 11–15, 21–25"
         )
+
+
+def _warn_scan(promoted: int, outside: int) -> None:
+    """Warn of red-line pixels made priority and of zoned pixels outside every county."""
     if promoted:
         warnings.warn(
             f"{promoted} red-line pixels were not priority protection (class 1); "
@@ -107,8 +112,9 @@ def _check_scan(bad_c: np.ndarray, bad_r: np.ndarray, promoted: int, outside: in
         )
 
 
-def _county_table(counties):  # type: ignore[no-untyped-def]
-    """Counties dissolved by code and sorted by code (so input row order never matters)."""
+def _county_table(counties: Any) -> Any:
+    """Counties (GeoDataFrame) dissolved by code and sorted by code (so input row order never
+    matters)."""
     import geopandas as gpd
 
     for col in ("code", "name"):
@@ -136,14 +142,14 @@ def _county_table(counties):  # type: ignore[no-untyped-def]
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=c.crs)
 
 
-def _county_pixels(table, grid: Grid) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+def _county_pixels(table: Any, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
     """County geometries in pixel coordinates of ``grid`` and their windows ``(r0, c0, r1, c1)``
     (clipped to the grid, one pixel of margin; empty when a county misses the grid)."""
     t = grid.transform
     geoms = table.to_crs(grid.crs).geometry.values.to_numpy()
     scale = np.array([t.a, t.e])
     origin = np.array([t.c, t.f])
-    pxg = shapely.transform(geoms, lambda xy: (xy - origin) / scale)
+    pxg: np.ndarray = shapely.transform(geoms, lambda xy: (xy - origin) / scale)
     x0, y0, x1, y1 = shapely.bounds(pxg).T
     win = np.column_stack(
         [
@@ -183,7 +189,8 @@ def _rasterize(
     ]
     if not pairs:
         return np.zeros((h, w), np.int32)
-    return rasterize(pairs, out_shape=(h, w), transform=Affine.identity(), dtype="int32")
+    out: np.ndarray = rasterize(pairs, out_shape=(h, w), transform=Affine.identity(), dtype="int32")
+    return out
 
 
 # --------------------------------------------------------------------------- batches

@@ -96,13 +96,15 @@ from .attributes import (
 )
 from .batches import (
     DEFAULT_BATCH_PIXELS,
-    _check_scan,
+    Reader,
+    _check_codes,
     _county_pixels,
     _county_table,
     _rasterize,
     _reader,
     _scan_classes,
     _touching,
+    _warn_scan,
     county_batches,
 )
 from .labels import _label4, _merge_slivers, _shared_edges
@@ -131,7 +133,8 @@ def _pixel_polygons(final: np.ndarray, n: int, off: tuple[int, int]) -> np.ndarr
     if off != (0, 0):  # integers: exact
         shift = np.array([off[1], off[0]], dtype="float64")
         out = shapely.transform(out, lambda xy: xy + shift)
-    return shapely.normalize(out)
+    normalised: np.ndarray = shapely.normalize(out)
+    return normalised
 
 
 def _simplify(geoms: np.ndarray, county: np.ndarray, fixed: np.ndarray, tol_px: float) -> None:
@@ -148,7 +151,8 @@ def _to_world(geoms: np.ndarray, t: Affine) -> np.ndarray:
     def affine(xy: np.ndarray) -> np.ndarray:
         return np.column_stack([t.c + t.a * xy[:, 0], t.f + t.e * xy[:, 1]])
 
-    return shapely.orient_polygons(shapely.transform(geoms, affine))
+    oriented: np.ndarray = shapely.orient_polygons(shapely.transform(geoms, affine))
+    return oriented
 
 
 # --------------------------------------------------------------------------- units of a window
@@ -168,7 +172,7 @@ def _window_units(
     rl: np.ndarray,
     cty: np.ndarray,
     drivers: Mapping[str, np.ma.MaskedArray],
-    table,  # type: ignore[no-untyped-def]
+    table: Any,
     grid: Grid,
     off: tuple[int, int],
     opt: _Options,
@@ -233,7 +237,7 @@ def _window_units(
 def build_units(
     zone_class: Raster,
     redline: Raster,
-    counties,  # type: ignore[no-untyped-def]
+    counties: Any,
     *,
     drivers: Mapping[str, Raster] | None = None,
     min_area_km2: float = 0.1,
@@ -243,7 +247,7 @@ def build_units(
     merge_into_priority: bool = True,
     access: AccessLists | str | Path | None = None,
     batch_pixels: int | None = None,
-):
+) -> Any:
     """Control units from a zone-class raster, a red-line raster and county polygons.
 
     Parameters
@@ -292,9 +296,9 @@ def build_units(
     )
     table = _county_table(counties)
     pxg, _ = _county_pixels(table, grid)
-    cty = _rasterize(pxg, np.arange(len(table)), full) if not (bad_c.size or bad_r.size) else None
-    outside = 0 if cty is None else int(np.count_nonzero((cls > 0) & (cty == 0)))
-    _check_scan(bad_c, bad_r, promoted, outside)
+    _check_codes(bad_c, bad_r)
+    cty = _rasterize(pxg, np.arange(len(table)), full)
+    _warn_scan(promoted, int(np.count_nonzero((cls > 0) & (cty == 0))))
     drv = {name: readers[name](full) for name in drivers or {}}
     got = _window_units(cls, rl, cty, drv, table, grid, (0, 0), opt)
     if got is None:
@@ -306,7 +310,7 @@ def build_units(
 def build_units_batched(
     zone_class: Any,
     redline: Any,
-    counties,  # type: ignore[no-untyped-def]
+    counties: Any,
     *,
     drivers: Mapping[str, Any] | None = None,
     batch_pixels: int = DEFAULT_BATCH_PIXELS,
@@ -316,7 +320,7 @@ def build_units_batched(
     serial_digits: int = 4,
     merge_into_priority: bool = True,
     access: AccessLists | str | Path | None = None,
-):
+) -> Any:
     """:func:`build_units` in county batches, reading only each batch's window of the rasters.
 
     ``zone_class``, ``redline`` and the ``drivers`` are Rasters or window readers on one grid
@@ -343,7 +347,11 @@ def _options(
     return _Options(min_area_km2, simplify_m, prefix, digits, into)
 
 
-def _readers(zone_class: Any, redline: Any, drivers: Mapping[str, Any] | None):  # type: ignore[no-untyped-def]
+def _readers(
+    zone_class: Any, redline: Any, drivers: Mapping[str, Any] | None
+) -> tuple[Grid, dict[str, Reader]]:
+    """The grid and window readers of the zone class, the red line and the drivers (checked:
+    projected, all on one grid)."""
     grid, rz = _reader(zone_class, "zone_class")
     if not grid.crs.is_projected:
         raise CRSError(
@@ -359,14 +367,25 @@ def _readers(zone_class: Any, redline: Any, drivers: Mapping[str, Any] | None): 
     return grid, readers
 
 
-def _build_batched(zone_class, redline, counties, drivers, opt, access, batch_pixels):  # type: ignore[no-untyped-def]
+def _build_batched(
+    zone_class: Any,
+    redline: Any,
+    counties: Any,
+    drivers: Mapping[str, Any] | None,
+    opt: _Options,
+    access: AccessLists | str | Path | None,
+    batch_pixels: int,
+) -> Any:
+    """:func:`build_units_batched` with checked options."""
     grid, readers = _readers(zone_class, redline, drivers)
     table = _county_table(counties)
     batches = county_batches(np.zeros((0, 4)), batch_pixels)  # validates batch_pixels
     pxg, windows = _county_pixels(table, grid)
     # pass 1, row strips: validate classes, count promoted and outside pixels
     rows = max(1, batch_pixels // grid.width)
-    bad_c, bad_r, promoted, outside = set(), set(), 0, 0
+    bad_c: set[int] = set()
+    bad_r: set[int] = set()
+    promoted, outside = 0, 0
     for r0 in range(0, grid.height, rows):
         win = (r0, 0, min(rows, grid.height - r0), grid.width)
         cls, _, bc, br, p = _scan_classes(readers["zone_class"](win), readers["redline"](win))
@@ -376,7 +395,8 @@ def _build_batched(zone_class, redline, counties, drivers, opt, access, batch_pi
         if not (bad_c or bad_r):
             inside = _rasterize(pxg, _touching(windows, win), win, burn=1)
             outside += int(np.count_nonzero((cls > 0) & (inside == 0)))
-    _check_scan(np.array(sorted(bad_c)), np.array(sorted(bad_r)), promoted, outside)
+    _check_codes(np.array(sorted(bad_c)), np.array(sorted(bad_r)))
+    _warn_scan(promoted, outside)
     # pass 2, county batches
     batches = county_batches(windows, batch_pixels)
     keep = np.zeros(len(table) + 1, bool)
