@@ -296,10 +296,12 @@ def _attribution(recipe: Recipe, year: int) -> str:
 def _convert(raster: Raster, recipe: Recipe) -> Raster:
     if recipe.convert is None:
         return raster
-    return raster.with_array(
+    return Raster(
         raster.array * recipe.convert.factor,
-        units=recipe.convert.units,
-        band_names=raster.band_names,
+        raster.grid,
+        recipe.convert.units,
+        raster.name,
+        raster.band_names,
     )
 
 
