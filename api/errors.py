@@ -15,6 +15,8 @@ Decisions
   format. When the *server's own* data fail (a configured layer's file cannot be read), routes
   wrap the call in :func:`server_side` and the problem becomes a 500 with the same ``type``,
   a generic detail, and a log entry.
+- ``RemoteSourceError`` is 502: a public catalog (configured by the operator, never named by a
+  request) is unreachable or lacks an item or tile; the client's request was fine.
 
 Bounded answers
 ---------------
@@ -78,6 +80,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     ge.OversizeRequest: 413,
     ge.ManifestError: 422,
     ge.DataSourceError: 422,
+    ge.RemoteSourceError: 502,
     ge.InvalidProcessInputs: 422,
     ge.ProcessInputTooLarge: 413,
     ge.ProcessNotFound: 404,

@@ -21,6 +21,7 @@ ROOMS = (
     "erosion",
     "evaluation",
     "zoning",
+    "inputs",
     "restoration",
     "change",
     "maps",

@@ -113,6 +113,16 @@ class DataSourceError(GeoecoError, OSError):
     """A file that is missing, unreadable or not in a supported format."""
 
 
+class RemoteSourceError(DataSourceError):
+    """A public catalog, item or tile that is unreachable or missing.
+
+    Raised by :mod:`geoeco.inputs`; the message names the catalog, collection and item.
+
+    >>> str(RemoteSourceError("catalog 'pc', collection 'c', item 'i': HTTP 404"))
+    "catalog 'pc', collection 'c', item 'i': HTTP 404"
+    """
+
+
 class GeoecoWarning(UserWarning):
     """Recoverable conditions worth telling the user about (e.g. repaired geometries)."""
 
@@ -153,6 +163,7 @@ __all__ = [
     "PartialCoverage",
     "ProcessInputTooLarge",
     "ProcessNotFound",
+    "RemoteSourceError",
     "UnitsError",
     "UnsafeDataSource",
 ]

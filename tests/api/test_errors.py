@@ -46,6 +46,7 @@ EXPECTED = {
     "OversizeRequest": 413,
     "ManifestError": 422,
     "DataSourceError": 422,
+    "RemoteSourceError": 502,
     "InvalidProcessInputs": 422,
     "ProcessInputTooLarge": 413,
     "ProcessNotFound": 404,
