@@ -82,6 +82,16 @@ def demo_run(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def demo_run_full(tmp_path_factory):
+    """`geoeco demo` (the full 100 km window) at 180 m once for this module (~25 s). The
+    small window near Yulin is almost all priority protection (highly sanding-sensitive), so
+    it has no key-control cells for restoration to choose from; the full window has."""
+    out = tmp_path_factory.mktemp("cli") / "full"
+    assert main(["demo", "--out", str(out), "--res", "180"]) == 0
+    return out
+
+
 def test_demo_small_runs_and_lists_outputs(demo_run, capsys):
     res = json.loads((demo_run / "zones" / "summary.json").read_text(encoding="utf-8"))
     assert res["kind"] == "zoning" and res["synthetic_layers"]
@@ -533,7 +543,7 @@ def test_layers_list_never_cuts_an_id(capsys):
             assert f"│ {i} " in text, (width, i)
 
 
-def test_warnings_print_as_one_line_without_source_paths(demo_run, tmp_path):
+def test_warnings_print_as_one_line_without_source_paths(demo_run_full, tmp_path):
     """A run that warns (a restoration budget larger than the candidate area) prints
     `warning: TEXT` on one line of stderr: no `file.py:NNN: GeoecoWarning:` and no source
     line (they leaked before); an error stays on one line in a 30-column terminal."""
@@ -543,7 +553,7 @@ def test_warnings_print_as_one_line_without_source_paths(demo_run, tmp_path):
 
     env = {**os.environ, "COLUMNS": "30"}
     cmd = [sys.executable, "-c", "from geoeco.cli import run; run()"]
-    args = ["zone", "--inputs-from", str(demo_run), "--budget", "100000"]
+    args = ["zone", "--inputs-from", str(demo_run_full), "--budget", "100000"]
     res = subprocess.run(
         [*cmd, *args, "--out", str(tmp_path / "z")], capture_output=True, text=True, env=env
     )
@@ -612,13 +622,13 @@ def test_rules_show_prints_what_a_rule_set_contains(capsys, tmp_path):
     assert code == 2 and "unknown rule set 'nosuch'" in err
 
 
-def test_demo_restoration_is_not_empty(demo_run):
+def test_demo_restoration_is_not_empty(demo_run_full):
     """The demo selects restoration cells by its default targets (30 % of the candidate area
     of moderate-or-worse erosion and desertification): the selection raster has selected
     cells, the gpkg layer's polygons hold the same area, and each target is met."""
     import pandas as pd
 
-    z = demo_run / "zones"
+    z = demo_run_full / "zones"
     with rasterio.open(z / "restoration_selection.tif") as ds:
         a, tr, crs = ds.read(1), ds.transform, ds.crs
     n_sel, n_cand = int((a == 2).sum()), int((a >= 1).sum())
