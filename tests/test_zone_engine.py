@@ -122,10 +122,12 @@ def test_run_zoning_on_dask_equals_local(zoned):
         a, _ = _read(base / "local" / f)
         b, _ = _read(base / "dask" / f)
         assert np.array_equal(a, b), f
-    # not a trivial comparison: the demo's overlay has all three classes (before its key and
-    # general slivers merge into priority units) and two red-line types
+    # not a trivial comparison: the demo's overlay has two classes (before its general slivers
+    # merge into priority units; the small window near Yulin is almost all priority
+    # protection, with no key control since its steep loess slopes are vegetated, demo
+    # version 2) and two red-line types
     before = local["zones"]["area_km2_before_merge"]
-    assert before["priority"] > 0 and before["key"] > 0 and before["general"] > 0
+    assert before["priority"] > 0 and before["general"] > 0
     red, _ = _read(base / "local" / "redline.tif")
     assert len(set(np.unique(red)) - {0}) >= 2
     assert _without_compute(local) == _without_compute(dask)

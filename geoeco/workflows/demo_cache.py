@@ -1,5 +1,5 @@
-"""The one cache of demo builds: the demo's analyses and its full run, built once per size and
-engine version.
+"""The one cache of demo builds: the demo's analyses and its full run, built once per size, engine
+version and demo generator version (``geoeco.catalog.demo_region.DEMO_VERSION``).
 
 * ``<cache_dir>/demo-inputs/<size>-<version>/``: the demo's analyses
   (:func:`geoeco.workflows.demo.build_demo_analyses`), which the ``zoning`` process zones
@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from geoeco import __version__
+from geoeco.catalog.demo_region import DEMO_VERSION
 from geoeco.core.engine import Engine
 from geoeco.core.staging import is_abandoned, make_staging, remove_abandoned
 
@@ -46,6 +47,9 @@ CACHE_BUILD_FOLDERS = ("demo-run", "demo-inputs")
 _BUILD = ".build-"
 _LOCKS: dict[str, threading.Lock] = {}
 _GUARD = threading.Lock()
+#: ``<version>`` in the cache folder names: the package's and the demo generator's (a new
+#: generator output must not reuse builds made from the old one).
+_VERSION = f"{__version__}-g{DEMO_VERSION}"
 
 
 def demo_run_dir(cache_dir: str | Path, size: str = "full") -> Path:
@@ -54,7 +58,7 @@ def demo_run_dir(cache_dir: str | Path, size: str = "full") -> Path:
     >>> demo_run_dir("/c", "small").parts[-2:]  # doctest: +ELLIPSIS
     ('demo-run', 'small-...')
     """
-    return Path(cache_dir) / "demo-run" / f"{check_demo_size(size)}-{__version__}"
+    return Path(cache_dir) / "demo-run" / f"{check_demo_size(size)}-{_VERSION}"
 
 
 def demo_inputs_dir(cache_dir: str | Path, size: str = "full") -> Path:
@@ -63,7 +67,7 @@ def demo_inputs_dir(cache_dir: str | Path, size: str = "full") -> Path:
     >>> demo_inputs_dir("/c", "small").parts[-2:]  # doctest: +ELLIPSIS
     ('demo-inputs', 'small-...')
     """
-    return Path(cache_dir) / "demo-inputs" / f"{check_demo_size(size)}-{__version__}"
+    return Path(cache_dir) / "demo-inputs" / f"{check_demo_size(size)}-{_VERSION}"
 
 
 def is_complete(folder: str | Path) -> bool:
