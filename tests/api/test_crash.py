@@ -38,8 +38,8 @@ from typing import Any
 
 import pytest
 
-from geoeco import __version__
 from geoeco.service.job_store_sqlite import SQLiteJobStore
+from geoeco.workflows.demo_cache import demo_inputs_dir
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("uvicorn")
@@ -241,7 +241,7 @@ def test_sigkill_while_zoning_and_erosion_run(tmp_path: Path) -> None:
     assert {p.name for p in jobs.iterdir() if p.is_dir()} == successful
     assert hidden(jobs) == [], "staging, .old-* or scratch folders remain"
     assert not [p for p in jobs.iterdir() if p.is_file() and not p.name.startswith("jobs.sqlite3")]
-    small = f"small-{__version__}"
+    small = demo_inputs_dir(cache, "small").name  # small-<version>-g<generator version>
     assert sorted(p.name for p in (cache / "demo-inputs").iterdir()) == [small, f"{small}.lock"]
     assert [h for h in hidden(cache) if not h.endswith("/.complete")] == []
     assert list(systmp.iterdir()) == []
