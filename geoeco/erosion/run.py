@@ -481,6 +481,16 @@ def _ls_to_files(
     """
     info = raster_info(dem_path, name=dem_path.name)
     assert info.grid is not None  # run_erosion checked the DEM's grid
+    settings: dict[str, Any] = {
+        "method": cfg.ls_method,
+        "routing": cfg.routing,
+        "s_breaks": cfg.s_breaks,
+        "channel_threshold_cells": cfg.channel_threshold_cells,
+        "l_max": cfg.l_max,
+        "cutoff": cfg.cutoff,
+        "exclude_streams": cfg.exclude_streams,
+        "max_slope_length": cfg.max_slope_length,
+    }  # the same LS settings for the whole DEM and basin by basin
     if info.grid.width * info.grid.height > tile_pixels:
         from geoeco.terrain.ls_tiled import ls_factor_tiled
 
@@ -490,27 +500,10 @@ def _ls_to_files(
             outputs=names,
             budget_pixels=tile_pixels,
             name=dem_path.name,
-            method=cfg.ls_method,
-            routing=cfg.routing,
-            s_breaks=cfg.s_breaks,
-            channel_threshold_cells=cfg.channel_threshold_cells,
-            l_max=cfg.l_max,
-            cutoff=cfg.cutoff,
-            exclude_streams=cfg.exclude_streams,
-            max_slope_length=cfg.max_slope_length,
+            **settings,
         )
         return dict(res.params)
-    ls = ls_factor(
-        read_raster(dem_path, name=dem_path.name, units="m"),
-        method=cfg.ls_method,
-        routing=cfg.routing,
-        s_breaks=cfg.s_breaks,
-        channel_threshold_cells=cfg.channel_threshold_cells,
-        l_max=cfg.l_max,
-        cutoff=cfg.cutoff,
-        exclude_streams=cfg.exclude_streams,
-        max_slope_length=cfg.max_slope_length,
-    )
+    ls = ls_factor(read_raster(dem_path, name=dem_path.name, units="m"), **settings)
     parts = {
         "ls": ls.ls,
         "slope": ls.slope_deg.with_array(ls.slope_deg.array, units="degree"),
