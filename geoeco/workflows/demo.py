@@ -25,6 +25,7 @@ from typing import Any
 
 from geoeco.catalog.demo_region import DEFAULT_DEMO_SIZE, build_demo_region
 from geoeco.core.engine import Engine, using_engine
+from geoeco.core.windows import write_json
 from geoeco.erosion.desertification import run_desertification
 from geoeco.erosion.results import DesertificationResult, ErosionResult
 from geoeco.erosion.run import run_erosion
@@ -297,16 +298,29 @@ def run_demo(
                 compare="focused",
                 progress=stage(progress, 0.65, 1.0),
                 engine=eng,
+                write_map=False,  # drawn once below, with the trend and effectiveness layers
             )
     evaluation = sorted(f"evaluation/{p.name}" for p in (folder / "evaluation").iterdir())
     from .demo_change import run_demo_series
 
     series = run_demo_series(folder, size=size, units=folder / "zones" if zones else None)
-    if zones is not None and (folder / "zones" / "map.html").is_file():
-        from .zoning_outputs import write_web_map
-
-        write_web_map(folder / "zones")  # again: now with the trend and effectiveness layers
+    if zones is not None:
+        zones = _with_map(zones, folder / "zones")
     return DemoResult(folder, analyses, evaluation, zones, series.as_dict())
+
+
+def _with_map(zones: ZoningRunResult, out: Path) -> ZoningRunResult:
+    """Draw the zoning run's ``map.html`` (its layers read from the folders beside it) and
+    record it in the result and its ``summary.json``."""
+    import dataclasses
+
+    from .zoning_outputs import write_web_map
+
+    note = write_web_map(out)  # the banner from summary.json (synthetic layers, coverage)
+    maps = ["map.html"] if note == "map.html" else []
+    zones = dataclasses.replace(zones, map=note, outputs=sorted({*zones.outputs, *maps}))
+    write_json(zones.summary(), out / "summary.json")
+    return zones
 
 
 __all__ = [
