@@ -235,6 +235,16 @@ STREAMS_HELP = (
 LS_METHOD_HELP = "dg, lstool or invest (default: the config's, else lstool)."
 
 
+RawInputsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--inputs-from",
+        help="A raw inputs folder (inputs.json, as `geoeco inputs --out` writes): its "
+        "rasters and erosion settings.",
+    ),
+]
+
+
 @app.command("erosion")
 def erosion(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
@@ -264,6 +274,7 @@ def erosion(
             "--engine", help="Where the window algebra runs: local (this process) or dask."
         ),
     ] = "local",
+    inputs_from: RawInputsOpt = None,
     scheduler: Annotated[
         str | None,
         typer.Option(
@@ -292,7 +303,15 @@ def erosion(
         exclude_streams=exclude_streams,
         allow_outside_china=allow_outside_china,
     )
-    cfg = erosion_config(options, config=config)  # checked before any output is made
+    if inputs_from is not None:  # the folder's DEM and erosion settings, checked first
+        from geoeco.workflows.analyses import inputs_erosion_config
+
+        if dem is not None or config is not None:
+            raise typer.BadParameter("--inputs-from gives the DEM and config: drop --dem/--config")
+        folder, cfg = inputs_erosion_config(inputs_from, options)
+        dem = folder.path("dem")
+    else:
+        cfg = erosion_config(options, config=config)  # checked before any output is made
     if dem is None:
         raise typer.BadParameter("--dem is required")
     with (
@@ -323,14 +342,36 @@ def desertification(
 
 @app.command("evaluate")
 def evaluate(
-    config: Annotated[Path, typer.Option(help="TOML EvaluationConfig (inputs and options).")],
-    grid_from: Annotated[Path, typer.Option(help="Raster whose grid the outputs use (the DEM).")],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    config: Annotated[
+        Path | None, typer.Option(help="TOML EvaluationConfig (inputs and options).")
+    ] = None,
+    grid_from: Annotated[
+        Path | None, typer.Option(help="Raster whose grid the outputs use (the DEM).")
+    ] = None,
+    inputs_from: RawInputsOpt = None,
 ) -> None:
-    """Sensitivity (sanding, water erosion) and importance (services, cumulative share)."""
+    """Sensitivity (sanding, water erosion) and importance (services, cumulative share).
+
+    With --inputs-from (a raw inputs folder) it runs erosion and desertification on the
+    folder first (kept in OUT/erosion and OUT/desertification) instead of --config/--grid-from.
+    """
     from geoeco.evaluation.config import load_evaluation_config
     from geoeco.evaluation.run import run_evaluation
 
+    if inputs_from is not None:
+        from geoeco.workflows.analyses import evaluation_from_inputs
+        from geoeco.workflows.raw_inputs import read_inputs_folder
+
+        if config is not None or grid_from is not None:
+            raise typer.BadParameter("--inputs-from replaces --config and --grid-from")
+        folder = read_inputs_folder(inputs_from)  # checked before any output is made
+        with output_folder(out) as work, progress_bar() as cb:
+            run = evaluation_from_inputs(folder, work, progress=cb)
+        _emit_json(_short_summary(run.summary(), out))
+        return
+    if config is None or grid_from is None:
+        raise typer.BadParameter("give --config and --grid-from, or --inputs-from")
     cfg = load_evaluation_config(config)
     with output_folder(out) as work, progress_bar() as cb:
         result = run_evaluation(work, grid_from=grid_from, inputs=cfg, progress=cb)
@@ -373,7 +414,9 @@ InputsFromOpt = Annotated[
     typer.Option(
         "--inputs-from",
         help="Folder of `geoeco evaluate --out` or `geoeco demo --out`: its rasters feed "
-        "the inputs --input does not name.",
+        "the inputs --input does not name; or a raw inputs folder (inputs.json, as "
+        "`geoeco inputs --out` writes): erosion, desertification and evaluation run on it "
+        "first, into OUT/inputs.",
     ),
 ]
 
@@ -433,7 +476,10 @@ def zone(
     """Red line, priority / key / general control units, statistics and restoration priorities.
 
     Without --aoi, --input and --inputs-from it runs on the demo region (building its layers
-    and evaluations into OUT/inputs first).
+    and evaluations into OUT/inputs first). With --inputs-from a raw inputs folder it runs
+    erosion, desertification and evaluation on the folder into OUT/inputs first, then zones
+    its area (its manifest's county code, else its extent) at its pixel size; the summary says
+    which analyses ran, on which folder, with which statuses, and lists the data sources.
     """
     from geoeco.core.engine import get_engine
     from geoeco.workflows.demo import zone_or_demo

@@ -2,7 +2,9 @@
 
 :class:`EvaluationConfig` is the CLI's ``--config FILE`` (TOML); :func:`make_evaluation_config`
 validates a dict, :func:`load_evaluation_config` reads a file and
-:func:`demo_evaluation_config` points at a ``geoeco demo`` folder.
+:func:`inputs_evaluation_config` points at a raw inputs folder's files and the erosion and
+desertification runs made on them (:func:`demo_evaluation_config`: at a ``geoeco demo``
+folder).
 
 The two sensitivities are always computed, so their inputs are required. The four ecosystem
 services (:data:`SERVICES`) are optional: with ``services`` unset, every service whose inputs
@@ -260,34 +262,68 @@ def load_evaluation_config(path: str | Path, **overrides: Any) -> EvaluationConf
     return make_evaluation_config(data, base=p.parent, **overrides)
 
 
-def demo_evaluation_config(
-    out: str | Path, *, layers: str | Path | None = None, **overrides: Any
-) -> EvaluationConfig:
-    """The config for a ``geoeco demo`` folder (``layers/``, ``erosion/``, ``desertification/``).
+#: The evaluation's inputs taken from a raw inputs folder's files (name in the folder ->
+#: config key; :func:`inputs_evaluation_config`).
+FOLDER_INPUTS: dict[str, str] = {
+    "aridity": "aridity",
+    "wind_days": "wind_days",
+    "texture_class": "texture_class",
+    "dem": "dem",
+    "landcover": "landcover",
+    "npp": "npp",
+    "infiltration": "infiltration",
+    "temp_monthly": "temp_monthly",
+    "wind2m_monthly": "wind2m_monthly",
+    "rh_monthly": "rh_monthly",
+    "precip_monthly": "precip",
+}
+#: The evaluation's inputs taken from the erosion run (its factor rasters).
+EROSION_INPUTS = ("r", "k", "ls", "c", "p", "slope")
 
-    R, K, LS, C, P and slope come from the erosion run, FVC from the desertification run;
-    water (4) and built land (5) have no service value. All four services are requested, so
-    a missing demo input is an error. ``layers`` overrides ``out/layers``.
+
+def inputs_evaluation_config(
+    files: Mapping[str, str | Path],
+    erosion: str | Path,
+    desertification: str | Path,
+    **overrides: Any,
+) -> EvaluationConfig:
+    """The config of an evaluation on a raw inputs folder: ``files`` (name -> path, the
+    folder's rasters, :data:`FOLDER_INPUTS`), the erosion run's factors in ``erosion``
+    (R, K, LS, C, P, slope: :data:`EROSION_INPUTS`) and FVC from the desertification run in
+    ``desertification``.
+
+    Land-cover codes are geoeco's (1..7 of the demo region): water (4) and built land (5) have
+    no service value. All four services are requested, so a missing input is an error.
     """
-    o = Path(out)
-    lay, ero = Path(layers) if layers else o / "layers", o / "erosion"
+    ero = Path(erosion)
     data: dict[str, Any] = {
-        **{n: str(lay / f"{n}.tif") for n in ("aridity", "wind_days", "texture_class")},
-        **{n: str(lay / f"{n}.tif") for n in ("dem", "landcover", "npp", "infiltration")},
-        **{n: str(lay / f"{n}.tif") for n in ("temp_monthly", "wind2m_monthly", "rh_monthly")},
-        **{n: str(ero / f"{n}.tif") for n in ("r", "k", "ls", "c", "p", "slope")},
-        "precip": str(lay / "precip_monthly.tif"),
-        "fvc": str(o / "desertification" / "fvc.tif"),
+        **{key: str(files[name]) for name, key in FOLDER_INPUTS.items() if name in files},
+        **{n: str(ero / f"{n}.tif") for n in EROSION_INPUTS},
+        "fvc": str(Path(desertification) / "fvc.tif"),
         "no_service_landcover": (4, 5),
         "services": SERVICES,
     }
     return make_evaluation_config(data, **overrides)
 
 
+def demo_evaluation_config(
+    out: str | Path, *, layers: str | Path | None = None, **overrides: Any
+) -> EvaluationConfig:
+    """The config for a ``geoeco demo`` folder (``layers/``, ``erosion/``, ``desertification/``):
+    :func:`inputs_evaluation_config` on the demo layers (``layers`` overrides ``out/layers``).
+    """
+    o = Path(out)
+    lay = Path(layers) if layers else o / "layers"
+    files = {n: lay / f"{n}.tif" for n in FOLDER_INPUTS}
+    return inputs_evaluation_config(files, o / "erosion", o / "desertification", **overrides)
+
+
 __all__ = [
     "DEFAULT_TEXTURE_GROUPS",
     "DEMO_VEGETATION_GROUPS",
     "DOMINANT_SERVICES",
+    "EROSION_INPUTS",
+    "FOLDER_INPUTS",
     "SERVICES",
     "SERVICE_INPUTS",
     "EvaluationConfig",
@@ -297,6 +333,7 @@ __all__ = [
     "Scheme",
     "ServiceName",
     "demo_evaluation_config",
+    "inputs_evaluation_config",
     "load_evaluation_config",
     "make_evaluation_config",
     "service_inputs",

@@ -40,9 +40,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from geoeco.core.attribution import attribution_lines
 from geoeco.core.errors import InvalidInput
 
-from .banner import add_banner, banner_lines
+from .banner import add_attribution, add_banner, banner_lines
 from .base import (
     OUTLINE_STYLE,
     OUTLINES,
@@ -135,6 +136,7 @@ def zone_map(
     tolerance: float | None = None,
     max_overlay_size: int = 2048,
     banner: Sequence[str] | None = None,
+    attribution: Sequence[Mapping[str, Any]] | None = None,
 ) -> Any:
     """Zone map: control units by class, reference outlines, class rasters, controls.
 
@@ -162,9 +164,9 @@ def zone_map(
         Simplification tolerance in degrees; default :func:`~geoeco.maps.data.auto_tolerance`.
     max_overlay_size : int
         Long side (pixels) of embedded raster images.
-    banner : list of str, optional
-        Warning lines shown at the top (:func:`geoeco.maps.banner.banner_lines`: synthetic or
-        approximate layers, partial coverage).
+    banner, attribution : list, optional
+        Warning lines at the top (:func:`geoeco.maps.banner.banner_lines`); data sources and
+        licences at the bottom left (the ``sources`` of ``inputs.json``).
 
     Returns
     -------
@@ -195,9 +197,22 @@ def zone_map(
         _add_redline(m, redline, tol)
     _call(m, f"geoeco.search(MAP, {units_layer.get_name()});")
     _add_controls(m, _minimap_js(basemap, tianditu_token, context_js, (w, s, e, n)))
+    _finish(m, (w, s, e, n), banner, attribution)
+    return m
+
+
+def _finish(
+    m: Any,
+    bounds: Bounds,
+    banner: Sequence[str] | None,
+    attribution: Sequence[Mapping[str, Any]] | None,
+) -> None:
+    """Fit the map to ``bounds``; the warning banner at the top, the data sources (title,
+    attribution text, licence of each) at the bottom left."""
+    w, s, e, n = bounds
     m.fit_bounds([[s, w], [n, e]])
     add_banner(m, banner or [])
-    return m
+    add_attribution(m, attribution_lines(attribution or []))
 
 
 def _add_context(
@@ -280,6 +295,7 @@ def write_zone_map(
     tianditu_token: str | None = None,
     rasters: Mapping[str, Any] | None = None,
     banner: Sequence[str] | None = None,
+    attribution: Sequence[Mapping[str, Any]] | None = None,
 ) -> Path:
     """Write a self-contained ``map.html`` (assets inlined) for a ``geoeco zone`` run folder.
 
@@ -287,12 +303,20 @@ def write_zone_map(
     ``restoration_rank.tif`` and, when present, ``../erosion/erosion_grade.tif`` and
     ``../desertification/desertification_degree.tif`` (or ``rasters``: name -> path), and the
     national parks, Three-North area and battle areas of the built-in registry. ``banner``:
-    warning lines (default: from the folder's ``summary.json``, :func:`run_banner`).
+    warning lines (default: from the folder's ``summary.json``, :func:`run_banner`);
+    ``attribution``: data sources and licences (default: the summary's, :func:`run_summary`).
     """
     run = read_run(Path(run_dir), rasters=rasters)
     lines = run_banner(Path(run_dir)) if banner is None else list(banner)
+    if attribution is None:
+        attribution = run_summary(Path(run_dir)).get("attribution") or []
     m = zone_map(
-        run.pop("units"), basemap=basemap, tianditu_token=tianditu_token, banner=lines, **run
+        run.pop("units"),
+        basemap=basemap,
+        tianditu_token=tianditu_token,
+        banner=lines,
+        attribution=attribution,
+        **run,
     )
     return save_map(m, Path(out_html) if out_html else Path(run_dir) / "map.html")
 
@@ -312,26 +336,34 @@ def zone_map_from_run(
         tianditu_token=tianditu_token,
         tile_url_template=tile_url_template,
         banner=run_banner(Path(run_dir)),
+        attribution=run_summary(Path(run_dir)).get("attribution") or [],
         **run,
     )
 
 
-def run_banner(run_dir: Path) -> list[str]:
-    """The banner lines of a run folder, from its ``summary.json`` (none without one)."""
+def run_summary(run_dir: Path) -> dict[str, Any]:
+    """The ``summary.json`` of a run folder (empty without one or when it is not an object)."""
     import json
 
     p = run_dir / "summary.json"
     if not p.is_file():
-        return []
+        return {}
     try:
         summary = json.loads(p.read_text(encoding="utf-8"))
     except ValueError:
-        return []
-    return banner_lines(summary) if isinstance(summary, dict) else []
+        return {}
+    return summary if isinstance(summary, dict) else {}
+
+
+def run_banner(run_dir: Path) -> list[str]:
+    """The banner lines of a run folder, from its ``summary.json`` (none without one)."""
+    summary = run_summary(run_dir)
+    return banner_lines(summary) if summary else []
 
 
 __all__ = [
     "run_banner",
+    "run_summary",
     "write_zone_map",
     "zone_map",
     "zone_map_from_run",

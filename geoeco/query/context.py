@@ -314,6 +314,7 @@ class QueryContext:
                 "approximation_layers": s.get("approximation_layers", []),
                 "synthetic_layers": s.get("synthetic_layers", []),
                 "coverage": s.get("coverage"),
+                "attribution": s.get("attribution") or [],
             }
         paths: dict[str, Path] = {}
         if discover:

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from geoeco.core.attribution import attribution_lines
 from geoeco.core.banner import banner_html, banner_lines
 
 from .models import MapData, ScreeningResult
@@ -419,7 +420,17 @@ def _site_body(r: ScreeningResult, lang: Lang, title: str) -> list[str]:
         _access_table(r, lang),
         _zonal_table(r, lang),
         _proximity_table(r, lang),
+        _sources(r),
     ]
+
+
+def _sources(r: ScreeningResult) -> str:
+    """The data sources and licences of the run (its summary's ``attribution``)."""
+    lines = attribution_lines((r.run or {}).get("attribution") or [])
+    if not lines:
+        return ""
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    return f"<h2>数据来源 / Data sources</h2><ul class='small geoeco-attribution'>{items}</ul>"
 
 
 _FOOTER = (

@@ -26,15 +26,13 @@ from typing import Any
 from geoeco.catalog.demo_region import DEFAULT_DEMO_SIZE, build_demo_region
 from geoeco.core.engine import Engine, using_engine
 from geoeco.core.windows import write_json
-from geoeco.erosion.desertification import run_desertification
 from geoeco.erosion.results import DesertificationResult, ErosionResult
-from geoeco.erosion.run import run_erosion
-from geoeco.evaluation.config import demo_evaluation_config
-from geoeco.evaluation.run import run_evaluation
 from geoeco.zoning.aoi import AOI, AoiSource
 
+from .analyses import build_analyses, zone_from_inputs
 from .demo_inputs import (
     DEMO_RESTORATION_TARGETS,
+    DEMO_SOURCES,
     DEMO_STATUS,
     SCRATCH_PREFIX,
     check_demo_size,
@@ -43,11 +41,12 @@ from .demo_inputs import (
     demo_zoning_inputs,
     has_demo_analyses,
 )
-from .erosion import ErosionOptions, copy_demo_erosion_files, erosion_config
+from .erosion import DEMO_EROSION_FILES, copy_demo_erosion_files
 from .input_folders import merge_folder_inputs
 from .progress import Progress, stage
+from .raw_inputs import is_inputs_folder, write_inputs_manifest
 from .wind import run_demo_wind
-from .zoning import DEFAULT_RES, ZoningRunResult, run_zoning
+from .zoning import DEFAULT_RES, RunSources, ZoningRunResult, run_zoning
 
 
 @dataclass(frozen=True)
@@ -80,21 +79,19 @@ def build_demo_analyses(
     written = build_demo_region(
         layers, size=check_demo_size(size), res=res, progress=stage(progress, 0.0, 0.3)
     )
-    settings = copy_demo_erosion_files(layers)
-    cfg = erosion_config(ErosionOptions(), settings=settings, base=layers)
-    ero = run_erosion(
-        written["dem"], cfg, folder / "erosion", progress=stage(progress, 0.3, 0.7), engine=engine
+    copy_demo_erosion_files(layers)
+    write_inputs_manifest(
+        layers,
+        written,
+        status=DEMO_STATUS,
+        sources=[dict(s) for s in DEMO_SOURCES],
+        erosion_settings=DEMO_EROSION_FILES[0],
+        aoi_label=demo_aoi(size).label,
     )
-    des = run_desertification(
-        written["ndvi"], folder / "desertification", progress=stage(progress, 0.7, 0.77)
+    done = build_analyses(layers, folder, progress=stage(progress, 0.3, 1.0), engine=engine)
+    return DemoAnalyses(
+        folder, {k: Path(v) for k, v in written.items()}, done.erosion, done.desertification
     )
-    run_evaluation(
-        folder / "evaluation",
-        grid_from=written["dem"],
-        inputs=demo_evaluation_config(folder),
-        progress=stage(progress, 0.77, 1.0),
-    )
-    return DemoAnalyses(folder, {k: Path(v) for k, v in written.items()}, ero, des)
 
 
 @contextmanager
@@ -137,6 +134,7 @@ def zone_demo(
     """
     if options.get("budget_km2") is None and options.get("restoration_targets") is None:
         options["restoration_targets"] = DEMO_RESTORATION_TARGETS
+    options.setdefault("sources", RunSources(attribution=DEMO_SOURCES))
     out = Path(out_dir)
     folder = None if analyses is None else Path(analyses)
     built = folder is not None and has_demo_analyses(folder)
@@ -182,7 +180,22 @@ def zone_or_demo(
     (:func:`~geoeco.workflows.input_folders.merge_folder_inputs`: an evaluation folder or a
     ``geoeco demo`` output folder); a demo folder's files are ``synthetic`` and, without
     ``aoi``, zoned as :func:`zone_demo` zones them (the demo region of their size at their
-    pixel size, the demo's restoration targets)."""
+    pixel size, the demo's restoration targets). A raw inputs folder (``inputs.json``) is
+    analysed first (:func:`~geoeco.workflows.analyses.zone_from_inputs`, the analyses into
+    ``demo_analyses``, default ``out_dir/inputs``)."""
+    if inputs_from is not None and is_inputs_folder(inputs_from):
+        return zone_from_inputs(
+            out_dir,
+            inputs_from,
+            aoi=aoi,
+            inputs=inputs,
+            statuses=statuses,
+            analyses=demo_analyses,
+            res=res,
+            progress=progress,
+            engine=engine,
+            **options,
+        )
     if inputs_from is not None:
         inputs, statuses, found = merge_folder_inputs(inputs_from, inputs, statuses, options)
         if found.demo is not None and aoi is None:
@@ -191,6 +204,8 @@ def zone_or_demo(
             aoi = demo_aoi(demo_size)
             if options.get("budget_km2") is None and options.get("restoration_targets") is None:
                 options["restoration_targets"] = DEMO_RESTORATION_TARGETS
+        if found.demo is not None:
+            options.setdefault("sources", RunSources(attribution=DEMO_SOURCES))
     if aoi is None and not inputs:
         return zone_demo(
             out_dir,

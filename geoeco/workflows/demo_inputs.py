@@ -25,10 +25,11 @@ import shapely
 
 from geoeco.catalog.demo_region import DEFAULT_DEMO_SIZE, DEMO_SIZES, Size, demo_grid
 from geoeco.core.errors import InvalidInput
+from geoeco.core.provenance import Status
 from geoeco.zoning.aoi import AOI, make_aoi
 
 #: Status of every layer the demo region feeds a zoning run (it is generated, not observed).
-DEMO_STATUS = "synthetic"
+DEMO_STATUS: Status = "synthetic"
 #: Restoration target of the demo's zoning [I]: cover 30 % of the candidate area of each
 #: degradation signal that makes land key control (methodology §3.5 (a): water erosion and
 #: desertification moderate or worse), best-ranked cells first. An illustrative setting so the
@@ -37,6 +38,16 @@ DEMO_RESTORATION_TARGETS: dict[str, float] = {
     "erosion_moderate_plus": 0.3,
     "desertification_moderate_plus": 0.3,
 }
+#: The demo region's data source, as a raw inputs folder's ``sources`` list it (attribution).
+DEMO_SOURCES: tuple[dict[str, str], ...] = (
+    {
+        "recipe": "demo",
+        "title": "synthetic demo data (geoeco)",
+        "licence": "MIT (geoeco)",
+        "attribution": "synthetic demo data (geoeco), not of any real place",
+        "citation": "geoeco.catalog.demo_region (generated)",
+    },
+)
 #: Prefix of the scratch folders demo builds use inside a run's output folder (hidden,
 #: deleted at the end, so a run killed midway leaves them only inside its own staging folder).
 SCRATCH_PREFIX = ".geoeco-demo-"
@@ -90,6 +101,7 @@ def has_demo_analyses(folder: Path) -> bool:
 
 __all__ = [
     "DEMO_RESTORATION_TARGETS",
+    "DEMO_SOURCES",
     "DEMO_STATUS",
     "SCRATCH_PREFIX",
     "check_demo_size",

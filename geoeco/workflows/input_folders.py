@@ -101,7 +101,7 @@ def inputs_from_folder(folder: str | Path, names: Iterable[str]) -> FolderInputs
         )
     missing = tuple(n for n in wanted if n not in files)
     demo = _demo_facts(root)
-    statuses = dict.fromkeys(files, DEMO_STATUS) if demo is not None else {}
+    statuses: dict[str, str] = dict.fromkeys(files, DEMO_STATUS) if demo is not None else {}
     return FolderInputs(files, missing, statuses, demo)
 
 

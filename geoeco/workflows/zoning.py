@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -177,6 +177,16 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class RunSources:
+    """Where a run's inputs came from, for its summary and map: the raw inputs folder and
+    the analyses run on it (``inputs_from``, :meth:`geoeco.workflows.analyses.Analyses.summary`)
+    and the data sources and licences (``attribution``: the ``sources`` of ``inputs.json``)."""
+
+    inputs_from: dict[str, Any] | None = None
+    attribution: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
 class ZoningRunResult:
     """What :func:`run_zoning` returns; :meth:`summary` is the content of ``summary.json``."""
 
@@ -196,6 +206,7 @@ class ZoningRunResult:
     map: str
     outputs: list[str] = field(default_factory=list)
     coverage: Coverage | None = None
+    sources: RunSources = field(default_factory=RunSources)
 
     def summary(self) -> dict[str, Any]:
         """The run's summary (``summary.json``), plain JSON values: ``coverage_share`` and
@@ -227,6 +238,8 @@ class ZoningRunResult:
             "synthetic_layers": list(self.synthetic_layers),
             "map": self.map,
             "outputs": list(self.outputs),
+            "inputs_from": self.sources.inputs_from,
+            "attribution": [dict(a) for a in self.sources.attribution],
         }
 
 
@@ -652,6 +665,7 @@ def run_zoning(
     engine: Engine | str | None = None,
     allow_partial: bool = False,
     min_coverage: float = DEFAULT_MIN_COVERAGE,
+    sources: RunSources | None = None,
 ) -> ZoningRunResult:
     """Zone an area and write every output into ``out_dir``; return the run's result.
 
@@ -676,6 +690,8 @@ def run_zoning(
     :class:`~geoeco.core.errors.PartialCoverage` naming the inputs that fall short (and leaves
     ``out_dir`` as it found it), unless ``allow_partial``; the summary's ``coverage_share`` and
     ``coverage_missing_km2`` state the coverage either way, and the map says it in words.
+    ``sources`` (where the inputs came from, data sources and licences) go into the summary
+    and the map.
     """
     check_engine(engine)
     options = ZoningOptions(
@@ -697,8 +713,12 @@ def run_zoning(
     step("writing outputs", 0.85)
     files = write_outputs(plan, zones, units, tables, rest, out)
     step("web map", 0.95)
-    map_note = write_web_map(out, _banner(zones)) if options.write_map else "not requested"
+    src = sources or RunSources()
+    map_note = "not requested"
+    if options.write_map:
+        map_note = write_web_map(out, _banner(zones), list(src.attribution))
     result = _result(plan, zones, units, tables[1], rest, out, files, map_note)
+    result = replace(result, sources=src)
     write_json(result.summary(), out / "summary.json")
     step("done", 1.0)
     return result
@@ -711,6 +731,7 @@ __all__ = [
     "SXYD_FORMATS",
     "UNIT_BATCH_PIXELS",
     "Comparison",
+    "RunSources",
     "UnitCounts",
     "ZoningOptions",
     "ZoningPlan",

@@ -244,9 +244,12 @@ def geopackage_layers(
     }
 
 
-def write_web_map(out: Path, banner: list[str] | None = None) -> str:
+def write_web_map(
+    out: Path, banner: list[str] | None = None, attribution: list[dict[str, Any]] | None = None
+) -> str:
     """Write the self-contained ``map.html`` (needs the ``maps`` extra); say what happened.
-    ``banner``: its warning lines (:func:`geoeco.maps.banner.banner_lines`).
+    ``banner``: its warning lines (:func:`geoeco.maps.banner.banner_lines`); ``attribution``:
+    the data sources and licences it lists (default for both: from ``out/summary.json``).
 
     The map is a view of the results: if it cannot be drawn the zoning still stands, and the
     summary says why there is no map.
@@ -254,7 +257,7 @@ def write_web_map(out: Path, banner: list[str] | None = None) -> str:
     try:
         from geoeco.maps.zone import write_zone_map
 
-        write_zone_map(out, out / "map.html", banner=banner)
+        write_zone_map(out, out / "map.html", banner=banner, attribution=attribution)
     except ImportError as exc:
         return f"not written: {exc}"
     except Exception as exc:
