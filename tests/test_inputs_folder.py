@@ -393,3 +393,26 @@ def test_files_on_other_grids_are_refused(
     _refused(copy, "wind_days not on the grid of dem", capsys)
     shutil.copy(raw / "wind_days.tif", copy / "wind_days.tif")
     assert read_inputs_folder(copy).grid.shape == (333, 333)  # restored: accepted again
+
+
+def test_the_manifest_county_is_the_default_area(raw: Path, tmp_path: Path) -> None:
+    """A manifest with ``aoi.code`` zones that county: the 10 km folder covers a small part of
+    横山区 (610803), so the run stops on the coverage rule and leaves nothing behind, unless
+    partial coverage is allowed (then the summary gives the share)."""
+    from geoeco.core.errors import PartialCoverage
+    from geoeco.workflows.demo import zone_or_demo
+
+    folder = tmp_path / "coded"
+    shutil.copytree(raw, folder)
+    m = _manifest(raw)
+    m["aoi"] = {"label": "横山区", "code": "610803"}
+    _save(folder, m)
+    out = tmp_path / "z"
+    with pytest.raises(PartialCoverage):
+        zone_or_demo(out, inputs_from=folder, res=500.0, write_map=False)
+    assert not out.exists()  # the analyses written into out/inputs went with it
+    res = zone_or_demo(out, inputs_from=folder, res=500.0, write_map=False, allow_partial=True)
+    summary = res.summary()
+    assert summary["aoi"]["code"] == "610803" and summary["aoi"]["kind"] == "county"
+    # the 100 km² folder, partly in 榆阳区, covers under 1 % of the county's 4,294 km²
+    assert 0 < summary["coverage_share"] < 0.02

@@ -2,7 +2,9 @@
 
 Owns: ``run_zoning`` (:mod:`.zoning`: inputs -> zones, units, statistics, restoration, map,
 summary; its inputs :mod:`.zoning_inputs`, found in folders by :mod:`.input_folders`, and
-files :mod:`.zoning_outputs`), the demo region
+files :mod:`.zoning_outputs`), raw inputs folders (``inputs.json``) checked (:mod:`.raw_inputs`)
+and analysed -- erosion, desertification, evaluation -- before zoning (:mod:`.analyses`), the
+demo region
 as zoning input (:mod:`.demo_inputs`), ``run_demo`` and ``zone_demo`` (:mod:`.demo`), the
 one cache of demo builds (:mod:`.demo_cache`), zoning runs opened for queries
 (:mod:`.runs`), erosion and desertification runs from user options (:mod:`.erosion`), trends
