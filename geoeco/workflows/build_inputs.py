@@ -15,9 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from geoeco.core.crs import ALBERS_CHINA
 from geoeco.core.errors import InvalidInput
 from geoeco.core.raster import Grid
 from geoeco.inputs.build import InputStack, StackRequest, build_input_stack
@@ -39,13 +37,11 @@ YEARS = (2001, 2021)
 
 
 def inputs_grid(aoi: AOI, res: float, *, margin_m: float = MARGIN_M) -> Grid:
-    """The Albers grid of ``res`` m over the AOI buffered by ``margin_m``, snapped to ``res``."""
+    """The Albers grid (``ALBERS_CHINA``, :func:`~geoeco.zoning.aoi.analysis_grid`) of ``res``
+    m over the AOI buffered by ``margin_m``, snapped to ``res``."""
     buffered = aoi.geometry.buffer(margin_m)
     grown = AOI(buffered, aoi.lonlat, aoi.label, aoi.kind, aoi.code, aoi.area_km2)
-    grid = analysis_grid(grown, res)
-    if not grid.crs.equals(ALBERS_CHINA):  # pragma: no cover - analysis_grid's contract
-        raise InvalidInput("inputs grid must be on the Albers analysis CRS")
-    return grid
+    return analysis_grid(grown, res)
 
 
 def catalog_override(catalog: str | Path | None) -> CatalogConfig | None:
@@ -161,11 +157,6 @@ def mirror_inputs(
         fetch_progress=fetch_progress,
         options=options,
     )
-
-
-def summary_of(stack: InputStack) -> dict[str, Any]:
-    """The short JSON summary the CLI prints and the process returns."""
-    return stack.summary()
 
 
 __all__ = [

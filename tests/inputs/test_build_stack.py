@@ -20,8 +20,10 @@ import numpy as np
 import pytest
 import rasterio
 import shapely
+from pyproj import CRS
 from rasterio.features import geometry_mask
 
+from geoeco.core.crs import ALBERS_CHINA
 from geoeco.core.errors import PartialCoverage, RemoteSourceError
 from geoeco.core.raster import Grid
 from geoeco.inputs.cache import ProgressTotals
@@ -61,7 +63,7 @@ def test_files_share_one_albers_grid_and_the_manifest_says_so(inputs_folder: Pat
         with rasterio.open(path) as ds:
             assert list(ds.transform)[:6] == man["transform"], name
             assert (ds.width, ds.height) == (man["width"], man["height"]), name
-            assert "+proj=aea" in ds.crs.to_proj4() and "+lat_1=25" in ds.crs.to_proj4()
+            assert CRS.from_wkt(ds.crs.to_wkt()).equals(ALBERS_CHINA), name
             assert ds.count == (12 if name.endswith("_monthly") else 1), name
             assert ds.tags()["GEOECO_STATUS"] == entry["status"]
         assert entry["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest(), name
