@@ -132,8 +132,11 @@ class InputStack:
         }
 
 
-def catalogs_for(override: CatalogConfig | None, configured: Mapping[str, CatalogConfig]) -> Any:
-    """A function recipe -> catalog: the configured catalog a recipe names, or ``override``.
+def catalogs_for(
+    override: CatalogConfig | None, configured: Mapping[str, CatalogConfig]
+) -> Callable[[str, str], CatalogConfig]:
+    """A function (catalog name, reader) -> catalog: the configured catalog a recipe names, or
+    ``override``.
 
     A mirror (``override``) holds every collection in one static catalog and the SoilGrids
     files under its ``soilgrids/`` folder (the layout ``geoeco inputs-mirror`` writes).
