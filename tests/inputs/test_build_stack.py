@@ -240,3 +240,35 @@ def test_partial_coverage_follows_the_99_percent_rule(
     missing = float(np.ma.getmaskarray(npp)[inside].mean())
     assert 0.01 < missing < 0.5
     assert entry["missing_share"] == pytest.approx(missing, abs=1e-6)
+
+
+def test_the_folder_feeds_erosion_desertification_and_evaluation(
+    inputs_folder: Path, tmp_path: Path
+) -> None:
+    """The folder as the analyses read it: erosion from its ``erosion.toml`` (R by Fournier
+    from the monthly rain, checked by hand), desertification from its NDVI, and the
+    evaluation with every input taken from the folder (units as the science checks them)."""
+    from geoeco.erosion.config import load_config
+    from geoeco.erosion.desertification import run_desertification
+    from geoeco.erosion.run import run_erosion
+    from geoeco.evaluation.config import demo_evaluation_config
+    from geoeco.evaluation.run import run_evaluation
+
+    run_erosion(
+        inputs_folder / "dem.tif", load_config(inputs_folder / "erosion.toml"), tmp_path / "erosion"
+    )
+    # monthly rain 110..220 mm: F = Σp²/Σp = 341000 / 1980; R = 0.1833·F^1.9957 (Loess Plateau)
+    r_hand = 0.1833 * (341000 / 1980) ** 1.9957
+    np.testing.assert_allclose(_read(tmp_path, "erosion/r"), r_hand, rtol=1e-4)
+    run_desertification(inputs_folder / "ndvi.tif", tmp_path / "desertification")
+    cfg = demo_evaluation_config(tmp_path, layers=inputs_folder)
+    result = run_evaluation(
+        tmp_path / "evaluation", grid_from=inputs_folder / "dem.tif", inputs=cfg
+    )
+    services = result.summary()["services"]
+    assert set(services["computed"]) == {
+        "soil_conservation", "sand_fixation", "water_conservation", "biodiversity"
+    } and not services["skipped"]  # fmt: skip
+    for name in ("sensitivity_sanding", "sensitivity_soil_erosion", "importance_max", "fq"):
+        values = _read(tmp_path, f"evaluation/{name}")
+        assert np.isfinite(values).mean() > 0.99, name
