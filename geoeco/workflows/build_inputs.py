@@ -48,7 +48,9 @@ def catalog_override(catalog: str | Path | None) -> CatalogConfig | None:
     """The mirror a ``--catalog URL|PATH`` names (``None``: the configured catalogs).
 
     A path is a local static catalog (its folder or its ``catalog.json``); a URL ending in
-    ``.json`` a static catalog over HTTP; another URL a STAC API.
+    ``.json`` a static catalog over HTTP; another URL a STAC API. SoilGrids files are read
+    from the ``soilgrids/`` folder beside the catalog (under the API URL for an API), the
+    layout ``geoeco inputs-mirror`` writes.
     """
     if catalog is None:
         return None
