@@ -65,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     "resolve_aoi": "geoeco.zoning.aoi",
     "demo_aoi": "geoeco.workflows.demo_inputs",
     "zone_demo": "geoeco.workflows.demo",
+    "build_inputs": "geoeco.workflows.build_inputs",
     # queries
     "QueryContext": "geoeco.query.context",
     "lookup_point": "geoeco.query.point",

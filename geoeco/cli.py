@@ -893,6 +893,122 @@ def wind_erosion(
     _emit_json(_short_summary(result.summary(), out))
 
 
+def _inputs_cache(cache: Path | None, no_cache: bool) -> Path | None:
+    """The window cache folder of ``inputs``/``inputs-mirror`` (default: the user cache)."""
+    if no_cache:
+        return None
+    if cache is not None:
+        return cache
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("geoeco")) / "inputs"
+
+
+class _FetchBar:
+    """Shows items and bytes of remote reads in the progress bar's description."""
+
+    def __init__(self, cb: Callable[[str, float], None]) -> None:
+        from geoeco.inputs.cache import ProgressTotals
+
+        self.cb, self.totals, self.step, self.fraction = cb, ProgressTotals(), "", 0.0
+
+    def stage(self, step: str, fraction: float) -> None:
+        self.step, self.fraction = step, fraction
+        self._show()
+
+    def items_planned(self, n: int) -> None:
+        self.totals.items_planned(n)
+
+    def item_done(self, item_id: str, nbytes: int, *, cached: bool) -> None:
+        self.totals.item_done(item_id, nbytes, cached=cached)
+        self._show()
+
+    def _show(self) -> None:
+        t = self.totals
+        self.cb(
+            f"{self.step} — windows {t.done}/{t.planned}, {t.remote_bytes / 1e6:.1f} MB read, "
+            f"{t.cached_bytes / 1e6:.1f} MB cached",
+            self.fraction,
+        )
+
+
+AoiArg = Annotated[str, typer.Option("--aoi", help="County/city/province code or vector file.")]
+YearOpt = Annotated[int, typer.Option(help="Year of vegetation, land cover and climate.")]
+InputsResOpt = Annotated[float, typer.Option("--res", help="Pixel size in metres.")]
+CacheOpt = Annotated[
+    Path | None, typer.Option("--cache", help="Window cache folder (default: user cache).")
+]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Keep no fetched windows.")]
+
+
+@app.command("inputs")
+def inputs(
+    aoi: AoiArg,
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the inputs into.")],
+    year: YearOpt = 2020,
+    res: InputsResOpt = 90.0,
+    catalog: Annotated[
+        str | None,
+        typer.Option(help="Read from this mirror (path or URL) instead of the public catalogs."),
+    ] = None,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
+    allow_partial: AllowPartialOpt = False,
+) -> None:
+    """Build a place's real inputs (DEM, NDVI, NPP, land cover, soil, monthly climate, aridity,
+    wind days) from public catalogs, windowed to the area: a folder for `zone --inputs-from`."""
+    from geoeco.workflows.build_inputs import build_inputs
+
+    with progress_bar() as cb:
+        bar = _FetchBar(cb)
+        stack = build_inputs(
+            aoi,
+            year=year,
+            res=res,
+            catalog=catalog,
+            out=out,
+            progress=bar.stage,
+            fetch_progress=bar,
+            cache=_inputs_cache(cache, no_cache),
+            allow_partial=allow_partial,
+        )
+    err.print(f"inputs written to {out} (status {stack.status}); sources: {out / 'inputs.json'}")
+    _emit_json(stack.summary())
+
+
+@app.command("inputs-mirror")
+def inputs_mirror(
+    aoi: AoiArg,
+    out: Annotated[Path, typer.Option("--out", help="Folder of the mirror (static STAC).")],
+    year: YearOpt = 2020,
+    res: InputsResOpt = 90.0,
+    catalog: Annotated[
+        str | None,
+        typer.Option(help="Mirror from this mirror (path or URL) instead of the public catalogs."),
+    ] = None,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """Mirror what `geoeco inputs` needs for a place into a local static STAC catalog, to build
+    inputs offline with `geoeco inputs --catalog MIRROR`."""
+    from geoeco.workflows.build_inputs import mirror_inputs
+
+    with progress_bar() as cb:
+        bar = _FetchBar(cb)
+        report = mirror_inputs(
+            aoi,
+            year=year,
+            res=res,
+            out=out,
+            catalog=catalog,
+            progress=bar.stage,
+            fetch_progress=bar,
+            cache=_inputs_cache(cache, no_cache),
+        )
+    err.print(f"mirror written to {out}: geoeco inputs --catalog {out} ...")
+    _emit_json(report.summary())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``geoeco`` console script; geoeco errors exit 2 with a message,
     warnings print as one line each (:func:`show_warning`)."""

@@ -221,6 +221,21 @@ def _zarr_store(
     return check_href(str(assets[recipe.store_asset]), catalog, what="the Zarr store")
 
 
+def find_steps(
+    recipe: Recipe, grid: Grid, year: int, catalog: CatalogConfig, reader: AssetReader
+) -> tuple[list[Step], list[float]]:
+    """The items a STAC or VRT recipe reads for ``grid`` and ``year`` (the searches and the
+    temporal rule of :func:`fetch_input`), with the soil depths' weights (else empty)."""
+    if recipe.reader == "gdal-vrt":
+        return _vrt_steps(recipe, catalog)
+    return _stac_steps(recipe, grid, year, catalog, reader.cache, reader.options), []
+
+
+def zarr_store_href(recipe: Recipe, catalog: CatalogConfig, reader: AssetReader) -> str:
+    """The allow-listed href of a Zarr recipe's store (the collection asset it names)."""
+    return _zarr_store(recipe, catalog, reader.cache, reader.options)
+
+
 def _read(
     recipe: Recipe, grid: Grid, year: int, catalog: CatalogConfig, reader: AssetReader
 ) -> tuple[StepsRead, list[Step], str]:
@@ -470,5 +485,7 @@ __all__ = [
     "ItemUse",
     "coverage_share",
     "fetch_input",
+    "find_steps",
     "grid_lonlat_bbox",
+    "zarr_store_href",
 ]

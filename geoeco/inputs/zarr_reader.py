@@ -63,6 +63,11 @@ def _open_dataset(href: str, reader: AssetReader) -> Any:
     return xr.open_zarr(store, consolidated=True)
 
 
+def open_store(href: str, reader: AssetReader) -> Any:
+    """The consolidated Zarr store at ``href`` (allow-listed) as an xarray Dataset."""
+    return _open_dataset(href, reader)
+
+
 def _axis_range(coords: np.ndarray, lo: float, hi: float, margin: int) -> tuple[int, int]:
     """Index range [i0, i1) of cell centres between lo and hi (either order), plus margin."""
     inside = np.nonzero((coords >= lo) & (coords <= hi))[0]
@@ -197,4 +202,4 @@ def _block_from_json(d: dict[str, Any]) -> ZarrBlock:
     )
 
 
-__all__ = ["ZarrBlock", "plan_block", "read_zarr_months"]
+__all__ = ["ZarrBlock", "open_store", "plan_block", "read_zarr_months"]

@@ -19,7 +19,9 @@ summary as a mapping). Built in:
 * ``trend`` and ``change``: trends of a yearly stack and change between two dates
   (:mod:`geoeco.service.process_trends`);
 * ``effectiveness``: restoration effectiveness of a zoning job's units and patches
-  (:mod:`geoeco.service.process_effect`).
+  (:mod:`geoeco.service.process_effect`);
+* ``inputs``: a place's real inputs from the configured public catalogs
+  (:mod:`geoeco.service.process_build_inputs`).
 
 Inputs never name server files: rasters are layer ids of the registry, areas are
 administrative codes or GeoJSON geometries. :func:`validate_inputs` checks the JSON itself
@@ -36,8 +38,8 @@ runs the same checks before the run. Other modules may add processes with
 Examples
 --------
 >>> sorted(PROCESSES)  # doctest: +NORMALIZE_WHITESPACE
-['change', 'desertification', 'effectiveness', 'erosion', 'screening', 'trend', 'wind_erosion',
- 'zoning']
+['change', 'desertification', 'effectiveness', 'erosion', 'inputs', 'screening', 'trend',
+ 'wind_erosion', 'zoning']
 >>> canonical_inputs("zoning", {"demo_size": "small"})["rules"]
 'default'
 >>> validate_inputs("zoning", {"demo_size": "huge"})  # doctest: +ELLIPSIS
@@ -67,6 +69,12 @@ from geoeco.core.json_input import check_json_value
 from geoeco.workflows.progress import Progress
 
 from .job_model import make_job_id
+from .process_build_inputs import (
+    BuildInputsInputs,
+    build_inputs_cells,
+    check_build_inputs,
+    run_build_inputs,
+)
 from .process_checks import (
     check_desertification,
     check_erosion,
@@ -507,6 +515,23 @@ register_process(
         layers_used=_layers_of(lambda m: m.layer_ids(), lambda m: False),
         cells=lambda m, reg: _stack_cells(sorted(m.stack.values()), m.demo_size, reg),
         check=check_effectiveness,
+    )
+)
+
+
+register_process(
+    Process(
+        id="inputs",
+        title="Real inputs from public catalogs",
+        description="DEM, NDVI, NPP, land cover, soil, monthly climate, aridity and wind days "
+        "of a place, read windowed from the public catalogs the server is configured with and "
+        "written on one CGCS2000 / Albers grid with their manifest "
+        "(geoeco.workflows.build_inputs.build_inputs).",
+        inputs_model=BuildInputsInputs,
+        run=run_build_inputs,
+        keywords=("inputs", "STAC", "catalog"),
+        cells=build_inputs_cells,
+        check=check_build_inputs,
     )
 )
 

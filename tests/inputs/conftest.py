@@ -14,7 +14,7 @@ from geoeco.inputs.cache import WindowCache
 from geoeco.inputs.config import CatalogConfig
 from geoeco.inputs.remote import RemoteOptions
 
-from .fixture import Fixture, build_fixture
+from .fixture import Fixture, build_fixture, build_fixture_inputs
 from .rangeserver import FixtureServer, serve
 
 #: Fast retries for tests (the defaults wait seconds).
@@ -63,3 +63,12 @@ def soil_http(base: str) -> CatalogConfig:
 @pytest.fixture
 def cache(tmp_path: Path) -> WindowCache:
     return WindowCache(tmp_path / "cache")
+
+
+@pytest.fixture(scope="session")
+def inputs_folder(server: FixtureServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The raw inputs folder ``geoeco.build_inputs`` writes for the fixture county (built
+    once per session over loopback HTTP; read it, do not modify it)."""
+    out = tmp_path_factory.mktemp("inputs-folder") / "county"
+    build_fixture_inputs(f"{server.url}/a-{uuid.uuid4().hex[:12]}/catalog.json", out)
+    return out

@@ -452,3 +452,40 @@ def build_fixture(root: Path) -> Fixture:
     build_soilgrids(root)
     (root / "fixture.json").write_text(json.dumps({"tiles": fx.tile_bytes}))
     return fx
+
+
+#: The fixture "county": inside MODIS h26v05 (east of its barren NPP patch), the DEM tile
+#: N38E113, WorldCover N36E111 (cropland, class 40, in 2021), the SoilGrids tiles and the
+#: TerraClimate store (east of the sand 0–5 cm gap); about 24 × 26 km.
+COUNTY_BOX = (113.18, 38.05, 113.45, 38.28)
+COUNTY_YEAR = 2021
+
+
+def build_fixture_inputs(
+    catalog: str | Path,
+    out: Path,
+    *,
+    res: float = 250.0,
+    cache: Path | None = None,
+    box: tuple[float, float, float, float] = COUNTY_BOX,
+    **kw,
+):
+    """``geoeco.build_inputs`` on the fixture county from ``catalog`` (the served
+    ``…/catalog.json`` URL or a local mirror); returns the :class:`InputStack`. Used by the
+    inputs tests and by the end-to-end ``inputs -> zone --inputs-from`` test."""
+    import shapely
+
+    from geoeco.inputs.cache import WindowCache
+    from geoeco.inputs.remote import RemoteOptions
+    from geoeco.workflows.build_inputs import build_inputs
+
+    kw.setdefault("options", RemoteOptions(retries=1, retry_delay_s=0.01, timeout_s=5))
+    return build_inputs(
+        shapely.box(*box),
+        year=COUNTY_YEAR,
+        res=res,
+        catalog=str(catalog),
+        out=out,
+        cache=WindowCache(cache),
+        **kw,
+    )

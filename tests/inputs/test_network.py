@@ -55,3 +55,27 @@ def test_real_soilgrids_window(tmp_path) -> None:
     )
     assert got.record.coverage > 0.9
     assert np.all((got.raster.array.compressed() > 5) & (got.raster.array.compressed() < 100))
+
+
+def test_real_inputs_folder_for_a_small_area_of_yuyang(tmp_path) -> None:
+    """The whole stack for a 10 km square in Yuyang (610802), year 2020, from the public
+    catalogs: every file covers the area and the values are in plausible ranges."""
+    import json
+
+    import rasterio
+    import shapely
+
+    from geoeco.workflows.build_inputs import build_inputs
+
+    lon, lat = YULIN
+    box = shapely.box(lon - 0.05, lat - 0.05, lon + 0.05, lat + 0.05)
+    stack = build_inputs(box, year=2020, res=250, out=tmp_path / "out", cache=tmp_path / "c")
+    man = json.loads((tmp_path / "out" / "inputs.json").read_text())
+    assert man["status"] in ("real", "approximation")
+    assert all(f["coverage_share"] > 0.99 for f in man["files"].values())
+    ranges = {"dem": (900, 1600), "ndvi": (0.0, 1.0), "aridity": (0.3, 6.0), "sand": (5, 100)}
+    for name, (lo, hi) in ranges.items():
+        with rasterio.open(tmp_path / "out" / f"{name}.tif") as ds:
+            v = ds.read(1, masked=True).compressed()
+        assert np.all((v >= lo) & (v <= hi)), name
+    assert stack.summary()["year"] == 2020
