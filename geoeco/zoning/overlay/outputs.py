@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pyproj import CRS
 
 from geoeco.core.coverage import Coverage
 from geoeco.core.errors import EmptyArea
@@ -329,6 +330,31 @@ def zone_coverage(plan: _Plan, hist: Histograms) -> Coverage:
     )
 
 
+_CRS_TEXT: dict[str, str] = {}
+
+
+def crs_text(crs: CRS) -> str:
+    """``crs.to_string()``, remembered per CRS definition (``crs.srs``, the text it was made
+    from, which decides the result).
+
+    ``to_string`` searches the PROJ database for an authority code (about 0.1–0.2 s for a
+    CRS without one, such as :data:`~geoeco.core.crs.ALBERS_CHINA`), and every run on the same
+    grid asks again. Safe across threads: a race computes the same text twice.
+
+    >>> from geoeco.core.crs import ALBERS_CHINA
+    >>> crs_text(ALBERS_CHINA) == ALBERS_CHINA.to_string()
+    True
+    """
+    key = crs.srs
+    text = _CRS_TEXT.get(key)
+    if text is None:
+        text = crs.to_string()
+        if len(_CRS_TEXT) >= 64:
+            _CRS_TEXT.clear()
+        _CRS_TEXT[key] = text
+    return text
+
+
 def _summary(
     plan: _Plan, hist: Histograms, stats: Mapping[str, int], windowed: bool = False
 ) -> ZoningSummary:
@@ -347,7 +373,7 @@ def _summary(
     return ZoningSummary(
         rule_set=rs.describe(),
         class_tables=rs.class_tables(),
-        grid=GridRecord(grid.crs.to_string(), grid.shape, grid.res, grid.cell_area),
+        grid=GridRecord(crs_text(grid.crs), grid.shape, grid.res, grid.cell_area),
         inputs={
             n: InputRecord(b.kind, b.source, b.status, b.role, b.version, tuple(b.notes))
             for n, b in sorted(layers.items())
