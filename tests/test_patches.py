@@ -439,3 +439,76 @@ def test_windowed_outputs_to_files(tmp_path):
     ]
     red = read_raster(res.redline).array
     assert np.array_equal(red.filled(255), whole.redline.array.filled(255))
+
+
+def _same_partition(a, b):
+    """Whether two label arrays (0 = none) split the pixels into the same groups."""
+    if not np.array_equal(a > 0, b > 0):
+        return False
+    pairs = np.unique(np.column_stack([a[a > 0], b[b > 0]]), axis=0)
+    return len(pairs) == len(np.unique(a[a > 0])) == len(np.unique(b[b > 0]))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sweep3_relabel_gives_the_patches_of_a_fresh_labelling(seed):
+    """The final patches numbered from the sweep-1 and sweep-2 labels (no third labelling) are
+    the 8-connected components of the cleaned mask that ``scipy.ndimage.label`` finds, on
+    random tiles with random keep/fill decisions and barriers (decisions need not follow the
+    size rules: the invariant holds for any), and the counts equal the pixel counts."""
+    from scipy import ndimage
+
+    from geoeco.zoning.patches.relabel import final_labels
+
+    rng = np.random.default_rng(100 + seed)
+    eight, four = np.ones((3, 3), bool), ndimage.generate_binary_structure(2, 1)
+    for _ in range(40):
+        shape = tuple(int(x) for x in rng.integers(1, 60, 2))
+        mask = random_bits(rng, shape, 1, smooth=bool(rng.random() < 0.5)) != 0
+        bar = rng.random(shape) < (0.05 if rng.random() < 0.5 else 0.0)
+        mask &= ~bar
+        lab1, n1 = ndimage.label(mask, structure=eight)
+        keep = rng.random(n1 + 1) < 0.7
+        keep[0] = False
+        out = keep[lab1]
+        lab2, n2 = ndimage.label(~out & ~bar, structure=four)
+        fill = rng.random(n2 + 1) < 0.6
+        fill[0] = False
+        # a hole touching a barrier by a side is open (never filled): as sweep 2 decides
+        near = ndimage.binary_dilation(bar, structure=four)
+        fill[np.unique(lab2[near])] = False
+        final = out | fill[lab2]
+        want, _ = ndimage.label(final, structure=eight)
+        got, n, removed, filled = final_labels(lab1.astype(np.uint16), keep, lab2, fill)
+        assert _same_partition(got, want), shape
+        assert n == len(np.unique(want[want > 0]))
+        assert set(np.unique(got[got > 0]).tolist()) == set(range(1, n + 1))
+        assert removed == int(np.count_nonzero(mask & ~out))
+        assert filled == int(np.count_nonzero(fill[lab2]))
+        got, n, removed, _ = final_labels(lab1, keep, None, None)  # no hole filling
+        assert _same_partition(got, lab1 * out) and removed == int(np.count_nonzero(mask & ~out))
+
+
+def test_sweep3_relabel_is_used_where_the_invariant_holds():
+    """The relabelling path runs for 8-connected patches coded per patch after sweep 1 (and
+    for 4-connected ones only without hole filling); the tiled result still equals the
+    whole-grid reference on a case with holes spanning tile edges."""
+    from geoeco.zoning.patches.tiled import TileOps
+
+    def ops(min_px, hole_px, conn, code_by):
+        return TileOps((4, 4), 2, (11,), 12, min_px, hole_px, conn, code_by)
+
+    assert ops(2, 4, 8, "patch").relabel and ops(2, 0, 4, "patch").relabel
+    assert not ops(2, 4, 4, "patch").relabel
+    assert not ops(0, 4, 8, "patch").relabel and not ops(2, 4, 8, "pixel").relabel
+    bits = np.zeros((9, 10), np.uint16)
+    bits[1:8, 1:8] = 1
+    bits[3:6, 3:6] = 0  # a 9-pixel hole across tiles of 4
+    bits[4, 4] = 2  # ... with a 1-pixel patch inside it (dropped, then filled)
+    bits[0, 9] = 1  # a 1-pixel patch in the corner (dropped)
+    args = ([11, 21], 12, 2.0, 9.0, 8, "patch")
+    expect, stats = reference(bits, None, *args)
+    assert stats == {"removed_px": 2, "filled_px": 9}  # by hand
+    assert int(np.count_nonzero(expect)) == 49
+    for tile in (2, 3, 4, 10):
+        red, st = tiled(bits, None, *args, tile)
+        assert np.array_equal(red, expect) and st == stats

@@ -273,6 +273,7 @@ def warm_up() -> None:
 
     >>> warm_up()
     """
+    from geoeco.zoning.patches.relabel import final_labels
     from geoeco.zoning.patches.tiled import label_sizes, label_votes
 
     u8, u16 = np.zeros((1, 1), np.uint8), np.zeros((1, 1), np.uint16)
@@ -293,6 +294,8 @@ def warm_up() -> None:
     lab = np.zeros((1, 1), np.int32)
     label_sizes(lab, 0)
     label_votes(lab, u16, 0, np.zeros(1, np.int64), np.zeros(1, np.int64), 1)
+    no = np.zeros(1, bool)
+    final_labels(u16, no, u16, no)  # tiles' labels are uint16 below 65,536 patches
 
 
 def compute_zones(

@@ -1,22 +1,23 @@
 """The red-line patch stage tile by tile: bounded memory, and tiles that can run anywhere.
 
 Each of the three sweeps (patch sizes, holes, final patches and their votes) labels every tile
-on its own and only passes on a small :class:`TileEdges` record: the tile's labels that touch
-its edge, their statistics and the label lines along the four edges. The per-tile work
-(:class:`TileOps`) reads and writes tiles through a :class:`~geoeco.core.tile_store.TileStore` and
-holds no state, so it runs in this process or as a task on a cluster's worker
-(:mod:`geoeco.zoning.overlay.distributed`). The joining
-(:class:`~geoeco.zoning.patches.join.Joiner`)
-runs where the records arrive: it links labels facing each other across tile boundaries into
-grid-wide components (``scipy.sparse.csgraph.connected_components``) and decides each
-component. The decisions for a tile's edge labels (:data:`BorderValues`) then go back to the
+on its own (sweep 3 usually from the labels of sweeps 1 and 2,
+:mod:`geoeco.zoning.patches.relabel`) and only passes on a small :class:`TileEdges` record:
+the tile's labels that touch its edge, their statistics and the label lines along the four
+edges. The per-tile work (:class:`TileOps`) reads and writes tiles through a
+:class:`~geoeco.core.tile_store.TileStore` and holds no state, so it runs in this process or
+as a task on a cluster's worker (:mod:`geoeco.zoning.overlay.distributed`). The joining
+(:class:`~geoeco.zoning.patches.join.Joiner`) runs where the records arrive: it links labels
+facing each other across tile boundaries into grid-wide components
+(``scipy.sparse.csgraph.connected_components``) and decides each component. The decisions for
+a tile's edge labels (:data:`BorderValues`) then go back to the
 next sweep of that tile.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -26,6 +27,7 @@ from geoeco.core.tile_store import MemoryTileStore, TileStore
 
 from .grid import Window, _structure, pixel_codes, tile_windows
 from .join import BorderValues, Joiner, TileEdges, edges_of
+from .relabel import final_labels
 
 
 @njit(cache=True, nogil=True)
@@ -72,8 +74,10 @@ def _small_labels(lab: np.ndarray, n: int) -> np.ndarray:
     return lab.astype(np.uint16) if n < 65536 else lab
 
 
-def _decided(store: TileStore, name: str, t: int, bv: BorderValues, background: Any) -> np.ndarray:
-    """Per pixel of tile ``t``, the decision of its label's component in sweep ``name``."""
+def _decisions(
+    store: TileStore, name: str, t: int, bv: BorderValues, background: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Tile ``t``'s labels of sweep ``name`` and, per label, its component's decision."""
     lab = store.get(name + ":lab", t)
     lut = store.get(name + ":lut", t)
     if lab is None or lut is None:
@@ -82,6 +86,12 @@ def _decided(store: TileStore, name: str, t: int, bv: BorderValues, background: 
     if bv is not None and len(bv[0]):
         lut[bv[0]] = bv[1]
     lut[0] = background
+    return lab, lut
+
+
+def _decided(store: TileStore, name: str, t: int, bv: BorderValues, background: Any) -> np.ndarray:
+    """Per pixel of tile ``t``, the decision of its label's component in sweep ``name``."""
+    lab, lut = _decisions(store, name, t, bv, background)
     return lut.take(lab)
 
 
@@ -124,6 +134,18 @@ class TileOps:
             if c is not None and c not in order:
                 order.append(c)
         object.__setattr__(self, "order", tuple(order))
+
+    @property
+    def relabel(self) -> bool:
+        """Whether sweep 3 numbers the final patches from the labels of sweeps 1 and 2
+        (:func:`~geoeco.zoning.patches.relabel.final_labels`) instead of labelling again:
+        patches coded per patch, sweep 1 run, and 8-connected patches unless no hole is
+        filled."""
+        return (
+            self.code_by == "patch"
+            and self.min_patch_px > 0
+            and (self.connectivity == 8 or self.max_hole_px <= 0)
+        )
 
     @property
     def tiles(self) -> list[Window]:
@@ -205,7 +227,7 @@ class TileOps:
         if self.max_hole_px <= 0:
             return None
         out = self._out(store, t, keep)
-        if self.min_patch_px > 0:
+        if self.min_patch_px > 0 and not self.relabel:
             store.put("out", t, out)  # spares sweep 3 the look-up
         bar = store.get("barrier", t)
         fg = ~out if bar is None else ~out & ~bar
@@ -230,6 +252,8 @@ class TileOps:
 
     def sweep3(self, store: TileStore, t: int, keep: BorderValues, fill: BorderValues) -> TileEdges:
         """The final mask of tile ``t`` and, per patch, the votes for each code."""
+        if self.relabel:
+            return self._sweep3_relabel(store, t, keep, fill)
         mask = self._mask(store, t)
         filled = removed = 0
         if self.max_hole_px > 0:
@@ -247,20 +271,36 @@ class TileOps:
             empty = np.zeros(0, np.int32)
             none = np.zeros((0, 1), np.int64)
             return TileEdges(empty, none, empty, empty, empty, empty, removed, filled)
-        k = max(len(self.order), 1)
-        vote_bits = [(i, self.order.index(c)) for i, c in enumerate(self.bit_codes) if c]
 
         def votes(lab: np.ndarray, n: int) -> np.ndarray:
-            if n == 0 or not vote_bits:
-                return np.zeros((n + 1, k), np.int64)
-            bit = np.array([i for i, _ in vote_bits], np.int64)
-            slot = np.array([j for _, j in vote_bits], np.int64)
-            return label_votes(lab, self._bits(store, t), n, bit, slot, k)
+            return self._votes(store, t, lab, n)
 
         e = self._sweep(store, "final", t, final, None, votes, self.decide_code, self.connectivity)
-        return TileEdges(
-            e.border, e.rows, e.top, e.bottom, e.left, e.right, removed, filled
-        )  # fmt: skip
+        return replace(e, removed_px=removed, filled_px=filled)
+
+    def _votes(self, store: TileStore, t: int, lab: np.ndarray, n: int) -> np.ndarray:
+        """Per final patch ``0..n`` of tile ``t``, its pixels voting for each code."""
+        k = max(len(self.order), 1)
+        vote_bits = [(i, self.order.index(c)) for i, c in enumerate(self.bit_codes) if c]
+        if n == 0 or not vote_bits:
+            return np.zeros((n + 1, k), np.int64)
+        bit = np.array([i for i, _ in vote_bits], np.int64)
+        slot = np.array([j for _, j in vote_bits], np.int64)
+        return label_votes(lab, self._bits(store, t), n, bit, slot, k)
+
+    def _sweep3_relabel(
+        self, store: TileStore, t: int, keep: BorderValues, fill: BorderValues
+    ) -> TileEdges:
+        """Sweep 3 numbering the final patches from sweeps 1 and 2 (:attr:`relabel`)."""
+        lab1, keep_lut = _decisions(store, "patches", t, keep, False)
+        lab2 = fill_lut = None
+        if self.max_hole_px > 0:
+            lab2, fill_lut = _decisions(store, "holes", t, fill, False)
+        lab, n, removed, filled = final_labels(lab1, keep_lut, lab2, fill_lut)
+        st = self._votes(store, t, lab, n)
+        store.put("final:lab", t, _small_labels(lab, n))
+        store.put("final:lut", t, self.decide_code(st))
+        return replace(edges_of(lab, st, None), removed_px=removed, filled_px=filled)
 
     def red(self, store: TileStore, t: int, codes: BorderValues) -> np.ndarray:
         """uint8 red-line codes of tile ``t``."""
@@ -441,9 +481,12 @@ def tiled_redline(
     for 8-connectivity) are joined as graph edges, resolved by
     ``scipy.sparse.csgraph.connected_components``. Sweep 1 sums patch sizes; sweep 2 labels
     the background left after dropping small patches (hole size; open when it touches the
-    grid edge or a barrier, across tile boundaries too); sweep 3 labels the final mask and sums
-    the votes per code. Each sweep stores its tile labels and local decisions in ``store``, so
-    :meth:`TiledRedline.red` only looks codes up. Memory: a few tile-sized arrays plus a few
+    grid edge or a barrier, across tile boundaries too); sweep 3 finds the final patches and
+    sums the votes per code. For 8-connected patches coded per patch, sweep 3 does not label
+    again: it joins the kept sweep-1 patches and filled sweep-2 holes that touch by a side
+    (:mod:`geoeco.zoning.patches.relabel` says why that gives the same patches). Each sweep
+    stores its tile labels and local decisions in ``store``, so :meth:`TiledRedline.red` only
+    looks codes up. Memory: a few tile-sized arrays plus a few
     numbers per label touching a tile edge; ``store`` receives up to ~6 bytes per pixel.
 
     >>> bits = np.zeros((5, 6), np.uint16); bits[:4, :4] = 1; bits[1:3, 1:3] = 0
