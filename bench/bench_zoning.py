@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import math
 import os
@@ -234,6 +235,7 @@ def phase_floor(folder: Path, scale: float, block: int, reader: str, copy: str) 
     same as in the zones phase. ``copy="inputs"``: copies of the first three inputs.
     """
     from geoeco.core.io import open_raster_writer
+    from geoeco.zoning.overlay.outputs import ThreadedWriters
 
     grid = grid_for(scale)
     out = folder / "out_floor"
@@ -248,20 +250,29 @@ def phase_floor(folder: Path, scale: float, block: int, reader: str, copy: str) 
                 r = DirectReader(folder / "out_zones" / f"{n}.tif", grid)
                 stack.callback(r.close)
                 refs.append(r)
-        writers = [
-            stack.enter_context(
-                open_raster_writer(out / f"{n}.tif", grid, dtype="uint8", nodata=nd, units="class")
+        # the zones phase's writers: one thread per output from opening to the COG conversion
+        writers = stack.enter_context(
+            ThreadedWriters(
+                [
+                    functools.partial(
+                        open_raster_writer,
+                        out / f"{n}.tif",
+                        grid,
+                        dtype="uint8",
+                        nodata=nd,
+                        units="class",
+                    )
+                    for n, nd in names
+                ]
             )
-            for n, nd in names
-        ]
+        )
         for win in grid.blocks(block):
             arrays = [r.read(win) for r in inputs.values()]
             if refs:
                 t = time.perf_counter()
                 arrays = [r.read(win) for r in refs]
                 excluded += time.perf_counter() - t
-            for wr, a in zip(writers, arrays[:3], strict=False):
-                wr.write(win, a)
+            writers.write(win, *arrays[:3])
     dt = time.perf_counter() - t0 - excluded
     shutil.rmtree(out, ignore_errors=True)
     return {"seconds": dt, "rss_before_mb": before, "excluded_reference_read_s": excluded}

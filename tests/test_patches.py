@@ -512,3 +512,36 @@ def test_sweep3_relabel_is_used_where_the_invariant_holds():
     for tile in (2, 3, 4, 10):
         red, st = tiled(bits, None, *args, tile)
         assert np.array_equal(red, expect) and st == stats
+
+
+def test_threaded_writers_write_every_window_and_clean_up_after_an_error(tmp_path):
+    """The output writers (one thread each, COG conversion side by side) write exactly the
+    windows given; a failing write or a failing run leaves no file and no thread behind."""
+    import threading
+
+    from geoeco.core.io import open_raster_writer, read_raster
+    from geoeco.zoning.overlay.outputs import ThreadedWriters
+
+    g = Grid(Affine(1000, 0, 0, 0, -1000, 4_000_000), 5, 3, ALBERS_CHINA)
+    a = np.arange(15, dtype=np.uint8).reshape(3, 5)
+
+    def factory(name):
+        return lambda: open_raster_writer(tmp_path / name, g, dtype="uint8", nodata=255)
+
+    with ThreadedWriters([factory("a.tif"), factory("b.tif")]) as w:
+        for win in g.blocks(2):
+            r, c, h, wd = win
+            w.write(win, a[r : r + h, c : c + wd], 200 - a[r : r + h, c : c + wd])
+    assert read_raster(tmp_path / "a.tif").array.tolist() == a.tolist()
+    assert read_raster(tmp_path / "b.tif").array.tolist() == (200 - a).tolist()
+    before = threading.active_count()
+    with pytest.raises(ValueError), ThreadedWriters([factory("c.tif"), factory("d.tif")]) as w:
+        w.write((0, 0, 3, 5), a, a)
+        w.wait()
+        raise ValueError("the run failed")
+    with pytest.raises(ValueError, match="invalid literal"):
+        with ThreadedWriters([factory("e.tif")]) as w:
+            w.write((0, 0, 1, 1), np.array([["x"]]))  # fails in the writer thread
+            w.write((0, 0, 3, 5), a)  # ... and is raised here
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "b.tif"]
+    assert threading.active_count() == before
