@@ -43,56 +43,51 @@ def _find(parent: np.ndarray, a: int) -> int:  # pragma: no cover - numba
 
 
 @njit(cache=True, nogil=True)
-def _node(
-    lab1: np.ndarray, keep: np.ndarray, lab2: np.ndarray, fill: np.ndarray, y: int, x: int
-) -> int:  # pragma: no cover - numba
-    """The piece pixel ``(y, x)`` belongs to: kept patch ``a`` → ``a``, filled hole ``b`` →
-    ``len(keep) - 1 + b``, else 0."""
-    a = lab1[y, x]
-    if a > 0 and keep[a]:
-        return int(a)
-    b = lab2[y, x]
-    if b > 0 and fill[b]:
-        return len(keep) - 1 + int(b)
-    return 0
-
-
-@njit(cache=True, nogil=True)
 def _final_labels(
     lab1: np.ndarray, keep: np.ndarray, lab2: np.ndarray, fill: np.ndarray, out: np.ndarray
 ) -> tuple[int, int, int]:  # pragma: no cover - numba
     h, w = lab1.shape
-    parent = np.arange(len(keep) + len(fill) - 1)
-    for y in range(h):
+    n1 = len(keep) - 1
+    removed = filled = 0
+    for y in range(h):  # the piece of each pixel: kept patch a -> a, filled hole b -> n1 + b
+        for x in range(w):  # (without branches: a kept pixel is in no hole, keep[0] = 0)
+            a = np.int64(lab1[y, x])
+            b = np.int64(lab2[y, x])
+            ka = np.int64(keep[a])
+            fb = np.int64(fill[b])
+            out[y, x] = ka * a + fb * (n1 + b)
+            removed += (a > 0) - ka
+            filled += fb
+    parent = np.arange(n1 + len(fill), dtype=np.int64)
+    for y in range(h):  # join pieces touching by a side
         for x in range(w):
-            a = _node(lab1, keep, lab2, fill, y, x)
+            a = out[y, x]
             if a == 0:
                 continue
-            for dy, dx in ((0, 1), (1, 0)):
-                if y + dy < h and x + dx < w:
-                    b = _node(lab1, keep, lab2, fill, y + dy, x + dx)
-                    if b != 0 and b != a:
-                        ra, rb = _find(parent, a), _find(parent, b)
-                        if ra != rb:
-                            parent[max(ra, rb)] = min(ra, rb)
-    number = np.zeros(len(parent), np.int64)
-    n = removed = filled = 0
+            if x + 1 < w:
+                b = out[y, x + 1]
+                if b != 0 and b != a:
+                    ra, rb = _find(parent, a), _find(parent, b)
+                    if ra != rb:
+                        parent[max(ra, rb)] = min(ra, rb)
+            if y + 1 < h:
+                b = out[y + 1, x]
+                if b != 0 and b != a:
+                    ra, rb = _find(parent, a), _find(parent, b)
+                    if ra != rb:
+                        parent[max(ra, rb)] = min(ra, rb)
+    lut = np.zeros(len(parent), np.int64)
+    n = 0
+    for i in range(1, len(parent)):  # parent[i] <= i: one ascending pass finds every root
+        r = parent[parent[i]]
+        parent[i] = r
+        if r == i and (keep[i] if i <= n1 else fill[i - n1]):
+            n += 1
+            lut[i] = n  # pieces that are roots: the final patches, numbered 1..n
+        lut[i] = lut[r]
     for y in range(h):
         for x in range(w):
-            a = lab1[y, x]
-            if a > 0 and not keep[a]:
-                removed += 1
-            node = _node(lab1, keep, lab2, fill, y, x)
-            if node == 0:
-                out[y, x] = 0
-                continue
-            if node >= len(keep):
-                filled += 1
-            r = _find(parent, node)
-            if number[r] == 0:
-                n += 1
-                number[r] = n
-            out[y, x] = number[r]
+            out[y, x] = lut[out[y, x]]
     return n, removed, filled
 
 
