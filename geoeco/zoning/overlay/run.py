@@ -269,11 +269,18 @@ def _pre_windows(
 def warm_up() -> None:
     """Load the raster engine's numba kernels now (from numba's on-disk cache, compiling them
     the first time), so that the first :func:`compute_zones` does not pay for it (about 0.3 s
-    from the cache). Services call this at start-up.
+    from the cache), and look up the text of :data:`~geoeco.core.crs.ALBERS_CHINA` for the
+    summary (:func:`~geoeco.zoning.overlay.outputs.crs_text`, a PROJ database search of about
+    0.15 s, once per process). Services call this at start-up.
 
     >>> warm_up()
     """
+    from geoeco.core.crs import ALBERS_CHINA
     from geoeco.zoning.patches.relabel import final_labels
+
+    from .outputs import crs_text
+
+    crs_text(ALBERS_CHINA)
     from geoeco.zoning.patches.tiled import label_sizes, label_votes
 
     u8, u16 = np.zeros((1, 1), np.uint8), np.zeros((1, 1), np.uint16)
