@@ -16,6 +16,7 @@ next sweep of that tile.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -27,6 +28,7 @@ from geoeco.core.tile_store import MemoryTileStore, TileStore
 
 from .grid import Window, _structure, pixel_codes, tile_windows
 from .join import BorderValues, Joiner, TileEdges, edges_of
+from .label import label_tile
 from .relabel import final_labels
 
 
@@ -60,14 +62,12 @@ def label_votes(
     return votes
 
 
-def _label(fg: np.ndarray, structure: np.ndarray) -> tuple[np.ndarray, int]:
-    from scipy import ndimage
-
+def _label(fg: np.ndarray, connectivity: int) -> tuple[np.ndarray, int]:
+    """The components of a tile (:func:`~geoeco.zoning.patches.label.label_tile`: the labels
+    ``scipy.ndimage.label`` gives, without holding the GIL)."""
     if not fg.any():
         return np.zeros(fg.shape, np.int32), 0
-    lab = np.empty(fg.shape, np.int32)
-    n = ndimage.label(fg, structure=structure, output=lab)
-    return lab, int(n)
+    return label_tile(fg, connectivity)
 
 
 def _small_labels(lab: np.ndarray, n: int) -> np.ndarray:
@@ -195,7 +195,7 @@ class TileOps:
         decide: Callable[[np.ndarray], np.ndarray],
         connectivity: int,
     ) -> TileEdges:
-        lab, n = _label(fg, _structure(connectivity))
+        lab, n = _label(fg, connectivity)
         st = stats(lab, n)
         store.put(name + ":lab", t, _small_labels(lab, n))
         store.put(name + ":lut", t, decide(st))
@@ -324,6 +324,41 @@ def _local_map(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
     return (fn(i) for i in items)
 
 
+def _thread_map(threads: int) -> Mapper:
+    """A :data:`Mapper` running the items on ``threads`` threads (results in order; on an
+    error the items not started are dropped)."""
+
+    def run(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(threads, thread_name_prefix="geoeco-sweep")
+        try:
+            yield from pool.map(fn, items)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    return run
+
+
+class LockedStore:
+    """A :class:`~geoeco.core.tile_store.TileStore` used from several threads: one call at a
+    time (the spool file has one read/write position)."""
+
+    def __init__(self, store: TileStore) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+
+    def put(self, key: str, index: int, array: np.ndarray) -> None:
+        """Store ``array`` under ``(key, index)``."""
+        with self._lock:
+            self._store.put(key, index, array)
+
+    def get(self, key: str, index: int) -> np.ndarray | None:
+        """The array stored under ``(key, index)``, or ``None``."""
+        with self._lock:
+            return self._store.get(key, index)
+
+
 class TiledRedline:
     """The red line after patch clean-up and coding, computed tile by tile.
 
@@ -394,9 +429,13 @@ class TiledRedline:
         else:
             self._keep._next += 1
 
-    def finish(self, mapper: Mapper = _local_map) -> TiledRedline:
-        """Resolve sweep 1, then run sweeps 2 and 3 (each tile through ``mapper``)."""
+    def finish(self, mapper: Mapper = _local_map, *, threads: int = 1) -> TiledRedline:
+        """Resolve sweep 1, then run sweeps 2 and 3 (each tile through ``mapper``, or with
+        ``threads`` > 1 on that many threads here: the per-tile work is numba and numpy
+        without the GIL, the store is used one call at a time)."""
         ops, store, n = self.ops, self.store, len(self.tiles)
+        if threads > 1 and mapper is _local_map:
+            mapper, store = _thread_map(threads), LockedStore(store)
         if ops.min_patch_px > 0:
             self._keep.end(ops.decide_keep)
         elif self._keep._next != n:
