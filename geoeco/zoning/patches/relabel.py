@@ -56,8 +56,8 @@ def _final_labels(
             ka = np.int64(keep[a])
             fb = np.int64(fill[b])
             out[y, x] = ka * a + fb * (n1 + b)
-            removed += (a > 0) - ka
-            filled += fb
+            removed += int((a > 0) - ka)
+            filled += int(fb)
     parent = np.arange(n1 + len(fill), dtype=np.int64)
     for y in range(h):  # join pieces touching by a side
         for x in range(w):
