@@ -40,14 +40,20 @@ sweep 1 of the patch stage, sweeps 2 and 3, pass 2, then one task per output COG
 row splits the time into the **compute phase** (``summary.compute["compute_s"]``: pass 1,
 patch stage and pass 2, until every output tile is computed) and the **write phase**
 (``write_s``: assembling the three COGs), and gives the start-up time and each worker's peak
-RSS. On the local engine the window writes overlap pass 2 (a writer thread) and the write
-phase is the COG conversion at the end.
+RSS. On the local engine each output has a writer thread of its own (window writes overlap
+pass 2; the floor uses the same writers), and the write phase is the three COG conversions at
+the end, side by side.
+
+Each phase also records its process CPU time (``time.process_time``, every thread of the
+child; the floor's reference reads excluded): on a machine shared with other jobs the wall
+ratio moves with their load, the CPU ratio much less.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import math
 import os
@@ -234,12 +240,14 @@ def phase_floor(folder: Path, scale: float, block: int, reader: str, copy: str) 
     same as in the zones phase. ``copy="inputs"``: copies of the first three inputs.
     """
     from geoeco.core.io import open_raster_writer
+    from geoeco.zoning.overlay.outputs import ThreadedWriters
 
     grid = grid_for(scale)
     out = folder / "out_floor"
     names = (("zone_class", 0), ("redline", 255), ("flags", 255))
     before = _rss_mb()
-    excluded = 0.0
+    excluded = excluded_cpu = 0.0
+    c0 = time.process_time()
     t0 = time.perf_counter()
     with open_inputs(folder, grid, reader) as inputs, contextlib.ExitStack() as stack:
         refs = []
@@ -248,23 +256,39 @@ def phase_floor(folder: Path, scale: float, block: int, reader: str, copy: str) 
                 r = DirectReader(folder / "out_zones" / f"{n}.tif", grid)
                 stack.callback(r.close)
                 refs.append(r)
-        writers = [
-            stack.enter_context(
-                open_raster_writer(out / f"{n}.tif", grid, dtype="uint8", nodata=nd, units="class")
+        # the zones phase's writers: one thread per output from opening to the COG conversion
+        writers = stack.enter_context(
+            ThreadedWriters(
+                [
+                    functools.partial(
+                        open_raster_writer,
+                        out / f"{n}.tif",
+                        grid,
+                        dtype="uint8",
+                        nodata=nd,
+                        units="class",
+                    )
+                    for n, nd in names
+                ]
             )
-            for n, nd in names
-        ]
+        )
         for win in grid.blocks(block):
             arrays = [r.read(win) for r in inputs.values()]
             if refs:
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 arrays = [r.read(win) for r in refs]
                 excluded += time.perf_counter() - t
-            for wr, a in zip(writers, arrays[:3], strict=False):
-                wr.write(win, a)
+                excluded_cpu += time.process_time() - c
+            writers.write(win, *arrays[:3])
     dt = time.perf_counter() - t0 - excluded
+    cpu = time.process_time() - c0 - excluded_cpu
     shutil.rmtree(out, ignore_errors=True)
-    return {"seconds": dt, "rss_before_mb": before, "excluded_reference_read_s": excluded}
+    return {
+        "seconds": dt,
+        "cpu_s": cpu,
+        "rss_before_mb": before,
+        "excluded_reference_read_s": excluded,
+    }
 
 
 def _worker_peak_mb() -> float:
@@ -320,10 +344,12 @@ def phase_zones(
 
         prof = cProfile.Profile()
         prof.enable()
+    c0 = time.process_time()
     t0 = time.perf_counter()
     with open_inputs(folder, grid, reader) as inputs:
         res = overlay.compute_zones(rules, inputs, grid, out_dir=out, block_size=block, engine=eng)
     dt = time.perf_counter() - t0
+    cpu = time.process_time() - c0  # this process only (a Dask worker's CPU is not in it)
     if eng is not None:
         peaks = eng.client.run(_worker_peak_mb)
         extra["worker_peak_rss_mb"] = sorted(round(v) for v in peaks.values())
@@ -346,6 +372,7 @@ def phase_zones(
     sm = res.summary
     return {
         "seconds": dt,
+        "cpu_s": cpu,
         "rss_before_mb": before,
         **timings,
         "area_km2": sm.area_km2.to_dict(),
@@ -529,6 +556,7 @@ def main() -> None:
                         "all_seconds": {k: [r["seconds"] for r in v] for k, v in runs.items()},
                         "ratio": zones["seconds"] / floor["seconds"],
                         "ratio_vs_copying_inputs": zones["seconds"] / floor_in["seconds"],
+                        "cpu_ratio": zones["cpu_s"] / floor["cpu_s"],
                     }
                 )
     finally:
@@ -537,8 +565,9 @@ def main() -> None:
     lines = [
         "| scale | grid (Mpx) | engine | I/O floor (s) | floor, input copies (s) "
         "| raster phase (s) | compute phase (s) | write phase (s) | ratio to floor "
+        "| CPU floor (s) | CPU raster phase (s) | CPU ratio "
         "| peak RSS floor (MB) | peak RSS driver (MB) | peak RSS per worker (MB) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         workers = r["zones"].get("worker_peak_rss_mb")
@@ -546,7 +575,8 @@ def main() -> None:
             f"| {r['scale']:g} | {r['mpx']:.1f} | {r['engine']} "
             f"| {r['io_floor']['seconds']:.1f} | {r['io_floor_copying_inputs']['seconds']:.1f} "
             f"| {r['zones']['seconds']:.1f} | {r['compute_s']:.1f} | {r['write_s']:.1f} "
-            f"| {r['ratio']:.2f} | {r['io_floor']['peak_rss_mb']:.0f} "
+            f"| {r['ratio']:.2f} | {r['io_floor']['cpu_s']:.1f} | {r['zones']['cpu_s']:.1f} "
+            f"| {r['cpu_ratio']:.2f} | {r['io_floor']['peak_rss_mb']:.0f} "
             f"| {r['zones']['peak_rss_mb']:.0f} "
             f"| {', '.join(str(x) for x in workers) if workers else '–'} |"
         )

@@ -439,3 +439,168 @@ def test_windowed_outputs_to_files(tmp_path):
     ]
     red = read_raster(res.redline).array
     assert np.array_equal(red.filled(255), whole.redline.array.filled(255))
+
+
+def _same_partition(a, b):
+    """Whether two label arrays (0 = none) split the pixels into the same groups."""
+    if not np.array_equal(a > 0, b > 0):
+        return False
+    pairs = np.unique(np.column_stack([a[a > 0], b[b > 0]]), axis=0)
+    return len(pairs) == len(np.unique(a[a > 0])) == len(np.unique(b[b > 0]))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sweep3_relabel_gives_the_patches_of_a_fresh_labelling(seed):
+    """The final patches numbered from the sweep-1 and sweep-2 labels (no third labelling) are
+    the 8-connected components of the cleaned mask that ``scipy.ndimage.label`` finds, on
+    random tiles with random keep/fill decisions and barriers (decisions need not follow the
+    size rules: the invariant holds for any), and the counts equal the pixel counts."""
+    from scipy import ndimage
+
+    from geoeco.zoning.patches.relabel import final_labels
+
+    rng = np.random.default_rng(100 + seed)
+    eight, four = np.ones((3, 3), bool), ndimage.generate_binary_structure(2, 1)
+    for _ in range(40):
+        shape = tuple(int(x) for x in rng.integers(1, 60, 2))
+        mask = random_bits(rng, shape, 1, smooth=bool(rng.random() < 0.5)) != 0
+        bar = rng.random(shape) < (0.05 if rng.random() < 0.5 else 0.0)
+        mask &= ~bar
+        lab1, n1 = ndimage.label(mask, structure=eight)
+        keep = rng.random(n1 + 1) < 0.7
+        keep[0] = False
+        out = keep[lab1]
+        lab2, n2 = ndimage.label(~out & ~bar, structure=four)
+        fill = rng.random(n2 + 1) < 0.6
+        fill[0] = False
+        # a hole touching a barrier by a side is open (never filled): as sweep 2 decides
+        near = ndimage.binary_dilation(bar, structure=four)
+        fill[np.unique(lab2[near])] = False
+        final = out | fill[lab2]
+        want, _ = ndimage.label(final, structure=eight)
+        got, n, removed, filled = final_labels(lab1.astype(np.uint16), keep, lab2, fill)
+        assert _same_partition(got, want), shape
+        assert n == len(np.unique(want[want > 0]))
+        assert set(np.unique(got[got > 0]).tolist()) == set(range(1, n + 1))
+        assert removed == int(np.count_nonzero(mask & ~out))
+        assert filled == int(np.count_nonzero(fill[lab2]))
+        got, n, removed, _ = final_labels(lab1, keep, None, None)  # no hole filling
+        assert _same_partition(got, lab1 * out) and removed == int(np.count_nonzero(mask & ~out))
+
+
+def test_sweep3_relabel_is_used_where_the_invariant_holds():
+    """The relabelling path runs for 8-connected patches coded per patch after sweep 1 (and
+    for 4-connected ones only without hole filling); the tiled result still equals the
+    whole-grid reference on a case with holes spanning tile edges."""
+    from geoeco.zoning.patches.tiled import TileOps
+
+    def ops(min_px, hole_px, conn, code_by):
+        return TileOps((4, 4), 2, (11,), 12, min_px, hole_px, conn, code_by)
+
+    assert ops(2, 4, 8, "patch").relabel and ops(2, 0, 4, "patch").relabel
+    assert not ops(2, 4, 4, "patch").relabel
+    assert not ops(0, 4, 8, "patch").relabel and not ops(2, 4, 8, "pixel").relabel
+    bits = np.zeros((9, 10), np.uint16)
+    bits[1:8, 1:8] = 1
+    bits[3:6, 3:6] = 0  # a 9-pixel hole across tiles of 4
+    bits[4, 4] = 2  # ... with a 1-pixel patch inside it (dropped, then filled)
+    bits[0, 9] = 1  # a 1-pixel patch in the corner (dropped)
+    args = ([11, 21], 12, 2.0, 9.0, 8, "patch")
+    expect, stats = reference(bits, None, *args)
+    assert stats == {"removed_px": 2, "filled_px": 9}  # by hand
+    assert int(np.count_nonzero(expect)) == 49
+    for tile in (2, 3, 4, 10):
+        red, st = tiled(bits, None, *args, tile)
+        assert np.array_equal(red, expect) and st == stats
+
+
+def test_threaded_writers_write_every_window_and_clean_up_after_an_error(tmp_path):
+    """The output writers (one thread each, COG conversion side by side) write exactly the
+    windows given; a failing write or a failing run leaves no file and no thread behind."""
+    import threading
+
+    from geoeco.core.io import open_raster_writer, read_raster
+    from geoeco.zoning.overlay.outputs import ThreadedWriters
+
+    g = Grid(Affine(1000, 0, 0, 0, -1000, 4_000_000), 5, 3, ALBERS_CHINA)
+    a = np.arange(15, dtype=np.uint8).reshape(3, 5)
+
+    def factory(name):
+        return lambda: open_raster_writer(tmp_path / name, g, dtype="uint8", nodata=255)
+
+    with ThreadedWriters([factory("a.tif"), factory("b.tif")]) as w:
+        for win in g.blocks(2):
+            r, c, h, wd = win
+            w.write(win, a[r : r + h, c : c + wd], 200 - a[r : r + h, c : c + wd])
+    assert read_raster(tmp_path / "a.tif").array.tolist() == a.tolist()
+    assert read_raster(tmp_path / "b.tif").array.tolist() == (200 - a).tolist()
+    before = threading.active_count()
+    with pytest.raises(ValueError), ThreadedWriters([factory("c.tif"), factory("d.tif")]) as w:
+        w.write((0, 0, 3, 5), a, a)
+        w.wait()
+        raise ValueError("the run failed")
+    with pytest.raises(ValueError, match="invalid literal"):
+        with ThreadedWriters([factory("e.tif")]) as w:
+            w.write((0, 0, 1, 1), np.array([["x"]]))  # fails in the writer thread
+            w.write((0, 0, 3, 5), a)  # ... and is raised here
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "b.tif"]
+    assert threading.active_count() == before
+
+
+def test_label_tile_equals_ndimage_label():
+    """The GIL-free tile labelling gives the very labels (same numbers) scipy.ndimage.label
+    gives, for both connectivities, on random masks of every density."""
+    from scipy import ndimage
+
+    from geoeco.zoning.patches.label import label_tile
+
+    rng = np.random.default_rng(11)
+    four = ndimage.generate_binary_structure(2, 1)
+    for _ in range(200):
+        shape = tuple(int(x) for x in rng.integers(1, 45, 2))
+        m = rng.random(shape) < rng.uniform(0.05, 0.95)
+        if rng.random() < 0.3:
+            m = gaussian_filter(rng.standard_normal(shape), 1.5) > 0
+        for conn, st in ((8, np.ones((3, 3), bool)), (4, four)):
+            want, n = ndimage.label(m, structure=st)
+            got, k = label_tile(m, conn)
+            assert k == n and np.array_equal(got, want), (shape, conn)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_sweeps_on_threads_identical_to_whole_grid(seed):
+    """Sweeps 2 and 3 run on 3 threads over a spool store (one call at a time) give the
+    whole-grid reference, both connectivities, with barriers."""
+    rng = np.random.default_rng(50 + seed)
+    for _ in range(8):
+        shape = tuple(int(x) for x in rng.integers(5, 50, 2))
+        bits = random_bits(rng, shape, 2, smooth=bool(rng.random() < 0.6))
+        barrier = rng.random(shape) < 0.04
+        bits[barrier] = 0
+        conn = int(rng.choice([4, 8]))
+        args = ([11, 21], 12, float(rng.integers(1, 10)), float(rng.integers(1, 10)), conn, "patch")
+        expect, expect_stats = reference(bits, barrier, *args)
+        for tile in (3, 7, 16):
+            with SpoolTileStore() as store:
+                tr = TiledRedline(
+                    bits.shape,
+                    tile,
+                    store,
+                    args[0],
+                    fallback=12,
+                    min_patch_px=args[2],
+                    max_hole_px=args[3],
+                    connectivity=conn,
+                    code_by="patch",
+                    defer=True,
+                )
+                for t, (r, c, h, w) in enumerate(tr.tiles):
+                    sl = (slice(r, r + h), slice(c, c + w))
+                    tr.add_tile(t, bits[sl], barrier[sl])
+                tr.finish(threads=3)
+                red = np.zeros(bits.shape, np.uint8)
+                for win in tr.tiles:
+                    r, c, h, w = win
+                    red[r : r + h, c : c + w] = tr.red(win)
+            assert np.array_equal(red, expect), (shape, conn, tile)
+            assert tr.stats == expect_stats

@@ -26,7 +26,7 @@ from shapely.geometry import shape
 from geoeco.core.crs import ALBERS_CHINA
 from geoeco.core.errors import CRSError, EmptyArea, GeoecoWarning, GridMismatch, InvalidInput
 from geoeco.core.raster import Grid, Raster
-from geoeco.zoning.units.attributes import unit_code
+from geoeco.zoning.units.attributes import unit_code, unit_id_pairs
 from geoeco.zoning.units.batches import county_batches
 from geoeco.zoning.units.build import UNIT_CODE_RE, build_units, build_units_batched
 
@@ -673,3 +673,21 @@ def test_batched_warnings_and_errors_match_the_whole_grid() -> None:
         build_units_batched(z, Raster.from_array(np.zeros((3, 3), "uint8"), _grid((3, 3))), cty)
     with pytest.raises(InvalidInput, match="window reader"):
         build_units_batched(np.zeros((2, 3)), zero, cty)
+
+
+def test_unit_id_pairs_equal_the_row_wise_unique() -> None:
+    """The integer-key pairs equal ``np.unique(..., axis=0)`` on random pixels, including ids
+    large enough that the key would overflow int64 (the row-wise path)."""
+    rng = np.random.default_rng(7)
+    for hi_id in (1, 5, 70_000, 2**62):
+        units = rng.integers(1, 400, 20_000)
+        ids = rng.integers(1, hi_id + 1, 20_000) if hi_id > 1 else np.ones(20_000, np.int64)
+        ref = np.unique(np.column_stack([units, ids]), axis=0)
+        got = unit_id_pairs(units, ids)
+        assert got == (ref[:, 0].tolist(), ref[:, 1].tolist())
+    assert unit_id_pairs(np.zeros(0, np.int64), np.zeros(0, np.int64)) == ([], [])
+    # by hand: unit 3 holds ids 2 and 10, unit 1 holds id 10 twice
+    assert unit_id_pairs(np.array([3, 1, 3, 1]), np.array([10, 10, 2, 10])) == (
+        [1, 3, 3],
+        [10, 2, 10],
+    )

@@ -100,3 +100,25 @@ def test_user_manifest_written_and_loadable(tmp_path):
     assert again.file_path() == data.resolve() and load_manifest(m).role == "protected"
     with pytest.raises(LayerExists):
         write_user_manifest(spec, d)
+
+
+def test_lonlat_bounds_share_one_transformer_per_crs_across_threads(tmp_path):
+    """Files in the same CRS reuse one cached transformer, from several threads at once, and
+    get the bounds a fresh pyproj transformer gives."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pyproj import CRS, Transformer
+
+    from geoeco.core.inspect import _lonlat_bounds, _to_wgs84
+
+    crs = CRS.from_epsg(4546)
+    boxes = [(400000 + 1000 * i, 4250000, 430000 + 1000 * i, 4280000) for i in range(40)]
+    fresh = Transformer.from_crs(crs, CRS.from_epsg(4326), always_xy=True)
+    want = [fresh.transform_bounds(*b, densify_pts=21) for b in boxes]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda b: _lonlat_bounds(b, crs), boxes))
+    assert got == [tuple(w) for w in want]
+    assert _to_wgs84(crs.to_wkt()) is _to_wgs84(CRS.from_epsg(4546).to_wkt())
+    # the same file inspected twice reads the same bounds
+    p = _tif(tmp_path / "a.tif")
+    assert inspect_layer_file(p).bounds_lonlat == inspect_layer_file(p).bounds_lonlat

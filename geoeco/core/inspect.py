@@ -11,6 +11,7 @@ GeoParquet, FlatGeobuf, FileGDB; GeoTIFF and COG. Registering a checked file as 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +73,28 @@ def detect_kind(path: Path, name: str) -> str:
     )
 
 
+@lru_cache(maxsize=64)
+def _to_wgs84(crs_wkt: str) -> Transformer:
+    """One transformer from a CRS (by its WKT) to WGS 84 lon/lat, built once per CRS.
+
+    Building one costs tens of milliseconds (a PROJ database search for the best operation)
+    and a data folder holds many files in a few CRSs. ``lru_cache`` is thread-safe, and so is
+    a pyproj (>= 3.1) :class:`~pyproj.Transformer` shared between threads (each thread gets its
+    own PROJ object).
+
+    >>> _to_wgs84(CRS.from_epsg(4547).to_wkt()) is _to_wgs84(CRS.from_epsg(4547).to_wkt())
+    True
+    """
+    return Transformer.from_crs(CRS.from_wkt(crs_wkt), _WGS84, always_xy=True)
+
+
+_WGS84 = CRS.from_epsg(4326)
+
+
 def _lonlat_bounds(bounds: tuple[float, ...], crs: CRS) -> tuple[float, float, float, float]:
     if crs.is_geographic and crs.to_epsg() in (4326, 4490, 4610, 4214):
         return as_bounds(bounds)
-    t = Transformer.from_crs(crs, CRS.from_epsg(4326), always_xy=True)
+    t = _to_wgs84(crs.to_wkt())
     left, bottom, right, top = as_bounds(bounds)
     return as_bounds(t.transform_bounds(left, bottom, right, top, densify_pts=21))
 

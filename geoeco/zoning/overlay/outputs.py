@@ -5,12 +5,16 @@ writes the output windows, the output histograms, and the typed summary of a run
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+import functools
+import queue
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pyproj import CRS
 
 from geoeco.core.coverage import Coverage
 from geoeco.core.errors import EmptyArea
@@ -23,7 +27,8 @@ from .pass1 import _buffer
 
 
 class _Sink:
-    """Collects output windows in memory or streams them to COG writers."""
+    """Collects output windows in memory or streams them to COG writers (:class:`ThreadedWriters`,
+    closed with ``stack``)."""
 
     def __init__(self, grid: Grid, out_dir: Any, stack: contextlib.ExitStack, plan: _Plan):
         self.grid, self.out_dir = grid, out_dir
@@ -34,30 +39,24 @@ class _Sink:
         from geoeco.core.io import open_raster_writer
 
         tags = plan_tags(plan)
-        self.writers = []
+        factories = []
         for name, nodata in OUTPUT_FILES:
             p = Path(out_dir) / f"{name}.tif"
             self.paths.append(p)
-            self.writers.append(
-                stack.enter_context(
-                    open_raster_writer(
-                        p,
-                        grid,
-                        dtype="uint8",
-                        nodata=nodata,
-                        units="class",
-                        band_names=[name],
-                        tags=tags,
-                        categories=output_categories(name),
-                    )
+            factories.append(
+                functools.partial(
+                    open_raster_writer,
+                    p,
+                    grid,
+                    dtype="uint8",
+                    nodata=nodata,
+                    units="class",
+                    band_names=[name],
+                    tags=tags,
+                    categories=output_categories(name),
                 )
             )
-        from concurrent.futures import ThreadPoolExecutor
-
-        self._pending: Any = None
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="geoeco-write")
-        stack.callback(self._pool.shutdown)
-        stack.callback(self._drain_quietly)  # runs first: no writer closes mid-write
+        self.writers = stack.enter_context(ThreadedWriters(factories))
 
     def write(self, win: Window, zone: np.ndarray, red: np.ndarray, flags: np.ndarray) -> None:
         """Store or write one window (``red``/``flags`` hold the file nodata where ``zone``
@@ -67,30 +66,134 @@ class _Sink:
             for arr, v in zip(self.arrays, (zone, red, flags), strict=True):
                 arr[sl] = v
             return
-        self.drain()  # at most one window in flight: compression overlaps the next window
-        self._pending = self._pool.submit(self._write, win, zone, red, flags)
-
-    def _write(self, win: Window, *arrays: np.ndarray) -> None:
-        for wr, a in zip(self.writers, arrays, strict=True):
-            wr.write(win, a)
-
-    def drain(self) -> None:
-        """Wait for the window being written (re-raising its error)."""
-        if self._pending is not None:
-            p, self._pending = self._pending, None
-            p.result()
-
-    def _drain_quietly(self) -> None:
-        with contextlib.suppress(Exception):
-            self.drain()
+        self.writers.write(win, zone, red, flags)
 
     def finish(self) -> Outputs:
-        """The three outputs: COG paths (after the last write), or masked in-memory Rasters."""
+        """The three outputs: COG paths (written when ``stack`` closes), or masked in-memory
+        Rasters."""
         if self.out_dir is not None:
-            self.drain()
+            self.writers.wait()
             zone, red, flags = self.paths
             return zone, red, flags
         return in_memory_outputs(self.arrays, self.grid)
+
+
+class _Stop:
+    """What a writer thread is told at the end: close normally, or after ``error``."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+
+class _WriterThread:
+    """One raster writer living in one thread, from opening to closing (rasterio datasets and
+    their GDAL environment belong to the thread that opened them)."""
+
+    def __init__(self, factory: Callable[[], contextlib.AbstractContextManager[Any]]) -> None:
+        self.error: BaseException | None = None
+        self.queue: queue.Queue[Any] = queue.Queue()
+        self._opened = threading.Event()
+        self.thread = threading.Thread(
+            target=self._run, args=(factory,), name="geoeco-write", daemon=True
+        )
+        self.thread.start()
+        self._opened.wait()
+
+    def _run(self, factory: Callable[[], contextlib.AbstractContextManager[Any]]) -> None:
+        try:
+            manager = factory()
+            writer = manager.__enter__()
+        except BaseException as exc:
+            self.error = exc
+            self._opened.set()
+            return
+        self._opened.set()
+        while True:
+            item = self.queue.get()
+            try:
+                if isinstance(item, _Stop):
+                    break
+                if self.error is None:  # after an error, take the windows but skip them
+                    writer.write(*item)
+            except BaseException as exc:
+                self.error = exc
+            finally:
+                self.queue.task_done()
+        failed = item.error or self.error
+        if failed is None:
+            try:
+                manager.__exit__(None, None, None)  # the COG conversion
+            except BaseException as exc:
+                self.error = exc
+        else:
+            with contextlib.suppress(BaseException):
+                manager.__exit__(type(failed), failed, failed.__traceback__)
+
+
+class ThreadedWriters:
+    """Raster writers (e.g. :func:`geoeco.core.io.open_raster_writer`), each in a thread of
+    its own: the outputs of a window compress side by side while the next window is
+    computed, and on a normal exit the COG conversions (GDAL, without the GIL) run side by
+    side too. On an error every writer is closed with it (a partial file is removed).
+
+    :meth:`write` hands one window to every writer; the arrays must stay untouched until the
+    next :meth:`write` or :meth:`wait` (one window in flight per writer).
+
+    >>> import contextlib
+    >>> class Writer:
+    ...     def __init__(self): self.got = []
+    ...     def write(self, win, a): self.got.append((win, a.tolist()))
+    >>> made = []
+    >>> @contextlib.contextmanager
+    ... def open_writer():
+    ...     made.append(Writer())
+    ...     yield made[-1]
+    >>> with ThreadedWriters([open_writer, open_writer]) as w:
+    ...     w.write((0, 0, 1, 1), np.array([[1]]), np.array([[2]]))
+    >>> [m.got for m in made]
+    [[((0, 0, 1, 1), [[1]])], [((0, 0, 1, 1), [[2]])]]
+    """
+
+    def __init__(self, factories: Sequence[Callable[[], contextlib.AbstractContextManager[Any]]]):
+        self._factories = list(factories)
+        self._threads: list[_WriterThread] = []
+
+    def __enter__(self) -> ThreadedWriters:
+        for f in self._factories:
+            t = _WriterThread(f)
+            self._threads.append(t)
+            if t.error is not None:
+                self._stop(t.error)
+                raise t.error
+        return self
+
+    def wait(self) -> None:
+        """Wait until every writer has written its last window; re-raise a writer's error."""
+        for t in self._threads:
+            t.queue.join()
+        for t in self._threads:
+            if t.error is not None:
+                raise t.error
+
+    def write(self, win: Window, *arrays: np.ndarray) -> None:
+        """Hand window ``win`` to the writers, one array each (after the previous window)."""
+        self.wait()
+        for t, a in zip(self._threads, arrays, strict=True):
+            t.queue.put((win, a))
+
+    def _stop(self, error: BaseException | None) -> None:
+        for t in self._threads:
+            if t.thread.is_alive():
+                t.queue.put(_Stop(error))
+        for t in self._threads:
+            t.thread.join()
+
+    def __exit__(self, et: Any, ev: BaseException | None, tb: Any) -> None:
+        self._stop(ev if et is not None else None)
+        if et is None:
+            for t in self._threads:
+                if t.error is not None:
+                    raise t.error
 
 
 #: Class tables of the outputs whose codes are classes (the flags are bits).
@@ -329,6 +432,31 @@ def zone_coverage(plan: _Plan, hist: Histograms) -> Coverage:
     )
 
 
+_CRS_TEXT: dict[str, str] = {}
+
+
+def crs_text(crs: CRS) -> str:
+    """``crs.to_string()``, remembered per CRS definition (``crs.srs``, the text it was made
+    from, which decides the result).
+
+    ``to_string`` searches the PROJ database for an authority code (about 0.1–0.2 s for a
+    CRS without one, such as :data:`~geoeco.core.crs.ALBERS_CHINA`), and every run on the same
+    grid asks again. Safe across threads: a race computes the same text twice.
+
+    >>> from geoeco.core.crs import ALBERS_CHINA
+    >>> crs_text(ALBERS_CHINA) == ALBERS_CHINA.to_string()
+    True
+    """
+    key = crs.srs
+    text = _CRS_TEXT.get(key)
+    if text is None:
+        text = crs.to_string()
+        if len(_CRS_TEXT) >= 64:
+            _CRS_TEXT.clear()
+        _CRS_TEXT[key] = text
+    return text
+
+
 def _summary(
     plan: _Plan, hist: Histograms, stats: Mapping[str, int], windowed: bool = False
 ) -> ZoningSummary:
@@ -347,7 +475,7 @@ def _summary(
     return ZoningSummary(
         rule_set=rs.describe(),
         class_tables=rs.class_tables(),
-        grid=GridRecord(grid.crs.to_string(), grid.shape, grid.res, grid.cell_area),
+        grid=GridRecord(crs_text(grid.crs), grid.shape, grid.res, grid.cell_area),
         inputs={
             n: InputRecord(b.kind, b.source, b.status, b.role, b.version, tuple(b.notes))
             for n, b in sorted(layers.items())

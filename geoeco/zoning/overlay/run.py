@@ -105,6 +105,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -152,6 +153,8 @@ NODATA_REDLINE_FLAGS = 255
 DEFAULT_MAX_PATCH_PIXELS = 4_000_000_000
 #: Grids up to this many pixels run the patch stage on the whole grid in memory (~14 B/pixel).
 WHOLE_GRID_PATCH_PIXELS = 4_194_304
+#: Threads of sweeps 2 and 3 of the tiled patch stage on the local engine (tiles side by side).
+SWEEP_THREADS = min(4, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -269,10 +272,19 @@ def _pre_windows(
 def warm_up() -> None:
     """Load the raster engine's numba kernels now (from numba's on-disk cache, compiling them
     the first time), so that the first :func:`compute_zones` does not pay for it (about 0.3 s
-    from the cache). Services call this at start-up.
+    from the cache), and look up the text of :data:`~geoeco.core.crs.ALBERS_CHINA` for the
+    summary (:func:`~geoeco.zoning.overlay.outputs.crs_text`, a PROJ database search of about
+    0.15 s, once per process). Services call this at start-up.
 
     >>> warm_up()
     """
+    from geoeco.core.crs import ALBERS_CHINA
+    from geoeco.zoning.patches.label import label_tile
+    from geoeco.zoning.patches.relabel import final_labels
+
+    from .outputs import crs_text
+
+    crs_text(ALBERS_CHINA)
     from geoeco.zoning.patches.tiled import label_sizes, label_votes
 
     u8, u16 = np.zeros((1, 1), np.uint8), np.zeros((1, 1), np.uint16)
@@ -293,6 +305,9 @@ def warm_up() -> None:
     lab = np.zeros((1, 1), np.int32)
     label_sizes(lab, 0)
     label_votes(lab, u16, 0, np.zeros(1, np.int64), np.zeros(1, np.int64), 1)
+    no = np.zeros(1, bool)
+    final_labels(u16, no, u16, no)  # tiles' labels are uint16 below 65,536 patches
+    label_tile(np.ones((1, 1), bool), 8)
 
 
 def compute_zones(
@@ -508,7 +523,7 @@ def _patch_stage_tiled(
     for t, _, pre, bits in _pre_windows(plan, windows, engine=engine):
         store.put("pre", t, pre)
         tiled.add_tile(t, bits, None if plan.aoi is None else (pre & _PRE_AOI) == 0)
-    return _TiledRed(tiled.finish())
+    return _TiledRed(tiled.finish(threads=SWEEP_THREADS))
 
 
 __all__ = [

@@ -1,22 +1,24 @@
 """The red-line patch stage tile by tile: bounded memory, and tiles that can run anywhere.
 
 Each of the three sweeps (patch sizes, holes, final patches and their votes) labels every tile
-on its own and only passes on a small :class:`TileEdges` record: the tile's labels that touch
-its edge, their statistics and the label lines along the four edges. The per-tile work
-(:class:`TileOps`) reads and writes tiles through a :class:`~geoeco.core.tile_store.TileStore` and
-holds no state, so it runs in this process or as a task on a cluster's worker
-(:mod:`geoeco.zoning.overlay.distributed`). The joining
-(:class:`~geoeco.zoning.patches.join.Joiner`)
-runs where the records arrive: it links labels facing each other across tile boundaries into
-grid-wide components (``scipy.sparse.csgraph.connected_components``) and decides each
-component. The decisions for a tile's edge labels (:data:`BorderValues`) then go back to the
+on its own (sweep 3 usually from the labels of sweeps 1 and 2,
+:mod:`geoeco.zoning.patches.relabel`) and only passes on a small :class:`TileEdges` record:
+the tile's labels that touch its edge, their statistics and the label lines along the four
+edges. The per-tile work (:class:`TileOps`) reads and writes tiles through a
+:class:`~geoeco.core.tile_store.TileStore` and holds no state, so it runs in this process or
+as a task on a cluster's worker (:mod:`geoeco.zoning.overlay.distributed`). The joining
+(:class:`~geoeco.zoning.patches.join.Joiner`) runs where the records arrive: it links labels
+facing each other across tile boundaries into grid-wide components
+(``scipy.sparse.csgraph.connected_components``) and decides each component. The decisions for
+a tile's edge labels (:data:`BorderValues`) then go back to the
 next sweep of that tile.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -26,6 +28,8 @@ from geoeco.core.tile_store import MemoryTileStore, TileStore
 
 from .grid import Window, _structure, pixel_codes, tile_windows
 from .join import BorderValues, Joiner, TileEdges, edges_of
+from .label import label_tile
+from .relabel import final_labels
 
 
 @njit(cache=True, nogil=True)
@@ -58,22 +62,22 @@ def label_votes(
     return votes
 
 
-def _label(fg: np.ndarray, structure: np.ndarray) -> tuple[np.ndarray, int]:
-    from scipy import ndimage
-
+def _label(fg: np.ndarray, connectivity: int) -> tuple[np.ndarray, int]:
+    """The components of a tile (:func:`~geoeco.zoning.patches.label.label_tile`: the labels
+    ``scipy.ndimage.label`` gives, without holding the GIL)."""
     if not fg.any():
         return np.zeros(fg.shape, np.int32), 0
-    lab = np.empty(fg.shape, np.int32)
-    n = ndimage.label(fg, structure=structure, output=lab)
-    return lab, int(n)
+    return label_tile(fg, connectivity)
 
 
 def _small_labels(lab: np.ndarray, n: int) -> np.ndarray:
     return lab.astype(np.uint16) if n < 65536 else lab
 
 
-def _decided(store: TileStore, name: str, t: int, bv: BorderValues, background: Any) -> np.ndarray:
-    """Per pixel of tile ``t``, the decision of its label's component in sweep ``name``."""
+def _decisions(
+    store: TileStore, name: str, t: int, bv: BorderValues, background: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Tile ``t``'s labels of sweep ``name`` and, per label, its component's decision."""
     lab = store.get(name + ":lab", t)
     lut = store.get(name + ":lut", t)
     if lab is None or lut is None:
@@ -82,6 +86,12 @@ def _decided(store: TileStore, name: str, t: int, bv: BorderValues, background: 
     if bv is not None and len(bv[0]):
         lut[bv[0]] = bv[1]
     lut[0] = background
+    return lab, lut
+
+
+def _decided(store: TileStore, name: str, t: int, bv: BorderValues, background: Any) -> np.ndarray:
+    """Per pixel of tile ``t``, the decision of its label's component in sweep ``name``."""
+    lab, lut = _decisions(store, name, t, bv, background)
     return lut.take(lab)
 
 
@@ -124,6 +134,18 @@ class TileOps:
             if c is not None and c not in order:
                 order.append(c)
         object.__setattr__(self, "order", tuple(order))
+
+    @property
+    def relabel(self) -> bool:
+        """Whether sweep 3 numbers the final patches from the labels of sweeps 1 and 2
+        (:func:`~geoeco.zoning.patches.relabel.final_labels`) instead of labelling again:
+        patches coded per patch, sweep 1 run, and 8-connected patches unless no hole is
+        filled."""
+        return (
+            self.code_by == "patch"
+            and self.min_patch_px > 0
+            and (self.connectivity == 8 or self.max_hole_px <= 0)
+        )
 
     @property
     def tiles(self) -> list[Window]:
@@ -173,7 +195,7 @@ class TileOps:
         decide: Callable[[np.ndarray], np.ndarray],
         connectivity: int,
     ) -> TileEdges:
-        lab, n = _label(fg, _structure(connectivity))
+        lab, n = _label(fg, connectivity)
         st = stats(lab, n)
         store.put(name + ":lab", t, _small_labels(lab, n))
         store.put(name + ":lut", t, decide(st))
@@ -205,7 +227,7 @@ class TileOps:
         if self.max_hole_px <= 0:
             return None
         out = self._out(store, t, keep)
-        if self.min_patch_px > 0:
+        if self.min_patch_px > 0 and not self.relabel:
             store.put("out", t, out)  # spares sweep 3 the look-up
         bar = store.get("barrier", t)
         fg = ~out if bar is None else ~out & ~bar
@@ -230,6 +252,8 @@ class TileOps:
 
     def sweep3(self, store: TileStore, t: int, keep: BorderValues, fill: BorderValues) -> TileEdges:
         """The final mask of tile ``t`` and, per patch, the votes for each code."""
+        if self.relabel:
+            return self._sweep3_relabel(store, t, keep, fill)
         mask = self._mask(store, t)
         filled = removed = 0
         if self.max_hole_px > 0:
@@ -247,20 +271,36 @@ class TileOps:
             empty = np.zeros(0, np.int32)
             none = np.zeros((0, 1), np.int64)
             return TileEdges(empty, none, empty, empty, empty, empty, removed, filled)
-        k = max(len(self.order), 1)
-        vote_bits = [(i, self.order.index(c)) for i, c in enumerate(self.bit_codes) if c]
 
         def votes(lab: np.ndarray, n: int) -> np.ndarray:
-            if n == 0 or not vote_bits:
-                return np.zeros((n + 1, k), np.int64)
-            bit = np.array([i for i, _ in vote_bits], np.int64)
-            slot = np.array([j for _, j in vote_bits], np.int64)
-            return label_votes(lab, self._bits(store, t), n, bit, slot, k)
+            return self._votes(store, t, lab, n)
 
         e = self._sweep(store, "final", t, final, None, votes, self.decide_code, self.connectivity)
-        return TileEdges(
-            e.border, e.rows, e.top, e.bottom, e.left, e.right, removed, filled
-        )  # fmt: skip
+        return replace(e, removed_px=removed, filled_px=filled)
+
+    def _votes(self, store: TileStore, t: int, lab: np.ndarray, n: int) -> np.ndarray:
+        """Per final patch ``0..n`` of tile ``t``, its pixels voting for each code."""
+        k = max(len(self.order), 1)
+        vote_bits = [(i, self.order.index(c)) for i, c in enumerate(self.bit_codes) if c]
+        if n == 0 or not vote_bits:
+            return np.zeros((n + 1, k), np.int64)
+        bit = np.array([i for i, _ in vote_bits], np.int64)
+        slot = np.array([j for _, j in vote_bits], np.int64)
+        return label_votes(lab, self._bits(store, t), n, bit, slot, k)
+
+    def _sweep3_relabel(
+        self, store: TileStore, t: int, keep: BorderValues, fill: BorderValues
+    ) -> TileEdges:
+        """Sweep 3 numbering the final patches from sweeps 1 and 2 (:attr:`relabel`)."""
+        lab1, keep_lut = _decisions(store, "patches", t, keep, False)
+        lab2 = fill_lut = None
+        if self.max_hole_px > 0:
+            lab2, fill_lut = _decisions(store, "holes", t, fill, False)
+        lab, n, removed, filled = final_labels(lab1, keep_lut, lab2, fill_lut)
+        st = self._votes(store, t, lab, n)
+        store.put("final:lab", t, _small_labels(lab, n))
+        store.put("final:lut", t, self.decide_code(st))
+        return replace(edges_of(lab, st, None), removed_px=removed, filled_px=filled)
 
     def red(self, store: TileStore, t: int, codes: BorderValues) -> np.ndarray:
         """uint8 red-line codes of tile ``t``."""
@@ -282,6 +322,41 @@ Mapper = Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[Any]]
 
 def _local_map(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
     return (fn(i) for i in items)
+
+
+def _thread_map(threads: int) -> Mapper:
+    """A :data:`Mapper` running the items on ``threads`` threads (results in order; on an
+    error the items not started are dropped)."""
+
+    def run(fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(threads, thread_name_prefix="geoeco-sweep")
+        try:
+            yield from pool.map(fn, items)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    return run
+
+
+class LockedStore:
+    """A :class:`~geoeco.core.tile_store.TileStore` used from several threads: one call at a
+    time (the spool file has one read/write position)."""
+
+    def __init__(self, store: TileStore) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+
+    def put(self, key: str, index: int, array: np.ndarray) -> None:
+        """Store ``array`` under ``(key, index)``."""
+        with self._lock:
+            self._store.put(key, index, array)
+
+    def get(self, key: str, index: int) -> np.ndarray | None:
+        """The array stored under ``(key, index)``, or ``None``."""
+        with self._lock:
+            return self._store.get(key, index)
 
 
 class TiledRedline:
@@ -354,9 +429,13 @@ class TiledRedline:
         else:
             self._keep._next += 1
 
-    def finish(self, mapper: Mapper = _local_map) -> TiledRedline:
-        """Resolve sweep 1, then run sweeps 2 and 3 (each tile through ``mapper``)."""
+    def finish(self, mapper: Mapper = _local_map, *, threads: int = 1) -> TiledRedline:
+        """Resolve sweep 1, then run sweeps 2 and 3 (each tile through ``mapper``, or with
+        ``threads`` > 1 on that many threads here: the per-tile work is numba and numpy
+        without the GIL, the store is used one call at a time)."""
         ops, store, n = self.ops, self.store, len(self.tiles)
+        if threads > 1 and mapper is _local_map:
+            mapper, store = _thread_map(threads), LockedStore(store)
         if ops.min_patch_px > 0:
             self._keep.end(ops.decide_keep)
         elif self._keep._next != n:
@@ -441,9 +520,12 @@ def tiled_redline(
     for 8-connectivity) are joined as graph edges, resolved by
     ``scipy.sparse.csgraph.connected_components``. Sweep 1 sums patch sizes; sweep 2 labels
     the background left after dropping small patches (hole size; open when it touches the
-    grid edge or a barrier, across tile boundaries too); sweep 3 labels the final mask and sums
-    the votes per code. Each sweep stores its tile labels and local decisions in ``store``, so
-    :meth:`TiledRedline.red` only looks codes up. Memory: a few tile-sized arrays plus a few
+    grid edge or a barrier, across tile boundaries too); sweep 3 finds the final patches and
+    sums the votes per code. For 8-connected patches coded per patch, sweep 3 does not label
+    again: it joins the kept sweep-1 patches and filled sweep-2 holes that touch by a side
+    (:mod:`geoeco.zoning.patches.relabel` says why that gives the same patches). Each sweep
+    stores its tile labels and local decisions in ``store``, so :meth:`TiledRedline.red` only
+    looks codes up. Memory: a few tile-sized arrays plus a few
     numbers per label touching a tile edge; ``store`` receives up to ~6 bytes per pixel.
 
     >>> bits = np.zeros((5, 6), np.uint16); bits[:4, :4] = 1; bits[1:3, 1:3] = 0

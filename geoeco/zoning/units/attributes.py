@@ -208,11 +208,34 @@ def driver_columns(
     ids = np.nan_to_num(raw.astype("float64")).astype(np.int64)
     inside = ids > 0
     share = np.bincount(fl[inside], minlength=n + 1)[1:] / px
-    pairs = np.unique(np.column_stack([fl[inside], ids[inside]]), axis=0)
     lists: list[list[str]] = [[] for _ in range(n)]
-    for u, v in pairs.tolist():
+    for u, v in zip(*unit_id_pairs(fl[inside], ids[inside]), strict=True):
         lists[u - 1].append(str(v))
     return {f"{name}_share": share, f"{name}_ids": [",".join(x) for x in lists]}
+
+
+def unit_id_pairs(units: np.ndarray, ids: np.ndarray) -> tuple[list[int], list[int]]:
+    """The distinct ``(unit, id)`` pairs of two equal-length arrays of non-negative integers,
+    sorted by unit then id (what ``np.unique(np.column_stack([units, ids]), axis=0)`` gives).
+
+    Each pair becomes one integer key ``unit * k + id`` with ``k = max(ids) + 1``, so the
+    keys sort in the same order as the pairs and a one-dimensional ``np.unique`` replaces
+    the row-wise one (several times faster); pairs whose key would overflow int64 take the
+    row-wise path.
+
+    >>> unit_id_pairs(np.array([2, 1, 2, 1, 2]), np.array([9, 7, 7, 7, 9]))
+    ([1, 2, 2], [7, 7, 9])
+    """
+    u = np.asarray(units, np.int64)
+    v = np.asarray(ids, np.int64)
+    if u.size == 0:
+        return [], []
+    k = int(v.max()) + 1
+    if int(u.max()) >= (np.iinfo(np.int64).max - k) // k:
+        pairs = np.unique(np.column_stack([u, v]), axis=0)
+        return pairs[:, 0].tolist(), pairs[:, 1].tolist()
+    keys = np.unique(u * k + v)
+    return (keys // k).tolist(), (keys % k).tolist()
 
 
 def identity_columns(
@@ -278,4 +301,5 @@ __all__ = [
     "redline_columns",
     "unit_areas",
     "unit_code",
+    "unit_id_pairs",
 ]
