@@ -506,12 +506,21 @@ def _summary(
     )
 
 
+#: Who labels the patches: the tiled engine's GIL-free labeller gives the same labels as
+#: scipy.ndimage.label (tests/test_patches.py), the whole-grid path calls scipy itself.
+_LABELLER = {
+    True: "numba union-find per tile, equal to scipy.ndimage.label",
+    False: "scipy.ndimage",
+}
+
+
 def _cleanup(plan: _Plan, stats: Mapping[str, int], windowed: bool) -> RedlineCleanup:
     """The ``redline_cleanup`` record: the rule set's limits, what the patch stage changed."""
     rl = plan.rules.redline
     km2 = plan.grid.cell_area / 1e6
     method = (
-        f"{'tiled' if windowed else 'whole-grid'} connected components (scipy.ndimage), "
+        f"{'tiled' if windowed else 'whole-grid'} connected components "
+        f"({_LABELLER[windowed]}), "
         f"{rl.connectivity}-connected patches, {12 - rl.connectivity}-connected holes"
     )
     return RedlineCleanup(
