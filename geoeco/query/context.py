@@ -131,6 +131,32 @@ class _PreparedGeoms:
         return hit
 
 
+@dataclass(frozen=True)
+class LayerParts:
+    """The polygon parts of a layer's Albers geometries: each part, the row it belongs to, its
+    area (m²) and an STRtree on the parts (built once per layer, then only read)."""
+
+    geoms: np.ndarray
+    owner: np.ndarray
+    areas: np.ndarray
+    tree: shapely.STRtree
+
+    @classmethod
+    def of(cls, albers: np.ndarray) -> LayerParts:
+        """The parts of ``albers`` (polygons and multipolygons; other geometries give none).
+
+        >>> p = LayerParts.of(np.array([shapely.MultiPolygon([shapely.box(0, 0, 1, 1),
+        ...     shapely.box(2, 0, 3, 2)]), shapely.box(5, 5, 6, 6)]))
+        >>> p.owner.tolist(), p.areas.tolist()
+        ([0, 0, 1], [1.0, 2.0, 1.0])
+        """
+        parts, owner = shapely.get_parts(albers, return_index=True)
+        keep = shapely.get_type_id(parts) == 3  # polygons
+        parts, owner = parts[keep], owner[keep]
+        shapely.get_dimensions(parts)  # computed here, in one thread (see IndexedLayer)
+        return cls(parts, owner, shapely.area(parts), shapely.STRtree(parts))
+
+
 @dataclass
 class IndexedLayer:
     """A vector layer with lon-lat and Albers geometries and an STRtree on each.
@@ -153,6 +179,7 @@ class IndexedLayer:
     _cols: dict[str, list[Any]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _prep: dict[str, _PreparedGeoms] = field(default_factory=dict, repr=False, compare=False)
+    _parts: LayerParts | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # GEOS computes a collection's dimension flags lazily; compute them here, in one
@@ -193,6 +220,16 @@ class IndexedLayer:
                     geoms = self.lonlat if crs == "lonlat" else self.albers
                     prep = self._prep[crs] = _PreparedGeoms(geoms)
         return prep
+
+    def parts(self) -> LayerParts:
+        """The polygon parts of the Albers geometries (made on first use, under the lock)."""
+        parts = self._parts
+        if parts is None:
+            with self._lock:
+                parts = self._parts
+                if parts is None:
+                    parts = self._parts = LayerParts.of(self.albers)
+        return parts
 
     @staticmethod
     def _hits(tree: shapely.STRtree, prep: _PreparedGeoms, geom: Any) -> np.ndarray:
@@ -469,6 +506,7 @@ __all__ = [
     "OUTSIDE",
     "RUN_RASTERS",
     "IndexedLayer",
+    "LayerParts",
     "QueryContext",
     "redline_reason",
 ]
