@@ -235,3 +235,23 @@ def test_rasters_read_by_window_equal_exactextract_on_the_file(
             gdf = gpd.GeoDataFrame({"i": [0]}, geometry=[site], crs=CGCS2000).to_crs(g.crs)
             ref = exact_extract(str(path), gdf, OPS, output="pandas").iloc[0].to_dict()
             _assert_same(ours, ref, lyr.is_class)
+
+
+def test_cell_ids_are_exactextracts_cell_id(county: Any, layers: list[RasterLayer]) -> None:
+    """The coverage pass reads cell ids as the values of a raster of ids; they and the
+    fractions equal exactextract's own ``cell_id`` and ``coverage`` on a raster of ones."""
+    from exactextract import exact_extract
+    from exactextract.feature import JSONFeatureSource
+    from exactextract.raster import NumPyRasterSource
+
+    for lyr in (layers[0], layers[5]):  # the Albers grid and the Gauss-Krüger grid
+        g = lyr.grid
+        for name, site in _sites(county, layers).items():
+            geom = project(site, CGCS2000, g.crs)
+            cov = grid_coverage(geom, g)
+            src = NumPyRasterSource(np.ones(g.shape), *g.bounds)
+            feat = {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(geom)}
+            res = exact_extract(src, JSONFeatureSource([feat]), ["cell_id", "coverage"])
+            ref = res[0]["properties"] if res else {"cell_id": [], "coverage": []}
+            assert cov.cell_ids.tolist() == np.asarray(ref["cell_id"]).tolist(), name
+            assert cov.weights.tolist() == np.asarray(ref["coverage"]).tolist(), name

@@ -1,10 +1,11 @@
 """Exact pixel coverage of a polygon, computed once per grid, and statistics weighted by it.
 
-:func:`grid_coverage` asks exactextract for the ``cell_id`` and ``coverage`` of every pixel of
-a grid the polygon touches (the covered fraction of each pixel, in (0, 1]), on a raster of
-zeros with that grid: the coverage depends on the grid only, so every raster on the grid
-shares it. :func:`pixel_stats` then turns the values of one raster at those cells into
-exactextract's statistics with plain numpy:
+:func:`grid_coverage` asks exactextract for the cell id and ``coverage`` of every pixel of a
+grid the polygon touches (the covered fraction of each pixel, in (0, 1]), as the ``values`` and
+``coverage`` of a raster of cell ids on that grid (what exactextract's ``cell_id`` gives, at
+half its cost): the coverage depends on the grid only, so every raster on the grid shares it.
+:func:`pixel_stats` (or :meth:`FlatPixels.stats`) then turns the values of one raster at those
+cells into exactextract's statistics with plain numpy:
 
 * ``count`` = Σ coverage over valid cells, ``sum`` = Σ value × coverage, ``min``/``max`` over
   valid cells with any coverage (exactextract's ``count``, ``sum``, ``min``, ``max``;
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -83,26 +85,78 @@ def grid_coverage(geometry: Any, grid: Grid) -> Coverage:
     fraction of each that it covers (exactextract's ``cell_id`` and ``coverage``)."""
     from exactextract import exact_extract
     from exactextract.feature import JSONFeatureSource
-    from exactextract.raster import NumPyRasterSource
 
     none = Coverage(grid, np.zeros(0, np.int64), np.zeros(0, np.float64))
     if geometry.is_empty or not shapely.intersects(geometry, shapely.box(*grid.bounds)):
         return none
     feat = {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(geometry)}
-    # values do not matter for the coverage: a read-only broadcast of one zero (no nodata)
-    zeros = np.broadcast_to(np.zeros((1, 1)), grid.shape)
     with EXACTEXTRACT_LOCK:
-        src = NumPyRasterSource(zeros, *grid.bounds)
-        res = exact_extract(
-            src, JSONFeatureSource([feat]), ["cell_id", "coverage"], output="geojson"
-        )
+        src, ops = _coverage_source(grid)
+        res = exact_extract(src, JSONFeatureSource([feat]), ops, output="geojson")
     if not res:
         return none
     p = res[0]["properties"]
-    ids = np.asarray(p["cell_id"], dtype=np.int64)
+    ids = np.asarray(p["values"], dtype=np.int64)
     w = np.asarray(p["coverage"], dtype=np.float64)
     keep = w > 0
     return Coverage(grid, ids[keep], w[keep]) if not keep.all() else Coverage(grid, ids, w)
+
+
+#: exactextract source and operations per grid (bounds and shape), used under the lock.
+_SOURCES: dict[tuple[Any, ...], tuple[Any, list[Any]]] = {}
+
+
+def _coverage_source(grid: Grid) -> tuple[Any, list[Any]]:
+    """A raster source on ``grid`` whose values are the cell ids, with its ``values`` and
+    ``coverage`` operations, built once per grid (call under :data:`EXACTEXTRACT_LOCK`).
+
+    The ``values`` of a raster of cell ids are exactextract's ``cell_id`` (same cells, same
+    order); they cost half as much CPU as ``cell_id`` itself (30 vs 60 ms for a county).
+    """
+    from exactextract.operation import Operation
+
+    key = (grid.bounds, grid.shape)
+    hit = _SOURCES.get(key)
+    if hit is None:
+        if len(_SOURCES) >= 64:
+            _SOURCES.clear()
+        src = _cell_id_source()(grid)
+        ops = [Operation(s, s, src) for s in ("values", "coverage")]
+        hit = _SOURCES[key] = (src, ops)
+    return hit
+
+
+@lru_cache(maxsize=1)
+def _cell_id_source() -> type:
+    """The class of raster sources of cell ids (row × width + column, no nodata); a window
+    is computed when exactextract reads it, so no grid-sized array is kept."""
+    from exactextract.raster import RasterSource
+
+    class CellIds(RasterSource):  # type: ignore[misc]  # exactextract has no types: Any
+        def __init__(self, grid: Grid) -> None:
+            super().__init__()
+            self.width, self.height = grid.width, grid.height
+            self.ext = grid.bounds
+
+        def res(self) -> tuple[float, float]:  # as exactextract's NumPyRasterSource has it
+            x0, y0, x1, y1 = self.ext
+            return (x1 - x0) / self.width, (y1 - y0) / self.height
+
+        def extent(self) -> tuple[float, float, float, float]:
+            return self.ext
+
+        def srs_wkt(self) -> None:
+            return None
+
+        def nodata_value(self) -> None:
+            return None
+
+        def read_window(self, x0: int, y0: int, nx: int, ny: int) -> np.ndarray:
+            rows = np.arange(y0, y0 + ny, dtype=np.int64)[:, np.newaxis] * self.width
+            ids: np.ndarray = rows + np.arange(x0, x0 + nx, dtype=np.int64)
+            return ids
+
+    return CellIds
 
 
 @dataclass(frozen=True)
