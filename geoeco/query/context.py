@@ -210,8 +210,9 @@ class IndexedLayer:
     read afterwards; ``lonlat`` and ``albers`` are not prepared, so any read-only shapely
     operation on them may run in any thread; the prepared predicates of :meth:`hits` and
     :meth:`hits_albers` run on private prepared copies (made on first use) under a lock
-    (:class:`_PreparedGeoms`); the column cache is filled under a lock. Do not prepare
-    ``lonlat``/``albers`` or mutate ``frame`` once the layer is in use.
+    (:class:`_PreparedGeoms`); the column cache and the pieces (:meth:`parts`, never
+    prepared) are built under a lock. Do not prepare ``lonlat``/``albers`` or mutate
+    ``frame`` once the layer is in use.
     """
 
     name: str
@@ -317,12 +318,15 @@ class QueryContext:
     changes except its caches, and each cache is filled under a lock.
 
     * :class:`IndexedLayer`: STRtrees are read-only; prepared predicates run on private
-      prepared copies under a per-layer lock; ``lonlat``/``albers`` stay unprepared.
+      prepared copies under a per-layer lock; ``lonlat``/``albers`` and the pieces stay
+      unprepared (a screening prepares its own copy of the site instead).
     * :class:`~geoeco.query.zonal.RasterLayer`: arrays are read-only; the point-lookup transform
-      and mask are built at construction; the exactextract objects are built once under a
-      lock and every ``exact_extract`` call holds :data:`geoeco.query.zonal.EXACTEXTRACT_LOCK`
-      (exactextract's raster sources keep lazily built state and are not thread-safe; the
-      call holds the GIL anyway, so the lock costs no parallelism).
+      and the flat pixels of zonal statistics are built at construction; every
+      ``exact_extract`` call (the coverage pass, :mod:`geoeco.query.coverage`) holds
+      :data:`geoeco.query.zonal.EXACTEXTRACT_LOCK`, and the exactextract source kept per grid
+      is built and used only under it (exactextract's raster sources keep lazily built state
+      and are not thread-safe; the call holds the GIL anyway, so the lock costs no
+      parallelism).
     * pyproj transformers (cached with ``lru_cache``) keep one PROJ object per thread.
     * The unit cache (:meth:`unit_info`) and the raster plan (:meth:`point_plan`) are filled
       under :attr:`_lock`.
