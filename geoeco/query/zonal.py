@@ -49,6 +49,7 @@ Examples
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -317,7 +318,7 @@ def _histogram(
         code = int(round(v))
         c = names.get(code)
         out.append(
-            ClassArea.model_construct(  # our own floats, ints and strings: nothing to validate
+            ClassArea(
                 code=code,
                 name_zh=c[0] if c else None,
                 name_en=c[1] if c else None,
@@ -381,8 +382,26 @@ def zonal_stats(
     return [stats[lyr.name] for lyr in lyrs]
 
 
+#: Grid groups (as positions) per list of layer objects, with weak references to the layers
+#: (a dead layer's id may be reused: the reference then no longer matches).
+_GROUPS: dict[tuple[int, ...], tuple[list[weakref.ref[RasterLayer]], list[list[int]]]] = {}
+
+
 def _grid_groups(layers: Sequence[RasterLayer]) -> list[list[RasterLayer]]:
-    """Layers grouped by identical grid: the coverage is computed once per group."""
+    """Layers grouped by identical grid: the coverage is computed once per group (remembered
+    per list of layer objects: an opened run asks with the same layers every time)."""
+    key = tuple(id(lyr) for lyr in layers)
+    hit = _GROUPS.get(key)
+    if hit is None or not all(r() is lyr for r, lyr in zip(hit[0], layers, strict=True)):
+        if len(_GROUPS) >= 64:
+            _GROUPS.clear()
+        pos = {id(lyr): i for i, lyr in enumerate(layers)}
+        groups = [[pos[id(lyr)] for lyr in g] for g in _group(layers)]
+        hit = _GROUPS[key] = ([weakref.ref(lyr) for lyr in layers], groups)
+    return [[layers[i] for i in g] for g in hit[1]]
+
+
+def _group(layers: Sequence[RasterLayer]) -> list[list[RasterLayer]]:
     groups: list[list[RasterLayer]] = []
     for lyr in layers:
         for g in groups:
@@ -410,7 +429,7 @@ def _stat(lyr: RasterLayer, p: PixelStats, factor: float) -> ZonalStat:
     if lyr.is_class:
         hist = _histogram(lyr.class_names, p.classes or (), count, area)
     ok = count > 0
-    return ZonalStat.model_construct(  # our own values: nothing to validate
+    return ZonalStat(
         layer=lyr.name,
         units=lyr.units,
         class_table=lyr.class_table,
