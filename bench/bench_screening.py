@@ -16,12 +16,15 @@ with its 14 rasters held in memory, one run measures side by side:
   runs (target ≤ 300 ms).
 
 Every statistic and class share of (b) is compared with (a); the largest relative difference
-is printed. Prints a Markdown table and writes it with a JSON file to ``--out``.
+is printed. Times are wall and CPU (``time.process_time``: steadier on a shared machine).
+With ``--before-tree DIR`` (a folder holding an older ``geoeco`` package, e.g. ``git archive
+3304b8c geoeco | tar -x -C DIR``) the county screening of that code is timed too, in a child
+process, in the same run. Prints a Markdown table and writes it with a JSON file to ``--out``.
 
 Run::
 
     python bench/bench_screening.py [--cache-dir /tmp/geoeco-bench-cache] [--sites 200]
-        [--repeat 15] [--out /tmp/geoeco-bench-screening]
+        [--repeat 15] [--out /tmp/geoeco-bench-screening] [--before-tree DIR]
 """
 
 from __future__ import annotations
@@ -188,6 +191,44 @@ def bench_county(ctx: Any, repeat: int) -> dict[str, Any]:
     }
 
 
+_BEFORE = """
+import json, statistics, sys, time
+sys.path.insert(0, {bench!r})
+from bench_http import county_site
+from geoeco.query.context import QueryContext
+from geoeco.query.screening import screen_site
+import geoeco.query.zonal
+ctx = QueryContext.open({run!r})
+geom = county_site()[0]
+screen_site(ctx, geom, map_data=False).model_dump_json()
+wall, cpu = [], []
+for _ in range({repeat}):
+    t, c = time.perf_counter(), time.process_time()
+    screen_site(ctx, geom, map_data=False).model_dump_json()
+    wall.append(time.perf_counter() - t)
+    cpu.append(time.process_time() - c)
+print(json.dumps({{"code": geoeco.query.zonal.__file__, "wall": 1e3 * statistics.median(wall),
+                  "cpu": 1e3 * statistics.median(cpu)}}))
+"""
+
+
+def bench_before(tree: Path, run: Path, repeat: int) -> dict[str, Any]:
+    """The county screening p50 (wall and CPU ms) with the ``geoeco`` package of ``tree``
+    (e.g. ``git archive <commit> geoeco | tar -x -C tree``), in a child process."""
+    import subprocess
+    import sys
+
+    code = _BEFORE.format(bench=str(Path(__file__).parent), run=str(run), repeat=repeat)
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=tree, capture_output=True, text=True, check=True
+    )
+    res: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    if not str(res["code"]).startswith(str(tree)):
+        raise RuntimeError(f"the child imported geoeco from {res['code']}, not from {tree}")
+    return res
+
+
 def markdown(res: dict[str, Any]) -> str:
     """The results as a Markdown table."""
     s, c = res["per_site"], res["county"]
@@ -209,6 +250,18 @@ def markdown(res: dict[str, Any]) -> str:
         f"{c['screening_p50_ms']:.0f} | | |",
         f"| county screening `screen_site` + JSON, p50 (CPU ms) | | "
         f"{c['screening_cpu_p50_ms']:.0f} | | |",
+    ]
+    b = res.get("before")
+    if b:
+        for unit, k, ours in (
+            ("wall", "wall", "screening_p50_ms"),
+            ("CPU", "cpu", "screening_cpu_p50_ms"),
+        ):
+            lines.append(
+                f"| county screening, `--before-tree` code vs this one, p50 ({unit} ms) | "
+                f"{b[k]:.0f} | {c[ours]:.0f} | {b[k] / c[ours]:.2f}× | |"
+            )
+    lines += [
         "",
         f"County: 榆阳区 (610802) ∩ the full demo's extent, {c['site_km2']} km².",
     ]
@@ -222,6 +275,12 @@ def main() -> None:
     ap.add_argument("--sites", type=int, default=200)
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--out", type=Path, default=Path("/tmp/geoeco-bench-screening"))
+    ap.add_argument(
+        "--before-tree",
+        type=Path,
+        help="a folder holding an older geoeco package (git archive <commit> geoeco | tar -x "
+        "-C DIR): its county screening is timed in a child process in the same run",
+    )
     a = ap.parse_args()
     from geoeco.query.context import QueryContext
     from geoeco.workflows.demo_cache import ensure_demo_run
@@ -236,6 +295,8 @@ def main() -> None:
         "per_site": bench_sites(ctx, a.sites),
         "county": bench_county(ctx, a.repeat),
     }
+    if a.before_tree:
+        res["before"] = bench_before(a.before_tree.resolve(), run, a.repeat)
     md = markdown(res)
     print(md)
     print(json.dumps(res, indent=2))
