@@ -320,3 +320,27 @@ def test_parallel_path_from_many_threads_gives_the_same_answer(
         ]
         got = [(i, j.result().model_dump_json()) for i, j in jobs]
     assert all(g == want[i] for i, g in got)
+
+
+_FORKED: dict[str, QueryContext] = {}
+
+
+def _screen_in_child() -> str:
+    return screen_site(_FORKED["ctx"], S1, buffer_m=200).model_dump_json()
+
+
+def test_forked_child_makes_its_own_worker_threads(
+    tiny: QueryContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process forked after the worker threads started (as servers fork workers) does not
+    wait forever on the parent's pool, which has no threads in the child."""
+    import multiprocessing
+
+    import geoeco.query.screening as scr
+
+    monkeypatch.setattr(scr, "PARALLEL_KM2", 0.0)
+    want = screen_site(tiny, S1, buffer_m=200).model_dump_json()  # the parent's pool exists now
+    _FORKED["ctx"] = tiny
+    with multiprocessing.get_context("fork").Pool(1) as child:
+        got = child.apply_async(_screen_in_child).get(timeout=120)
+    assert got == want

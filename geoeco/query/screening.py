@@ -43,6 +43,7 @@ Examples
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -260,16 +261,20 @@ class _SiteOverlaps:
 #: Sites above this area (km²) compute their overlaps in a worker thread while the zonal
 #: statistics run in the caller's (GEOS releases the GIL; a county: 0.23 s of work in 0.16 s).
 PARALLEL_KM2 = 100.0
-_POOL: list[ThreadPoolExecutor] = []
+_POOL: dict[int, ThreadPoolExecutor] = {}
 _POOL_LOCK = threading.Lock()
 
 
 def _pool() -> ThreadPoolExecutor:
-    """The module's worker threads (made on first use, so a forked process makes its own)."""
+    """The worker threads of this process (made on first use; a forked child, which inherits
+    the parent's pool but not its threads, makes its own)."""
+    pid = os.getpid()
     with _POOL_LOCK:
-        if not _POOL:
-            _POOL.append(ThreadPoolExecutor(max_workers=2, thread_name_prefix="geoeco-screen"))
-        return _POOL[0]
+        pool = _POOL.get(pid)
+        if pool is None:
+            _POOL.clear()
+            pool = _POOL[pid] = ThreadPoolExecutor(2, thread_name_prefix="geoeco-screen")
+        return pool
 
 
 def _overlaps_and_zonal(
