@@ -275,3 +275,72 @@ def test_batch_with_bad_rows(tiny: QueryContext, tmp_path: Path) -> None:
     write_vector(gdf, tmp_path / "sites.gpkg")
     df3 = screen_batch(tiny, tmp_path / "sites.gpkg", id_field="name")
     assert df3.loc[0, "site_id"] == "x" and df3.loc[0, "share_general"] == pytest.approx(1.0)
+
+
+def test_large_sites_compute_overlaps_beside_zonal_with_the_same_answer(
+    tiny: QueryContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above ``PARALLEL_KM2`` the overlaps run in a worker thread beside the zonal statistics
+    (issue 16); the answer is the same, byte for byte, as computing them one after the other,
+    and an error in the zonal statistics still surfaces (after the worker finished)."""
+    import geoeco.query.screening as scr
+
+    monkeypatch.setattr(scr, "PARALLEL_KM2", 1e12)
+    one_by_one = screen_site(tiny, S1, buffer_m=300).model_dump_json()
+    monkeypatch.setattr(scr, "PARALLEL_KM2", 0.0)
+    pools = []
+    real_pool = scr._pool
+    monkeypatch.setattr(scr, "_pool", lambda: pools.append(1) or real_pool())
+    assert screen_site(tiny, S1, buffer_m=300).model_dump_json() == one_by_one
+    assert pools == [1]  # the worker thread was used
+
+    def boom(*args: object) -> None:
+        raise InvalidInput("zonal failed")
+
+    monkeypatch.setattr(scr, "_zonal", boom)
+    with pytest.raises(InvalidInput, match="zonal failed"):
+        screen_site(tiny, S1)
+
+
+def test_parallel_path_from_many_threads_gives_the_same_answer(
+    tiny: QueryContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight threads screening at once through the worker-thread path (two workers shared by
+    all) each get the single-threaded answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import geoeco.query.screening as scr
+
+    sites = [S1, albers_box(100, 100, 1900, 900), albers_box(600, 300, 800, 500)]
+    want = [screen_site(tiny, s, buffer_m=200).model_dump_json() for s in sites]
+    monkeypatch.setattr(scr, "PARALLEL_KM2", 0.0)
+    with ThreadPoolExecutor(8) as ex:
+        jobs = [
+            (i % 3, ex.submit(screen_site, tiny, sites[i % 3], buffer_m=200)) for i in range(48)
+        ]
+        got = [(i, j.result().model_dump_json()) for i, j in jobs]
+    assert all(g == want[i] for i, g in got)
+
+
+_FORKED: dict[str, QueryContext] = {}
+
+
+def _screen_in_child() -> str:
+    return screen_site(_FORKED["ctx"], S1, buffer_m=200).model_dump_json()
+
+
+def test_forked_child_makes_its_own_worker_threads(
+    tiny: QueryContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process forked after the worker threads started (as servers fork workers) does not
+    wait forever on the parent's pool, which has no threads in the child."""
+    import multiprocessing
+
+    import geoeco.query.screening as scr
+
+    monkeypatch.setattr(scr, "PARALLEL_KM2", 0.0)
+    want = screen_site(tiny, S1, buffer_m=200).model_dump_json()  # the parent's pool exists now
+    _FORKED["ctx"] = tiny
+    with multiprocessing.get_context("fork").Pool(1) as child:
+        got = child.apply_async(_screen_in_child).get(timeout=120)
+    assert got == want

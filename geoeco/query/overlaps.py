@@ -67,18 +67,46 @@ def _overlaps(
     """(row, amount, share) for every feature overlapping the site by a positive amount."""
     if layer is None or total <= 0:
         return []
-    idx = layer.hits_albers(site_al)
-    if len(idx) == 0:
-        return []
-    inter = shapely.intersection(layer.albers[idx], site_al)
     if kind == "area_km2":
-        inter = np.array([_polys(g) for g in inter], dtype=object)
-    amt = np.atleast_1d(_measure(inter, kind))
+        idx, amt = _areas_in(layer, site_al)
+    else:
+        idx = layer.hits_albers(site_al)
+        if len(idx) == 0:
+            return []
+        amt = np.atleast_1d(_measure(shapely.intersection(layer.albers[idx], site_al), kind))
     return [
         (int(i), float(a), min(1.0, float(a) / total))
         for i, a in zip(idx, amt, strict=True)
         if a > SLIVER[kind]
     ]
+
+
+def _areas_in(layer: IndexedLayer, site_al: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``layer`` the areal site overlaps and the overlap of each (km²), part by part:
+    a polygon part inside the site counts whole (its area is known), only the parts across
+    the site's boundary are intersected (most of a county-sized site's red-line patches lie
+    inside it; intersecting whole multipolygons cost 0.13 s on the full demo)."""
+    parts = layer.parts()
+    cand = np.sort(parts.tree.query(site_al))
+    if len(cand) == 0:
+        return cand, np.zeros(0)
+    site = shapely.from_wkb(shapely.to_wkb(site_al))  # a private copy to prepare
+    shapely.prepare(site)
+    inside = shapely.contains_properly(site, parts.geoms[cand])
+    cross = cand[~inside]
+    cross = cross[shapely.intersects(site, parts.geoms[cross])]
+    inter = shapely.intersection(parts.geoms[cross], site_al)
+    cut = shapely.area(np.array([_polys(g) for g in inter], dtype=object))
+    n = len(layer.albers)
+    m2 = np.zeros(n)
+    for rows_, a in (
+        (parts.owner[cand[inside]], parts.areas[cand[inside]]),
+        (parts.owner[cross], cut),
+    ):
+        if len(rows_):
+            m2 += np.bincount(rows_, weights=np.atleast_1d(a), minlength=n)
+    rows = np.unique(np.concatenate([parts.owner[cand[inside]], parts.owner[cross]]))
+    return rows, m2[rows] / 1e6
 
 
 def _polys(g: Any) -> Any:

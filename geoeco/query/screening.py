@@ -11,7 +11,9 @@
   unit's boundary does not "touch" the neighbour.
 * **Zonal statistics** of every raster of the run with exact coverage fractions
   (:func:`geoeco.query.zonal.zonal_stats`) over the footprint, or over the buffer when the
-  footprint has no area (a point or a line).
+  footprint has no area (a point or a line). For sites above :data:`PARALLEL_KM2` the
+  overlaps are computed in a worker thread meanwhile (GEOS releases the GIL), with the same
+  answer.
 * **Proximity** (IBAT style): every unit, red-line patch, national park and battle area within
   ``buffer_m`` of the footprint, with its distance (0 when it overlaps).
 * **Verdicts** per project type from structured rules (``geoeco/data/compliance.toml``, see
@@ -41,7 +43,10 @@ Examples
 from __future__ import annotations
 
 import math
+import os
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,9 +141,8 @@ def screen_site(
         geometry, buffer_m, crs=crs, swap=swap, max_vertices=max_vertices, max_area_km2=max_area_km2
     )
     kind = _kind(site_al)
-    ov = _SiteOverlaps.of(ctx, site_al, kind)
-    notes = list(p.notes) + ov.notes()
-    zstats = _zonal(ctx, site_al, buffer_al, kind, notes) if zonal else []
+    ov, zstats, zonal_notes = _overlaps_and_zonal(ctx, site_al, buffer_al, kind, zonal)
+    notes = list(p.notes) + ov.notes() + zonal_notes
     return ScreeningResult(
         site_id=site_id if site_id is not None else p.id,
         site=SiteInfo(
@@ -252,6 +256,43 @@ class _SiteOverlaps:
             for o in self.by_unit:
                 touched.setdefault(_CLASS_SCOPE[int(o.extra["unit_class"])], []).append(o.key)
         return touched
+
+
+#: Sites above this area (km²) compute their overlaps in a worker thread while the zonal
+#: statistics run in the caller's (GEOS releases the GIL; a county: 0.23 s of work in 0.16 s).
+PARALLEL_KM2 = 100.0
+_POOL: dict[int, ThreadPoolExecutor] = {}
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The worker threads of this process (made on first use; a forked child, which inherits
+    the parent's pool but not its threads, makes its own)."""
+    pid = os.getpid()
+    with _POOL_LOCK:
+        pool = _POOL.get(pid)
+        if pool is None:
+            _POOL.clear()
+            pool = _POOL[pid] = ThreadPoolExecutor(2, thread_name_prefix="geoeco-screen")
+        return pool
+
+
+def _overlaps_and_zonal(
+    ctx: QueryContext, site_al: Any, buffer_al: Any | None, kind: Measure, zonal: bool
+) -> tuple[_SiteOverlaps, list[ZonalStat], list[str]]:
+    """The site's overlaps, its zonal statistics (if ``zonal``) and the notes of the latter;
+    a large areal site computes both at once (:data:`PARALLEL_KM2`)."""
+    notes: list[str] = []
+    if not zonal or not ctx.rasters or kind != "area_km2" or site_al.area / 1e6 < PARALLEL_KM2:
+        ov = _SiteOverlaps.of(ctx, site_al, kind)
+        return ov, _zonal(ctx, site_al, buffer_al, kind, notes) if zonal else [], notes
+    own = shapely.from_wkb(shapely.to_wkb(site_al))  # the worker's own copy of the site
+    job = _pool().submit(_SiteOverlaps.of, ctx, own, kind)
+    try:
+        zstats = _zonal(ctx, site_al, buffer_al, kind, notes)
+    finally:
+        ov = job.result()  # waits even when the zonal statistics failed: nothing left running
+    return ov, zstats, notes
 
 
 def _zonal(
@@ -500,6 +541,7 @@ def _empty_result(rs: ComplianceRules, types: Sequence[str]) -> ScreeningResult:
 
 __all__ = [
     "MAX_BUFFER_M",
+    "PARALLEL_KM2",
     "SiteScreening",
     "batch_table",
     "iter_screenings",

@@ -2,14 +2,22 @@
 
 Edge pixels matter (anchors B2: two endpoints that count them differently disagree), so every
 statistic here is exactextract's: each pixel is weighted by the fraction of it the polygon
-covers. :func:`zonal_stats` calls :func:`exactextract.exact_extract` once per raster with
+covers. :func:`zonal_stats` computes that coverage **once per grid**
+(:func:`geoeco.query.coverage.grid_coverage`: exactextract's ``cell_id`` and ``coverage``),
+then, for every raster on the grid, from its values at the covered cells
+(:func:`geoeco.query.coverage.pixel_stats`):
 
-* ``count`` — valid (not nodata) pixels weighted by coverage, so ``count × pixel area`` is the
-  covered valid area;
+* ``count`` — valid (not nodata, not NaN) pixels weighted by coverage, so ``count × pixel
+  area`` is the covered valid area;
 * ``sum`` (Σ value × coverage), ``mean`` (sum / count), ``min`` and ``max`` (over pixels with
   any coverage);
-* for class rasters, ``unique`` and ``frac`` (coverage-weighted share of each class), turned
-  into a histogram with class names from :mod:`geoeco.catalog.classes`.
+* for class rasters, the coverage-weighted share of each class (``np.bincount`` on the
+  coverage weights; exactextract's ``unique`` and ``frac``), turned into a histogram with class
+  names from :mod:`geoeco.catalog.classes`.
+
+The numbers are exactextract's own (tests/test_coverage_stats.py compares every one with
+exactextract's ``count``/``sum``/``mean``/``min``/``max``/``unique``/``frac`` on the same
+rasters); only the class counting and the per-raster passes are gone.
 
 Areas are equal-area km²: ``count × pixel area`` in the raster's CRS, times the ratio of the
 geometry's :data:`~geoeco.core.crs.ALBERS_CHINA` area to its area in the raster CRS (exactly 1 on
@@ -17,16 +25,12 @@ the Albers grids of a zoning run; the local scale correction on Gauss–Krüger 
 grids).
 
 Rasters are read once, through :func:`geoeco.core.io.read_raster`, and held in memory by a
-:class:`RasterLayer` (rasters above ``max_memory_pixels`` are read window by window instead),
-so repeated queries cost only exactextract's own work; rasters on one grid go to exactextract
-in a single call, so the coverage fractions are computed once per grid, not once per raster.
+:class:`RasterLayer` (rasters above ``max_memory_pixels`` are read window by window instead:
+the window around the covered cells, once per query).
 
-A :class:`RasterLayer` may be shared between threads: its array is read-only, its point-lookup
-state is built at construction, and its exactextract objects are built and used only under
-:data:`EXACTEXTRACT_LOCK`. exactextract's raster sources keep lazily built state (their grid,
-an empty raster) and call back into Python while computing, where another thread could enter
-them; the call holds the GIL throughout anyway, so serialising it costs no parallelism
-(except for rasters read window by window, whose reads are then serialised too).
+A :class:`RasterLayer` may be shared between threads: its arrays are read-only and its
+point-lookup and flat-pixel state is built at construction; exactextract runs under
+:data:`EXACTEXTRACT_LOCK` on objects built for the call.
 
 Examples
 --------
@@ -45,7 +49,7 @@ Examples
 from __future__ import annotations
 
 import re
-import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -61,14 +65,12 @@ from geoeco.core.crs import ALBERS_CHINA, CGCS2000
 from geoeco.core.errors import InvalidInput
 from geoeco.core.raster import Grid, Raster
 
+from .coverage import EXACTEXTRACT_LOCK, Coverage, FlatPixels, PixelStats, grid_coverage
 from .models import ClassArea, ZonalStat
 
 #: Rasters up to this many pixels are held in memory; larger ones are read by window.
 MAX_MEMORY_PIXELS = 25_000_000
 _TAG = re.compile(r"^(.*\S)\s+\(([^()]*)\)$")
-_BASIC = ["count", "sum", "mean", "min", "max"]
-#: Held while exactextract objects are built or used (see the module docstring).
-EXACTEXTRACT_LOCK = threading.RLock()
 
 
 def table_from_tag(tag: str | None) -> ClassTable | None:
@@ -94,48 +96,40 @@ def _transformer(src_wkt: str, dst_wkt: str) -> Transformer:
     return Transformer.from_crs(CRS.from_wkt(src_wkt), CRS.from_wkt(dst_wkt), always_xy=True)
 
 
+#: ``crs.to_wkt()`` per CRS object (the object is kept, so its id is not reused).
+_WKT: dict[int, tuple[CRS, str]] = {}
+
+
+def _wkt(crs: CRS) -> str:
+    """``crs.to_wkt()``, remembered per CRS object: it costs about 0.1 ms, and a zonal query
+    of a small site needs it several times."""
+    hit = _WKT.get(id(crs))
+    if hit is not None and hit[0] is crs:
+        return hit[1]
+    if len(_WKT) >= 256:
+        _WKT.clear()
+    wkt = crs.to_wkt()
+    _WKT[id(crs)] = (crs, wkt)
+    return wkt
+
+
+@lru_cache(maxsize=64)
+def _same_crs(src_wkt: str, dst_wkt: str) -> bool:
+    return src_wkt == dst_wkt or CRS.from_wkt(src_wkt) == CRS.from_wkt(dst_wkt)
+
+
 def project(geom: Any, src: CRS, dst: CRS) -> Any:
     """Reproject a shapely geometry (scalar or array) between CRSs (transformers cached)."""
-    if src == dst:
+    s, d = _wkt(src), _wkt(dst)
+    if _same_crs(s, d):
         return geom
-    tr = _transformer(src.to_wkt(), dst.to_wkt())
+    tr = _transformer(s, d)
 
     def xy(c: np.ndarray) -> np.ndarray:
         x, y = tr.transform(c[:, 0], c[:, 1])
         return np.column_stack([x, y])
 
     return shapely.transform(geom, xy)
-
-
-class _WindowSource:
-    """exactextract source reading windows with :func:`geoeco.core.io.read_raster` (big rasters)."""
-
-    def __new__(cls, layer: RasterLayer) -> Any:
-        from exactextract.raster import RasterSource
-
-        class _Src(RasterSource):  # type: ignore[misc]  # exactextract has no types: its RasterSource is Any
-            def __init__(self) -> None:
-                super().__init__()
-
-            def res(self) -> tuple[float, float]:
-                return layer.grid.res
-
-            def srs_wkt(self) -> None:
-                return None
-
-            def extent(self) -> tuple[float, float, float, float]:
-                return layer.grid.bounds
-
-            def nodata_value(self) -> None:
-                return None
-
-            def read_window(self, x0: int, y0: int, nx: int, ny: int) -> np.ndarray:
-                from geoeco.core.io import read_raster
-
-                r = read_raster(layer.file(), window=(y0, x0, ny, nx), name=layer.name)
-                return np.ma.masked_invalid(r.array.astype("float64"))
-
-        return _Src()
 
 
 @dataclass
@@ -153,17 +147,18 @@ class RasterLayer:
     names: dict[int, tuple[str, str]] | None = None
     table_name: str | None = None
     _array: np.ma.MaskedArray | None = field(default=None, repr=False)
-    _source: Any = field(default=None, repr=False, init=False)
-    _ops: list[Any] | None = field(default=None, repr=False, init=False)
     _inv: tuple[float, ...] = field(default=(), repr=False, init=False)
     _pixels: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, init=False)
+    _flat: FlatPixels | None = field(default=None, repr=False, init=False)
 
     def __post_init__(self) -> None:
-        # point-lookup state, built now so that threads sharing the layer only read it
+        # point-lookup and zonal state, built now so that threads sharing the layer only read it
         t = ~self.grid.transform
         self._inv = (t.a, t.b, t.c, t.d, t.e, t.f)
         if self._array is not None:
-            self._pixels = (np.ma.getdata(self._array), np.ma.getmaskarray(self._array))
+            data, mask = np.ma.getdata(self._array), np.ma.getmaskarray(self._array)
+            self._pixels = (data, mask)
+            self._flat = FlatPixels.of(data, _valid(data, mask), classes=self.is_class)
 
     @classmethod
     def open(
@@ -246,35 +241,20 @@ class RasterLayer:
         """Name of the class table (or code list) of a class raster."""
         return self.table.name if self.table is not None else self.table_name
 
-    def source(self) -> Any:
-        """The exactextract RasterSource (built once; use it under :data:`EXACTEXTRACT_LOCK`)."""
-        with EXACTEXTRACT_LOCK:
-            if self._source is None:
-                from exactextract.raster import NumPyRasterSource
+    def stats(self, cov: Coverage) -> PixelStats:
+        """exactextract's statistics of this raster over ``cov`` (a coverage of its grid)."""
+        if cov.empty:
+            return PixelStats.nothing(self.is_class)
+        if self._flat is not None:
+            return self._flat.stats(cov, classes=self.is_class)
+        from geoeco.core.io import read_raster
 
-                if self._array is not None:
-                    a = self._array
-                    values = a if a.dtype.kind == "f" else a.astype("float64")
-                    # no srs_wkt: geometries are projected to the grid CRS before the call,
-                    # and exactextract would otherwise re-parse and compare the WKT each call
-                    self._source = NumPyRasterSource(values, *self.grid.bounds, name=self.name)
-                else:
-                    self._source = _WindowSource(self)
-            return self._source
-
-    def stat_names(self) -> list[str]:
-        """The exactextract statistics computed for this layer."""
-        return _BASIC + (["unique", "frac"] if self.is_class else [])
-
-    def operations(self) -> list[Any]:
-        """exactextract Operations (fields ``<name>__<stat>``), built once (same lock)."""
-        with EXACTEXTRACT_LOCK:
-            if self._ops is None:
-                from exactextract.operation import Operation
-
-                src = self.source()
-                self._ops = [Operation(s, f"{self.name}__{s}", src) for s in self.stat_names()]
-            return self._ops
+        r0, c0, h, w = cov.window()
+        arr = read_raster(self.file(), window=(r0, c0, h, w), name=self.name).array
+        data, mask = np.ma.getdata(arr), np.ma.getmaskarray(arr)
+        flat = FlatPixels.of(data, _valid(data, mask, finite=True), classes=False)
+        rows, cols = np.divmod(cov.cell_ids, self.grid.width)
+        return flat.stats(cov, classes=self.is_class, cells=(rows - r0) * w + (cols - c0))
 
     def value_at(self, x: float, y: float) -> float | None:
         """Pixel value at ``(x, y)`` in the raster CRS; ``None`` outside or nodata."""
@@ -304,6 +284,21 @@ class RasterLayer:
         return self.path
 
 
+def _valid(data: np.ndarray, mask: np.ndarray, *, finite: bool = False) -> np.ndarray:
+    """Pixels exactextract counts: not masked and, for floats, not NaN (not ±inf either with
+    ``finite``, as for rasters read by window, which were masked with ``masked_invalid``).
+
+    >>> _valid(np.array([1.0, np.nan, np.inf]), np.array([False, False, False])).tolist()
+    [True, False, True]
+    """
+    if data.dtype.kind != "f":
+        ok: np.ndarray = ~mask
+        return ok
+    bad = ~np.isfinite(data) if finite else np.isnan(data)
+    ok = ~(mask | bad)
+    return ok
+
+
 def _tags(path: str | Path) -> dict[str, str]:
     from geoeco.core.userdata import open_user_raster
 
@@ -312,10 +307,14 @@ def _tags(path: str | Path) -> dict[str, str]:
 
 
 def _histogram(
-    names: Mapping[int, tuple[str, str]], unique: Any, frac: Any, count: float, area: float
+    names: Mapping[int, tuple[str, str]],
+    classes: Sequence[tuple[float, float]],
+    count: float,
+    area: float,
 ) -> list[ClassArea]:
     out = []
-    for v, f in sorted(zip(np.asarray(unique).tolist(), np.asarray(frac).tolist(), strict=True)):
+    for v, weight in classes:
+        f = weight / count
         code = int(round(v))
         c = names.get(code)
         out.append(
@@ -361,9 +360,6 @@ def zonal_stats(
         One per raster, in the given order. A raster the geometry misses has ``count`` 0 and
         ``None`` statistics.
     """
-    from exactextract import exact_extract
-    from exactextract.feature import JSONFeatureSource
-
     if geometry.geom_type not in ("Polygon", "MultiPolygon") or geometry.is_empty:
         raise InvalidInput(f"zonal statistics need a polygon, got {geometry.geom_type}")
     src_crs = crs if isinstance(crs, CRS) else CRS.from_user_input(crs)
@@ -376,29 +372,40 @@ def zonal_stats(
     if len(set(names)) != len(names):
         raise InvalidInput(f"raster layer names must be unique, got {names}")
     albers_area = project(geometry, src_crs, ALBERS_CHINA).area
-    props: dict[str, dict[str, Any]] = {}
-    factors: dict[str, float] = {}
+    stats: dict[str, ZonalStat] = {}
     for group in _grid_groups(lyrs):
         g = project(geometry, src_crs, group[0].grid.crs)
-        feat = {"type": "Feature", "properties": {}, "geometry": shapely.geometry.mapping(g)}
-        with EXACTEXTRACT_LOCK:
-            ops = [op for lyr in group for op in lyr.operations()]
-            res = exact_extract(
-                [lyr.source() for lyr in group], JSONFeatureSource([feat]), ops, output="geojson"
-            )
-        p = res[0]["properties"] if res else {}
+        cov = grid_coverage(g, group[0].grid)  # once per grid, shared by its rasters
+        factor = albers_area / g.area if g.area > 0 else 1.0
         for lyr in group:
-            props[lyr.name] = {k: p.get(f"{lyr.name}__{k}") for k in lyr.stat_names()}
-            factors[lyr.name] = albers_area / g.area if g.area > 0 else 1.0
-    return [_stat(lyr, props[lyr.name], factors[lyr.name]) for lyr in lyrs]
+            stats[lyr.name] = _stat(lyr, lyr.stats(cov), factor)
+    return [stats[lyr.name] for lyr in lyrs]
+
+
+#: Grid groups (as positions) per list of layer objects, with weak references to the layers
+#: (a dead layer's id may be reused: the reference then no longer matches).
+_GROUPS: dict[tuple[int, ...], tuple[list[weakref.ref[RasterLayer]], list[list[int]]]] = {}
 
 
 def _grid_groups(layers: Sequence[RasterLayer]) -> list[list[RasterLayer]]:
-    """Layers grouped by identical grid: exactextract computes coverage once per group."""
+    """Layers grouped by identical grid: the coverage is computed once per group (remembered
+    per list of layer objects: an opened run asks with the same layers every time)."""
+    key = tuple(id(lyr) for lyr in layers)
+    hit = _GROUPS.get(key)
+    if hit is None or not all(r() is lyr for r, lyr in zip(hit[0], layers, strict=True)):
+        if len(_GROUPS) >= 64:
+            _GROUPS.clear()
+        pos = {id(lyr): i for i, lyr in enumerate(layers)}
+        groups = [[pos[id(lyr)] for lyr in g] for g in _group(layers)]
+        hit = _GROUPS[key] = ([weakref.ref(lyr) for lyr in layers], groups)
+    return [[layers[i] for i in g] for g in hit[1]]
+
+
+def _group(layers: Sequence[RasterLayer]) -> list[list[RasterLayer]]:
     groups: list[list[RasterLayer]] = []
     for lyr in layers:
         for g in groups:
-            if g[0].grid.aligned_with(lyr.grid):
+            if _aligned(g[0].grid, lyr.grid):
                 g.append(lyr)
                 break
         else:
@@ -406,12 +413,21 @@ def _grid_groups(layers: Sequence[RasterLayer]) -> list[list[RasterLayer]]:
     return groups
 
 
-def _stat(lyr: RasterLayer, p: Mapping[str, Any], factor: float) -> ZonalStat:
-    count = float(p.get("count") or 0.0)
+def _aligned(a: Grid, b: Grid) -> bool:
+    """:meth:`Grid.aligned_with` (same CRS, size and transform to 1e-9 of a pixel), with the
+    CRS comparison cached (pyproj's takes about 30 µs)."""
+    if a.shape != b.shape or not _same_crs(_wkt(a.crs), _wkt(b.crs)):
+        return False
+    tol = 1e-9 * max(a.res)
+    return all(abs(x - y) <= tol for x, y in zip(a.transform, b.transform, strict=True))
+
+
+def _stat(lyr: RasterLayer, p: PixelStats, factor: float) -> ZonalStat:
+    count = p.count
     area = count * lyr.grid.cell_area * factor / 1e6
     hist = None
     if lyr.is_class:
-        hist = _histogram(lyr.class_names, p.get("unique", []), p.get("frac", []), count, area)
+        hist = _histogram(lyr.class_names, p.classes or (), count, area)
     ok = count > 0
     return ZonalStat(
         layer=lyr.name,
@@ -419,10 +435,10 @@ def _stat(lyr: RasterLayer, p: Mapping[str, Any], factor: float) -> ZonalStat:
         class_table=lyr.class_table,
         count=count,
         area_km2=area,
-        sum=_num(p.get("sum")) if ok else None,
-        mean=_num(p.get("mean")) if ok else None,
-        min=_num(p.get("min")) if ok else None,
-        max=_num(p.get("max")) if ok else None,
+        sum=_num(p.sum) if ok else None,
+        mean=_num(p.mean) if ok else None,
+        min=_num(p.min) if ok else None,
+        max=_num(p.max) if ok else None,
         histogram=hist,
     )
 
