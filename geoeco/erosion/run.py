@@ -9,15 +9,19 @@ land-cover table, P from a table or Wener's formula), multiplied, converted to t
 graded. One mutual mask covers every input, so a missing input never silently becomes zero.
 
 Outputs in ``out_dir``: ``soil_loss.tif`` (t/(km²·a)), ``erosion_grade.tif`` (SL 190-2007
-codes 1..6, 0 = nodata, with the class colours), ``ls.tif``, ``r.tif`` when R is derived, and
-``summary.json``: area in km² per grade (equal-area), mean and total loss, the class tables,
-parameters ([R] items listed as unverified), inputs with checksums, and the engine version.
+codes 1..6, 0 = nodata, with the class colours), ``ls.tif`` and ``summary.json``: area in km²
+per grade (equal-area), mean and total loss, the class tables, parameters ([R] items listed as
+unverified), inputs with checksums, and the engine version. With ``factors`` in the config,
+also :data:`FACTOR_OUTPUTS` (what the soil-conservation service of the evaluation reads);
+without it, what the windows need of them (R from rain, slope for Wener's P, CSLE's L and S)
+is written to a scratch folder inside ``out_dir`` and deleted at the end.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +68,11 @@ from .config import (
 from .window import ErosionSpec, WindowResult, _bt_tables, _factor_inputs, erosion_window
 
 Progress = Callable[[str, float], None]
+
+#: Rasters written beside soil_loss.tif, erosion_grade.tif and ls.tif when the config asks for
+#: the factors: potential loss R·K·LS and soil conservation (t/(km²·a)), slope (degrees),
+#: K, C, P (RUSLE) or K, B, E, T and L, S (CSLE), and R when it is derived from rain.
+FACTOR_OUTPUTS = ("potential_loss", "soil_conservation", "slope", "k", "c", "p", "r")
 
 
 # ----------------------------------------------------------------------------------- R
@@ -186,19 +195,32 @@ def run_erosion(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    with _scratch(out) as scratch:
+        return _run(Path(dem), cfg, out, Path(scratch), progress, tile_pixels, engine)
+
+
+def _run(
+    dem_path: Path,
+    cfg: ErosionConfig,
+    out: Path,
+    scratch: Path,
+    progress: Progress | None,
+    tile_pixels: int,
+    engine: Engine | str | None,
+) -> ErosionResult:
+    """:func:`run_erosion` with its scratch folder (rasters the windows read, not asked for)."""
     step = progress or (lambda s, f: None)
     used = Provenance()
-    dem_path = Path(dem)
     grid, dem_record = _checked_dem(dem_path, cfg, engine)
     inputs: dict[str, Any] = {"dem": dem_record}
     step("flow routing and LS", 0.05)
-    ls_names = ("ls", "slope", "l", "s") if cfg.model == "csle" else ("ls", "slope")
+    ls_files = _ls_paths(cfg, out, scratch)
     ls_params = _ls_to_files(
-        dem_path, cfg, out, ls_names, tile_pixels, output_tags("erosion: LS", inputs)
+        dem_path, cfg, ls_files, tile_pixels, output_tags("erosion: LS", inputs)
     )
     record_ls_defaults(cfg, ls_params, used)
     step("rainfall erosivity", 0.35)
-    r_value = derive_r(cfg, out, used)
+    r_value = derive_r(cfg, out if cfg.factors else scratch, used)
     lc_tables = read_landcover_table(cfg.landcover_table) if cfg.landcover_table else {}
     if cfg.fvc is not None:  # percent or fraction: told once over the whole raster
         vegetation.check_cover_file(cfg.fvc, what=f"FVC input {Path(cfg.fvc).name}")
@@ -213,7 +235,7 @@ def run_erosion(
         cfg=cfg,
         grid=grid,
         r=r_value,
-        ls_files=tuple((n, str(out / f"{n}.tif")) for n in ls_names),
+        ls_files=tuple((n, str(p)) for n, p in ls_files.items()),
         lc_tables=lc_tables,
         fvc_ends=fvc_ends,
         bt_tables=_bt_tables(cfg),
@@ -291,6 +313,23 @@ def _record_inputs(spec: ErosionSpec, inputs: dict[str, Any]) -> None:
             pass
 
 
+def _ls_paths(cfg: ErosionConfig, out: Path, scratch: Path) -> dict[str, Path]:
+    """The LS rasters to write (name -> path): those asked for in ``out``, those only the
+    windows read (slope for Wener's P, CSLE's L and S) in ``scratch``.
+
+    >>> cfg = make_config({"r": 1.0, "k": 0.1, "c": 0.1, "p_method": "wener",
+    ...                    "landcover": "lc.tif"})
+    >>> {n: p.parent.name for n, p in _ls_paths(cfg, Path("o"), Path("tmp")).items()}
+    {'ls': 'o', 'slope': 'tmp'}
+    """
+    csle = ("l", "s") if cfg.model == "csle" else ()
+    if cfg.factors:
+        return {n: out / f"{n}.tif" for n in ("ls", "slope", *csle)}
+    paths = {"ls": out / "ls.tif"}
+    needed = (*(("slope",) if cfg.p_method == "wener" else ()), *csle)
+    return paths | {n: scratch / f"{n}.tif" for n in needed}
+
+
 def _factor_units(cfg: ErosionConfig) -> dict[str, str]:
     """The factors written beside the soil loss, with their units."""
     factor_units = {"k": "t·hm²·h/(hm²·MJ·mm)", "c": "1", "p": "1"}
@@ -304,11 +343,14 @@ def _output_files(cfg: ErosionConfig, tags: dict[str, str]) -> dict[str, dict[st
     for checking and for the soil-conservation service."""
     table = get_table("SL190-2007/water")
     grade_tags = {**tags, TAG_CLASS_TABLE: f"{table.name} ({table.version})"}
-    return {
-        "soil_loss": {"dtype": "float32", "units": "t/(km²·a)", "tags": tags},
+    factor_files: dict[str, dict[str, Any]] = {
         "potential_loss": {"units": "t/(km²·a)", "tags": tags},
         "soil_conservation": {"units": "t/(km²·a)", "tags": tags},
         **{n: {"units": u, "tags": tags} for n, u in _factor_units(cfg).items()},
+    }
+    return {
+        "soil_loss": {"dtype": "float32", "units": "t/(km²·a)", "tags": tags},
+        **(factor_files if cfg.factors else {}),
         "erosion_grade": {
             "dtype": "uint8",
             "nodata": 0,
@@ -409,7 +451,8 @@ def _result(
     px_km2 = grid.cell_area / 1e6 * equal_area_factor(grid)
     n_valid = int(counts[1:].sum())
     loss_sum, pot_sum = totals.loss_sum, totals.pot_sum
-    r_file = ["r.tif"] if (out / "r.tif").exists() and cfg.r is None else []
+    r_file = ["r.tif"] if cfg.factors and cfg.r is None else []
+    ls_files = [f"{n}.tif" for n, p in spec.ls_files if Path(p).parent == out and n != "ls"]
     return ErosionResult(
         out_dir=out,
         model=cfg.model,
@@ -439,11 +482,10 @@ def _result(
         outputs=(
             "soil_loss.tif",
             "erosion_grade.tif",
-            "potential_loss.tif",
-            "soil_conservation.tif",
+            *(("potential_loss.tif", "soil_conservation.tif") if cfg.factors else ()),
             "ls.tif",
-            "slope.tif",
-            *(f"{n}.tif" for n in _factor_units(cfg)),
+            *ls_files,
+            *(f"{n}.tif" for n in _factor_units(cfg) if cfg.factors),
             *r_file,
         ),
     )
@@ -462,18 +504,19 @@ _INPUT_FIELDS = (
     "erosion_regions",
     "texture",
     "landcover_table",
+    "factors",  # which files are written: the summary's ``outputs`` lists them
 )
 
 
 def _ls_to_files(
     dem_path: Path,
     cfg: ErosionConfig,
-    out: Path,
-    names: tuple[str, ...],
+    paths: dict[str, Path],
     tile_pixels: int,
     tags: dict[str, str],
 ) -> dict[str, Any]:
-    """Write LS and its parts as COGs in ``out``; return the LS parameters.
+    """Write LS and its parts to ``paths`` (name -> path: COGs in the output folder, plain
+    GeoTIFFs in the scratch folder); return the LS parameters.
 
     A DEM up to ``tile_pixels`` is routed whole; a larger one basin by basin
     (:func:`geoeco.terrain.ls_tiled.ls_factor_tiled`: memory follows the largest tile, and tiles
@@ -494,14 +537,18 @@ def _ls_to_files(
     if info.grid.width * info.grid.height > tile_pixels:
         from geoeco.terrain.ls_tiled import ls_factor_tiled
 
+        out = paths["ls"].parent
         res = ls_factor_tiled(
             dem_path,
             out,
-            outputs=names,
+            outputs=tuple(paths),
             budget_pixels=tile_pixels,
             name=dem_path.name,
             **settings,
         )
+        for n, p in paths.items():  # the parts not asked for go to the scratch folder
+            if p.parent != out:
+                os.replace(out / f"{n}.tif", p)
         return dict(res.params)
     ls = ls_factor(read_raster(dem_path, name=dem_path.name, units="m"), **settings)
     parts = {
@@ -510,8 +557,9 @@ def _ls_to_files(
         "l": ls.l,
         "s": ls.s,
     }
-    for n in names:
-        write_raster(parts[n], out / f"{n}.tif", tags=tags)
+    out = paths["ls"].parent
+    for n, p in paths.items():
+        write_raster(parts[n], p, tags=tags, cog=p.parent == out)
     return dict(ls.params)
 
 
@@ -562,6 +610,7 @@ __all__ = [
     "Texture",
     "load_config",
     "make_config",
+    "FACTOR_OUTPUTS",
     "run_erosion",
     "ErosionSpec",
     "WindowResult",

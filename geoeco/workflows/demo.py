@@ -81,7 +81,7 @@ def build_demo_analyses(
         layers, size=check_demo_size(size), res=res, progress=stage(progress, 0.0, 0.3)
     )
     settings = copy_demo_erosion_files(layers)
-    cfg = erosion_config(ErosionOptions(), settings=settings, base=layers)
+    cfg = erosion_config(ErosionOptions(factors=True), settings=settings, base=layers)
     ero = run_erosion(
         written["dem"], cfg, folder / "erosion", progress=stage(progress, 0.3, 0.7), engine=engine
     )
