@@ -410,3 +410,22 @@ def test_only_the_outputs_asked_for_are_written(tmp_path, model):
         assert np.array_equal(np.ma.getmaskarray(a), np.ma.getmaskarray(b))
     for key in ("total_soil_loss_t_a", "total_soil_conservation_t_a", "area_km2_by_grade"):
         assert lean.summary()[key] == full.summary()[key]
+
+
+def test_a_factor_on_the_dem_grid_is_read_as_the_warp_would(tmp_path):
+    """A factor raster on the DEM's grid is read without a warp (OnGrid): the values and the
+    mask (a nodata hole and a NaN) are those of the bilinear warp onto the same grid."""
+    from geoeco.core.align import aligned_source
+    from geoeco.erosion.window import OnGrid
+
+    k = np.linspace(0.01, 0.05, 30 * 12, dtype="float32").reshape(30, 12)
+    k[3:6, 4:7] = -1.0
+    k[10, 2] = np.nan
+    path = _write(tmp_path / "k.tif", k, nodata=-1.0)
+    grid = read_raster(path).grid
+    with aligned_source(path, grid, resampling="bilinear") as warped:
+        for win in [(0, 0, 30, 12), (2, 3, 9, 5)]:
+            a, b = warped.read(win), OnGrid(str(path), "k.tif").read(win)
+            assert np.array_equal(np.ma.getmaskarray(a), np.ma.getmaskarray(b))
+            np.testing.assert_array_equal(a.filled(0), b.filled(0))
+    assert np.ma.getmaskarray(OnGrid(str(path), "k.tif").read((0, 0, 30, 12))).sum() == 10

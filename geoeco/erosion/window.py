@@ -21,7 +21,7 @@ import numpy as np
 from geoeco.catalog.classes import FactorTable, Provenance, get_table
 from geoeco.core.align import Resampling, aligned_source, mutual_mask
 from geoeco.core.engine import Window
-from geoeco.core.io import read_raster
+from geoeco.core.io import raster_info, read_raster
 from geoeco.core.raster import Grid
 from geoeco.core.windows import Constant, WindowReader
 from geoeco.erosion import factors as factors
@@ -99,6 +99,26 @@ def _factor_inputs(spec: ErosionSpec) -> list[tuple[FactorValue, str, Resampling
 Sources = dict[str, WindowReader]
 
 
+class OnGrid:
+    """A factor raster already on the run's grid (same CRS, transform and size), read window
+    by window as it is: a warp onto the same grid would copy every value unchanged, at the
+    cost of a warp."""
+
+    def __init__(self, path: str, name: str) -> None:
+        self.path = path
+        self.name = name
+
+    def read(self, window: tuple[int, int, int, int]) -> np.ndarray:
+        """The window's values, nodata and NaN masked."""
+        return read_raster(self.path, window=window, name=self.name).array
+
+
+def _on_grid(path: str, grid: Grid) -> bool:
+    """Whether the raster at ``path`` is on ``grid`` exactly (CRS included)."""
+    g = raster_info(path, name=Path(path).name).grid
+    return g is not None and g == grid and g.crs == grid.crs
+
+
 @contextlib.contextmanager
 def _open_inputs(spec: ErosionSpec) -> Iterator[Sources]:
     """Every factor input opened on the grid (no re-validation: the driver checked them)."""
@@ -107,6 +127,8 @@ def _open_inputs(spec: ErosionSpec) -> Iterator[Sources]:
         for value, name, resampling in _factor_inputs(spec):
             if isinstance(value, int | float):
                 srcs[name] = Constant(float(value), name)
+            elif _on_grid(value, spec.grid):
+                srcs[name] = OnGrid(value, Path(value).name)
             else:
                 srcs[name] = stack.enter_context(
                     aligned_source(value, spec.grid, resampling=resampling, name=Path(value).name)
