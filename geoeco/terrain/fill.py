@@ -56,11 +56,8 @@ def _push(heap: np.ndarray, size: int, key: np.uint64) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _pop(heap: np.ndarray, size: int) -> np.uint64:
-    """Remove and return the smallest key of ``heap[:size]`` (the caller shrinks ``size``)."""
-    top: np.uint64 = heap[0]
-    last = heap[size - 1]
-    n = size - 1
+def _replace_top(heap: np.ndarray, n: int, key: np.uint64) -> None:
+    """Put ``key`` in place of the smallest key of the min-heap ``heap[:n]``."""
     i = 0
     while True:
         child = 2 * i + 1
@@ -68,12 +65,19 @@ def _pop(heap: np.ndarray, size: int) -> np.uint64:
             break
         if child + 1 < n and heap[child + 1] < heap[child]:
             child += 1
-        if heap[child] >= last:
+        if heap[child] >= key:
             break
         heap[i] = heap[child]
         i = child
-    if n > 0:
-        heap[i] = last
+    heap[i] = key
+
+
+@njit(cache=True, nogil=True)
+def _pop(heap: np.ndarray, size: int) -> np.uint64:
+    """Remove and return the smallest key of ``heap[:size]`` (the caller shrinks ``size``)."""
+    top: np.uint64 = heap[0]
+    if size > 1:
+        _replace_top(heap, size - 1, heap[size - 1])
     return top
 
 
@@ -145,8 +149,10 @@ def _flood(
     u32 = word.view(np.uint32)
     size = _start(z, seeds, use_seeds, queued, heap)
     while size > 0:
-        key = _pop(heap, size)
-        size -= 1
+        # The smallest key is taken off when the first key is queued after it, in one step
+        # (it is replaced): the heap holds the same keys, so the order is the same.
+        key = heap[0]
+        taken = False
         z0 = _value(key, word, u32)
         i0 = int(key & _LOW31)
         r0, c0 = i0 // nc, i0 % nc
@@ -161,10 +167,18 @@ def _flood(
                     z1 = z1 + dz
                     filled[r, c] = z1
                 if not queued[r, c]:
-                    size = _push(heap, size, _key(z1, 0, r * nc + c, word, u32))
+                    k = _key(z1, 0, r * nc + c, word, u32)
+                    if taken:
+                        size = _push(heap, size, k)
+                    else:
+                        _replace_top(heap, size, k)
+                        taken = True
                     queued[r, c] = True
                 done[r, c] = True
                 dirs[r, c] = _BACK[dr + 1, dc + 1]
+        if not taken:
+            _pop(heap, size)
+            size -= 1
 
 
 def priority_flood(z: np.ndarray, seeds: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
