@@ -24,6 +24,7 @@ import dataclasses
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -195,28 +196,51 @@ def run_erosion(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with _scratch(out) as scratch:
-        return _run(Path(dem), cfg, out, Path(scratch), progress, tile_pixels, engine)
+    with _scratch(out) as scratch, ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        run = _Run(out, Path(scratch), pool, tile_pixels)
+        return _run(Path(dem), cfg, run, progress, engine)
+
+
+@dataclass
+class _Run:
+    """Where a run writes: the output folder, a scratch folder inside it (what the windows
+    read and nobody asked for), and the threads that write whole rasters as COGs while the
+    run goes on (GDAL compresses without holding the GIL). ``pending``: those writes."""
+
+    out: Path
+    scratch: Path
+    pool: ThreadPoolExecutor
+    tile_pixels: int
+    pending: list[Future[Path]] = field(default_factory=list)
+
+    def write_cog(self, raster: Raster, name: str, **options: Any) -> None:
+        """Write ``raster`` to ``out/<name>.tif`` as a COG in a thread."""
+        self.pending.append(
+            self.pool.submit(write_raster, raster, self.out / f"{name}.tif", **options)
+        )
+
+    def finish(self) -> None:
+        """Wait for every write; raise the first failure."""
+        for f in self.pending:
+            f.result()
 
 
 def _run(
     dem_path: Path,
     cfg: ErosionConfig,
-    out: Path,
-    scratch: Path,
+    run: _Run,
     progress: Progress | None,
-    tile_pixels: int,
     engine: Engine | str | None,
 ) -> ErosionResult:
-    """:func:`run_erosion` with its scratch folder (rasters the windows read, not asked for)."""
+    """:func:`run_erosion` with its folders and writer threads (:class:`_Run`)."""
+    out, scratch = run.out, run.scratch
     step = progress or (lambda s, f: None)
     used = Provenance()
     grid, dem_record = _checked_dem(dem_path, cfg, engine)
     inputs: dict[str, Any] = {"dem": dem_record}
     step("flow routing and LS", 0.05)
-    ls_files = _ls_paths(cfg, out, scratch)
-    ls_params = _ls_to_files(
-        dem_path, cfg, ls_files, tile_pixels, output_tags("erosion: LS", inputs)
+    ls_files, ls_params = _ls_to_files(
+        dem_path, cfg, run, _ls_paths(cfg, out, scratch), output_tags("erosion: LS", inputs)
     )
     record_ls_defaults(cfg, ls_params, used)
     step("rainfall erosivity", 0.35)
@@ -244,7 +268,9 @@ def _run(
     with using_engine(engine) as eng:
         step("soil loss by window", 0.4)
         tags = output_tags("erosion", inputs)
-        totals, compute = _compute_windows(eng, spec, out, used, step, tags)
+        whole = run.tile_pixels >= grid.width * grid.height
+        totals, compute = _compute_windows(eng, spec, run if whole else out, used, step, tags)
+    run.finish()
     result = _result(spec, out, totals, compute, ls_params, inputs, used)
     write_json(result.summary(), out / "summary.json")
     step("done", 1.0)
@@ -384,27 +410,70 @@ class _Totals:
         used.parameters.update(res.parameters)
 
 
+class _Held:
+    """An output raster held whole in memory, filled window by window (nodata filled in as
+    a writer would)."""
+
+    def __init__(self, grid: Grid, dtype: str, nodata: float) -> None:
+        self.array = np.empty(grid.shape, dtype=dtype)
+        self.nodata = nodata
+
+    def write(self, window: Window, values: np.ndarray) -> None:
+        """Put ``values`` (masked or plain) at ``(row_off, col_off, height, width)``."""
+        r, c, h, w = window
+        filled = np.ma.filled(np.ma.asarray(values).astype(self.array.dtype), self.nodata)
+        self.array[r : r + h, c : c + w] = filled
+
+
+def _held(grid: Grid, files: dict[str, dict[str, Any]]) -> dict[str, _Held]:
+    """An in-memory output per file (the nodata a writer would choose)."""
+    out = {}
+    for n, kw in files.items():
+        dtype = kw.get("dtype", "float32")
+        default = 0 if np.dtype(dtype).kind == "u" else float("nan")
+        out[n] = _Held(grid, dtype, kw.get("nodata", default))
+    return out
+
+
+def _write_held(
+    run: _Run, grid: Grid, files: dict[str, dict[str, Any]], held: dict[str, _Held]
+) -> None:
+    """Write the held outputs as COGs, each in a thread."""
+    for n, kw in files.items():
+        h = held[n]
+        raster = Raster(np.ma.asarray(h.array), grid, units=kw.get("units"))
+        opts = {k: v for k, v in kw.items() if k not in ("units", "dtype", "nodata")}
+        run.write_cog(raster, n, nodata=h.nodata, dtype=str(h.array.dtype), **opts)
+
+
 def _compute_windows(
     eng: Engine,
     spec: ErosionSpec,
-    out: Path,
+    target: _Run | Path,
     used: Provenance,
     step: Progress,
     tags: dict[str, str],
 ) -> tuple[_Totals, dict[str, Any]]:
     """Run :func:`erosion_window` over the grid on ``eng``, write the output COGs (with
-    ``tags``), add up the sums; return them and the description of the computation."""
+    ``tags``), add up the sums; return them and the description of the computation.
+
+    ``target`` is the output folder, or for a DEM routed whole the run (:class:`_Run`): then
+    the local engine's outputs are held in memory and written in threads at the end."""
+    out = target.out if isinstance(target, _Run) else target
     files = _output_files(spec.cfg, tags)
     windows = list(spec.grid.blocks(spec.cfg.block_size))
     totals = _Totals(np.zeros(len(get_table("SL190-2007/water").classes) + 1, dtype=np.int64))
     on_workers = eng.name != "local"
     with contextlib.ExitStack() as stack:
-        writers: dict[str, RasterWriter] = {}
+        writers: dict[str, RasterWriter | _Held] = {}
         results: Iterator[tuple[Window, WindowResult]]
         if on_workers:  # windows leave their outputs in a shared folder; a task per file
             store = DirTileStore(stack.enter_context(_scratch(out)))
             tasks = eng.map_windows(_window_to_store, list(enumerate(windows)), (spec, store))
             results = ((item[1], res) for item, res in tasks)
+        elif isinstance(target, _Run):
+            writers = dict(_held(spec.grid, files))
+            results = eng.map_windows(erosion_window, windows, spec)
         else:
             writers = {
                 n: stack.enter_context(open_raster_writer(out / f"{n}.tif", spec.grid, **kw))
@@ -418,6 +487,10 @@ def _compute_windows(
             totals.add(res, used)
             step("soil loss by window", 0.4 + 0.5 * (i + 1) / len(windows))
         compute = {**eng.describe(), "windows": len(windows), "window_px": spec.cfg.block_size}
+        if isinstance(target, _Run) and not on_workers:
+            _write_held(
+                target, spec.grid, files, {n: w for n, w in writers.items() if isinstance(w, _Held)}
+            )
         if on_workers:
             step("writing the COGs", 0.9)
             jobs = [
@@ -452,7 +525,7 @@ def _result(
     n_valid = int(counts[1:].sum())
     loss_sum, pot_sum = totals.loss_sum, totals.pot_sum
     r_file = ["r.tif"] if cfg.factors and cfg.r is None else []
-    ls_files = [f"{n}.tif" for n, p in spec.ls_files if Path(p).parent == out and n != "ls"]
+    ls_files = [f"{n}.tif" for n in _ls_paths(cfg, out, out) if n != "ls" and cfg.factors]
     return ErosionResult(
         out_dir=out,
         model=cfg.model,
@@ -511,12 +584,15 @@ _INPUT_FIELDS = (
 def _ls_to_files(
     dem_path: Path,
     cfg: ErosionConfig,
+    run: _Run,
     paths: dict[str, Path],
-    tile_pixels: int,
     tags: dict[str, str],
-) -> dict[str, Any]:
+) -> tuple[dict[str, Path], dict[str, Any]]:
     """Write LS and its parts to ``paths`` (name -> path: COGs in the output folder, plain
-    GeoTIFFs in the scratch folder); return the LS parameters.
+    GeoTIFFs in the scratch folder); return where the windows read them and the LS parameters.
+
+    Routed whole, the COGs are written in threads while the run goes on, and the windows read
+    uncompressed copies in the scratch folder.
 
     A DEM up to ``tile_pixels`` is routed whole; a larger one basin by basin
     (:func:`geoeco.terrain.ls_tiled.ls_factor_tiled`: memory follows the largest tile, and tiles
@@ -534,7 +610,7 @@ def _ls_to_files(
         "exclude_streams": cfg.exclude_streams,
         "max_slope_length": cfg.max_slope_length,
     }  # the same LS settings for the whole DEM and basin by basin
-    if info.grid.width * info.grid.height > tile_pixels:
+    if info.grid.width * info.grid.height > run.tile_pixels:
         from geoeco.terrain.ls_tiled import ls_factor_tiled
 
         out = paths["ls"].parent
@@ -542,14 +618,14 @@ def _ls_to_files(
             dem_path,
             out,
             outputs=tuple(paths),
-            budget_pixels=tile_pixels,
+            budget_pixels=run.tile_pixels,
             name=dem_path.name,
             **settings,
         )
         for n, p in paths.items():  # the parts not asked for go to the scratch folder
             if p.parent != out:
                 os.replace(out / f"{n}.tif", p)
-        return dict(res.params)
+        return paths, dict(res.params)
     ls = ls_factor(read_raster(dem_path, name=dem_path.name, units="m"), **settings)
     parts = {
         "ls": ls.ls,
@@ -557,10 +633,13 @@ def _ls_to_files(
         "l": ls.l,
         "s": ls.s,
     }
-    out = paths["ls"].parent
     for n, p in paths.items():
-        write_raster(parts[n], p, tags=tags, cog=p.parent == out)
-    return dict(ls.params)
+        if p.parent == run.out:
+            run.write_cog(parts[n], n, tags=tags)
+    read = {n: run.scratch / f"{n}.tif" for n in paths}
+    for n, p in read.items():
+        write_raster(parts[n], p, cog=False, compress="none")
+    return read, dict(ls.params)
 
 
 def check_landcover_codes(cfg: ErosionConfig, codes: Sequence[int]) -> None:
