@@ -268,6 +268,14 @@ def erosion(
     ] = None,
     config: Annotated[Path | None, typer.Option(help="TOML with everything else.")] = None,
     allow_outside_china: Annotated[bool, typer.Option("--allow-outside-china")] = False,
+    factors: Annotated[
+        bool,
+        typer.Option(
+            "--factors",
+            help="Also write the factor rasters (R when derived, K, C, P or CSLE's, slope, "
+            "potential loss, soil conservation); default: soil loss, grade and LS only.",
+        ),
+    ] = False,
     engine: Annotated[
         str,
         typer.Option(
@@ -302,6 +310,7 @@ def erosion(
         ls_method=ls_method,
         exclude_streams=exclude_streams,
         allow_outside_china=allow_outside_china,
+        factors=factors or None,
     )
     if inputs_from is not None:  # the folder's DEM and erosion settings, checked first
         from geoeco.workflows.analyses import inputs_erosion_config

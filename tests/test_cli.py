@@ -349,7 +349,7 @@ def test_erosion_config_paths_resolve_against_its_folder_and_flags_against_the_w
     _slope_dem(tmp_path / "c.tif", 0.2)
     (settings / "ero.toml").write_text('r = 500.0\nk = 0.03\nc = "c.tif"\n', encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    args = ["erosion", "--dem", "settings/dem.tif", "--config", "settings/ero.toml"]
+    args = ["erosion", "--dem", "settings/dem.tif", "--config", "settings/ero.toml", "--factors"]
     code, _, err = _run(capsys, *args, "--out", "e1")
     assert code == 0, err
     with rasterio.open(tmp_path / "e1" / "c.tif") as ds:

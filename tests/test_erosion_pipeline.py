@@ -173,6 +173,7 @@ def test_csle_with_user_b_and_t_tables(tmp_path):
             "ndvi_endpoints": (0.0, 1.0),
             "t_factors": {"1": 0.281},
             "b_factors": {"3": 0.05},
+            "factors": True,
         }
     )
     s = run_erosion(dem, cfg, tmp_path / "o")
@@ -188,7 +189,8 @@ def test_potential_loss_and_soil_conservation(tmp_path):
     with C·P = 0.2·0.5 = 0.1 the conservation is 0.9 × potential, and the mean in t/(hm²·a) is
     the mean in t/(km²·a) divided by 100."""
     dem = _plane(tmp_path, rows=30)
-    s = run_erosion(dem, make_config({"r": 500.0, "k": 0.03, "c": 0.2, "p": 0.5}), tmp_path / "o")
+    cfg = make_config({"r": 500.0, "k": 0.03, "c": 0.2, "p": 0.5, "factors": True})
+    s = run_erosion(dem, cfg, tmp_path / "o")
     ls = read_raster(tmp_path / "o" / "ls.tif").array
     pot = read_raster(tmp_path / "o" / "potential_loss.tif").array
     cons = read_raster(tmp_path / "o" / "soil_conservation.tif").array
@@ -252,7 +254,9 @@ def test_r_from_monthly_rain_by_hand(tmp_path, method):
         np.broadcast_to(np.array(_MONTHS)[:, None, None], (12, 4, 4)),
         res=50.0,
     )
-    cfg = make_config({"r_monthly": str(rain), "r_monthly_method": method, "k": 0.03, "c": 0.2})
+    cfg = make_config(
+        {"r_monthly": str(rain), "r_monthly_method": method, "k": 0.03, "c": 0.2, "factors": True}
+    )
     res = run_erosion(dem, cfg, tmp_path / "out")
     r = read_raster(tmp_path / "out" / "r.tif").array
     expected = 2001.8 if method == "fournier" else 2641.0
@@ -272,7 +276,7 @@ def test_r_from_monthly_rain_of_several_years_is_the_mean(tmp_path):
     year2 = [0.0] * 6 + [450.0] + [0.0] * 5
     two = np.broadcast_to(np.array(_MONTHS + year2)[:, None, None], (24, 4, 4))
     rain = _write_bands(tmp_path / "rain24.tif", two, res=50.0)
-    cfg = make_config({"r_monthly": str(rain), "k": 0.03, "c": 0.2})
+    cfg = make_config({"r_monthly": str(rain), "k": 0.03, "c": 0.2, "factors": True})
     run_erosion(dem, cfg, tmp_path / "out")
     r = read_raster(tmp_path / "out" / "r.tif").array
     np.testing.assert_allclose(r.compressed(), 0.1833 * 277.7778**1.9957, rtol=1e-5)
@@ -306,6 +310,7 @@ def test_a_window_of_bare_dunes_computes(tmp_path):
             "ndvi_endpoints": (0.05, 0.85),
             "p": 1.0,
             "block_size": 64,
+            "factors": True,
         }
     )
     run_erosion(dem, cfg, tmp_path / "ero")
@@ -334,7 +339,8 @@ def test_a_cover_input_as_fraction_is_caught_once_over_the_whole_raster(tmp_path
     assert not (tmp_path / "o1" / "soil_loss.tif").exists()
     dunes = np.full((20, 10), 0.86, dtype="float32")
     pct = _write(tmp_path / "pct.tif", dunes, nodata=-1.0, units="%")
-    run_erosion(dem, make_config({"r": 500.0, "k": 0.03, "fvc": str(pct)}), tmp_path / "o2")
+    cfg = make_config({"r": 500.0, "k": 0.03, "fvc": str(pct), "factors": True})
+    run_erosion(dem, cfg, tmp_path / "o2")
     c = read_raster(tmp_path / "o2" / "c.tif").array
     np.testing.assert_allclose(c.compressed(), 0.6508 - 0.3436 * math.log10(0.86), rtol=1e-5)
     said = _write(tmp_path / "said.tif", np.full((20, 10), 40.0, "float32"), nodata=-1.0, units="1")
@@ -364,3 +370,62 @@ def test_ls_defaults_are_recorded_and_flagged_unverified(tmp_path):
     assert params["ls.max_slope_length_m"] == {"value": 120.0, "tag": "I", "source": "given"}
     assert params["ls.channel_threshold_cells"]["value"] == 40
     assert "ls.max_slope_length_m" not in s["provenance"]["unverified"]
+
+
+def _files(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("model", ["rusle", "csle"])
+def test_only_the_outputs_asked_for_are_written(tmp_path, model):
+    """Without ``factors`` a run writes soil loss, grade, LS and the summary, nothing else
+    (no scratch left behind), and lists exactly those; with it, the factor rasters too. The
+    soil loss, grades and totals are the same either way. R comes from monthly rain (derived:
+    r.tif only with factors), P by Wener's formula (the windows read the slope), CSLE reads
+    L and S."""
+    dem = _plane(tmp_path, rows=30)
+    months = np.broadcast_to(np.array(_MONTHS)[:, None, None], (12, 4, 4))
+    rain = _write_bands(tmp_path / "rain.tif", months, res=100.0)
+    lc = _write(tmp_path / "lc.tif", np.full((30, 12), 11, dtype="uint8"), nodata=0)
+    ndvi = _write(tmp_path / "ndvi.tif", np.full((30, 12), 0.5, "float32"))
+    settings = {"r_monthly": str(rain), "k": 0.03, "model": model, "landcover": str(lc)}
+    if model == "rusle":
+        settings |= {"c": 0.2, "p_method": "wener", "cropland_codes": (11,)}
+    else:
+        settings |= {"ndvi": str(ndvi), "ndvi_endpoints": (0.0, 1.0)}
+    cfg = make_config(settings)
+    lean = run_erosion(dem, cfg, tmp_path / "lean")
+    full = run_erosion(dem, make_config({**settings, "factors": True}), tmp_path / "full")
+    written = ["soil_loss.tif", "erosion_grade.tif", "ls.tif"]
+    assert _files(tmp_path / "lean") == sorted([*written, "summary.json"])
+    assert sorted(lean.outputs) == sorted(written)
+    factors = ["k", "c", "p"] if model == "rusle" else ["k", "b", "e", "t", "l", "s"]
+    names = ["potential_loss", "soil_conservation", "slope", "r", *factors]
+    assert sorted(full.outputs) == sorted([*written, *(f"{n}.tif" for n in names)])
+    assert _files(tmp_path / "full") == sorted([*full.outputs, "summary.json"])
+    for name in written:
+        a = read_raster(tmp_path / "lean" / name).array
+        b = read_raster(tmp_path / "full" / name).array
+        np.testing.assert_array_equal(a.filled(0), b.filled(0))
+        assert np.array_equal(np.ma.getmaskarray(a), np.ma.getmaskarray(b))
+    for key in ("total_soil_loss_t_a", "total_soil_conservation_t_a", "area_km2_by_grade"):
+        assert lean.summary()[key] == full.summary()[key]
+
+
+def test_a_factor_on_the_dem_grid_is_read_as_the_warp_would(tmp_path):
+    """A factor raster on the DEM's grid is read without a warp (OnGrid): the values and the
+    mask (a nodata hole and a NaN) are those of the bilinear warp onto the same grid."""
+    from geoeco.core.align import aligned_source
+    from geoeco.erosion.window import OnGrid
+
+    k = np.linspace(0.01, 0.05, 30 * 12, dtype="float32").reshape(30, 12)
+    k[3:6, 4:7] = -1.0
+    k[10, 2] = np.nan
+    path = _write(tmp_path / "k.tif", k, nodata=-1.0)
+    grid = read_raster(path).grid
+    with aligned_source(path, grid, resampling="bilinear") as warped:
+        for win in [(0, 0, 30, 12), (2, 3, 9, 5)]:
+            a, b = warped.read(win), OnGrid(str(path), "k.tif").read(win)
+            assert np.array_equal(np.ma.getmaskarray(a), np.ma.getmaskarray(b))
+            np.testing.assert_array_equal(a.filled(0), b.filled(0))
+    assert np.ma.getmaskarray(OnGrid(str(path), "k.tif").read((0, 0, 30, 12))).sum() == 10

@@ -400,6 +400,7 @@ def demo_eval(demo_small_dir, tmp_path_factory):
         (files("geoeco") / "data" / "demo_erosion.toml").read_text(encoding="utf-8")
     )
     settings["landcover_table"]["path"] = str(files("geoeco") / "data/demo_landcover_factors.csv")
+    settings["factors"] = True  # the evaluation reads R, K, C, P and slope, as in the demo
     run_erosion(
         demo_small_dir / "dem.tif", make_config(settings, base=demo_small_dir), out / "erosion"
     )

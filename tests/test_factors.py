@@ -236,3 +236,24 @@ def test_models_arrays_nodata_dtype_and_out():
     assert sc[0, 0] == pytest.approx(1.0) and np.isnan(sc[0, 1])
     with pytest.raises(GridMismatch):
         rusle(np.ones((2, 2)), np.ones((3, 3)), 1, 1, 1)
+
+
+def test_table_factors_by_index_equal_the_searching_lookup():
+    """C/P from a land-cover table by indexing (geoeco.erosion.factors._lookup_codes) equal
+    catalog.classes.lookup (a search per pixel) on random codes of several integer types, with
+    and without a mask; an unknown code raises the same error."""
+    from geoeco.catalog.classes import lookup
+    from geoeco.core.errors import InvalidInput
+    from geoeco.erosion.factors import _lookup_codes
+
+    rng = np.random.default_rng(3)
+    table = {1: 0.25, 2: 0.05, 3: 0.003, 300: 0.6}
+    for dtype in ("uint8", "uint16", "int32", "int64"):
+        codes = rng.choice([1, 2, 3] if dtype == "uint8" else [1, 2, 3, 300], size=(50, 40))
+        codes = codes.astype(dtype)
+        masked = np.ma.masked_array(codes, mask=rng.random(codes.shape) < 0.2)
+        for c in (codes, masked):
+            expected = lookup(c, table, what="land-cover code")
+            np.testing.assert_array_equal(_lookup_codes(c, table), expected)
+    with pytest.raises(InvalidInput, match=r"land-cover codes \[7\] have no entry"):
+        _lookup_codes(np.array([[1, 7]], dtype="int32"), table)

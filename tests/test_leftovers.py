@@ -203,8 +203,8 @@ def test_a_late_erosion_failure_leaves_no_out_folder(
     out = tmp_path / "runs" / "e"
     code, stdout, err = _erosion(dem, k, out, capsys)
     assert code == 2 and "k_int.tif" in err and "nodata" in err and stdout == ""
-    # the run had written files before it failed ...
-    assert seen and {"ls.tif", "slope.tif"} <= set(seen[0])
+    # the run had written files before it failed (LS; R would go beside it) ...
+    assert seen and "ls.tif" in seen[0]
     # ... and none of them, nor the folders made for them, remain
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs"]
 

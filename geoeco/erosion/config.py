@@ -66,6 +66,9 @@ class ErosionConfig(_Model):
     (``r_daily``, one band per day, band descriptions ISO dates, Zhang Wenbo's model); K from
     ``texture``; C from ``ndvi`` (FVC by the dimidiate model, then Cai) or ``landcover`` +
     ``landcover_table``; P from the table or Wener's formula on ``cropland_codes``.
+
+    ``factors`` asks for the factor rasters beside the soil loss, its grade and LS (see
+    :data:`geoeco.erosion.run.FACTOR_OUTPUTS`); without it they are not written.
     """
 
     model: ErosionModel = DEFAULT_MODEL
@@ -102,6 +105,7 @@ class ErosionConfig(_Model):
     erosion_regions: str | None = None
     allow_outside_china: bool = False
     block_size: int = Field(1024, ge=64)
+    factors: bool = False
 
     @model_validator(mode="after")
     def _one_source_each(self) -> ErosionConfig:

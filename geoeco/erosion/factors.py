@@ -554,7 +554,34 @@ def _from_table(
         values = table
     if any(isinstance(v, str) for v in values.values()):
         raise InvalidInput(f"the {what} table has non-numeric entries")
-    return lookup(codes, values, what="land-cover code")
+    return _lookup_codes(codes, values)
+
+
+def _lookup_codes(codes: ArrayLike, values: Mapping[int, float | str]) -> np.ndarray:
+    """:func:`~geoeco.catalog.classes.lookup` of land-cover codes: by indexing a table of
+    every code from 0 to the largest (up to 65 535) when the codes are such integers, which
+    gives the same values several times faster than a search per pixel; otherwise, or when a
+    code has no entry (the error names them), by ``lookup`` itself.
+
+    >>> _lookup_codes(np.ma.masked_equal([3, 0, 3, 1], 0), {1: 0.5, 3: 0.25}).tolist()
+    [0.25, nan, 0.25, 0.5]
+    """
+    mask = np.ma.getmaskarray(codes)
+    arr = np.asarray(np.ma.filled(codes, 0)) if np.ma.isMaskedArray(codes) else np.asarray(codes)
+    if arr.dtype.kind not in "iu" or arr.size == 0 or arr.min() < 0 or arr.max() >= 2**16:
+        return lookup(codes, values, what="land-cover code")
+    size = int(arr.max()) + 1
+    known = np.zeros(size, dtype=bool)
+    table = np.full(size, np.nan)
+    for k, v in values.items():
+        if 0 <= int(k) < size:
+            known[int(k)] = True
+            table[int(k)] = float(v)
+    if not (known[arr] | mask).all():
+        return lookup(codes, values, what="land-cover code")
+    out: np.ndarray = table[arr]
+    out[mask] = np.nan
+    return out
 
 
 def p_wener(

@@ -9,17 +9,22 @@ land-cover table, P from a table or Wener's formula), multiplied, converted to t
 graded. One mutual mask covers every input, so a missing input never silently becomes zero.
 
 Outputs in ``out_dir``: ``soil_loss.tif`` (t/(km²·a)), ``erosion_grade.tif`` (SL 190-2007
-codes 1..6, 0 = nodata, with the class colours), ``ls.tif``, ``r.tif`` when R is derived, and
-``summary.json``: area in km² per grade (equal-area), mean and total loss, the class tables,
-parameters ([R] items listed as unverified), inputs with checksums, and the engine version.
+codes 1..6, 0 = nodata, with the class colours), ``ls.tif`` and ``summary.json``: area in km²
+per grade (equal-area), mean and total loss, the class tables, parameters ([R] items listed as
+unverified), inputs with checksums, and the engine version. With ``factors`` in the config,
+also :data:`FACTOR_OUTPUTS` (what the soil-conservation service of the evaluation reads);
+without it, what the windows need of them (R from rain, slope for Wener's P, CSLE's L and S)
+is written to a scratch folder inside ``out_dir`` and deleted at the end.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -64,6 +69,11 @@ from .config import (
 from .window import ErosionSpec, WindowResult, _bt_tables, _factor_inputs, erosion_window
 
 Progress = Callable[[str, float], None]
+
+#: Rasters written beside soil_loss.tif, erosion_grade.tif and ls.tif when the config asks for
+#: the factors: potential loss R·K·LS and soil conservation (t/(km²·a)), slope (degrees),
+#: K, C, P (RUSLE) or K, B, E, T and L, S (CSLE), and R when it is derived from rain.
+FACTOR_OUTPUTS = ("potential_loss", "soil_conservation", "slope", "k", "c", "p", "r")
 
 
 # ----------------------------------------------------------------------------------- R
@@ -186,19 +196,55 @@ def run_erosion(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    with _scratch(out) as scratch, ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        run = _Run(out, Path(scratch), pool, tile_pixels)
+        return _run(Path(dem), cfg, run, progress, engine)
+
+
+@dataclass
+class _Run:
+    """Where a run writes: the output folder, a scratch folder inside it (what the windows
+    read and nobody asked for), and the threads that write whole rasters as COGs while the
+    run goes on (GDAL compresses without holding the GIL). ``pending``: those writes."""
+
+    out: Path
+    scratch: Path
+    pool: ThreadPoolExecutor
+    tile_pixels: int
+    pending: list[Future[Path]] = field(default_factory=list)
+
+    def write_cog(self, raster: Raster, name: str, **options: Any) -> None:
+        """Write ``raster`` to ``out/<name>.tif`` as a COG in a thread."""
+        self.pending.append(
+            self.pool.submit(write_raster, raster, self.out / f"{name}.tif", **options)
+        )
+
+    def finish(self) -> None:
+        """Wait for every write; raise the first failure."""
+        for f in self.pending:
+            f.result()
+
+
+def _run(
+    dem_path: Path,
+    cfg: ErosionConfig,
+    run: _Run,
+    progress: Progress | None,
+    engine: Engine | str | None,
+) -> ErosionResult:
+    """:func:`run_erosion` with its folders and writer threads (:class:`_Run`)."""
+    out, scratch = run.out, run.scratch
     step = progress or (lambda s, f: None)
     used = Provenance()
-    dem_path = Path(dem)
     grid, dem_record = _checked_dem(dem_path, cfg, engine)
     inputs: dict[str, Any] = {"dem": dem_record}
     step("flow routing and LS", 0.05)
-    ls_names = ("ls", "slope", "l", "s") if cfg.model == "csle" else ("ls", "slope")
-    ls_params = _ls_to_files(
-        dem_path, cfg, out, ls_names, tile_pixels, output_tags("erosion: LS", inputs)
+    ls_files, ls_params = _ls_to_files(
+        dem_path, cfg, run, _ls_paths(cfg, out, scratch), output_tags("erosion: LS", inputs)
     )
     record_ls_defaults(cfg, ls_params, used)
     step("rainfall erosivity", 0.35)
-    r_value = derive_r(cfg, out, used)
+    r_value = derive_r(cfg, out if cfg.factors else scratch, used)
     lc_tables = read_landcover_table(cfg.landcover_table) if cfg.landcover_table else {}
     if cfg.fvc is not None:  # percent or fraction: told once over the whole raster
         vegetation.check_cover_file(cfg.fvc, what=f"FVC input {Path(cfg.fvc).name}")
@@ -213,7 +259,7 @@ def run_erosion(
         cfg=cfg,
         grid=grid,
         r=r_value,
-        ls_files=tuple((n, str(out / f"{n}.tif")) for n in ls_names),
+        ls_files=tuple((n, str(p)) for n, p in ls_files.items()),
         lc_tables=lc_tables,
         fvc_ends=fvc_ends,
         bt_tables=_bt_tables(cfg),
@@ -222,7 +268,9 @@ def run_erosion(
     with using_engine(engine) as eng:
         step("soil loss by window", 0.4)
         tags = output_tags("erosion", inputs)
-        totals, compute = _compute_windows(eng, spec, out, used, step, tags)
+        whole = run.tile_pixels >= grid.width * grid.height
+        totals, compute = _compute_windows(eng, spec, run if whole else out, used, step, tags)
+    run.finish()
     result = _result(spec, out, totals, compute, ls_params, inputs, used)
     write_json(result.summary(), out / "summary.json")
     step("done", 1.0)
@@ -291,6 +339,23 @@ def _record_inputs(spec: ErosionSpec, inputs: dict[str, Any]) -> None:
             pass
 
 
+def _ls_paths(cfg: ErosionConfig, out: Path, scratch: Path) -> dict[str, Path]:
+    """The LS rasters to write (name -> path): those asked for in ``out``, those only the
+    windows read (slope for Wener's P, CSLE's L and S) in ``scratch``.
+
+    >>> cfg = make_config({"r": 1.0, "k": 0.1, "c": 0.1, "p_method": "wener",
+    ...                    "landcover": "lc.tif"})
+    >>> {n: p.parent.name for n, p in _ls_paths(cfg, Path("o"), Path("tmp")).items()}
+    {'ls': 'o', 'slope': 'tmp'}
+    """
+    csle = ("l", "s") if cfg.model == "csle" else ()
+    if cfg.factors:
+        return {n: out / f"{n}.tif" for n in ("ls", "slope", *csle)}
+    paths = {"ls": out / "ls.tif"}
+    needed = (*(("slope",) if cfg.p_method == "wener" else ()), *csle)
+    return paths | {n: scratch / f"{n}.tif" for n in needed}
+
+
 def _factor_units(cfg: ErosionConfig) -> dict[str, str]:
     """The factors written beside the soil loss, with their units."""
     factor_units = {"k": "t·hm²·h/(hm²·MJ·mm)", "c": "1", "p": "1"}
@@ -304,11 +369,14 @@ def _output_files(cfg: ErosionConfig, tags: dict[str, str]) -> dict[str, dict[st
     for checking and for the soil-conservation service."""
     table = get_table("SL190-2007/water")
     grade_tags = {**tags, TAG_CLASS_TABLE: f"{table.name} ({table.version})"}
-    return {
-        "soil_loss": {"dtype": "float32", "units": "t/(km²·a)", "tags": tags},
+    factor_files: dict[str, dict[str, Any]] = {
         "potential_loss": {"units": "t/(km²·a)", "tags": tags},
         "soil_conservation": {"units": "t/(km²·a)", "tags": tags},
         **{n: {"units": u, "tags": tags} for n, u in _factor_units(cfg).items()},
+    }
+    return {
+        "soil_loss": {"dtype": "float32", "units": "t/(km²·a)", "tags": tags},
+        **(factor_files if cfg.factors else {}),
         "erosion_grade": {
             "dtype": "uint8",
             "nodata": 0,
@@ -342,27 +410,70 @@ class _Totals:
         used.parameters.update(res.parameters)
 
 
+class _Held:
+    """An output raster held whole in memory, filled window by window (nodata filled in as
+    a writer would)."""
+
+    def __init__(self, grid: Grid, dtype: str, nodata: float) -> None:
+        self.array = np.empty(grid.shape, dtype=dtype)
+        self.nodata = nodata
+
+    def write(self, window: Window, values: np.ndarray) -> None:
+        """Put ``values`` (masked or plain) at ``(row_off, col_off, height, width)``."""
+        r, c, h, w = window
+        filled = np.ma.filled(np.ma.asarray(values).astype(self.array.dtype), self.nodata)
+        self.array[r : r + h, c : c + w] = filled
+
+
+def _held(grid: Grid, files: dict[str, dict[str, Any]]) -> dict[str, _Held]:
+    """An in-memory output per file (the nodata a writer would choose)."""
+    out = {}
+    for n, kw in files.items():
+        dtype = kw.get("dtype", "float32")
+        default = 0 if np.dtype(dtype).kind == "u" else float("nan")
+        out[n] = _Held(grid, dtype, kw.get("nodata", default))
+    return out
+
+
+def _write_held(
+    run: _Run, grid: Grid, files: dict[str, dict[str, Any]], held: dict[str, _Held]
+) -> None:
+    """Write the held outputs as COGs, each in a thread."""
+    for n, kw in files.items():
+        h = held[n]
+        raster = Raster(np.ma.asarray(h.array), grid, units=kw.get("units"))
+        opts = {k: v for k, v in kw.items() if k not in ("units", "dtype", "nodata")}
+        run.write_cog(raster, n, nodata=h.nodata, dtype=str(h.array.dtype), **opts)
+
+
 def _compute_windows(
     eng: Engine,
     spec: ErosionSpec,
-    out: Path,
+    target: _Run | Path,
     used: Provenance,
     step: Progress,
     tags: dict[str, str],
 ) -> tuple[_Totals, dict[str, Any]]:
     """Run :func:`erosion_window` over the grid on ``eng``, write the output COGs (with
-    ``tags``), add up the sums; return them and the description of the computation."""
+    ``tags``), add up the sums; return them and the description of the computation.
+
+    ``target`` is the output folder, or for a DEM routed whole the run (:class:`_Run`): then
+    the local engine's outputs are held in memory and written in threads at the end."""
+    out = target.out if isinstance(target, _Run) else target
     files = _output_files(spec.cfg, tags)
     windows = list(spec.grid.blocks(spec.cfg.block_size))
     totals = _Totals(np.zeros(len(get_table("SL190-2007/water").classes) + 1, dtype=np.int64))
     on_workers = eng.name != "local"
     with contextlib.ExitStack() as stack:
-        writers: dict[str, RasterWriter] = {}
+        writers: dict[str, RasterWriter | _Held] = {}
         results: Iterator[tuple[Window, WindowResult]]
         if on_workers:  # windows leave their outputs in a shared folder; a task per file
             store = DirTileStore(stack.enter_context(_scratch(out)))
             tasks = eng.map_windows(_window_to_store, list(enumerate(windows)), (spec, store))
             results = ((item[1], res) for item, res in tasks)
+        elif isinstance(target, _Run):
+            writers = dict(_held(spec.grid, files))
+            results = eng.map_windows(erosion_window, windows, spec)
         else:
             writers = {
                 n: stack.enter_context(open_raster_writer(out / f"{n}.tif", spec.grid, **kw))
@@ -376,6 +487,10 @@ def _compute_windows(
             totals.add(res, used)
             step("soil loss by window", 0.4 + 0.5 * (i + 1) / len(windows))
         compute = {**eng.describe(), "windows": len(windows), "window_px": spec.cfg.block_size}
+        if isinstance(target, _Run) and not on_workers:
+            _write_held(
+                target, spec.grid, files, {n: w for n, w in writers.items() if isinstance(w, _Held)}
+            )
         if on_workers:
             step("writing the COGs", 0.9)
             jobs = [
@@ -409,7 +524,8 @@ def _result(
     px_km2 = grid.cell_area / 1e6 * equal_area_factor(grid)
     n_valid = int(counts[1:].sum())
     loss_sum, pot_sum = totals.loss_sum, totals.pot_sum
-    r_file = ["r.tif"] if (out / "r.tif").exists() and cfg.r is None else []
+    r_file = ["r.tif"] if cfg.factors and cfg.r is None else []
+    ls_files = [f"{n}.tif" for n in _ls_paths(cfg, out, out) if n != "ls" and cfg.factors]
     return ErosionResult(
         out_dir=out,
         model=cfg.model,
@@ -439,11 +555,10 @@ def _result(
         outputs=(
             "soil_loss.tif",
             "erosion_grade.tif",
-            "potential_loss.tif",
-            "soil_conservation.tif",
+            *(("potential_loss.tif", "soil_conservation.tif") if cfg.factors else ()),
             "ls.tif",
-            "slope.tif",
-            *(f"{n}.tif" for n in _factor_units(cfg)),
+            *ls_files,
+            *(f"{n}.tif" for n in _factor_units(cfg) if cfg.factors),
             *r_file,
         ),
     )
@@ -462,18 +577,22 @@ _INPUT_FIELDS = (
     "erosion_regions",
     "texture",
     "landcover_table",
+    "factors",  # which files are written: the summary's ``outputs`` lists them
 )
 
 
 def _ls_to_files(
     dem_path: Path,
     cfg: ErosionConfig,
-    out: Path,
-    names: tuple[str, ...],
-    tile_pixels: int,
+    run: _Run,
+    paths: dict[str, Path],
     tags: dict[str, str],
-) -> dict[str, Any]:
-    """Write LS and its parts as COGs in ``out``; return the LS parameters.
+) -> tuple[dict[str, Path], dict[str, Any]]:
+    """Write LS and its parts to ``paths`` (name -> path: COGs in the output folder, plain
+    GeoTIFFs in the scratch folder); return where the windows read them and the LS parameters.
+
+    Routed whole, the COGs are written in threads while the run goes on, and the windows read
+    uncompressed copies in the scratch folder.
 
     A DEM up to ``tile_pixels`` is routed whole; a larger one basin by basin
     (:func:`geoeco.terrain.ls_tiled.ls_factor_tiled`: memory follows the largest tile, and tiles
@@ -491,18 +610,22 @@ def _ls_to_files(
         "exclude_streams": cfg.exclude_streams,
         "max_slope_length": cfg.max_slope_length,
     }  # the same LS settings for the whole DEM and basin by basin
-    if info.grid.width * info.grid.height > tile_pixels:
+    if info.grid.width * info.grid.height > run.tile_pixels:
         from geoeco.terrain.ls_tiled import ls_factor_tiled
 
+        out = paths["ls"].parent
         res = ls_factor_tiled(
             dem_path,
             out,
-            outputs=names,
-            budget_pixels=tile_pixels,
+            outputs=tuple(paths),
+            budget_pixels=run.tile_pixels,
             name=dem_path.name,
             **settings,
         )
-        return dict(res.params)
+        for n, p in paths.items():  # the parts not asked for go to the scratch folder
+            if p.parent != out:
+                os.replace(out / f"{n}.tif", p)
+        return paths, dict(res.params)
     ls = ls_factor(read_raster(dem_path, name=dem_path.name, units="m"), **settings)
     parts = {
         "ls": ls.ls,
@@ -510,9 +633,13 @@ def _ls_to_files(
         "l": ls.l,
         "s": ls.s,
     }
-    for n in names:
-        write_raster(parts[n], out / f"{n}.tif", tags=tags)
-    return dict(ls.params)
+    for n, p in paths.items():
+        if p.parent == run.out:
+            run.write_cog(parts[n], n, tags=tags)
+    read = {n: run.scratch / f"{n}.tif" for n in paths}
+    for n, p in read.items():
+        write_raster(parts[n], p, cog=False, compress="none")
+    return read, dict(ls.params)
 
 
 def check_landcover_codes(cfg: ErosionConfig, codes: Sequence[int]) -> None:
@@ -562,6 +689,7 @@ __all__ = [
     "Texture",
     "load_config",
     "make_config",
+    "FACTOR_OUTPUTS",
     "run_erosion",
     "ErosionSpec",
     "WindowResult",

@@ -21,7 +21,7 @@ import numpy as np
 from geoeco.catalog.classes import FactorTable, Provenance, get_table
 from geoeco.core.align import Resampling, aligned_source, mutual_mask
 from geoeco.core.engine import Window
-from geoeco.core.io import read_raster
+from geoeco.core.io import raster_info, read_raster
 from geoeco.core.raster import Grid
 from geoeco.core.windows import Constant, WindowReader
 from geoeco.erosion import factors as factors
@@ -99,6 +99,26 @@ def _factor_inputs(spec: ErosionSpec) -> list[tuple[FactorValue, str, Resampling
 Sources = dict[str, WindowReader]
 
 
+class OnGrid:
+    """A factor raster already on the run's grid (same CRS, transform and size), read window
+    by window as it is: a warp onto the same grid would copy every value unchanged, at the
+    cost of a warp."""
+
+    def __init__(self, path: str, name: str) -> None:
+        self.path = path
+        self.name = name
+
+    def read(self, window: tuple[int, int, int, int]) -> np.ndarray:
+        """The window's values, nodata and NaN masked."""
+        return read_raster(self.path, window=window, name=self.name).array
+
+
+def _on_grid(path: str, grid: Grid) -> bool:
+    """Whether the raster at ``path`` is on ``grid`` exactly (CRS included)."""
+    g = raster_info(path, name=Path(path).name).grid
+    return g is not None and g == grid and g.crs == grid.crs
+
+
 @contextlib.contextmanager
 def _open_inputs(spec: ErosionSpec) -> Iterator[Sources]:
     """Every factor input opened on the grid (no re-validation: the driver checked them)."""
@@ -107,6 +127,8 @@ def _open_inputs(spec: ErosionSpec) -> Iterator[Sources]:
         for value, name, resampling in _factor_inputs(spec):
             if isinstance(value, int | float):
                 srcs[name] = Constant(float(value), name)
+            elif _on_grid(value, spec.grid):
+                srcs[name] = OnGrid(value, Path(value).name)
             else:
                 srcs[name] = stack.enter_context(
                     aligned_source(value, spec.grid, resampling=resampling, name=Path(value).name)
@@ -127,7 +149,8 @@ class _WindowFactors:
 
 
 def erosion_window(spec: ErosionSpec, window: Window) -> WindowResult:
-    """Soil loss, potential loss, conservation, factors and grade of one window.
+    """Soil loss and grade of one window, with potential loss, conservation and the
+    factors when the config asks for the factors (``cfg.factors``).
 
     A pure function of its arguments (it reads files, writes none), safe to run in any
     process: this is the task :func:`run_erosion` hands to its engine.
@@ -146,6 +169,8 @@ def erosion_window(spec: ErosionSpec, window: Window) -> WindowResult:
     >>> res = erosion_window(ErosionSpec(cfg, g, 100.0, files), (0, 0, 2, 1))
     >>> res.arrays["soil_loss"].ravel().tolist()  # 100 * 0.05 * 2 * 0.5 * 1 t/(hm²·a) * 100
     [500.0, 500.0]
+    >>> sorted(res.arrays), res.pot_sum  # R·K·LS = 10 t/(hm²·a) = 1000 t/(km²·a), 2 pixels
+    (['erosion_grade', 'soil_loss'], 2000.0)
     >>> res.counts.tolist()  # 500 t/(km²·a) is grade 2 (light) with tolerable loss 200
     [0, 0, 2, 0, 0, 0, 0]
     """
@@ -158,14 +183,17 @@ def erosion_window(spec: ErosionSpec, window: Window) -> WindowResult:
         mask = mutual_mask(modulus, np.ma.masked_equal(f.lc, 0) if f.lc is not None else modulus)
         modulus[mask] = np.nan
         grade = _grade(spec.cfg, s, window, modulus, used)
-    arrays = _output_arrays(modulus, potential, parts, mask)
+    arrays = _output_arrays(modulus, potential, parts if spec.cfg.factors else {}, mask)
+    pot_sum = float(np.nansum(arrays["potential_loss"], dtype="float64"))
+    if not spec.cfg.factors:  # only the soil loss and its grade are asked for
+        arrays = {"soil_loss": modulus}
     arrays["erosion_grade"] = np.asarray(grade)
     valid = np.isfinite(modulus)
     return WindowResult(
         arrays=arrays,
         counts=np.bincount(grade.ravel(), minlength=len(table.classes) + 1).astype(np.int64),
         loss_sum=float(modulus[valid].sum(dtype="float64")),
-        pot_sum=float(np.nansum(arrays["potential_loss"], dtype="float64")),
+        pot_sum=pot_sum,
         tables=used.tables,
         parameters=used.parameters,
         dem_valid=int(np.count_nonzero(np.isfinite(f.ls["ls"]))),
@@ -206,7 +234,7 @@ def _read_factors(spec: ErosionSpec, s: Sources, win: Window, used: Provenance) 
             np.ma.filled(s["ndvi"].read(win), np.nan), spec.fvc_ends[0], spec.fvc_ends[1]
         )
     lsw = {n: read_raster(p, window=win).filled(np.nan) for n, p in spec.ls_files}
-    P = _p_factor(cfg, win, s.get("P"), lc, spec.lc_tables, lsw["slope"], used)
+    P = _p_factor(cfg, win, s.get("P"), lc, spec.lc_tables, lsw.get("slope"), used)
     return _WindowFactors(R=R, K=K, lc=lc, fvc=fvc, ls=lsw, P=P)
 
 
@@ -292,7 +320,7 @@ def _p_factor(
     p_src: WindowReader | None,
     lc: np.ndarray | None,
     tables: dict[str, dict[int, float]],
-    slope_deg: np.ndarray,
+    slope_deg: np.ndarray | None,
     used: Provenance,
 ) -> np.ndarray | float:
     """P by the config's ``p_method``: from the land-cover table, Wener's formula on the
@@ -301,6 +329,7 @@ def _p_factor(
         return factors.p_from_table(lc, tables["p"], used=used)
     if cfg.p_method == "wener":
         assert lc is not None  # the config needs landcover for p_method "wener"
+        assert slope_deg is not None  # run_erosion hands the slope to the windows for wener
         slope_pct = np.tan(np.radians(slope_deg)) * 100.0
         crop = np.isin(lc, cfg.cropland_codes)
         return factors.p_wener(slope_pct, crop, used=used)

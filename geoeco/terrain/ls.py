@@ -628,7 +628,7 @@ class LSOptions:
             "mfd_shares": "rounded to 1/15 (pygeoprocessing 2.4.11)"
             if self.routing == "mfd-invest"
             else None,
-            "fill": "priority-flood (pyflwdir.dem.fill_depressions)",
+            "fill": "priority-flood (Wang & Liu 2006; geoeco.terrain.fill)",
             "slope": "Horn 3x3 on the filled DEM",
             "cellsize_m": cellsize,
             "s_formula": "invest (McCool, 9 %)" if self.method == "invest" else "csle",

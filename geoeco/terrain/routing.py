@@ -9,13 +9,14 @@ ESRI / pyflwdir D8 codes::
 
 How it works
 ------------
-1. **Filling** — :func:`pyflwdir.dem.fill_depressions` (priority flood, Wang & Liu 2006) on
-   the DEM rounded to float32 (pyflwdir's queue is keyed in float32; the rounding is ~0.1 mm
-   at 1000 m). Cells on the array border or next to nodata may drain out of the grid, so
-   depressions are filled only up to the lowest way out.
+1. **Filling** — :func:`geoeco.terrain.fill.priority_flood` (priority flood, Wang & Liu 2006,
+   in the visiting order of pyflwdir's ``fill_depressions``) on the DEM rounded to float32
+   (the queue is keyed in float32; the rounding is ~0.1 mm at 1000 m). Cells on the array
+   border or next to nodata may drain out of the grid, so depressions are filled only up to
+   the lowest way out.
 2. **D8** — steepest descent on the filled DEM (drop / distance, diagonals at √2·cell).
    A cell with no lower neighbour lies on a flat (a filled depression or a level area): if it
-   touches the border or nodata it is an outlet, otherwise it takes pyflwdir's
+   touches the border or nodata it is an outlet, otherwise it takes the
    priority-flood direction, which leads across the flat to its pour point. Along any path
    elevation never rises, and on a flat the priority-flood pointers go to cells popped
    earlier, so the graph has no cycles.
@@ -56,11 +57,11 @@ from typing import Literal, get_args
 
 import numpy as np
 from numba import njit
-from pyflwdir.dem import fill_depressions as _pyflwdir_fill
 
 from geoeco.core.errors import InvalidInput, OversizeRequest
 from geoeco.core.raster import Raster
 
+from .fill import priority_flood
 from .mfd_invest import mfd_invest_shares
 from .slope import CellSize, _res, as_float_dem, cellsize_of
 
@@ -132,24 +133,23 @@ def _fill_with_dirs(
         raise InvalidInput("the DEM has no valid cell")
     if np.isinf(z).any():
         raise InvalidInput("the DEM contains infinite values; mark them as nodata")
-    # pyflwdir keys its priority queue in float32 and stores ``z + (z_spill - z)``: with
-    # float32-valued input held in float64 both steps are exact, so a filled cell equals its
-    # spill cell bit for bit (in float32 arithmetic it can end up one ulp lower, which would
-    # create a false downhill step and a cycle across the flat).
+    # The flood keys its queue in float32 and stores ``z + (z_spill - z)`` in float64: with
+    # float32-valued input both steps are exact, so a filled cell equals its spill cell bit
+    # for bit (in float32 arithmetic it can end up one ulp lower, which would create a false
+    # downhill step and a cycle across the flat).
     if outlets is None:
-        filled, pq_dirs = _pyflwdir_fill(z.astype(np.float64), nodata=np.nan)
+        return priority_flood(z)
     else:  # the priority flood starts from the given cells only
         if outlets.shape != z.shape:
             raise InvalidInput(f"outlets shape {outlets.shape} differs from DEM shape {z.shape}")
         seeds = np.flatnonzero(outlets & np.isfinite(z)).astype(np.int64)
         if seeds.size == 0:
             raise InvalidInput("no valid outlet cell given for depression filling")
-        filled, pq_dirs = _pyflwdir_fill(z.astype(np.float64), idxs_pit=seeds, nodata=np.nan)
-    return filled.astype(np.float32), pq_dirs
+    return priority_flood(z, seeds)
 
 
 def fill_depressions(dem: np.ndarray, nodata_mask: np.ndarray | None = None) -> np.ndarray:
-    """Fill every depression to its pour point (priority flood via pyflwdir); float32.
+    """Fill every depression to its pour point (priority flood); float32.
 
     Parameters
     ----------
@@ -228,7 +228,7 @@ def d8(
     cellsize : float or (float, float)
         Pixel size; only matters for non-square pixels.
     flat_dirs : ndarray of uint8, optional
-        pyflwdir's priority-flood directions from filling (computed if not given).
+        The priority-flood directions from filling (computed if not given).
 
     Returns
     -------
@@ -243,7 +243,7 @@ def d8(
     xres, yres = _res(cellsize)
     z = as_float_dem(dem_filled, nodata_mask, dtype=np.float32)
     if flat_dirs is None:
-        flat_dirs = _pyflwdir_fill(z.astype(np.float64), nodata=np.nan)[1]
+        flat_dirs = priority_flood(z)[1]
     out = np.empty(z.shape, dtype=np.uint8)
     _d8_kernel(z, flat_dirs, xres, yres, _K_OF_CODE, out)
     return out

@@ -153,7 +153,8 @@ def build_analyses(
     evaluation (``evaluation_dir``, default ``out/evaluation``) of a raw inputs folder,
     checked first (nothing is written when it fails its checks); see the module docstring.
     ``engine`` is where the erosion windows compute."""
-    folder, cfg = inputs_erosion_config(inputs)
+    # The evaluation reads R, K, LS, C, P and slope from the erosion folder: ask for them.
+    folder, cfg = inputs_erosion_config(inputs, ErosionOptions(factors=True))
     o = Path(out)
     ev = o / "evaluation" if evaluation_dir is None else Path(evaluation_dir)
     dem = folder.path("dem")

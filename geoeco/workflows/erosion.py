@@ -71,7 +71,7 @@ class ErosionOptions:
 
     Factors ``r``, ``k``, ``c``, ``p`` are a number or a raster path; ``landcover_table`` is a
     CSV with ``lucode``, ``usle_c`` and ``usle_p`` columns (P then comes from it unless ``p``
-    is given).
+    is given). ``factors``: write the factor rasters too (default: soil loss, grade, LS).
     """
 
     r: FactorValue | None = None
@@ -86,6 +86,7 @@ class ErosionOptions:
     ls_method: str | None = None
     exclude_streams: bool | None = None
     allow_outside_china: bool = False
+    factors: bool | None = None
 
     def overrides(self) -> dict[str, Any]:
         """The settings these options set (``None`` for those they leave alone)."""
@@ -104,6 +105,7 @@ class ErosionOptions:
             "ls_method": self.ls_method,
             "exclude_streams": self.exclude_streams,
             "allow_outside_china": self.allow_outside_china or None,
+            "factors": self.factors,
         }
 
 
