@@ -245,6 +245,27 @@ RawInputsOpt = Annotated[
 ]
 
 
+FactorsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--factors",
+        help="Also write the factor rasters (R when derived, K, C, P or CSLE's, slope, "
+        "potential loss, soil conservation); default: soil loss, grade and LS only.",
+    ),
+]
+EngineOpt = Annotated[
+    str,
+    typer.Option("--engine", help="Where the window algebra runs: local (this process) or dask."),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Dask scheduler address (tcp://host:8786); default: a local cluster.",
+    ),
+]
+
+
 @app.command("erosion")
 def erosion(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
@@ -268,28 +289,10 @@ def erosion(
     ] = None,
     config: Annotated[Path | None, typer.Option(help="TOML with everything else.")] = None,
     allow_outside_china: Annotated[bool, typer.Option("--allow-outside-china")] = False,
-    factors: Annotated[
-        bool,
-        typer.Option(
-            "--factors",
-            help="Also write the factor rasters (R when derived, K, C, P or CSLE's, slope, "
-            "potential loss, soil conservation); default: soil loss, grade and LS only.",
-        ),
-    ] = False,
-    engine: Annotated[
-        str,
-        typer.Option(
-            "--engine", help="Where the window algebra runs: local (this process) or dask."
-        ),
-    ] = "local",
+    factors: FactorsOpt = False,
+    engine: EngineOpt = "local",
     inputs_from: RawInputsOpt = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            "--scheduler",
-            help="Dask scheduler address (tcp://host:8786); default: a local cluster.",
-        ),
-    ] = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Soil loss (RUSLE/CSLE, t/(km²·a)) and its SL 190-2007 grade on the DEM's grid."""
     from geoeco.core.engine import get_engine

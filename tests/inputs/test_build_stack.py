@@ -255,7 +255,9 @@ def test_the_folder_feeds_erosion_desertification_and_evaluation(
     from geoeco.evaluation.run import run_evaluation
 
     run_erosion(
-        inputs_folder / "dem.tif", load_config(inputs_folder / "erosion.toml"), tmp_path / "erosion"
+        inputs_folder / "dem.tif",
+        load_config(inputs_folder / "erosion.toml", factors=True),
+        tmp_path / "erosion",
     )
     # monthly rain 110..220 mm: F = Σp²/Σp = 341000 / 1980; R = 0.1833·F^1.9957 (Loess Plateau)
     r_hand = 0.1833 * (341000 / 1980) ** 1.9957
