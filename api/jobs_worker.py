@@ -82,6 +82,7 @@ class WorkerConfig:
     results_dir: Path
     cache_dir: Path | None = None
     layers_dir: Path | None = None
+    input_catalogs: Path | None = None
     plugins: tuple[str, ...] = ()
     engine: EngineName = "local"
     dask_scheduler: str | None = None
@@ -143,6 +144,7 @@ def _child_main(job_id: str, attempt: int) -> None:
         results_dir=Path(raw["results_dir"]),
         cache_dir=Path(raw["cache_dir"]) if raw.get("cache_dir") else None,
         layers_dir=Path(raw["layers_dir"]) if raw.get("layers_dir") else None,
+        input_catalogs=Path(raw["input_catalogs"]) if raw.get("input_catalogs") else None,
         plugins=tuple(raw.get("plugins", ())),
         engine=raw.get("engine", "local"),
         dask_scheduler=raw.get("dask_scheduler"),
@@ -182,6 +184,7 @@ def _child_main(job_id: str, attempt: int) -> None:
             runs_dir=cfg.results_dir,
             engine=cfg.engine,
             scheduler=cfg.dask_scheduler,
+            input_catalogs=cfg.input_catalogs,
         )
         result = execute(job.process_id, job.inputs, tmp, progress, context=ctx).summary
         files = result_manifest(tmp)
@@ -435,6 +438,7 @@ class JobService:
             results_dir=self.results_dir.resolve(),
             cache_dir=settings.cache_dir,
             layers_dir=settings.user_layers_dir,
+            input_catalogs=settings.input_catalogs,
             plugins=settings.plugin_modules,
             engine=settings.engine,
             dask_scheduler=settings.dask_scheduler,

@@ -62,6 +62,13 @@ class Settings(BaseSettings):
         default_factory=lambda: Path(platformdirs.user_cache_dir("geoeco")),
         description="Where built-in generated layers (the demo region) are built and cached.",
     )
+    input_catalogs: Path | None = Field(
+        default=None,
+        description="TOML file of the catalogs the `inputs` process reads (the format of "
+        "geoeco/data/catalogs.toml: `[catalogs.NAME]` tables; an entry replaces the built-in "
+        "catalog of that name, e.g. a local mirror in an isolated network); default: the "
+        "built-in public catalogs. Requests never name a catalog.",
+    )
     jobs_dir: Path | None = Field(
         default=None,
         description="Folder of the job store (used by the job system); default `<data_dir>/jobs`.",

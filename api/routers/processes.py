@@ -225,6 +225,7 @@ def _submission(
         cache_dir=settings.cache_dir,
         runs_dir=svc.results_dir,
         max_aoi_km2=settings.max_async_area_km2,
+        input_catalogs=settings.input_catalogs,
     )
     hidden = hidden_input_job(svc, inputs, Caller(api_key))
     if hidden is not None:  # keys on: another key's job answers like an unknown one

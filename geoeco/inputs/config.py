@@ -192,17 +192,40 @@ def check_href(href: str, catalog: CatalogConfig, *, what: str) -> str:
     return href
 
 
+def parse_catalogs(text: str, *, source: str) -> dict[str, CatalogConfig]:
+    """The ``[catalogs.NAME]`` tables of a catalogs TOML (``geoeco/data/catalogs.toml``'s
+    format), by name; ``source`` names the file in errors."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ManifestError(f"{source}: not valid TOML: {exc}") from exc
+    tables = raw.get("catalogs", {})
+    if not isinstance(tables, dict):
+        raise ManifestError(f"{source}: [catalogs] must be a table of catalogs")
+    out: dict[str, CatalogConfig] = {}
+    for name, body in tables.items():
+        try:
+            out[name] = CatalogConfig.model_validate({"name": name, **body})
+        except (ValidationError, TypeError) as exc:
+            raise ManifestError(f"{source}: catalog {name!r}: {exc}") from exc
+    return out
+
+
 @cache
 def builtin_catalogs() -> dict[str, CatalogConfig]:
     """The catalogs shipped in ``geoeco/data/catalogs.toml``, by name."""
     text = resources.files("geoeco.data").joinpath("catalogs.toml").read_text(encoding="utf-8")
-    raw = tomllib.loads(text)
-    out: dict[str, CatalogConfig] = {}
-    for name, body in raw.get("catalogs", {}).items():
-        try:
-            out[name] = CatalogConfig.model_validate({"name": name, **body})
-        except ValidationError as exc:
-            raise ManifestError(f"catalogs.toml: catalog {name!r}: {exc}") from exc
+    return parse_catalogs(text, source="catalogs.toml")
+
+
+def configured_catalogs(path: str | Path | None = None) -> dict[str, CatalogConfig]:
+    """The built-in catalogs, each replaced by the entry of the same name in the operator's
+    catalogs file ``path`` (same format; e.g. a mirror inside an isolated network), plus the
+    file's other entries. Without ``path``: the built-in ones."""
+    out = dict(builtin_catalogs())
+    if path is not None:
+        p = Path(path)
+        out.update(parse_catalogs(p.read_text(encoding="utf-8"), source=p.name))
     return out
 
 
@@ -212,5 +235,7 @@ __all__ = [
     "Signing",
     "builtin_catalogs",
     "check_href",
+    "configured_catalogs",
     "is_allowed",
+    "parse_catalogs",
 ]

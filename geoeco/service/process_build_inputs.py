@@ -2,9 +2,10 @@
 
 Inputs are the area (an administrative code or a GeoJSON geometry), the year, the resolution
 and whether a partial coverage is accepted: **never a catalog**. The catalogs come from the
-server's configuration only (:func:`configured_catalogs`: the catalogs shipped in
-``geoeco/data/catalogs.toml``); an input naming a catalog or a URL is refused as an unknown
-field (422) before any job exists. Fetched windows are cached under the service's cache folder
+server's configuration only (:func:`service_catalogs`: the catalogs shipped in
+``geoeco/data/catalogs.toml``, with the operator's catalogs file over them, e.g. a mirror inside
+an isolated network: ``GEOECO_INPUT_CATALOGS`` in the service's settings); an input naming a
+catalog or a URL is refused as an unknown field (422) before any job exists. Fetched windows are cached under the service's cache folder
 (``<cache_dir>/inputs``), so a second job for the same place reads nothing remote. The job's
 folder is the raw inputs folder :func:`geoeco.workflows.build_inputs.build_inputs` writes
 (COGs, ``erosion.toml``, ``inputs.json``); its result is the folder's short summary.
@@ -27,7 +28,7 @@ from typing import Any
 from pydantic import Field
 
 from geoeco.core.errors import GeoecoError
-from geoeco.inputs.config import CatalogConfig, builtin_catalogs
+from geoeco.inputs.config import CatalogConfig, configured_catalogs
 from geoeco.workflows.build_inputs import YEARS, build_inputs, inputs_grid
 from geoeco.workflows.progress import Progress
 
@@ -57,9 +58,10 @@ class BuildInputsInputs(_Inputs):
     )
 
 
-def configured_catalogs() -> dict[str, CatalogConfig]:
-    """The catalogs the service reads (server configuration, never a request)."""
-    return builtin_catalogs()
+def service_catalogs(ctx: ExecutionContext) -> dict[str, CatalogConfig]:
+    """The catalogs the service reads: the built-in ones with the operator's catalogs file
+    (``ctx.input_catalogs``) over them; server configuration, never a request."""
+    return configured_catalogs(ctx.input_catalogs)
 
 
 def _area(inp: BuildInputsInputs) -> Any:
@@ -110,7 +112,7 @@ def run_build_inputs(
         out=out,
         progress=progress,
         cache=cache,
-        catalogs=configured_catalogs(),
+        catalogs=service_catalogs(ctx),
         allow_partial=inp.allow_partial,
     )
     summary = stack.summary()
@@ -122,6 +124,6 @@ __all__ = [
     "BuildInputsInputs",
     "build_inputs_cells",
     "check_build_inputs",
-    "configured_catalogs",
+    "service_catalogs",
     "run_build_inputs",
 ]

@@ -48,6 +48,9 @@ class ExecutionContext:
         optional scheduler address; see docs/scale.md)
     max_aoi_km2 : largest zoning area of interest accepted (equal-area km²; ``None``: no
         limit besides the grid's pixel limit)
+    input_catalogs : the operator's catalogs file for the ``inputs`` process (TOML, the format
+        of ``geoeco/data/catalogs.toml``; its entries replace the built-in ones of the same
+        name); ``None``: the built-in catalogs. Never taken from a request.
     """
 
     registry: LayerRegistry | None = None
@@ -56,6 +59,7 @@ class ExecutionContext:
     engine: EngineName = "local"
     scheduler: str | None = None
     max_aoi_km2: float | None = None
+    input_catalogs: Path | None = None
 
     def compute_engine(self) -> Engine | None:
         """The engine windows run on (:func:`geoeco.core.engine.get_engine`); local by default."""

@@ -17,7 +17,6 @@ from geoeco_api.settings import Settings
 
 from geoeco.inputs.config import CatalogConfig
 
-from . import catalog_plugin
 from .fixture import COUNTY_BOX, COUNTY_YEAR
 
 COUNTY = shapely.geometry.mapping(shapely.box(*COUNTY_BOX))
@@ -70,6 +69,15 @@ def test_process_description_has_no_catalog_input(client: TestClient) -> None:
     assert doc["inputs"]["year"]["schema"]["maximum"] == 2021
 
 
+def _catalogs_toml(catalogs: dict[str, CatalogConfig]) -> str:
+    """A catalogs file as an operator writes it (TOML strings quoted as JSON strings)."""
+    lines = []
+    for key, c in catalogs.items():
+        lines += [f"[catalogs.{key}]", f"kind = {json.dumps(c.kind)}", f"url = {json.dumps(c.url)}"]
+        lines.append(f"allowed_prefixes = {json.dumps(list(c.allowed_prefixes))}")
+    return "\n".join(lines) + "\n"
+
+
 def test_inputs_job_on_the_configured_catalogs(
     base: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -82,16 +90,15 @@ def test_inputs_job_on_the_configured_catalogs(
             allowed_prefixes=(base + "soilgrids/",),
         ),
     }
-    # the server's configuration (what an operator sets), not the request: job workers are
-    # separate processes, configured through a job plugin (tests/inputs/catalog_plugin.py)
-    raw = {k: v.model_dump(mode="json") for k, v in loopback.items()}
-    monkeypatch.setenv("GEOECO_TEST_INPUT_CATALOGS", json.dumps(raw))
+    # the server's configuration (what an operator sets: GEOECO_INPUT_CATALOGS, a catalogs
+    # TOML in geoeco/data/catalogs.toml's format), read by the job workers too
+    cfg = tmp_path / "catalogs.toml"
+    cfg.write_text(_catalogs_toml(loopback), encoding="utf-8")
+    monkeypatch.setenv("GEOECO_INPUT_CATALOGS", str(cfg))
     settings = Settings(
-        data_dir=tmp_path / "data",
-        cache_dir=tmp_path / "cache",
-        rate_limit_per_minute=0,
-        job_plugins=catalog_plugin.__name__,  # as this test process imports it
+        data_dir=tmp_path / "data", cache_dir=tmp_path / "cache", rate_limit_per_minute=0
     )
+    assert settings.input_catalogs == cfg
     inputs = {"aoi": COUNTY, "year": COUNTY_YEAR, "res": 250}
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         r = c.post("/processes/inputs/execution", json={"inputs": inputs})
@@ -104,5 +111,10 @@ def test_inputs_job_on_the_configured_catalogs(
         assert {"inputs.json", "erosion.toml", "precip_monthly.tif", "dem.tif"} <= set(titles)
         manifest = c.get(titles["inputs.json"]).json()
         assert manifest["kind"] == "geoeco-inputs"
-        assert {s["catalog"] for s in manifest["sources"]} == {"configured", "configured-soil"}
+        # every source was read from the operator's loopback catalogs, none from the public ones
+        assert {s["catalog"] for s in manifest["sources"]} == {
+            "planetary-computer",
+            "isric-soilgrids",
+        }
+        assert all(s["catalog_url"].startswith(base) for s in manifest["sources"])
         assert "/tmp/" not in r.text
