@@ -398,13 +398,6 @@ ZoneEngineOpt = Annotated[
         "or dask.",
     ),
 ]
-SchedulerOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--scheduler",
-        help="Dask scheduler address (tcp://host:8786); default: a local cluster.",
-    ),
-]
 
 
 AllowPartialOpt = Annotated[

@@ -5,8 +5,9 @@ and whether a partial coverage is accepted: **never a catalog**. The catalogs co
 server's configuration only (:func:`service_catalogs`: the catalogs shipped in
 ``geoeco/data/catalogs.toml``, with the operator's catalogs file over them, e.g. a mirror inside
 an isolated network: ``GEOECO_INPUT_CATALOGS`` in the service's settings); an input naming a
-catalog or a URL is refused as an unknown field (422) before any job exists. Fetched windows are cached under the service's cache folder
-(``<cache_dir>/inputs``), so a second job for the same place reads nothing remote. The job's
+catalog or a URL is refused as an unknown field (422) before any job exists. Fetched windows
+are cached under the service's cache folder (``<cache_dir>/inputs``), so a second job for the
+same place reads nothing remote. The job's
 folder is the raw inputs folder :func:`geoeco.workflows.build_inputs.build_inputs` writes
 (COGs, ``erosion.toml``, ``inputs.json``); its result is the folder's short summary.
 
