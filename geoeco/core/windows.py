@@ -127,6 +127,15 @@ def output_tags(
     return derived_tags(process, statuses, class_table=class_table)
 
 
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a whole file, read in 1 MiB chunks (manifests' checksums)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def file_digest(path: Path, *, limit: int = 64 * 2**20) -> str:
     """SHA-256 of a file (of its first ``limit`` bytes plus its size, for very large files)."""
     h = hashlib.sha256()

@@ -28,7 +28,6 @@ nothing behind.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ from geoeco.core.io import write_raster
 from geoeco.core.provenance import worst_status
 from geoeco.core.raster import Grid, Raster
 from geoeco.core.staging import output_folder
+from geoeco.core.windows import file_sha256
 
 from . import derived_inputs as d
 from .cache import NullProgress, Progress, WindowCache
@@ -344,14 +344,6 @@ def _layers_direct(f: Mapping[str, FetchedInput], landcover: np.ndarray) -> list
     return out
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _write_layer(layer: Layer, grid: Grid, folder: Path, mask: np.ndarray) -> dict[str, Any]:
     """Write one COG (status tags) and return its manifest entry."""
     from geoeco.core.provenance import status_tags
@@ -372,7 +364,7 @@ def _write_layer(layer: Layer, grid: Grid, folder: Path, mask: np.ndarray) -> di
         "file": path.name,
         "units": layer.units,
         "status": layer.status,
-        "sha256": _sha256_file(path),
+        "sha256": file_sha256(path),
         "recipe": first.recipe,
         "recipe_version": first.recipe_version,
         "recipes": sorted({r.recipe for r in layer.records}),

@@ -20,7 +20,6 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urljoin
 
@@ -32,6 +31,7 @@ from geoeco.core.crs import WGS84
 from geoeco.core.errors import RemoteSourceError
 from geoeco.core.io import write_raster
 from geoeco.core.raster import Grid, Raster
+from geoeco.core.windows import file_sha256
 
 from .cache import NullProgress, Progress, WindowCache, cache_key
 from .config import CatalogConfig, check_href
@@ -263,14 +263,6 @@ def _sha256_array(raster: Raster) -> str:
     return hashlib.sha256(np.ascontiguousarray(data).tobytes()).hexdigest()
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def coverage_share(raster: Raster, aoi_mask: np.ndarray | None = None) -> float:
     """Share of the target pixels (inside ``aoi_mask`` when given) that have data in every band.
 
@@ -447,7 +439,7 @@ def _finish(
     file = file_sha = None
     if out is not None:
         path = write_raster(raster, out)
-        file, file_sha = str(path), _sha256_file(path)
+        file, file_sha = str(path), file_sha256(path)
     cover = coverage_share(raster, aoi_mask)
     record = InputRecord(
         recipe=recipe.id,

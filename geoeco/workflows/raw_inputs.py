@@ -34,7 +34,6 @@ geoeco.core.errors.InvalidInput: files.dem.file = '../x.tif': must be a file ins
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -46,6 +45,7 @@ from geoeco.core.errors import GeoecoError, InvalidInput
 from geoeco.core.provenance import Status, check_status, worst_status
 from geoeco.core.raster import Grid
 from geoeco.core.userdata import user_raster_info
+from geoeco.core.windows import file_sha256
 
 #: The manifest's file name and ``kind``.
 MANIFEST = "inputs.json"
@@ -317,14 +317,6 @@ def read_inputs_folder(folder: str | Path) -> InputsFolder:
     )
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def write_inputs_manifest(
     folder: str | Path,
     files: Mapping[str, Path],
@@ -354,7 +346,7 @@ def write_inputs_manifest(
             n: {
                 "file": Path(p).relative_to(root).as_posix(),
                 "status": status,
-                "sha256": _sha256(p),
+                "sha256": file_sha256(p),
             }
             for n, p in files.items()
         },
