@@ -40,7 +40,7 @@ from fastapi import Depends, Header, HTTPException, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .deps import SettingsDep
+from .deps import SettingsDep, app_settings
 from .errors import problem_response, problem_type
 from .settings import Settings
 
@@ -88,12 +88,14 @@ def _buckets(request: Request, rate: int, burst: int) -> TokenBuckets:
     return buckets
 
 
-async def rate_limit(request: Request, settings: SettingsDep) -> None:
+async def rate_limit(request: Request) -> None:
     """Dependency: 429 with ``Retry-After`` when this client's bucket is empty.
 
     ``async``: it runs on the event loop (a few microseconds under the buckets' lock), not in
-    the thread pool.
+    the thread pool. It reads the settings itself (:func:`~geoeco_api.deps.app_settings`): a
+    sub-dependency would cost every request of every route one more dependency resolution.
     """
+    settings = app_settings(request)
     if settings.rate_limit_per_minute <= 0:
         return
     wait = _buckets(request, settings.rate_limit_per_minute, settings.burst).take(

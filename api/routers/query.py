@@ -54,7 +54,7 @@ from geoeco.workflows.runs import (
 )
 
 from ..bodies import ClosedBody
-from ..deps import SettingsDep
+from ..deps import SettingsDep, app_settings
 from ..errors import param_error, problem_response, problem_responses, server_side
 from ..heap import freeze_heap
 from ..responses import json_response
@@ -270,7 +270,6 @@ class BatchResult(BaseModel):
 )
 async def query_point(
     request: Request,
-    settings: SettingsDep,
     lon: Annotated[
         float, Query(ge=-180, le=180, allow_inf_nan=False, description="Longitude, degrees.")
     ],
@@ -283,6 +282,7 @@ async def query_point(
     run: Annotated[str | None, Query(pattern=RUN_PATTERN, description=RUN_DESCRIPTION)] = None,
 ) -> Any:
     """A place outside the analysed area is a normal answer: ``inside_analysed_area`` false."""
+    settings = app_settings(request)  # not a dependency: one resolution less per request
     ctx = warm_context(run, request, settings)
     if ctx is None:  # the one hop: the job store, the files, maybe building the demo
         found = await run_in_threadpool(context_for, run, request, settings)
