@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from geoeco import __version__
 
 from .deps import get_settings
 from .errors import Problem, add_exception_handlers, problem_response_doc, route_methods
+from .heap import freeze_heap
 from .logging import RequestLogMiddleware, configure_logging
 from .openapi30 import to_openapi30
 from .routers import catalogue, docs, features, health, maps, query, tiles, uploads
@@ -126,14 +129,22 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
+@asynccontextmanager
+async def _freeze_after_startup(app: FastAPI) -> AsyncIterator[None]:
+    """Lifespan of the last router: everything started, freeze the heap (:mod:`.heap`)."""
+    del app
+    freeze_heap()
+    yield
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """A fresh application; ``settings`` (default: from the environment) override ``get_settings``.
+    """A fresh application on ``settings`` (default: from the environment, :func:`get_settings`).
 
     Parameters
     ----------
     settings : Settings, optional
-        Used for the middleware and installed as ``dependency_overrides[get_settings]`` so that
-        every route sees the same object (tests pass tmp folders here).
+        Used for the middleware and stored as ``app.state.settings``, where every route's
+        :data:`~geoeco_api.deps.SettingsDep` finds it (tests pass tmp folders here).
     """
     s = settings if settings is not None else get_settings()
     app = FastAPI(
@@ -148,8 +159,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = s
     # FastAPI's documented way to extend the schema is to replace the method
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]  # (see above)
-    if settings is not None:
-        app.dependency_overrides[get_settings] = lambda: s
 
     add_exception_handlers(app)
     # innermost first: the guard sees requests that passed the size limit and CORS
@@ -170,11 +179,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Location", "Retry-After", "Link", "X-Job-Token"],
         )
 
-    routers = [health.router, docs.router, catalogue.router, features.router, tiles.router]
+    # the hot routes first: a request is matched against the routes in this order
+    routers = [health.router, query.router, docs.router, catalogue.router, features.router]
+    routers.append(tiles.router)
     for name in OPTIONAL_ROUTERS:
         if importlib.util.find_spec(name) is not None:
             routers.append(importlib.import_module(name).router)
-    routers += [query.router, maps.router, uploads.router]
+    routers += [maps.router, uploads.router]
+    # included last, so its startup runs after the others' (the job service's)
+    routers.append(APIRouter(lifespan=_freeze_after_startup))
     for router in routers:
         app.include_router(router)
     app.state.route_methods = route_methods(routers)  # the Allow header of 405s

@@ -40,7 +40,7 @@ from fastapi import Depends, Header, HTTPException, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .deps import SettingsDep
+from .deps import SettingsDep, app_settings
 from .errors import problem_response, problem_type
 from .settings import Settings
 
@@ -71,10 +71,10 @@ class TokenBuckets:
             return wait
 
 
-def _client_key(request: Request, valid_keys: frozenset[str]) -> str:
+def _client_key(request: Request, settings: Settings) -> str:
     # Only a valid key gets its own bucket; otherwise made-up keys would dodge the limit.
     key = request.headers.get("x-api-key")
-    if key and key in valid_keys:
+    if key and key in settings.api_key_set | settings.admin_key_set:
         return "key:" + key
     host = request.client.host if request.client else "unknown"
     return "ip:" + host
@@ -88,12 +88,18 @@ def _buckets(request: Request, rate: int, burst: int) -> TokenBuckets:
     return buckets
 
 
-def rate_limit(request: Request, settings: SettingsDep) -> None:
-    """Dependency: 429 with ``Retry-After`` when this client's bucket is empty."""
+async def rate_limit(request: Request) -> None:
+    """Dependency: 429 with ``Retry-After`` when this client's bucket is empty.
+
+    ``async``: it runs on the event loop (a few microseconds under the buckets' lock), not in
+    the thread pool. It reads the settings itself (:func:`~geoeco_api.deps.app_settings`): a
+    sub-dependency would cost every request of every route one more dependency resolution.
+    """
+    settings = app_settings(request)
     if settings.rate_limit_per_minute <= 0:
         return
     wait = _buckets(request, settings.rate_limit_per_minute, settings.burst).take(
-        _client_key(request, settings.api_key_set | settings.admin_key_set)
+        _client_key(request, settings)
     )
     if wait > 0:
         retry = max(1, math.ceil(wait)) if math.isfinite(wait) else 60

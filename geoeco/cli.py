@@ -7,6 +7,7 @@ standard error; any geoeco error exits with status 2 and a one-line message, nev
 from __future__ import annotations
 
 import json
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -600,9 +601,17 @@ def serve(
     cache_dir: Annotated[
         Path | None, typer.Option(help="Cache of built-in generated layers and the demo.")
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes; each keeps its own opened runs (memory × N) and job "
+            "supervisor. About one per core.",
+        ),
+    ] = 1,
 ) -> None:
     """Start the HTTP service (docs at /docs); settings also come from GEOECO_* variables."""
-    _serve(host=host, port=port, data_dir=data_dir, cache_dir=cache_dir)
+    _serve(host=host, port=port, data_dir=data_dir, cache_dir=cache_dir, workers=workers)
 
 
 def _serve(
@@ -613,6 +622,7 @@ def _serve(
     cache_dir: Path | None,
     banner: list[str] | None = None,
     extra: dict[str, object] | None = None,
+    workers: int = 1,
 ) -> None:
     # The service is an optional part: imported only here (geoeco itself never needs it).
     try:
@@ -628,7 +638,20 @@ def _serve(
     base = f"http://{host}:{port}"
     for line in [f"geoeco service on {base} (docs: {base}/docs)", *(banner or [])]:
         err.print(line)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        return
+    # worker processes build their own app from the environment: pass the options on there
+    for key, value in {**overrides, **(extra or {})}.items():
+        os.environ[f"GEOECO_{key.upper()}"] = str(value)
+    uvicorn.run(
+        "geoeco_api.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
 
 
 @rules_app.command("list")

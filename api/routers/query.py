@@ -7,7 +7,16 @@ that successful ``zoning`` job. Opened runs are kept in an LRU of ``GEOECO_QUERY
 entries per process (:class:`geoeco.workflows.runs.OpenedRuns`, keyed by the run and the
 modification time of its ``zones.gpkg``: a job rerun after a dismissal is reopened), so warm
 point queries cost well under a millisecond of library time. Sites are read and checked by
-:mod:`geoeco.query.sites`.
+:mod:`geoeco.query.sites`. Each worker process has its own opened runs (memory × workers).
+
+Threads: ``/query/point`` is ``async``. On the demo run once it is open (:func:`warm_context`)
+it answers on the event loop, calling :func:`~geoeco.query.point.lookup_point` directly
+(a quarter of a millisecond of numpy and GEOS); otherwise resolving and opening the run
+(job store, files, maybe building the demo) is its one hop to the thread pool. The screening
+routes are plain ``def`` (their work blocks): one hop. Every route returns a response it
+serialised itself (:mod:`..responses`), so FastAPI does not validate the result again.
+Opening a run freezes the heap (:func:`geoeco_api.heap.freeze_heap`): the run's objects stay
+out of the garbage collector's full collections.
 
 Limits: request body (``GEOECO_MAX_BODY_BYTES``, 413), vertices of a site
 (``GEOECO_MAX_VERTICES``, 413), area of a site and of its buffer (``GEOECO_MAX_SYNC_AREA_KM2``,
@@ -18,11 +27,13 @@ Limits: request body (``GEOECO_MAX_BODY_BYTES``, 413), vertices of a site
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.concurrency import run_in_threadpool
 
 from geoeco.core.errors import OversizeRequest
 from geoeco.core.geometry import InputCRS
@@ -34,11 +45,19 @@ from geoeco.query.report import render_report
 from geoeco.query.screening import MAX_BUFFER_M, screen_site
 from geoeco.query.sites import check_geojson, screen_features
 from geoeco.service.job_model import is_job_id
-from geoeco.workflows.runs import OpenedRuns, ZoningRunFolder, demo_zoning_run, job_zoning_run
+from geoeco.workflows.runs import (
+    OpenedRuns,
+    ZoningRunFolder,
+    demo_zoning_ref,
+    demo_zoning_run,
+    job_zoning_run,
+)
 
 from ..bodies import ClosedBody
-from ..deps import SettingsDep
+from ..deps import SettingsDep, app_settings
 from ..errors import param_error, problem_response, problem_responses, server_side
+from ..heap import freeze_heap
+from ..responses import json_response
 from ..settings import Settings
 from .jobs import OGC_EXC, Caller, get_job_service, job_not_ready, no_such_job, visible_job
 
@@ -119,10 +138,44 @@ def _opened_runs(request: Request, settings: Settings) -> OpenedRuns:
     return runs
 
 
+#: Opened runs whose objects were frozen (:func:`_frozen_once`), across apps of the process,
+#: by ``id`` (an entry goes when its run is freed, so an id reused later is not mistaken).
+_FROZEN: weakref.WeakValueDictionary[int, QueryContext] = weakref.WeakValueDictionary()
+
+
+def _frozen_once(ctx: QueryContext) -> QueryContext:
+    """Freeze the heap the first time ``ctx`` is seen (it was just opened)."""
+    with _CACHE_LOCK:
+        fresh = _FROZEN.get(id(ctx)) is not ctx
+        _FROZEN[id(ctx)] = ctx
+    if fresh:
+        freeze_heap()
+    return ctx
+
+
 def open_run(ref: ZoningRunFolder, request: Request, settings: Settings) -> QueryContext:
     """The opened :class:`QueryContext` of ``ref`` (from the app's opened runs)."""
     with server_side(f"run {ref.id!r}"):
-        return _opened_runs(request, settings).open(ref)
+        ctx = _opened_runs(request, settings).open(ref)
+    return _frozen_once(ctx)
+
+
+def warm_context(run: str | None, request: Request, settings: Settings) -> QueryContext | None:
+    """The demo run when ``run`` asks for it and it is open already, else ``None``.
+
+    Touches no file, so the event loop may call it (:meth:`OpenedRuns.peek`): the demo's
+    cached run is never rewritten in place. A job's run needs the job store (who may see it,
+    is it finished) and goes through :func:`context_for`.
+    """
+    if run is not None and run != "demo":
+        return None
+    runs = getattr(request.app.state, "query_runs", None)
+    if runs is None or runs.size != settings.query_cache_runs:
+        return None
+    ctx: QueryContext | None = runs.peek(
+        demo_zoning_ref(settings.cache_dir, settings.query_demo_size)
+    )
+    return ctx
 
 
 def context_for(
@@ -215,9 +268,8 @@ class BatchResult(BaseModel):
     response_model=PointResult,
     responses=problem_responses(404, 409, 410, 422),
 )
-def query_point(
+async def query_point(
     request: Request,
-    settings: SettingsDep,
     lon: Annotated[
         float, Query(ge=-180, le=180, allow_inf_nan=False, description="Longitude, degrees.")
     ],
@@ -230,10 +282,14 @@ def query_point(
     run: Annotated[str | None, Query(pattern=RUN_PATTERN, description=RUN_DESCRIPTION)] = None,
 ) -> Any:
     """A place outside the analysed area is a normal answer: ``inside_analysed_area`` false."""
-    ctx = context_for(run, request, settings)
-    if isinstance(ctx, JSONResponse):
-        return ctx
-    return lookup_point(ctx, lon, lat, crs=crs)
+    settings = app_settings(request)  # not a dependency: one resolution less per request
+    ctx = warm_context(run, request, settings)
+    if ctx is None:  # the one hop: the job store, the files, maybe building the demo
+        found = await run_in_threadpool(context_for, run, request, settings)
+        if isinstance(found, JSONResponse):
+            return found
+        ctx = found
+    return json_response(lookup_point(ctx, lon, lat, crs=crs))
 
 
 @router.post(
@@ -274,7 +330,7 @@ def screen(
     )
     if format == "html":
         return HTMLResponse(render_report(result))
-    return result
+    return json_response(result)
 
 
 @router.post(
@@ -318,7 +374,9 @@ def screen_many(
         crs=crs,
         id_field=id_field,
     )
-    return BatchResult(run=ctx.run, count=n, ok=sum(1 for r in rows if r.get("ok")), rows=rows)
+    return json_response(
+        BatchResult(run=ctx.run, count=n, ok=sum(1 for r in rows if r.get("ok")), rows=rows)
+    )
 
 
 @router.get(
@@ -344,4 +402,5 @@ __all__ = [
     "open_run",
     "resolve_run",
     "router",
+    "warm_context",
 ]

@@ -23,12 +23,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from geoeco.query.context import QueryContext
 
-from .demo_cache import ensure_demo_run
+from .demo_cache import demo_run_dir, ensure_demo_run
 
 Progress = Callable[[str, float], None]
 
@@ -53,12 +54,23 @@ def job_zoning_run(job_id: str, folder: Path) -> ZoningRunFolder:
     return ZoningRunFolder(job_id, folder, folder)
 
 
+@lru_cache(maxsize=16)
+def demo_zoning_ref(cache_dir: str | Path, size: str = "full") -> ZoningRunFolder:
+    """Where the demo region's run of ``size`` is (or will be) in ``cache_dir``; no disk access.
+
+    >>> demo_zoning_ref("/c", "small").id, demo_zoning_ref("/c", "small").zones_dir.name
+    ('demo-small', 'zones')
+    """
+    folder = demo_run_dir(cache_dir, size)
+    return ZoningRunFolder(f"demo-{size}", folder, folder / "zones")
+
+
 def demo_zoning_run(
     cache_dir: str | Path, size: str = "full", *, progress: Progress | None = None
 ) -> ZoningRunFolder:
     """The demo region's run of ``size`` in ``cache_dir``, built there on first use."""
-    folder = ensure_demo_run(cache_dir, size, progress=progress)
-    return ZoningRunFolder(f"demo-{size}", folder, folder / "zones")
+    ensure_demo_run(cache_dir, size, progress=progress)
+    return demo_zoning_ref(cache_dir, size)
 
 
 class OpenedRuns:
@@ -81,6 +93,21 @@ class OpenedRuns:
         except OSError:
             mtime = 0
         return (run.id, str(run.folder), mtime)
+
+    def peek(self, run: ZoningRunFolder) -> QueryContext | None:
+        """The run if it is open (its most recently opened version), else ``None``.
+
+        Touches no file (unlike :meth:`open`, which reads the modification time of
+        ``zones.gpkg``), so an event loop may call it; it counts as a use for the LRU. For runs
+        that are never written again in place (the demo's cached run); a job's run can be
+        rewritten under the same id, so look those up with :meth:`open`.
+        """
+        with self._lock:
+            for key in reversed(self._items):
+                if key[0] == run.id and key[1] == str(run.folder):
+                    self._items.move_to_end(key)
+                    return self._items[key]
+        return None
 
     def open(self, run: ZoningRunFolder, **options: Any) -> QueryContext:
         """The opened run (:meth:`QueryContext.open` of its folder with ``options``), from the
@@ -107,6 +134,7 @@ class OpenedRuns:
 __all__ = [
     "OpenedRuns",
     "ZoningRunFolder",
+    "demo_zoning_ref",
     "demo_zoning_run",
     "job_zoning_run",
 ]

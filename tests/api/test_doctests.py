@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["errors", "bodies", "security", "settings", "openapi30"]
+MODULES = ["errors", "bodies", "security", "settings", "openapi30", "heap", "responses"]
 
 
 @pytest.mark.parametrize("name", MODULES)
