@@ -17,6 +17,7 @@ import rasterio
 from affine import Affine
 
 from geoeco.core import jit
+from geoeco.core.jit import kernel
 from geoeco.core.raster import Grid, Raster
 from geoeco.terrain.basins import basin_labels
 from geoeco.terrain.fill import priority_flood
@@ -51,6 +52,43 @@ def _same(a, b) -> None:
     a, b = np.asarray(a), np.asarray(b)
     assert a.dtype == b.dtype and a.shape == b.shape
     np.testing.assert_array_equal(a, b, strict=True)
+
+
+@kernel
+def _blend(z: np.ndarray, i: int) -> float:
+    """A callee kernel mixing float32 elements with float64 literals (numba widens them)."""
+    return 2.0 * z[i] + z[i - 1] / 3.0 + 0.1
+
+
+@kernel
+def _blend_all(z: np.ndarray, out: np.ndarray) -> None:
+    """A caller kernel reaching its callee through a module-level name."""
+    for i in range(1, z.size):
+        out[i] = _blend(z, i)
+
+
+def test_nested_kernel_float32_identical_and_compiled_once_sticks(monkeypatch):
+    """A kernel calling a kernel gives the same float32 result interpreted and compiled;
+    once compiled, STICKY keeps small calls on the compiled version."""
+    z = np.random.default_rng(3).normal(100, 30, 500).astype(np.float32)
+
+    def run(values):
+        out = np.zeros_like(values)
+        _blend_all(values, out)
+        return out
+
+    interpreted, compiled = _both(monkeypatch, run, z)
+    _same(interpreted, compiled)
+    by_hand = np.float32(2.0 * float(z[7]) + float(z[6]) / 3.0 + 0.1)  # float64, then stored
+    assert compiled[7] == by_hand
+    monkeypatch.setattr(jit, "STICKY", True)
+    monkeypatch.setattr(jit, "SMALL_GRID_CELLS", 10**15)
+
+    def no_interpreting(self):
+        raise AssertionError(f"{self.__name__} interpreted after it was compiled")
+
+    monkeypatch.setattr(jit.Kernel, "python", no_interpreting)
+    _same(run(z[:10]), compiled[:10])
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -34,10 +34,11 @@ from typing import Any, TypeVar, cast
 
 import numpy as np
 
-#: Cells in a kernel's largest array argument from which it is compiled by numba. The
-#: erosion kernels interpret at ~40 µs per cell (all of them together), numba's import and
-#: first dispatch cost ~1 s, so below ~10k cells interpreting is faster.
-SMALL_GRID_CELLS = 10_000
+#: Cells in a kernel's largest array argument from which it is compiled by numba. Measured
+#: (ls_factor, whole routing + LS, 2-core machine): interpreted 33 µs per cell with lstool/D8
+#: and 70 µs with invest/MFD, against ~0.5 s for numba's import and first dispatch from its
+#: cache; interpreting wins below ~15k and ~7k cells respectively.
+SMALL_GRID_CELLS = 8_000
 
 #: Once a kernel is compiled, use the compiled version for every size (tests turn it off to
 #: force the interpreted version).
@@ -102,21 +103,26 @@ def _interpret(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, 
     widening the arrays makes the interpreted arithmetic match, and the write-back rounds
     to float32 as numba's stores do.
     """
-    wide = {k: _widen(v) for k, v in kwargs.items()}
-    wide_args = tuple(_widen(a) for a in args)
+    copies: dict[int, Any] = {}  # one copy per array, so aliased arguments stay aliased
+    wide = {k: _widen(v, copies) for k, v in kwargs.items()}
+    wide_args = tuple(_widen(a, copies) for a in args)
     out = fn(*wide_args, **wide)
-    for pairs in (zip(args, wide_args, strict=True), ((kwargs[k], wide[k]) for k in kwargs)):
+    pairs = [*zip(args, wide_args, strict=True), *((kwargs[k], wide[k]) for k in kwargs)]
+    with np.errstate(invalid="ignore"):
         for old, new in pairs:
             if new is not old and old.flags.writeable:
                 np.copyto(old, new, casting="unsafe")
     return out
 
 
-def _widen(value: Any) -> Any:
-    """A float64 copy of a float32 array; anything else unchanged."""
-    if isinstance(value, np.ndarray) and value.dtype == np.float32:
-        return value.astype(np.float64)
-    return value
+def _widen(value: Any, copies: dict[int, Any]) -> Any:
+    """A float64 copy of a float32 array (the same copy for the same array); else ``value``."""
+    if not (isinstance(value, np.ndarray) and value.dtype == np.float32):
+        return value
+    if id(value) not in copies:
+        with np.errstate(invalid="ignore"):  # np.empty outputs may hold signalling NaNs
+            copies[id(value)] = value.astype(np.float64)
+    return copies[id(value)]
 
 
 def _largest(args: tuple[Any, ...]) -> int:
