@@ -8,7 +8,8 @@ by content, forced drivers, no network, header limits), checks of a data file be
 (:mod:`.inspect`), safe intake of uploaded archives (:mod:`.uploads`), bounded JSON input
 (:mod:`.json_input`), staging folders that a failed run removes (:mod:`.staging`), explicit
 warping onto one grid (:mod:`.align`), factor inputs read window by window (:mod:`.windows`),
-user geometries (:mod:`.geometry`), array helpers (:mod:`.arrays`), where per-window work runs
+user geometries (:mod:`.geometry`), array helpers (:mod:`.arrays`), grid kernels compiled by
+numba only for large grids (:mod:`.jit`), where per-window work runs
 (:mod:`.engine`) and tiles exchanged between tasks (:mod:`.tile_store`, :mod:`.tile_writes`).
 
 May import: the standard library and third-party packages only (no other geoeco room).

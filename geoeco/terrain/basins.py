@@ -54,10 +54,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from geoeco.core.errors import CRSError, EmptyArea, InvalidInput, OversizeRequest
 from geoeco.core.io import raster_info, read_raster, read_vector
+from geoeco.core.jit import kernel
 from geoeco.core.raster import Grid
 
 from .routing import MAX_ROUTING_PIXELS, d8_downstream, route
@@ -220,7 +220,7 @@ def coarsen_dem(
     return out, coarse
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _label_kernel(ds: np.ndarray, order: np.ndarray, out: np.ndarray) -> int:
     nxt = 0
     for t in range(order.size - 1, -1, -1):  # downstream first

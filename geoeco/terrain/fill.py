@@ -29,7 +29,8 @@ array([[4., 4.],
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from geoeco.core.jit import kernel
 
 __all__ = ["MAX_FLOOD_CELLS", "priority_flood"]
 
@@ -41,7 +42,7 @@ _NODATA = np.uint8(247)
 _LOW31 = np.uint64(2**31 - 1)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _push(heap: np.ndarray, size: int, key: np.uint64) -> int:
     """Add ``key`` to the min-heap ``heap[:size]``; return the new size."""
     i = size
@@ -55,7 +56,7 @@ def _push(heap: np.ndarray, size: int, key: np.uint64) -> int:
     return size + 1
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _replace_top(heap: np.ndarray, n: int, key: np.uint64) -> None:
     """Put ``key`` in place of the smallest key of the min-heap ``heap[:n]``."""
     i = 0
@@ -72,7 +73,7 @@ def _replace_top(heap: np.ndarray, n: int, key: np.uint64) -> None:
     heap[i] = key
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _pop(heap: np.ndarray, size: int) -> np.uint64:
     """Remove and return the smallest key of ``heap[:size]`` (the caller shrinks ``size``)."""
     top: np.uint64 = heap[0]
@@ -81,7 +82,7 @@ def _pop(heap: np.ndarray, size: int) -> np.uint64:
     return top
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _key(value: float, outlet: int, idx: int, f32: np.ndarray, u32: np.ndarray) -> np.uint64:
     """Sortable key of (float32(value), outlet, idx); ``f32``/``u32`` are views of one word."""
     f32[0] = value + np.float32(0.0)  # -0.0 -> 0.0: equal floats get equal keys
@@ -93,7 +94,7 @@ def _key(value: float, outlet: int, idx: int, f32: np.ndarray, u32: np.ndarray) 
     return (bits << np.uint64(32)) | (np.uint64(outlet) << np.uint64(31)) | np.uint64(idx)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _value(key: np.uint64, f32: np.ndarray, u32: np.ndarray) -> float:
     """The float32 elevation in ``key`` (inverse of :func:`_key`), as float64."""
     bits = key >> np.uint64(32)
@@ -105,7 +106,7 @@ def _value(key: np.uint64, f32: np.ndarray, u32: np.ndarray) -> float:
     return float(f32[0])
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _start(
     z: np.ndarray, seeds: np.ndarray, use_seeds: bool, queued: np.ndarray, heap: np.ndarray
 ) -> int:
@@ -136,7 +137,7 @@ def _start(
     return size
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _flood(
     z: np.ndarray, seeds: np.ndarray, use_seeds: bool, filled: np.ndarray, dirs: np.ndarray
 ) -> None:

@@ -43,9 +43,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast, get_args
 
 import numpy as np
-from numba import njit
 
 from geoeco.core.errors import InvalidInput, UnitsError
+from geoeco.core.jit import kernel
 from geoeco.core.raster import Raster
 from geoeco.terrain import routing as _routing
 
@@ -265,7 +265,7 @@ def ls_invest(
     return out
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _lstool_kernel(
     codes: np.ndarray,
     order: np.ndarray,

@@ -29,7 +29,8 @@ from __future__ import annotations
 import heapq
 
 import numpy as np
-from numba import njit
+
+from geoeco.core.jit import kernel
 
 __all__ = ["mfd_invest_shares"]
 
@@ -39,9 +40,13 @@ _SQRT2 = 1.4142135623730951
 _SQRT2_INV = 1.0 / 1.4142135623730951
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _pack(w: np.ndarray) -> int:
-    """4-bit shares ``int(0.5 + 15 w / Σw)`` packed in one integer (0 if Σw = 0)."""
+    """4-bit shares ``int(0.5 + 15 w / Σw)`` packed in one int32 (0 if Σw = 0).
+
+    The top share's high bit lands on the sign bit: the value is returned wrapped to int32
+    (two's complement), the bits numba's store into the int32 grid keeps anyway.
+    """
     total = 0.0
     for k in range(8):
         total += w[k]
@@ -50,10 +55,10 @@ def _pack(w: np.ndarray) -> int:
     packed = 0
     for k in range(8):
         packed |= int(0.5 + w[k] / total * 15.0) << (4 * k)
-    return packed
+    return packed - (1 << 32) if packed >= (1 << 31) else packed
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _downhill(z: np.ndarray, r: int, c: int, w: np.ndarray, nodata_w: np.ndarray) -> float:
     """Downhill weights (drop, /√2 diagonally) of cell (r, c) into ``w``; weights towards
     nodata or off-grid neighbours (1, 1/√2) into ``nodata_w``; return Σ ``w``."""
@@ -74,7 +79,7 @@ def _downhill(z: np.ndarray, r: int, c: int, w: np.ndarray, nodata_w: np.ndarray
     return total
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _plateau(
     z: np.ndarray, r0: int, c0: int, shares: np.ndarray, seen: np.ndarray, cells: np.ndarray
 ) -> None:
@@ -111,7 +116,7 @@ def _plateau(
     _drain_distances(z, h, heap, shares, cells[:n], nc)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _drain_distances(
     z: np.ndarray,
     h: float,
@@ -155,7 +160,7 @@ def _drain_distances(
         shares[r, c] = _pack(w)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _shares_kernel(z: np.ndarray, shares: np.ndarray) -> None:
     nr, nc = z.shape
     w, nw = np.zeros(8), np.zeros(8)

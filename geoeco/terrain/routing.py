@@ -56,9 +56,9 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 import numpy as np
-from numba import njit
 
 from geoeco.core.errors import InvalidInput, OversizeRequest
+from geoeco.core.jit import kernel
 from geoeco.core.raster import Raster
 
 from .fill import priority_flood
@@ -173,7 +173,7 @@ def fill_depressions(dem: np.ndarray, nodata_mask: np.ndarray | None = None) -> 
     return _fill_with_dirs(dem, nodata_mask)[0]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _d8_kernel(
     z: np.ndarray, pq: np.ndarray, xres: float, yres: float, k_of: np.ndarray, out: np.ndarray
 ) -> None:
@@ -266,7 +266,7 @@ def d8_downstream(flowdir: np.ndarray) -> np.ndarray:
     return np.where(inside, r1 * nc + c1, -1)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _receiver(code: int, idx: int, nr: int, nc: int, k_of: np.ndarray) -> int:
     k = k_of[code]
     if k < 0:
@@ -279,7 +279,7 @@ def _receiver(code: int, idx: int, nr: int, nc: int, k_of: np.ndarray) -> int:
     return j
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _acc_d8(codes: np.ndarray, k_of: np.ndarray, acc: np.ndarray, order: np.ndarray) -> int:
     nr, nc = codes.shape
     flat = codes.ravel()
@@ -313,7 +313,7 @@ def _acc_d8(codes: np.ndarray, k_of: np.ndarray, acc: np.ndarray, order: np.ndar
     return tail
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _mfd_targets(
     z: np.ndarray, r: int, c: int, xres: float, yres: float, p: float, w: np.ndarray
 ) -> float:
@@ -336,7 +336,7 @@ def _mfd_targets(
     return total
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _acc_mfd(
     z: np.ndarray,
     codes: np.ndarray,
@@ -404,7 +404,7 @@ def _acc_mfd(
     return tail
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _share_target(shares: np.ndarray, r: int, c: int, k: int) -> int:
     """Flat index of neighbour k of (r, c) if (r, c) sends it a share, else -1."""
     nr, nc = shares.shape
@@ -418,7 +418,7 @@ def _share_target(shares: np.ndarray, r: int, c: int, k: int) -> int:
     return j
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _acc_shares(shares: np.ndarray, codes: np.ndarray, acc: np.ndarray, order: np.ndarray) -> int:
     """Flow accumulation with packed 4-bit shares (:mod:`geoeco.terrain.mfd_invest`)."""
     nr, nc = shares.shape

@@ -30,9 +30,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
 from geoeco.core.errors import InvalidInput
+from geoeco.core.jit import kernel
 from geoeco.core.raster import Raster
 
 __all__ = [
@@ -77,7 +77,7 @@ def as_float_dem(
     return out
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _zn(z: np.ndarray, r: int, c: int, dr: int, dc: int) -> float:
     """Neighbour value, or its reflection ``2·z0 − z_opposite``, or NaN when both are missing."""
     nr, nc = z.shape
@@ -92,20 +92,20 @@ def _zn(z: np.ndarray, r: int, c: int, dr: int, dc: int) -> float:
     return np.nan
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _zcard(z: np.ndarray, r: int, c: int, dr: int, dc: int) -> float:
     v = _zn(z, r, c, dr, dc)
     return z[r, c] if np.isnan(v) else v
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _zdiag(z: np.ndarray, r: int, c: int, dr: int, dc: int, zrow: float, zcol: float) -> float:
     v = _zn(z, r, c, dr, dc)
     # corner of the array / coast: plane through the two cardinal neighbours
     return zrow + zcol - z[r, c] if np.isnan(v) else v
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _horn_kernel(z: np.ndarray, xres: float, yres: float, gx: np.ndarray, gs: np.ndarray) -> None:
     """Fill ``gx`` (dz/dx, eastward) and ``gs`` (dz/dy, southward, i.e. along rows)."""
     nr, nc = z.shape

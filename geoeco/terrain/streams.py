@@ -34,10 +34,11 @@ Examples
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from geoeco.core.jit import kernel
 
 from . import routing as _routing
-from .routing import NODATA_DIR, Routing
+from .routing import NODATA_DIR, Routing, _mfd_targets
 from .slope import CellSize, _res
 
 __all__ = ["INVEST_STREAM_THRESHOLD", "INVEST_TRACE_PROPORTION", "extract_streams"]
@@ -52,7 +53,7 @@ _BLOCK = 256
 _CCW = np.array([0, 7, 6, 5, 4, 3, 2, 1], dtype=np.int64)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _outflow_bits(
     z: np.ndarray,
     codes: np.ndarray,
@@ -83,7 +84,7 @@ def _outflow_bits(
                         r1 = r + _routing._DR[k]
                         c1 = c + _routing._DC[k]
                         b |= 256 if r1 < 0 or r1 >= nr or c1 < 0 or c1 >= nc else 1 << k
-            elif mode == 1 and _routing._mfd_targets(z, r, c, xres, yres, p, w) > 0.0:
+            elif mode == 1 and _mfd_targets(z, r, c, xres, yres, p, w) > 0.0:
                 for k in range(8):
                     if w[k] > 0.0:
                         b |= 1 << k
@@ -98,7 +99,7 @@ def _outflow_bits(
             bits[r, c] = b
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _is_outlet(acc: np.ndarray, bits: np.ndarray, r: int, c: int) -> bool:
     nr, nc = acc.shape
     b = bits[r, c]
@@ -113,7 +114,7 @@ def _is_outlet(acc: np.ndarray, bits: np.ndarray, r: int, c: int) -> bool:
     return False
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _confirm_down(bits: np.ndarray, state: np.ndarray, start: int, queue: np.ndarray) -> None:
     """Candidates (2) downstream of a new stream cell become streams (1)."""
     nr, nc = state.shape
@@ -133,7 +134,7 @@ def _confirm_down(bits: np.ndarray, state: np.ndarray, start: int, queue: np.nda
                     tail += 1
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _trace_up(
     acc: np.ndarray,
     bits: np.ndarray,
@@ -174,7 +175,7 @@ def _trace_up(
                 tail += 1
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _streams_kernel(acc: np.ndarray, bits: np.ndarray, t: float, t_trace: float) -> np.ndarray:
     nr, nc = acc.shape
     state = np.zeros((nr, nc), dtype=np.uint8)
