@@ -288,3 +288,61 @@ def test_demo_point_in_known_unit(demo_run: Path) -> None:
     assert {"soil_loss", "erosion_grade", "fvc", "desertification_degree"} <= names
     assert {"sensitivity_sanding", "sensitivity_soil_erosion", "importance_max"} <= names
     assert r.nearest_national_park is not None and r.nearest_national_park.distance_km > 0
+
+
+def test_nearest_by_facets_equals_distance_to_the_polygons() -> None:
+    """The boundary-segment index gives, for points outside every polygon, the polygon and
+    distance that shapely measures on the whole polygons (holes and multipolygons included),
+    exactly."""
+    from geoeco.query.context import Facets
+
+    ring = shapely.box(0, 0, 10, 10).difference(shapely.box(3, 3, 7, 7))  # a hole
+    multi = shapely.MultiPolygon([shapely.box(20, 0, 22, 3), shapely.box(25, 5, 27, 9)])
+    disc = shapely.Point(-15, 12).buffer(4, quad_segs=40)
+    polys = np.array([ring, multi, disc], dtype=object)
+    facets = Facets.of(polys)
+    assert facets is not None
+    rng = np.random.default_rng(5)
+    checked = 0
+    for x, y in rng.uniform(-30, 40, size=(800, 2)):
+        p = shapely.Point(x, y)
+        d = shapely.distance(polys, p)
+        if (d == 0).any():  # inside a polygon: not the facets' case
+            continue
+        i, dist = facets.nearest(p)
+        assert dist == d.min() and d[i] == d.min()
+        checked += 1
+    assert checked > 500
+    inside_hole = facets.nearest(shapely.Point(5, 5))
+    assert inside_hole == (0, 2.0)  # 2 units from the hole's edge
+    assert Facets.of(np.array([shapely.Point(0, 0)], dtype=object)) is None
+
+
+def test_point_answers_are_shared_and_equal_fresh_ones() -> None:
+    """A raster's answers are built once per value and keep the value exactly (-0.0 too);
+    class rasters answer 0 as no class."""
+    from geoeco.query.context import PointRaster
+    from geoeco.query.models import LayerValue
+    from geoeco.query.zonal import RasterLayer
+
+    g = Grid(Affine(1, 0, 0, 0, -1, 1), 3, 1, ALBERS_CHINA)
+    cont = RasterLayer.from_raster(
+        "c", Raster.from_array(np.array([[2.5, -0.0, 0.0]]), g, units="t/ha")
+    )
+    pc = PointRaster.of(3, cont)
+    a, b = pc.value(0.5, 0.5), pc.value(0.7, 0.2)
+    assert a is b and a == LayerValue(layer="c", value=2.5, units="t/ha")
+    neg = pc.value(1.5, 0.5)
+    assert neg.value == 0.0 and str(neg.value) == "-0.0"
+    assert str(pc.value(2.5, 0.5).value) == "0.0"
+    assert pc.value(9.5, 0.5) == LayerValue(layer="c", units="t/ha")  # outside: None
+    names = {4: ("重度", "severe")}
+    cls = RasterLayer.from_raster(
+        "k", Raster.from_array(np.array([[4, 0, 4]]), g), names=names, table_name="grades"
+    )
+    pk = PointRaster.of(0, cls)
+    assert pk.value(0.5, 0.5) == LayerValue(
+        layer="k", value=4.0, class_code=4, class_zh="重度", class_en="severe", class_table="grades"
+    )
+    assert pk.value(0.5, 0.5) is pk.value(2.5, 0.5)
+    assert pk.value(1.5, 0.5) == LayerValue(layer="k", class_table="grades")

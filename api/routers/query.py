@@ -31,8 +31,9 @@ import weakref
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from geoeco.core.errors import OversizeRequest
@@ -261,35 +262,74 @@ class BatchResult(BaseModel):
 # --------------------------------------------------------------------------- routes
 
 
+class PointQuery(BaseModel):
+    """The query parameters of ``GET /query/point``, validated in one call (:func:`point_query`).
+
+    The route reads them itself instead of declaring four parameters: FastAPI's per-parameter
+    resolution cost more than the lookup. The OpenAPI document still lists them
+    (:func:`query_parameters`) and a bad one is the same 422 naming ``query.<name>``.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False, description="Longitude, degrees.")
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="Latitude, degrees.")
+    crs: InputCRS = Field(default="wgs84", description="CRS of lon/lat (GCJ-02 is converted).")
+    run: str | None = Field(default=None, pattern=RUN_PATTERN, description=RUN_DESCRIPTION)
+
+
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """The fields of ``model`` as OpenAPI query parameters (as FastAPI documents its own).
+
+    >>> [p["name"] for p in query_parameters(PointQuery)], query_parameters(PointQuery)[0]["in"]
+    (['lon', 'lat', 'crs', 'run'], 'query')
+    """
+    schema = model.model_json_schema()
+    required = set(schema.get("required", ()))
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": prop,
+            "description": prop.get("description"),
+        }
+        for name, prop in schema["properties"].items()
+    ]
+
+
+def point_query(request: Request) -> PointQuery:
+    """The request's :class:`PointQuery` (a repeated parameter: its last value, as FastAPI's).
+
+    Raises :class:`~fastapi.exceptions.RequestValidationError` (the 422 of api/errors.py) with
+    each error located at ``query.<name>``.
+    """
+    try:
+        return PointQuery.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
+
+
 @router.get(
     "/query/point",
     name="query_point",
     summary="Everything known at one place: unit, access list, red line, parks, layer values",
     response_model=PointResult,
     responses=problem_responses(404, 409, 410, 422),
+    openapi_extra={"parameters": query_parameters(PointQuery)},
 )
-async def query_point(
-    request: Request,
-    lon: Annotated[
-        float, Query(ge=-180, le=180, allow_inf_nan=False, description="Longitude, degrees.")
-    ],
-    lat: Annotated[
-        float, Query(ge=-90, le=90, allow_inf_nan=False, description="Latitude, degrees.")
-    ],
-    crs: Annotated[InputCRS, Query(description="CRS of lon/lat (GCJ-02 is converted).")] = (
-        "wgs84"
-    ),
-    run: Annotated[str | None, Query(pattern=RUN_PATTERN, description=RUN_DESCRIPTION)] = None,
-) -> Any:
+async def query_point(request: Request) -> Any:
     """A place outside the analysed area is a normal answer: ``inside_analysed_area`` false."""
+    q = point_query(request)  # lon, lat (degrees), crs, run: see PointQuery
     settings = app_settings(request)  # not a dependency: one resolution less per request
-    ctx = warm_context(run, request, settings)
+    ctx = warm_context(q.run, request, settings)
     if ctx is None:  # the one hop: the job store, the files, maybe building the demo
-        found = await run_in_threadpool(context_for, run, request, settings)
+        found = await run_in_threadpool(context_for, q.run, request, settings)
         if isinstance(found, JSONResponse):
             return found
         ctx = found
-    return json_response(lookup_point(ctx, lon, lat, crs=crs))
+    return json_response(lookup_point(ctx, q.lon, q.lat, crs=q.crs))
 
 
 @router.post(

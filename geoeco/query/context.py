@@ -46,7 +46,7 @@ from geoeco.core.errors import DataSourceError, InvalidInput
 from geoeco.zoning.access import DIMENSIONS
 from geoeco.zoning.rules import REDLINE_CODES, ZONE_CLASSES
 
-from .models import AccessItem, UnitInfo
+from .models import AccessItem, LayerValue, UnitInfo
 from .zonal import RasterLayer
 
 OUTSIDE = "outside the analysed area"
@@ -202,6 +202,46 @@ def _subdivide(g: Any, max_vertices: int, depth: int) -> list[Any]:
     return out
 
 
+@dataclass(frozen=True)
+class Facets:
+    """The boundary segments of a polygon layer's Albers geometries, with an STRtree on them
+    (built once per layer, then only read): the nearest feature to a point outside every
+    feature, without measuring each candidate polygon whole.
+
+    The distance from a point outside a polygon is the least of its distances to the
+    boundary segments, which GEOS measures with the same point-to-segment formula either
+    way, so :meth:`nearest` gives the same distance as ``STRtree.query_nearest`` on the
+    polygons, in a fraction of the time.
+
+    >>> f = Facets.of(np.array([shapely.box(0, 0, 1, 1), shapely.box(5, 0, 6, 1)]))
+    >>> f.nearest(shapely.Point(4, 0.5)), f.nearest(shapely.Point(-3, 5))
+    ((1, 1.0), (0, 5.0))
+    """
+
+    segments: np.ndarray
+    owner: np.ndarray
+    tree: shapely.STRtree
+
+    @classmethod
+    def of(cls, albers: np.ndarray) -> Facets | None:
+        """The facets of ``albers``; ``None`` unless every geometry is a (multi)polygon."""
+        types = shapely.get_type_id(albers)
+        if len(albers) == 0 or not np.isin(types, (3, 6)).all():
+            return None
+        parts, owner = shapely.get_parts(albers, return_index=True)
+        rings, ring_part = shapely.get_rings(parts, return_index=True)
+        xy, ring = shapely.get_coordinates(rings, return_index=True)
+        same = ring[:-1] == ring[1:]
+        segments = shapely.linestrings(np.stack([xy[:-1][same], xy[1:][same]], axis=1))
+        shapely.get_dimensions(segments)  # computed here, in one thread (see IndexedLayer)
+        return cls(segments, owner[ring_part[ring[:-1][same]]], shapely.STRtree(segments))
+
+    def nearest(self, point: Any) -> tuple[int, float]:
+        """Row of the feature nearest to ``point`` (outside every feature) and the distance."""
+        idx, dist = self.tree.query_nearest(point, return_distance=True, all_matches=False)
+        return int(self.owner[idx[0]]), float(dist[0])
+
+
 @dataclass
 class IndexedLayer:
     """A vector layer with lon-lat and Albers geometries and an STRtree on each.
@@ -226,6 +266,7 @@ class IndexedLayer:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _prep: dict[str, _PreparedGeoms] = field(default_factory=dict, repr=False, compare=False)
     _parts: LayerParts | None = field(default=None, repr=False, compare=False)
+    _facets: list[Facets | None] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # GEOS computes a collection's dimension flags lazily; compute them here, in one
@@ -277,6 +318,15 @@ class IndexedLayer:
                     parts = self._parts = LayerParts.of(self.albers)
         return parts
 
+    def facets(self) -> Facets | None:
+        """The boundary segments of the Albers geometries (:class:`Facets`; made on first use,
+        under the lock); ``None`` for a layer that is not all polygons."""
+        if not self._facets:
+            with self._lock:
+                if not self._facets:
+                    self._facets.append(Facets.of(self.albers))
+        return self._facets[0]
+
     @staticmethod
     def _hits(tree: shapely.STRtree, prep: _PreparedGeoms, geom: Any) -> np.ndarray:
         cand = np.sort(tree.query(geom))
@@ -307,6 +357,72 @@ class IndexedLayer:
             return None
         v = self.column(col)[i]
         return None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+
+
+#: Distinct values of a raster whose point answers :class:`PointRaster` keeps.
+MAX_CACHED_ANSWERS = 2048
+
+
+@dataclass(frozen=True)
+class PointRaster:
+    """A raster of the run as a point lookup reads it (built once per opened run).
+
+    ``index`` is its position in the run's layer order; ``names`` its class names (code ->
+    (zh, en)), ``None`` for a continuous raster. The answers (frozen
+    :class:`~geoeco.query.models.LayerValue`) are kept per value, up to
+    :data:`MAX_CACHED_ANSWERS` (a class raster has a few values, a continuous one is quantised
+    by its data type), and shared by every request; a race only builds an equal answer twice.
+
+    >>> from affine import Affine
+    >>> from geoeco.core.raster import Grid, Raster
+    >>> g = Grid(Affine(1, 0, 0, 0, -1, 2), 2, 2, ALBERS_CHINA)
+    >>> names = {1: ("甲", "a"), 2: ("乙", "b"), 3: ("丙", "c")}
+    >>> r = RasterLayer.from_raster("k", Raster.from_array(np.array([[1, 0], [3, 2]]), g),
+    ...                             names=names)
+    >>> pr = PointRaster.of(0, r)
+    >>> a = pr.value(0.5, 0.5)
+    >>> a.class_en, a.value, pr.value(1.5, 1.5).value, a is pr.value(0.6, 0.4)
+    ('c', 3.0, None, True)
+    """
+
+    index: int
+    layer: RasterLayer
+    names: dict[int, tuple[str, str]] | None
+    table: str | None
+    answers: dict[float | None, LayerValue] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def of(cls, index: int, layer: RasterLayer) -> PointRaster:
+        """The point view of ``layer``, the ``index``-th raster of the run."""
+        names = dict(layer.class_names) if layer.is_class else None
+        return cls(index, layer, names, layer.class_table)
+
+    def value(self, x: float, y: float) -> LayerValue:
+        """The answer at ``(x, y)`` in the raster's CRS (``value`` None outside or nodata;
+        for a class raster also at 0, "no class")."""
+        v = self.layer.value_at(x, y)
+        if self.names is not None and v is not None and v <= 0:
+            v = None
+        found = self.answers.get(v)
+        if found is None:
+            code = int(v) if self.names is not None and v is not None else None
+            found = self._answer(v, code)
+            if v != 0 and len(self.answers) < MAX_CACHED_ANSWERS:  # 0.0 == -0.0 as keys
+                found = self.answers.setdefault(v, found)
+        return found
+
+    def _answer(self, v: float | None, code: int | None) -> LayerValue:
+        zh, en = (self.names or {}).get(code, (None, None)) if code is not None else (None, None)
+        # every field given with its declared type: nothing to validate
+        return LayerValue.model_construct(
+            layer=self.layer.name,
+            value=v,
+            units=self.layer.units,
+            class_code=code,
+            class_zh=zh,
+            class_en=en,
+            class_table=self.table,
+        )
 
 
 @dataclass
@@ -343,7 +459,7 @@ class QueryContext:
     run: dict[str, Any] = field(default_factory=dict)
     extra_layers: dict[str, IndexedLayer] = field(default_factory=dict)
     _unit_cache: dict[int, UnitInfo] = field(default_factory=dict, repr=False)
-    _plan: list[Any] | None = field(default=None, repr=False)
+    _plan: list[tuple[Transformer, list[PointRaster]]] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
@@ -454,15 +570,15 @@ class QueryContext:
             run=dict(run or {}),
         )
 
-    def point_plan(self) -> list[tuple[Transformer, list[tuple[int, RasterLayer]]]]:
+    def point_plan(self) -> list[tuple[Transformer, list[PointRaster]]]:
         """Rasters grouped by CRS, each group with its lon-lat transformer (built once)."""
         plan = self._plan
         if plan is not None and sum(len(g) for _, g in plan) == len(self.rasters):
             return plan
         with self._lock:
-            groups: dict[str, list[tuple[int, RasterLayer]]] = {}
+            groups: dict[str, list[PointRaster]] = {}
             for i, r in enumerate(self.rasters):
-                groups.setdefault(r.grid.crs.to_wkt(), []).append((i, r))
+                groups.setdefault(r.grid.crs.to_wkt(), []).append(PointRaster.of(i, r))
             self._plan = plan = [(_tr_from_lonlat(k), g) for k, g in groups.items()]
         return plan
 

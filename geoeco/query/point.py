@@ -49,31 +49,9 @@ from .context import (
     redline_reason,
 )
 from .models import FeaturePage, FeatureRef, LayerValue, PointResult, RedlineStatus
-from .zonal import RasterLayer
 
 #: Largest page :func:`features_in_bbox` returns (bigger ``limit`` values are clamped).
 MAX_PAGE = 1000
-
-
-def _layer_value(lyr: RasterLayer, xy: tuple[float, float]) -> LayerValue:
-    v = lyr.value_at(*xy)
-    code = zh = en = None
-    table = lyr.class_table
-    if lyr.is_class and v is not None:
-        if v > 0:
-            code = int(v)
-            zh, en = lyr.class_names.get(code, (None, None))
-        else:  # 0 is "no class" in every class raster of geoeco
-            v = None
-    return LayerValue(
-        layer=lyr.name,
-        value=v,
-        units=lyr.units,
-        class_code=code,
-        class_zh=zh,
-        class_en=en,
-        class_table=table,
-    )
 
 
 def _member(layer: IndexedLayer | None, pt: Any, name_cols: tuple[str, str]) -> FeatureRef | None:
@@ -161,9 +139,10 @@ def _layer_values(ctx: QueryContext, x: float, y: float) -> list[LayerValue]:
     """The value of every raster of the run at lon-lat ``(x, y)``, in the run's layer order."""
     values: list[tuple[int, LayerValue]] = []
     for tr, group in ctx.point_plan():
-        xy = tr.transform(x, y)
-        values.extend((i, _layer_value(r, xy)) for i, r in group)
-    return [v for _, v in sorted(values, key=lambda t: t[0])]
+        rx, ry = tr.transform(x, y)
+        values.extend((r.index, r.value(rx, ry)) for r in group)
+    values.sort(key=lambda t: t[0])
+    return [v for _, v in values]
 
 
 def _redline_status(ctx: QueryContext, pt: Any, values: list[LayerValue]) -> RedlineStatus:
@@ -183,11 +162,18 @@ def _redline_status(ctx: QueryContext, pt: Any, values: list[LayerValue]) -> Red
     )
 
 
+def _km(found: tuple[int, float]) -> tuple[int, float]:
+    """A row and a distance in metres as the row and the distance in km."""
+    return found[0], found[1] / 1000.0
+
+
 def _nearest_park(ctx: QueryContext, x: float, y: float) -> FeatureRef | None:
     """The national park nearest to lon-lat ``(x, y)`` (outside every park), with its distance."""
     if ctx.parks is None:
         return None
-    n = nearest(ctx.parks, shapely.Point(*ctx.to_albers().transform(x, y)))
+    pt = shapely.Point(*ctx.to_albers().transform(x, y))
+    facets = ctx.parks.facets()  # the point is in no park: its boundary segments suffice
+    n = nearest(ctx.parks, pt) if facets is None else _km(facets.nearest(pt))
     if n is None:
         return None
     i, d = n

@@ -48,6 +48,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 import re
 import weakref
 from collections.abc import Mapping, Sequence
@@ -275,7 +276,7 @@ class RasterLayer:
             if np.ma.getmaskarray(arr)[0, 0]:
                 return None
             v = float(arr.data[0, 0])
-        return None if np.isnan(v) else v
+        return None if math.isnan(v) else v
 
     def file(self) -> Path:
         """The raster's file (a layer whose pixels are not held in memory has one)."""

@@ -22,12 +22,13 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import anyio.to_thread
 import geopandas as gpd
+import numpy as np
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Query
 from fastapi.testclient import TestClient
 from geoeco_api.main import create_app
 from geoeco_api.routers import query as query_router
@@ -35,6 +36,7 @@ from geoeco_api.settings import Settings
 
 from geoeco import __version__
 from geoeco.catalog.layers import load_registry
+from geoeco.core.geometry import InputCRS
 from geoeco.query.context import QueryContext
 from geoeco.query.models import PointResult
 from geoeco.query.point import lookup_point
@@ -209,6 +211,80 @@ def test_openapi_still_documents_the_bodies(tmp_path: Path, small_cache: Path) -
     assert screen["application/json"]["schema"] == {"$ref": "#/components/schemas/ScreeningResult"}
     health = doc["paths"]["/health"]["get"]["responses"]["200"]["content"]
     assert health["application/json"]["schema"]["type"] == "object"
+
+
+def test_point_parameters_read_by_the_route_are_still_documented(
+    tmp_path: Path, small_cache: Path
+) -> None:
+    """The point route reads its query itself (one validation), and the OpenAPI document
+    still lists the four parameters with their bounds, as FastAPI documented them."""
+    doc = TestClient(make_app(tmp_path, small_cache)).get("/openapi.json").json()
+    params = {p["name"]: p for p in doc["paths"]["/query/point"]["get"]["parameters"]}
+    assert list(params) == ["lon", "lat", "crs", "run"]
+    assert all(p["in"] == "query" for p in params.values())
+    assert params["lon"]["required"] and params["lat"]["required"]
+    assert not params["crs"]["required"] and not params["run"]["required"]
+    assert (params["lon"]["schema"]["minimum"], params["lon"]["schema"]["maximum"]) == (-180, 180)
+    assert (params["lat"]["schema"]["minimum"], params["lat"]["schema"]["maximum"]) == (-90, 90)
+    assert params["crs"]["schema"]["enum"] == ["wgs84", "cgcs2000", "gcj02"]
+    assert params["crs"]["schema"]["default"] == "wgs84"
+    assert params["run"]["schema"]["pattern"] == query_router.RUN_PATTERN
+
+
+def test_point_bodies_equal_the_reference_over_many_points(
+    tmp_path: Path, small_cache: Path
+) -> None:
+    """Byte-equal bodies in every unit (up to 100) and on 200 points in and around the extent (the
+    route's own parameter parsing and serialisation against FastAPI's on a fresh context)."""
+    app = make_app(tmp_path, small_cache)
+    c = TestClient(app)
+    run = ensure_demo_run(small_cache, "small")
+    ref = _reference_client(QueryContext.open(run), {})
+    units = gpd.read_file(run / "zones" / "zones.gpkg", layer="units").to_crs(4490)
+    x0, y0, x1, y1 = units.total_bounds
+    rng = np.random.default_rng(11)
+    reps = units.geometry.representative_point().iloc[:100]  # one inside each unit
+    lons = np.concatenate([reps.x.to_numpy(), rng.uniform(x0 - 0.3, x1 + 0.3, 200)])
+    lats = np.concatenate([reps.y.to_numpy(), rng.uniform(y0 - 0.3, y1 + 0.3, 200)])
+    inside = 0
+    for lon, lat in zip(lons.tolist(), lats.tolist(), strict=True):
+        got = c.get("/query/point", params={"lon": lon, "lat": lat})
+        assert got.content == ref.get("/point", params={"lon": lon, "lat": lat}).content
+        inside += got.json()["inside_analysed_area"]
+    assert inside >= len(reps) and len(lons) - inside > 100
+
+
+def test_point_bad_parameters_as_fastapi_declared_them(tmp_path: Path, small_cache: Path) -> None:
+    """Each bad query gives the errors FastAPI gave with the parameters declared on the route
+    (same fields, messages and codes, in the same order)."""
+    ref = FastAPI()
+
+    @ref.get("/point")
+    def point(
+        lon: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
+        lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
+        crs: Annotated[InputCRS, Query()] = "wgs84",
+        run: Annotated[str | None, Query(pattern=query_router.RUN_PATTERN)] = None,
+    ) -> Any:
+        return {}
+
+    c, rc = TestClient(make_app(tmp_path, small_cache)), TestClient(ref)
+    for bad in (
+        {"lon": "x", "lat": "95"},
+        {"lat": "38"},
+        {},
+        {"lon": "nan", "lat": "inf"},
+        {"lon": "1", "lat": "38", "crs": "epsg:1", "run": "../x"},
+        {"lon": "181", "lat": "-91", "run": ""},
+    ):
+        got = assert_problem(c.get("/query/point", params=bad), 422, "request-validation")
+        want = rc.get("/point", params=bad)
+        assert want.status_code == 422
+        expected = [
+            {"field": ".".join(map(str, e["loc"])), "message": e["msg"], "code": e["type"]}
+            for e in want.json()["detail"]
+        ]
+        assert got["errors"] == expected
 
 
 # --------------------------------------------------------------------------- gc.freeze
