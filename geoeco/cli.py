@@ -982,6 +982,14 @@ def inputs(
     cache: CacheOpt = None,
     no_cache: NoCacheOpt = False,
     allow_partial: AllowPartialOpt = False,
+    ndvi: Annotated[
+        str,
+        typer.Option(
+            "--ndvi",
+            help="NDVI source: modis (MOD13Q1, 250 m) or sentinel-2 (L2A, 10 m; areas up to "
+            "1,000 km²).",
+        ),
+    ] = "modis",
 ) -> None:
     """Build a place's real inputs (DEM, NDVI, NPP, land cover, soil, monthly climate, aridity,
     wind days) from public catalogs, windowed to the area: a folder for `zone --inputs-from`."""
@@ -999,6 +1007,7 @@ def inputs(
             fetch_progress=bar,
             cache=_inputs_cache(cache, no_cache),
             allow_partial=allow_partial,
+            ndvi=ndvi,
         )
     err.print(f"inputs written to {out} (status {stack.status}); sources: {out / 'inputs.json'}")
     _emit_json(stack.summary())

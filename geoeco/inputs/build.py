@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from rasterio.features import geometry_mask
 
-from geoeco.core.errors import PartialCoverage
+from geoeco.core.errors import InvalidInput, PartialCoverage
 from geoeco.core.io import write_raster
 from geoeco.core.provenance import worst_status
 from geoeco.core.raster import Grid, Raster
@@ -55,6 +55,12 @@ from .remote import RemoteOptions
 
 #: Areas (km²) above which the DEM comes from GLO-90 rather than GLO-30 (research §1).
 GLO90_ABOVE_KM2 = 100_000.0
+#: Where the NDVI comes from: MODIS MOD13Q1 (250 m, any area) or Sentinel-2 L2A (10 m, small
+#: areas only: every cloud-masked scene of the growing season is read at 10 m).
+NDVI_SOURCES = {"modis": "modis-13q1.ndvi", "sentinel-2": "sentinel-2-l2a.ndvi"}
+#: Largest area (km²) whose NDVI may come from Sentinel-2 [I]: about 10 Mpx per 10 m band and
+#: scene, tens of scenes a season; larger areas take MODIS.
+S2_MAX_KM2 = 1_000.0
 #: The project's coverage rule: share of the AOI each input must cover (docs/zoning.md).
 DEFAULT_MIN_COVERAGE = 0.99
 MANIFEST = "inputs.json"
@@ -66,16 +72,30 @@ FOLDER_VERSION = 1
 StepProgress = Callable[[str, float], None]
 
 
-def fetch_plan(area_km2: float) -> dict[str, str]:
-    """Input name -> recipe id of everything fetched for an area of ``area_km2``.
+def fetch_plan(area_km2: float, *, ndvi: str = "modis") -> dict[str, str]:
+    """Input name -> recipe id of everything fetched for an area of ``area_km2``, the NDVI
+    from ``ndvi`` (a key of :data:`NDVI_SOURCES`; ``sentinel-2`` up to :data:`S2_MAX_KM2`).
 
     >>> fetch_plan(7000)["dem"], fetch_plan(200_000)["dem"]
     ('cop-dem.glo30', 'cop-dem.glo90')
+    >>> fetch_plan(300, ndvi="sentinel-2")["ndvi"]
+    'sentinel-2-l2a.ndvi'
+    >>> fetch_plan(7000, ndvi="sentinel-2")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    geoeco.core.errors.InvalidInput: Sentinel-2 NDVI is for areas up to 1,000 km² ...
     """
+    if ndvi not in NDVI_SOURCES:
+        raise InvalidInput(f"ndvi source must be one of {', '.join(NDVI_SOURCES)}; got {ndvi!r}")
+    if ndvi == "sentinel-2" and area_km2 > S2_MAX_KM2:
+        raise InvalidInput(
+            f"Sentinel-2 NDVI is for areas up to {S2_MAX_KM2:,.0f} km² (this one: "
+            f"{area_km2:,.0f} km²); use the MODIS NDVI (--ndvi modis)"
+        )
     dem = "cop-dem.glo90" if area_km2 > GLO90_ABOVE_KM2 else "cop-dem.glo30"
     return {
         "dem": dem,
-        "ndvi": "modis-13q1.ndvi",
+        "ndvi": NDVI_SOURCES[ndvi],
         "npp": "modis-17a3hgf.npp",
         "worldcover": "esa-worldcover.map",
         "sand": "soilgrids.sand",
@@ -101,6 +121,8 @@ class StackRequest:
     label: str
     code: str | None = None
     area_km2: float = 0.0
+    #: Where the NDVI comes from (a key of :data:`NDVI_SOURCES`).
+    ndvi: str = "modis"
 
 
 @dataclass(frozen=True)
@@ -166,7 +188,7 @@ def _fetch_all(
     step: StepProgress,
     options: RemoteOptions | None,
 ) -> dict[str, FetchedInput]:
-    plan = fetch_plan(req.area_km2)
+    plan = fetch_plan(req.area_km2, ndvi=req.ndvi)
     out: dict[str, FetchedInput] = {}
     for i, (name, rid) in enumerate(plan.items()):
         step(f"fetching {name} ({rid})", i / (len(plan) + 2))
@@ -515,6 +537,8 @@ __all__ = [
     "StackRequest",
     "build_input_stack",
     "catalogs_for",
+    "NDVI_SOURCES",
+    "S2_MAX_KM2",
     "fetch_plan",
     "read_manifest",
 ]

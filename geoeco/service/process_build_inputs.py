@@ -24,11 +24,12 @@ catalog
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
 from geoeco.core.errors import GeoecoError
+from geoeco.inputs.build import fetch_plan
 from geoeco.inputs.config import CatalogConfig, configured_catalogs
 from geoeco.workflows.build_inputs import YEARS, build_inputs, inputs_grid
 from geoeco.workflows.progress import Progress
@@ -56,6 +57,11 @@ class BuildInputsInputs(_Inputs):
         default=False,
         description="Write inputs covering less than 99 % of the area (the manifest says how "
         "much is missing per input).",
+    )
+    ndvi: Literal["modis", "sentinel-2"] = Field(
+        default="modis",
+        description="NDVI source: MODIS MOD13Q1 (250 m) or Sentinel-2 L2A (10 m, areas up to "
+        "1,000 km²).",
     )
 
 
@@ -89,6 +95,10 @@ def check_build_inputs(inp: BuildInputsInputs, ctx: ExecutionContext) -> None:
             inputs_grid(area, inp.res)
         except GeoecoError as exc:
             problems.add("res", str(exc))
+        try:
+            fetch_plan(area.area_km2, ndvi=inp.ndvi)
+        except GeoecoError as exc:
+            problems.add("ndvi", str(exc))
     problems.raise_any()
 
 
@@ -115,6 +125,7 @@ def run_build_inputs(
         cache=cache,
         catalogs=service_catalogs(ctx),
         allow_partial=inp.allow_partial,
+        ndvi=inp.ndvi,
     )
     summary = stack.summary()
     summary.pop("out", None)  # a server path

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from geoeco.core.errors import InvalidInput
 from geoeco.core.raster import Grid
-from geoeco.inputs.build import InputStack, StackRequest, build_input_stack
+from geoeco.inputs.build import InputStack, StackRequest, build_input_stack, fetch_plan
 from geoeco.inputs.cache import Progress, WindowCache
 from geoeco.inputs.config import CatalogConfig, CatalogKind, builtin_catalogs
 from geoeco.inputs.mirror import MirrorReport, write_mirror
@@ -88,6 +88,7 @@ def build_inputs(
     fetch_progress: Progress | None = None,
     options: RemoteOptions | None = None,
     allow_partial: bool = False,
+    ndvi: str = "modis",
 ) -> InputStack:
     """Write the raw inputs folder of ``aoi`` for ``year`` at ``res`` m into ``out``.
 
@@ -111,10 +112,15 @@ def build_inputs(
         The configured catalogs by name (default: the built-in ones).
     allow_partial : bool
         Write inputs covering less than 99 % of the area (the manifest says how much).
+    ndvi : {"modis", "sentinel-2"}
+        The NDVI's source: MODIS MOD13Q1 (250 m) or, for areas up to
+        :data:`~geoeco.inputs.build.S2_MAX_KM2`, Sentinel-2 L2A (10 m).
     """
     area = resolve_aoi(aoi)
     grid = inputs_grid(area, res)
-    req = StackRequest(grid, area.geometry, check_year(year), area.label, area.code, area.area_km2)
+    year = check_year(year)
+    req = StackRequest(grid, area.geometry, year, area.label, area.code, area.area_km2, ndvi)
+    fetch_plan(area.area_km2, ndvi=ndvi)  # an unknown source or too large an area: refused now
     window_cache = cache if isinstance(cache, WindowCache) else WindowCache(cache)
     return build_input_stack(
         req,

@@ -274,3 +274,33 @@ def test_the_folder_feeds_erosion_desertification_and_evaluation(
     for name in ("sensitivity_sanding", "sensitivity_soil_erosion", "importance_max", "fq"):
         values = _read(tmp_path, f"evaluation/{name}")
         assert np.isfinite(values).mean() > 0.99, name
+
+
+def test_sentinel2_ndvi_for_a_small_area(base: str, tmp_path: Path) -> None:
+    """``ndvi="sentinel-2"``: the 10 m L2A scenes give the NDVI (the fixture's scenes: NDVI
+    (3000-1000)/(3000+1000) = 0.5 for the baseline-03.01 scene, (4000-1000)/(4000+1000) = 0.6
+    after the 04.00 offset, the 80 % cloudy scene skipped; growing-season maximum 0.6), and the
+    manifest names the Sentinel-2 recipe and its items."""
+    box = (113.005, 38.003, 113.045, 38.044)  # inside the UTM 49N scenes and the DEM tile
+    out = tmp_path / "s2"
+    build_fixture_inputs(base + "catalog.json", out, res=30.0, box=box, ndvi="sentinel-2")
+    man = json.loads((out / "inputs.json").read_text())
+    assert man["files"]["ndvi"]["recipe"] == "sentinel-2-l2a.ndvi"
+    assert "sentinel-2-l2a.ndvi" in {s["recipe"] for s in man["sources"]}
+    with rasterio.open(out / "ndvi.tif") as ds:
+        ndvi = ds.read(1, masked=True)
+    aoi = resolve_aoi(shapely.box(*box))
+    inside = ~geometry_mask([aoi.geometry], ndvi.shape, ds.transform, invert=False)
+    values = ndvi[inside & ~np.ma.getmaskarray(ndvi)]
+    assert values.size > 100
+    assert float(values.max()) == pytest.approx(0.6, abs=1e-3)
+    assert float(values.min()) >= 0.5 - 1e-3  # never the skipped cloudy scene's 0.8
+
+
+def test_sentinel2_ndvi_is_refused_for_a_large_area(tmp_path: Path) -> None:
+    from geoeco.core.errors import InvalidInput
+    from geoeco.workflows.build_inputs import build_inputs
+
+    with pytest.raises(InvalidInput, match="Sentinel-2 NDVI is for areas up to 1,000 km²"):
+        build_inputs("610802", year=2021, out=tmp_path / "o", ndvi="sentinel-2")
+    assert not (tmp_path / "o").exists()
