@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from geoeco.catalog.demo_region import CLIMATE_VARIABLES
 from geoeco.core.errors import GeoecoError, InvalidInput
 from geoeco.core.provenance import Status, check_status, worst_status
 from geoeco.core.raster import Grid
@@ -72,15 +73,7 @@ REQUIRED_FILES = (
 )
 #: Rasters that may lie on a coarser grid covering the DEM's (monthly climate and its
 #: indices); every other raster must be on the DEM's grid.
-COARSE_ALLOWED = (
-    "precip_monthly",
-    "temp_monthly",
-    "wind2m_monthly",
-    "rh_monthly",
-    "wind_days",
-    "aridity",
-    "rain_daily",
-)
+COARSE_ALLOWED = (*CLIMATE_VARIABLES, "rain_daily")
 
 
 @dataclass(frozen=True)
