@@ -51,6 +51,8 @@ def _problem(r: Any, field: str) -> dict[str, Any]:
         ({"aoi": "610802", "res": 0}, "res"),
         ({"year": 2020}, "aoi"),
         ({"aoi": {"type": "Point", "coordinates": [109.7, 38.3]}}, "aoi"),
+        ({"aoi": "610802", "ndvi": "landsat"}, "ndvi"),
+        ({"aoi": "610802", "ndvi": "sentinel-2"}, "ndvi"),  # 7,000 km² > 1,000 km²
     ],
 )
 def test_hostile_inputs_are_refused_4xx(
@@ -64,7 +66,8 @@ def test_hostile_inputs_are_refused_4xx(
 def test_process_description_has_no_catalog_input(client: TestClient) -> None:
     with client as c:
         doc = c.get("/processes/inputs").json()
-    assert set(doc["inputs"]) == {"aoi", "year", "res", "allow_partial"}
+    assert set(doc["inputs"]) == {"aoi", "year", "res", "allow_partial", "ndvi"}
+    assert doc["inputs"]["ndvi"]["schema"]["enum"] == ["modis", "sentinel-2"]
     assert doc["inputs"]["aoi"]["minOccurs"] == 1
     assert doc["inputs"]["year"]["schema"]["maximum"] == 2021
 
