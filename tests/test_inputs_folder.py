@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -265,30 +266,43 @@ def _save(folder: Path, m: dict) -> None:  # type: ignore[type-arg]
     (folder / "inputs.json").write_text(json.dumps(m), encoding="utf-8")
 
 
-def _refused(folder: Path, match: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """Refused by the library and by ``geoeco zone`` (exit 2, one line, no server path,
-    nothing written)."""
-    with pytest.raises(InvalidInput, match=match):
+def _refused(folder: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, int, str, bool]:
+    """The library's refusal of ``folder`` and ``geoeco zone``'s on it: the error message,
+    the command's exit code, its stderr and whether it wrote an output folder."""
+    with pytest.raises(InvalidInput) as info:
         read_inputs_folder(folder)
     out = folder.parent / "zout"
     capsys.readouterr()
-    assert main(["zone", "--inputs-from", str(folder), "--out", str(out)]) == 2
-    err = capsys.readouterr().err
-    assert str(folder.parent) not in err and "Traceback" not in err
-    assert not out.exists()
+    code = main(["zone", "--inputs-from", str(folder), "--out", str(out)])
+    return str(info.value), code, capsys.readouterr().err, out.exists()
+
+
+def _cleanly(folder: Path, code: int, err: str, wrote: bool) -> bool:
+    """Exit 2, no server path and no traceback in the message, nothing written."""
+    return code == 2 and str(folder.parent) not in err and "Traceback" not in err and not wrote
 
 
 def test_malformed_manifests_are_refused(copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (copy / "inputs.json").write_text("{not json", encoding="utf-8")
-    _refused(copy, "not valid JSON", capsys)
+    msg, code, err, wrote = _refused(copy, capsys)
+    assert re.search("not valid JSON", msg), msg
+    assert _cleanly(copy, code, err, wrote), (code, err)
     (copy / "inputs.json").write_text("[1, 2]", encoding="utf-8")
-    _refused(copy, "must be a JSON object", capsys)
+    msg, code, err, wrote = _refused(copy, capsys)
+    assert re.search("must be a JSON object", msg), msg
+    assert _cleanly(copy, code, err, wrote), (code, err)
     _save(copy, {"kind": "something-else", "version": 1})
-    _refused(copy, "kind must be 'geoeco-inputs'", capsys)
+    msg, code, err, wrote = _refused(copy, capsys)
+    assert re.search("kind must be 'geoeco-inputs'", msg), msg
+    assert _cleanly(copy, code, err, wrote), (code, err)
     _save(copy, {"kind": "geoeco-inputs", "version": 99, "files": {}})
-    _refused(copy, "version 99", capsys)
+    msg, code, err, wrote = _refused(copy, capsys)
+    assert re.search("version 99", msg), msg
+    assert _cleanly(copy, code, err, wrote), (code, err)
     _save(copy, {"kind": "geoeco-inputs", "version": 1, "files": "dem.tif"})
-    _refused(copy, "'files' must be a non-empty object", capsys)
+    msg, code, err, wrote = _refused(copy, capsys)
+    assert re.search("'files' must be a non-empty object", msg), msg
+    assert _cleanly(copy, code, err, wrote), (code, err)
 
 
 def test_bad_statuses_and_sources_are_refused(
@@ -297,11 +311,15 @@ def test_bad_statuses_and_sources_are_refused(
     m = _manifest(raw)
     m["files"]["ndvi"]["status"] = "trusted"
     _save(copy, m)
-    _refused(copy, r"files\.ndvi\.status: status must be one of", capsys)
+    msg, code, err, wrote = _refused(copy, capsys)
+    assert re.search(r"files\.ndvi\.status: status must be one of", msg), msg
+    assert _cleanly(copy, code, err, wrote), (code, err)
     m = _manifest(raw)
     m["sources"] = "Copernicus"
     _save(copy, m)
-    _refused(copy, "'sources' must be a list of objects", capsys)
+    msg, code, err, wrote = _refused(copy, capsys)
+    assert re.search("'sources' must be a list of objects", msg), msg
+    assert _cleanly(copy, code, err, wrote), (code, err)
 
 
 @pytest.mark.parametrize(
@@ -315,7 +333,9 @@ def test_paths_outside_the_folder_are_refused(
     m = _manifest(raw)
     m["files"]["dem"]["file"] = name
     _save(copy, m)
-    _refused(copy, "must be a file inside the folder", capsys)
+    msg, code, err, wrote = _refused(copy, capsys)
+    assert re.search("must be a file inside the folder", msg), msg
+    assert _cleanly(copy, code, err, wrote), (code, err)
 
 
 def test_a_symbolic_link_out_of_the_folder_is_refused(
@@ -327,7 +347,9 @@ def test_a_symbolic_link_out_of_the_folder_is_refused(
     m = _manifest(raw)
     m["files"]["ndvi"]["file"] = "link.tif"
     _save(copy, m)
-    _refused(copy, "must be a file inside the folder", capsys)
+    msg, code, err, wrote = _refused(copy, capsys)
+    assert re.search("must be a file inside the folder", msg), msg
+    assert _cleanly(copy, code, err, wrote), (code, err)
 
 
 def test_erosion_settings_pointing_outside_are_refused(
@@ -336,28 +358,38 @@ def test_erosion_settings_pointing_outside_are_refused(
     shutil.copy(copy / "rain_daily.tif", copy.parent / "rain.tif")
     text = (copy / "erosion.toml").read_text(encoding="utf-8")
     (copy / "erosion.toml").write_text(text.replace('"rain_daily.tif"', '"../rain.tif"'), "utf-8")
-    _refused(copy, r"r_daily = '\.\./rain\.tif': must be a file inside", capsys)
+    msg, code, err, wrote = _refused(copy, capsys)
+    assert re.search(r"r_daily = '\.\./rain\.tif': must be a file inside", msg), msg
+    assert _cleanly(copy, code, err, wrote), (code, err)
     m = _manifest(raw)
     m["erosion_settings"] = "/tmp/erosion.toml"
     _save(copy, m)
-    _refused(copy, "erosion_settings = '/tmp/erosion.toml': must be a file inside", capsys)
+    msg, code, err, wrote = _refused(copy, capsys)
+    assert re.search("erosion_settings = '/tmp/erosion.toml': must be a file inside", msg), msg
+    assert _cleanly(copy, code, err, wrote), (code, err)
 
 
 def test_missing_files_are_refused(
     raw: Path, copy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (copy / "npp.tif").unlink()
-    _refused(copy, r"files\.npp\.file = 'npp\.tif': file not found", capsys)
+    msg, code, err, wrote = _refused(copy, capsys)
+    assert re.search(r"files\.npp\.file = 'npp\.tif': file not found", msg), msg
+    assert _cleanly(copy, code, err, wrote), (code, err)
     m = _manifest(raw)
     del m["files"]["npp"], m["files"]["aridity"]
     _save(copy, m)
-    _refused(copy, "files lacks npp, aridity", capsys)
+    msg, code, err, wrote = _refused(copy, capsys)
+    assert re.search("files lacks npp, aridity", msg), msg
+    assert _cleanly(copy, code, err, wrote), (code, err)
     shutil.copy(raw / "npp.tif", copy / "npp.tif")
     m = _manifest(raw)
     del m["files"]["soc"]  # named by the erosion settings only
     _save(copy, m)
     (copy / "soc.tif").unlink()
-    _refused(copy, r"erosion\.toml: texture\.soc: file 'soc\.tif' not found", capsys)
+    msg, code, err, wrote = _refused(copy, capsys)
+    assert re.search(r"erosion\.toml: texture\.soc: file 'soc\.tif' not found", msg), msg
+    assert _cleanly(copy, code, err, wrote), (code, err)
 
 
 def _rewrite(path: Path, transform: object = None, crs: str | None = None) -> None:
@@ -382,15 +414,23 @@ def test_files_on_other_grids_are_refused(
     with rasterio.open(raw / "ndvi.tif") as ds:
         t = ds.transform
     _rewrite(copy / "ndvi.tif", transform=t * Affine.translation(1, 0))  # one pixel east
-    _refused(copy, r"bad: ndvi not on the grid of dem \(EPSG:4546, 333x333 px of 30 m\)", capsys)
+    msg, code, err, wrote = _refused(copy, capsys)
+    assert re.search(r"bad: ndvi not on the grid of dem \(EPSG:4546, 333x333 px of 30 m\)", msg), (
+        msg
+    )
+    assert _cleanly(copy, code, err, wrote), (code, err)
     shutil.copy(raw / "ndvi.tif", copy / "ndvi.tif")
     _rewrite(copy / "aridity.tif", crs="EPSG:4547")  # climate may be coarser, not elsewhere
-    _refused(copy, "aridity not on the grid of dem", capsys)
+    msg, code, err, wrote = _refused(copy, capsys)
+    assert re.search("aridity not on the grid of dem", msg), msg
+    assert _cleanly(copy, code, err, wrote), (code, err)
     shutil.copy(raw / "aridity.tif", copy / "aridity.tif")
     with rasterio.open(raw / "wind_days.tif") as ds:
         w = ds.transform
     _rewrite(copy / "wind_days.tif", transform=w * Affine.translation(2, 0))  # misses the west
-    _refused(copy, "wind_days not on the grid of dem", capsys)
+    msg, code, err, wrote = _refused(copy, capsys)
+    assert re.search("wind_days not on the grid of dem", msg), msg
+    assert _cleanly(copy, code, err, wrote), (code, err)
     shutil.copy(raw / "wind_days.tif", copy / "wind_days.tif")
     assert read_inputs_folder(copy).grid.shape == (333, 333)  # restored: accepted again
 

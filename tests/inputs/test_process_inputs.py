@@ -60,7 +60,9 @@ def test_hostile_inputs_are_refused_4xx(
 ) -> None:
     with client as c:
         r = c.post("/processes/inputs/execution", json={"inputs": inputs})
-        _problem(r, field)
+    body = _problem(r, field)
+    assert 400 <= r.status_code < 500 and body["status"] == r.status_code
+    assert field in {e["field"].split(".")[0] for e in body["errors"]}
 
 
 def test_process_description_has_no_catalog_input(client: TestClient) -> None:
